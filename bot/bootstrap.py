@@ -1,0 +1,104 @@
+"""The composition root: settings in, a wired Baton out. One per process."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from redis.asyncio import Redis
+
+from config.settings import Settings
+from config.workspace import load_workspace
+from handlers.conversation import Conversation
+from handlers.notifier import ChatNotifier
+from handlers.ports import ChatGateway
+from orchestrator.catalog import Workspace
+from orchestrator.clock import Clock, SystemClock
+from orchestrator.connectors import Connectors
+from orchestrator.context import Context
+from orchestrator.jobs import JobQueue
+from orchestrator.runtime import Runtime
+from orchestrator.store.embedded import EmbeddedRedis
+from orchestrator.store.keys import Keys
+from orchestrator.store.redis_store import RedisStore
+
+log = logging.getLogger("baton")
+
+
+@dataclass
+class App:
+    """Everything one process runs on."""
+
+    settings: Settings
+    workspace: Workspace
+    redis: Redis
+    embedded: EmbeddedRedis | None
+    connectors: Connectors
+    runtime: Runtime
+    conversation: Conversation
+    store_label: str
+
+    async def close(self) -> None:
+        await self.connectors.close()
+        await self.redis.aclose()
+        if self.embedded is not None:
+            await self.embedded.stop()
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (
+            f":{parts.port}" if parts.port else ""
+        )
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+async def connect_redis(settings: Settings) -> tuple[Redis, EmbeddedRedis | None, str]:
+    """The Redis server in `REDIS_URL`, or the embedded one with its state on disk."""
+    if settings.redis_url:
+        redis = Redis.from_url(settings.redis_url)
+        await redis.ping()
+        return redis, None, f"Redis at {redact(settings.redis_url)}"
+    embedded = EmbeddedRedis(settings.state_dir / "redis")
+    url = await embedded.start()
+    label = f"embedded Redis (state in {embedded.directory}; set REDIS_URL to use a server)"
+    return Redis.from_url(url), embedded, label
+
+
+async def bootstrap(
+    settings: Settings,
+    gateways: Mapping[str, ChatGateway],
+    *,
+    clock: Clock | None = None,
+    env: Mapping[str, str] | None = None,
+    name: str = "baton",
+) -> App:
+    workspace = load_workspace(settings.workspace_file)
+    redis, embedded, label = await connect_redis(settings)
+    store = RedisStore(redis, Keys(settings.key_prefix))
+    connectors = Connectors(workspace, dict(os.environ) if env is None else env)
+    ctx = Context(
+        store=store,
+        queue=JobQueue(redis, store.keys),
+        clock=clock or SystemClock(),
+        workspace_of=lambda tenant: workspace,
+        connectors_of=lambda tenant: connectors,
+    )
+    notifier = ChatNotifier(store, gateways, ctx.workspace_of)
+    runtime = Runtime(ctx, notifier, name=f"{name}-{os.getpid()}")
+    await runtime.start()
+    return App(
+        settings=settings,
+        workspace=workspace,
+        redis=redis,
+        embedded=embedded,
+        connectors=connectors,
+        runtime=runtime,
+        conversation=Conversation(runtime),
+        store_label=label,
+    )

@@ -1,0 +1,168 @@
+"""The `baton` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Annotated, TypeVar
+
+import typer
+
+from bot.bootstrap import App, bootstrap
+from bot.console import CONSOLE, ConsoleGateway, dispatch, format_card
+from config.settings import Settings
+from handlers import render
+from handlers.cards import Card
+from orchestrator.errors import BatonError, ConfigError, NotFound
+
+app = typer.Typer(
+    help="Baton: outcome orchestration for Slack and Microsoft Teams.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+T = TypeVar("T")
+
+
+def _run(main: Callable[[], Coroutine[object, object, T]]) -> T:
+    try:
+        return asyncio.run(main())
+    except ConfigError as error:
+        typer.echo(f"Configuration error: {error}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+async def _open(gateway: ConsoleGateway | None = None) -> App:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    return await bootstrap(settings, {"console": gateway or ConsoleGateway()})
+
+
+@app.command()
+def demo() -> None:
+    """Run the scripted demo story end to end in the console."""
+    from bot.demo.story import run_demo
+
+    status = _run(lambda: run_demo(sys.stdout))
+    raise typer.Exit(0 if status.value == "achieved" else 1)
+
+
+@app.command()
+def console(
+    user: Annotated[str, typer.Option("--as", help="Who you are in the conversation.")] = "",
+) -> None:
+    """Chat with Baton in the terminal (same handlers and commands as Slack and Teams)."""
+
+    async def main() -> None:
+        gateway = ConsoleGateway()
+        baton = await _open(gateway)
+        me = user or baton.workspace.people.owner or "owner"
+        typer.echo(
+            f"Baton console · {baton.workspace.name} · {baton.store_label}\n"
+            f"You are @{me}. Type 'help', plain words, 'approve <id>', "
+            f"'reject <id> <reason>', 'as <user>', or 'quit'."
+        )
+        stop = asyncio.Event()
+        background = [
+            asyncio.create_task(baton.runtime.run_worker(stop)),
+            asyncio.create_task(baton.runtime.run_timers(stop)),
+        ]
+        try:
+            while (line := await asyncio.to_thread(_prompt, me)) is not None:
+                if line.startswith("as "):
+                    me = line[3:].strip().lstrip("@") or me
+                    continue
+                if line.strip():
+                    await dispatch(baton.conversation, gateway, me, line)
+        finally:
+            stop.set()
+            await asyncio.gather(*background)
+            await baton.close()
+
+    _run(main)
+
+
+def _prompt(user: str) -> str | None:
+    try:
+        line = input(f"@{user} > ")
+    except EOFError:
+        return None
+    return None if line.strip() in ("quit", "exit") else line
+
+
+@app.command()
+def run() -> None:
+    """Run the worker and the timers in one process until interrupted."""
+
+    async def main() -> None:
+        baton = await _open()
+        typer.echo(f"Baton running · {baton.workspace.name} · {baton.store_label}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await asyncio.gather(baton.runtime.run_worker(stop), baton.runtime.run_timers(stop))
+        finally:
+            await baton.close()
+
+    _run(main)
+
+
+@app.command()
+def audit(outcome_id: Annotated[str, typer.Argument(help="The outcome's id, e.g. o3.")]) -> None:
+    """Print an outcome's audit trail."""
+
+    async def main() -> None:
+        baton = await _open()
+        try:
+            outcome = await baton.runtime.ctx.store.outcome(outcome_id)
+            events = await baton.runtime.ctx.store.audit_trail(outcome)
+            for line in render.audit_lines(events, baton.workspace):
+                typer.echo(line)
+        except NotFound:
+            typer.echo(f"No outcome {outcome_id}.", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            await baton.close()
+
+    _run(main)
+
+
+@app.command()
+def check() -> None:
+    """Validate the workspace file and read every metric once."""
+
+    async def main() -> int:
+        baton = await _open()
+        failures = 0
+        try:
+            typer.echo(f"Workspace {baton.workspace.name}: valid · {baton.store_label}")
+            for name, metric in baton.workspace.metrics.items():
+                try:
+                    value = await baton.connectors.get(metric.connection).measure(metric=metric)
+                    typer.echo(f"  {metric.connection:<10} {name:<20} {metric.show(value)}")
+                except BatonError as error:
+                    failures += 1
+                    typer.echo(f"  {metric.connection:<10} {name:<20} ERROR {error}")
+        finally:
+            await baton.close()
+        return failures
+
+    raise typer.Exit(1 if _run(main) else 0)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["CONSOLE", "Card", "app", "format_card", "main"]

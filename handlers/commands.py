@@ -1,0 +1,154 @@
+"""`/outcome <command>`: a registry of small command functions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from orchestrator.errors import NotAllowed, NotFound, TransitionRefused
+from orchestrator.evaluate import evaluate
+from orchestrator.loop import TICK_JOB
+from orchestrator.models import Outcome
+from orchestrator.runtime import Runtime
+
+from handlers import render, texts
+from handlers.cards import Card, Inbound, Reply
+
+
+@dataclass(frozen=True)
+class Request:
+    inbound: Inbound
+    args: list[str]
+    runtime: Runtime
+
+    @property
+    def workspace(self) -> str:
+        return self.inbound.conversation.workspace
+
+    @property
+    def user(self) -> str:
+        return self.inbound.user
+
+
+Command = Callable[[Request], Awaitable[Reply]]
+
+
+def text_reply(text: str, *, private: bool = False) -> Reply:
+    return Reply(Card(title=text), private=private)
+
+
+async def _outcome(request: Request, verb: str) -> Outcome:
+    if not request.args:
+        raise _Usage(verb)
+    outcome = await request.runtime.ctx.store.outcome(request.args[0].lower())
+    if outcome.workspace != request.workspace:
+        raise NotFound("outcome", request.args[0])
+    return outcome
+
+
+class _Usage(Exception):
+    def __init__(self, command: str) -> None:
+        super().__init__(command)
+        self.command = command
+
+
+async def help_(request: Request) -> Reply:
+    return text_reply(texts.HELP)
+
+
+async def list_(request: Request) -> Reply:
+    ctx = request.runtime.ctx
+    outcomes = await ctx.store.outcomes(request.workspace)
+    if not outcomes:
+        return text_reply(texts.NO_OUTCOMES)
+    workspace = ctx.workspace_of(request.workspace)
+    lines = []
+    for outcome in outcomes:
+        latest = await ctx.store.measurements(outcome.id, last=1)
+        metric = workspace.metrics[outcome.metric]
+        now = metric.show(latest[-1].value) if latest else "-"
+        lines.append(
+            f"{outcome.id} [{outcome.status.value}] {outcome.metric} {now} -> "
+            f"{metric.show(outcome.target)} by {render.day(outcome.deadline)}: "
+            f"{outcome.objective}"
+        )
+    return Reply(Card(title=f"Outcomes ({len(outcomes)})", lines=tuple(lines)))
+
+
+async def status(request: Request) -> Reply:
+    outcome = await _outcome(request, "status")
+    ctx = request.runtime.ctx
+    workspace = ctx.workspace_of(outcome.workspace)
+    latest = await ctx.store.measurements(outcome.id, last=1)
+    evaluation = evaluate(outcome, latest[-1].value, ctx.clock.now()) if latest else None
+    steps = await ctx.store.steps(outcome.id)
+    card = render.progress_card(
+        outcome, evaluation, steps, workspace, await ctx.store.spent(outcome.id)
+    )
+    history = tuple(render.step_line(s, workspace) for s in steps)
+    return Reply(Card(title=card.title, fields=card.fields, progress=card.progress, lines=history))
+
+
+async def audit(request: Request) -> Reply:
+    outcome = await _outcome(request, "audit")
+    ctx = request.runtime.ctx
+    events = await ctx.store.audit_trail(outcome)
+    lines = render.audit_lines(events, ctx.workspace_of(outcome.workspace))
+    return Reply(Card(title=f"Audit trail of {outcome.id} ({len(lines)} events)", lines=lines))
+
+
+def _control(verb: str) -> Command:
+    async def run(request: Request) -> Reply:
+        control = request.runtime.control
+        if request.args and request.args[0].lower() == "all" and verb in ("pause", "resume"):
+            await (control.pause_all if verb == "pause" else control.resume_all)(
+                request.workspace, request.user
+            )
+            return text_reply(texts.PAUSED_ALL if verb == "pause" else texts.RESUMED_ALL)
+        outcome = await _outcome(request, verb)
+        method = {"pause": control.pause, "resume": control.resume, "stop": control.stop}[verb]
+        try:
+            after = await method(outcome.id, request.user)
+        except TransitionRefused:
+            return text_reply(
+                texts.CONTROL_ALREADY.format(
+                    id=outcome.id, status=outcome.status.value, verb=verb + "d"
+                ),
+                private=True,
+            )
+        return text_reply(texts.CONTROL_DONE.format(id=after.id, status=after.status.value))
+
+    return run
+
+
+async def check(request: Request) -> Reply:
+    outcome = await _outcome(request, "check")
+    if not request.runtime.control.may_control(request.user, outcome):
+        raise NotAllowed(request.user, f"check outcome {outcome.id} now")
+    await request.runtime.ctx.queue.enqueue(TICK_JOB, {"outcome": outcome.id})
+    return text_reply(texts.CHECK_QUEUED.format(id=outcome.id))
+
+
+COMMANDS: dict[str, Command] = {
+    "help": help_,
+    "list": list_,
+    "status": status,
+    "audit": audit,
+    "check": check,
+    "pause": _control("pause"),
+    "resume": _control("resume"),
+    "stop": _control("stop"),
+}
+
+
+async def run_command(name: str, request: Request) -> Reply:
+    try:
+        return await COMMANDS[name](request)
+    except _Usage as usage:
+        return text_reply(texts.USAGE.format(command=usage.command), private=True)
+    except NotFound:
+        return text_reply(
+            texts.NOT_FOUND.format(id=request.args[0] if request.args else ""), private=True
+        )
+    except NotAllowed as refused:
+        return text_reply(texts.NOT_ALLOWED_CONTROL.format(what=refused.what), private=True)

@@ -1,0 +1,158 @@
+"""The platform-neutral conversation: messages and clicks in, replies out."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from orchestrator.approvals import AlreadyDecided
+from orchestrator.catalog import Workspace
+from orchestrator.control import AlreadyConfirmed
+from orchestrator.errors import BatonError, NotAllowed, NotFound
+from orchestrator.intake import IntakeGone
+from orchestrator.parser import match_metrics
+from orchestrator.runtime import Runtime
+
+from handlers import texts
+from handlers.cards import Card, Click, Inbound, Reply
+from handlers.commands import COMMANDS, Request, run_command, text_reply
+
+log = logging.getLogger("baton.conversation")
+
+DEDUPE_TTL_S = 3_600
+_PREFIX = re.compile(r"^\s*(?:/outcome\b|<@\w+>|@baton\b)\s*", re.IGNORECASE)
+
+
+class Conversation:
+    """What every chat surface calls: `on_message` and `on_click`."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def on_message(self, inbound: Inbound) -> list[Reply]:
+        try:
+            if not await self._first_delivery(inbound.delivery_id):
+                return []
+            return await self._message(inbound)
+        except Exception:
+            log.exception("message from %s failed", inbound.user)
+            return [text_reply(texts.SOMETHING_WRONG, private=True)]
+
+    async def on_click(self, click: Click) -> list[Reply]:
+        try:
+            if not await self._first_delivery(click.delivery_id):
+                return []
+            return await self._click(click)
+        except Exception:
+            log.exception("click %s by %s failed", click.action, click.user)
+            return [text_reply(texts.SOMETHING_WRONG, private=True)]
+
+    async def _first_delivery(self, delivery_id: str | None) -> bool:
+        if delivery_id is None:
+            return True
+        return await self.runtime.ctx.store.first_time(f"delivery:{delivery_id}", DEDUPE_TTL_S)
+
+    async def _message(self, inbound: Inbound) -> list[Reply]:
+        text = _PREFIX.sub("", inbound.text).strip()
+        words = text.split()
+        if not words:
+            return [text_reply(texts.HELP)]
+        name = words[0].lower()
+        if name in COMMANDS:
+            return [await run_command(name, Request(inbound, words[1:], self.runtime))]
+        intake = self.runtime.intake
+        waiting = await intake.waiting_in(inbound.conversation)
+        if waiting is not None and waiting.owner == inbound.user:
+            await intake.answer(waiting, inbound.user, text)
+            return []
+        workspace = self.runtime.ctx.workspace_of(inbound.conversation.workspace)
+        if len(words) == 1 and not _could_be_outcome(text, workspace):
+            return [text_reply(texts.UNKNOWN_COMMAND.format(word=words[0][:40]) + texts.HELP)]
+        await intake.start(inbound.conversation, inbound.user, text)
+        return []
+
+    async def _click(self, click: Click) -> list[Reply]:
+        handler = {
+            "confirm": self._confirm,
+            "cancel": self._cancel,
+            "approve": self._decide,
+            "reject": self._decide,
+        }.get(click.action)
+        if handler is None:
+            return []
+        try:
+            return await handler(click)
+        except NotFound:
+            return [text_reply(texts.INTAKE_GONE, private=True)]
+
+    async def _confirm(self, click: Click) -> list[Reply]:
+        try:
+            outcome = await self.runtime.control.confirm(click.value, click.user)
+        except NotAllowed:
+            return [await self._not_owner(click)]
+        except (IntakeGone, AlreadyConfirmed):
+            return [text_reply(texts.ALREADY_CONFIRMED, private=True)]
+        every = f"{outcome.check_every_s / 3600:g} hours"
+        return [
+            Reply(
+                Card(
+                    title=texts.CONFIRMED.format(id=outcome.id, metric=outcome.metric, every=every)
+                ),
+                replace=True,
+            )
+        ]
+
+    async def _cancel(self, click: Click) -> list[Reply]:
+        try:
+            await self.runtime.intake.cancel(click.value, click.user)
+        except NotAllowed:
+            return [await self._not_owner(click)]
+        except IntakeGone:
+            return [text_reply(texts.INTAKE_GONE, private=True)]
+        return [Reply(Card(title=texts.CANCELLED), replace=True)]
+
+    async def _not_owner(self, click: Click) -> Reply:
+        session = await self.runtime.intake.load(click.value)
+        owner = session.owner if session else "the owner"
+        return text_reply(texts.NOT_OWNER.format(owner="@" + owner), private=True)
+
+    async def _decide(self, click: Click) -> list[Reply]:
+        approve = click.action == "approve"
+        if not approve and not click.reason.strip():
+            return [text_reply(texts.REASON_REQUIRED, private=True)]
+        try:
+            await self.runtime.approvals.decide(click.value, click.user, approve, click.reason)
+        except NotAllowed:
+            approval = await self.runtime.ctx.store.approval(click.value)
+            workspace = self.runtime.ctx.workspace_of(approval.workspace)
+            return [
+                text_reply(
+                    texts.NOT_APPROVER.format(
+                        outcome=approval.outcome_id,
+                        approvers=", ".join("@" + workspace.display(a) for a in approval.approvers),
+                    ),
+                    private=True,
+                )
+            ]
+        except AlreadyDecided as decided:
+            return [_already(decided, self.runtime.ctx.workspace_of(decided.approval.workspace))]
+        except BatonError as error:
+            log.warning("decision failed: %s", error)
+            return [text_reply(texts.SOMETHING_WRONG, private=True)]
+        return []
+
+
+def _already(decided: AlreadyDecided, workspace: Workspace) -> Reply:
+    approval = decided.approval
+    return text_reply(
+        texts.ALREADY_DECIDED.format(
+            status=approval.status.value,
+            who="@" + workspace.display(approval.decided_by or "policy"),
+            when=approval.decided_at.strftime("%H:%M") if approval.decided_at else "-",
+        ),
+        private=True,
+    )
+
+
+def _could_be_outcome(text: str, workspace: Workspace) -> bool:
+    return bool(match_metrics(text, workspace)) or any(ch.isdigit() for ch in text)

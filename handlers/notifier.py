@@ -1,0 +1,142 @@
+"""ChatNotifier: renders each notice as a card and sends it through the platform's gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from orchestrator.catalog import Workspace
+from orchestrator.evaluate import evaluate
+from orchestrator.intake import Session
+from orchestrator.models import Evaluation, Outcome
+from orchestrator.notices import Notice, NoticeKind
+from orchestrator.store.redis_store import RedisStore
+
+from handlers import render, texts
+from handlers.cards import Card
+from handlers.ports import ChatGateway
+
+PROGRESS_REF = "progress_msg"
+APPROVAL_REF = "msg"
+
+
+class ChatNotifier:
+    """Implements the core's `Notifier` port for every platform with a gateway."""
+
+    def __init__(
+        self,
+        store: RedisStore,
+        gateways: Mapping[str, ChatGateway],
+        workspace_of: Callable[[str], Workspace],
+    ) -> None:
+        self.store = store
+        self.gateways = gateways
+        self.workspace_of = workspace_of
+        self._renderers: dict[NoticeKind, Callable[[Notice], Awaitable[None]]] = {
+            NoticeKind.INTAKE: self._intake,
+            NoticeKind.STARTED: self._progress,
+            NoticeKind.PROGRESS: self._progress,
+            NoticeKind.PLAN: self._plan,
+            NoticeKind.APPROVAL_REQUESTED: self._approval,
+            NoticeKind.APPROVAL_DECIDED: self._approval,
+            NoticeKind.STEP_FINISHED: self._step,
+            NoticeKind.STEP_FAILED: self._step,
+            NoticeKind.ENDED: self._ended,
+            NoticeKind.INCIDENT: self._incident,
+            NoticeKind.CHAT: self._chat,
+            NoticeKind.CONTROL: self._control,
+        }
+
+    async def deliver(self, notice: Notice) -> None:
+        await self._renderers[notice.kind](notice)
+
+    def _gateway(self, notice: Notice) -> ChatGateway:
+        return self.gateways[notice.conversation.platform]
+
+    async def _send(self, notice: Notice, card: Card) -> None:
+        await self._gateway(notice).send(conversation=notice.conversation, card=card)
+
+    async def _intake(self, notice: Notice) -> None:
+        session = Session.model_validate(notice.data["session"])
+        await self._send(notice, render.intake_card(session, self.workspace_of(session.workspace)))
+
+    async def _progress(self, notice: Notice) -> None:
+        outcome = await self.store.outcome(notice.outcome_id or "")
+        evaluation = (
+            Evaluation.model_validate(notice.data["evaluation"])
+            if "evaluation" in notice.data
+            else None
+        )
+        await self._show_progress(notice, outcome, evaluation)
+
+    async def _show_progress(
+        self, notice: Notice, outcome: Outcome, evaluation: Evaluation | None
+    ) -> None:
+        workspace = self.workspace_of(outcome.workspace)
+        steps = await self.store.steps(outcome.id)
+        card = render.progress_card(
+            outcome, evaluation, steps, workspace, await self.store.spent(outcome.id)
+        )
+        key = self.store.keys.outcome(outcome.id)
+        ref = await self.store.message_ref(key, PROGRESS_REF)
+        if ref is None:
+            ref = await self._gateway(notice).send(conversation=notice.conversation, card=card)
+            await self.store.save_message_ref(key, PROGRESS_REF, ref)
+        else:
+            await self._gateway(notice).update(ref=ref, card=card)
+
+    async def _plan(self, notice: Notice) -> None:
+        outcome = await self.store.outcome(notice.outcome_id or "")
+        steps = [s for s in await self.store.steps(outcome.id) if s.id in notice.data["steps"]]
+        around = None
+        if notice.data.get("around"):
+            rejected = await self.store.step(notice.data["around"][0])
+            around = await self.store.approval("a" + rejected.id[1:])
+        workspace = self.workspace_of(outcome.workspace)
+        await self._send(notice, render.plan_card(outcome, steps, notice.data, around, workspace))
+
+    async def _approval(self, notice: Notice) -> None:
+        approval = await self.store.approval(notice.approval_id or "")
+        step = await self.store.step(approval.step_id)
+        outcome = await self.store.outcome(approval.outcome_id)
+        card = render.approval_card(approval, step, outcome, self.workspace_of(outcome.workspace))
+        key = self.store.keys.approval(approval.id)
+        ref = await self.store.message_ref(key, APPROVAL_REF)
+        if ref is None:
+            ref = await self._gateway(notice).send(conversation=notice.conversation, card=card)
+            await self.store.save_message_ref(key, APPROVAL_REF, ref)
+        else:
+            await self._gateway(notice).update(ref=ref, card=card)
+
+    async def _step(self, notice: Notice) -> None:
+        step = await self.store.step(notice.step_id or "")
+        await self._send(notice, render.step_card(step, failed=notice.text))
+
+    async def _ended(self, notice: Notice) -> None:
+        outcome = await self.store.outcome(notice.outcome_id or "")
+        evaluation = Evaluation.model_validate(notice.data["evaluation"])
+        steps = await self.store.steps(outcome.id)
+        workspace = self.workspace_of(outcome.workspace)
+        await self._show_progress(notice, outcome, evaluation)
+        await self._send(notice, render.report_card(outcome, evaluation, steps, workspace))
+
+    async def _incident(self, notice: Notice) -> None:
+        kind = str(notice.data.get("incident", "incident"))
+        card = Card(
+            title=texts.INCIDENT_TITLE.format(id=notice.outcome_id, kind=kind),
+            lines=(notice.text,),
+            footer=texts.INCIDENT_RUNBOOK.format(kind=kind),
+        )
+        await self._send(notice, card)
+
+    async def _chat(self, notice: Notice) -> None:
+        await self._send(notice, Card(title=notice.text))
+
+    async def _control(self, notice: Notice) -> None:
+        outcome = await self.store.outcome(notice.outcome_id or "")
+        await self._send(
+            notice,
+            Card(title=texts.CONTROL_DONE.format(id=outcome.id, status=notice.data["status"])),
+        )
+        latest = await self.store.measurements(outcome.id, last=1)
+        evaluation = evaluate(outcome, latest[-1].value, latest[-1].at) if latest else None
+        await self._show_progress(notice, outcome, evaluation)

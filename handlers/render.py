@@ -1,0 +1,349 @@
+"""Cards built from domain records; words come from `texts`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from orchestrator.catalog import Workspace
+from orchestrator.intake import Session
+from orchestrator.models import (
+    Approval,
+    ApprovalStatus,
+    AuditEvent,
+    Evaluation,
+    Outcome,
+    Step,
+    StepStatus,
+)
+from orchestrator.parser import Change
+from orchestrator.planner import IN_FLIGHT
+
+from handlers import texts
+from handlers.cards import Button, Card
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def day(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d")
+
+
+def money(workspace: Workspace, amount: float) -> str:
+    return f"{workspace.currency} {amount:,.2f}".replace(".00", "")
+
+
+def people(workspace: Workspace, users: Sequence[str]) -> str:
+    return ", ".join("@" + workspace.display(u) for u in users)
+
+
+def choices(workspace: Workspace) -> str:
+    return ", ".join(f"{i}. {name}" for i, name in enumerate(workspace.metrics, start=1))
+
+
+def _change(session: Session, workspace: Workspace) -> str:
+    draft, metric = session.draft, workspace.metrics[session.draft.metric or ""]
+    assert session.baseline is not None and session.target is not None
+    if draft.change is Change.RELATIVE:
+        sign = "-" if session.target < session.baseline else "+"
+        return f"{sign}{draft.amount:g}% relative"
+    delta = session.target - session.baseline
+    unit = " points" if metric.unit == "percent" else ""
+    return f"{delta:+g}{unit}"
+
+
+def intake_card(session: Session, workspace: Workspace) -> Card:
+    if session.problem is not None:
+        return Card(title=_problem(session, workspace), lines=_understood(session, workspace))
+    if session.asking is not None:
+        return Card(title=_question(session, workspace), lines=_understood(session, workspace))
+    return statement_card(session, workspace)
+
+
+def statement_card(session: Session, workspace: Workspace) -> Card:
+    draft = session.draft
+    metric = workspace.metrics[draft.metric or ""]
+    assert session.baseline is not None and session.target is not None and draft.deadline
+    line = texts.STATEMENT_LINE.format(
+        metric=draft.metric,
+        baseline=metric.show(session.baseline),
+        target=metric.show(session.target),
+        change=_change(session, workspace),
+        deadline=day(draft.deadline),
+    )
+    budget = draft.budget if draft.budget is not None else workspace.policy.budget
+    approvers = draft.approvers or workspace.people.approvers or (session.owner,)
+    lines = [line]
+    if draft.stated_baseline is not None and abs(draft.stated_baseline - session.baseline) > 1e-9:
+        lines.append(
+            f"You said it is {draft.stated_baseline:g}; it measures "
+            f"{metric.show(session.baseline)} now, and that is the baseline."
+        )
+    return Card(
+        title=texts.STATEMENT_TITLE,
+        lines=tuple(lines),
+        fields=(
+            ("Budget", money(workspace, budget)),
+            ("Approvers", people(workspace, approvers)),
+            ("Owner", people(workspace, (session.owner,))),
+        ),
+        buttons=(
+            Button("Confirm", "confirm", session.id, "primary"),
+            Button("Cancel", "cancel", session.id, "danger"),
+        ),
+        footer=texts.STATEMENT_FOOTER,
+    )
+
+
+def _question(session: Session, workspace: Workspace) -> str:
+    draft = session.draft
+    if session.asking == "metric":
+        if draft.metric_candidates:
+            return texts.QUESTIONS["metric_ambiguous"].format(
+                choices=" or ".join(draft.metric_candidates)
+            )
+        return texts.QUESTIONS["metric"].format(choices=choices(workspace))
+    return texts.QUESTIONS[str(session.asking)].format(amount=draft.amount or 0)
+
+
+def _problem(session: Session, workspace: Workspace) -> str:
+    draft = session.draft
+    metric = workspace.metrics.get(draft.metric or "")
+
+    def shown(value: float) -> str:
+        return metric.show(value) if metric else f"{value:g}"
+
+    better = metric.direction.value + "s" if metric else ""
+    asked = session.direction or draft.direction
+    detail = ""
+    if session.target is not None and session.baseline is not None:
+        detail = f" (from {shown(session.baseline)} to {shown(session.target)})"
+    return texts.PROBLEMS[str(session.problem)].format(
+        text=draft.text[:200],
+        choices=choices(workspace),
+        metric=draft.metric,
+        better={"decreases": "down", "increases": "up"}.get(better, better),
+        asked={"decrease": "down", "increase": "up"}.get(asked.value if asked else "", "that way"),
+        detail=detail,
+        baseline=shown(session.baseline or 0),
+        target=shown(session.target or 0),
+        deadline=day(draft.deadline) if draft.deadline else "",
+        phrase=draft.deadline_phrase,
+        error=session.problem_detail,
+    )
+
+
+def _understood(session: Session, workspace: Workspace) -> tuple[str, ...]:
+    draft = session.draft
+    parts = []
+    if draft.metric:
+        parts.append(f"metric {draft.metric}")
+    if draft.direction:
+        parts.append(draft.direction.value)
+    if draft.amount is not None and draft.change:
+        parts.append(
+            {
+                "to": f"to {draft.amount:g}",
+                "relative": f"by {draft.amount:g}% relative",
+                "points": f"by {draft.amount:g}",
+                "percent_ambiguous": f"by {draft.amount:g}%",
+            }[draft.change.value]
+        )
+    if draft.deadline:
+        parts.append(f"deadline {day(draft.deadline)}")
+    if draft.budget is not None:
+        parts.append(f"budget {money(workspace, draft.budget)}")
+    return (texts.UNDERSTOOD.format(summary=", ".join(parts)),) if parts else ()
+
+
+def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: Workspace) -> Card:
+    fields = [
+        ("Why", approval.why or "-"),
+        ("Expected impact", approval.expected_impact or "-"),
+        ("Cost", money(workspace, approval.cost)),
+        ("Audience", str(step.audience)),
+        ("Decide by", when(approval.deadline)),
+        ("Approvers", people(workspace, approval.approvers)),
+    ]
+    if step.params:
+        fields.insert(0, ("Parameters", ", ".join(f"{k}={v}" for k, v in step.params.items())))
+    draft = step.output.get("upstream", {}).get("draft") or step.output.get("draft")
+    lines = [f"Outcome {outcome.id}: {outcome.objective}"]
+    if draft:
+        lines.append("Draft (sent exactly as shown):\n" + _quote(str(draft)))
+    if step.effect is not None:
+        lines.append(
+            f"Measured effect since it ran: {step.effect:+.2f} "
+            f"({outcome.metric}); expected: {approval.expected_impact or '-'}"
+        )
+    title = texts.APPROVAL_TITLE.format(what=approval.what)
+    status = _decided(approval, workspace)
+    if status:
+        return Card(title=title, lines=tuple(lines), fields=tuple(fields), footer=status)
+    buttons = (
+        Button("Approve", "approve", approval.id, "primary"),
+        Button("Reject", "reject", approval.id, "danger", asks_reason=True),
+    )
+    return Card(
+        title=title,
+        lines=tuple(lines),
+        fields=tuple(fields),
+        buttons=buttons,
+        footer=f"Step {step.id} · policy: {step.decision}",
+    )
+
+
+def _decided(approval: Approval, workspace: Workspace) -> str:
+    who = "@" + workspace.display(approval.decided_by or "policy")
+    at = approval.decided_at.strftime("%H:%M") if approval.decided_at else ""
+    if approval.status is ApprovalStatus.APPROVED:
+        return texts.APPROVED_BY.format(who=who, when=at)
+    if approval.status is ApprovalStatus.REJECTED:
+        return texts.REJECTED_BY.format(who=who, when=at, reason=approval.reason)
+    if approval.status is ApprovalStatus.EXPIRED:
+        return texts.EXPIRED.format(when=at, reason=approval.reason)
+    return ""
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line for line in text.splitlines())
+
+
+def progress_card(
+    outcome: Outcome,
+    evaluation: Evaluation | None,
+    steps: Sequence[Step],
+    workspace: Workspace,
+    spent: float,
+) -> Card:
+    metric = workspace.metrics[outcome.metric]
+    fields = [
+        ("Target", f"{metric.show(outcome.target)} by {day(outcome.deadline)}"),
+        ("Baseline", metric.show(outcome.baseline)),
+        ("Budget", f"{money(workspace, spent)} of {money(workspace, outcome.budget)}"),
+    ]
+    if evaluation is not None:
+        fields.insert(
+            0,
+            (
+                "Now",
+                f"{metric.show(evaluation.value)} (line expects "
+                f"{metric.show(evaluation.expected)}) · "
+                f"{texts.VERDICTS[evaluation.verdict.value]}",
+            ),
+        )
+    in_flight = [
+        f"{s.id} {s.action} ({s.status.value.replace('_', ' ')})"
+        for s in steps
+        if s.status in IN_FLIGHT
+    ]
+    if in_flight:
+        fields.append(("In flight", "; ".join(in_flight)))
+    shadow = texts.SHADOW if outcome.shadow else ""
+    return Card(
+        title=f"{shadow}Outcome {outcome.id} · {outcome.status.value}: {outcome.objective}",
+        fields=tuple(fields),
+        progress=evaluation.progress if evaluation else 0.0,
+    )
+
+
+def step_line(step: Step, workspace: Workspace) -> str:
+    metric = ""
+    if step.effect is not None:
+        metric = f" · effect {step.effect:+.2f}"
+    who = "auto" if step.decision.startswith("auto") else "human"
+    return f"{step.id} {step.action} [{step.status.value}, {who}]{metric}"
+
+
+def report_card(
+    outcome: Outcome, evaluation: Evaluation, steps: Sequence[Step], workspace: Workspace
+) -> Card:
+    metric = workspace.metrics[outcome.metric]
+    ran = [s for s in steps if s.status in (StepStatus.SUCCEEDED, StepStatus.FAILED)]
+    auto = sum(1 for s in ran if s.decision.startswith("auto"))
+    decided = [
+        s
+        for s in steps
+        if s.status in (StepStatus.REJECTED,) or (s in ran and not s.decision.startswith("auto"))
+    ]
+    lines = [
+        f"{metric.show(outcome.baseline)} -> {metric.show(evaluation.value)} "
+        f"(target {metric.show(outcome.target)})"
+    ]
+    lines += [step_line(s, workspace) for s in steps if s.status is not StepStatus.CANCELLED]
+    if ran:
+        lines.append(
+            texts.REPORT_AUTONOMY.format(
+                auto=auto, total=len(ran), share=auto / len(ran), human=len(decided)
+            )
+        )
+    return Card(
+        title=texts.ENDED_TITLE[outcome.status.value].format(id=outcome.id),
+        lines=tuple(lines),
+        progress=evaluation.progress,
+    )
+
+
+def plan_card(
+    outcome: Outcome,
+    steps: Sequence[Step],
+    data: dict[str, Any],
+    around: Approval | None,
+    workspace: Workspace,
+) -> Card:
+    lines = [f"Why: {data.get('rationale', '')}"]
+    if around is not None:
+        lines.insert(
+            0,
+            texts.PLAN_AROUND.format(
+                who="@" + workspace.display(around.decided_by or ""), reason=around.reason
+            ),
+        )
+    lines += [f"{s.id} {s.action}" + (f" {s.params}" if s.params else "") for s in steps]
+    return Card(
+        title=texts.PLAN_TITLE.format(outcome=outcome.id, play=data.get("play", "")),
+        lines=tuple(lines),
+    )
+
+
+def step_card(step: Step, failed: str = "") -> Card:
+    shadow = texts.SHADOW if step.shadow else ""
+    if failed:
+        return Card(title=shadow + texts.STEP_FAILED.format(action=step.action, detail=failed))
+    output = step.output
+    detail = []
+    if "rows" in output:
+        detail.append(f"{len(output['rows'])} customers")
+    if "draft" in output and step.lane.value == "intelligence":
+        detail.append("draft ready")
+    receipt = output.get("receipt", {})
+    if "executions" in receipt:
+        verb = "would write" if receipt.get("shadow") else "wrote"
+        detail.append(f"{verb} {receipt['executions']} records")
+    if "post" in output:
+        detail.append("posted to the channel")
+    return Card(
+        title=shadow + texts.STEP_DONE.format(action=step.action, detail=", ".join(detail) or "ok")
+    )
+
+
+def audit_lines(events: Sequence[AuditEvent], workspace: Workspace) -> tuple[str, ...]:
+    lines = []
+    for event in events:
+        actor = (
+            event.actor
+            if event.actor in ("agent", "policy", "system")
+            else "@" + workspace.display(event.actor)
+        )
+        move = f" {event.before or '-'} -> {event.after}" if event.after else ""
+        detail = ", ".join(f"{k}={v}" for k, v in event.detail.items() if k not in ("params",))[
+            :160
+        ]
+        lines.append(
+            f"#{event.seq} {when(event.at)} {actor} {event.action} "
+            f"{event.subject}{move}" + (f" ({detail})" if detail else "")
+        )
+    return tuple(lines)

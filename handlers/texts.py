@@ -1,0 +1,106 @@
+"""Every sentence Baton says, in one place."""
+
+from __future__ import annotations
+
+HELP = (
+    "State an outcome in plain words, for example:\n"
+    "  Reduce monthly churn from 8% to 6% by 31 March with a budget of £500\n"
+    "Commands:\n"
+    "  list                  outcomes in this workspace\n"
+    "  status <id>           where an outcome stands\n"
+    "  pause <id>|all        pause one outcome, or everything (the kill switch)\n"
+    "  resume <id>|all       resume\n"
+    "  stop <id>             stop for good\n"
+    "  check <id>            measure and plan now instead of at the next tick\n"
+    "  audit <id>            the audit trail\n"
+    "  help                  this text"
+)
+
+QUESTIONS = {
+    "metric": "Which metric should move? I know: {choices}.",
+    "metric_again": "I did not recognise a metric in that. Please pick one of: {choices}.",
+    "metric_ambiguous": "That could be {choices}. Which one did you mean?",
+    "percent": (
+        "By {amount:g}%: do you mean {amount:g}% relative (of the current value) "
+        "or {amount:g} percentage points? Answer 'relative' or 'points'."
+    ),
+    "deadline": "By when? For example 'by 31 March', 'end of Q1' or 'within 6 weeks'.",
+    "target": "To what value, or by how much? For example 'to 5%' or 'by 10%'.",
+}
+
+PROBLEMS = {
+    "nothing_understood": (
+        'I could not find an outcome in "{text}". Try something like '
+        "'Reduce monthly churn by 10% by 31 March'. Metrics I can "
+        "measure: {choices}."
+    ),
+    "unknown_metric": "This workspace declares no metrics yet, so there is nothing to measure.",
+    "wrong_direction": (
+        "{metric} is better when it goes {better}, so I will not aim to move "
+        "it {asked}{detail}. Nothing was started; say it again with the "
+        "target you want."
+    ),
+    "already_met": (
+        "{metric} is already {baseline}, which meets the target of {target}. "
+        "Nothing to do; nothing was started."
+    ),
+    "deadline_past": "The deadline {deadline} has already passed. Nothing was started.",
+    "deadline_invalid": (
+        'I could not read the date "{phrase}". Nothing was started; try '
+        "'by 31 March' or 'by 2027-03-31'."
+    ),
+    "measure_failed": (
+        "I could not measure {metric} right now ({error}), so I cannot set a "
+        "baseline. Nothing was started; try again shortly."
+    ),
+}
+
+UNDERSTOOD = "Understood so far: {summary}."
+STATEMENT_TITLE = "Statement of Benefit"
+STATEMENT_LINE = "{metric} {baseline} -> {target} ({change}) by {deadline}"
+STATEMENT_FOOTER = "Nothing runs until you confirm."
+CONFIRMED = "Confirmed: outcome {id} is active. I will measure {metric} every {every}."
+CANCELLED = "Cancelled. Nothing was started."
+INTAKE_GONE = "That statement is no longer open (it was confirmed, cancelled or expired)."
+ALREADY_CONFIRMED = "That outcome was already confirmed."
+NOT_OWNER = "Only {owner}, who stated this outcome, can confirm or cancel it."
+NOT_APPROVER = (
+    "Only the approvers of outcome {outcome} ({approvers}) can decide this. "
+    "Your attempt was recorded."
+)
+ALREADY_DECIDED = "Already {status} by {who} at {when}."
+REASON_REQUIRED = "Please give a reason for the rejection; the planner learns from it."
+NOT_ALLOWED_CONTROL = "You are not allowed to {what}. Ask the outcome's owner or an approver."
+NOT_FOUND = "I have no outcome {id}. Try 'list'."
+NO_OUTCOMES = "No outcomes yet. State one in plain words to start."
+CONTROL_DONE = "Outcome {id} is now {status}."
+CONTROL_ALREADY = "Outcome {id} is {status}; it cannot be {verb} now."
+PAUSED_ALL = "Everything in this workspace is paused. Nothing executes until 'resume all'."
+RESUMED_ALL = "Everything in this workspace is resumed."
+CHECK_QUEUED = "Checking outcome {id} now."
+USAGE = "Usage: {command} <outcome id>. Try 'list' to see the ids."
+UNKNOWN_COMMAND = "I do not know '{word}'.\n"
+SOMETHING_WRONG = "Something went wrong on my side; nothing was changed. Please try again."
+
+APPROVAL_TITLE = "Approval needed: {what}"
+APPROVED_BY = "Approved by {who} at {when}"
+REJECTED_BY = "Rejected by {who} at {when}: {reason}"
+EXPIRED = "Expired at {when}: {reason}"
+PLAN_TITLE = "Plan for {outcome}: {play}"
+PLAN_AROUND = 'Re-planned around {who}\'s rejection: "{reason}"'
+STEP_DONE = "Done: {action} ({detail})"
+STEP_FAILED = "Did not run: {action}: {detail}"
+SHADOW = "[shadow] "
+ENDED_TITLE = {"achieved": "Outcome {id} achieved", "missed": "Outcome {id} missed"}
+REPORT_AUTONOMY = (
+    "{auto} of {total} steps ran with no human decision ({share:.0%}); {human} human decisions."
+)
+INCIDENT_TITLE = "Incident on outcome {id}: {kind}"
+INCIDENT_RUNBOOK = "Runbook: RUNBOOK.md#{kind}"
+VERDICTS = {
+    "on_track": "on track",
+    "at_risk": "at risk",
+    "off_track": "off track",
+    "achieved": "achieved",
+    "missed": "missed",
+}

@@ -1,0 +1,165 @@
+"""Human decisions: approve, reject with a reason, or let the deadline decide."""
+
+from __future__ import annotations
+
+from orchestrator import transitions
+from orchestrator.context import Context
+from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
+from orchestrator.models import Approval, ApprovalStatus, Step, StepStatus
+from orchestrator.notices import Notice, NoticeKind
+from orchestrator.steps import EXECUTE_JOB
+from orchestrator.store.commit import Commit
+
+TICK_JOB = "tick"
+
+
+class AlreadyDecided(BatonError):
+    """The approval was decided before; carries the decision that stands."""
+
+    def __init__(self, approval: Approval) -> None:
+        super().__init__(f"approval {approval.id} is already {approval.status.value}")
+        self.approval = approval
+
+
+class Approvals:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def decide(
+        self, approval_id: str, user: str, approve: bool, reason: str = ""
+    ) -> Approval:
+        """Decide once. A second decision, or a race lost, raises `AlreadyDecided`."""
+        approval = await self.ctx.store.approval(approval_id)
+        now = self.ctx.clock.now()
+        if user not in approval.approvers:
+            await self._refused(approval, user)
+            raise NotAllowed(user, f"decide approval {approval_id}")
+        if approval.status is not ApprovalStatus.PENDING:
+            raise AlreadyDecided(approval)
+        status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
+        after = approval.model_copy(
+            update={
+                "status": status,
+                "decided_by": user,
+                "decided_at": now,
+                "reason": reason.strip()[:1000],
+            }
+        )
+        commit = await self._settle(approval, after, actor=user)
+        try:
+            await self.ctx.store.apply(commit)
+        except TransitionRefused:
+            raise AlreadyDecided(await self.ctx.store.approval(approval_id)) from None
+        return after
+
+    async def expire(self, approval_id: str) -> None:
+        """The timeout job: the policy's default decides an approval nobody decided."""
+        approval = await self.ctx.store.approval(approval_id)
+        if approval.status is not ApprovalStatus.PENDING:
+            return
+        now = self.ctx.clock.now()
+        if now < approval.deadline:
+            await self.ctx.queue.schedule(
+                f"approval:{approval.id}",
+                approval.deadline,
+                "approval_timeout",
+                {"approval": approval.id},
+            )
+            return
+        after = approval.model_copy(
+            update={
+                "status": ApprovalStatus.EXPIRED,
+                "decided_at": now,
+                "reason": f"no decision by the deadline; default: {approval.on_timeout}",
+            }
+        )
+        try:
+            await self.ctx.store.apply(await self._settle(approval, after, actor="policy"))
+        except TransitionRefused:
+            return  # decided by a person in the meantime
+
+    async def _settle(self, before: Approval, after: Approval, *, actor: str) -> Commit:
+        step = await self.ctx.store.step(before.step_id)
+        outcome = await self.ctx.store.outcome(before.outcome_id)
+        now = self.ctx.clock.now()
+        runs = after.status is ApprovalStatus.APPROVED or (
+            after.status is ApprovalStatus.EXPIRED and before.on_timeout == "approve"
+        )
+        step_status = (
+            StepStatus.APPROVED
+            if runs
+            else (
+                StepStatus.EXPIRED
+                if after.status is ApprovalStatus.EXPIRED
+                else StepStatus.REJECTED
+            )
+        )
+        commit = Commit()
+        transitions.record(
+            commit,
+            self.ctx.keys,
+            before,
+            after,
+            actor=actor,
+            at=now,
+            action=f"approval.{after.status.value}",
+            detail={"reason": after.reason} if after.reason else {},
+        )
+        step_after = step.model_copy(update={"status": step_status})
+        transitions.record(
+            commit,
+            self.ctx.keys,
+            step,
+            step_after,
+            actor=actor,
+            at=now,
+            action=f"step.{step_status.value}",
+        )
+        commit.op("SREM", self.ctx.keys.pending_approvals(before.workspace), before.id)
+        self.ctx.queue.cancel_in(commit, f"approval:{before.id}")
+        if runs:
+            self.ctx.queue.enqueue_in(commit, EXECUTE_JOB, {"step": step.id})
+        else:
+            await self._cancel_dependents(step, commit, actor)
+            # Re-plan at once around the decision rather than at the next scheduled tick.
+            self.ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id, "replan": True})
+        self.ctx.notify(
+            commit,
+            Notice(
+                kind=NoticeKind.APPROVAL_DECIDED,
+                conversation=outcome.conversation,
+                outcome_id=outcome.id,
+                step_id=step.id,
+                approval_id=before.id,
+            ),
+        )
+        return commit
+
+    async def _cancel_dependents(self, step: Step, commit: Commit, actor: str) -> None:
+        for other in await self.ctx.store.steps(step.outcome_id):
+            if other.depends_on == step.id and other.status is StepStatus.PLANNED:
+                cancelled = other.model_copy(update={"status": StepStatus.CANCELLED})
+                transitions.record(
+                    commit,
+                    self.ctx.keys,
+                    other,
+                    cancelled,
+                    actor=actor,
+                    at=self.ctx.clock.now(),
+                    action="step.cancelled",
+                    detail={"because": f"{step.id} did not run"},
+                )
+
+    async def _refused(self, approval: Approval, user: str) -> None:
+        commit = transitions.audit(
+            Commit(),
+            self.ctx.keys,
+            approval.workspace,
+            actor=user,
+            at=self.ctx.clock.now(),
+            action="approval.refused",
+            subject=f"approval:{approval.id}",
+            outcome_id=approval.outcome_id,
+            detail={"why": "not an approver of this outcome"},
+        )
+        await self.ctx.store.apply(commit)

@@ -1,0 +1,109 @@
+"""The `sql` connector: SQLAlchemy 2, bound parameters only, read-only metric reads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+
+from orchestrator.catalog import Action, Connection, Metric
+from orchestrator.errors import ConnectorError
+from orchestrator.secrets import expand
+
+
+class SqlConnector:
+    """One database. Calls run in a worker thread so the event loop never blocks."""
+
+    def __init__(self, name: str, connection: Connection, env: Mapping[str, str]) -> None:
+        self.name = name
+        url = expand(connection.url, env, where=f"connections.{name}.url")
+        timeout = float(connection.options.get("timeout_s", 10))
+        args: dict[str, Any] = (
+            {"timeout": timeout} if url.startswith("sqlite") else {"connect_timeout": int(timeout)}
+        )
+        self._engine: Engine = create_engine(url, connect_args=args, pool_pre_ping=True)
+
+    async def measure(self, *, metric: Metric) -> float:
+        rows = await self.fetch(query=metric.query, params={})
+        if not rows or len(rows[0]) != 1:
+            raise ConnectorError(self.name, "a metric query must return exactly one value")
+        value = next(iter(rows[0].values()))
+        if value is None:
+            raise ConnectorError(self.name, "the metric query returned no value (NULL)")
+        try:
+            return float(value)
+        except (TypeError, ValueError) as error:
+            raise ConnectorError(self.name, f"the metric query returned {value!r}") from error
+
+    async def fetch(self, *, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._read, query, dict(params))
+
+    async def perform(
+        self,
+        *,
+        action: Action,
+        params: Mapping[str, Any],
+        rows: list[dict[str, Any]],
+        key: str,
+        shadow: bool,
+    ) -> dict[str, Any]:
+        statement = action.statement or ""
+        bound = (
+            [{**params, **row, "idempotency_key": key} for row in rows]
+            if action.for_each
+            else [{**params, "idempotency_key": key}]
+        )
+        if shadow:
+            return {
+                "shadow": True,
+                "statement": statement,
+                "executions": len(bound),
+                "parameters": bound[:5],
+            }
+        affected = await asyncio.to_thread(self._write, statement, bound)
+        return {"executions": len(bound), "rows_affected": affected}
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._engine.dispose)
+
+    def _read(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            with self._engine.connect() as conn:
+                self._read_only(conn.exec_driver_sql, on=True)
+                try:
+                    return [dict(row._mapping) for row in conn.execute(text(query), params)]
+                finally:
+                    conn.rollback()
+                    self._read_only(conn.exec_driver_sql, on=False)
+        except SQLAlchemyError as error:
+            raise _failure(self.name, "read", error) from None
+
+    def _write(self, statement: str, bound: list[dict[str, Any]]) -> int:
+        try:
+            with self._engine.begin() as conn:
+                total = 0
+                for params in bound:
+                    total += max(conn.execute(text(statement), params).rowcount, 0)
+                return total
+        except SQLAlchemyError as error:
+            raise _failure(self.name, "write", error) from None
+
+    def _read_only(self, run: Any, *, on: bool) -> None:
+        # PostgreSQL's setting ends with the transaction; SQLite's stays on the pooled
+        # connection, so it is switched off again after the read.
+        dialect = self._engine.dialect.name
+        if dialect == "postgresql" and on:
+            run("SET TRANSACTION READ ONLY")
+        elif dialect == "sqlite":
+            run(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+
+
+def _failure(name: str, what: str, error: SQLAlchemyError) -> ConnectorError:
+    transient = isinstance(error, OperationalError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+    detail = str(getattr(error, "orig", error)).splitlines()[0][:300]
+    return ConnectorError(name, f"{what} failed: {detail}", transient=transient)

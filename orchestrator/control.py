@@ -1,0 +1,164 @@
+"""Starting, pausing, resuming and stopping outcomes; the workspace kill switch."""
+
+from __future__ import annotations
+
+from orchestrator import transitions
+from orchestrator.context import Context
+from orchestrator.errors import NotAllowed, TransitionRefused
+from orchestrator.intake import Intake, Session, outcome_from
+from orchestrator.loop import TICK_JOB, cancel_in_flight
+from orchestrator.models import Measurement, Outcome, OutcomeStatus, Step, StepStatus
+from orchestrator.notices import Notice, NoticeKind
+from orchestrator.steps import EXECUTE_JOB
+from orchestrator.store.commit import Commit
+
+
+class AlreadyConfirmed(TransitionRefused):
+    """The Statement of Benefit was confirmed before (a double click or a redelivery)."""
+
+
+class Control:
+    def __init__(self, ctx: Context, intake: Intake) -> None:
+        self.ctx = ctx
+        self.intake = intake
+
+    async def confirm(self, session_id: str, user: str) -> Outcome:
+        """Make the owner's ready Statement of Benefit an active outcome, exactly once."""
+        session = await self.intake.take(session_id, user)
+        outcome = await self._start(session)
+        await self.intake.finish(session)
+        return outcome
+
+    async def _start(self, session: Session) -> Outcome:
+        workspace = self.ctx.workspace_of(session.workspace)
+        now = self.ctx.clock.now()
+        outcome = outcome_from(session, f"o{session.id[1:]}", workspace, now)
+        commit = transitions.record(
+            Commit(),
+            self.ctx.keys,
+            None,
+            outcome,
+            actor=session.owner,
+            at=now,
+            action="outcome.confirmed",
+            detail={
+                "baseline": outcome.baseline,
+                "target": outcome.target,
+                "deadline": outcome.deadline.isoformat(),
+            },
+        )
+        key = self.ctx.keys.outcome(outcome.id)
+        commit.op("HSET", key, "budget", outcome.budget, "spent", 0)
+        commit.op("SADD", self.ctx.keys.outcomes_of(outcome.workspace), outcome.id)
+        commit.op("SADD", self.ctx.keys.workspaces(), outcome.workspace)
+        commit.op(
+            "RPUSH",
+            self.ctx.keys.measurements(outcome.id),
+            Measurement(value=outcome.baseline, at=now).model_dump_json(),
+        )
+        self.ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id})
+        self.ctx.notify(
+            commit,
+            Notice(
+                kind=NoticeKind.STARTED, conversation=outcome.conversation, outcome_id=outcome.id
+            ),
+        )
+        try:
+            await self.ctx.store.apply(commit)
+        except TransitionRefused as refused:
+            raise AlreadyConfirmed(refused.key, refused.expected, refused.actual) from None
+        return outcome
+
+    def may_control(self, user: str, outcome: Outcome) -> bool:
+        people = self.ctx.workspace_of(outcome.workspace).people
+        return user in (outcome.owner, *outcome.approvers, people.owner, *people.on_call)
+
+    def may_control_workspace(self, user: str, workspace: str) -> bool:
+        people = self.ctx.workspace_of(workspace).people
+        return user in (people.owner, *people.approvers, *people.on_call)
+
+    async def pause(self, outcome_id: str, user: str) -> Outcome:
+        return await self._move(outcome_id, user, OutcomeStatus.PAUSED, (OutcomeStatus.ACTIVE,))
+
+    async def resume(self, outcome_id: str, user: str) -> Outcome:
+        return await self._move(outcome_id, user, OutcomeStatus.ACTIVE, (OutcomeStatus.PAUSED,))
+
+    async def stop(self, outcome_id: str, user: str) -> Outcome:
+        return await self._move(
+            outcome_id, user, OutcomeStatus.STOPPED, (OutcomeStatus.ACTIVE, OutcomeStatus.PAUSED)
+        )
+
+    async def _move(
+        self, outcome_id: str, user: str, target: OutcomeStatus, sources: tuple[OutcomeStatus, ...]
+    ) -> Outcome:
+        outcome = await self.ctx.store.outcome(outcome_id)
+        if not self.may_control(user, outcome):
+            raise NotAllowed(user, f"{target.value} outcome {outcome_id}")
+        if outcome.status not in sources:
+            raise TransitionRefused(
+                self.ctx.keys.outcome(outcome_id),
+                tuple(s.value for s in sources),
+                outcome.status.value,
+            )
+        now = self.ctx.clock.now()
+        after = outcome.model_copy(
+            update={"status": target, "ended_at": now if target is OutcomeStatus.STOPPED else None}
+        )
+        commit = transitions.record(
+            Commit(),
+            self.ctx.keys,
+            outcome,
+            after,
+            actor=user,
+            at=now,
+            action=f"outcome.{target.value}",
+        )
+        history = await self.ctx.store.steps(outcome_id)
+        if target is OutcomeStatus.STOPPED:
+            await cancel_in_flight(self.ctx, history, commit, reason="outcome stopped")
+            self.ctx.queue.cancel_in(commit, f"tick:{outcome_id}")
+        if target is OutcomeStatus.ACTIVE:
+            self._resume_work(commit, outcome_id, history)
+        self.ctx.notify(
+            commit,
+            Notice(
+                kind=NoticeKind.CONTROL,
+                conversation=outcome.conversation,
+                outcome_id=outcome_id,
+                data={"by": user, "status": target.value},
+            ),
+        )
+        await self.ctx.store.apply(commit)
+        return after
+
+    def _resume_work(self, commit: Commit, outcome_id: str, history: list[Step]) -> None:
+        for step in history:
+            if step.status is StepStatus.APPROVED:
+                self.ctx.queue.enqueue_in(commit, EXECUTE_JOB, {"step": step.id})
+        self.ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome_id})
+
+    async def pause_all(self, workspace: str, user: str) -> None:
+        await self._kill_switch(workspace, user, on=True)
+
+    async def resume_all(self, workspace: str, user: str) -> None:
+        await self._kill_switch(workspace, user, on=False)
+
+    async def _kill_switch(self, workspace: str, user: str, *, on: bool) -> None:
+        if not self.may_control_workspace(user, workspace):
+            raise NotAllowed(user, f"{'pause' if on else 'resume'} all outcomes")
+        key = self.ctx.keys.kill_switch(workspace)
+        commit = Commit().op("SET", key, user) if on else Commit().op("DEL", key)
+        transitions.audit(
+            commit,
+            self.ctx.keys,
+            workspace,
+            actor=user,
+            at=self.ctx.clock.now(),
+            action="workspace.paused" if on else "workspace.resumed",
+            subject=f"workspace:{workspace}",
+        )
+        if not on:
+            for outcome in await self.ctx.store.outcomes(workspace):
+                if outcome.status is OutcomeStatus.ACTIVE:
+                    self._resume_work(commit, outcome.id, await self.ctx.store.steps(outcome.id))
+        await self.ctx.store.apply(commit)

@@ -1,0 +1,61 @@
+"""The one exception root of the core, with structured fields."""
+
+from __future__ import annotations
+
+
+class BatonError(Exception):
+    """Root of every error Baton raises on purpose."""
+
+
+class ConfigError(BatonError):
+    """The workspace file or the settings are wrong; the message says where and what."""
+
+
+class NotFound(BatonError):
+    """A record that was asked for does not exist."""
+
+    def __init__(self, kind: str, record_id: str) -> None:
+        super().__init__(f"{kind} {record_id} not found")
+        self.kind = kind
+        self.record_id = record_id
+
+
+class IllegalTransition(BatonError):
+    """A transition that the state machine never allows (a bug, not a race)."""
+
+    def __init__(self, kind: str, source: str, target: str) -> None:
+        super().__init__(f"{kind}: {source} -> {target} is not a legal transition")
+        self.kind = kind
+        self.source = source
+        self.target = target
+
+
+class TransitionRefused(BatonError):
+    """A compare-and-set refused: the record was not in the state the caller expected."""
+
+    def __init__(self, key: str, expected: tuple[str, ...], actual: str, reason: str = "") -> None:
+        detail = reason or f"expected {'/'.join(expected) or 'absent'}, found {actual or 'absent'}"
+        super().__init__(f"{key}: {detail}")
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        self.reason = reason
+
+
+class NotAllowed(BatonError):
+    """The person asking may not do this (for example, decide an approval they are not on)."""
+
+    def __init__(self, user: str, what: str) -> None:
+        super().__init__(f"{user} may not {what}")
+        self.user = user
+        self.what = what
+
+
+class ConnectorError(BatonError):
+    """A connector call failed; names the connection and what failed, never a secret."""
+
+    def __init__(self, connection: str, what: str, *, transient: bool = False) -> None:
+        super().__init__(f"connection {connection!r}: {what}")
+        self.connection = connection
+        self.what = what
+        self.transient = transient

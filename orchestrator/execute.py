@@ -1,0 +1,202 @@
+"""Executing a step: at most once, checked atomically against pause, kill switch and budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator import steps as step_ops
+from orchestrator import transitions
+from orchestrator.context import Context
+from orchestrator.errors import BatonError, ConnectorError, TransitionRefused
+from orchestrator.lanes import LaneInput, Lanes
+from orchestrator.models import Outcome, OutcomeStatus, Step, StepStatus
+from orchestrator.notices import Notice, NoticeKind
+from orchestrator.store.commit import Commit
+
+LEASE_MS = 120_000
+
+
+class RetryLater(BatonError):
+    """A transient failure: the job runs again with backoff; the step stays `running`."""
+
+
+class Executor:
+    def __init__(self, ctx: Context, lanes: Lanes, *, worker_id: str = "worker") -> None:
+        self.ctx = ctx
+        self.lanes = lanes
+        self.worker_id = worker_id
+
+    async def execute(self, step_id: str, *, last_attempt: bool = False) -> None:
+        """The execute job. Safe to run again: a finished step is left alone."""
+        loaded = await self.ctx.store.step(step_id)
+        step = await self._start(loaded) if loaded.status is StepStatus.APPROVED else loaded
+        if step is None or step.status is not StepStatus.RUNNING:
+            return
+        subject = f"step:{step.id}"
+        if not await self.ctx.store.acquire(subject, self.worker_id, LEASE_MS):
+            return  # another worker is running it right now
+        try:
+            await self._run(step, last_attempt=last_attempt)
+        finally:
+            await self.ctx.store.release(subject, self.worker_id)
+
+    async def _start(self, step: Step) -> Step | None:
+        """`approved -> running`, only while the outcome is active and within budget."""
+        outcome = await self.ctx.store.outcome(step.outcome_id)
+        now = self.ctx.clock.now()
+        running = step.model_copy(update={"status": StepStatus.RUNNING})
+        commit = Commit()
+        commit.expect(self.ctx.keys.outcome(outcome.id), OutcomeStatus.ACTIVE.value)
+        commit.absent(self.ctx.keys.kill_switch(outcome.workspace), "paused for the workspace")
+        commit.within_budget(self.ctx.keys.outcome(outcome.id), step.cost)
+        transitions.record(
+            commit,
+            self.ctx.keys,
+            step,
+            running,
+            actor="system",
+            at=now,
+            action="step.running",
+            detail={"cost": step.cost},
+        )
+        if step.cost:
+            commit.op("HINCRBYFLOAT", self.ctx.keys.outcome(outcome.id), "spent", step.cost)
+        try:
+            await self.ctx.store.apply(commit)
+        except TransitionRefused as refused:
+            if refused.reason == "over budget":
+                await self._cancel(step, "over budget at execution")
+            return None  # paused or stopped: it stays approved until resumed
+        return running
+
+    async def _run(self, step: Step, *, last_attempt: bool) -> None:
+        outcome = await self.ctx.store.outcome(step.outcome_id)
+        workspace = self.ctx.workspace_of(step.workspace)
+        lane_input = LaneInput(
+            step=step,
+            action=workspace.actions[step.action],
+            outcome=outcome,
+            workspace=workspace,
+            upstream=step.output.get("upstream", {}),
+            connectors=self.ctx.connectors_of(step.workspace),
+            shadow=step.shadow,
+        )
+        try:
+            output = await self.lanes.run(lane_input)
+        except BatonError as error:
+            transient = isinstance(error, ConnectorError) and error.transient
+            if transient and not last_attempt:
+                raise RetryLater(str(error)) from error
+            await self._finish(step, outcome, failed=str(error))
+            return
+        await self._finish(step, outcome, output=output)
+
+    async def _finish(
+        self,
+        step: Step,
+        outcome: Outcome,
+        *,
+        output: dict[str, Any] | None = None,
+        failed: str = "",
+    ) -> None:
+        now = self.ctx.clock.now()
+        latest = await self.ctx.store.measurements(outcome.id, last=1)
+        status = StepStatus.FAILED if failed else StepStatus.SUCCEEDED
+        done = step.model_copy(
+            update={
+                "status": status,
+                "finished_at": now,
+                "error": failed,
+                "output": output if output is not None else step.output,
+                "value_at_finish": latest[-1].value if latest else None,
+            }
+        )
+        commit = transitions.record(
+            Commit(),
+            self.ctx.keys,
+            step,
+            done,
+            actor="system",
+            at=now,
+            action=f"step.{status.value}",
+            detail={"error": failed} if failed else _summary(done),
+        )
+        if failed and step.cost:
+            commit.op("HINCRBYFLOAT", self.ctx.keys.outcome(outcome.id), "spent", -step.cost)
+        if output and "post" in output and not step.shadow:
+            self.ctx.notify(
+                commit,
+                Notice(
+                    kind=NoticeKind.CHAT,
+                    conversation=outcome.conversation,
+                    outcome_id=outcome.id,
+                    step_id=step.id,
+                    text=str(output["post"]),
+                ),
+            )
+        kind = NoticeKind.STEP_FAILED if failed else NoticeKind.STEP_FINISHED
+        self.ctx.notify(
+            commit,
+            Notice(
+                kind=kind,
+                conversation=outcome.conversation,
+                outcome_id=outcome.id,
+                step_id=step.id,
+                text=failed,
+            ),
+        )
+        await self._ready_dependents(done, outcome, commit)
+        await self.ctx.store.apply(commit)
+
+    async def _ready_dependents(self, done: Step, outcome: Outcome, commit: Commit) -> None:
+        history = await self.ctx.store.steps(outcome.id)
+        for other in history:
+            if other.depends_on != done.id or other.status is not StepStatus.PLANNED:
+                continue
+            if done.status is StepStatus.SUCCEEDED:
+                await step_ops.make_ready(
+                    self.ctx,
+                    outcome,
+                    other,
+                    done.output,
+                    commit,
+                    step_ops.steps_on(self.ctx.clock.now(), history),
+                )
+            else:
+                transitions.record(
+                    commit,
+                    self.ctx.keys,
+                    other,
+                    other.model_copy(update={"status": StepStatus.CANCELLED}),
+                    actor="system",
+                    at=self.ctx.clock.now(),
+                    action="step.cancelled",
+                    detail={"because": f"{done.id} failed"},
+                )
+
+    async def _cancel(self, step: Step, reason: str) -> None:
+        cancelled = step.model_copy(update={"status": StepStatus.CANCELLED, "error": reason})
+        commit = transitions.record(
+            Commit(),
+            self.ctx.keys,
+            step,
+            cancelled,
+            actor="policy",
+            at=self.ctx.clock.now(),
+            action="step.cancelled",
+            detail={"because": reason},
+        )
+        try:
+            await self.ctx.store.apply(commit)
+        except TransitionRefused:
+            return
+
+
+def _summary(step: Step) -> dict[str, Any]:
+    output = step.output
+    summary: dict[str, Any] = {"audience": len(output.get("rows", []))}
+    if "receipt" in output:
+        summary["receipt"] = output["receipt"]
+    if step.shadow:
+        summary["shadow"] = True
+    return summary

@@ -1,0 +1,301 @@
+"""Intake: from plain words to a confirmed outcome, one question at a time.
+
+Sessions live in Redis with a TTL, keyed by conversation; nothing is an outcome until
+the owner confirms. The work that needs a measurement runs as a job.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from orchestrator.catalog import Workspace
+from orchestrator.context import Context
+from orchestrator.deadlines import find_deadline
+from orchestrator.errors import BatonError, NotAllowed
+from orchestrator.evaluate import met
+from orchestrator.models import ConversationRef, Direction, Outcome, Record
+from orchestrator.notices import Notice, NoticeKind
+from orchestrator.parser import Change, Draft, match_metrics, parse
+
+SESSION_TTL_S = 7 * 86_400
+INTAKE_JOB = "intake"
+
+
+class Question(StrEnum):
+    METRIC = "metric"
+    PERCENT = "percent"
+    DEADLINE = "deadline"
+    TARGET = "target"
+
+
+class Problem(StrEnum):
+    NOTHING_UNDERSTOOD = "nothing_understood"
+    UNKNOWN_METRIC = "unknown_metric"
+    WRONG_DIRECTION = "wrong_direction"
+    ALREADY_MET = "already_met"
+    DEADLINE_PAST = "deadline_past"
+    DEADLINE_INVALID = "deadline_invalid"
+    MEASURE_FAILED = "measure_failed"
+
+
+class Session(Record):
+    """One intake conversation."""
+
+    id: str
+    workspace: str
+    conversation: ConversationRef
+    owner: str
+    draft: Draft
+    asking: Question | None = None
+    problem: Problem | None = None
+    problem_detail: str = ""
+    baseline: float | None = None
+    target: float | None = None
+    direction: Direction | None = None
+    ready: bool = False
+
+
+class IntakeGone(BatonError):
+    """The intake session was confirmed, cancelled or expired."""
+
+
+class Intake:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def start(self, conversation: ConversationRef, user: str, text: str) -> Session:
+        workspace = self.ctx.workspace_of(conversation.workspace)
+        draft = parse(text, workspace, self.ctx.clock.now())
+        session = Session(
+            id=await self.ctx.store.next_id("i"),
+            workspace=conversation.workspace,
+            conversation=conversation,
+            owner=user,
+            draft=draft,
+        )
+        await self._save(session)
+        await self.ctx.queue.enqueue(INTAKE_JOB, {"session": session.id})
+        return session
+
+    async def waiting_in(self, conversation: ConversationRef) -> Session | None:
+        """The session in this conversation that is waiting for an answer, if any."""
+        pointer = await self.ctx.store.get_json(self.ctx.keys.intake(conversation.key))
+        session = await self.load(pointer["id"]) if pointer else None
+        return session if session is not None and session.asking is not None else None
+
+    async def answer(self, session: Session, user: str, text: str) -> None:
+        if user != session.owner:
+            raise NotAllowed(user, "answer for the owner of this outcome")
+        workspace = self.ctx.workspace_of(session.workspace)
+        draft = apply_answer(session, text, workspace, self.ctx.clock.now())
+        await self._save(session.model_copy(update={"draft": draft, "asking": None}))
+        await self.ctx.queue.enqueue(INTAKE_JOB, {"session": session.id})
+
+    async def advance(self, session_id: str) -> None:
+        """The intake job: ask the next question, or measure and show the Statement."""
+        session = await self.load(session_id)
+        if session is None or session.ready:
+            return
+        session = await self._next(session)
+        if session.problem is not None:
+            await self._forget(session)
+        else:
+            await self._save(session)
+        await self.ctx.say(
+            Notice(
+                kind=NoticeKind.INTAKE,
+                conversation=session.conversation,
+                data={"session": session.model_dump(mode="json")},
+            )
+        )
+
+    async def cancel(self, session_id: str, user: str) -> Session:
+        session = await self._owned(session_id, user)
+        await self._forget(session)
+        return session
+
+    async def take(self, session_id: str, user: str) -> Session:
+        """The ready session, for confirmation by its owner."""
+        session = await self._owned(session_id, user)
+        if not session.ready:
+            raise IntakeGone(f"intake {session_id} is not ready to confirm")
+        return session
+
+    async def finish(self, session: Session) -> None:
+        await self._forget(session)
+
+    async def load(self, session_id: str) -> Session | None:
+        data = await self.ctx.store.get_json(self.ctx.keys.intake(session_id))
+        return Session.model_validate(data) if data else None
+
+    async def _owned(self, session_id: str, user: str) -> Session:
+        session = await self.load(session_id)
+        if session is None:
+            raise IntakeGone(f"intake {session_id} is no longer open")
+        if user != session.owner:
+            raise NotAllowed(user, "confirm or cancel someone else's outcome")
+        return session
+
+    async def _next(self, session: Session) -> Session:
+        workspace = self.ctx.workspace_of(session.workspace)
+        draft, now = session.draft, self.ctx.clock.now()
+        problem = _early_problem(draft, workspace)
+        if problem is not None:
+            return session.model_copy(update={"problem": problem})
+        question = _question(draft)
+        if question is not None:
+            return session.model_copy(update={"asking": question})
+        if draft.deadline is not None and draft.deadline <= now:
+            return session.model_copy(update={"problem": Problem.DEADLINE_PAST})
+        return await self._measure(session, workspace)
+
+    async def _measure(self, session: Session, workspace: Workspace) -> Session:
+        draft = session.draft
+        assert draft.metric is not None and draft.amount is not None
+        metric = workspace.metrics[draft.metric]
+        connectors = self.ctx.connectors_of(session.workspace)
+        try:
+            baseline = await connectors.get(metric.connection).measure(metric=metric)
+        except BatonError as error:
+            return session.model_copy(
+                update={"problem": Problem.MEASURE_FAILED, "problem_detail": str(error)}
+            )
+        target = target_of(draft, baseline)
+        direction = draft.direction or (
+            Direction.DECREASE if target < baseline else Direction.INCREASE
+        )
+        update: dict[str, object] = {"baseline": baseline, "target": target, "direction": direction}
+        if direction is not metric.direction or (target - baseline) * _sign(direction) < 0:
+            update["problem"] = Problem.WRONG_DIRECTION
+        elif met(direction, baseline, target):
+            update["problem"] = Problem.ALREADY_MET
+        else:
+            update["ready"] = True
+        return session.model_copy(update=update)
+
+    async def _save(self, session: Session) -> None:
+        data = session.model_dump(mode="json")
+        await self.ctx.store.put_json(self.ctx.keys.intake(session.id), data, SESSION_TTL_S)
+        await self.ctx.store.put_json(
+            self.ctx.keys.intake(session.conversation.key), {"id": session.id}, SESSION_TTL_S
+        )
+
+    async def _forget(self, session: Session) -> None:
+        await self.ctx.store.delete(self.ctx.keys.intake(session.id))
+        pointer = await self.ctx.store.get_json(self.ctx.keys.intake(session.conversation.key))
+        if pointer and pointer.get("id") == session.id:
+            await self.ctx.store.delete(self.ctx.keys.intake(session.conversation.key))
+
+
+def _sign(direction: Direction) -> int:
+    return -1 if direction is Direction.DECREASE else 1
+
+
+def _early_problem(draft: Draft, workspace: Workspace) -> Problem | None:
+    if not draft.understood_anything:
+        return Problem.NOTHING_UNDERSTOOD
+    if draft.deadline_invalid:
+        return Problem.DEADLINE_INVALID
+    if draft.metric is None and not draft.metric_candidates and not workspace.metrics:
+        return Problem.UNKNOWN_METRIC
+    metric = workspace.metrics.get(draft.metric or "")
+    if metric is not None and draft.direction not in (None, metric.direction):
+        return Problem.WRONG_DIRECTION
+    return None
+
+
+def _question(draft: Draft) -> Question | None:
+    if draft.metric is None:
+        return Question.METRIC
+    if draft.amount is None:
+        return Question.TARGET
+    if draft.change is Change.PERCENT_AMBIGUOUS:
+        return Question.PERCENT
+    if draft.deadline is None:
+        return Question.DEADLINE
+    return None
+
+
+def target_of(draft: Draft, baseline: float) -> float:
+    amount = draft.amount or 0.0
+    sign = _sign(draft.direction) if draft.direction is not None else -1
+    if draft.change is Change.RELATIVE:
+        return baseline * (1 + sign * amount / 100)
+    if draft.change is Change.POINTS:
+        return baseline + sign * amount
+    return amount
+
+
+_RELATIVE = re.compile(r"\b(relative|rel|of (?:the )?current|percent of|proportion)")
+_POINTS = re.compile(r"\b(points?|pp|pts?|absolute|percentage points?)\b")
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
+
+
+def apply_answer(session: Session, text: str, workspace: Workspace, now: datetime) -> Draft:
+    """Fold the owner's answer to the pending question into the draft."""
+    draft, lowered = session.draft, text.lower()
+    if session.asking is Question.METRIC:
+        names = match_metrics(text, workspace)
+        pick = _pick_by_number(lowered, list(workspace.metrics))
+        chosen = names[0] if len(names) == 1 else pick
+        return draft.model_copy(
+            update={
+                "metric": chosen,
+                "metric_candidates": names if len(names) > 1 else draft.metric_candidates,
+            }
+        )
+    if session.asking is Question.PERCENT:
+        if _POINTS.search(lowered):
+            return draft.model_copy(update={"change": Change.POINTS})
+        if _RELATIVE.search(lowered):
+            return draft.model_copy(update={"change": Change.RELATIVE})
+        return draft
+    if session.asking is Question.DEADLINE:
+        deadline, phrase, _ = find_deadline(
+            lowered if lowered.startswith("by ") else "by " + lowered, now
+        )
+        return draft.model_copy(update={"deadline": deadline, "deadline_phrase": phrase})
+    if session.asking is Question.TARGET:
+        reparsed = parse(f"{draft.text} {text}", workspace, now)
+        return draft.model_copy(
+            update={
+                "amount": reparsed.amount,
+                "change": reparsed.change,
+                "direction": draft.direction or reparsed.direction,
+            }
+        )
+    return draft
+
+
+def _pick_by_number(text: str, names: list[str]) -> str | None:
+    found = _NUMBER.fullmatch(text.strip())
+    if found and found.group(1).isdigit() and 1 <= int(found.group(1)) <= len(names):
+        return names[int(found.group(1)) - 1]
+    return None
+
+
+def outcome_from(session: Session, outcome_id: str, workspace: Workspace, now: datetime) -> Outcome:
+    """The outcome a ready session describes, started now."""
+    draft = session.draft
+    assert draft.metric and draft.deadline and session.baseline is not None
+    assert session.target is not None and session.direction is not None
+    approvers = draft.approvers or workspace.people.approvers or (session.owner,)
+    return Outcome(
+        id=outcome_id,
+        workspace=session.workspace,
+        objective=draft.text,
+        metric=draft.metric,
+        direction=session.direction,
+        baseline=session.baseline,
+        target=session.target,
+        started_at=now,
+        deadline=draft.deadline,
+        owner=session.owner,
+        approvers=approvers,
+        conversation=session.conversation,
+        budget=draft.budget if draft.budget is not None else workspace.policy.budget,
+        check_every_s=int(timedelta(hours=workspace.check_every_h).total_seconds()),
+        shadow=workspace.shadow,
+    )

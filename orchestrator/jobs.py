@@ -1,0 +1,150 @@
+"""The job queue: a Redis Stream with a consumer group, and timers in a sorted set.
+
+Every piece of work (tick an outcome, execute a step, deliver a notice, time an
+approval out, run an intake) is a job. Timers hold jobs until they are due; the clock
+moves due timers into the stream, at a cost that grows with what is due only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from orchestrator.store.commit import Commit
+from orchestrator.store.keys import Keys
+
+MOVE_DUE_LUA = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(due) do
+  local job = redis.call('HGET', KEYS[2], id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  if job then redis.call('XADD', KEYS[3], '*', 'job', job) end
+end
+return #due
+"""
+
+GROUP = "workers"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work read from the stream."""
+
+    entry_id: str
+    kind: str
+    payload: dict[str, Any]
+    attempt: int = 0
+
+
+def encode(kind: str, payload: dict[str, Any], attempt: int = 0) -> str:
+    return json.dumps({"kind": kind, "payload": payload, "attempt": attempt}, sort_keys=True)
+
+
+class JobQueue:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._move_due = redis.register_script(MOVE_DUE_LUA)
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.keys.jobs(), GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    def enqueue_in(self, commit: Commit, kind: str, payload: dict[str, Any]) -> Commit:
+        """Add the job to `commit`, so it is queued if and only if the commit applies."""
+        return commit.op("XADD", self.keys.jobs(), "*", "job", encode(kind, payload))
+
+    def schedule_in(
+        self, commit: Commit, timer_id: str, due: datetime, kind: str, payload: dict[str, Any]
+    ) -> Commit:
+        """Add a timer to `commit`; a timer with the same id is replaced, never doubled."""
+        commit.op("HSET", self.keys.timer_jobs(), timer_id, encode(kind, payload))
+        return commit.op("ZADD", self.keys.timers(), due.timestamp(), timer_id)
+
+    def cancel_in(self, commit: Commit, timer_id: str) -> Commit:
+        commit.op("ZREM", self.keys.timers(), timer_id)
+        return commit.op("HDEL", self.keys.timer_jobs(), timer_id)
+
+    async def enqueue(self, kind: str, payload: dict[str, Any], attempt: int = 0) -> None:
+        await self.redis.xadd(self.keys.jobs(), {"job": encode(kind, payload, attempt)})
+
+    async def schedule(
+        self, timer_id: str, due: datetime, kind: str, payload: dict[str, Any], attempt: int = 0
+    ) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.keys.timer_jobs(), timer_id, encode(kind, payload, attempt))
+        pipe.zadd(self.keys.timers(), {timer_id: due.timestamp()})
+        await pipe.execute()
+
+    async def move_due(self, now: datetime, limit: int = 500) -> int:
+        """Move timers due by `now` into the stream; returns how many moved."""
+        keys = [self.keys.timers(), self.keys.timer_jobs(), self.keys.jobs()]
+        return int(await self._move_due(keys=keys, args=[now.timestamp(), limit]))
+
+    async def next_due(self) -> float | None:
+        first = await self.redis.zrange(self.keys.timers(), 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    async def read(self, consumer: str, count: int = 10, block_ms: int | None = None) -> list[Job]:
+        reply: Any = await self.redis.xreadgroup(
+            GROUP, consumer, {self.keys.jobs(): ">"}, count=count, block=block_ms
+        )
+        return [
+            _job(entry_id, fields) for _, entries in reply or [] for entry_id, fields in entries
+        ]
+
+    async def reclaim(self, consumer: str, min_idle_ms: int, count: int = 10) -> list[Job]:
+        """Take over jobs a crashed worker read but never acknowledged."""
+        reply = await self.redis.xautoclaim(
+            self.keys.jobs(), GROUP, consumer, min_idle_ms, start_id="0-0", count=count
+        )
+        return [_job(entry_id, fields) for entry_id, fields in reply[1] if fields]
+
+    async def ack(self, job: Job) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
+        pipe.xdel(self.keys.jobs(), job.entry_id)
+        await pipe.execute()
+
+    async def retry_later(self, job: Job, due: datetime) -> None:
+        """Acknowledge and re-schedule with one more attempt, in one transaction."""
+        timer_id = f"retry:{job.entry_id}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.keys.timer_jobs(), timer_id, encode(job.kind, job.payload, job.attempt + 1))
+        pipe.zadd(self.keys.timers(), {timer_id: due.timestamp()})
+        pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
+        pipe.xdel(self.keys.jobs(), job.entry_id)
+        await pipe.execute()
+
+    async def dead_letter(self, job: Job, error: str) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(
+            self.keys.dead_letters(),
+            {"job": encode(job.kind, job.payload, job.attempt), "error": error[:2000]},
+        )
+        pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
+        pipe.xdel(self.keys.jobs(), job.entry_id)
+        await pipe.execute()
+
+    async def backlog(self) -> int:
+        """Jobs waiting or in flight."""
+        return int(await self.redis.xlen(self.keys.jobs()))
+
+    async def dead(self) -> int:
+        return int(await self.redis.xlen(self.keys.dead_letters()))
+
+
+def _job(entry_id: bytes | str, fields: dict[bytes | str, bytes | str]) -> Job:
+    raw = fields.get(b"job", fields.get("job", "{}"))
+    data = json.loads(raw)
+    ident = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return Job(ident, data["kind"], data["payload"], int(data.get("attempt", 0)))

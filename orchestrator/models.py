@@ -1,0 +1,211 @@
+"""Domain records: typed data with a docstring on every field's meaning.
+
+Records are immutable pydantic models; a change is a new copy written through a
+compare-and-set transition in the store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Direction(StrEnum):
+    """Which way is better for a metric."""
+
+    DECREASE = "decrease"
+    INCREASE = "increase"
+
+
+class OutcomeStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ACHIEVED = "achieved"
+    MISSED = "missed"
+    STOPPED = "stopped"
+
+
+class StepStatus(StrEnum):
+    PLANNED = "planned"  # waiting for the steps it depends on
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"  # by policy (auto) or by a person; ready to execute
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    FORBIDDEN = "forbidden"
+    CANCELLED = "cancelled"
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class Verdict(StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+    ACHIEVED = "achieved"
+    MISSED = "missed"
+
+
+class Lane(StrEnum):
+    INTELLIGENCE = "intelligence"
+    LOGIC = "logic"
+    SYSTEMS = "systems"
+    JUDGMENT = "judgment"
+
+
+class ConversationRef(Record):
+    """Where an outcome talks: a platform, a channel and optionally a thread."""
+
+    platform: str
+    """`console`, `slack` or `teams`."""
+    workspace: str
+    """Slack team id, Teams tenant id, or `local` for the console."""
+    channel: str
+    """Channel or conversation id."""
+    thread: str | None = None
+    """Thread (Slack `thread_ts`) when the conversation is threaded."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.channel}:{self.thread or '-'}"
+
+
+class MessageRef(Record):
+    """A message Baton posted and may update in place."""
+
+    conversation: ConversationRef
+    message_id: str
+    """Slack `ts`, Teams activity id, console sequence number."""
+
+
+class Outcome(Record):
+    """A Statement of Benefit under orchestration."""
+
+    id: str
+    workspace: str
+    objective: str
+    """The owner's own words."""
+    metric: str
+    direction: Direction
+    baseline: float
+    """Measured at confirmation."""
+    target: float
+    """In metric units."""
+    started_at: datetime
+    deadline: datetime
+    owner: str
+    approvers: tuple[str, ...]
+    conversation: ConversationRef
+    budget: float = 0.0
+    """Money the outcome's steps may spend, in the workspace currency."""
+    check_every_s: int = 86_400
+    """Seconds between ticks."""
+    shadow: bool = False
+    """Plan and govern, record what would run, write nothing external."""
+    status: OutcomeStatus = OutcomeStatus.ACTIVE
+    ended_at: datetime | None = None
+
+
+class Measurement(Record):
+    """One reading of an outcome's metric."""
+
+    value: float
+    at: datetime
+
+
+class Evaluation(Record):
+    """Where an outcome stands against its straight line."""
+
+    value: float
+    expected: float
+    progress: float
+    """0..1 share of the distance from baseline to target covered."""
+    verdict: Verdict
+
+
+class Step(Record):
+    """One planned use of an action for one outcome."""
+
+    id: str
+    outcome_id: str
+    workspace: str
+    action: str
+    lane: Lane
+    params: dict[str, Any] = Field(default_factory=dict)
+    rationale: str = ""
+    expected_impact: str = ""
+    play: str = ""
+    """The playbook play (or LLM plan) this step belongs to."""
+    depends_on: str | None = None
+    """A step whose output this one uses."""
+    cost: float = 0.0
+    audience: int = 0
+    """How many customers the step reaches, once known."""
+    decision: str = ""
+    """Policy's word: auto, approve or forbid, with the rule that said it."""
+    status: StepStatus = StepStatus.PLANNED
+    created_at: datetime
+    finished_at: datetime | None = None
+    output: dict[str, Any] = Field(default_factory=dict)
+    """What the step produced: rows, a drafted artifact, a connector receipt."""
+    error: str = ""
+    value_at_finish: float | None = None
+    effect: float | None = None
+    """Metric movement since the step finished (verification)."""
+    shadow: bool = False
+
+
+class Approval(Record):
+    """A request for a human decision on a step: a fixed spec and a changing status."""
+
+    id: str
+    step_id: str
+    outcome_id: str
+    workspace: str
+    what: str
+    why: str
+    expected_impact: str
+    cost: float
+    approvers: tuple[str, ...]
+    escalation: tuple[str, ...] = ()
+    requested_at: datetime
+    deadline: datetime
+    on_timeout: str = "deny"
+    """What happens at the deadline: `deny` or `approve`."""
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str = ""
+
+
+class AuditEvent(Record):
+    """An append-only record of a transition, chained by hash per workspace."""
+
+    seq: int
+    at: datetime
+    workspace: str
+    actor: str
+    """A person's id, `agent`, `policy` or `system`."""
+    action: str
+    subject: str
+    """The record the event is about, for example `step:s3`."""
+    outcome_id: str | None = None
+    before: str | None = None
+    after: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    prev: str = ""
+    hash: str = ""

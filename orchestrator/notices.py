@@ -1,0 +1,47 @@
+"""Notices: what the orchestrator tells people. Delivered as jobs, rendered by handlers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import Field
+
+from orchestrator.models import ConversationRef, Record
+
+
+class NoticeKind(StrEnum):
+    INTAKE = "intake"  # a question, a problem, or the Statement of Benefit to confirm
+    STARTED = "started"
+    PROGRESS = "progress"
+    PLAN = "plan"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_DECIDED = "approval_decided"
+    STEP_FINISHED = "step_finished"
+    STEP_FAILED = "step_failed"
+    ENDED = "ended"
+    INCIDENT = "incident"
+    CHAT = "chat"  # a chat-lane post
+    CONTROL = "control"  # paused, resumed, stopped
+
+
+class Notice(Record):
+    """Something to say in a conversation; handlers render it for the platform."""
+
+    kind: NoticeKind
+    conversation: ConversationRef
+    outcome_id: str | None = None
+    step_id: str | None = None
+    approval_id: str | None = None
+    text: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Notifier(Protocol):
+    """The port through which notices reach people (implemented in handlers/)."""
+
+    async def deliver(self, notice: Notice) -> None: ...
+
+
+NOTIFY = "notify"
+"""The job kind that delivers a notice."""

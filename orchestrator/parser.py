@@ -1,0 +1,185 @@
+"""The deterministic outcome parser: common phrasings to a draft outcome.
+
+It answers what it can and leaves the rest as `None` for the intake to ask about.
+It never raises on any text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from orchestrator.catalog import Workspace
+from orchestrator.deadlines import find_deadline
+from orchestrator.models import Direction
+
+
+class Change(StrEnum):
+    """How the target is stated."""
+
+    TO = "to"  # "to 5%", "below 5%", "from 8% to 5%"
+    RELATIVE = "relative"  # "by 10%" of the current value
+    POINTS = "points"  # "by 2 points": an absolute amount in metric units
+    PERCENT_AMBIGUOUS = "percent_ambiguous"  # "by 2%" on a metric that is itself a percent
+
+
+class Draft(BaseModel):
+    """What the parser understood; `None` means not understood (yet)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    metric: str | None = None
+    metric_candidates: tuple[str, ...] = ()
+    direction: Direction | None = None
+    change: Change | None = None
+    amount: float | None = None
+    stated_baseline: float | None = None
+    deadline: datetime | None = None
+    deadline_phrase: str = ""
+    deadline_invalid: bool = False
+    budget: float | None = None
+    approvers: tuple[str, ...] = ()
+
+    @property
+    def understood_anything(self) -> bool:
+        return any(
+            x is not None for x in (self.metric, self.direction, self.amount, self.deadline)
+        ) or bool(self.metric_candidates)
+
+
+DECREASE = r"reduce|cut|lower|decrease|drop|shrink|bring\s+down|minimi[sz]e|halve|slash|trim"
+INCREASE = r"increase|raise|grow|boost|lift|double|maximi[sz]e|bring\s+up|improve|get"
+_VERB = re.compile(rf"\b(?P<dec>{DECREASE})\b|\b(?P<inc>{INCREASE})\b|\b(?P<keep>keep|hold)\b")
+_NUMBER = r"(\d+(?:[.,]\d+)?)\s*(k|m)?"
+_MONEY = r"[£$€]?\s*" + _NUMBER
+_BUDGET = re.compile(
+    r"\b(?:with\s+(?:a\s+)?budget\s+(?:of\s+)?|budget\s*(?:of|:|=)?\s*|spend(?:ing)?\s+"
+    r"(?:up\s+to\s+|at\s+most\s+|no\s+more\s+than\s+)?)(?:gbp|usd|eur)?\s*" + _MONEY
+)
+_APPROVERS = re.compile(r"\bapprov\w*\s*(?:by|:)?\s*((?:(?:<@\w+>|@[\w.-]+)[\s,]*(?:and\s+)?)+)")
+_MENTION = re.compile(r"<@(\w+)>|@([\w.-]+)")
+_FROM_TO = re.compile(
+    r"\bfrom\s+" + _NUMBER + r"\s*%?\s+(?:down\s+|up\s+)?to\s+" + _NUMBER + r"\s*%?"
+)
+_BY_POINTS = re.compile(
+    r"\bby\s+" + _NUMBER + r"\s*(?:percentage\s+points?|points?|pts?|pp|p\.p\.)(?![a-z])"
+)
+_BY_PERCENT = re.compile(r"\bby\s+" + _NUMBER + r"\s*(?:%|percent|per\s+cent)(?P<rel>\s+relative)?")
+_TO = re.compile(
+    r"\b(?:to|below|under|above|over|at\s+most|at\s+least|less\s+than|more\s+than|"
+    r"beneath|within|at)\s+" + _NUMBER + r"\s*(?:%|percent)?"
+)
+_BY_AMOUNT = re.compile(r"\bby\s+" + _NUMBER + r"(?!\s*(?:%|percent|day|week|month|year))")
+_BELOW_WORDS = re.compile(r"\b(below|under|at\s+most|less\s+than|beneath)\b")
+_ABOVE_WORDS = re.compile(r"\b(above|over|at\s+least|more\s+than)\b")
+
+
+def number(value: str, suffix: str | None = None) -> float:
+    scale = {"k": 1e3, "m": 1e6}.get((suffix or "").lower(), 1.0)
+    return (
+        float(
+            value.replace(",", ".")
+            if value.count(",") == 1 and "." not in value
+            else value.replace(",", "")
+        )
+        * scale
+    )
+
+
+def match_metrics(text: str, workspace: Workspace) -> tuple[str, ...]:
+    """Catalog metrics named in `text` by name or synonym; the longest phrase wins overlaps."""
+    lowered = " " + re.sub(r"[_\-]", " ", text.lower()) + " "
+    hits: list[tuple[int, int, str]] = []
+    for name, metric in workspace.metrics.items():
+        for phrase in {name, name.replace("_", " "), *metric.synonyms}:
+            needle = re.escape(phrase.lower().replace("_", " "))
+            for found in re.finditer(rf"(?<![a-z0-9]){needle}(?![a-z0-9])", lowered):
+                hits.append((found.start(), found.end(), name))
+    hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
+    taken: list[tuple[int, int]] = []
+    chosen: list[str] = []
+    for start, end, name in hits:
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+        if name not in chosen:
+            chosen.append(name)
+    return tuple(chosen)
+
+
+def _direction(text: str) -> Direction | None:
+    found = _VERB.search(text)
+    if found is None:
+        return None
+    if found.group("dec"):
+        return Direction.DECREASE
+    if found.group("keep"):
+        if _BELOW_WORDS.search(text):
+            return Direction.DECREASE
+        return Direction.INCREASE if _ABOVE_WORDS.search(text) else None
+    return None if found.group("inc") in ("improve", "get") else Direction.INCREASE
+
+
+def _numbers(text: str) -> tuple[Change | None, float | None, float | None]:
+    """(change, amount, stated baseline) from the number phrases in `text`."""
+    if re.search(r"\bhalve\b", text):
+        return Change.RELATIVE, 50.0, None
+    if re.search(r"\bdouble\b", text):
+        return Change.RELATIVE, 100.0, None
+    if found := _FROM_TO.search(text):
+        return Change.TO, number(found.group(3), found.group(4)), number(*found.group(1, 2))
+    if found := _BY_POINTS.search(text):
+        return Change.POINTS, number(found.group(1), found.group(2)), None
+    if found := _BY_PERCENT.search(text):
+        kind = Change.RELATIVE if found.group("rel") else Change.PERCENT_AMBIGUOUS
+        return kind, number(found.group(1), found.group(2)), None
+    if found := _TO.search(text):
+        return Change.TO, number(found.group(1), found.group(2)), None
+    if found := _BY_AMOUNT.search(text):
+        return Change.POINTS, number(found.group(1), found.group(2)), None
+    return None, None, None
+
+
+def _extract(pattern: re.Pattern[str], text: str) -> tuple[re.Match[str] | None, str]:
+    found = pattern.search(text)
+    if found is None:
+        return None, text
+    return found, text[: found.start()] + " " + text[found.end() :]
+
+
+def parse(text: str, workspace: Workspace, now: datetime) -> Draft:
+    """Parse an outcome statement; never raises."""
+    lowered = " ".join(text.replace("\u2019", "'").split()).lower()[:2000]
+    budget_match, rest = _extract(_BUDGET, lowered)
+    approver_match, rest = _extract(_APPROVERS, rest)
+    deadline, phrase, rest = find_deadline(rest, now)
+    metrics = match_metrics(rest, workspace)
+    change, amount, stated = _numbers(rest)
+    metric = metrics[0] if len(metrics) == 1 else None
+    if (
+        change is Change.PERCENT_AMBIGUOUS
+        and metric is not None
+        and workspace.metrics[metric].unit != "percent"
+    ):
+        change = Change.RELATIVE
+    approvers: tuple[str, ...] = ()
+    if approver_match is not None:
+        approvers = tuple(a or b for a, b in _MENTION.findall(approver_match.group(1)))
+    return Draft(
+        text=text.strip()[:2000],
+        metric=metric,
+        metric_candidates=metrics if len(metrics) > 1 else (),
+        direction=_direction(rest),
+        change=change,
+        amount=amount,
+        stated_baseline=stated,
+        deadline=deadline,
+        deadline_phrase=phrase,
+        deadline_invalid=bool(phrase) and deadline is None,
+        budget=number(*budget_match.group(1, 2)) if budget_match else None,
+        approvers=approvers,
+    )

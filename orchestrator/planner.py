@@ -1,0 +1,98 @@
+"""Planning: the port, its input, and the playbook planner that needs no model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from orchestrator.catalog import Workspace
+from orchestrator.models import Evaluation, Outcome, Step, StepStatus
+
+IN_FLIGHT = frozenset(
+    {StepStatus.PLANNED, StepStatus.AWAITING_APPROVAL, StepStatus.APPROVED, StepStatus.RUNNING}
+)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One step the planner proposes; `after` is the index of a proposal it depends on."""
+
+    action: str
+    params: dict[str, Any] = field(default_factory=dict)
+    rationale: str = ""
+    expected_impact: str = ""
+    play: str = ""
+    after: int | None = None
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """Everything a planner may use: the outcome, where it stands, and its history."""
+
+    outcome: Outcome
+    evaluation: Evaluation
+    history: Sequence[Step]
+    workspace: Workspace
+    now: datetime
+
+    def rejected(self) -> set[tuple[str, str]]:
+        """(action, params) pairs a person rejected: never to be proposed again."""
+        return {
+            signature(s.action, s.params) for s in self.history if s.status is StepStatus.REJECTED
+        }
+
+
+class Planner(Protocol):
+    async def propose(self, plan_input: PlanInput) -> list[Proposal]:
+        """Proposed steps, from the workspace's action catalog only."""
+        ...
+
+
+def signature(action: str, params: dict[str, Any]) -> tuple[str, str]:
+    return action, json.dumps(params, sort_keys=True, default=str)
+
+
+class PlaybookPlanner:
+    """Proposes the first play of the metric's playbook that may run now.
+
+    A play may run when none of its steps was rejected with the same parameters, and it
+    has not finished before (or its cooldown has passed).
+    """
+
+    async def propose(self, plan_input: PlanInput) -> list[Proposal]:
+        plays = plan_input.workspace.playbooks.get(plan_input.outcome.metric, ())
+        rejected = plan_input.rejected()
+        for play in plays:
+            if any(signature(s.action, s.params) in rejected for s in play.steps):
+                continue
+            if not _may_run_again(play.name, play.cooldown_days, plan_input):
+                continue
+            return [
+                Proposal(
+                    action=s.action,
+                    params=dict(s.params),
+                    rationale=play.rationale,
+                    expected_impact=plan_input.workspace.actions[s.action].expected_impact,
+                    play=play.name,
+                    after=i - 1 if i else None,
+                )
+                for i, s in enumerate(play.steps)
+            ]
+        return []
+
+
+def _may_run_again(play: str, cooldown_days: float | None, plan_input: PlanInput) -> bool:
+    ran = [
+        s
+        for s in plan_input.history
+        if s.play == play and s.status in (StepStatus.SUCCEEDED, StepStatus.FAILED, *IN_FLIGHT)
+    ]
+    if not ran:
+        return True
+    if cooldown_days is None or any(s.status in IN_FLIGHT for s in ran):
+        return False
+    last = max(s.finished_at or s.created_at for s in ran)
+    return plan_input.now - last >= timedelta(days=cooldown_days)

@@ -1,0 +1,78 @@
+"""Deterministic governance: per step, `auto`, `approve` or `forbid`. Never the LLM."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.catalog import Action, Policy, Rule
+from orchestrator.models import Step
+
+_RISK = {"low": 0, "medium": 1, "high": 2}
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_STRICTNESS = {"auto": 0, "approve": 1, "forbid": 2}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What policy said about one step, and why."""
+
+    verdict: str  # auto | approve | forbid
+    rule: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.verdict} ({self.rule})"
+
+
+def _param_holds(rule: Rule, params: dict[str, Any]) -> bool:
+    if rule.param is None or rule.op is None:
+        return True
+    if rule.param not in params:
+        return False
+    try:
+        return bool(_OPS[rule.op](params[rule.param], rule.value))
+    except TypeError:
+        return False
+
+
+def applies(rule: Rule, step: Step, action: Action) -> bool:
+    checks = (
+        rule.action is None or rule.action == step.action,
+        rule.lane is None or rule.lane == action.lane,
+        rule.reaches_customers is None or rule.reaches_customers == action.reaches_customers,
+        rule.cost_over is None or step.cost > rule.cost_over,
+        rule.audience_over is None or step.audience > rule.audience_over,
+        rule.risk_at_least is None or _RISK[action.risk] >= _RISK[rule.risk_at_least],
+    )
+    return all(checks) and _param_holds(rule, step.params)
+
+
+def govern(
+    step: Step,
+    action: Action,
+    policy: Policy,
+    *,
+    extra_rules: Sequence[Rule] = (),
+    remaining_budget: float,
+    steps_today: int,
+) -> Decision:
+    """Decide one step. Budgets and caps forbid; otherwise the strictest matching rule wins."""
+    if step.cost > remaining_budget + 1e-9:
+        return Decision("forbid", "budget", f"costs {step.cost:g}, {remaining_budget:g} left")
+    if steps_today >= policy.max_steps_per_day:
+        return Decision("forbid", "rate cap", f"{policy.max_steps_per_day} steps a day at most")
+    matching = [r for r in (*policy.rules, *extra_rules) if applies(r, step, action)]
+    if not matching:
+        return Decision(policy.default, "default", "no rule matched")
+    strictest = max(matching, key=lambda r: _STRICTNESS[r.decide])
+    return Decision(strictest.decide, strictest.name, f"rule {strictest.name!r}")

@@ -1,0 +1,80 @@
+"""The core's services and its job handlers, assembled from a `Context`.
+
+A composition root builds one `Runtime` per process; web, worker and clock all use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from orchestrator.approvals import Approvals
+from orchestrator.context import Context
+from orchestrator.control import Control
+from orchestrator.execute import Executor
+from orchestrator.intake import INTAKE_JOB, Intake
+from orchestrator.jobs import Job
+from orchestrator.lanes import Lanes
+from orchestrator.loop import TICK_JOB, Loop
+from orchestrator.notices import NOTIFY, Notice, Notifier
+from orchestrator.planner import Planner, PlaybookPlanner
+from orchestrator.steps import APPROVAL_TIMEOUT_JOB, EXECUTE_JOB
+from orchestrator.worker import JobHandler, Worker
+
+
+class Runtime:
+    def __init__(
+        self,
+        ctx: Context,
+        notifier: Notifier,
+        *,
+        planner: Planner | None = None,
+        lanes: Lanes | None = None,
+        name: str = "worker",
+    ) -> None:
+        self.ctx = ctx
+        self.notifier = notifier
+        self.intake = Intake(ctx)
+        self.control = Control(ctx, self.intake)
+        self.approvals = Approvals(ctx)
+        self.loop = Loop(ctx, planner or PlaybookPlanner(), worker_id=name)
+        self.executor = Executor(ctx, lanes or Lanes(), worker_id=name)
+        self.worker = Worker(ctx.queue, self.job_handlers(), clock=ctx.clock, name=name)
+
+    def job_handlers(self) -> dict[str, JobHandler]:
+        return {
+            TICK_JOB: lambda job: self.loop.tick(job.payload["outcome"]),
+            EXECUTE_JOB: self._execute,
+            NOTIFY: lambda job: self.notifier.deliver(Notice.model_validate(job.payload)),
+            INTAKE_JOB: lambda job: self.intake.advance(job.payload["session"]),
+            APPROVAL_TIMEOUT_JOB: lambda job: self.approvals.expire(job.payload["approval"]),
+        }
+
+    async def _execute(self, job: Job) -> None:
+        last = job.attempt + 1 >= self.worker.max_attempts
+        await self.executor.execute(job.payload["step"], last_attempt=last)
+
+    async def start(self) -> None:
+        await self.ctx.queue.ensure_group()
+
+    async def drain(self, max_rounds: int = 10_000) -> int:
+        """Run everything due now until nothing is left (tests and the scripted demo)."""
+        handled = 0
+        for _ in range(max_rounds):
+            moved = await self.ctx.queue.move_due(self.ctx.clock.now())
+            done = await self.worker.run_once(block_ms=None, count=50)
+            handled += done
+            if not moved and not done:
+                break
+        return handled
+
+    async def run_worker(self, stop: asyncio.Event, block_ms: int = 500) -> None:
+        while not stop.is_set():
+            await self.worker.run_once(block_ms=block_ms)
+
+    async def run_timers(self, stop: asyncio.Event, every_s: float = 0.5) -> None:
+        """Move due timers into the stream (the single-process stand-in for `baton clock`)."""
+        while not stop.is_set():
+            await self.ctx.queue.move_due(self.ctx.clock.now())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)

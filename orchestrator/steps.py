@@ -1,0 +1,206 @@
+"""From proposals to governed steps: create, make ready, govern, ask for approval."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrator import transitions
+from orchestrator.catalog import Action, Workspace
+from orchestrator.context import Context
+from orchestrator.models import Approval, Outcome, Step, StepStatus
+from orchestrator.notices import Notice, NoticeKind
+from orchestrator.planner import Proposal
+from orchestrator.policy import Decision, govern
+from orchestrator.store.commit import Commit
+from orchestrator.templates import render_number
+
+EXECUTE_JOB = "execute"
+APPROVAL_TIMEOUT_JOB = "approval_timeout"
+
+
+def approval_id_for(step_id: str) -> str:
+    return f"a{step_id[1:]}"
+
+
+def cost_of(action: Action, step: Step, audience: int) -> float:
+    context = {"params": step.params, "audience": audience}
+    return round(render_number(action.cost, context, name=f"actions.{step.action}.cost"), 2)
+
+
+async def create(
+    ctx: Context, outcome: Outcome, proposals: Sequence[Proposal], commit: Commit
+) -> list[Step]:
+    """Add planned steps for `proposals` to `commit` (the first ones get governed later)."""
+    workspace = ctx.workspace_of(outcome.workspace)
+    now = ctx.clock.now()
+    steps: list[Step] = []
+    for proposal in proposals:
+        action = workspace.actions[proposal.action]
+        depends = steps[proposal.after].id if proposal.after is not None else None
+        step = Step(
+            id=await ctx.store.next_id("s"),
+            outcome_id=outcome.id,
+            workspace=outcome.workspace,
+            action=proposal.action,
+            lane=action.lane,
+            params=proposal.params,
+            rationale=proposal.rationale,
+            expected_impact=proposal.expected_impact,
+            play=proposal.play,
+            depends_on=depends,
+            created_at=now,
+            shadow=outcome.shadow,
+        )
+        transitions.record(
+            commit,
+            ctx.keys,
+            None,
+            step,
+            actor="agent",
+            at=now,
+            action="step.planned",
+            detail={"params": step.params, "play": step.play},
+        )
+        commit.op("RPUSH", ctx.keys.steps_of(outcome.id), step.id)
+        steps.append(step)
+    return steps
+
+
+async def make_ready(
+    ctx: Context,
+    outcome: Outcome,
+    step: Step,
+    upstream: dict[str, Any],
+    commit: Commit,
+    steps_today: int,
+) -> Step:
+    """Govern a step whose inputs are known: forbid, run (auto) or ask a person."""
+    workspace = ctx.workspace_of(outcome.workspace)
+    action = workspace.actions[step.action]
+    audience = len(upstream.get("rows", []))
+    step = step.model_copy(update={"audience": audience, "cost": cost_of(action, step, audience)})
+    remaining = outcome.budget - await ctx.store.spent(outcome.id)
+    decision = govern(
+        step,
+        action,
+        workspace.policy,
+        extra_rules=await ctx.extra_rules(outcome.workspace),
+        remaining_budget=remaining,
+        steps_today=steps_today,
+    )
+    return _apply_decision(ctx, outcome, workspace, step, decision, upstream, commit)
+
+
+def _apply_decision(
+    ctx: Context,
+    outcome: Outcome,
+    workspace: Workspace,
+    step: Step,
+    decision: Decision,
+    upstream: dict[str, Any],
+    commit: Commit,
+) -> Step:
+    now = ctx.clock.now()
+    status = {
+        "auto": StepStatus.APPROVED,
+        "forbid": StepStatus.FORBIDDEN,
+        "approve": StepStatus.AWAITING_APPROVAL,
+    }[decision.verdict]
+    after = step.model_copy(
+        update={
+            "status": status,
+            "decision": str(decision),
+            "output": {"upstream": upstream} if upstream else {},
+        }
+    )
+    transitions.record(
+        commit,
+        ctx.keys,
+        step.model_copy(update={"status": StepStatus.PLANNED}),
+        after,
+        actor="policy",
+        at=now,
+        action=f"step.{decision.verdict}",
+        detail={
+            "rule": decision.rule,
+            "reason": decision.reason,
+            "cost": after.cost,
+            "audience": after.audience,
+        },
+    )
+    if status is StepStatus.APPROVED:
+        ctx.queue.enqueue_in(commit, EXECUTE_JOB, {"step": step.id})
+    elif status is StepStatus.AWAITING_APPROVAL:
+        _request_approval(ctx, outcome, workspace, after, commit, now)
+    else:
+        ctx.notify(
+            commit,
+            Notice(
+                kind=NoticeKind.STEP_FAILED,
+                conversation=outcome.conversation,
+                outcome_id=outcome.id,
+                step_id=step.id,
+                text=f"forbidden by policy: {decision.reason}",
+            ),
+        )
+    return after
+
+
+def _request_approval(
+    ctx: Context, outcome: Outcome, workspace: Workspace, step: Step, commit: Commit, now: datetime
+) -> None:
+    policy = workspace.policy
+    approval = Approval(
+        id=approval_id_for(step.id),
+        step_id=step.id,
+        outcome_id=outcome.id,
+        workspace=outcome.workspace,
+        what=workspace.actions[step.action].description,
+        why=step.rationale,
+        expected_impact=step.expected_impact,
+        cost=step.cost,
+        approvers=outcome.approvers,
+        escalation=workspace.people.on_call,
+        requested_at=now,
+        deadline=now + timedelta(hours=policy.approval_timeout_h),
+        on_timeout=policy.on_timeout,
+    )
+    transitions.record(
+        commit,
+        ctx.keys,
+        None,
+        approval,
+        actor="policy",
+        at=now,
+        action="approval.requested",
+        detail={"step": step.id},
+    )
+    commit.op("SADD", ctx.keys.pending_approvals(outcome.workspace), approval.id)
+    ctx.queue.schedule_in(
+        commit,
+        f"approval:{approval.id}",
+        approval.deadline,
+        APPROVAL_TIMEOUT_JOB,
+        {"approval": approval.id},
+    )
+    ctx.notify(
+        commit,
+        Notice(
+            kind=NoticeKind.APPROVAL_REQUESTED,
+            conversation=outcome.conversation,
+            outcome_id=outcome.id,
+            step_id=step.id,
+            approval_id=approval.id,
+        ),
+    )
+
+
+def steps_on(day: datetime, steps: Sequence[Step]) -> int:
+    return sum(
+        1
+        for s in steps
+        if s.created_at.date() == day.date()
+        and s.status not in (StepStatus.PLANNED, StepStatus.CANCELLED)
+    )

@@ -1,0 +1,113 @@
+"""One atomic compare-and-set for any number of records, with audit and side effects.
+
+A `Commit` gathers checks (a record's status, a flag's absence, a budget), writes,
+audit events and follow-up Redis operations (index updates, a job on the stream,
+a timer). One Lua script applies all of it or none of it, so a transition, its
+audit event and the work it causes can never be separated by a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.models import AuditEvent
+
+COMMIT_LUA = """
+local spec = cjson.decode(ARGV[1])
+for i, c in ipairs(spec.checks) do
+  if c.expect then
+    local cur = redis.call('HGET', c.key, 'status') or ''
+    local ok = false
+    for _, e in ipairs(c.expect) do if e == cur then ok = true end end
+    if not ok then return {0, i, cur} end
+  elseif c.absent then
+    if redis.call('EXISTS', c.absent) == 1 then return {0, i, 'present'} end
+  elseif c.budget then
+    local spent = tonumber(redis.call('HGET', c.budget, 'spent') or '0')
+    local limit = tonumber(redis.call('HGET', c.budget, 'budget') or '0')
+    if spent + tonumber(c.add) > limit + 1e-9 then return {0, i, tostring(spent)} end
+  end
+end
+for _, w in ipairs(spec.writes) do
+  redis.call('HSET', w.key, unpack(w.fields))
+end
+local allowed = {SADD=1, SREM=1, ZADD=1, ZREM=1, XADD=1, RPUSH=1, HSET=1, HDEL=1,
+                 HINCRBYFLOAT=1, DEL=1, SET=1}
+for _, op in ipairs(spec.ops) do
+  if not allowed[op[1]] then return redis.error_reply('commit: op not allowed ' .. op[1]) end
+  redis.call(unpack(op))
+end
+for _, ev in ipairs(spec.events) do
+  local head = ev.chain .. ':head'
+  local prev = redis.call('HGET', head, 'hash') or ''
+  local seq = redis.call('HINCRBY', head, 'seq', 1)
+  local h = redis.sha1hex(prev .. '\\n' .. seq .. '\\n' .. ev.body)
+  redis.call('HSET', head, 'hash', h)
+  redis.call('RPUSH', ev.chain, cjson.encode({seq = seq, prev = prev, hash = h, body = ev.body}))
+  if ev.index ~= '' then redis.call('RPUSH', ev.index, seq) end
+end
+return {1, 0, ''}
+"""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One precondition; `reason` is what a refusal says."""
+
+    spec: dict[str, Any]
+    key: str
+    expected: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass
+class Commit:
+    """A unit of change, built up and then applied atomically by the store."""
+
+    checks: list[Check] = field(default_factory=list)
+    writes: list[dict[str, Any]] = field(default_factory=list)
+    ops: list[list[str | float | int]] = field(default_factory=list)
+    events: list[dict[str, str]] = field(default_factory=list)
+
+    def expect(self, key: str, *statuses: str) -> Commit:
+        """Refuse unless the record at `key` has one of `statuses` ('' means absent)."""
+        self.checks.append(Check({"key": key, "expect": list(statuses)}, key, statuses))
+        return self
+
+    def absent(self, key: str, reason: str) -> Commit:
+        self.checks.append(Check({"absent": key}, key, reason=reason))
+        return self
+
+    def within_budget(self, outcome_key: str, cost: float) -> Commit:
+        self.checks.append(
+            Check({"budget": outcome_key, "add": cost}, outcome_key, reason="over budget")
+        )
+        return self
+
+    def write(self, key: str, status: str, data: str, **extra: str | float) -> Commit:
+        fields: list[str | float] = ["status", status, "data", data]
+        for name, value in extra.items():
+            fields += [name, value]
+        self.writes.append({"key": key, "fields": fields})
+        return self
+
+    def op(self, *command: str | float | int) -> Commit:
+        self.ops.append(list(command))
+        return self
+
+    def audit(self, chain: str, index: str, event: AuditEvent) -> Commit:
+        body = event.model_dump_json(exclude={"seq", "prev", "hash"})
+        self.events.append({"chain": chain, "index": index, "body": body})
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "checks": [c.spec for c in self.checks],
+                "writes": self.writes,
+                "ops": self.ops,
+                "events": self.events,
+            }
+        )

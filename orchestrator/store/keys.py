@@ -1,0 +1,73 @@
+"""Every Redis key Baton uses, in one place, under a configurable prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "baton"
+
+    def outcome(self, outcome_id: str) -> str:
+        return f"{self.prefix}:outcome:{outcome_id}"
+
+    def step(self, step_id: str) -> str:
+        return f"{self.prefix}:step:{step_id}"
+
+    def approval(self, approval_id: str) -> str:
+        return f"{self.prefix}:approval:{approval_id}"
+
+    def outcomes_of(self, workspace: str) -> str:
+        return f"{self.prefix}:ws:{workspace}:outcomes"
+
+    def workspaces(self) -> str:
+        return f"{self.prefix}:workspaces"
+
+    def steps_of(self, outcome_id: str) -> str:
+        return f"{self.prefix}:outcome:{outcome_id}:steps"
+
+    def measurements(self, outcome_id: str) -> str:
+        return f"{self.prefix}:outcome:{outcome_id}:measurements"
+
+    def pending_approvals(self, workspace: str) -> str:
+        return f"{self.prefix}:ws:{workspace}:approvals:pending"
+
+    def kill_switch(self, workspace: str) -> str:
+        return f"{self.prefix}:ws:{workspace}:paused"
+
+    def audit(self, workspace: str) -> str:
+        return f"{self.prefix}:audit:{workspace}"
+
+    def audit_index(self, outcome_id: str) -> str:
+        return f"{self.prefix}:audit:outcome:{outcome_id}"
+
+    def intake(self, conversation_key: str) -> str:
+        return f"{self.prefix}:intake:{conversation_key}"
+
+    def sequence(self, kind: str) -> str:
+        return f"{self.prefix}:seq:{kind}"
+
+    def lease(self, subject: str) -> str:
+        return f"{self.prefix}:lease:{subject}"
+
+    def dedupe(self, key: str) -> str:
+        return f"{self.prefix}:dedupe:{key}"
+
+    def jobs(self) -> str:
+        return f"{self.prefix}:jobs"
+
+    def dead_letters(self) -> str:
+        return f"{self.prefix}:jobs:dead"
+
+    def timers(self) -> str:
+        return f"{self.prefix}:timers"
+
+    def timer_jobs(self) -> str:
+        return f"{self.prefix}:timers:jobs"
+
+    def notices(self, workspace: str) -> str:
+        return f"{self.prefix}:ws:{workspace}:notices"
+
+    def flag(self, name: str) -> str:
+        return f"{self.prefix}:flag:{name}"

@@ -1,0 +1,147 @@
+"""RedisStore: records, indexes, measurements, audit and small coordination primitives."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from orchestrator.errors import NotFound, TransitionRefused
+from orchestrator.models import Approval, AuditEvent, Measurement, MessageRef, Outcome, Step
+from orchestrator.store.commit import COMMIT_LUA, Commit
+from orchestrator.store.keys import Keys
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class RedisStore:
+    """All of Baton's state, in one Redis database, under `keys.prefix`."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._commit = redis.register_script(COMMIT_LUA)
+
+    async def apply(self, commit: Commit) -> None:
+        """Apply `commit` atomically or raise `TransitionRefused` naming the failed check."""
+        ok, index, actual = await self._commit(args=[commit.to_json()])
+        if int(ok) == 1:
+            return
+        check = commit.checks[int(index) - 1]
+        actual_text = actual.decode() if isinstance(actual, bytes) else str(actual)
+        raise TransitionRefused(check.key, check.expected, actual_text, check.reason)
+
+    async def _load(self, model: type[M], key: str, kind: str, record_id: str) -> M:
+        raw = await self.redis.hget(key, "data")
+        if raw is None:
+            raise NotFound(kind, record_id)
+        return model.model_validate_json(raw)
+
+    async def _load_many(self, model: type[M], keys: Sequence[str]) -> list[M]:
+        if not keys:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(key, "data")
+        raws = await pipe.execute()
+        return [model.model_validate_json(raw) for raw in raws if raw is not None]
+
+    async def outcome(self, outcome_id: str) -> Outcome:
+        return await self._load(Outcome, self.keys.outcome(outcome_id), "outcome", outcome_id)
+
+    async def step(self, step_id: str) -> Step:
+        return await self._load(Step, self.keys.step(step_id), "step", step_id)
+
+    async def approval(self, approval_id: str) -> Approval:
+        return await self._load(Approval, self.keys.approval(approval_id), "approval", approval_id)
+
+    async def outcomes(self, workspace: str) -> list[Outcome]:
+        ids = sorted(_text(m) for m in await self.redis.smembers(self.keys.outcomes_of(workspace)))
+        found = await self._load_many(Outcome, [self.keys.outcome(i) for i in ids])
+        return sorted(found, key=lambda o: o.started_at)
+
+    async def workspaces(self) -> list[str]:
+        return sorted(_text(m) for m in await self.redis.smembers(self.keys.workspaces()))
+
+    async def steps(self, outcome_id: str) -> list[Step]:
+        ids = [_text(m) for m in await self.redis.lrange(self.keys.steps_of(outcome_id), 0, -1)]
+        return await self._load_many(Step, [self.keys.step(i) for i in ids])
+
+    async def pending_approvals(self, workspace: str) -> list[Approval]:
+        ids = sorted(
+            _text(m) for m in await self.redis.smembers(self.keys.pending_approvals(workspace))
+        )
+        return await self._load_many(Approval, [self.keys.approval(i) for i in ids])
+
+    async def measurements(self, outcome_id: str, last: int = 0) -> list[Measurement]:
+        start = -last if last else 0
+        raws = await self.redis.lrange(self.keys.measurements(outcome_id), start, -1)
+        return [Measurement.model_validate_json(raw) for raw in raws]
+
+    async def spent(self, outcome_id: str) -> float:
+        return float(await self.redis.hget(self.keys.outcome(outcome_id), "spent") or 0)
+
+    async def next_id(self, kind: str) -> str:
+        return f"{kind}{await self.redis.incr(self.keys.sequence(kind))}"
+
+    async def kill_switch(self, workspace: str) -> bool:
+        return bool(await self.redis.exists(self.keys.kill_switch(workspace)))
+
+    async def message_ref(self, key: str, name: str) -> MessageRef | None:
+        raw = await self.redis.hget(key, name)
+        return MessageRef.model_validate_json(raw) if raw else None
+
+    async def save_message_ref(self, key: str, name: str, ref: MessageRef) -> None:
+        await self.redis.hset(key, name, ref.model_dump_json())
+
+    async def audit_chain(self, workspace: str) -> list[AuditEvent]:
+        raws = await self.redis.lrange(self.keys.audit(workspace), 0, -1)
+        return [parse_audit_entry(raw) for raw in raws]
+
+    async def audit_trail(self, outcome: Outcome) -> list[AuditEvent]:
+        seqs = await self.redis.lrange(self.keys.audit_index(outcome.id), 0, -1)
+        pipe = self.redis.pipeline(transaction=False)
+        for seq in seqs:
+            pipe.lindex(self.keys.audit(outcome.workspace), int(seq) - 1)
+        return [parse_audit_entry(raw) for raw in await pipe.execute() if raw is not None]
+
+    async def get_json(self, key: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(key)
+        return json.loads(raw) if raw else None
+
+    async def put_json(self, key: str, value: dict[str, Any], ttl_s: int) -> None:
+        await self.redis.set(key, json.dumps(value), ex=ttl_s)
+
+    async def delete(self, key: str) -> None:
+        await self.redis.delete(key)
+
+    async def first_time(self, key: str, ttl_s: int) -> bool:
+        """True the first time `key` is seen within `ttl_s` (dedupe of redeliveries)."""
+        return bool(await self.redis.set(self.keys.dedupe(key), "1", nx=True, ex=ttl_s))
+
+    async def acquire(self, subject: str, owner: str, ttl_ms: int) -> bool:
+        return bool(await self.redis.set(self.keys.lease(subject), owner, nx=True, px=ttl_ms))
+
+    async def release(self, subject: str, owner: str) -> None:
+        key = self.keys.lease(subject)
+        # Release only our own lease: a lease that expired and was taken is not ours.
+        await self.redis.eval(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
+            "end return 0",
+            1,
+            key,
+            owner,
+        )
+
+
+def parse_audit_entry(raw: bytes | str) -> AuditEvent:
+    entry = json.loads(raw)
+    body = json.loads(entry["body"])
+    return AuditEvent(seq=int(entry["seq"]), prev=entry["prev"], hash=entry["hash"], **body)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

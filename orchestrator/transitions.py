@@ -1,0 +1,120 @@
+"""The state machines of outcomes, steps and approvals, and audited transitions.
+
+Every change of a record goes through `record`: it checks the move is legal, adds a
+compare-and-set on the state the caller read, writes the new state and appends an
+audit event, all to one `Commit`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from orchestrator.errors import IllegalTransition
+from orchestrator.models import Approval, AuditEvent, Outcome, Step
+from orchestrator.store.commit import Commit
+from orchestrator.store.keys import Keys
+
+Tracked = Outcome | Step | Approval
+
+LEGAL: dict[str, dict[str, frozenset[str]]] = {
+    "outcome": {
+        "": frozenset({"active"}),
+        "active": frozenset({"active", "paused", "achieved", "missed", "stopped"}),
+        "paused": frozenset({"paused", "active", "stopped"}),
+    },
+    "step": {
+        "": frozenset({"planned"}),
+        "planned": frozenset({"awaiting_approval", "approved", "forbidden", "cancelled"}),
+        "awaiting_approval": frozenset({"approved", "rejected", "expired", "cancelled"}),
+        "approved": frozenset({"running", "cancelled"}),
+        "running": frozenset({"succeeded", "failed"}),
+        "succeeded": frozenset({"succeeded"}),
+    },
+    "approval": {
+        "": frozenset({"pending"}),
+        "pending": frozenset({"approved", "rejected", "expired"}),
+    },
+}
+
+
+def kind_of(record: Tracked) -> str:
+    return {Outcome: "outcome", Step: "step", Approval: "approval"}[type(record)]
+
+
+def key_of(keys: Keys, record: Tracked) -> str:
+    if isinstance(record, Outcome):
+        return keys.outcome(record.id)
+    if isinstance(record, Step):
+        return keys.step(record.id)
+    return keys.approval(record.id)
+
+
+def outcome_of(record: Tracked) -> str:
+    return record.id if isinstance(record, Outcome) else record.outcome_id
+
+
+def record(
+    commit: Commit,
+    keys: Keys,
+    before: Tracked | None,
+    after: Tracked,
+    *,
+    actor: str,
+    at: datetime,
+    action: str,
+    detail: dict[str, Any] | None = None,
+) -> Commit:
+    """Add the audited compare-and-set `before -> after` to `commit`."""
+    kind = kind_of(after)
+    source = before.status.value if before is not None else ""
+    target = after.status.value
+    if target not in LEGAL[kind].get(source, frozenset()):
+        raise IllegalTransition(kind, source or "absent", target)
+    key = key_of(keys, after)
+    commit.expect(key, source)
+    commit.write(key, target, after.model_dump_json())
+    return audit(
+        commit,
+        keys,
+        after.workspace,
+        actor=actor,
+        at=at,
+        action=action,
+        subject=f"{kind}:{after.id}",
+        outcome_id=outcome_of(after),
+        before=source or None,
+        after=target,
+        detail=detail,
+    )
+
+
+def audit(
+    commit: Commit,
+    keys: Keys,
+    workspace: str,
+    *,
+    actor: str,
+    at: datetime,
+    action: str,
+    subject: str,
+    outcome_id: str | None = None,
+    before: str | None = None,
+    after: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Commit:
+    """Append an audit event that is not a state change (a measurement, a refusal)."""
+    event = AuditEvent(
+        seq=0,
+        at=at,
+        workspace=workspace,
+        actor=actor,
+        action=action,
+        subject=subject,
+        outcome_id=outcome_id,
+        before=before,
+        after=after,
+        detail=detail or {},
+    )
+    index = keys.audit_index(outcome_id) if outcome_id else ""
+    return commit.audit(keys.audit(workspace), index, event)

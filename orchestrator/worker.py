@@ -1,0 +1,86 @@
+"""The worker: reads jobs from the stream and dispatches them through a registry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from orchestrator.clock import Clock
+from orchestrator.errors import NotFound
+from orchestrator.jobs import Job, JobQueue
+
+log = logging.getLogger("baton.worker")
+
+JobHandler = Callable[[Job], Awaitable[None]]
+DeadLetterHook = Callable[[Job, str], Awaitable[None]]
+
+
+class Worker:
+    """Runs jobs; a failing job is retried with backoff, then dead-lettered."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        handlers: dict[str, JobHandler],
+        *,
+        clock: Clock,
+        name: str = "worker",
+        max_attempts: int = 5,
+        visibility_ms: int = 30_000,
+        on_dead_letter: DeadLetterHook | None = None,
+    ) -> None:
+        self.queue = queue
+        self.handlers = handlers
+        self.clock = clock
+        self.name = name
+        self.max_attempts = max_attempts
+        self.visibility_ms = visibility_ms
+        self.on_dead_letter = on_dead_letter
+        self.processed = 0
+
+    async def run_once(self, block_ms: int | None = None, count: int = 10) -> int:
+        """Handle what is waiting (and what crashed workers left); returns how many."""
+        jobs = await self.queue.reclaim(self.name, self.visibility_ms, count)
+        jobs += await self.queue.read(self.name, count, block_ms)
+        for job in jobs:
+            await self.handle(job)
+        return len(jobs)
+
+    async def handle(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            await self._dead(job, f"no handler for job kind {job.kind!r}")
+            return
+        try:
+            await handler(job)
+        except NotFound as missing:
+            log.warning("job %s: %s; dropped", job.kind, missing)
+        except asyncio.CancelledError:
+            raise  # left unacknowledged: another worker reclaims it
+        except Exception as error:
+            await self._failed(job, error)
+            return
+        await self.queue.ack(job)
+        self.processed += 1
+
+    async def _failed(self, job: Job, error: Exception) -> None:
+        detail = f"{type(error).__name__}: {error}"
+        if job.attempt + 1 >= self.max_attempts:
+            await self._dead(job, detail)
+            return
+        backoff = timedelta(seconds=min(2**job.attempt, 300))
+        log.warning("job %s failed (attempt %d): %s", job.kind, job.attempt + 1, detail)
+        await self.queue.retry_later(job, self.clock.now() + backoff)
+
+    async def _dead(self, job: Job, detail: str) -> None:
+        log.error("job %s dead-lettered: %s", job.kind, detail)
+        await self.queue.dead_letter(job, detail)
+        if self.on_dead_letter is not None:
+            await self.on_dead_letter(job, detail)
+
+
+def payload(job: Job, name: str) -> Any:
+    return job.payload[name]
