@@ -11,11 +11,10 @@ from typing import Annotated, TypeVar
 import typer
 
 from bot.bootstrap import App, bootstrap
-from bot.console import CONSOLE, ConsoleGateway, dispatch, format_card
+from bot.console import ConsoleGateway, dispatch
 from config.settings import Settings
 from handlers import render
-from handlers.cards import Card
-from orchestrator.errors import BatonError, ConfigError, NotFound
+from orchestrator.errors import ConfigError, NotFound
 
 app = typer.Typer(
     help="Baton: outcome orchestration for Slack and Microsoft Teams.",
@@ -25,7 +24,7 @@ app = typer.Typer(
 T = TypeVar("T")
 
 
-def _run(main: Callable[[], Coroutine[object, object, T]]) -> T:
+def run_async(main: Callable[[], Coroutine[object, object, T]]) -> T:
     try:
         return asyncio.run(main())
     except ConfigError as error:
@@ -35,7 +34,7 @@ def _run(main: Callable[[], Coroutine[object, object, T]]) -> T:
         raise typer.Exit(130) from None
 
 
-async def _open(gateway: ConsoleGateway | None = None) -> App:
+async def open_baton(gateway: ConsoleGateway | None = None) -> App:
     settings = Settings()
     logging.basicConfig(
         level=settings.log_level,
@@ -50,7 +49,7 @@ def demo() -> None:
     """Run the scripted demo story end to end in the console."""
     from bot.demo.story import run_demo
 
-    status = _run(lambda: run_demo(sys.stdout))
+    status = run_async(lambda: run_demo(sys.stdout))
     raise typer.Exit(0 if status.value == "achieved" else 1)
 
 
@@ -62,7 +61,7 @@ def console(
 
     async def main() -> None:
         gateway = ConsoleGateway()
-        baton = await _open(gateway)
+        baton = await open_baton(gateway)
         me = user or baton.workspace.people.owner or "owner"
         typer.echo(
             f"Baton console · {baton.workspace.name} · {baton.store_label}\n"
@@ -86,7 +85,7 @@ def console(
             await asyncio.gather(*background)
             await baton.close()
 
-    _run(main)
+    run_async(main)
 
 
 def _prompt(user: str) -> str | None:
@@ -98,32 +97,11 @@ def _prompt(user: str) -> str | None:
 
 
 @app.command()
-def run() -> None:
-    """Run the worker and the timers in one process until interrupted."""
-
-    async def main() -> None:
-        baton = await _open()
-        typer.echo(f"Baton running · {baton.workspace.name} · {baton.store_label}")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        import signal
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await asyncio.gather(baton.runtime.run_worker(stop), baton.runtime.run_timers(stop))
-        finally:
-            await baton.close()
-
-    _run(main)
-
-
-@app.command()
 def audit(outcome_id: Annotated[str, typer.Argument(help="The outcome's id, e.g. o3.")]) -> None:
     """Print an outcome's audit trail."""
 
     async def main() -> None:
-        baton = await _open()
+        baton = await open_baton()
         try:
             outcome = await baton.runtime.ctx.store.outcome(outcome_id)
             events = await baton.runtime.ctx.store.audit_trail(outcome)
@@ -135,34 +113,11 @@ def audit(outcome_id: Annotated[str, typer.Argument(help="The outcome's id, e.g.
         finally:
             await baton.close()
 
-    _run(main)
-
-
-@app.command()
-def check() -> None:
-    """Validate the workspace file and read every metric once."""
-
-    async def main() -> int:
-        baton = await _open()
-        failures = 0
-        try:
-            typer.echo(f"Workspace {baton.workspace.name}: valid · {baton.store_label}")
-            for name, metric in baton.workspace.metrics.items():
-                try:
-                    value = await baton.connectors.get(metric.connection).measure(metric=metric)
-                    typer.echo(f"  {metric.connection:<10} {name:<20} {metric.show(value)}")
-                except BatonError as error:
-                    failures += 1
-                    typer.echo(f"  {metric.connection:<10} {name:<20} ERROR {error}")
-        finally:
-            await baton.close()
-        return failures
-
-    raise typer.Exit(1 if _run(main) else 0)
+    run_async(main)
 
 
 def main() -> None:
+    # Each command module registers its commands on `app` when imported.
+    from bot import cli_check, cli_runtime  # noqa: F401
+
     app()
-
-
-__all__ = ["CONSOLE", "Card", "app", "format_card", "main"]

@@ -1,0 +1,159 @@
+"""Shared fixtures. The store runs on a real Redis server: `REDIS_URL` when set (each test
+gets its own key prefix and cleans only that), otherwise an embedded one per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.demo.simulation import Business
+from config.settings import DEMO_WORKSPACE
+from config.workspace import load_workspace
+from handlers.cards import Click, Inbound, Reply
+from handlers.conversation import Conversation
+from handlers.notifier import ChatNotifier
+from orchestrator.catalog import Workspace
+from orchestrator.clock import ManualClock
+from orchestrator.connectors import Connectors
+from orchestrator.context import Context
+from orchestrator.jobs import JobQueue
+from orchestrator.models import ConversationRef
+from orchestrator.runtime import Runtime
+from orchestrator.store.embedded import EmbeddedRedis
+from orchestrator.store.keys import Keys
+from orchestrator.store.redis_store import RedisStore
+from tests.fakes import RecordingGateway
+
+START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+CHANNEL = ConversationRef(platform="test", workspace="T1", channel="C1")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    import asyncio
+
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    url = asyncio.run(server.start())
+    yield url
+    asyncio.run(server.stop())
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def keys(redis: Redis) -> AsyncIterator[Keys]:
+    prefix = f"test:{uuid.uuid4().hex[:12]}"
+    yield Keys(prefix)
+    async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
+        await redis.delete(key)
+
+
+@pytest.fixture
+def store(redis: Redis, keys: Keys) -> RedisStore:
+    return RedisStore(redis, keys)
+
+
+@pytest.fixture(scope="session")
+def workspace() -> Workspace:
+    return load_workspace(DEMO_WORKSPACE)
+
+
+@pytest.fixture(scope="session")
+def crm_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    business = Business(tmp_path_factory.mktemp("crm") / "crm.sqlite3")
+    business.create()
+    return business.path
+
+
+@pytest.fixture
+def business(crm_template: Path, tmp_path: Path) -> Business:
+    path = tmp_path / "crm.sqlite3"
+    shutil.copy(crm_template, path)
+    return Business(path)
+
+
+@dataclass
+class Harness:
+    """Baton wired as a process would wire it, with a manual clock and a recording gateway."""
+
+    runtime: Runtime
+    conversation: Conversation
+    gateway: RecordingGateway
+    clock: ManualClock
+    business: Business
+    connectors: Connectors
+
+    @property
+    def store(self) -> RedisStore:
+        return self.runtime.ctx.store
+
+    async def say(self, user: str, text: str, channel: ConversationRef = CHANNEL) -> list[Reply]:
+        replies = await self.conversation.on_message(Inbound(channel, user, text))
+        await self.runtime.drain()
+        return replies
+
+    async def click(
+        self, user: str, action: str, value: str, reason: str = "", delivery_id: str | None = None
+    ) -> list[Reply]:
+        replies = await self.conversation.on_click(
+            Click(CHANNEL, user, action, value, reason, delivery_id=delivery_id)
+        )
+        await self.runtime.drain()
+        return replies
+
+    async def state(self, user: str, text: str, *answers: str) -> str:
+        """State an outcome, answer the questions, confirm; returns the outcome id."""
+        await self.say(user, text)
+        for answer in answers:
+            await self.say(user, answer)
+        session = self.gateway.buttons("confirm")[-1]
+        await self.click(user, "confirm", session)
+        return "o" + session[1:]
+
+
+def build_harness(
+    redis: Redis,
+    keys: Keys,
+    workspace: Workspace,
+    business: Business,
+    clock: ManualClock | None = None,
+) -> Harness:
+    clock = clock or ManualClock(START)
+    store = RedisStore(redis, keys)
+    connectors = Connectors(workspace, {"BATON_DEMO_DB": str(business.path)})
+    ctx = Context(
+        store=store,
+        queue=JobQueue(redis, keys),
+        clock=clock,
+        workspace_of=lambda tenant: workspace,
+        connectors_of=lambda tenant: connectors,
+    )
+    gateway = RecordingGateway()
+    runtime = Runtime(ctx, ChatNotifier(store, {"test": gateway}, ctx.workspace_of))
+    return Harness(runtime, Conversation(runtime), gateway, clock, business, connectors)
+
+
+@pytest.fixture
+async def harness(
+    redis: Redis, keys: Keys, workspace: Workspace, business: Business
+) -> AsyncIterator[Harness]:
+    built = build_harness(redis, keys, workspace, business)
+    await built.runtime.start()
+    yield built
+    await built.connectors.close()

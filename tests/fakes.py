@@ -1,0 +1,55 @@
+"""Fakes that implement the real ports."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from handlers.cards import Card
+from orchestrator.models import ConversationRef, MessageRef
+
+
+@dataclass
+class Sent:
+    ref: MessageRef
+    card: Card
+    updates: list[Card] = field(default_factory=list)
+
+    @property
+    def current(self) -> Card:
+        return self.updates[-1] if self.updates else self.card
+
+
+class RecordingGateway:
+    """A `ChatGateway` that remembers everything it was asked to show."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self.sent: list[Sent] = []
+        self.private: list[tuple[str, Card]] = []
+        self.images: list[tuple[str, bytes]] = []
+
+    async def send(self, *, conversation: ConversationRef, card: Card) -> MessageRef:
+        ref = MessageRef(conversation=conversation, message_id=str(next(self._ids)))
+        self.sent.append(Sent(ref, card))
+        return ref
+
+    async def update(self, *, ref: MessageRef, card: Card) -> None:
+        for sent in self.sent:
+            if sent.ref == ref:
+                sent.updates.append(card)
+                return
+        raise AssertionError(f"update of a message never sent: {ref}")
+
+    async def send_private(self, *, conversation: ConversationRef, user: str, card: Card) -> None:
+        self.private.append((user, card))
+
+    async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
+        self.images.append((title, png))
+
+    def titles(self) -> list[str]:
+        return [s.current.title for s in self.sent]
+
+    def buttons(self, action: str) -> list[str]:
+        """Values of `action` buttons on cards as they are now."""
+        return [b.value for s in self.sent for b in s.current.buttons if b.action == action]
