@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 
+from bot.gateways import build_gateways
 from config.settings import Settings
 from config.workspace import load_workspace
 from handlers.conversation import Conversation
@@ -40,6 +41,7 @@ class App:
     runtime: Runtime
     conversation: Conversation
     store_label: str
+    gateways: Mapping[str, ChatGateway]
 
     async def close(self) -> None:
         await self.connectors.close()
@@ -89,7 +91,8 @@ async def bootstrap(
         workspace_of=lambda tenant: workspace,
         connectors_of=lambda tenant: connectors,
     )
-    notifier = ChatNotifier(store, gateways, ctx.workspace_of)
+    all_gateways = {**build_gateways(settings, store), **gateways}
+    notifier = ChatNotifier(store, all_gateways, ctx.workspace_of)
     runtime = Runtime(ctx, notifier, name=f"{name}-{os.getpid()}")
     await runtime.start()
     return App(
@@ -101,4 +104,5 @@ async def bootstrap(
         runtime=runtime,
         conversation=Conversation(runtime),
         store_label=label,
+        gateways=all_gateways,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from orchestrator.catalog import Workspace
 from orchestrator.context import Context
@@ -40,6 +41,21 @@ class Problem(StrEnum):
     MEASURE_FAILED = "measure_failed"
 
 
+class Interpreter(Protocol):
+    """Understands statements the parser cannot settle (the intelligence lane's port)."""
+
+    async def interpret(
+        self, *, text: str, draft: Draft, workspace: Workspace, now: datetime
+    ) -> Draft:
+        """A draft at least as complete as `draft`; what it cannot settle stays `None`."""
+        ...
+
+
+def needs_model(draft: Draft) -> bool:
+    """The parser left something unsettled that a model might understand."""
+    return draft.metric is None or draft.amount is None or draft.deadline is None
+
+
 class Session(Record):
     """One intake conversation."""
 
@@ -55,6 +71,8 @@ class Session(Record):
     target: float | None = None
     direction: Direction | None = None
     ready: bool = False
+    interpreted: bool = False
+    """The interpreter has seen the statement (it is asked once per session)."""
 
 
 class IntakeGone(BatonError):
@@ -62,8 +80,9 @@ class IntakeGone(BatonError):
 
 
 class Intake:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, interpreter: Interpreter | None = None) -> None:
         self.ctx = ctx
+        self.interpreter = interpreter
 
     async def start(self, conversation: ConversationRef, user: str, text: str) -> Session:
         workspace = self.ctx.workspace_of(conversation.workspace)
@@ -98,6 +117,7 @@ class Intake:
         session = await self.load(session_id)
         if session is None or session.ready:
             return
+        session = await self._interpret(session)
         session = await self._next(session)
         if session.problem is not None:
             await self._forget(session)
@@ -137,6 +157,18 @@ class Intake:
         if user != session.owner:
             raise NotAllowed(user, "confirm or cancel someone else's outcome")
         return session
+
+    async def _interpret(self, session: Session) -> Session:
+        if self.interpreter is None or session.interpreted or not needs_model(session.draft):
+            return session
+        workspace = self.ctx.workspace_of(session.workspace)
+        draft = await self.interpreter.interpret(
+            text=session.draft.text,
+            draft=session.draft,
+            workspace=workspace,
+            now=self.ctx.clock.now(),
+        )
+        return session.model_copy(update={"draft": draft, "interpreted": True})
 
     async def _next(self, session: Session) -> Session:
         workspace = self.ctx.workspace_of(session.workspace)
@@ -297,5 +329,5 @@ def outcome_from(session: Session, outcome_id: str, workspace: Workspace, now: d
         conversation=session.conversation,
         budget=draft.budget if draft.budget is not None else workspace.policy.budget,
         check_every_s=int(timedelta(hours=workspace.check_every_h).total_seconds()),
-        shadow=workspace.shadow,
+        shadow=workspace.shadow or draft.shadow,
     )

@@ -43,6 +43,8 @@ class Draft(BaseModel):
     deadline_invalid: bool = False
     budget: float | None = None
     approvers: tuple[str, ...] = ()
+    shadow: bool = False
+    """Asked for shadow mode: plan and govern, write nothing external."""
 
     @property
     def understood_anything(self) -> bool:
@@ -74,6 +76,7 @@ _TO = re.compile(
     r"beneath|within|at)\s+" + _NUMBER + r"\s*(?:%|percent)?"
 )
 _BY_AMOUNT = re.compile(r"\bby\s+" + _NUMBER + r"(?!\s*(?:%|percent|day|week|month|year))")
+_SHADOW = re.compile(r"\b(?:in\s+)?(?:shadow(?:\s+mode)?|dry[-\s]run)\b")
 _BELOW_WORDS = re.compile(r"\b(below|under|at\s+most|less\s+than|beneath)\b")
 _ABOVE_WORDS = re.compile(r"\b(above|over|at\s+least|more\s+than)\b")
 
@@ -154,6 +157,7 @@ def _extract(pattern: re.Pattern[str], text: str) -> tuple[re.Match[str] | None,
 def parse(text: str, workspace: Workspace, now: datetime) -> Draft:
     """Parse an outcome statement; never raises."""
     lowered = " ".join(text.replace("\u2019", "'").split()).lower()[:2000]
+    shadow_match, lowered = _extract(_SHADOW, lowered)
     budget_match, rest = _extract(_BUDGET, lowered)
     approver_match, rest = _extract(_APPROVERS, rest)
     deadline, phrase, rest = find_deadline(rest, now)
@@ -182,4 +186,5 @@ def parse(text: str, workspace: Workspace, now: datetime) -> Draft:
         deadline_invalid=bool(phrase) and deadline is None,
         budget=number(*budget_match.group(1, 2)) if budget_match else None,
         approvers=approvers,
+        shadow=shadow_match is not None,
     )

@@ -12,7 +12,7 @@ from orchestrator.approvals import Approvals
 from orchestrator.context import Context
 from orchestrator.control import Control
 from orchestrator.execute import Executor
-from orchestrator.intake import INTAKE_JOB, Intake
+from orchestrator.intake import INTAKE_JOB, Intake, Interpreter
 from orchestrator.jobs import Job
 from orchestrator.lanes import Lanes
 from orchestrator.loop import TICK_JOB, Loop
@@ -30,11 +30,12 @@ class Runtime:
         *,
         planner: Planner | None = None,
         lanes: Lanes | None = None,
+        interpreter: Interpreter | None = None,
         name: str = "worker",
     ) -> None:
         self.ctx = ctx
         self.notifier = notifier
-        self.intake = Intake(ctx)
+        self.intake = Intake(ctx, interpreter)
         self.control = Control(ctx, self.intake)
         self.approvals = Approvals(ctx)
         self.loop = Loop(ctx, planner or PlaybookPlanner(), worker_id=name)
