@@ -56,6 +56,7 @@ PATTERNS: list[tuple[str, str]] = [
     ),
     ("month_day", _LEAD + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?"),
     ("relative_end", _LEAD + r"(?:end\s+of\s+)?(this|next|the)\s+(month|quarter|year)\b"),
+    ("end_plain", _LEAD + r"end\s+of\s+(month|quarter|year)\b"),
     ("end_month", _LEAD + r"end\s+of\s+" + _MONTH + r"(?:\s+(\d{4}))?"),
     ("within", r"\b(?:within|in|over)\s+(?:the\s+next\s+)?" + _NUM + r"\s+(day|week|month)s?\b"),
     ("end_of_year", _LEAD + r"(?:end\s+of\s+(?:the\s+)?year|year[-\s]end)\b"),
@@ -120,6 +121,8 @@ def _resolve(kind: str, groups: tuple[str | None, ...], today: date) -> date:
         return _upcoming(today, MONTHS[g[0]], int(g[1]), g[2] or None)
     if kind == "relative_end":
         return _relative(today, g[0], g[1])
+    if kind == "end_plain":
+        return _relative(today, "this", g[0])
     if kind in ("end_month", "month_only"):
         month = MONTHS[g[0]]
         end = _upcoming(today, month, 1, g[1] or None)

@@ -62,7 +62,9 @@ _BUDGET = re.compile(
     r"\b(?:with\s+(?:a\s+)?budget\s+(?:of\s+)?|budget\s*(?:of|:|=)?\s*|spend(?:ing)?\s+"
     r"(?:up\s+to\s+|at\s+most\s+|no\s+more\s+than\s+)?)(?:gbp|usd|eur)?\s*" + _MONEY
 )
-_APPROVERS = re.compile(r"\bapprov\w*\s*(?:by|:)?\s*((?:(?:<@\w+>|@[\w.-]+)[\s,]*(?:and\s+)?)+)")
+_APPROVERS = re.compile(
+    r"\bapprov\w*\s*(?:by|:)?\s*((?:(?:<@\w+>|@[\w.-]+)[\s,]*(?:and\s+)?)+)", re.IGNORECASE
+)
 _MENTION = re.compile(r"<@(\w+)>|@([\w.-]+)")
 _FROM_TO = re.compile(
     r"\bfrom\s+" + _NUMBER + r"\s*%?\s+(?:down\s+|up\s+)?to\s+" + _NUMBER + r"\s*%?"
@@ -82,15 +84,10 @@ _ABOVE_WORDS = re.compile(r"\b(above|over|at\s+least|more\s+than)\b")
 
 
 def number(value: str, suffix: str | None = None) -> float:
+    """'7,5' is a decimal comma; '2,000' a thousands separator."""
     scale = {"k": 1e3, "m": 1e6}.get((suffix or "").lower(), 1.0)
-    return (
-        float(
-            value.replace(",", ".")
-            if value.count(",") == 1 and "." not in value
-            else value.replace(",", "")
-        )
-        * scale
-    )
+    decimal_comma = re.fullmatch(r"\d+,(\d{1,2}|\d{4,})", value) is not None
+    return float(value.replace(",", ".") if decimal_comma else value.replace(",", "")) * scale
 
 
 def match_metrics(text: str, workspace: Workspace) -> tuple[str, ...]:
@@ -156,10 +153,11 @@ def _extract(pattern: re.Pattern[str], text: str) -> tuple[re.Match[str] | None,
 
 def parse(text: str, workspace: Workspace, now: datetime) -> Draft:
     """Parse an outcome statement; never raises."""
-    lowered = " ".join(text.replace("\u2019", "'").split()).lower()[:2000]
-    shadow_match, lowered = _extract(_SHADOW, lowered)
+    normal = " ".join(text.replace("\u2019", "'").split())[:2000]
+    # Mentions keep their case (Slack user ids); everything else is matched in lower case.
+    approver_match, normal = _extract(_APPROVERS, normal)
+    shadow_match, lowered = _extract(_SHADOW, normal.lower())
     budget_match, rest = _extract(_BUDGET, lowered)
-    approver_match, rest = _extract(_APPROVERS, rest)
     deadline, phrase, rest = find_deadline(rest, now)
     metrics = match_metrics(rest, workspace)
     change, amount, stated = _numbers(rest)
