@@ -194,12 +194,11 @@ class Intake:
             return session.model_copy(
                 update={"problem": Problem.MEASURE_FAILED, "problem_detail": str(error)}
             )
-        target = target_of(draft, baseline)
-        direction = draft.direction or (
-            Direction.DECREASE if target < baseline else Direction.INCREASE
-        )
+        # Without a verb the metric's better direction is meant ("get churn to 5%").
+        direction = draft.direction or metric.direction
+        target = target_of(draft, baseline, direction)
         update: dict[str, object] = {"baseline": baseline, "target": target, "direction": direction}
-        if direction is not metric.direction or (target - baseline) * _sign(direction) < 0:
+        if direction is not metric.direction:
             update["problem"] = Problem.WRONG_DIRECTION
         elif met(direction, baseline, target):
             update["problem"] = Problem.ALREADY_MET
@@ -250,9 +249,9 @@ def _question(draft: Draft) -> Question | None:
     return None
 
 
-def target_of(draft: Draft, baseline: float) -> float:
+def target_of(draft: Draft, baseline: float, direction: Direction) -> float:
     amount = draft.amount or 0.0
-    sign = _sign(draft.direction) if draft.direction is not None else -1
+    sign = _sign(direction)
     if draft.change is Change.RELATIVE:
         return baseline * (1 + sign * amount / 100)
     if draft.change is Change.POINTS:
