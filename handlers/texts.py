@@ -104,3 +104,35 @@ VERDICTS = {
     "achieved": "achieved",
     "missed": "missed",
 }
+
+# Slack
+SLACK_REJECT_TITLE = "Reject this step"
+SLACK_REJECT_SUBMIT = "Reject"
+SLACK_REJECT_CLOSE = "Cancel"
+SLACK_REJECT_PROMPT = "Why reject {approval}? The planner reads your reason."
+SLACK_REJECT_LABEL = "Reason"
+SLACK_HOME_TITLE = "Outcomes in this workspace"
+SLACK_STATED = "{user} stated an outcome: {text}"
+SLACK_ON = "Slack: on at POST /slack/events (Web API {api})"
+SLACK_SOCKET = "Slack: on in Socket Mode (SLACK_APP_TOKEN)"
+SLACK_OFF = "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on)"
+SLACK_NO_SIGNING_SECRET = (
+    "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not. Set SLACK_SIGNING_SECRET to the "
+    "app's signing secret (Slack app settings > Basic Information > App Credentials)."
+)
+
+# Microsoft Teams
+TEAMS_REASON_LABEL = "Reason (needed to reject)"
+TEAMS_REASON_PLACEHOLDER = "Why not? The planner learns from it."
+TEAMS_REFRESH = "Refresh"
+TEAMS_ALREADY_HANDLED = "That was already handled."
+TEAMS_REFUSED = (
+    "Teams is not served: set {missing} (or BATON_ENV=development to run without "
+    "authentication against the Bot Framework Emulator)."
+)
+TEAMS_WELCOME = "Hello, I am Baton. " + HELP
+TEAMS_ON = "Teams: on at POST /api/messages (app {app_id}, {app_type})"
+TEAMS_OPEN = "Teams: on at POST /api/messages WITHOUT authentication (BATON_ENV=development)"
+APPROVAL_REMINDER = "Reminder: {who}, a decision is waiting: {what}"
+APPROVAL_ESCALATED = "Escalated to {to}: nobody has decided yet: {what}"
+APPROVAL_DECIDE_BY = "Unanswered at {when}, the policy's default applies."

@@ -1,0 +1,168 @@
+"""A local double of Slack's Web API: answers and records what Baton calls, on port 0.
+
+It speaks the real protocol (form or JSON bodies, `{"ok": ...}` answers, the two-step file
+upload through a URL it hands out) and can fail the next calls with 500 or 429 + Retry-After.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Answer = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str
+
+
+@dataclass
+class Outage:
+    status: int
+    remaining: int
+    retry_after: int = 1
+
+
+@dataclass
+class SlackApiDouble:
+    """Start with `await double.start()`; `base_url` is what SLACK_API_URL should be."""
+
+    team_id: str = "T1"
+    calls: list[Call] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    outage: Outage | None = None
+    refused: int = 0
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self.answers: dict[str, Answer] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._posted,
+            "chat.update": lambda p: {"channel": p["channel"], "ts": p["ts"]},
+            "chat.postEphemeral": lambda p: {"message_ts": self._next_ts()},
+            "views.open": self._view,
+            "views.publish": self._view,
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": self._complete_upload,
+        }
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=20 * 1024 * 1024)
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def fail_next(self, status: int, count: int, retry_after: int = 1) -> None:
+        """Answer the next `count` calls (other than auth.test) with `status`."""
+        self.outage = Outage(status, count, retry_after)
+
+    def called(self, method: str) -> list[dict[str, Any]]:
+        return [c.params for c in self.calls if c.method == method]
+
+    def texts(self, method: str = "chat.postMessage") -> list[str]:
+        return [str(p.get("text", "")) for p in self.called(method)]
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if method != "auth.test" and self.outage and self.outage.remaining > 0:
+            self.outage.remaining -= 1
+            self.refused += 1
+            return self._failure(self.outage)
+        self.calls.append(Call(method, params, token))
+        answer = self.answers.get(method, lambda p: {})
+        return web.json_response({"ok": True, **answer(params)})
+
+    def _failure(self, outage: Outage) -> web.Response:
+        if outage.status == 429:
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(outage.retry_after)},
+            )
+        return web.json_response({"ok": False, "error": "internal_error"}, status=outage.status)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            part = next(iter(form.values()))
+            data = part.file.read() if hasattr(part, "file") else str(part).encode()
+        else:
+            data = await request.read()
+        self.uploads[file_id] = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": "https://double.slack.com/",
+            "team": "Double",
+            "user": "baton",
+            "team_id": self.team_id,
+            "user_id": "UBATON",
+            "bot_id": "BBATON",
+        }
+
+    def _posted(self, params: dict[str, Any]) -> dict[str, Any]:
+        ts = self._next_ts()
+        return {"channel": params["channel"], "ts": ts, "message": {"ts": ts, **params}}
+
+    def _view(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"view": {"id": f"V{next(self._ids)}", **_as_dict(params.get("view"))}}
+
+    def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ids)}"
+        upload_url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
+        return {"upload_url": upload_url, "file_id": file_id}
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = _as_list(params.get("files"))
+        return {"files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """Slack takes arguments in the query string, a form body or a JSON body."""
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json()
+        params.update(body if isinstance(body, dict) else {})
+    else:
+        params.update({k: str(v) for k, v in (await request.post()).items()})
+    return params
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return dict(parsed) if isinstance(parsed, dict) else {}
+
+
+def _as_list(value: Any) -> list[dict[str, Any]]:
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return list(parsed) if isinstance(parsed, list) else []
