@@ -1,0 +1,47 @@
+"""The intelligence lane: a chat model through langchain, safe without one.
+
+The model proposes (plans, readings of statements, drafts); deterministic code
+validates everything it says and policy decides what runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langchain_core.language_models import BaseChatModel
+
+from orchestrator.context import Context
+from orchestrator.llm.drafter import LlmDrafter
+from orchestrator.llm.gate import ModelGate
+from orchestrator.llm.interpreter import LlmInterpreter
+from orchestrator.llm.planner import LlmPlanner
+from orchestrator.llm.retry import RetryPolicy, Sleep
+from orchestrator.llm.usage import DEFAULT_DAILY_TOKENS, TokenLedger
+
+
+@dataclass(frozen=True)
+class IntelligenceLane:
+    """The three model-backed ports, sharing one gate (budget, retries, notices)."""
+
+    planner: LlmPlanner
+    drafter: LlmDrafter
+    interpreter: LlmInterpreter
+    gate: ModelGate
+
+
+def build_lane(
+    ctx: Context,
+    model: BaseChatModel,
+    *,
+    daily_tokens: int = DEFAULT_DAILY_TOKENS,
+    policy: RetryPolicy | None = None,
+    sleep: Sleep | None = None,
+) -> IntelligenceLane:
+    """Wire the planner, drafter and interpreter around one model."""
+    ledger = TokenLedger(ctx.store, daily_tokens)
+    gate = (
+        ModelGate(ctx, model, ledger, policy=policy, sleep=sleep)
+        if sleep is not None
+        else ModelGate(ctx, model, ledger, policy=policy)
+    )
+    return IntelligenceLane(LlmPlanner(gate), LlmDrafter(gate), LlmInterpreter(gate), gate)

@@ -1,0 +1,133 @@
+"""LlmPlanner: the model proposes steps through the catalog's tools; code validates them.
+
+Invalid output gets one retry with the validation error; after that the playbook planner
+takes over for this tick, and repeated failures raise an incident. The model never
+decides policy: its proposals are governed like any other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from orchestrator.llm import prompts
+from orchestrator.llm.gate import Caller, ModelGate
+from orchestrator.llm.tools import InvalidPlan, catalog_tools, proposals_from
+from orchestrator.models import Step, StepStatus
+from orchestrator.notices import Notice, NoticeKind
+from orchestrator.planner import PlanInput, Planner, PlaybookPlanner, Proposal
+from orchestrator.steps import approval_id_for
+
+log = logging.getLogger("baton.llm")
+FAILURES_FOR_INCIDENT = 3
+HISTORY_SHOWN = 30
+
+
+class LlmPlanner:
+    """A `Planner` backed by a chat model, with the playbooks as its fallback."""
+
+    def __init__(self, gate: ModelGate, fallback: Planner | None = None) -> None:
+        self.gate = gate
+        self.fallback = fallback or PlaybookPlanner()
+
+    async def propose(self, plan_input: PlanInput) -> list[Proposal]:
+        """Validated model proposals, or the fallback planner's when the model fails."""
+        outcome = plan_input.outcome
+        caller = Caller(outcome.workspace, outcome.id, outcome.conversation)
+        remaining = outcome.budget - await self.gate.ctx.store.spent(outcome.id)
+        messages: list[BaseMessage] = [
+            SystemMessage(prompts.PLANNER),
+            HumanMessage(await self._situation(plan_input, remaining)),
+        ]
+        tools = catalog_tools(plan_input.workspace.actions)
+        why = ""
+        for attempt in range(2):
+            reply = await self.gate.ask(messages, caller=caller, tools=tools)
+            if reply is None:
+                return await self.fallback.propose(plan_input)
+            try:
+                proposals = proposals_from(_calls(reply), plan_input, remaining)
+            except InvalidPlan as invalid:
+                log.info("plan for %s invalid (attempt %d): %s", outcome.id, attempt + 1, invalid)
+                why = str(invalid)
+                messages.append(HumanMessage(_retry_prompt(reply, invalid)))
+                continue
+            await self._succeeded(outcome.id)
+            return proposals
+        await self._failed(plan_input, why)
+        return await self.fallback.propose(plan_input)
+
+    async def _situation(self, plan_input: PlanInput, remaining: float) -> str:
+        outcome, evaluation = plan_input.outcome, plan_input.evaluation
+        metric = plan_input.workspace.metrics[outcome.metric]
+        facts = {
+            "objective": outcome.objective,
+            "metric": {"name": outcome.metric, "unit": metric.unit, "better": metric.direction},
+            "baseline": outcome.baseline,
+            "target": outcome.target,
+            "deadline": outcome.deadline.date().isoformat(),
+            "today": plan_input.now.date().isoformat(),
+            "now": evaluation.value,
+            "straight_line_expects": evaluation.expected,
+            "verdict": evaluation.verdict.value,
+            "budget_left": round(remaining, 2),
+        }
+        history = [await self._history_line(s) for s in plan_input.history[-HISTORY_SHOWN:]]
+        return (
+            "The outcome and where it stands:\n"
+            + json.dumps(facts, default=str)
+            + "\nSteps so far (oldest first), with measured effects and rejection reasons:\n"
+            + prompts.as_data(history)
+            + "\nPropose the next steps."
+        )
+
+    async def _history_line(self, step: Step) -> dict[str, Any]:
+        line: dict[str, Any] = {"action": step.action, "params": step.params}
+        line["status"] = step.status.value
+        if step.effect is not None:
+            line["measured_effect"] = step.effect
+        if step.status is StepStatus.REJECTED:
+            approval = await self.gate.ctx.store.approval(approval_id_for(step.id))
+            line["rejected_because"] = approval.reason
+        if step.error:
+            line["error"] = step.error[:200]
+        return line
+
+    def _counter(self, outcome_id: str) -> str:
+        return self.gate.ctx.keys.flag(f"llm:plan_failures:{outcome_id}")
+
+    async def _succeeded(self, outcome_id: str) -> None:
+        await self.gate.ctx.store.redis.delete(self._counter(outcome_id))
+
+    async def _failed(self, plan_input: PlanInput, why: str) -> None:
+        outcome = plan_input.outcome
+        failures = int(await self.gate.ctx.store.redis.incr(self._counter(outcome.id)))
+        if failures != FAILURES_FOR_INCIDENT:
+            return
+        await self.gate.ctx.say(
+            Notice(
+                kind=NoticeKind.INCIDENT,
+                conversation=outcome.conversation,
+                outcome_id=outcome.id,
+                text=f"the model's plans failed validation {failures} times: {why[:300]}",
+                data={"incident": "llm_invalid_plans", "failures": failures},
+            )
+        )
+
+
+def _calls(reply: AIMessage) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = [{"name": c["name"], "args": c["args"]} for c in reply.tool_calls]
+    for bad in reply.invalid_tool_calls:  # malformed JSON arguments
+        calls.append({"name": bad.get("name") or "", "args": {}, "malformed": True})
+    return calls
+
+
+def _retry_prompt(reply: AIMessage, invalid: InvalidPlan) -> str:
+    shown = json.dumps(_calls(reply), default=str)[:2000]
+    return (
+        f"Your plan was not accepted. You proposed: {shown}. Problems: {invalid}. "
+        "Propose again with tool calls that fix every problem."
+    )
