@@ -118,6 +118,6 @@ def audit(outcome_id: Annotated[str, typer.Argument(help="The outcome's id, e.g.
 
 def main() -> None:
     # Each command module registers its commands on `app` when imported.
-    from bot import cli_check, cli_runtime, cli_web, slack  # noqa: F401
+    from bot import cli_check, cli_runtime, cli_teams, cli_web, slack  # noqa: F401
 
     app()

@@ -1,0 +1,87 @@
+"""Adaptive Cards 1.5 from the neutral `Card`, and clicks back out of their action data.
+
+Buttons are `Action.Execute` (an `adaptiveCard/action` invoke answered with the updated card)
+with an `Action.Submit` fallback for clients without Universal Actions. Approval cards carry a
+`refresh` so whoever opens them later sees the current state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import texts
+from handlers.cards import Button, Card, progress_bar
+
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+REFRESH_VERB = "refresh"
+REASON_INPUT = "reason"
+_STYLES = {"primary": "positive", "danger": "destructive", "default": "default"}
+
+Json = dict[str, Any]
+
+
+def to_adaptive_card(card: Card) -> Json:
+    """The Adaptive Card for `card`."""
+    body: list[Json] = [_text(card.title, weight="Bolder", size="Medium")]
+    body += [_text(line) for line in card.lines]
+    if card.fields:
+        facts = [{"title": name, "value": value} for name, value in card.fields]
+        body.append({"type": "FactSet", "facts": facts})
+    if card.progress is not None:
+        body.append(_text(progress_bar(card.progress), fontType="Monospace"))
+    if any(button.asks_reason for button in card.buttons):
+        body.append(
+            {
+                "type": "Input.Text",
+                "id": REASON_INPUT,
+                "label": texts.TEAMS_REASON_LABEL,
+                "placeholder": texts.TEAMS_REASON_PLACEHOLDER,
+                "isMultiline": True,
+            }
+        )
+    if card.footer:
+        body.append(_text(card.footer, isSubtle=True, size="Small"))
+    adaptive: Json = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
+    if card.buttons:
+        adaptive["actions"] = [_action(button) for button in card.buttons]
+    approval = next((b.value for b in card.buttons if b.action == "approve"), None)
+    if approval is not None:
+        adaptive["refresh"] = {"action": _execute(REFRESH_VERB, approval, texts.TEAMS_REFRESH)}
+    return adaptive
+
+
+def attachment_json(card: Card) -> Json:
+    return {"contentType": CONTENT_TYPE, "content": to_adaptive_card(card)}
+
+
+def click_data(data: object) -> tuple[str, str, str] | None:
+    """(action, value, reason) from Execute or Submit data, or None when it is not Baton's."""
+    if not isinstance(data, dict):
+        return None
+    action, value = data.get("baton"), data.get("value")
+    if not isinstance(action, str) or not isinstance(value, str):
+        return None
+    reason = data.get(REASON_INPUT)
+    return action, value, reason.strip() if isinstance(reason, str) else ""
+
+
+def _action(button: Button) -> Json:
+    execute = _execute(button.action, button.value, button.label)
+    execute["style"] = _STYLES[button.style]
+    submit = {"type": "Action.Submit", "title": button.label, "data": dict(execute["data"])}
+    execute["fallback"] = submit
+    return execute
+
+
+def _execute(verb: str, value: str, title: str) -> Json:
+    return {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": verb,
+        "data": {"baton": verb, "value": value},
+    }
+
+
+def _text(text: str, **style: object) -> Json:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}

@@ -1,0 +1,166 @@
+"""BatonTeamsBot: Teams activities in, the neutral conversation's replies out.
+
+Every turn records where it came from (the conversation reference), then delegates to
+`Conversation.on_message` / `on_click`, which only do Redis work and enqueue jobs, so invokes
+are answered well inside Teams' 5 seconds.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core.cloud_adapter_base import CloudAdapterBase
+from botbuilder.schema import Activity, ChannelAccount, ConversationParameters
+
+from bot.teams.adaptive import CONTENT_TYPE, REFRESH_VERB, click_data, to_adaptive_card
+from bot.teams.gateway import card_activity
+from bot.teams.references import ReferenceStore, to_conversation_ref
+from handlers import render, texts
+from handlers.cards import Card, Click, Inbound, Reply
+from handlers.conversation import Conversation
+from orchestrator.errors import NotFound
+
+INVOKE_NAME = "adaptiveCard/action"
+MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
+
+
+def person(activity: Activity) -> str:
+    """Who acted: the AAD object id, which is how workspaces name owners and approvers."""
+    sender = activity.from_property
+    return str(sender.aad_object_id or sender.id)
+
+
+def to_inbound(activity: Activity) -> Inbound:
+    return Inbound(
+        conversation=to_conversation_ref(activity),
+        user=person(activity),
+        text=TurnContext.remove_recipient_mention(activity) or "",
+        delivery_id=activity.id,
+    )
+
+
+def to_click(activity: Activity, data: object) -> Click | None:
+    parsed = click_data(data)
+    if parsed is None:
+        return None
+    action, value, reason = parsed
+    return Click(
+        conversation=to_conversation_ref(activity),
+        user=person(activity),
+        action=action,
+        value=value,
+        reason=reason,
+        delivery_id=activity.id,
+    )
+
+
+def card_response(card: Card) -> InvokeResponse:
+    body = {"statusCode": 200, "type": CONTENT_TYPE, "value": to_adaptive_card(card)}
+    return InvokeResponse(status=int(HTTPStatus.OK), body=body)
+
+
+def message_response(text: str) -> InvokeResponse:
+    """A message only the clicking person sees; their card stays as it is."""
+    body = {"statusCode": 200, "type": MESSAGE_TYPE, "value": text}
+    return InvokeResponse(status=int(HTTPStatus.OK), body=body)
+
+
+class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
+    def __init__(self, conversation: Conversation, references: ReferenceStore) -> None:
+        super().__init__()
+        self.conversation = conversation
+        self.references = references
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        """Save the conversation reference first: any turn may be the first contact."""
+        activity = turn_context.activity
+        if activity.conversation is not None and activity.service_url:
+            await self.references.remember(activity)
+        await super().on_turn(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        click = to_click(activity, activity.value)  # an Action.Submit from an older client
+        if click is not None:
+            replies = await self.conversation.on_click(click)
+        else:
+            replies = await self.conversation.on_message(to_inbound(activity))
+        for reply in replies:
+            await self._reply(turn_context, reply)
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await turn_context.send_activity(MessageFactory.text(texts.TEAMS_WELCOME))
+
+    async def on_members_added_activity(
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        """Nothing to say: the reference is already saved, and Teams also sends an
+        installationUpdate, which is where Baton introduces itself."""
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        activity = turn_context.activity
+        if activity.name != INVOKE_NAME:
+            return await super().on_invoke_activity(turn_context)
+        action = activity.value.get("action", {}) if isinstance(activity.value, dict) else {}
+        data = action.get("data") if isinstance(action, dict) else None
+        if isinstance(action, dict) and action.get("verb") == REFRESH_VERB:
+            return await self._refresh(data)
+        click = to_click(activity, data)
+        if click is None:
+            return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST))
+        replies = await self.conversation.on_click(click)
+        return await self._answer(turn_context, click, replies)
+
+    async def _answer(
+        self, turn_context: TurnContext, click: Click, replies: list[Reply]
+    ) -> InvokeResponse:
+        for reply in replies:
+            if reply.replace:
+                return card_response(reply.card)
+            if reply.private:
+                return message_response(reply.card.text())
+            await turn_context.send_activity(card_activity(reply.card))
+        if click.action in ("approve", "reject"):
+            return await self._refresh({"value": click.value})
+        return message_response(texts.TEAMS_ALREADY_HANDLED)
+
+    async def _refresh(self, data: Any) -> InvokeResponse:
+        """The approval card as it stands now, for whoever opens or clicks it."""
+        value = data.get("value") if isinstance(data, dict) else None
+        card = await self._approval_card(value) if isinstance(value, str) else None
+        if card is None:
+            return message_response(texts.INTAKE_GONE)
+        return card_response(card)
+
+    async def _approval_card(self, approval_id: str) -> Card | None:
+        ctx = self.conversation.runtime.ctx
+        try:
+            approval = await ctx.store.approval(approval_id)
+            step = await ctx.store.step(approval.step_id)
+            outcome = await ctx.store.outcome(approval.outcome_id)
+        except NotFound:
+            return None
+        return render.approval_card(approval, step, outcome, ctx.workspace_of(outcome.workspace))
+
+    async def _reply(self, turn_context: TurnContext, reply: Reply) -> None:
+        # In a personal chat the conversation is already private; elsewhere a private reply
+        # goes to a 1:1 chat with the person.
+        activity = card_activity(reply.card)
+        if reply.private and turn_context.activity.conversation.conversation_type != "personal":
+            await self._private(turn_context, activity)
+            return
+        await turn_context.send_activity(activity)
+
+    async def _private(self, turn_context: TurnContext, activity: Activity) -> None:
+        incoming = turn_context.activity
+        parameters = ConversationParameters(
+            is_group=False,
+            bot=incoming.recipient,
+            members=[incoming.from_property],
+            tenant_id=to_conversation_ref(incoming).workspace,
+        )
+        client = turn_context.turn_state[CloudAdapterBase.BOT_CONNECTOR_CLIENT_KEY]
+        created = await client.conversations.create_conversation(parameters)
+        await client.conversations.send_to_conversation(created.id, activity)

@@ -1,0 +1,94 @@
+"""Teams on Baton's web server and in the gateway registry; imported once by the CLI."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+)
+
+from bot import gateways
+from bot import web as baton_web
+from bot.bootstrap import App
+from bot.teams.auth import AuthMode, auth_mode, bot_configuration, missing_variables
+from bot.teams.bot import BatonTeamsBot
+from bot.teams.delivery import Pacer
+from bot.teams.gateway import TeamsGateway
+from bot.teams.references import ReferenceStore
+from config.settings import Settings
+from handlers import texts
+from handlers.ports import ChatGateway
+from orchestrator.store.redis_store import RedisStore
+
+log = logging.getLogger("baton.teams")
+ROUTE = "/api/messages"
+
+
+def build_adapter(settings: Settings) -> CloudAdapter:
+    """A CloudAdapter that authenticates as configured (or not at all, in development)."""
+    authentication = ConfigurationBotFrameworkAuthentication(bot_configuration(settings))
+    adapter = CloudAdapter(authentication)
+
+    async def on_error(turn_context: TurnContext, error: Exception) -> None:
+        log.error("Teams turn failed", exc_info=error)
+
+    adapter.on_turn_error = on_error
+    return adapter
+
+
+def refused_message(settings: Settings) -> str:
+    return texts.TEAMS_REFUSED.format(missing=", ".join(missing_variables(settings)))
+
+
+async def mount(application: web.Application, baton: App) -> str:
+    """Mount `POST /api/messages`; returns the start-up line saying how Teams is served."""
+    settings = baton.settings
+    mode = auth_mode(settings)
+    if mode is AuthMode.REFUSED:
+        message = refused_message(settings)
+
+        async def refuse(request: web.Request) -> web.Response:
+            return web.json_response({"error": message}, status=503)
+
+        application.router.add_post(ROUTE, refuse)
+        return message
+    adapter = build_adapter(settings)
+    references = ReferenceStore(baton.redis, settings.key_prefix)
+    bot = BatonTeamsBot(baton.conversation, references)
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        response = await adapter.process(request, bot)
+        return response if response is not None else web.Response(status=201)
+
+    application.router.add_post(ROUTE, messages)
+    if mode is AuthMode.OPEN:
+        return texts.TEAMS_OPEN
+    return texts.TEAMS_ON.format(
+        app_id=settings.microsoft_app_id, app_type=settings.microsoft_app_type
+    )
+
+
+def teams_gateway(settings: Settings, store: RedisStore) -> ChatGateway | None:
+    """The gateway for proactive messages, or None when Teams may not be served."""
+    if auth_mode(settings) is AuthMode.REFUSED:
+        return None
+    return TeamsGateway(
+        build_adapter(settings),
+        ReferenceStore(store.redis, settings.key_prefix),
+        Pacer(store.redis, settings.key_prefix),
+        app_id=settings.microsoft_app_id,
+    )
+
+
+def register() -> None:
+    """Add Teams to the web server's surfaces and the gateway registry, once."""
+    if mount not in baton_web.SURFACES:
+        baton_web.SURFACES.append(mount)
+    gateways.FACTORIES["teams"] = teams_gateway
+
+
+register()
