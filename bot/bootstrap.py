@@ -20,7 +20,8 @@ from orchestrator.catalog import Workspace
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.connectors import Connectors
 from orchestrator.context import Context
-from orchestrator.jobs import JobQueue
+from orchestrator.jobs import JobQueue, consumer_name
+from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.runtime import Runtime
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
@@ -72,6 +73,22 @@ async def connect_redis(settings: Settings) -> tuple[Redis, EmbeddedRedis | None
     return Redis.from_url(url), embedded, label
 
 
+def build_pager(settings: Settings) -> Pagers:
+    """Every pager the settings configure (none: incidents are only posted in chat)."""
+    pagers: list[WebhookPager | PagerDutyPager] = []
+    if settings.pager_webhook_url:
+        pagers.append(WebhookPager(settings.pager_webhook_url))
+    if settings.pagerduty_routing_key:
+        pagers.append(
+            PagerDutyPager(
+                settings.pagerduty_routing_key,
+                settings.pagerduty_events_url,
+                runbook_base=settings.runbook_url,
+            )
+        )
+    return Pagers(pagers)
+
+
 async def bootstrap(
     settings: Settings,
     gateways: Mapping[str, ChatGateway],
@@ -93,7 +110,9 @@ async def bootstrap(
     )
     all_gateways = {**build_gateways(settings, store), **gateways}
     notifier = ChatNotifier(store, all_gateways, ctx.workspace_of)
-    runtime = Runtime(ctx, notifier, name=f"{name}-{os.getpid()}")
+    runtime = Runtime(ctx, notifier, name=consumer_name(name), pager=build_pager(settings))
+    runtime.worker.visibility_ms = int(settings.worker_visibility_s * 1000)
+    runtime.worker.grace_s = settings.shutdown_grace_s
     await runtime.start()
     return App(
         settings=settings,

@@ -1,30 +1,89 @@
-"""Commands that run Baton's processes."""
+"""Commands that run Baton's processes: `worker`, `clock`, and `run` (all in one).
+
+Each stops on SIGTERM or SIGINT: a worker finishes or releases its current job within
+the grace period, a clock gives up its leader lock so a standby takes over at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
 
 import typer
 
+from bot.bootstrap import App
 from bot.cli import app, open_baton, run_async
+from bot.clock import build_clock
+from config.settings import Settings
+
+log = logging.getLogger("baton")
+
+NEEDS_REDIS = (
+    "`baton {command}` runs as its own process and shares work through Redis, so it needs "
+    "a Redis server: set REDIS_URL (for example redis://localhost:6379/0). "
+    "For a single process on this machine, use `baton run`."
+)
+
+Role = Callable[[App, asyncio.Event], Awaitable[None]]
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _worker(baton: App, stop: asyncio.Event) -> None:
+    with contextlib.suppress(Exception):
+        await baton.runtime.ctx.queue.prune_consumers()
+    await baton.runtime.worker.run(stop)
+
+
+async def _clock(baton: App, stop: asyncio.Event) -> None:
+    await build_clock(baton).run(stop)
+
+
+async def _web(baton: App, stop: asyncio.Event) -> None:
+    from bot.web import serve_web
+
+    await serve_web(baton, stop, port=baton.settings.port)
+
+
+def _serve(command: str, roles: list[Role], *, separate: bool) -> None:
+    async def main() -> None:
+        if separate and not Settings().redis_url:
+            typer.echo(NEEDS_REDIS.format(command=command), err=True)
+            raise typer.Exit(2)
+        baton = await open_baton()
+        typer.echo(f"Baton {command} · {baton.workspace.name} · {baton.store_label}")
+        stop = _stop_on_signals()
+        try:
+            await asyncio.gather(*(role(baton, stop) for role in roles))
+        finally:
+            stop.set()
+            await baton.close()
+
+    run_async(main)
+
+
+@app.command()
+def worker() -> None:
+    """Consume jobs from the Redis job stream (run as many as you like; needs REDIS_URL)."""
+    _serve("worker", [_worker], separate=True)
+
+
+@app.command()
+def clock() -> None:
+    """Move due timers and fire cron jobs; one leads, others stand by (needs REDIS_URL)."""
+    _serve("clock", [_clock], separate=True)
 
 
 @app.command()
 def run() -> None:
-    """Run the worker and the timers in one process until interrupted."""
-
-    async def main() -> None:
-        baton = await open_baton()
-        typer.echo(f"Baton running · {baton.workspace.name} · {baton.store_label}")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        import signal
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await asyncio.gather(baton.runtime.run_worker(stop), baton.runtime.run_timers(stop))
-        finally:
-            await baton.close()
-
-    run_async(main)
+    """Run web, worker and clock in one process (development and small installs)."""
+    _serve("run", [_web, _worker, _clock], separate=False)

@@ -44,6 +44,24 @@ class Settings(BaseSettings):
     llm: str | None = Field(default=None, validation_alias="BATON_LLM")
     llm_base_url: str | None = Field(default=None, validation_alias="BATON_LLM_BASE_URL")
 
+    pager_webhook_url: str | None = Field(default=None, validation_alias="BATON_PAGER_WEBHOOK_URL")
+    """A URL that receives each incident as JSON (trigger and resolve)."""
+    pagerduty_routing_key: str | None = Field(
+        default=None, validation_alias="PAGERDUTY_ROUTING_KEY"
+    )
+    """An Events API v2 integration key; set it to page through PagerDuty."""
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue", validation_alias="PAGERDUTY_EVENTS_URL"
+    )
+    runbook_url: str = Field(default="", validation_alias="BATON_RUNBOOK_BASE_URL")
+    """Prefix for RUNBOOK.md links in pages, e.g. https://github.com/acme/baton/blob/main/."""
+    worker_visibility_s: float = Field(default=30.0, validation_alias="BATON_WORKER_VISIBILITY_S")
+    """A job unacknowledged this long is taken over by another worker."""
+    shutdown_grace_s: float = Field(default=10.0, validation_alias="BATON_SHUTDOWN_GRACE_S")
+    clock_every_s: float = Field(default=1.0, validation_alias="BATON_CLOCK_EVERY_S")
+    leader_ttl_s: float = Field(default=5.0, validation_alias="BATON_LEADER_TTL_S")
+    """A dead clock's lock expires after this; the standby takes over then."""
+
     def secrets(self) -> list[str]:
         """Configured secret values, for scrubbing."""
         values = [
@@ -51,5 +69,6 @@ class Settings(BaseSettings):
             self.slack_signing_secret,
             self.slack_app_token,
             self.microsoft_app_password,
+            self.pagerduty_routing_key,
         ]
         return [v for v in values if v]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 
 from orchestrator.catalog import Workspace
 from orchestrator.evaluate import evaluate
@@ -44,6 +45,8 @@ class ChatNotifier:
             NoticeKind.INCIDENT: self._incident,
             NoticeKind.CHAT: self._chat,
             NoticeKind.CONTROL: self._control,
+            NoticeKind.APPROVAL_REMINDER: self._sla_rung,
+            NoticeKind.APPROVAL_ESCALATED: self._sla_rung,
         }
 
     async def deliver(self, notice: Notice) -> None:
@@ -140,3 +143,21 @@ class ChatNotifier:
         latest = await self.store.measurements(outcome.id, last=1)
         evaluation = evaluate(outcome, latest[-1].value, latest[-1].at) if latest else None
         await self._show_progress(notice, outcome, evaluation)
+
+    async def _sla_rung(self, notice: Notice) -> None:
+        """A reminder or an escalation: a new message that names who must decide, with
+        the decision buttons, and the original approval card refreshed (new approvers)."""
+        approval = await self.store.approval(notice.approval_id or "")
+        step = await self.store.step(approval.step_id)
+        outcome = await self.store.outcome(approval.outcome_id)
+        workspace = self.workspace_of(outcome.workspace)
+        card = render.approval_card(approval, step, outcome, workspace)
+        who = render.people(workspace, approval.approvers)
+        if notice.kind is NoticeKind.APPROVAL_ESCALATED:
+            to = workspace.display(str(notice.data.get("to") or "on-call"))
+            title = texts.APPROVAL_ESCALATED.format(what=approval.what, to=to)
+        else:
+            title = texts.APPROVAL_REMINDER.format(what=approval.what, who=who)
+        deadline = texts.APPROVAL_DECIDE_BY.format(when=render.when(approval.deadline))
+        await self._send(notice, replace(card, title=title, footer=deadline))
+        await self._approval(notice)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator import transitions
+from orchestrator import sla, transitions
 from orchestrator.context import Context
 from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
 from orchestrator.models import Approval, ApprovalStatus, Step, StepStatus
@@ -117,6 +117,7 @@ class Approvals:
         )
         commit.op("SREM", self.ctx.keys.pending_approvals(before.workspace), before.id)
         self.ctx.queue.cancel_in(commit, f"approval:{before.id}")
+        await sla.settle_in(self.ctx, commit, before)
         if runs:
             self.ctx.queue.enqueue_in(commit, EXECUTE_JOB, {"step": step.id})
         else:

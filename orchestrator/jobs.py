@@ -8,6 +8,9 @@ moves due timers into the stream, at a cost that grows with what is due only.
 from __future__ import annotations
 
 import json
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -135,6 +138,30 @@ class JobQueue:
         pipe.xdel(self.keys.jobs(), job.entry_id)
         await pipe.execute()
 
+    async def release(self, job: Job) -> None:
+        """Hand an unfinished job back at once (graceful shutdown): re-queue and acknowledge
+        in one transaction, so it is neither lost nor left waiting for the visibility timeout.
+        """
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(self.keys.jobs(), {"job": encode(job.kind, job.payload, job.attempt)})
+        pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
+        pipe.xdel(self.keys.jobs(), job.entry_id)
+        await pipe.execute()
+
+    async def pending(self) -> int:
+        """Jobs read by some worker and not yet acknowledged."""
+        info: Any = await self.redis.xpending(self.keys.jobs(), GROUP)
+        return int(info["pending"]) if info else 0
+
+    async def prune_consumers(self, idle_ms: int = 3_600_000) -> int:
+        """Forget consumers that hold nothing and were idle for long (restarted workers)."""
+        pruned = 0
+        for consumer in await self.redis.xinfo_consumers(self.keys.jobs(), GROUP):
+            if int(consumer["pending"]) == 0 and int(consumer["idle"]) > idle_ms:
+                await self.redis.xgroup_delconsumer(self.keys.jobs(), GROUP, consumer["name"])
+                pruned += 1
+        return pruned
+
     async def backlog(self) -> int:
         """Jobs waiting or in flight."""
         return int(await self.redis.xlen(self.keys.jobs()))
@@ -148,3 +175,12 @@ def _job(entry_id: bytes | str, fields: dict[bytes | str, bytes | str]) -> Job:
     data = json.loads(raw)
     ident = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     return Job(ident, data["kind"], data["payload"], int(data.get("attempt", 0)))
+
+
+def consumer_name(role: str = "worker") -> str:
+    """A consumer name unique per process and readable in XINFO: role, host, pid, nonce.
+
+    The nonce keeps a restarted process with a recycled pid (common in containers) from
+    inheriting its predecessor's pending entries under the same name.
+    """
+    return f"{role}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

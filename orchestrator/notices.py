@@ -23,6 +23,8 @@ class NoticeKind(StrEnum):
     INCIDENT = "incident"
     CHAT = "chat"  # a chat-lane post
     CONTROL = "control"  # paused, resumed, stopped
+    APPROVAL_REMINDER = "approval_reminder"  # an unanswered approval, reminded
+    APPROVAL_ESCALATED = "approval_escalated"  # handed to the next person in the chain
 
 
 class Notice(Record):

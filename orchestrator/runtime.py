@@ -12,12 +12,16 @@ from orchestrator.approvals import Approvals
 from orchestrator.context import Context
 from orchestrator.control import Control
 from orchestrator.execute import Executor
+from orchestrator.incidents import PAGE_JOB, Incident
 from orchestrator.intake import INTAKE_JOB, Intake, Interpreter
 from orchestrator.jobs import Job
 from orchestrator.lanes import Lanes
 from orchestrator.loop import TICK_JOB, Loop
 from orchestrator.notices import NOTIFY, Notice, Notifier
+from orchestrator.paging import Pager, Pagers
 from orchestrator.planner import Planner, PlaybookPlanner
+from orchestrator.runtime_ops import dead_letter_incident, page_incident_notice
+from orchestrator.sla import ESCALATE_JOB, REMIND_JOB, Ladder
 from orchestrator.steps import APPROVAL_TIMEOUT_JOB, EXECUTE_JOB
 from orchestrator.worker import JobHandler, Worker
 
@@ -32,6 +36,7 @@ class Runtime:
         lanes: Lanes | None = None,
         interpreter: Interpreter | None = None,
         name: str = "worker",
+        pager: Pager | None = None,
     ) -> None:
         self.ctx = ctx
         self.notifier = notifier
@@ -40,16 +45,34 @@ class Runtime:
         self.approvals = Approvals(ctx)
         self.loop = Loop(ctx, planner or PlaybookPlanner(), worker_id=name)
         self.executor = Executor(ctx, lanes or Lanes(), worker_id=name)
-        self.worker = Worker(ctx.queue, self.job_handlers(), clock=ctx.clock, name=name)
+        self.ladder = Ladder(ctx)
+        self.pager: Pager = pager or Pagers()
+        self.worker = Worker(
+            ctx.queue,
+            self.job_handlers(),
+            clock=ctx.clock,
+            name=name,
+            on_dead_letter=lambda job, error: dead_letter_incident(ctx, job, error),
+        )
 
     def job_handlers(self) -> dict[str, JobHandler]:
         return {
             TICK_JOB: lambda job: self.loop.tick(job.payload["outcome"]),
             EXECUTE_JOB: self._execute,
-            NOTIFY: lambda job: self.notifier.deliver(Notice.model_validate(job.payload)),
+            NOTIFY: self._notify,
             INTAKE_JOB: lambda job: self.intake.advance(job.payload["session"]),
             APPROVAL_TIMEOUT_JOB: lambda job: self.approvals.expire(job.payload["approval"]),
+            REMIND_JOB: lambda job: self.ladder.remind(job.payload["approval"]),
+            ESCALATE_JOB: lambda job: self.ladder.escalate(job.payload["approval"]),
+            PAGE_JOB: lambda job: self.pager.page(Incident.model_validate(job.payload)),
         }
+
+    async def _notify(self, job: Job) -> None:
+        notice = Notice.model_validate(job.payload)
+        # Page before the chat delivery: on-call must hear of an incident even when the
+        # chat platform is the thing that is down.
+        await page_incident_notice(self.ctx, notice)
+        await self.notifier.deliver(notice)
 
     async def _execute(self, job: Job) -> None:
         last = job.attempt + 1 >= self.worker.max_attempts

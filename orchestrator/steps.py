@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator import transitions
+from orchestrator import sla, transitions
 from orchestrator.catalog import Action, Workspace
 from orchestrator.context import Context
 from orchestrator.models import Approval, Outcome, Step, StepStatus
@@ -185,6 +185,7 @@ def _request_approval(
         APPROVAL_TIMEOUT_JOB,
         {"approval": approval.id},
     )
+    sla.schedule_in(ctx, commit, approval, policy)
     ctx.notify(
         commit,
         Notice(

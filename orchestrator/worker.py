@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator.clock import Clock
 from orchestrator.errors import NotFound
@@ -40,6 +45,8 @@ class Worker:
         self.visibility_ms = visibility_ms
         self.on_dead_letter = on_dead_letter
         self.processed = 0
+        self.grace_s = 10.0
+        """How long a stopping worker lets the current job finish before releasing it."""
 
     async def run_once(self, block_ms: int | None = None, count: int = 10) -> int:
         """Handle what is waiting (and what crashed workers left); returns how many."""
@@ -48,6 +55,51 @@ class Worker:
         for job in jobs:
             await self.handle(job)
         return len(jobs)
+
+    async def run(self, stop: asyncio.Event, block_ms: int = 500) -> None:
+        """Work until `stop` is set, then finish or release the current job within `grace_s`.
+
+        A Redis outage (restart, failover) is waited out with backoff instead of exiting.
+        """
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                jobs = await self.queue.reclaim(self.name, self.visibility_ms)
+                jobs += await self.queue.read(self.name, 10, block_ms)
+                await self._run_batch(jobs, stop)
+                backoff = 0.1
+            except ResponseError as error:
+                if "NOGROUP" not in str(error):
+                    raise
+                await self.queue.ensure_group()  # Redis came back without its data
+            except (RedisError, OSError) as error:
+                log.warning("redis unavailable (%s); retrying in %.1fs", error, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def _run_batch(self, jobs: list[Job], stop: asyncio.Event) -> None:
+        for index, job in enumerate(jobs):
+            if stop.is_set():
+                for unstarted in jobs[index:]:
+                    await self.queue.release(unstarted)
+                return
+            task = asyncio.ensure_future(self.handle(job))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not task.done():
+                await self._finish_or_release(job, task)
+
+    async def _finish_or_release(self, job: Job, task: asyncio.Future[None]) -> None:
+        done, _ = await asyncio.wait({task}, timeout=self.grace_s)
+        if done:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        log.warning("job %s released unfinished at shutdown", job.kind)
+        await self.queue.release(job)
 
     async def handle(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
@@ -60,6 +112,8 @@ class Worker:
             log.warning("job %s: %s; dropped", job.kind, missing)
         except asyncio.CancelledError:
             raise  # left unacknowledged: another worker reclaims it
+        except (RedisConnectionError, RedisTimeoutError):
+            raise  # Redis is away, not the job at fault: it stays pending and is reclaimed
         except Exception as error:
             await self._failed(job, error)
             return

@@ -1,0 +1,105 @@
+"""Pagers: a generic JSON webhook and the PagerDuty Events API v2.
+
+A non-2xx answer or a network error raises a transient `ConnectorError`, so the page
+job is retried with backoff and finally dead-lettered, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import aiohttp
+
+from orchestrator.errors import ConnectorError
+from orchestrator.incidents import Incident
+
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+class Pager(Protocol):
+    """The port to on-call."""
+
+    async def page(self, incident: Incident) -> None: ...
+
+
+def webhook_body(incident: Incident) -> dict[str, Any]:
+    """The generic JSON webhook's body: the incident as it is, plus its runbook pointer."""
+    return {**incident.model_dump(mode="json"), "runbook": incident.runbook}
+
+
+def pagerduty_body(incident: Incident, routing_key: str, *, base_url: str = "") -> dict[str, Any]:
+    """A PagerDuty Events API v2 event; a resolve carries only the dedup key."""
+    body: dict[str, Any] = {
+        "routing_key": routing_key,
+        "event_action": incident.action,
+        "dedup_key": incident.dedup_key,
+    }
+    if incident.action == "resolve":
+        return body
+    subject = f"outcome {incident.outcome_id}" if incident.outcome_id else incident.workspace
+    body["payload"] = {
+        "summary": f"Baton {incident.kind} on {subject}: {incident.what}"[:1024],
+        "source": f"baton/{incident.workspace}",
+        "severity": "error" if incident.kind != "approval_escalated" else "warning",
+        "timestamp": incident.at.isoformat(),
+        "component": incident.outcome_id or "baton",
+        "class": incident.kind,
+        "custom_details": {"what": incident.what, **incident.details},
+    }
+    body["links"] = [{"href": base_url + incident.runbook, "text": "Runbook"}]
+    return body
+
+
+class _Poster:
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        self.url = url
+
+    async def _post(self, body: dict[str, Any]) -> None:
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=TIMEOUT) as session,
+                session.post(self.url, json=body) as response,
+            ):
+                if response.status >= 300:
+                    text = (await response.text())[:200]
+                    raise ConnectorError(
+                        self.name, f"HTTP {response.status}: {text}", transient=True
+                    )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ConnectorError(self.name, f"unreachable: {error}", transient=True) from None
+
+
+class WebhookPager(_Poster):
+    """POSTs the incident as JSON to any URL (Opsgenie/Slack workflow/own tooling)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__("pager webhook", url)
+
+    async def page(self, incident: Incident) -> None:
+        await self._post(webhook_body(incident))
+
+
+class PagerDutyPager(_Poster):
+    def __init__(
+        self, routing_key: str, url: str = PAGERDUTY_EVENTS_URL, runbook_base: str = ""
+    ) -> None:
+        super().__init__("pagerduty", url)
+        self.routing_key = routing_key
+        self.runbook_base = runbook_base
+
+    async def page(self, incident: Incident) -> None:
+        await self._post(pagerduty_body(incident, self.routing_key, base_url=self.runbook_base))
+
+
+class Pagers:
+    """Pages every configured pager; with none configured, paging is a no-op."""
+
+    def __init__(self, pagers: Sequence[Pager] = ()) -> None:
+        self.pagers = list(pagers)
+
+    async def page(self, incident: Incident) -> None:
+        for pager in self.pagers:
+            await pager.page(incident)
