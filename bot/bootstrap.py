@@ -19,6 +19,7 @@ from handlers.ports import ChatGateway
 from orchestrator.catalog import Workspace
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.connectors import Connectors
+from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.context import Context
 from orchestrator.jobs import JobQueue, consumer_name
 from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
@@ -100,7 +101,11 @@ async def bootstrap(
     workspace = load_workspace(settings.workspace_file)
     redis, embedded, label = await connect_redis(settings)
     store = RedisStore(redis, Keys(settings.key_prefix))
-    connectors = Connectors(workspace, dict(os.environ) if env is None else env)
+    connectors = Connectors(
+        workspace,
+        dict(os.environ) if env is None else env,
+        ledger=RedisDeliveryLedger(redis, store.keys.prefix),
+    )
     ctx = Context(
         store=store,
         queue=JobQueue(redis, store.keys),

@@ -16,13 +16,66 @@ class Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class HttpAuth(Spec):
+    """How an http connection authenticates: a bearer token or a named header."""
+
+    bearer: str = ""
+    """`${ENV_VAR}` holding a token, sent as `Authorization: Bearer <token>`."""
+    header: str = ""
+    """A header name, for example `X-Api-Key`, sent with `value`."""
+    value: str = ""
+    """`${ENV_VAR}` holding the header's value."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> HttpAuth:
+        if bool(self.bearer) == bool(self.header):
+            raise ValueError("auth needs either bearer, or header with value")
+        if self.header and not self.value:
+            raise ValueError("auth.header needs a value")
+        return self
+
+
 class Connection(Spec):
     """A system Baton reads from or writes to."""
 
     kind: Literal["sql", "http", "smtp", "webhook", "chat"]
     url: str = ""
-    """Database URL or base URL; may hold `${ENV_VAR}` references."""
+    """Database URL, base URL, `smtp://host:port` or webhook URL; may hold `${ENV_VAR}`."""
     options: dict[str, Any] = Field(default_factory=dict)
+    timeout_s: float = Field(default=10.0, gt=0)
+    """Per call: connect, read and write each give up after this long."""
+    retries: int = Field(default=1, ge=0, le=5)
+    """Immediate reconnects when a connection cannot be opened (nothing was sent yet)."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """http and webhook: headers on every request; values may hold `${ENV_VAR}`."""
+    auth: HttpAuth | None = None
+    tls: Literal["starttls", "tls", "none"] = "starttls"
+    """smtp: STARTTLS on a plain port, implicit TLS, or none (local relays only)."""
+    verify_tls: bool = True
+    """smtp: check the server's certificate."""
+    username: str = ""
+    password: str = ""
+    """smtp: a `${ENV_VAR}` reference, never a literal."""
+    sender: str = ""
+    """smtp: the From address when the draft names none."""
+    secret: str = ""
+    """webhook: the `${ENV_VAR}` holding the HMAC-SHA256 signing key."""
+    signature_header: str = "X-Baton-Signature"
+
+    @model_validator(mode="after")
+    def _secrets_are_references(self) -> Connection:
+        auth = self.auth or HttpAuth(bearer="${_}")
+        for name, value in (
+            ("password", self.password),
+            ("secret", self.secret),
+            ("auth.bearer", auth.bearer),
+            ("auth.value", auth.value),
+        ):
+            if value and "${" not in value:
+                raise ValueError(f"{name} must be a ${{ENV_VAR}} reference, not a literal")
+        if self.kind == "webhook" and not self.secret:
+            raise ValueError("a webhook connection needs a secret (a ${ENV_VAR} reference)")
+        return self
 
 
 class Metric(Spec):
@@ -31,7 +84,9 @@ class Metric(Spec):
     description: str = ""
     connection: str
     query: str
-    """SQL returning one number (sql), or a path for http."""
+    """SQL returning one number (sql), or a JSON path into the response (http)."""
+    url: str = ""
+    """http: the URL to GET, absolute or relative to the connection's; a sandboxed template."""
     unit: Literal["percent", "count", "currency", "number", "minutes", "hours"] = "number"
     direction: Direction
     synonyms: tuple[str, ...] = ()
@@ -68,6 +123,17 @@ class Action(Spec):
     """Intelligence lane: the draft template used without a model."""
     message: str | None = None
     """Chat lane: the message template."""
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    """http: the request method."""
+    url: str | None = None
+    """http and webhook: URL template, absolute or relative to the connection's."""
+    body: Any = None
+    """http and webhook: a JSON value whose strings are sandboxed templates; a string that
+    is one `{{ expression }}` keeps the expression's type."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """http: extra request headers (templates)."""
+    to: str | None = None
+    """smtp: recipients template (comma-separated); default the row's `email` per row."""
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     risk: Literal["low", "medium", "high"] = "low"
     cost: str | float = 0.0
@@ -85,8 +151,6 @@ class Action(Spec):
         missing = [name for name in needs if getattr(self, name) in (None, "")]
         if missing:
             raise ValueError(f"a {self.lane.value} action needs {', '.join(missing)}")
-        if self.lane is Lane.SYSTEMS and not (self.statement or self.message):
-            raise ValueError("a systems action needs a statement (sql) or a message (chat)")
         return self
 
 
@@ -178,6 +242,14 @@ class Workspace(Spec):
                     f"actions.{name}.connection",
                     f"unknown connection {action.connection!r}",
                 )
+                if action.lane is Lane.SYSTEMS:
+                    kind = self.connections[action.connection].kind
+                    field = _SYSTEMS_NEEDS.get(kind)
+                    _need(
+                        field is None or getattr(action, field) not in (None, ""),
+                        f"actions.{name}",
+                        f"a {kind} action needs {field}",
+                    )
         for metric, plays in self.playbooks.items():
             _need(metric in self.metrics, f"playbooks.{metric}", "unknown metric")
             for i, play in enumerate(plays):
@@ -191,6 +263,11 @@ class Workspace(Spec):
 
     def display(self, user: str) -> str:
         return self.people.names.get(user, user)
+
+
+_SYSTEMS_NEEDS = {"sql": "statement", "chat": "message"}
+"""What a systems action must declare for its connection's kind (http, smtp and webhook
+have usable defaults: the connection's URL, the drafted artifact, an event body)."""
 
 
 def _need(ok: bool, where: str, what: str) -> None:

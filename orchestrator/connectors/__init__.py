@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from orchestrator.catalog import Action, Connection, Metric, Workspace
+from orchestrator.connectors.ledger import DeliveryLedger
 from orchestrator.errors import ConfigError
 
 
@@ -34,20 +35,35 @@ class Connector(Protocol):
         """Do the action once per idempotency `key`; in shadow, only say what would be done."""
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release connections and clients."""
+        ...
 
 
 class Connectors:
-    """The workspace's connections, opened lazily, by name."""
+    """The workspace's connections, opened lazily, by name.
 
-    def __init__(self, workspace: Workspace, env: Mapping[str, str]) -> None:
+    `ledger` is where connectors that deliver (smtp, http, webhook) record what went out
+    per idempotency key; without one, smtp refuses to send for real.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        env: Mapping[str, str],
+        *,
+        ledger: DeliveryLedger | None = None,
+    ) -> None:
         self._workspace = workspace
         self._env = env
+        self._ledger = ledger
         self._open: dict[str, Connector] = {}
 
     def get(self, name: str) -> Connector:
+        """The open connector for connection `name`, opened on first use."""
         if name not in self._open:
-            self._open[name] = _build(name, self._workspace.connections[name], self._env)
+            connection = self._workspace.connections[name]
+            self._open[name] = _build(name, connection, self._env, self._ledger)
         return self._open[name]
 
     async def close(self) -> None:
@@ -56,9 +72,50 @@ class Connectors:
         self._open.clear()
 
 
-def _build(name: str, connection: Connection, env: Mapping[str, str]) -> Connector:
-    if connection.kind == "sql":
-        from orchestrator.connectors.sql import SqlConnector
+Builder = Callable[[str, Connection, Mapping[str, str], "DeliveryLedger | None"], Connector]
 
-        return SqlConnector(name, connection, env)
-    raise ConfigError(f"connections.{name}: kind {connection.kind!r} is not available yet")
+
+def _sql(
+    name: str, connection: Connection, env: Mapping[str, str], ledger: DeliveryLedger | None
+) -> Connector:
+    from orchestrator.connectors.sql import SqlConnector
+
+    return SqlConnector(name, connection, env)
+
+
+def _http(
+    name: str, connection: Connection, env: Mapping[str, str], ledger: DeliveryLedger | None
+) -> Connector:
+    from orchestrator.connectors.http import HttpConnector
+
+    return HttpConnector(name, connection, env, ledger)
+
+
+def _smtp(
+    name: str, connection: Connection, env: Mapping[str, str], ledger: DeliveryLedger | None
+) -> Connector:
+    from orchestrator.connectors.smtp import SmtpConnector
+
+    return SmtpConnector(name, connection, env, ledger)
+
+
+def _webhook(
+    name: str, connection: Connection, env: Mapping[str, str], ledger: DeliveryLedger | None
+) -> Connector:
+    from orchestrator.connectors.webhook import WebhookConnector
+
+    return WebhookConnector(name, connection, env, ledger)
+
+
+# Imported lazily so a workspace pays only for the drivers it uses.
+BUILDERS: dict[str, Builder] = {"sql": _sql, "http": _http, "smtp": _smtp, "webhook": _webhook}
+
+
+def _build(
+    name: str, connection: Connection, env: Mapping[str, str], ledger: DeliveryLedger | None
+) -> Connector:
+    builder = BUILDERS.get(connection.kind)
+    if builder is None:
+        # `chat` connections are posted by the systems lane through the chat gateway.
+        raise ConfigError(f"connections.{name}: kind {connection.kind!r} has no connector")
+    return builder(name, connection, env, ledger)

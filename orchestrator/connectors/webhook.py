@@ -1,0 +1,67 @@
+"""The `webhook` connector: one signed JSON POST per step.
+
+The body is signed with HMAC-SHA256 under the connection's secret and sent in the
+signature header as `sha256=<hex>`; the step id is the `Idempotency-Key`, so a receiver
+that honours it acts once however often a retry delivers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.catalog import Action, Connection, Metric
+from orchestrator.connectors.http import HttpConnector, Request
+from orchestrator.connectors.ledger import DeliveryLedger
+from orchestrator.connectors.payload import encode
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The signature header's value for `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookConnector(HttpConnector):
+    """Posts events; it reads nothing."""
+
+    noun = "events"
+
+    def __init__(
+        self,
+        name: str,
+        connection: Connection,
+        env: Mapping[str, str],
+        ledger: DeliveryLedger | None = None,
+    ) -> None:
+        super().__init__(name, connection, env, ledger)
+        self._secret = self.secrets.expand(connection.secret, where="secret")
+
+    async def measure(self, *, metric: Metric) -> float:
+        raise self.secrets.error("a webhook cannot be measured; use an http connection")
+
+    async def fetch(self, *, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        raise self.secrets.error("a webhook cannot be read; use an http connection")
+
+    def requests(
+        self, action: Action, params: dict[str, Any], rows: list[dict[str, Any]], key: str
+    ) -> list[Request]:
+        ctx = {"params": params, "rows": rows}
+        event = action.model_copy(
+            update={"method": "POST", "for_each": None, "body": action.body or _event(action)}
+        )
+        request = self._request(event, ctx, key, "0")
+        request.headers[self.connection.signature_header] = signature(
+            self._secret, encode(request.body)
+        )
+        return [request]
+
+
+def _event(action: Action) -> dict[str, Any]:
+    """The default body: what the step does, its parameters, its draft and its rows."""
+    return {
+        "action": action.description,
+        "params": "{{ params }}",
+        "rows": "{{ rows }}",
+    }
