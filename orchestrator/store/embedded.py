@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from orchestrator.errors import ConfigError
 
@@ -62,8 +63,8 @@ class EmbeddedRedis:
         client = Redis.from_url(self.url)
         try:
             await client.shutdown(nosave=False)
-        except Exception:
-            pass
+        except (RedisError, OSError):
+            pass  # the server closes the connection as it goes
         finally:
             await client.aclose()
         await asyncio.to_thread(self._process.wait, 10)
@@ -101,7 +102,7 @@ class EmbeddedRedis:
         client = Redis.from_url(self.url, socket_connect_timeout=0.2)
         try:
             return bool(await client.ping())
-        except Exception:
-            return False
+        except (RedisError, OSError):
+            return False  # a stale socket file: no server behind it
         finally:
             await client.aclose()

@@ -36,21 +36,26 @@ async def test_unrecognised_answer_is_asked_again(harness: Harness) -> None:
     assert harness.gateway.titles()[-1] == "Statement of Benefit"
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("please make everything better", "could not find an outcome"),
-    ("increase churn to 12% by March", "better when it goes down"),
-    ("raise open tickets by 10 by March", "better when it goes down"),
-    ("reduce churn to 20% by March", "already 8.3%, which meets the target of 20.0%"),
-    ("get churn to 50% by 31 March", "already"),
-    ("keep MRR above 100 by March", "already"),
-    ("reduce churn to 5% by 2026-01-01", "already passed"),
-    ("reduce churn to 5% by 31 February", "could not read the date"),
-])
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("please make everything better", "could not find an outcome"),
+        ("increase churn to 12% by March", "better when it goes down"),
+        ("raise open tickets by 10 by March", "better when it goes down"),
+        ("reduce churn to 20% by March", "already 8.3%, which meets the target of 20.0%"),
+        ("get churn to 50% by 31 March", "already"),
+        ("keep MRR above 100 by March", "already"),
+        ("reduce churn to 5% by 2026-01-01", "already passed"),
+        ("reduce churn to 5% by 31 February", "could not read the date"),
+    ],
+)
 async def test_bad_input_gets_a_clear_answer_and_starts_nothing(
-        harness: Harness, text: str, says: str) -> None:
+    harness: Harness, text: str, says: str
+) -> None:
     replies = await harness.say("olivia", text)
-    shown = " ".join([r.card.text() for r in replies] + [s.current.text() for s in
-                                                        harness.gateway.sent])
+    shown = " ".join(
+        [r.card.text() for r in replies] + [s.current.text() for s in harness.gateway.sent]
+    )
     assert says in shown
     assert await harness.store.outcomes("T1") == []
     assert harness.gateway.buttons("confirm") == []

@@ -44,8 +44,7 @@ def embedded_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(params=SERVERS)
-async def any_store(request: pytest.FixtureRequest, embedded_url: str
-                    ) -> AsyncIterator[RedisStore]:
+async def any_store(request: pytest.FixtureRequest, embedded_url: str) -> AsyncIterator[RedisStore]:
     url = embedded_url if request.param == "embedded" else os.environ["REDIS_URL"]
     client = Redis.from_url(url)
     keys = Keys(f"contract:{uuid.uuid4().hex[:10]}")
@@ -56,21 +55,39 @@ async def any_store(request: pytest.FixtureRequest, embedded_url: str
 
 
 def outcome(**update: object) -> Outcome:
-    base = Outcome(id="o1", workspace="T1", objective="cut churn", metric="churn_rate",
-                   direction=Direction.DECREASE, baseline=8.0, target=6.0, started_at=NOW,
-                   deadline=NOW + timedelta(days=80), owner="olivia", approvers=("alice",),
-                   conversation=ConversationRef(platform="test", workspace="T1", channel="C1"))
+    base = Outcome(
+        id="o1",
+        workspace="T1",
+        objective="cut churn",
+        metric="churn_rate",
+        direction=Direction.DECREASE,
+        baseline=8.0,
+        target=6.0,
+        started_at=NOW,
+        deadline=NOW + timedelta(days=80),
+        owner="olivia",
+        approvers=("alice",),
+        conversation=ConversationRef(platform="test", workspace="T1", channel="C1"),
+    )
     return base.model_copy(update=update)
 
 
 def step(status: StepStatus = StepStatus.PLANNED) -> Step:
-    return Step(id="s1", outcome_id="o1", workspace="T1", action="send", lane=Lane.SYSTEMS,
-                created_at=NOW, status=status)
+    return Step(
+        id="s1",
+        outcome_id="o1",
+        workspace="T1",
+        action="send",
+        lane=Lane.SYSTEMS,
+        created_at=NOW,
+        status=status,
+    )
 
 
 async def put(store: RedisStore, before: Outcome | Step | None, after: Outcome | Step) -> None:
-    commit = transitions.record(Commit(), store.keys, before, after, actor="agent", at=NOW,
-                                action="test")
+    commit = transitions.record(
+        Commit(), store.keys, before, after, actor="agent", at=NOW, action="test"
+    )
     await store.apply(commit)
 
 
@@ -99,10 +116,13 @@ async def test_missing_records_raise_not_found(any_store: RedisStore) -> None:
         await any_store.approval("a404")
 
 
-@pytest.mark.parametrize(("source", "target"), [
-    (s, t) for s, targets in transitions.LEGAL["step"].items() if s for t in targets])
-async def test_every_legal_step_transition_applies(any_store: RedisStore, source: str,
-                                                   target: str) -> None:
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [(s, t) for s, targets in transitions.LEGAL["step"].items() if s for t in targets],
+)
+async def test_every_legal_step_transition_applies(
+    any_store: RedisStore, source: str, target: str
+) -> None:
     before = step(StepStatus(source))
     commit = Commit().write(any_store.keys.step("s1"), source, before.model_dump_json())
     await any_store.apply(commit)
@@ -110,21 +130,40 @@ async def test_every_legal_step_transition_applies(any_store: RedisStore, source
     assert (await any_store.step("s1")).status.value == target
 
 
-@pytest.mark.parametrize(("source", "target"), [
-    (s.value, t.value) for s in StepStatus for t in StepStatus
-    if t.value not in transitions.LEGAL["step"].get(s.value, frozenset())])
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        (s.value, t.value)
+        for s in StepStatus
+        for t in StepStatus
+        if t.value not in transitions.LEGAL["step"].get(s.value, frozenset())
+    ],
+)
 def test_every_illegal_step_transition_is_refused(source: str, target: str) -> None:
     with pytest.raises(IllegalTransition):
-        transitions.record(Commit(), Keys(), step(StepStatus(source)),
-                           step(StepStatus(target)), actor="agent", at=NOW, action="test")
+        transitions.record(
+            Commit(),
+            Keys(),
+            step(StepStatus(source)),
+            step(StepStatus(target)),
+            actor="agent",
+            at=NOW,
+            action="test",
+        )
 
 
 async def test_a_refused_commit_changes_nothing(any_store: RedisStore) -> None:
     first = outcome()
     await put(any_store, None, first)
-    commit = transitions.record(Commit(), any_store.keys, first,
-                                first.model_copy(update={"status": OutcomeStatus.PAUSED}),
-                                actor="olivia", at=NOW, action="pause")
+    commit = transitions.record(
+        Commit(),
+        any_store.keys,
+        first,
+        first.model_copy(update={"status": OutcomeStatus.PAUSED}),
+        actor="olivia",
+        at=NOW,
+        action="pause",
+    )
     commit.op("SADD", any_store.keys.outcomes_of("T1"), "o1")
     commit.absent(any_store.keys.kill_switch("T1"), "paused for the workspace")
     await any_store.redis.set(any_store.keys.kill_switch("T1"), "oscar")
