@@ -13,6 +13,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
+from orchestrator.errors import NotFound
 from orchestrator.llm import prompts
 from orchestrator.llm.gate import Caller, ModelGate
 from orchestrator.llm.tools import InvalidPlan, catalog_tools, proposals_from
@@ -90,11 +91,16 @@ class LlmPlanner:
         if step.effect is not None:
             line["measured_effect"] = step.effect
         if step.status is StepStatus.REJECTED:
-            approval = await self.gate.ctx.store.approval(approval_id_for(step.id))
-            line["rejected_because"] = approval.reason
+            line["rejected_because"] = await self._reason(step)
         if step.error:
             line["error"] = step.error[:200]
         return line
+
+    async def _reason(self, step: Step) -> str:
+        try:
+            return (await self.gate.ctx.store.approval(approval_id_for(step.id))).reason
+        except NotFound:
+            return ""  # rejected before approvals kept reasons; the rejection still counts
 
     def _counter(self, outcome_id: str) -> str:
         return self.gate.ctx.keys.flag(f"llm:plan_failures:{outcome_id}")

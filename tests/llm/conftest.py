@@ -1,0 +1,88 @@
+"""Fixtures for the intelligence lane: a harness and a lane around a scripted model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from redis.asyncio import Redis
+
+from bot.demo.simulation import Business
+from orchestrator.catalog import Workspace
+from orchestrator.evaluate import evaluate
+from orchestrator.llm import IntelligenceLane, build_lane
+from orchestrator.llm.retry import RetryPolicy
+from orchestrator.models import Direction, Outcome, Step
+from orchestrator.planner import PlanInput
+from orchestrator.store.keys import Keys
+from tests.conftest import CHANNEL, START, Harness, build_harness
+
+
+class Sleeps:
+    """An injected sleep that records the waits instead of waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+async def plain(
+    redis: Redis, keys: Keys, workspace: Workspace, business: Business
+) -> AsyncIterator[Harness]:
+    built = build_harness(redis, keys, workspace, business)
+    await built.runtime.start()
+    yield built
+    await built.connectors.close()
+
+
+def lane_for(
+    harness: Harness,
+    model: BaseChatModel,
+    *,
+    daily_tokens: int = 100_000,
+    sleeps: Sleeps | None = None,
+) -> IntelligenceLane:
+    return build_lane(
+        harness.runtime.ctx,
+        model,
+        daily_tokens=daily_tokens,
+        policy=RetryPolicy(retries=2, base_s=0.5, attempt_timeout_s=5),
+        sleep=sleeps or Sleeps(),
+    )
+
+
+def churn_outcome(budget: float = 500.0) -> Outcome:
+    return Outcome(
+        id="o1",
+        workspace="T1",
+        objective="Cut monthly churn by 2 points by end of Q1",
+        metric="churn_rate",
+        direction=Direction.DECREASE,
+        baseline=8.0,
+        target=6.0,
+        started_at=START,
+        deadline=START + timedelta(days=85),
+        owner="olivia",
+        approvers=("alice",),
+        conversation=CHANNEL,
+        budget=budget,
+    )
+
+
+def plan_input(
+    workspace: Workspace, outcome: Outcome | None = None, history: Sequence[Step] = ()
+) -> PlanInput:
+    outcome = outcome or churn_outcome()
+    now = START + timedelta(days=3)
+    return PlanInput(
+        outcome=outcome,
+        evaluation=evaluate(outcome, 8.0, now),
+        history=list(history),
+        workspace=workspace,
+        now=now,
+    )
