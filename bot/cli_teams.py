@@ -14,10 +14,7 @@ from urllib.parse import urlsplit
 import typer
 
 import bot.teams.surface  # noqa: F401  (registers Teams on the web server and gateways)
-from bot.cli import app
-
-manifest_app = typer.Typer(help="Write app packages for chat platforms.", no_args_is_help=True)
-app.add_typer(manifest_app, name="manifest")
+from bot.cli_web import manifest_app
 
 MANIFEST_SCHEMA = (
     "https://developer.microsoft.com/en-us/json-schemas/teams/v1.16/MicrosoftTeams.schema.json"

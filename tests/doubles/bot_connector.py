@@ -1,0 +1,104 @@
+"""A local double of the Bot Framework connector (the `serviceUrl` side), on port 0.
+
+It records what Baton sends the way Teams' connector receives it: new activities
+(`POST /v3/conversations/{id}/activities`), replies (`POST .../activities/{replyToId}`),
+updates in place (`PUT .../activities/{activityId}`) and new 1:1 chats
+(`POST /v3/conversations`). It can fail the next calls with a status, like a throttled channel.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Recorded:
+    kind: str
+    """`send`, `reply`, `update` or `create`."""
+    conversation: str
+    activity_id: str
+    body: dict[str, Any]
+
+    @property
+    def card(self) -> dict[str, Any] | None:
+        """The Adaptive Card this activity carries, if any."""
+        for attachment in self.body.get("attachments") or []:
+            if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                content: dict[str, Any] = attachment["content"]
+                return content
+        return None
+
+    @property
+    def title(self) -> str:
+        card = self.card
+        if card is None:
+            return str(self.body.get("text", ""))
+        return str(card["body"][0]["text"])
+
+
+@dataclass
+class BotConnectorDouble:
+    """Start with `await double.start()`; `service_url` goes into posted activities."""
+
+    recorded: list[Recorded] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)
+    """Statuses to answer the next calls with, first to last."""
+    attempts: int = 0
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+    service_url: str = ""
+
+    async def start(self) -> str:
+        application = web.Application()
+        base = "/v3/conversations"
+        application.router.add_post(base, self._create)
+        application.router.add_post(base + "/{conversation}/activities", self._send)
+        application.router.add_post(base + "/{conversation}/activities/{activity}", self._reply)
+        application.router.add_put(base + "/{conversation}/activities/{activity}", self._update)
+        self._runner = web.AppRunner(application, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.service_url = f"http://127.0.0.1:{port}/"
+        return self.service_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def of(self, kind: str) -> list[Recorded]:
+        return [r for r in self.recorded if r.kind == kind]
+
+    def titles(self) -> list[str]:
+        return [r.title for r in self.recorded]
+
+    async def _record(self, request: web.Request, kind: str) -> web.Response:
+        self.attempts += 1
+        if self.failures:
+            return web.json_response({"error": {"code": "Throttled"}}, status=self.failures.pop(0))
+        body = await request.json()
+        activity_id = request.match_info.get("activity") if kind == "update" else None
+        activity_id = activity_id or f"m{next(self._ids)}"
+        conversation = request.match_info["conversation"]
+        self.recorded.append(Recorded(kind, conversation, activity_id, body))
+        return web.json_response({"id": activity_id})
+
+    async def _send(self, request: web.Request) -> web.Response:
+        return await self._record(request, "send")
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        return await self._record(request, "reply")
+
+    async def _update(self, request: web.Request) -> web.Response:
+        return await self._record(request, "update")
+
+    async def _create(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        conversation = f"1on1-{next(self._ids)}"
+        self.recorded.append(Recorded("create", conversation, "", body))
+        return web.json_response({"id": conversation})
