@@ -1,31 +1,92 @@
-"""`baton check`: validate the workspace and read every metric once."""
+"""`baton check`: validate the workspace and read every metric once, writing nothing."""
 
 from __future__ import annotations
 
+import os
+import time
+from dataclasses import dataclass
+
 import typer
 
-from bot.cli import app, open_baton, run_async
+from bot.cli import app, run_async
+from config.settings import Settings
+from config.workspace import load_workspace
+from handlers import texts
+from orchestrator.catalog import Workspace
+from orchestrator.connectors import Connectors
 from orchestrator.errors import BatonError
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One row of the table."""
+
+    connection: str
+    metric: str
+    value: str
+    ok: bool
+    seconds: float
+
+
+async def read_all(workspace: Workspace, connectors: Connectors) -> list[Reading]:
+    """Every metric once, and every connection without a metric opened once."""
+    readings = []
+    for name, metric in workspace.metrics.items():
+        started = time.perf_counter()
+        try:
+            value = await connectors.get(metric.connection).measure(metric=metric)
+            shown, ok = metric.show(value), True
+        except BatonError as error:
+            shown, ok = f"ERROR {error}", False
+        readings.append(Reading(metric.connection, name, shown, ok, time.perf_counter() - started))
+    measured = {m.connection for m in workspace.metrics.values()}
+    for name, connection in workspace.connections.items():
+        if name in measured or connection.kind == "chat":
+            continue
+        try:  # opening expands its secrets: a missing variable shows here, not at 3am
+            connectors.get(name)
+            readings.append(Reading(name, "-", "no metrics (secrets present)", True, 0.0))
+        except BatonError as error:
+            readings.append(Reading(name, "-", f"ERROR {error}", False, 0.0))
+    return readings
+
+
+def table(readings: list[Reading]) -> list[str]:
+    """The readings as aligned text lines."""
+    wide = max([len("connection"), *(len(r.connection) for r in readings)])
+    metric = max([len("metric"), *(len(r.metric) for r in readings)])
+    lines = [f"  {'connection':<{wide}}  {'metric':<{metric}}  {'time':>7}  value"]
+    for r in readings:
+        lines.append(
+            f"  {r.connection:<{wide}}  {r.metric:<{metric}}  {r.seconds:6.2f}s  {r.value}"
+        )
+    return lines
 
 
 @app.command()
 def check() -> None:
-    """Validate the workspace file and read every metric once."""
+    """Validate the workspace file and read every metric once; exit 1 on any error."""
 
     async def main() -> int:
-        baton = await open_baton()
-        failures = 0
+        settings = Settings()
+        workspace = load_workspace(settings.workspace_file)
+        typer.echo(f"Workspace {workspace.name}: valid ({settings.workspace_file})")
+        llm = (
+            f"LLM: {settings.llm}"
+            if settings.llm
+            else "LLM: none (playbooks plan, templates draft)"
+        )
+        typer.echo(llm)
+        connectors = Connectors(workspace, dict(os.environ), read_only=True)
         try:
-            typer.echo(f"Workspace {baton.workspace.name}: valid · {baton.store_label}")
-            for name, metric in baton.workspace.metrics.items():
-                try:
-                    value = await baton.connectors.get(metric.connection).measure(metric=metric)
-                    typer.echo(f"  {metric.connection:<10} {name:<20} {metric.show(value)}")
-                except BatonError as error:
-                    failures += 1
-                    typer.echo(f"  {metric.connection:<10} {name:<20} ERROR {error}")
+            readings = await read_all(workspace, connectors)
         finally:
-            await baton.close()
-        return failures
+            await connectors.close()
+        for line in table(readings):
+            typer.echo(line)
+        return sum(1 for r in readings if not r.ok)
 
-    raise typer.Exit(1 if run_async(main) else 0)
+    failures = run_async(main)
+    if failures:
+        typer.echo(f"{failures} error(s).", err=True)
+    raise typer.Exit(1 if failures else 0)

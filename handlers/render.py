@@ -321,8 +321,9 @@ def step_card(step: Step, failed: str = "") -> Card:
         detail.append("draft ready")
     receipt = output.get("receipt", {})
     if "executions" in receipt:
-        verb = "would write" if receipt.get("shadow") else "wrote"
-        detail.append(f"{verb} {receipt['executions']} records")
+        noun = str(receipt.get("noun", "records"))
+        verbs = texts.RECEIPT_VERBS.get(noun, texts.RECEIPT_VERBS["records"])
+        detail.append(f"{verbs[bool(receipt.get('shadow'))]} {receipt['executions']} {noun}")
     if "post" in output:
         detail.append("posted to the channel")
     return Card(

@@ -136,3 +136,12 @@ TEAMS_OPEN = "Teams: on at POST /api/messages WITHOUT authentication (BATON_ENV=
 APPROVAL_REMINDER = "Reminder: {who}, a decision is waiting: {what}"
 APPROVAL_ESCALATED = "Escalated to {to}: nobody has decided yet: {what}"
 APPROVAL_DECIDE_BY = "Unanswered at {when}, the policy's default applies."
+
+# What a systems step did, then what it would have done in shadow mode, by receipt noun.
+RECEIPT_VERBS = {
+    "records": ("wrote", "would write"),
+    "requests": ("sent", "would send"),
+    "events": ("sent", "would send"),
+    "emails": ("sent", "would send"),
+}
+CHECK_NO_LLM = "LLM: none configured (playbooks plan, templates draft; set BATON_LLM to add one)"

@@ -87,7 +87,8 @@ class Executor:
             transient = isinstance(error, ConnectorError) and error.transient
             if transient and not last_attempt:
                 raise RetryLater(str(error)) from error
-            await self._finish(step, outcome, failed=str(error))
+            # A transient failure that outlived every retry is an outage: page on-call.
+            await self._finish(step, outcome, failed=str(error), incident=transient)
             return
         await self._finish(step, outcome, output=output)
 
@@ -98,6 +99,7 @@ class Executor:
         *,
         output: dict[str, Any] | None = None,
         failed: str = "",
+        incident: bool = False,
     ) -> None:
         now = self.ctx.clock.now()
         latest = await self.ctx.store.measurements(outcome.id, last=1)
@@ -145,6 +147,18 @@ class Executor:
                 text=failed,
             ),
         )
+        if incident:
+            self.ctx.notify(
+                commit,
+                Notice(
+                    kind=NoticeKind.INCIDENT,
+                    conversation=outcome.conversation,
+                    outcome_id=outcome.id,
+                    step_id=step.id,
+                    text=f"step {step.id} ({step.action}) failed after retries: {failed}",
+                    data={"incident": "action_failing", "step": step.id},
+                ),
+            )
         await self._ready_dependents(done, outcome, commit)
         await self.ctx.store.apply(commit)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orchestrator.catalog import Action, Connection, Metric, Workspace
@@ -40,6 +41,16 @@ class Connector(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Opening:
+    """What every connector is opened with, besides its connection."""
+
+    env: Mapping[str, str]
+    ledger: DeliveryLedger | None = None
+    read_only: bool = False
+    """`baton check`: nothing may be created or written (not even an SQLite file)."""
+
+
 class Connectors:
     """The workspace's connections, opened lazily, by name.
 
@@ -53,17 +64,17 @@ class Connectors:
         env: Mapping[str, str],
         *,
         ledger: DeliveryLedger | None = None,
+        read_only: bool = False,
     ) -> None:
         self._workspace = workspace
-        self._env = env
-        self._ledger = ledger
+        self._opening = Opening(env, ledger, read_only)
         self._open: dict[str, Connector] = {}
 
     def get(self, name: str) -> Connector:
         """The open connector for connection `name`, opened on first use."""
         if name not in self._open:
             connection = self._workspace.connections[name]
-            self._open[name] = _build(name, connection, self._env, self._ledger)
+            self._open[name] = _build(name, connection, self._opening)
         return self._open[name]
 
     async def close(self) -> None:
@@ -72,50 +83,40 @@ class Connectors:
         self._open.clear()
 
 
-Builder = Callable[[str, Connection, Mapping[str, str], "DeliveryLedger | None"], Connector]
+Builder = Callable[[str, Connection, Opening], Connector]
 
 
-def _sql(
-    name: str, connection: Connection, env: Mapping[str, str], ledger: DeliveryLedger | None
-) -> Connector:
+def _sql(name: str, connection: Connection, opening: Opening) -> Connector:
     from orchestrator.connectors.sql import SqlConnector
 
-    return SqlConnector(name, connection, env)
+    return SqlConnector(name, connection, opening.env, read_only=opening.read_only)
 
 
-def _http(
-    name: str, connection: Connection, env: Mapping[str, str], ledger: DeliveryLedger | None
-) -> Connector:
+def _http(name: str, connection: Connection, opening: Opening) -> Connector:
     from orchestrator.connectors.http import HttpConnector
 
-    return HttpConnector(name, connection, env, ledger)
+    return HttpConnector(name, connection, opening.env, opening.ledger)
 
 
-def _smtp(
-    name: str, connection: Connection, env: Mapping[str, str], ledger: DeliveryLedger | None
-) -> Connector:
+def _smtp(name: str, connection: Connection, opening: Opening) -> Connector:
     from orchestrator.connectors.smtp import SmtpConnector
 
-    return SmtpConnector(name, connection, env, ledger)
+    return SmtpConnector(name, connection, opening.env, opening.ledger)
 
 
-def _webhook(
-    name: str, connection: Connection, env: Mapping[str, str], ledger: DeliveryLedger | None
-) -> Connector:
+def _webhook(name: str, connection: Connection, opening: Opening) -> Connector:
     from orchestrator.connectors.webhook import WebhookConnector
 
-    return WebhookConnector(name, connection, env, ledger)
+    return WebhookConnector(name, connection, opening.env, opening.ledger)
 
 
 # Imported lazily so a workspace pays only for the drivers it uses.
 BUILDERS: dict[str, Builder] = {"sql": _sql, "http": _http, "smtp": _smtp, "webhook": _webhook}
 
 
-def _build(
-    name: str, connection: Connection, env: Mapping[str, str], ledger: DeliveryLedger | None
-) -> Connector:
+def _build(name: str, connection: Connection, opening: Opening) -> Connector:
     builder = BUILDERS.get(connection.kind)
     if builder is None:
         # `chat` connections are posted by the systems lane through the chat gateway.
         raise ConfigError(f"connections.{name}: kind {connection.kind!r} has no connector")
-    return builder(name, connection, env, ledger)
+    return builder(name, connection, opening)

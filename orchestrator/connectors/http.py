@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from jsonpath_ng.exceptions import JsonPathParserError
+from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse as parse_path
 
 from orchestrator.catalog import Action, Connection, Metric
@@ -91,7 +91,7 @@ class HttpConnector:
         data = await self._get_json(metric.url, {})
         try:
             found = [m.value for m in parse_path(metric.query).find(data)]
-        except (JsonPathParserError, Exception) as error:  # the lexer raises bare Exception
+        except JSONPathError as error:
             raise self.secrets.error(f"JSON path {metric.query!r} is invalid: {error}") from None
         if len(found) != 1:
             raise self.secrets.error(f"JSON path {metric.query!r} matched {len(found)} values")

@@ -10,20 +10,31 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from orchestrator.catalog import Action, Connection, Metric
+from orchestrator.connectors.secrecy import Secrets
 from orchestrator.errors import ConnectorError
-from orchestrator.secrets import expand
 
 
 class SqlConnector:
     """One database. Calls run in a worker thread so the event loop never blocks."""
 
-    def __init__(self, name: str, connection: Connection, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        connection: Connection,
+        env: Mapping[str, str],
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.name = name
-        url = expand(connection.url, env, where=f"connections.{name}.url")
-        timeout = float(connection.options.get("timeout_s", 10))
+        self.secrets = Secrets(name, env)
+        url = self.secrets.expand(connection.url, where="url")
+        timeout = float(connection.options.get("timeout_s", connection.timeout_s))
         args: dict[str, Any] = (
             {"timeout": timeout} if url.startswith("sqlite") else {"connect_timeout": int(timeout)}
         )
+        if read_only and url.startswith("sqlite:///") and ":memory:" not in url:
+            # Opening a missing SQLite file would create it; read-only mode refuses instead.
+            url = f"sqlite:///file:{url.removeprefix('sqlite:///')}?mode=ro&uri=true"
         self._engine: Engine = create_engine(url, connect_args=args, pool_pre_ping=True)
 
     async def measure(self, *, metric: Metric) -> float:
@@ -79,7 +90,7 @@ class SqlConnector:
                     conn.rollback()
                     self._read_only(conn.exec_driver_sql, on=False)
         except SQLAlchemyError as error:
-            raise _failure(self.name, "read", error) from None
+            raise _failure(self.secrets, "read", error) from None
 
     def _write(self, statement: str, bound: list[dict[str, Any]]) -> int:
         try:
@@ -89,7 +100,7 @@ class SqlConnector:
                     total += max(conn.execute(text(statement), params).rowcount, 0)
                 return total
         except SQLAlchemyError as error:
-            raise _failure(self.name, "write", error) from None
+            raise _failure(self.secrets, "write", error) from None
 
     def _read_only(self, run: Any, *, on: bool) -> None:
         # PostgreSQL's setting ends with the transaction; SQLite's stays on the pooled
@@ -101,9 +112,9 @@ class SqlConnector:
             run(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
 
 
-def _failure(name: str, what: str, error: SQLAlchemyError) -> ConnectorError:
+def _failure(secrets: Secrets, what: str, error: SQLAlchemyError) -> ConnectorError:
     transient = isinstance(error, OperationalError) or (
         isinstance(error, DBAPIError) and error.connection_invalidated
     )
-    detail = str(getattr(error, "orig", error)).splitlines()[0][:300]
-    return ConnectorError(name, f"{what} failed: {detail}", transient=transient)
+    detail = (str(getattr(error, "orig", error)).splitlines() or ["unknown error"])[0][:300]
+    return secrets.error(f"{what} failed: {detail}", transient=transient)
