@@ -71,12 +71,7 @@ def check() -> None:
         settings = Settings()
         workspace = load_workspace(settings.workspace_file)
         typer.echo(f"Workspace {workspace.name}: valid ({settings.workspace_file})")
-        llm = (
-            f"LLM: {settings.llm}"
-            if settings.llm
-            else "LLM: none (playbooks plan, templates draft)"
-        )
-        typer.echo(llm)
+        typer.echo(f"LLM: {settings.llm}" if settings.llm else texts.CHECK_NO_LLM)
         connectors = Connectors(workspace, dict(os.environ), read_only=True)
         try:
             readings = await read_all(workspace, connectors)
