@@ -11,7 +11,7 @@ import json
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,8 @@ class Job:
     kind: str
     payload: dict[str, Any]
     attempt: int = 0
+    reclaimed: bool = False
+    """Taken over from a worker that held it past the visibility timeout (presumed dead)."""
 
 
 def encode(kind: str, payload: dict[str, Any], attempt: int = 0) -> str:
@@ -110,7 +112,11 @@ class JobQueue:
         reply = await self.redis.xautoclaim(
             self.keys.jobs(), GROUP, consumer, min_idle_ms, start_id="0-0", count=count
         )
-        return [_job(entry_id, fields) for entry_id, fields in reply[1] if fields]
+        return [
+            replace(_job(entry_id, fields), reclaimed=True)
+            for entry_id, fields in reply[1]
+            if fields
+        ]
 
     async def ack(self, job: Job) -> None:
         pipe = self.redis.pipeline(transaction=True)

@@ -20,7 +20,7 @@ from orchestrator.loop import TICK_JOB, Loop
 from orchestrator.notices import NOTIFY, Notice, Notifier
 from orchestrator.paging import Pager, Pagers
 from orchestrator.planner import Planner, PlaybookPlanner
-from orchestrator.runtime_ops import dead_letter_incident, page_incident_notice
+from orchestrator.runtime_ops import dead_letter_incident, page_incident_notice, take_over_lease
 from orchestrator.sla import ESCALATE_JOB, REMIND_JOB, Ladder
 from orchestrator.steps import APPROVAL_TIMEOUT_JOB, EXECUTE_JOB
 from orchestrator.worker import JobHandler, Worker
@@ -57,7 +57,7 @@ class Runtime:
 
     def job_handlers(self) -> dict[str, JobHandler]:
         return {
-            TICK_JOB: lambda job: self.loop.tick(job.payload["outcome"]),
+            TICK_JOB: self._tick,
             EXECUTE_JOB: self._execute,
             NOTIFY: self._notify,
             INTAKE_JOB: lambda job: self.intake.advance(job.payload["session"]),
@@ -74,7 +74,14 @@ class Runtime:
         await page_incident_notice(self.ctx, notice)
         await self.notifier.deliver(notice)
 
+    async def _tick(self, job: Job) -> None:
+        if job.reclaimed:
+            await take_over_lease(self.ctx, f"outcome:{job.payload['outcome']}")
+        await self.loop.tick(job.payload["outcome"])
+
     async def _execute(self, job: Job) -> None:
+        if job.reclaimed:
+            await take_over_lease(self.ctx, f"step:{job.payload['step']}")
         last = job.attempt + 1 >= self.worker.max_attempts
         await self.executor.execute(job.payload["step"], last_attempt=last)
 

@@ -45,6 +45,16 @@ async def dead_letter_incident(ctx: Context, job: Job, error: str) -> None:
         await ctx.say(incident_notice(incident, conversation, step_id=job.payload.get("step")))
 
 
+async def take_over_lease(ctx: Context, subject: str) -> None:
+    """Drop the lease of a worker whose job was reclaimed: it held the job past the
+    visibility timeout, so it is presumed dead, and waiting out its lease would leave a
+    step `running` (or an outcome unticked) for minutes. Should it be alive after all,
+    the compare-and-set transitions and the connectors' idempotency keys keep the
+    effect single.
+    """
+    await ctx.store.redis.delete(ctx.keys.lease(subject))
+
+
 async def _where(ctx: Context, job: Job) -> tuple[str | None, ConversationRef | None]:
     payload = job.payload
     try:

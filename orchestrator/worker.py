@@ -114,7 +114,7 @@ class Worker:
             raise  # left unacknowledged: another worker reclaims it
         except (RedisConnectionError, RedisTimeoutError):
             raise  # Redis is away, not the job at fault: it stays pending and is reclaimed
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any failure is retried, then dead-lettered
             await self._failed(job, error)
             return
         await self.queue.ack(job)
