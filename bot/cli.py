@@ -14,7 +14,9 @@ from bot.bootstrap import App, bootstrap
 from bot.console import ConsoleGateway, dispatch
 from config.settings import Settings
 from handlers import render
+from orchestrator.audit import export, verify
 from orchestrator.errors import ConfigError, NotFound
+from orchestrator.store.redis_store import RedisStore
 
 app = typer.Typer(
     help="Baton: outcome orchestration for Slack and Microsoft Teams.",
@@ -97,23 +99,45 @@ def _prompt(user: str) -> str | None:
 
 
 @app.command()
-def audit(outcome_id: Annotated[str, typer.Argument(help="The outcome's id, e.g. o3.")]) -> None:
-    """Print an outcome's audit trail."""
+def audit(
+    target: Annotated[str, typer.Argument(help="An outcome id (e.g. o3), 'verify' or 'export'.")],
+    fmt: Annotated[str, typer.Option("--format", help="export: csv or json.")] = "csv",
+) -> None:
+    """Print an outcome's audit trail; `verify` checks every chain; `export` writes it all."""
+    if fmt not in ("csv", "json"):
+        raise typer.BadParameter("--format must be csv or json")
 
-    async def main() -> None:
+    async def main() -> int:
         baton = await open_baton()
         try:
-            outcome = await baton.runtime.ctx.store.outcome(outcome_id)
-            events = await baton.runtime.ctx.store.audit_trail(outcome)
-            for line in render.audit_lines(events, baton.workspace):
+            store = baton.runtime.ctx.store
+            if target == "verify":
+                return await _verify(store)
+            if target == "export":
+                for workspace in await store.workspaces():
+                    typer.echo(await export(store, workspace, fmt), nl=False)
+                return 0
+            outcome = await store.outcome(target)
+            for line in render.audit_lines(await store.audit_trail(outcome), baton.workspace):
                 typer.echo(line)
+            return 0
         except NotFound:
-            typer.echo(f"No outcome {outcome_id}.", err=True)
-            raise typer.Exit(1) from None
+            typer.echo(f"No outcome {target}.", err=True)
+            return 1
         finally:
             await baton.close()
 
-    run_async(main)
+    raise typer.Exit(run_async(main))
+
+
+async def _verify(store: RedisStore) -> int:
+    broken = 0
+    for workspace in await store.workspaces():
+        verdict = await verify(store, workspace)
+        state = "intact" if verdict.intact else f"BROKEN: {verdict.problem}"
+        typer.echo(f"{workspace}: {verdict.events} events, {state}")
+        broken += not verdict.intact
+    return 1 if broken else 0
 
 
 def main() -> None:
