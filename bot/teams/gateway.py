@@ -101,8 +101,15 @@ class TeamsGateway:
 
 
 def _sender(activity: Activity) -> Logic:
+    """A new post in the conversation (POST .../activities), never a reply to the
+    continuation event that `continue_conversation` made up."""
+
     async def logic(turn: TurnContext) -> Any:
-        activity.type = activity.type or ActivityTypes.message
-        return await turn.send_activity(activity)
+        reference = TurnContext.get_conversation_reference(turn.activity)
+        outgoing = TurnContext.apply_conversation_reference(activity, reference)
+        outgoing.type = outgoing.type or ActivityTypes.message
+        outgoing.reply_to_id = None
+        client = turn.turn_state[CloudAdapterBase.BOT_CONNECTOR_CLIENT_KEY]
+        return await client.conversations.send_to_conversation(outgoing.conversation.id, outgoing)
 
     return logic

@@ -31,13 +31,11 @@ ROUTE = "/api/messages"
 def build_adapter(settings: Settings) -> CloudAdapter:
     """A CloudAdapter that authenticates as configured (or not at all, in development)."""
     authentication = ConfigurationBotFrameworkAuthentication(bot_configuration(settings))
-    adapter = CloudAdapter(authentication)
+    return CloudAdapter(authentication)
 
-    async def on_error(turn_context: TurnContext, error: Exception) -> None:
-        log.error("Teams turn failed", exc_info=error)
 
-    adapter.on_turn_error = on_error
-    return adapter
+async def _log_turn_error(turn_context: TurnContext, error: Exception) -> None:
+    log.error("Teams turn failed", exc_info=error)
 
 
 def refused_message(settings: Settings) -> str:
@@ -57,6 +55,9 @@ async def mount(application: web.Application, baton: App) -> str:
         application.router.add_post(ROUTE, refuse)
         return message
     adapter = build_adapter(settings)
+    # Inbound turns log and answer; the gateway's adapter has no handler, so a failed
+    # delivery raises and the notify job is retried from the queue.
+    adapter.on_turn_error = _log_turn_error
     references = ReferenceStore(baton.redis, settings.key_prefix)
     bot = BatonTeamsBot(baton.conversation, references)
 
