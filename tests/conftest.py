@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -133,6 +134,7 @@ def build_harness(
     workspace: Workspace,
     business: Business,
     clock: ManualClock | None = None,
+    wiring: Callable[[Context], dict[str, Any]] | None = None,
 ) -> Harness:
     clock = clock or ManualClock(START)
     store = RedisStore(redis, keys)
@@ -145,7 +147,11 @@ def build_harness(
         connectors_of=lambda tenant: connectors,
     )
     gateway = RecordingGateway()
-    runtime = Runtime(ctx, ChatNotifier(store, {"test": gateway}, ctx.workspace_of))
+    runtime = Runtime(
+        ctx,
+        ChatNotifier(store, {"test": gateway}, ctx.workspace_of),
+        **(wiring(ctx) if wiring else {}),  # planner, lanes, interpreter
+    )
     return Harness(runtime, Conversation(runtime), gateway, clock, business, connectors)
 
 
