@@ -26,7 +26,7 @@ from orchestrator.connectors.payload import (
     render_body,
     render_url,
 )
-from orchestrator.connectors.secrecy import REDACTED, Secrets
+from orchestrator.connectors.secrecy import Secrets
 from orchestrator.templates import TemplateFailed, render
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -66,10 +66,11 @@ class HttpConnector:
         self.secrets = Secrets(name, env)
         self.ledger = ledger
         self.base = self.secrets.expand(connection.url, where="url") if connection.url else ""
+        self._fixed = self._fixed_headers()
         self._client = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(retries=connection.retries),
             timeout=connection.timeout_s,
-            headers=self._fixed_headers(),
+            headers=self._fixed,
             follow_redirects=False,
         )
 
@@ -159,7 +160,7 @@ class HttpConnector:
 
     def show(self, request: Request) -> dict[str, Any]:
         """What a receipt says about `request`: everything but secrets."""
-        fixed = {k: REDACTED for k in self._client.headers if k.lower() == "authorization"}
+        fixed = {k: self.secrets.scrub(v) for k, v in self._fixed.items()}
         fixed.update({k: self.secrets.scrub(v) for k, v in request.headers.items()})
         shown: dict[str, Any] = {
             "method": request.method,
