@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
@@ -22,6 +23,9 @@ from orchestrator.connectors import Connectors
 from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.context import Context
 from orchestrator.jobs import JobQueue, consumer_name
+from orchestrator.lanes import Lanes
+from orchestrator.llm import build_lane
+from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.runtime import Runtime
 from orchestrator.store.embedded import EmbeddedRedis
@@ -90,6 +94,26 @@ def build_pager(settings: Settings) -> Pagers:
     return Pagers(pagers)
 
 
+def intelligence(settings: Settings, ctx: Context) -> dict[str, Any]:
+    """The LLM lane's planner, drafter and interpreter when `BATON_LLM` is set; else none."""
+    if not settings.llm:
+        log.info("no LLM configured: parser, playbooks and templates")
+        return {}
+    model = build_chat_model(
+        ModelSettings(
+            settings.llm, base_url=settings.llm_base_url, timeout_s=settings.llm_timeout_s
+        )
+    )
+    lane = build_lane(ctx, model, daily_tokens=settings.llm_daily_tokens)
+    where = f" at {redact(settings.llm_base_url)}" if settings.llm_base_url else ""
+    log.info("LLM lane: %s%s (falls back to playbooks and templates)", settings.llm, where)
+    return {
+        "planner": lane.planner,
+        "lanes": Lanes(drafter=lane.drafter),
+        "interpreter": lane.interpreter,
+    }
+
+
 async def bootstrap(
     settings: Settings,
     gateways: Mapping[str, ChatGateway],
@@ -115,7 +139,13 @@ async def bootstrap(
     )
     all_gateways = {**build_gateways(settings, store), **gateways}
     notifier = ChatNotifier(store, all_gateways, ctx.workspace_of)
-    runtime = Runtime(ctx, notifier, name=consumer_name(name), pager=build_pager(settings))
+    runtime = Runtime(
+        ctx,
+        notifier,
+        name=consumer_name(name),
+        pager=build_pager(settings),
+        **intelligence(settings, ctx),
+    )
     runtime.worker.visibility_ms = int(settings.worker_visibility_s * 1000)
     runtime.worker.grace_s = settings.shutdown_grace_s
     await runtime.start()

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
 
     llm: str | None = Field(default=None, validation_alias="BATON_LLM")
     llm_base_url: str | None = Field(default=None, validation_alias="BATON_LLM_BASE_URL")
+    llm_timeout_s: float = Field(default=30.0, validation_alias="BATON_LLM_TIMEOUT_S")
+    """Client timeout per model request; retries (with backoff) come on top."""
+    llm_daily_tokens: int = Field(default=500_000, validation_alias="BATON_LLM_DAILY_TOKENS")
+    """Tokens each workspace may use per day; past it Baton plans with playbooks."""
 
     pager_webhook_url: str | None = Field(default=None, validation_alias="BATON_PAGER_WEBHOOK_URL")
     """A URL that receives each incident as JSON (trigger and resolve)."""

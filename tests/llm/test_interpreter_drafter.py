@@ -69,7 +69,7 @@ async def test_invented_metrics_insane_numbers_and_wrong_directions_are_dropped(
         workspace,
         START,
     ) == {"metric": "churn_rate"}
-    past = checked(OutcomeReading(deadline="2020-01-01"), workspace, START)  # type: ignore[arg-type]
+    past = checked(OutcomeReading(deadline="2020-01-01"), workspace, START)
     assert past == {}
 
 

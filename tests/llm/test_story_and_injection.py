@@ -21,7 +21,7 @@ from orchestrator.models import OutcomeStatus, StepStatus
 from orchestrator.store.keys import Keys
 from tests.conftest import Harness, build_harness
 from tests.llm.conftest import Sleeps
-from tests.llm.scripted import RespondingModel, Responder, reply, tool_call
+from tests.llm.scripted import Responder, RespondingModel, reply, tool_call
 from tests.llm.story import DRAFT, StoryTeller
 
 STATEMENT = "Cut monthly churn by 2% by the end of Q1, with a budget of £500"
@@ -61,7 +61,7 @@ async def make(
 
 async def test_the_demo_story_reaches_its_target_on_the_llm_path(make: Any) -> None:
     teller = StoryTeller()
-    harness, model = await make(teller)
+    harness, _model = await make(teller)
     outcome_id = await harness.state("olivia", STATEMENT, "points")
     decided: set[str] = set()
     for _ in range(90):
@@ -119,7 +119,7 @@ class Obedient:
 
 async def test_injected_instructions_in_connector_data_bypass_nothing(make: Any) -> None:
     obedient = Obedient()
-    harness, model = await make(obedient)
+    harness, _model = await make(obedient)
     poison(harness.business)
     outcome_id = await harness.state("olivia", STATEMENT, "points")
     prompt = obedient.draft_prompts[0]
