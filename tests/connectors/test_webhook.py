@@ -1,0 +1,75 @@
+"""The webhook connector: signed, keyed by step id, verified by the receiving side."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.catalog import Action, Connection
+from orchestrator.connectors.webhook import WebhookConnector
+from orchestrator.errors import ConnectorError
+from tests.connectors.conftest import ENV, SIGNING
+from tests.connectors.servers import Receiver
+
+ACTION = Action(lane="systems", description="Tell the CRM", connection="hook")
+
+
+def hook(url: str) -> Connection:
+    return Connection(kind="webhook", url=url + "/hooks/crm", secret="${HOOK_SECRET}", retries=0)
+
+
+async def test_signed_post_with_the_step_id_as_idempotency_key(receiver: Receiver) -> None:
+    connector = WebhookConnector("hook", hook(receiver.url), ENV)
+    try:
+        receipt = await connector.perform(
+            action=ACTION,
+            params={"draft": "hi {{ 7*7 }}"},
+            rows=[{"id": 1}],
+            key="s4",
+            shadow=False,
+        )
+    finally:
+        await connector.close()
+    assert receipt["sent"] == 1 and receiver.bad_signatures == 0
+    body = receiver.accepted["s4"]["json"]
+    assert body["params"] == {"draft": "hi {{ 7*7 }}"} and body["rows"] == [{"id": 1}]
+
+
+async def test_a_wrong_secret_is_refused_by_the_receiver(receiver: Receiver) -> None:
+    connector = WebhookConnector("hook", hook(receiver.url), {**ENV, "HOOK_SECRET": "nope"})
+    try:
+        with pytest.raises(ConnectorError, match="401"):
+            await connector.perform(action=ACTION, params={}, rows=[], key="s5", shadow=False)
+    finally:
+        await connector.close()
+    assert receiver.bad_signatures == 1 and receiver.accepted == {}
+
+
+async def test_outage_then_retry_delivers_once(receiver: Receiver) -> None:
+    receiver.fail_next = 2
+    connector = WebhookConnector("hook", hook(receiver.url), ENV)
+    try:
+        for _ in range(2):
+            with pytest.raises(ConnectorError) as raised:
+                await connector.perform(action=ACTION, params={}, rows=[], key="s6", shadow=False)
+            assert raised.value.transient
+        await connector.perform(action=ACTION, params={}, rows=[], key="s6", shadow=False)
+    finally:
+        await connector.close()
+    assert receiver.deliveries == ["s6", "s6", "s6"] and list(receiver.accepted) == ["s6"]
+
+
+async def test_shadow_shows_the_signed_request_without_the_secret(receiver: Receiver) -> None:
+    connector = WebhookConnector("hook", hook(receiver.url), ENV)
+    try:
+        receipt = await connector.perform(action=ACTION, params={}, rows=[], key="s7", shadow=True)
+    finally:
+        await connector.close()
+    assert receiver.deliveries == [] and SIGNING not in str(receipt)
+    request = receipt["requests"][0]
+    assert request["headers"]["Idempotency-Key"] == "s7"
+    assert request["headers"]["X-Baton-Signature"].startswith("sha256=")
+
+
+def test_a_literal_secret_is_refused_at_load() -> None:
+    with pytest.raises(ValueError, match="ENV_VAR"):
+        Connection(kind="webhook", url="http://x", secret="literal-secret")
