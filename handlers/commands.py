@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from orchestrator.errors import NotAllowed, NotFound, TransitionRefused
 from orchestrator.evaluate import evaluate
+from orchestrator.llm.usage import TokenLedger
 from orchestrator.loop import TICK_JOB
 from orchestrator.models import Outcome
 from orchestrator.runtime import Runtime
@@ -86,7 +87,11 @@ async def status(request: Request) -> Reply:
         outcome, evaluation, steps, workspace, await ctx.store.spent(outcome.id)
     )
     history = tuple(render.step_line(s, workspace) for s in steps)
-    return Reply(Card(title=card.title, fields=card.fields, progress=card.progress, lines=history))
+    tokens = await TokenLedger(ctx.store).used_by(outcome.id)
+    used = ((texts.MODEL_TOKENS, f"{tokens.total:,}"),) if tokens.total else ()
+    return Reply(
+        Card(title=card.title, fields=card.fields + used, progress=card.progress, lines=history)
+    )
 
 
 async def audit(request: Request) -> Reply:

@@ -145,3 +145,5 @@ RECEIPT_VERBS = {
     "emails": ("sent", "would send"),
 }
 CHECK_NO_LLM = "LLM: none configured (playbooks plan, templates draft; set BATON_LLM to add one)"
+
+MODEL_TOKENS = "Model tokens"

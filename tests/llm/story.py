@@ -38,7 +38,7 @@ class StoryTeller:
 
     def __call__(self, messages: list[BaseMessage], bound: dict[str, Any]) -> AIMessage:
         if not bound.get("tools"):
-            return AIMessage(content=DRAFT)
+            return reply(content=DRAFT)
         history = data_of(messages[1])
         rejected = [(h["action"], h["params"]) for h in history if h["status"] == "rejected"]
         self.reasons = [h.get("rejected_because", "") for h in history if "rejected_because" in h]

@@ -140,3 +140,11 @@ async def test_injected_instructions_in_connector_data_bypass_nothing(make: Any)
         harness.clock.advance(timedelta(days=1))
         await harness.runtime.drain()
     assert outbox.connection.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+
+
+async def test_status_shows_the_tokens_the_outcome_used(make: Any) -> None:
+    harness, _model = await make(StoryTeller())
+    outcome_id = await harness.state("olivia", STATEMENT, "points")
+    replies = await harness.say("olivia", f"/outcome status {outcome_id}")
+    fields = dict(replies[0].card.fields)
+    assert fields["Model tokens"] == "240"  # one plan and one draft, 120 tokens each
