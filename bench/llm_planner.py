@@ -1,0 +1,154 @@
+"""Planner overhead excluding model time: ms per plan with a zero-latency scripted model.
+
+    python bench/llm_planner.py [--plans 500]
+
+Uses `REDIS_URL` when set, otherwise an embedded Redis. Reports the LlmPlanner's time per
+plan (prompt building, history and budget reads from Redis, tool schemas, validation,
+token accounting) and, separately, the bare langchain call of the scripted model, so the
+difference is what Baton adds around a model call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+from langchain_core.messages import AIMessage
+from redis.asyncio import Redis
+
+from config.settings import DEMO_WORKSPACE
+from config.workspace import load_workspace
+from orchestrator.clock import ManualClock
+from orchestrator.connectors import Connectors
+from orchestrator.context import Context
+from orchestrator.evaluate import evaluate
+from orchestrator.jobs import JobQueue
+from orchestrator.llm import build_lane
+from orchestrator.llm.tools import catalog_tools
+from orchestrator.models import ConversationRef, Direction, Lane, Outcome, Step, StepStatus
+from orchestrator.planner import PlanInput
+from orchestrator.store.embedded import EmbeddedRedis
+from orchestrator.store.keys import Keys
+from orchestrator.store.redis_store import RedisStore
+
+START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+
+
+class ZeroLatencyModel(FakeMessagesListChatModel):
+    def bind_tools(self, tools: Any, *, tool_choice: Any = None, **kwargs: Any) -> Any:
+        return self.bind(tools=list(tools), tool_choice=tool_choice)
+
+
+def scripted() -> ZeroLatencyModel:
+    def call(name: str, params: dict[str, Any]) -> dict[str, Any]:
+        args = {"params": params, "rationale": "r", "expected_impact": "e"}
+        return {"name": name, "args": args, "id": f"c_{name}", "type": "tool_call"}
+
+    message = AIMessage(
+        content="",
+        tool_calls=[call("find_at_risk", {}), call("offer_discount", {"percent": 10})],
+        usage_metadata={"input_tokens": 900, "output_tokens": 60, "total_tokens": 960},
+    )
+    return ZeroLatencyModel(responses=[message])
+
+
+def plan_input(outcome: Outcome, history: list[Step]) -> PlanInput:
+    workspace = load_workspace(DEMO_WORKSPACE)
+    now = START + timedelta(days=10)
+    return PlanInput(outcome, evaluate(outcome, 7.9, now), history, workspace, now)
+
+
+def history_of(count: int) -> list[Step]:
+    return [
+        Step(
+            id=f"s{i}",
+            outcome_id="o1",
+            workspace="T1",
+            action="find_at_risk",
+            lane=Lane.LOGIC,
+            status=StepStatus.SUCCEEDED,
+            effect=-0.1,
+            created_at=START,
+        )
+        for i in range(count)
+    ]
+
+
+async def run(plans: int, redis: Redis) -> None:
+    keys = Keys(f"bench:{uuid.uuid4().hex[:8]}")
+    workspace = load_workspace(DEMO_WORKSPACE)
+    ctx = Context(
+        store=RedisStore(redis, keys),
+        queue=JobQueue(redis, keys),
+        clock=ManualClock(START),
+        workspace_of=lambda tenant: workspace,
+        connectors_of=lambda tenant: Connectors(workspace, {}),
+    )
+    outcome = Outcome(
+        id="o1",
+        workspace="T1",
+        objective="Cut churn by 2 points",
+        metric="churn_rate",
+        direction=Direction.DECREASE,
+        baseline=8.0,
+        target=6.0,
+        started_at=START,
+        deadline=START + timedelta(days=85),
+        owner="olivia",
+        approvers=("alice",),
+        conversation=ConversationRef(platform="bench", workspace="T1", channel="C1"),
+        budget=500.0,
+    )
+    model = scripted()
+    lane = build_lane(ctx, model, daily_tokens=10**12)
+    given = plan_input(outcome, history_of(20))
+    bare = model.bind_tools(catalog_tools(workspace.actions))
+    await lane.planner.propose(given)  # warm caches
+    planner_ms = [await _timed(lane.planner.propose(given)) for _ in range(plans)]
+    model_ms = [await _timed(bare.ainvoke("plan")) for _ in range(plans)]
+    async for key in redis.scan_iter(match=f"{keys.prefix}:*"):
+        await redis.delete(key)
+    p50, model_p50 = statistics.median(planner_ms), statistics.median(model_ms)
+    print(f"plans: {plans}, history: 20 steps, catalog: {len(workspace.actions)} actions")
+    print(f"LlmPlanner.propose  p50 {p50:.3f} ms  p95 {_p95(planner_ms):.3f} ms")
+    print(f"bare model call     p50 {model_p50:.3f} ms  p95 {_p95(model_ms):.3f} ms")
+    print(f"overhead (p50 difference): {p50 - model_p50:.3f} ms per plan")
+
+
+async def _timed(work: Any) -> float:
+    started = time.perf_counter()
+    await work
+    return (time.perf_counter() - started) * 1000
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[int(len(values) * 0.95) - 1]
+
+
+async def main(plans: int) -> None:
+    if os.environ.get("REDIS_URL"):
+        redis = Redis.from_url(os.environ["REDIS_URL"])
+        await run(plans, redis)
+        await redis.aclose()
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        embedded = EmbeddedRedis(Path(tmp))
+        redis = Redis.from_url(await embedded.start())
+        await run(plans, redis)
+        await redis.aclose()
+        await embedded.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plans", type=int, default=500)
+    asyncio.run(main(parser.parse_args().plans))
