@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from orchestrator.catalog import Action, Connection, HttpAuth, Metric
@@ -117,7 +119,7 @@ async def test_outage_mid_batch_is_transient_and_the_retry_sends_only_the_rest(
     receiver: Receiver, ledger: RedisDeliveryLedger
 ) -> None:
     connector = HttpConnector("api", api(receiver.url), ENV, ledger)
-    rows = [*ROWS, {"customer_id": 3}]
+    rows: list[dict[str, Any]] = [*ROWS, {"customer_id": 3}]
     try:
         await connector.perform(
             action=tag_action(), params={"draft": ""}, rows=rows[:1], key="s10", shadow=False
