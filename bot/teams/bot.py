@@ -13,6 +13,7 @@ from typing import Any
 from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.cloud_adapter_base import CloudAdapterBase
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters
+from msrest.serialization import Model
 
 from bot.teams.adaptive import CONTENT_TYPE, REFRESH_VERB, click_data, to_adaptive_card
 from bot.teams.gateway import card_activity
@@ -56,15 +57,31 @@ def to_click(activity: Activity, data: object) -> Click | None:
     )
 
 
+class InvokeBody(Model):  # type: ignore[misc]
+    """The `adaptiveCard/action` answer. botbuilder's own model types `value` as a dict,
+    but a message answer's value is a string, so this one takes either."""
+
+    _attribute_map = {
+        "status_code": {"key": "statusCode", "type": "int"},
+        "type": {"key": "type", "type": "str"},
+        "value": {"key": "value", "type": "object"},
+    }
+
+    def __init__(self, *, type: str, value: object) -> None:
+        super().__init__()
+        self.status_code = 200
+        self.type = type
+        self.value = value
+
+
 def card_response(card: Card) -> InvokeResponse:
-    body = {"statusCode": 200, "type": CONTENT_TYPE, "value": to_adaptive_card(card)}
+    body = InvokeBody(type=CONTENT_TYPE, value=to_adaptive_card(card))
     return InvokeResponse(status=int(HTTPStatus.OK), body=body)
 
 
 def message_response(text: str) -> InvokeResponse:
     """A message only the clicking person sees; their card stays as it is."""
-    body = {"statusCode": 200, "type": MESSAGE_TYPE, "value": text}
-    return InvokeResponse(status=int(HTTPStatus.OK), body=body)
+    return InvokeResponse(status=int(HTTPStatus.OK), body=InvokeBody(type=MESSAGE_TYPE, value=text))
 
 
 class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]

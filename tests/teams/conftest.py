@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 from botbuilder.core.adapters import TestAdapter
+from botbuilder.core.serializer_helper import serializer_helper
 from botbuilder.schema import Activity
 
 from bot.teams.bot import BatonTeamsBot
@@ -40,7 +41,8 @@ class TeamsTurns:
         responses = [a for a in sent if a.type == "invokeResponse"]
         assert len(responses) == 1, sent
         assert responses[0].value.status == 200
-        return cast(dict[str, Any], responses[0].value.body)
+        # Serialized as the web adapter serializes it for Teams.
+        return cast(dict[str, Any], serializer_helper(responses[0].value.body))
 
 
 @pytest.fixture
