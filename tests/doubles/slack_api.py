@@ -22,6 +22,7 @@ class Call:
     method: str
     params: dict[str, Any]
     token: str
+    answer: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,6 +83,28 @@ class SlackApiDouble:
     def called(self, method: str) -> list[dict[str, Any]]:
         return [c.params for c in self.calls if c.method == method]
 
+    def buttons(self, action: str) -> list[tuple[str, str, str | None]]:
+        """(value, ts, thread_ts) of `action` buttons on messages as they are now."""
+        current: dict[str, tuple[list[Any], str | None]] = {}
+        for call in self.calls:
+            if call.method == "chat.postMessage":
+                current[call.answer["ts"]] = (
+                    call.params.get("blocks", []),
+                    call.params.get("thread_ts"),
+                )
+            elif call.method == "chat.update" and call.params["ts"] in current:
+                current[call.params["ts"]] = (
+                    call.params.get("blocks", []),
+                    current[call.params["ts"]][1],
+                )
+        found = []
+        for ts, (blocks, thread) in current.items():
+            for block in blocks:
+                for element in block.get("elements", []) if block["type"] == "actions" else []:
+                    if element["action_id"] == f"baton_{action}":
+                        found.append((element["value"], ts, thread))
+        return found
+
     def texts(self, method: str = "chat.postMessage") -> list[str]:
         return [str(p.get("text", "")) for p in self.called(method)]
 
@@ -93,9 +116,9 @@ class SlackApiDouble:
             self.outage.remaining -= 1
             self.refused += 1
             return self._failure(self.outage)
-        self.calls.append(Call(method, params, token))
-        answer = self.answers.get(method, lambda p: {})
-        return web.json_response({"ok": True, **answer(params)})
+        answer = {"ok": True, **self.answers.get(method, lambda p: {})(params)}
+        self.calls.append(Call(method, params, token, answer))
+        return web.json_response(answer)
 
     def _failure(self, outage: Outage) -> web.Response:
         if outage.status == 429:

@@ -102,7 +102,9 @@ def block_action(
     }
 
 
-def view_submission(view_id: str, private_metadata: str, reason: str, *, user: str) -> dict[str, Any]:
+def view_submission(
+    view_id: str, private_metadata: str, reason: str, *, user: str
+) -> dict[str, Any]:
     return {
         "type": "view_submission",
         "team": {"id": "T1", "domain": "double"},
@@ -115,7 +117,11 @@ def view_submission(view_id: str, private_metadata: str, reason: str, *, user: s
             "type": "modal",
             "callback_id": "baton_reject_reason",
             "private_metadata": private_metadata,
-            "state": {"values": {"reason": {"reason_input": {"type": "plain_text_input", "value": reason}}}},
+            "state": {
+                "values": {
+                    "reason": {"reason_input": {"type": "plain_text_input", "value": reason}}
+                }
+            },
         },
     }
 

@@ -54,7 +54,7 @@ async def test_send_update_private(slack_api: SlackApiDouble) -> None:
     assert posted["channel"] == "C9" and posted["thread_ts"] == "1.000001"
     assert posted["blocks"] == to_blocks(CARD)
     assert "&lt;send&gt; &amp; more" in posted["blocks"][0]["text"]["text"]
-    actions = [b for b in posted["blocks"] if b["type"] == "actions"][0]["elements"]
+    actions = next(b for b in posted["blocks"] if b["type"] == "actions")["elements"]
     assert [a["action_id"] for a in actions] == ["baton_approve", "baton_reject"]
     assert updated["ts"] == ref.message_id and "actions" not in str(updated["blocks"])
     assert slack_api.called("chat.postEphemeral")[0]["user"] == "U2"
@@ -83,7 +83,7 @@ async def test_429_waits_retry_after_then_delivers(slack_api: SlackApiDouble) ->
 async def test_outage_raises_so_the_job_is_retried(slack_api: SlackApiDouble) -> None:
     slack = gateway(slack_api, FakeTime())
     slack_api.fail_next(500, 1)
-    with pytest.raises(SlackDeliveryFailed, match="chat.postMessage"):
+    with pytest.raises(SlackDeliveryFailed, match=r"chat\.postMessage"):
         await slack.send(conversation=WHERE, card=CARD)
     slack_api.fail_next(429, 3, retry_after=120)
     with pytest.raises(SlackDeliveryFailed):

@@ -1,0 +1,152 @@
+"""End to end: `baton web` + `baton run` as processes, Slack's requests in, the double's calls out."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.demo.simulation import Business
+from tests.doubles.slack_api import SlackApiDouble
+from tests.slack.conftest import (
+    block_action,
+    command_body,
+    event_body,
+    interaction_body,
+    view_submission,
+)
+from tests.slack.processes import Baton, baton_env, eventually
+
+STATEMENT = "Cut monthly churn by 2% by the end of Q1, with a budget of £500"
+REJECTION = "Too generous: keep discounts at 10% or less"
+
+
+@pytest.fixture
+async def baton(
+    slack_api: SlackApiDouble, business: Business, tmp_path: Path
+) -> AsyncIterator[Baton]:
+    env = baton_env(slack_api.base_url, tmp_path / "state", business.path)
+    running = Baton(env, tmp_path)
+    await running.start()
+    yield running
+    await running.stop()
+    if os.environ.get("REDIS_URL"):
+        redis = Redis.from_url(os.environ["REDIS_URL"])
+        async for key in redis.scan_iter(match=env["BATON_KEY_PREFIX"] + ":*", count=1000):
+            await redis.delete(key)
+        await redis.aclose()
+
+
+class Slack:
+    """Sends what Slack would send, numbering triggers and actions."""
+
+    def __init__(self, baton: Baton, api: SlackApiDouble) -> None:
+        self.baton = baton
+        self.api = api
+        self.n = 0
+
+    async def command(self, text: str, user: str) -> int:
+        self.n += 1
+        status, _ = await self.baton.post(*command_body(text, user=user, trigger=f"t{self.n}"))
+        return status
+
+    async def reply(self, text: str, user: str, thread: str, event_id: str) -> int:
+        self.n += 1
+        event = {
+            "type": "message",
+            "channel": "C1",
+            "channel_type": "channel",
+            "user": user,
+            "text": text,
+            "ts": f"1700002000.{self.n:06d}",
+            "thread_ts": thread,
+        }
+        status, _ = await self.baton.post(*event_body(event, event_id))
+        return status
+
+    async def click(self, action: str, value: str, user: str) -> int:
+        self.n += 1
+        _, ts, thread = next(b for b in self.api.buttons(action) if b[0] == value)
+        payload = block_action(
+            action, value, user=user, channel="C1", ts=ts, thread=thread, n=self.n
+        )
+        status, _ = await self.baton.post(*interaction_body(payload))
+        return status
+
+    def posted(self, needle: str) -> list[str]:
+        return [t for t in self.api.texts() if needle in t]
+
+    def updated(self, needle: str) -> list[str]:
+        return [t for t in self.api.texts("chat.update") if needle in t]
+
+
+async def test_the_demo_story_through_slack(baton: Baton, slack_api: SlackApiDouble) -> None:
+    slack = Slack(baton, slack_api)
+    assert await slack.command(STATEMENT, "olivia") == 200
+    anchor = slack_api.called("chat.postMessage")[0]
+    assert "stated an outcome" in anchor["text"] and anchor["channel"] == "C1"
+    thread = slack_api.calls[-1].answer["ts"]
+    await eventually(lambda: slack.posted("percentage points"), "the clarifying question")
+    assert slack_api.called("chat.postMessage")[1]["thread_ts"] == thread
+
+    assert await slack.reply("points", "olivia", thread, "Ev1") == 200
+    # Slack redelivers the same event: it must not count twice.
+    assert await slack.reply("points", "olivia", thread, "Ev1") == 200
+    session = (await eventually(lambda: slack_api.buttons("confirm"), "Confirm"))[0][0]
+    assert await slack.click("confirm", session, "olivia") == 200
+    await eventually(lambda: slack.updated("Confirmed: outcome o1"), "Confirm to replace")
+    a3 = (await eventually(lambda: slack_api.buttons("approve"), "the first approval"))[0][0]
+
+    # Nobody but an approver decides; the outsider is told privately.
+    assert await slack.click("approve", a3, "olivia") == 200
+    whisper = await eventually(lambda: slack_api.called("chat.postEphemeral"), "the whisper")
+    assert whisper[0]["user"] == "olivia" and "@alice" in whisper[0]["text"]
+
+    # A Slack outage while the decision is delivered loses nothing.
+    slack_api.fail_next(500, 2)
+    assert await slack.click("approve", a3, "alice") == 200
+    assert await slack.click("approve", a3, "alice") == 200  # the double click
+    await eventually(lambda: slack.updated("Approved by @alice"), "the approval update")
+    await eventually(lambda: slack.posted("Done: send_winback"), "the win-back to run")
+    assert slack_api.refused == 2
+    assert len(slack.posted("Done: send_winback")) == 1
+
+    a7 = await _discount_approval(slack, slack_api)
+    assert await slack.click("reject", a7, "bob") == 200
+    opened = await eventually(lambda: slack_api.called("views.open"), "the reject modal")
+    view = opened[0]["view"]
+    assert view["callback_id"] == "baton_reject_reason"
+    submission = view_submission("V77", view["private_metadata"], REJECTION, user="bob")
+    assert (await baton.post(*interaction_body(submission)))[0] == 200
+    await eventually(lambda: slack.updated("Rejected by @bob"), "the rejection update")
+    await eventually(lambda: slack.posted("Re-planned around @bob"), "the re-plan")
+    assert len(slack_api.called("chat.postMessage")) == len(
+        {c.answer["ts"] for c in slack_api.calls if c.method == "chat.postMessage"}
+    )
+    assert len(slack.posted("Statement of Benefit")) == 1
+
+
+async def _discount_approval(slack: Slack, api: SlackApiDouble) -> str:
+    """Ask for checks (each a tick) until the 20% discount is planned, then await its approval."""
+    for _ in range(10):
+        if slack.posted("Plan for o1: discount_20"):
+            break
+        seen = len(api.called("chat.postMessage"))
+        assert await slack.command("check o1", "olivia") == 200
+        await eventually(lambda: len(api.called("chat.postMessage")) > seen + 1, "a tick")
+    pending = await eventually(
+        lambda: [v for v, _, _ in api.buttons("approve") if _is_discount(api, v)],
+        "the discount approval",
+    )
+    return pending[0]
+
+
+def _is_discount(api: SlackApiDouble, value: str) -> bool:
+    return any(
+        "percent=20" in p["text"] and value in json.dumps(p["blocks"])
+        for p in api.called("chat.postMessage")
+    )
