@@ -325,7 +325,7 @@ def step_card(step: Step, failed: str = "") -> Card:
         verbs = texts.RECEIPT_VERBS.get(noun, texts.RECEIPT_VERBS["records"])
         detail.append(f"{verbs[bool(receipt.get('shadow'))]} {receipt['executions']} {noun}")
     if "post" in output:
-        detail.append("posted to the channel")
+        detail.append("would post to the channel" if step.shadow else "posted to the channel")
     return Card(
         title=shadow + texts.STEP_DONE.format(action=step.action, detail=", ".join(detail) or "ok")
     )
