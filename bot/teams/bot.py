@@ -57,7 +57,7 @@ def to_click(activity: Activity, data: object) -> Click | None:
     )
 
 
-class InvokeBody(Model):  # type: ignore[misc]
+class InvokeBody(Model):
     """The `adaptiveCard/action` answer. botbuilder's own model types `value` as a dict,
     but a message answer's value is a string, so this one takes either."""
 
@@ -68,7 +68,7 @@ class InvokeBody(Model):  # type: ignore[misc]
     }
 
     def __init__(self, *, type: str, value: object) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.status_code = 200
         self.type = type
         self.value = value

@@ -185,3 +185,29 @@ async def test_a_redelivered_invoke_decides_once(teams: Teams) -> None:
     trail = await teams.store.audit_trail(await teams.store.outcome(approval.outcome_id))
     decisions = [e for e in trail if e.subject.endswith(approval_id) and e.after == "approved"]
     assert len(decisions) == 1 and decisions[0].actor == "alice"
+
+
+async def test_production_without_credentials_refuses_teams(
+    redis_url: str, keys: Keys, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = environment(
+        REDIS_URL=redis_url,
+        BATON_KEY_PREFIX=keys.prefix,
+        BATON_STATE_DIR=str(tmp_path / "state"),
+        BATON_ENV="production",
+        PORT=str(port),
+    )
+    web = start("web", env, tmp_path / "web.log")
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        await healthy(base_url, web, tmp_path / "web.log")
+        async with aiohttp.ClientSession() as http:
+            activity = message("olivia", "help", "http://127.0.0.1:9/")
+            async with http.post(base_url + "/api/messages", json=activity) as response:
+                assert response.status == 503
+                error = (await response.json())["error"]
+        assert "MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD" in error
+    finally:
+        stop(web)
+    assert "MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD" in (tmp_path / "web.log").read_text()

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.bootstrap import App, bootstrap
@@ -39,7 +40,9 @@ def test_credentials_decide_the_mode() -> None:
     assert auth_mode(full) is AuthMode.AUTHENTICATED
 
 
-async def _client(settings: Settings) -> AsyncIterator[tuple[TestClient, str]]:
+async def _client(
+    settings: Settings,
+) -> AsyncIterator[tuple[TestClient[web.Request, web.Application], str]]:
     baton: App = await bootstrap(settings, {})
     application, notes = await build_web_app(baton, [mount])
     client = TestClient(TestServer(application))
