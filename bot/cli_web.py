@@ -12,6 +12,7 @@ from bot.cli import app, open_baton, run_async
 from bot.slack.config import banner
 from bot.slack.manifest import manifest_yaml
 from bot.web import serve_web
+from config.settings import Settings
 
 manifest_app = typer.Typer(help="Print app manifests for the chat platforms.", no_args_is_help=True)
 app.add_typer(manifest_app, name="manifest")
@@ -22,6 +23,7 @@ def web() -> None:
     """Serve Slack, Teams and /healthz on $PORT. Jobs run in `baton run` (or `baton worker`)."""
 
     async def main() -> None:
+        banner(Settings())  # refuse a half-configured Slack before touching Redis
         baton = await open_baton()
         port = baton.settings.port
         typer.echo(f"Baton web · {baton.workspace.name} · {baton.store_label} · port {port}")

@@ -102,7 +102,7 @@ class Baton:
         self, body: str, content_type: str, headers: dict[str, str] | None = None
     ) -> tuple[int, str]:
         assert self.session is not None
-        sent = {"Content-Type": content_type, **(headers or sign(body))}
+        sent = {"Content-Type": content_type, **(sign(body) if headers is None else headers)}
         async with self.session.post(self.url + "/slack/events", data=body, headers=sent) as r:
             return r.status, await r.text()
 

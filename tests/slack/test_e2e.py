@@ -1,4 +1,4 @@
-"""End to end: `baton web` + `baton run` as processes, Slack's requests in, the double's calls out."""
+"""End to end: `baton web` + `baton run` as processes; Slack requests in, API calls out."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ async def _discount_approval(slack: Slack, api: SlackApiDouble) -> str:
             break
         seen = len(api.called("chat.postMessage"))
         assert await slack.command("check o1", "olivia") == 200
-        await eventually(lambda: len(api.called("chat.postMessage")) > seen + 1, "a tick")
+        await eventually(lambda n=seen: len(api.called("chat.postMessage")) > n + 1, "a tick")
     pending = await eventually(
         lambda: [v for v, _, _ in api.buttons("approve") if _is_discount(api, v)],
         "the discount approval",
