@@ -79,7 +79,11 @@ class Approvals:
             return  # decided by a person in the meantime
 
     async def _settle(self, before: Approval, after: Approval, *, actor: str) -> Commit:
-        step = await self.ctx.store.step(before.step_id)
+        # The step is read after the approval; a concurrent decision may have moved it on.
+        # Expect the state a pending approval implies, so that race ends in the store's
+        # compare-and-set refusing (one decision wins) rather than in an illegal transition.
+        loaded = await self.ctx.store.step(before.step_id)
+        step = loaded.model_copy(update={"status": StepStatus.AWAITING_APPROVAL})
         outcome = await self.ctx.store.outcome(before.outcome_id)
         now = self.ctx.clock.now()
         runs = after.status is ApprovalStatus.APPROVED or (
