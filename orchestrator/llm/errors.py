@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.errors import BatonError
+from orchestrator.errors import BatonError, ConfigError
 
 
 class LlmError(BatonError):
@@ -18,5 +18,5 @@ class LlmUnavailable(LlmError):
         self.attempts = attempts
 
 
-class LlmNotInstalled(LlmError):
+class LlmNotInstalled(LlmError, ConfigError):
     """The provider in `BATON_LLM` needs an optional extra that is not installed."""
