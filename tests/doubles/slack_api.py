@@ -116,7 +116,8 @@ class SlackApiDouble:
             self.outage.remaining -= 1
             self.refused += 1
             return self._failure(self.outage)
-        answer = {"ok": True, **self.answers.get(method, lambda p: {})(params)}
+        respond = self.answers.get(method, _nothing)
+        answer = {"ok": True, **respond(params)}
         self.calls.append(Call(method, params, token, answer))
         return web.json_response(answer)
 
@@ -168,6 +169,10 @@ class SlackApiDouble:
     def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
         files = _as_list(params.get("files"))
         return {"files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
+
+
+def _nothing(params: dict[str, Any]) -> dict[str, Any]:
+    return {}
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

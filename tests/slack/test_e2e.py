@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -137,12 +137,16 @@ async def _discount_approval(slack: Slack, api: SlackApiDouble) -> str:
             break
         seen = len(api.called("chat.postMessage"))
         assert await slack.command("check o1", "olivia") == 200
-        await eventually(lambda n=seen: len(api.called("chat.postMessage")) > n + 1, "a tick")
+        await eventually(_more_posts(api, seen + 1), "a tick")
     pending = await eventually(
         lambda: [v for v, _, _ in api.buttons("approve") if _is_discount(api, v)],
         "the discount approval",
     )
     return pending[0]
+
+
+def _more_posts(api: SlackApiDouble, seen: int) -> Callable[[], bool]:
+    return lambda: len(api.called("chat.postMessage")) > seen
 
 
 def _is_discount(api: SlackApiDouble, value: str) -> bool:
