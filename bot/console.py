@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import re
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from handlers.cards import Card, Click, Inbound, Reply
@@ -29,8 +31,9 @@ def format_card(card: Card, *, speaker: str = "baton") -> str:
 class ConsoleGateway:
     """Prints cards; an update prints a one-line summary of what changed."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, images: Path = Path(".baton/charts")) -> None:
         self.out = out or sys.stdout
+        self.images = images
         self._ids = itertools.count(1)
         self.posted: dict[str, Card] = {}
 
@@ -49,7 +52,13 @@ class ConsoleGateway:
         self._print(format_card(card, speaker=f"baton (to @{user} only)"))
 
     async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
-        self._print(f"baton > [image: {title}, {len(png)} bytes]")
+        """The console cannot show a picture: save it and say where."""
+        self.images.mkdir(parents=True, exist_ok=True)
+        path = (
+            self.images / f"{next(self._ids)}-{re.sub(r'[^a-z0-9]+', '-', title.lower())[:40]}.png"
+        )
+        path.write_bytes(png)
+        self._print(f"baton > [chart saved to {path}]")
 
     def say(self, user: str, text: str) -> None:
         self._print(f"@{user} > {text}")
@@ -64,6 +73,10 @@ async def show(gateway: ConsoleGateway, user: str, replies: list[Reply]) -> None
             await gateway.send_private(conversation=CONSOLE, user=user, card=reply.card)
         else:
             await gateway.send(conversation=CONSOLE, card=reply.card)
+        if reply.card.image_png:
+            await gateway.upload_image(
+                conversation=CONSOLE, title=reply.card.title, png=reply.card.image_png
+            )
 
 
 def parse_console_line(

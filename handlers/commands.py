@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from orchestrator.runtime import Runtime
 
 from handlers import render, texts
 from handlers.cards import Card, Inbound, Reply
+from handlers.charts import outcome_chart
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,22 @@ async def status(request: Request) -> Reply:
     history = tuple(render.step_line(s, workspace) for s in steps)
     tokens = await TokenLedger(ctx.store).used_by(outcome.id)
     used = ((texts.MODEL_TOKENS, f"{tokens.total:,}"),) if tokens.total else ()
+    # Drawing takes tens of milliseconds: off the event loop, so acknowledgements stay fast.
+    chart = await asyncio.to_thread(
+        outcome_chart,
+        outcome,
+        workspace.metrics[outcome.metric],
+        await ctx.store.measurements(outcome.id),
+        steps,
+    )
     return Reply(
-        Card(title=card.title, fields=card.fields + used, progress=card.progress, lines=history)
+        Card(
+            title=card.title,
+            fields=card.fields + used,
+            progress=card.progress,
+            lines=history,
+            image_png=chart,
+        )
     )
 
 
