@@ -43,10 +43,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, *, within_s: float = DEADLINE_S
+) -> None:
     """Poll `check` until it holds, failing with `what` after a bounded deadline."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE_S
+    deadline = loop.time() + within_s
     while not await check():
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

@@ -24,6 +24,8 @@ from tests.teams.processes import environment, eventually, free_port, healthy, s
 STATEMENT = "Cut monthly churn by 2% by the end of Q1, with a budget of £500"
 REJECTION = "Too generous: keep discounts at 10% or less"
 MAX_DAYS = 60
+CHECK_ATTEMPTS = 4
+CHECK_WAIT_S = 5.0
 
 
 @dataclass
@@ -140,11 +142,20 @@ async def next_day(teams: Teams, outcome_id: str) -> None:
     """The business lives a day; `check` makes Baton measure now instead of tomorrow."""
     before = len(await teams.store.measurements(outcome_id))
     teams.business.advance_day()
-    await teams.say("olivia", f"check {outcome_id}")
 
     async def measured() -> bool:
         return len(await teams.store.measurements(outcome_id)) > before
 
+    # A check that arrives while the outcome's lease is held (an execution or an earlier
+    # tick still running) is skipped, as the loop intends; the owner simply asks again.
+    for _ in range(CHECK_ATTEMPTS - 1):
+        await teams.say("olivia", f"check {outcome_id}")
+        try:
+            await eventually(measured, "a measurement", within_s=CHECK_WAIT_S)
+            return
+        except AssertionError:
+            continue
+    await teams.say("olivia", f"check {outcome_id}")
     await eventually(measured, f"a measurement of {outcome_id}")
 
 
