@@ -71,7 +71,8 @@ async def _running_owner(ctx: Context, outcome_ids: list[str]) -> int | None:
             if step.status is StepStatus.RUNNING and step.action in SLOW_ACTIONS:
                 owner = await ctx.store.redis.get(ctx.keys.lease(f"step:{step.id}"))
                 if owner:
-                    return int(owner.decode().rsplit("-", 2)[1])
+                    text = owner.decode() if isinstance(owner, bytes) else owner
+                    return int(text.rsplit("-", 2)[1])
     return None
 
 
