@@ -7,6 +7,7 @@ with an `Action.Submit` fallback for clients without Universal Actions. Approval
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from handlers import texts
@@ -30,6 +31,10 @@ def to_adaptive_card(card: Card) -> Json:
         body.append({"type": "FactSet", "facts": facts})
     if card.progress is not None:
         body.append(_text(progress_bar(card.progress), fontType="Monospace"))
+    if card.image_png is not None:
+        # Teams shows data URIs in cards, so charts need no public file host.
+        uri = "data:image/png;base64," + base64.b64encode(card.image_png).decode()
+        body.append({"type": "Image", "url": uri, "altText": card.title})
     if any(button.asks_reason for button in card.buttons):
         body.append(
             {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from bot.teams.adaptive import click_data, to_adaptive_card
 from handlers.cards import Button, Card
 
@@ -57,3 +59,11 @@ def test_click_data_reads_execute_and_submit_payloads() -> None:
     assert click_data({"baton": "approve", "value": "a7"}) == ("approve", "a7", "")
     assert click_data({"something": "else"}) is None
     assert click_data("text") is None
+
+
+def test_a_chart_travels_inline_as_a_data_uri() -> None:
+    card = to_adaptive_card(Card(title="o1", image_png=b"\x89PNG chart"))
+    image = card["body"][-1]
+    prefix = "data:image/png;base64,"
+    assert image["type"] == "Image" and image["url"].startswith(prefix)
+    assert base64.b64decode(image["url"][len(prefix) :]) == b"\x89PNG chart"
