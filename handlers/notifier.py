@@ -47,6 +47,7 @@ class ChatNotifier:
             NoticeKind.CONTROL: self._control,
             NoticeKind.APPROVAL_REMINDER: self._sla_rung,
             NoticeKind.APPROVAL_ESCALATED: self._sla_rung,
+            NoticeKind.EFFECT_MEASURED: self._effect,
         }
 
     async def deliver(self, notice: Notice) -> None:
@@ -109,6 +110,18 @@ class ChatNotifier:
             await self.store.save_message_ref(key, APPROVAL_REF, ref)
         else:
             await self._gateway(notice).update(ref=ref, card=card)
+
+    async def _effect(self, notice: Notice) -> None:
+        """Refresh a decided approval's card in place with the step's measured effect."""
+        key = self.store.keys.approval(notice.approval_id or "")
+        ref = await self.store.message_ref(key, APPROVAL_REF)
+        if ref is None:
+            return  # the card was never posted (or is gone): nothing to update
+        approval = await self.store.approval(notice.approval_id or "")
+        step = await self.store.step(approval.step_id)
+        outcome = await self.store.outcome(approval.outcome_id)
+        card = render.approval_card(approval, step, outcome, self.workspace_of(outcome.workspace))
+        await self._gateway(notice).update(ref=ref, card=card)
 
     async def _step(self, notice: Notice) -> None:
         step = await self.store.step(notice.step_id or "")

@@ -147,6 +147,9 @@ class Loop:
                         action="step.verified",
                         detail={"effect": effect},
                     )
+                    if step.decision.startswith("approve"):
+                        # A person decided it: their approval card learns what it paid off.
+                        self.ctx.notify(commit, _effect_notice(outcome, step))
         if commit.writes:
             await self.ctx.store.apply(commit)
 
@@ -261,6 +264,16 @@ class Loop:
         return self.ctx.queue.schedule_in(
             commit, f"tick:{outcome.id}", due, TICK_JOB, {"outcome": outcome.id}
         )
+
+
+def _effect_notice(outcome: Outcome, step: Step) -> Notice:
+    return Notice(
+        kind=NoticeKind.EFFECT_MEASURED,
+        conversation=outcome.conversation,
+        outcome_id=outcome.id,
+        step_id=step.id,
+        approval_id=step_ops.approval_id_for(step.id),
+    )
 
 
 async def cancel_in_flight(

@@ -25,6 +25,8 @@ class NoticeKind(StrEnum):
     CONTROL = "control"  # paused, resumed, stopped
     APPROVAL_REMINDER = "approval_reminder"  # an unanswered approval, reminded
     APPROVAL_ESCALATED = "approval_escalated"  # handed to the next person in the chain
+    EFFECT_MEASURED = "effect_measured"  # a decided step's measured effect changed
+    DIGEST = "digest"  # the weekly digest of one conversation
 
 
 class Notice(Record):
