@@ -27,6 +27,7 @@ from orchestrator.lanes import Lanes
 from orchestrator.llm import build_lane
 from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
+from orchestrator.rules import learned_rules
 from orchestrator.runtime import Runtime
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
@@ -137,6 +138,7 @@ async def bootstrap(
         workspace_of=lambda tenant: workspace,
         connectors_of=lambda tenant: connectors,
     )
+    ctx.extra_rules_of = learned_rules(store, ctx.clock)
     all_gateways = {**build_gateways(settings, store), **gateways}
     notifier = ChatNotifier(store, all_gateways, ctx.workspace_of)
     runtime = Runtime(

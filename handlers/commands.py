@@ -11,6 +11,7 @@ from orchestrator.evaluate import evaluate
 from orchestrator.llm.usage import TokenLedger
 from orchestrator.loop import TICK_JOB
 from orchestrator.models import Outcome
+from orchestrator.rules import RuleBook
 from orchestrator.runtime import Runtime
 
 from handlers import render, texts
@@ -150,12 +151,55 @@ async def check(request: Request) -> Reply:
     return text_reply(texts.CHECK_QUEUED.format(id=outcome.id))
 
 
+async def policies(request: Request) -> Reply:
+    """The workspace's rules: the file's, then the learned ones, numbered for `remove`."""
+    if request.args[:1] == ["remove"]:
+        return await _remove_rule(request)
+    ctx = request.runtime.ctx
+    workspace = ctx.workspace_of(request.workspace)
+    lines = [
+        texts.POLICIES_FILE,
+        *(f"- {rule.name}: {rule.decide}" for rule in workspace.policy.rules),
+    ]
+    learned = await RuleBook(ctx.store, ctx.clock).listing(request.workspace)
+    lines.append(texts.POLICIES_LEARNED if learned else texts.POLICIES_NONE_LEARNED)
+    lines += [
+        texts.POLICIES_LEARNED_LINE.format(
+            n=n,
+            rule=item.rule.name,
+            who="@" + workspace.display(item.accepted_by),
+            when=render.when(item.accepted_at),
+        )
+        for n, item in enumerate(learned, start=1)
+    ]
+    title = texts.POLICIES_TITLE.format(workspace=workspace.name, default=workspace.policy.default)
+    return Reply(Card(title=title, lines=tuple(lines)))
+
+
+async def _remove_rule(request: Request) -> Reply:
+    if len(request.args) < 2 or not request.args[1].isdigit():
+        raise _Usage("policies remove <n>")
+    ctx = request.runtime.ctx
+    workspace = ctx.workspace_of(request.workspace)
+    try:
+        rule = await RuleBook(ctx.store, ctx.clock).remove(
+            workspace, request.workspace, int(request.args[1]), by=request.user
+        )
+    except NotAllowed:
+        return text_reply(texts.RULE_NOT_ALLOWED, private=True)
+    except IndexError:
+        return text_reply(texts.POLICY_NO_SUCH_RULE.format(n=request.args[1]), private=True)
+    who = "@" + workspace.display(request.user)
+    return text_reply(texts.POLICY_REMOVED.format(who=who, rule=rule.name))
+
+
 COMMANDS: dict[str, Command] = {
     "help": help_,
     "list": list_,
     "status": status,
     "audit": audit,
     "check": check,
+    "policies": policies,
     "pause": _control("pause"),
     "resume": _control("resume"),
     "stop": _control("stop"),

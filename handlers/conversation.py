@@ -10,11 +10,13 @@ from orchestrator.catalog import Workspace
 from orchestrator.control import AlreadyConfirmed
 from orchestrator.errors import BatonError, NotAllowed, NotFound
 from orchestrator.intake import IntakeGone
+from orchestrator.models import ApprovalStatus
 from orchestrator.parser import match_metrics
+from orchestrator.rules import RuleBook, derive
 from orchestrator.runtime import Runtime
 
 from handlers import texts
-from handlers.cards import Card, Click, Inbound, Reply
+from handlers.cards import Button, Card, Click, Inbound, Reply
 from handlers.commands import COMMANDS, Request, run_command, text_reply
 
 log = logging.getLogger("baton.conversation")
@@ -77,6 +79,7 @@ class Conversation:
             "cancel": self._cancel,
             "approve": self._decide,
             "reject": self._decide,
+            "rule": self._rule,
         }.get(click.action)
         if handler is None:
             return []
@@ -139,7 +142,40 @@ class Conversation:
         except BatonError as error:
             log.warning("decision failed: %s", error)
             return [text_reply(texts.SOMETHING_WRONG, private=True)]
-        return []
+        return [] if approve else [await self._rule_offer(click.value)]
+
+    async def _rule_offer(self, approval_id: str) -> Reply:
+        """After a rejection with a reason: the rule it suggests, one click away."""
+        approval = await self.runtime.ctx.store.approval(approval_id)
+        rule = derive(await self.runtime.ctx.store.step(approval.step_id))
+        card = Card(
+            title=texts.RULE_OFFER.format(rule=rule.name),
+            lines=(texts.RULE_OFFER_DETAIL,),
+            buttons=(Button(texts.RULE_BUTTON, "rule", approval_id, "primary"),),
+        )
+        return Reply(card, private=True)
+
+    async def _rule(self, click: Click) -> list[Reply]:
+        """Accept the rule derived from a rejected step into the workspace's policy."""
+        ctx = self.runtime.ctx
+        approval = await ctx.store.approval(click.value)
+        if approval.status is not ApprovalStatus.REJECTED:
+            return [text_reply(texts.RULE_GONE, private=True)]
+        step = await ctx.store.step(approval.step_id)
+        outcome = await ctx.store.outcome(approval.outcome_id)
+        rule = derive(step)
+        book = RuleBook(ctx.store, ctx.clock)
+        workspace = ctx.workspace_of(approval.workspace)
+        try:
+            added = await book.add(
+                workspace, approval.workspace, rule, by=click.user, step=step, outcome=outcome
+            )
+        except NotAllowed:
+            return [text_reply(texts.RULE_NOT_ALLOWED, private=True)]
+        if not added:
+            return [text_reply(texts.RULE_EXISTS.format(rule=rule.name), private=True)]
+        who = "@" + workspace.display(click.user)
+        return [text_reply(texts.RULE_ADDED.format(who=who, rule=rule.name))]
 
 
 def _already(decided: AlreadyDecided, workspace: Workspace) -> Reply:

@@ -13,6 +13,7 @@ HELP = (
     "  stop <id>             stop for good\n"
     "  check <id>            measure and plan now instead of at the next tick\n"
     "  audit <id>            the audit trail\n"
+    "  policies              the policy rules; policies remove <n> drops a learned one\n"
     "  help                  this text"
 )
 
@@ -147,3 +148,18 @@ RECEIPT_VERBS = {
 CHECK_NO_LLM = "LLM: none configured (playbooks plan, templates draft; set BATON_LLM to add one)"
 
 MODEL_TOKENS = "Model tokens"
+
+RULE_OFFER = "Make this a rule? {rule}"
+RULE_OFFER_DETAIL = "Derived from the step you rejected; it applies from the next plan on."
+RULE_BUTTON = "Make it a rule"
+RULE_ADDED = "Rule added by {who}: {rule}. Policy and planning honour it from the next plan on."
+RULE_EXISTS = "That rule is already in the policy: {rule}"
+RULE_NOT_ALLOWED = "Only the owner and the approvers may change the policy's rules."
+RULE_GONE = "That rejection is no longer there to learn from."
+POLICIES_TITLE = "Policy of {workspace}: default {default}"
+POLICIES_FILE = "From the workspace file:"
+POLICIES_LEARNED = "Learned from decisions (remove with `policies remove <n>`):"
+POLICIES_LEARNED_LINE = "{n}. {rule} (accepted by {who} at {when})"
+POLICIES_NONE_LEARNED = "No learned rules yet: reject a step with a reason to be offered one."
+POLICY_REMOVED = "Rule removed by {who}: {rule}"
+POLICY_NO_SUCH_RULE = "There is no learned rule {n}; `policies` lists them."

@@ -187,6 +187,7 @@ class Loop:
                 history=history,
                 workspace=workspace,
                 now=now,
+                rules=await self.ctx.extra_rules(outcome.workspace),
             )
         )
         if not proposals:

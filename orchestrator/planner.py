@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from orchestrator.catalog import Workspace
+from orchestrator.catalog import Play, Rule, Workspace
 from orchestrator.models import Evaluation, Outcome, Step, StepStatus
+from orchestrator.policy import forbids
 
 IN_FLIGHT = frozenset(
     {StepStatus.PLANNED, StepStatus.AWAITING_APPROVAL, StepStatus.APPROVED, StepStatus.RUNNING}
@@ -37,6 +38,8 @@ class PlanInput:
     history: Sequence[Step]
     workspace: Workspace
     now: datetime
+    rules: Sequence[Rule] = ()
+    """Rules learned on top of the file (the file's own are in `workspace.policy`)."""
 
     def rejected(self) -> set[tuple[str, str]]:
         """(action, params) pairs a person rejected: never to be proposed again."""
@@ -70,6 +73,8 @@ class PlaybookPlanner:
                 continue
             if not _may_run_again(play.name, play.cooldown_days, plan_input):
                 continue
+            if _forbidden(play, plan_input):
+                continue
             return [
                 Proposal(
                     action=s.action,
@@ -82,6 +87,17 @@ class PlaybookPlanner:
                 for i, s in enumerate(play.steps)
             ]
         return []
+
+
+def _forbidden(play: Play, plan_input: PlanInput) -> bool:
+    """A play with a step that a rule forbids outright is not proposed at all."""
+    workspace = plan_input.workspace
+    rules = (*workspace.policy.rules, *plan_input.rules)
+    return any(
+        forbids(rule, s.action, workspace.actions[s.action], dict(s.params))
+        for s in play.steps
+        for rule in rules
+    )
 
 
 def _may_run_again(play: str, cooldown_days: float | None, plan_input: PlanInput) -> bool:

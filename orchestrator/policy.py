@@ -57,6 +57,20 @@ def applies(rule: Rule, step: Step, action: Action) -> bool:
     return all(checks) and _param_holds(rule, step.params)
 
 
+def forbids(rule: Rule, action_name: str, action: Action, params: dict[str, Any]) -> bool:
+    """Whether `rule` forbids this use of an action whatever its cost and audience turn out
+    to be: what a planner can know before a step exists."""
+    if rule.decide != "forbid" or rule.cost_over is not None or rule.audience_over is not None:
+        return False
+    checks = (
+        rule.action is None or rule.action == action_name,
+        rule.lane is None or rule.lane == action.lane,
+        rule.reaches_customers is None or rule.reaches_customers == action.reaches_customers,
+        rule.risk_at_least is None or _RISK[action.risk] >= _RISK[rule.risk_at_least],
+    )
+    return all(checks) and _param_holds(rule, params)
+
+
 def govern(
     step: Step,
     action: Action,

@@ -27,6 +27,7 @@ from orchestrator.connectors import Connectors
 from orchestrator.context import Context
 from orchestrator.jobs import JobQueue
 from orchestrator.models import ConversationRef
+from orchestrator.rules import learned_rules
 from orchestrator.runtime import Runtime
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
@@ -145,6 +146,7 @@ def build_harness(
         clock=clock,
         workspace_of=lambda tenant: workspace,
         connectors_of=lambda tenant: connectors,
+        extra_rules_of=learned_rules(store, clock),
     )
     gateway = RecordingGateway()
     runtime = Runtime(

@@ -136,9 +136,11 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
         for reply in replies:
             if reply.replace:
                 return card_response(reply.card)
-            if reply.private:
+            if reply.private and not reply.card.buttons:
                 return message_response(reply.card.text())
-            await turn_context.send_activity(card_activity(reply.card))
+            # An offer with a button (a rule to accept) must stay clickable: a card, sent
+            # privately, while the invoke still answers with the refreshed approval.
+            await self._reply(turn_context, reply)
         if click.action in ("approve", "reject"):
             return await self._refresh({"value": click.value})
         return message_response(texts.TEAMS_ALREADY_HANDLED)
