@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +32,7 @@ from orchestrator.runtime import Runtime
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+from orchestrator.worker import JobHandler
 
 log = logging.getLogger("baton")
 
@@ -55,6 +56,13 @@ class App:
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
+
+
+JobKinds = Callable[[App], Mapping[str, JobHandler]]
+"""A chat platform's own job kinds (e.g. Slack's request-path replies) for one process."""
+
+JOB_KINDS: list[JobKinds] = []
+"""Each platform module appends its `JobKinds`; every process's runtime registers them."""
 
 
 def redact(url: str) -> str:
@@ -151,7 +159,7 @@ async def bootstrap(
     runtime.worker.visibility_ms = int(settings.worker_visibility_s * 1000)
     runtime.worker.grace_s = settings.shutdown_grace_s
     await runtime.start()
-    return App(
+    app = App(
         settings=settings,
         workspace=workspace,
         redis=redis,
@@ -162,3 +170,7 @@ async def bootstrap(
         store_label=label,
         gateways=all_gateways,
     )
+    for kinds in JOB_KINDS:
+        for kind, handler in kinds(app).items():
+            runtime.register(kind, handler)
+    return app

@@ -163,3 +163,7 @@ POLICIES_LEARNED_LINE = "{n}. {rule} (accepted by {who} at {when})"
 POLICIES_NONE_LEARNED = "No learned rules yet: reject a step with a reason to be offered one."
 POLICY_REMOVED = "Rule removed by {who}: {rule}"
 POLICY_NO_SUCH_RULE = "There is no learned rule {n}; `policies` lists them."
+
+SLACK_HOME_PENDING = "Pending approvals"
+SLACK_HOME_NO_PENDING = "No approvals waiting."
+SLACK_HOME_APPROVAL = "• {id}: {what} (outcome {outcome}) · {approvers} · decide by {when}"

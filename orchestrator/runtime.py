@@ -11,6 +11,7 @@ import contextlib
 from orchestrator.approvals import Approvals
 from orchestrator.context import Context
 from orchestrator.control import Control
+from orchestrator.errors import ConfigError
 from orchestrator.execute import Executor
 from orchestrator.incidents import PAGE_JOB, Incident
 from orchestrator.intake import INTAKE_JOB, Intake, Interpreter
@@ -66,6 +67,13 @@ class Runtime:
             ESCALATE_JOB: lambda job: self.ladder.escalate(job.payload["approval"]),
             PAGE_JOB: lambda job: self.pager.page(Incident.model_validate(job.payload)),
         }
+
+    def register(self, kind: str, handler: JobHandler) -> None:
+        """Add a job kind from an outer layer (a chat platform's own durable work), so the
+        core runs it with the same retries and dead-lettering without importing that layer."""
+        if kind in self.worker.handlers:
+            raise ConfigError(f"job kind {kind!r} is already registered")
+        self.worker.handlers[kind] = handler
 
     async def _notify(self, job: Job) -> None:
         notice = Notice.model_validate(job.payload)

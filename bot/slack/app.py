@@ -13,9 +13,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.bootstrap import App
 from bot.slack.config import SlackConfig, banner, slack_config
 from bot.slack.gateway import SlackGateway
+from bot.slack.home import SLACK_HOME, HomeTabs
 from bot.slack.listeners import SlackListeners
+from bot.slack.replies import SLACK_REPLY, ReplyDelivery
 from config.settings import Settings
 from orchestrator.store.redis_store import RedisStore
+from orchestrator.worker import JobHandler
 
 log = logging.getLogger("baton.slack")
 
@@ -43,8 +46,21 @@ def build_bolt(baton: App, config: SlackConfig) -> AsyncApp:
         # Bolt's own 404 for payloads nobody listens to would make Slack retry them.
         raise_error_for_unhandled_request=False,
     )
-    SlackListeners(baton.conversation, gateway).register(bolt)
+    SlackListeners(baton.conversation, gateway, HomeTabs(gateway, baton.runtime)).register(bolt)
     return bolt
+
+
+def job_kinds(baton: App) -> dict[str, JobHandler]:
+    """Slack's own durable work in every process: replies to requests, Home refreshes."""
+    gateway = baton.gateways.get("slack")
+    if not isinstance(gateway, SlackGateway):
+        return {}
+    home = HomeTabs(gateway, baton.runtime)
+    gateway.changed = home.changed
+    return {
+        SLACK_REPLY: ReplyDelivery(gateway, baton.runtime.ctx.store),
+        SLACK_HOME: home.refresh,
+    }
 
 
 async def mount(application: web.Application, baton: App) -> str:

@@ -96,15 +96,19 @@ def reject_modal(metadata: dict[str, str]) -> Block:
     }
 
 
-def home_view(cards: list[Card]) -> Block:
-    """The App Home tab: one card per outcome, or a note that there are none."""
+def home_view(cards: list[Card], pending: list[str]) -> Block:
+    """The App Home tab: one card per outcome (no buttons), then the pending approvals."""
     blocks: list[Block] = [section(f"*{escape(texts.SLACK_HOME_TITLE)}*")]
     if not cards:
         blocks.append(section(escape(texts.NO_OUTCOMES)))
-    for card in cards[:20]:  # a Home view holds at most 100 blocks
+    for card in cards[:15]:  # a Home view holds at most 100 blocks
         blocks.append({"type": "divider"})
         blocks += [b for b in to_blocks(card) if b["type"] != "actions"]
-    return {"type": "home", "blocks": blocks[:100]}
+    blocks = blocks[:90]
+    blocks += [{"type": "divider"}, section(f"*{escape(texts.SLACK_HOME_PENDING)}*")]
+    lines = [escape(line) for line in pending] or [escape(texts.SLACK_HOME_NO_PENDING)]
+    blocks += [section(chunk) for chunk in _chunks("\n".join(lines))][: 100 - len(blocks)]
+    return {"type": "home", "blocks": blocks}
 
 
 def _chunks(text: str) -> list[str]:

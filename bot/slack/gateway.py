@@ -19,6 +19,7 @@ from orchestrator.models import ConversationRef, MessageRef
 
 log = logging.getLogger("baton.slack")
 
+Changed = Callable[[str], Awaitable[None]]
 RATE_LIMIT_RETRIES = 2
 MAX_RETRY_AFTER_S = 30.0
 """A longer wait is better spent back in the job queue than holding a worker."""
@@ -44,11 +45,18 @@ class SlackGateway:
         client: AsyncWebClient,
         *,
         pacer: ChannelPacer | None = None,
+        tier4: ChannelPacer | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer(sleep=sleep)
+        # Ephemeral messages and Home views are not channel posts: Slack rates
+        # chat.postEphemeral and views.publish per workspace (Tier 4, 100+ a minute), so
+        # they get a workspace bucket of their own instead of queueing behind the channel's.
+        self.tier4 = tier4 or ChannelPacer(per_second=100 / 60, burst=20, sleep=sleep)
         self.sleep = sleep
+        self.changed: Changed | None = None
+        """Told the workspace after each post or update, to refresh App Home tabs."""
 
     async def send(self, *, conversation: ConversationRef, card: Card) -> MessageRef:
         """Post a card in the channel (in its thread, if any)."""
@@ -60,6 +68,7 @@ class SlackGateway:
             text=fallback_text(card),
             blocks=to_blocks(card),
         )
+        await self._changed(conversation.workspace)
         return MessageRef(conversation=conversation, message_id=str(response["ts"]))
 
     async def update(self, *, ref: MessageRef, card: Card) -> None:
@@ -72,12 +81,14 @@ class SlackGateway:
             text=fallback_text(card),
             blocks=to_blocks(card),
         )
+        await self._changed(ref.conversation.workspace)
 
     async def send_private(self, *, conversation: ConversationRef, user: str, card: Card) -> None:
         """An ephemeral message only `user` sees."""
         await self._call(
             "chat.postEphemeral",
             self.client.chat_postEphemeral,
+            pace=(self.tier4, f"ephemeral:{conversation.workspace}"),
             channel=conversation.channel,
             user=user,
             thread_ts=conversation.thread,
@@ -97,12 +108,36 @@ class SlackGateway:
             title=title[:200],
         )
 
+    async def publish_home(self, *, team: str, user: str, view: dict[str, Any]) -> None:
+        """Publish `user`'s App Home tab (views.publish)."""
+        await self._call(
+            "views.publish",
+            self.client.views_publish,
+            pace=(self.tier4, f"views:{team}"),
+            user_id=user,
+            view=view,
+        )
+
+    async def _changed(self, workspace: str) -> None:
+        if self.changed is None:
+            return
+        try:
+            await self.changed(workspace)
+        except Exception:  # the message went out; raising would make its job post it again
+            log.exception("App Home refresh for %s not scheduled", workspace)
+
     async def _call(
-        self, method: str, call: Callable[..., Awaitable[AsyncSlackResponse]], **kwargs: Any
+        self,
+        method: str,
+        call: Callable[..., Awaitable[AsyncSlackResponse]],
+        *,
+        pace: tuple[ChannelPacer, str] | None = None,
+        **kwargs: Any,
     ) -> AsyncSlackResponse:
         args = {k: v for k, v in kwargs.items() if v is not None}
+        pacer, key = pace or (self.pacer, str(args["channel"]))
         for attempt in range(RATE_LIMIT_RETRIES + 1):
-            await self.pacer.wait(str(args["channel"]))
+            await pacer.wait(key)
             try:
                 return await call(**args)
             except SlackApiError as error:

@@ -1,7 +1,9 @@
-"""Bolt listeners: translate each Slack payload, call the conversation once, ack, reply.
+"""Bolt listeners: translate each Slack payload, call the conversation once, ack.
 
-The conversation only reads and writes Redis and enqueues jobs, so calling it before the
-ack keeps the click durable and still answers well inside Slack's 3 seconds.
+The conversation only reads and writes Redis and enqueues jobs; replies are enqueued too
+(a `slack_reply` job) before the ack, so nothing slow runs on the request path and a
+Slack outage delays a reply without losing it. A slash command's private answer goes back
+in the ack itself, which Slack shows only to the person who typed it.
 """
 
 from __future__ import annotations
@@ -13,23 +15,27 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.slack import inbound
-from bot.slack.blocks import ACTION_PREFIX, REJECT_CALLBACK, home_view, reject_modal
+from bot.slack.blocks import ACTION_PREFIX, REJECT_CALLBACK, fallback_text, reject_modal, to_blocks
 from bot.slack.gateway import SlackGateway
-from handlers import render, texts
+from bot.slack.home import HomeTabs
+from bot.slack.replies import enqueue_replies
+from handlers import texts
 from handlers.cards import Card, Click, Inbound, Reply
 from handlers.commands import COMMANDS
 from handlers.conversation import Conversation
 
 log = logging.getLogger("baton.slack")
 Body = dict[str, Any]
+ANCHOR_TTL_S = 3_600
 
 
 class SlackListeners:
     """The handlers registered on Bolt; `register` wires them onto an AsyncApp."""
 
-    def __init__(self, conversation: Conversation, gateway: SlackGateway) -> None:
+    def __init__(self, conversation: Conversation, gateway: SlackGateway, home: HomeTabs) -> None:
         self.conversation = conversation
         self.gateway = gateway
+        self.home = home
 
     def register(self, app: AsyncApp) -> None:
         app.command("/outcome")(self.on_command)
@@ -43,47 +49,58 @@ class SlackListeners:
         words = body.get("text", "").split()
         thread = None
         if words and words[0].lower() not in COMMANDS:
-            # A statement: anchor a thread so questions and answers stay together.
+            # A statement: anchor a thread so questions and answers stay together. The same
+            # trigger delivered again is dropped before it can post a second anchor.
+            if not await self._first_command(body):
+                await ack()
+                return
             thread = await self._anchor(body)
         message = inbound.from_command(body, thread)
         replies = await self.conversation.on_message(message)
+        if replies and replies[0].private and not replies[0].card.image_png:
+            await self._enqueue(message, replies[1:])
+            card = replies[0].card
+            await ack(text=fallback_text(card), blocks=to_blocks(card))
+            return
+        await self._enqueue(message, replies)
         await ack()
-        await self._show(message, replies)
 
     async def on_mention(self, body: Body) -> None:
         message = inbound.from_event(body)
         if message is not None:
-            await self._show(message, await self.conversation.on_message(message))
+            await self._enqueue(message, await self.conversation.on_message(message))
 
     async def on_message_event(self, body: Body) -> None:
         message = inbound.from_event(body)
         if message is None or not (inbound.is_direct(body) or await self._answering(message)):
             return
-        await self._show(message, await self.conversation.on_message(message))
+        await self._enqueue(message, await self.conversation.on_message(message))
 
     async def on_home(self, body: Body) -> None:
-        team = body.get("team_id", "")
-        await self.gateway.client.views_publish(
-            user_id=body["event"]["user"], view=home_view(await self._home_cards(team))
-        )
+        event = body["event"]
+        if event.get("tab", "home") == "home":
+            await self.home.opened(body.get("team_id", ""), event["user"])
 
     async def on_action(self, ack: AsyncAck, body: Body) -> None:
         click = inbound.from_action(body)
         if click.action == "reject":
             await ack()
+            # The trigger id lives 3 seconds: the modal must open now, not from a job.
             await self.gateway.client.views_open(
                 trigger_id=body["trigger_id"], view=reject_modal(inbound.modal_metadata(click))
             )
             return
-        replies = await self.conversation.on_click(click)
+        await self._enqueue(click, await self.conversation.on_click(click))
         await ack()
-        await self._show(click, replies)
 
     async def on_reject_reason(self, ack: AsyncAck, body: Body) -> None:
         click = inbound.from_view_submission(body)
-        replies = await self.conversation.on_click(click)
+        await self._enqueue(click, await self.conversation.on_click(click))
         await ack()
-        await self._show(click, replies)
+
+    async def _first_command(self, body: Body) -> bool:
+        key = f"slack_command:{body['team_id']}:{body['trigger_id']}"
+        return await self.conversation.runtime.ctx.store.first_time(key, ANCHOR_TTL_S)
 
     async def _anchor(self, body: Body) -> str:
         text = texts.SLACK_STATED.format(user="@" + body["user_id"], text=body.get("text", ""))
@@ -97,33 +114,5 @@ class SlackListeners:
             return False
         return await self.conversation.runtime.intake.waiting_in(message.conversation) is not None
 
-    async def _show(self, source: Inbound | Click, replies: list[Reply]) -> None:
-        where = source.conversation
-        for reply in replies:
-            try:
-                await self._show_one(source, reply)
-                if reply.card.image_png:
-                    await self.gateway.upload_image(
-                        conversation=where, title=reply.card.title, png=reply.card.image_png
-                    )
-            except Exception:
-                log.exception("reply to %s in %s failed", source.user, where.channel)
-
-    async def _show_one(self, source: Inbound | Click, reply: Reply) -> None:
-        where = source.conversation
-        if reply.private:
-            await self.gateway.send_private(conversation=where, user=source.user, card=reply.card)
-        elif reply.replace and isinstance(source, Click) and source.message is not None:
-            await self.gateway.update(ref=source.message, card=reply.card)
-        else:
-            await self.gateway.send(conversation=where, card=reply.card)
-
-    async def _home_cards(self, team: str) -> list[Card]:
-        ctx = self.conversation.runtime.ctx
-        cards = []
-        for outcome in await ctx.store.outcomes(team):
-            steps = await ctx.store.steps(outcome.id)
-            workspace = ctx.workspace_of(team)
-            spent = await ctx.store.spent(outcome.id)
-            cards.append(render.progress_card(outcome, None, steps, workspace, spent))
-        return cards
+    async def _enqueue(self, source: Inbound | Click, replies: list[Reply]) -> None:
+        await enqueue_replies(self.conversation.runtime.ctx.queue, source, replies)

@@ -1,4 +1,4 @@
-"""Outbound pacing: about one message per second per channel, with a short burst allowed."""
+"""Outbound pacing: token buckets by key (a channel, or a workspace for per-workspace tiers)."""
 
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ class ChannelPacer:
         self.sleep = sleep
         self._buckets: dict[str, _Bucket] = {}
 
-    async def wait(self, channel: str) -> None:
-        """Take one token for `channel`, sleeping until one is available."""
-        bucket = self._buckets.setdefault(channel, _Bucket(float(self.burst), self.clock()))
+    async def wait(self, key: str) -> None:
+        """Take one token for `key` (a channel, say), sleeping until one is available."""
+        bucket = self._buckets.setdefault(key, _Bucket(float(self.burst), self.clock()))
         async with bucket.lock:
             self._refill(bucket)
             if bucket.tokens < 1:

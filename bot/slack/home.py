@@ -1,0 +1,92 @@
+"""The App Home tab: outcomes with status and progress, and pending approvals.
+
+Published when someone opens Home, and refreshed for everyone who has opened it when
+something Baton posts in the workspace changes. Refreshes are coalesced per workspace
+into one `slack_home` job at most every `COALESCE_S`, which keeps views.publish well
+inside its per-workspace rate.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.slack.blocks import home_view
+from bot.slack.gateway import SlackGateway
+from handlers import render, texts
+from handlers.cards import Card
+from orchestrator.evaluate import evaluate
+from orchestrator.jobs import Job
+from orchestrator.runtime import Runtime
+
+SLACK_HOME = "slack_home"
+"""The job kind that republishes a workspace's Home tabs."""
+COALESCE_S = 5.0
+VIEWERS_TTL_S = 30 * 86_400
+"""Someone who has not opened Home for a month stops receiving refreshes."""
+
+
+class HomeTabs:
+    """Who has opened Home per workspace, and what their Home tab shows."""
+
+    def __init__(self, gateway: SlackGateway, runtime: Runtime) -> None:
+        self.gateway = gateway
+        self.runtime = runtime
+
+    def _viewers(self, team: str) -> str:
+        return self.runtime.ctx.store.keys.dedupe(f"slack_home_viewers:{team}")
+
+    def _due(self, team: str) -> str:
+        return self.runtime.ctx.store.keys.dedupe(f"slack_home_due:{team}")
+
+    async def opened(self, team: str, user: str) -> None:
+        """`user` opened Home: remember them for refreshes and publish now."""
+        redis = self.runtime.ctx.store.redis
+        await redis.sadd(self._viewers(team), user)
+        await redis.expire(self._viewers(team), VIEWERS_TTL_S)
+        await self.publish(team, user)
+
+    async def changed(self, team: str) -> None:
+        """Something in `team` changed: schedule one refresh unless one is already due."""
+        ctx = self.runtime.ctx
+        if not await ctx.store.redis.set(self._due(team), "1", nx=True, ex=int(COALESCE_S * 4)):
+            return
+        due = ctx.clock.now() + timedelta(seconds=COALESCE_S)
+        await ctx.queue.schedule(f"slack_home:{team}", due, SLACK_HOME, {"team": team})
+
+    async def refresh(self, job: Job) -> None:
+        """The `slack_home` job: republish Home for everyone in the team who opened it."""
+        team = job.payload["team"]
+        redis = self.runtime.ctx.store.redis
+        # Cleared first: a change made while we render schedules the next refresh.
+        await redis.delete(self._due(team))
+        view = home_view(*await self.sections(team))
+        for member in sorted(await redis.smembers(self._viewers(team))):
+            user = member.decode() if isinstance(member, bytes) else str(member)
+            await self.gateway.publish_home(team=team, user=user, view=view)
+
+    async def publish(self, team: str, user: str) -> None:
+        view = home_view(*await self.sections(team))
+        await self.gateway.publish_home(team=team, user=user, view=view)
+
+    async def sections(self, team: str) -> tuple[list[Card], list[str]]:
+        """One progress card per outcome, and one line per pending approval."""
+        ctx = self.runtime.ctx
+        workspace = ctx.workspace_of(team)
+        cards = []
+        for outcome in await ctx.store.outcomes(team):
+            steps = await ctx.store.steps(outcome.id)
+            spent = await ctx.store.spent(outcome.id)
+            latest = await ctx.store.measurements(outcome.id, last=1)
+            evaluation = evaluate(outcome, latest[-1].value, latest[-1].at) if latest else None
+            cards.append(render.progress_card(outcome, evaluation, steps, workspace, spent))
+        pending = [
+            texts.SLACK_HOME_APPROVAL.format(
+                id=approval.id,
+                what=approval.what,
+                outcome=approval.outcome_id,
+                approvers=render.people(workspace, approval.approvers),
+                when=render.when(approval.deadline),
+            )
+            for approval in await ctx.store.pending_approvals(team)
+        ]
+        return cards, pending

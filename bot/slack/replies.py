@@ -1,0 +1,101 @@
+"""Replies to commands and clicks, delivered durably through the job queue.
+
+A listener only enqueues (one XADD) before it acknowledges; a worker posts through the
+Web API with pacing and retries, so a Slack outage delays a reply but never loses it.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+from bot.slack.gateway import SlackGateway
+from handlers.cards import Button, Card, Click, Inbound, Reply
+from orchestrator.jobs import Job, JobQueue
+from orchestrator.models import ConversationRef, MessageRef
+from orchestrator.store.redis_store import RedisStore
+
+SLACK_REPLY = "slack_reply"
+"""The job kind that shows replies to one command or click, in order."""
+DONE_TTL_S = 86_400
+Op = dict[str, Any]
+
+
+def card_to_json(card: Card) -> dict[str, Any]:
+    data = asdict(card)
+    data["image_png"] = base64.b64encode(card.image_png).decode() if card.image_png else None
+    return data
+
+
+def card_from_json(data: dict[str, Any]) -> Card:
+    image = data.get("image_png")
+    return Card(
+        title=data["title"],
+        lines=tuple(data.get("lines", ())),
+        fields=tuple((str(n), str(v)) for n, v in data.get("fields", ())),
+        progress=data.get("progress"),
+        buttons=tuple(Button(**b) for b in data.get("buttons", ())),
+        footer=data.get("footer", ""),
+        image_png=base64.b64decode(image) if image else None,
+    )
+
+
+def reply_ops(source: Inbound | Click, replies: list[Reply]) -> list[Op]:
+    """What to call for each reply: whisper, replace the clicked message, or post; then
+    the reply's chart, if it has one."""
+    where = source.conversation.model_dump(mode="json")
+    ops: list[Op] = []
+    for reply in replies:
+        card = card_to_json(reply.card)
+        op: Op = {"conversation": where, "card": {**card, "image_png": None}}
+        if reply.private:
+            ops.append({**op, "op": "private", "user": source.user})
+        elif reply.replace and isinstance(source, Click) and source.message is not None:
+            ops.append({**op, "op": "update", "message": source.message.model_dump(mode="json")})
+        else:
+            ops.append({**op, "op": "post"})
+        if reply.card.image_png:
+            ops.append({"conversation": where, "card": card, "op": "upload"})
+    return ops
+
+
+async def enqueue_replies(queue: JobQueue, source: Inbound | Click, replies: list[Reply]) -> None:
+    """One job for all of a request's replies, so they arrive in the order given."""
+    ops = reply_ops(source, replies)
+    if ops:
+        await queue.enqueue(SLACK_REPLY, {"id": uuid.uuid4().hex, "ops": ops})
+
+
+class ReplyDelivery:
+    """The `slack_reply` job handler. Each finished call is remembered, so a retry after a
+    partial failure resumes where it stopped instead of posting the same message twice."""
+
+    def __init__(self, gateway: SlackGateway, store: RedisStore) -> None:
+        self.gateway = gateway
+        self.store = store
+
+    async def __call__(self, job: Job) -> None:
+        for index, op in enumerate(job.payload["ops"]):
+            done = self.store.keys.dedupe(f"slack_reply:{job.payload['id']}:{index}")
+            if await self.store.redis.exists(done):
+                continue
+            await self._run(op)
+            await self.store.redis.set(done, "1", ex=DONE_TTL_S)
+
+    async def _run(self, op: Op) -> None:
+        where = ConversationRef.model_validate(op["conversation"])
+        card = card_from_json(op["card"])
+        kind = op["op"]
+        if kind == "private":
+            await self.gateway.send_private(conversation=where, user=op["user"], card=card)
+        elif kind == "update":
+            ref = MessageRef.model_validate(op["message"])
+            await self.gateway.update(ref=ref, card=card)
+        elif kind == "upload" and card.image_png:
+            await self.gateway.upload_image(
+                conversation=where, title=card.title, png=card.image_png
+            )
+        else:
+            await self.gateway.send(conversation=where, card=card)
