@@ -5,6 +5,7 @@ These are the types; `config/workspace.py` loads them from the YAML file.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -61,6 +62,19 @@ class Connection(Spec):
     secret: str = ""
     """webhook: the `${ENV_VAR}` holding the HMAC-SHA256 signing key."""
     signature_header: str = "X-Baton-Signature"
+    allow_private: tuple[str, ...] = ()
+    """http and webhook: networks (CIDR) this connection may reach although they are not
+    public, for example `127.0.0.1/32`; any other loopback, private, link-local or cloud
+    metadata address is refused, after redirects and DNS answers too."""
+
+    @model_validator(mode="after")
+    def _allowed_networks(self) -> Connection:
+        for entry in self.allow_private:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"allow_private: {entry!r} is not a network") from None
+        return self
 
     @model_validator(mode="after")
     def _secrets_are_references(self) -> Connection:

@@ -18,6 +18,7 @@ from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse as parse_path
 
 from orchestrator.catalog import Action, Connection, Metric
+from orchestrator.connectors.guard import AddressGuard, GuardedTransport, Resolver
 from orchestrator.connectors.ledger import SENDING, SENT, DeliveryLedger
 from orchestrator.connectors.payload import (
     PayloadError,
@@ -32,6 +33,7 @@ from orchestrator.templates import TemplateFailed, render
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 SHOWN = 5
 """Requests shown in a receipt; the count is always complete."""
+MAX_REDIRECTS = 5
 
 
 @dataclass
@@ -60,6 +62,8 @@ class HttpConnector:
         connection: Connection,
         env: Mapping[str, str],
         ledger: DeliveryLedger | None = None,
+        *,
+        resolver: Resolver | None = None,
     ) -> None:
         self.name = name
         self.connection = connection
@@ -68,7 +72,10 @@ class HttpConnector:
         self.base = self.secrets.expand(connection.url, where="url") if connection.url else ""
         self._fixed = self._fixed_headers()
         self._client = httpx.AsyncClient(
-            transport=httpx.AsyncHTTPTransport(retries=connection.retries),
+            transport=GuardedTransport(
+                AddressGuard(name, connection.allow_private, resolver),
+                retries=connection.retries,
+            ),
             timeout=connection.timeout_s,
             headers=self._fixed,
             follow_redirects=False,
@@ -229,13 +236,35 @@ class HttpConnector:
         # A timeout or a dropped connection may hide a request that arrived: transient,
         # and safe to repeat because the Idempotency-Key is repeated with it.
         try:
-            return await self._client.request(method, url, content=content, headers=headers)
+            response = await self._client.request(method, url, content=content, headers=headers)
+            return await self._follow(what, response)
         except httpx.TimeoutException:
             raise self.secrets.error(f"{what} timed out", transient=True) from None
         except httpx.HTTPError as error:
             detail = f"{what} failed: {type(error).__name__}"
             raise self.secrets.error(detail, transient=True) from None
 
+    async def _follow(self, what: str, response: httpx.Response) -> httpx.Response:
+        """Follow redirects that keep the method (each hop's address passes the guard).
+
+        A redirect that would turn a POST into a GET is not followed: the receiver never
+        got the body, so it stays an error instead of a false success. A hop to another
+        host carries none of the connection's configured headers (credentials).
+        """
+        for _ in range(MAX_REDIRECTS):
+            hop = response.next_request
+            if hop is None or hop.method != response.request.method:
+                return response
+            if _origin(hop.url) != _origin(response.request.url):
+                for header in self._fixed:
+                    hop.headers.pop(header, None)
+            response = await self._client.send(hop)
+        raise self.secrets.error(f"{what}: more than {MAX_REDIRECTS} redirects")
+
     async def close(self) -> None:
         """Close the HTTP client's pooled connections."""
         await self._client.aclose()
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port

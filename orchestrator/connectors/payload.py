@@ -17,6 +17,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from orchestrator.templates import render
 
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _ONE_EXPRESSION = re.compile(r"^\{\{(?P<expr>[^{}]*)\}\}$")
 _SANDBOX = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 # In a URL every value is percent-encoded, so data cannot add a path, a query or a host.
@@ -62,7 +63,7 @@ def render_url(template: str, context: dict[str, Any], *, name: str) -> str:
 
 def join_url(base: str, url: str) -> str:
     """`url` when absolute, else appended to `base`."""
-    if not url or "://" in url:
+    if not url or _ABSOLUTE.match(url):
         return url or base
     return base.rstrip("/") + "/" + url.lstrip("/")
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.catalog import Action, Connection, Metric
+from orchestrator.connectors.guard import Resolver
 from orchestrator.connectors.http import HttpConnector, Request
 from orchestrator.connectors.ledger import DeliveryLedger
 from orchestrator.connectors.payload import encode
@@ -34,8 +35,10 @@ class WebhookConnector(HttpConnector):
         connection: Connection,
         env: Mapping[str, str],
         ledger: DeliveryLedger | None = None,
+        *,
+        resolver: Resolver | None = None,
     ) -> None:
-        super().__init__(name, connection, env, ledger)
+        super().__init__(name, connection, env, ledger, resolver=resolver)
         self._secret = self.secrets.expand(connection.secret, where="secret")
 
     async def measure(self, *, metric: Metric) -> float:

@@ -20,7 +20,12 @@ INJECTION = 'Hi "}, "admin": true, {{ 7*7 }} {% raw %}{{ config }}{% endraw %} .
 
 def api(url: str, **extra: object) -> Connection:
     return Connection(
-        kind="http", url=url, auth=HttpAuth(bearer="${API_TOKEN}"), retries=0, **extra
+        kind="http",
+        url=url,
+        auth=HttpAuth(bearer="${API_TOKEN}"),
+        retries=0,
+        allow_private=("127.0.0.1/32",),
+        **extra,
     )
 
 

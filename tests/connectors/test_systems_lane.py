@@ -26,7 +26,11 @@ async def wired(
 ) -> AsyncIterator[Harness]:
     """The demo, with the win-back message sent to a signed webhook instead of the CRM."""
     hook = Connection(
-        kind="webhook", url=receiver.url + "/hooks/mail", secret="${HOOK_SECRET}", retries=0
+        kind="webhook",
+        url=receiver.url + "/hooks/mail",
+        secret="${HOOK_SECRET}",
+        retries=0,
+        allow_private=("127.0.0.1/32",),
     )
     send = workspace.actions["send_winback"].model_copy(
         update={"connection": "hook", "statement": None}
