@@ -11,8 +11,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from bot.bootstrap import App
+from bot.metrics import CONTENT_TYPE, exposition, snapshot
 
 log = logging.getLogger("baton.web")
 
@@ -26,7 +28,35 @@ SURFACES: list[Surface] = []
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Liveness; with `?ready=1`, readiness (the same as `/readyz`)."""
+    if request.query.get("ready") in ("1", "true"):
+        return await readyz(request)
     return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when Redis answers PING and the job backlog is within the configured limit."""
+    baton = request.app[BATON_KEY]
+    try:
+        await baton.redis.ping()
+        backlog = await baton.runtime.ctx.queue.backlog()
+    except (RedisError, OSError) as error:
+        return _not_ready(f"redis unavailable: {error}")
+    limit = baton.settings.ready_max_backlog
+    if backlog > limit:
+        return _not_ready(f"job backlog {backlog} is above {limit} (BATON_READY_MAX_BACKLOG)")
+    return web.json_response({"status": "ready", "backlog": backlog})
+
+
+def _not_ready(reason: str) -> web.Response:
+    log.warning("not ready: %s", reason)
+    return web.json_response({"status": "unavailable", "reason": reason}, status=503)
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    """Prometheus text format, computed from Redis now (see bot/metrics.py)."""
+    snap = await snapshot(request.app[BATON_KEY].runtime.ctx)
+    return web.Response(body=exposition(snap), headers={"Content-Type": CONTENT_TYPE})
 
 
 async def build_web_app(
@@ -35,6 +65,8 @@ async def build_web_app(
     application = web.Application(client_max_size=1024 * 1024)
     application[BATON_KEY] = baton
     application.router.add_get("/healthz", healthz)
+    application.router.add_get("/readyz", readyz)
+    application.router.add_get("/metrics", metrics_endpoint)
     notes = [await mount(application, baton) for mount in (surfaces or SURFACES)]
     return application, notes
 

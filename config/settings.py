@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     clock_every_s: float = Field(default=1.0, validation_alias="BATON_CLOCK_EVERY_S")
     leader_ttl_s: float = Field(default=5.0, validation_alias="BATON_LEADER_TTL_S")
     """A dead clock's lock expires after this; the standby takes over then."""
+    ready_max_backlog: int = Field(default=1_000, validation_alias="BATON_READY_MAX_BACKLOG")
+    """`/readyz` answers 503 while more jobs than this wait or run."""
+    log_json: bool = Field(default=True, validation_alias="BATON_LOG_JSON")
+    """Structured JSON log lines (set false for plain text while developing)."""
 
     def secrets(self) -> list[str]:
         """Configured secret values, for scrubbing."""

@@ -227,6 +227,13 @@ class People(Spec):
     """Display names by user id."""
 
 
+class RateLimit(Spec):
+    """How many messages (commands, statements, answers) one person may send per window."""
+
+    messages: int = Field(default=20, ge=1)
+    window_s: int = Field(default=60, ge=1)
+
+
 class Workspace(Spec):
     """Everything one tenant declares."""
 
@@ -240,6 +247,7 @@ class Workspace(Spec):
     policy: Policy = Policy()
     people: People = People()
     shadow: bool = False
+    rate_limit: RateLimit = RateLimit()
 
     @model_validator(mode="after")
     def _references(self) -> Workspace:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from orchestrator import counters, transitions
 from orchestrator import steps as step_ops
-from orchestrator import transitions
 from orchestrator.context import Context
 from orchestrator.errors import BatonError, TransitionRefused
 from orchestrator.evaluate import evaluate
@@ -40,6 +40,7 @@ class Loop:
         subject = f"outcome:{outcome_id}"
         if not await self.ctx.store.acquire(subject, self.worker_id, LEASE_MS):
             return
+        await counters.bump(self.ctx.store.redis, self.ctx.keys, counters.TICKS)
         try:
             await self._tick(await self.ctx.store.outcome(outcome_id))
         finally:

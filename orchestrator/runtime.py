@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from orchestrator import counters
 from orchestrator.approvals import Approvals
 from orchestrator.context import Context
 from orchestrator.control import Control
@@ -65,7 +66,7 @@ class Runtime:
             APPROVAL_TIMEOUT_JOB: lambda job: self.approvals.expire(job.payload["approval"]),
             REMIND_JOB: lambda job: self.ladder.remind(job.payload["approval"]),
             ESCALATE_JOB: lambda job: self.ladder.escalate(job.payload["approval"]),
-            PAGE_JOB: lambda job: self.pager.page(Incident.model_validate(job.payload)),
+            PAGE_JOB: self._page,
         }
 
     def register(self, kind: str, handler: JobHandler) -> None:
@@ -74,6 +75,11 @@ class Runtime:
         if kind in self.worker.handlers:
             raise ConfigError(f"job kind {kind!r} is already registered")
         self.worker.handlers[kind] = handler
+
+    async def _page(self, job: Job) -> None:
+        incident = Incident.model_validate(job.payload)
+        await counters.track_incident(self.ctx.store.redis, self.ctx.keys, incident)
+        await self.pager.page(incident)
 
     async def _notify(self, job: Job) -> None:
         notice = Notice.model_validate(job.payload)

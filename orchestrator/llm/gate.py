@@ -17,6 +17,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 
+from orchestrator import counters
 from orchestrator.context import Context
 from orchestrator.llm.errors import LlmUnavailable
 from orchestrator.llm.retry import RetryPolicy, Sleep, with_retries
@@ -90,6 +91,7 @@ class ModelGate:
 
     async def _fall_back(self, caller: Caller, kind: str, why: str) -> None:
         log.warning("model not used for %s (%s): %s", caller.outcome_id or "intake", kind, why)
+        await counters.bump(self.ctx.store.redis, self.ctx.keys, counters.LLM_ERRORS, kind)
         first = await self.ctx.store.redis.set(
             self._flag(caller), kind, nx=True, ex=FALLBACK_FLAG_TTL_S
         )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from orchestrator import counters
 from orchestrator.store.redis_store import RedisStore
 
 DAY_TTL_S = 3 * 86_400
@@ -65,6 +66,10 @@ class TokenLedger:
             pipe.hincrby(self._outcome_key(outcome_id), "input", usage.input)
             pipe.hincrby(self._outcome_key(outcome_id), "output", usage.output)
             pipe.hincrby(self._outcome_key(outcome_id), "calls", 1)
+        metrics = counters.counters_key(self.store.keys)
+        pipe.hincrby(metrics, counters.LLM_CALLS, 1)
+        pipe.hincrby(metrics, counters.field(counters.LLM_TOKENS, "input"), usage.input)
+        pipe.hincrby(metrics, counters.field(counters.LLM_TOKENS, "output"), usage.output)
         await pipe.execute()
 
     async def used_by(self, outcome_id: str) -> Usage:

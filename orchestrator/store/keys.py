@@ -54,6 +54,10 @@ class Keys:
     def dedupe(self, key: str) -> str:
         return f"{self.prefix}:dedupe:{key}"
 
+    def rate(self, workspace: str, user: str, window: int) -> str:
+        """Messages one person sent in one rate-limit window."""
+        return f"{self.prefix}:ws:{workspace}:rate:{user}:{window}"
+
     def jobs(self) -> str:
         return f"{self.prefix}:jobs"
 
