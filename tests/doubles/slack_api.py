@@ -30,6 +30,8 @@ class Outage:
     status: int
     remaining: int
     retry_after: int = 1
+    method: str | None = None
+    """Only this method fails; None: every method but auth.test."""
 
 
 @dataclass
@@ -76,9 +78,11 @@ class SlackApiDouble:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def fail_next(self, status: int, count: int, retry_after: int = 1) -> None:
-        """Answer the next `count` calls (other than auth.test) with `status`."""
-        self.outage = Outage(status, count, retry_after)
+    def fail_next(
+        self, status: int, count: int, retry_after: int = 1, method: str | None = None
+    ) -> None:
+        """Answer the next `count` calls (other than auth.test; or only `method`) with `status`."""
+        self.outage = Outage(status, count, retry_after, method)
 
     def called(self, method: str) -> list[dict[str, Any]]:
         return [c.params for c in self.calls if c.method == method]
@@ -112,7 +116,7 @@ class SlackApiDouble:
         method = request.match_info["method"]
         params = await _params(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if method != "auth.test" and self.outage and self.outage.remaining > 0:
+        if self._failing(method) and self.outage is not None:
             self.outage.remaining -= 1
             self.refused += 1
             return self._failure(self.outage)
@@ -120,6 +124,12 @@ class SlackApiDouble:
         answer = {"ok": True, **respond(params)}
         self.calls.append(Call(method, params, token, answer))
         return web.json_response(answer)
+
+    def _failing(self, method: str) -> bool:
+        outage = self.outage
+        if method == "auth.test" or outage is None or outage.remaining <= 0:
+            return False
+        return outage.method in (None, method)
 
     def _failure(self, outage: Outage) -> web.Response:
         if outage.status == 429:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,3 +93,26 @@ def test_manifest_points_every_url_at_the_base_url(tmp_path: Path) -> None:
     assert {"chat:write", "commands", "files:write"} <= set(
         manifest["oauth_config"]["scopes"]["bot"]
     )
+
+
+async def test_a_repeated_slash_command_posts_one_anchor(
+    web_only: Baton, slack_api: SlackApiDouble
+) -> None:
+    body, kind = command_body("Cut monthly churn by 2% by Q1", user="olivia", trigger="t7")
+    assert (await web_only.post(body, kind))[0] == 200
+    retry = {**sign(body), "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert (await web_only.post(body, kind, retry))[0] == 200
+    assert (await web_only.post(body, kind))[0] == 200
+    anchors = [t for t in slack_api.texts() if "stated an outcome" in t]
+    assert len(anchors) == 1
+
+
+async def test_a_private_command_answer_comes_back_in_the_ack(
+    web_only: Baton, slack_api: SlackApiDouble
+) -> None:
+    status, text = await web_only.post(*command_body("status o404", user="olivia", trigger="t8"))
+    assert status == 200
+    answer = json.loads(text)
+    assert "o404" in answer["text"] and answer["blocks"]
+    # Answered in the response itself: no chat.postEphemeral (Bolt's own auth.test aside).
+    assert {c.method for c in slack_api.calls} <= {"auth.test"}
