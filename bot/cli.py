@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Annotated, TypeVar
@@ -12,6 +11,7 @@ import typer
 
 from bot.bootstrap import App, bootstrap
 from bot.console import ConsoleGateway, dispatch
+from bot.logging import configure_logging
 from config.settings import Settings
 from handlers import render
 from orchestrator.audit import export, verify
@@ -38,11 +38,7 @@ def run_async(main: Callable[[], Coroutine[object, object, T]]) -> T:
 
 async def open_baton(gateway: ConsoleGateway | None = None) -> App:
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings)
     return await bootstrap(settings, {"console": gateway or ConsoleGateway()})
 
 

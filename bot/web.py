@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from redis.exceptions import RedisError
 
 from bot.bootstrap import App
 from bot.metrics import CONTENT_TYPE, exposition, snapshot
+from orchestrator import logcontext
 
 log = logging.getLogger("baton.web")
 
@@ -25,6 +28,16 @@ Surface = Callable[[web.Application, App], Awaitable[str]]
 
 SURFACES: list[Surface] = []
 """Chat surfaces, in mount order. Each platform module appends its `mount` here."""
+
+
+@web.middleware
+async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every log line made while answering carries the request's id (given or made up)."""
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    with logcontext.bound(request_id=request_id[:64]):
+        response = await handler(request)
+    response.headers["X-Request-Id"] = request_id[:64]
+    return response
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -62,7 +75,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
 async def build_web_app(
     baton: App, surfaces: list[Surface] | None = None
 ) -> tuple[web.Application, list[str]]:
-    application = web.Application(client_max_size=1024 * 1024)
+    application = web.Application(client_max_size=1024 * 1024, middlewares=[request_ids])
     application[BATON_KEY] = baton
     application.router.add_get("/healthz", healthz)
     application.router.add_get("/readyz", readyz)

@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from orchestrator import logcontext
 from orchestrator.clock import Clock
 from orchestrator.errors import NotFound
 from orchestrator.jobs import Job, JobQueue
@@ -102,6 +103,11 @@ class Worker:
         await self.queue.release(job)
 
     async def handle(self, job: Job) -> None:
+        """Handle one job, with its ids in the log context of everything it logs."""
+        with logcontext.bound(**logcontext.ids_of(job.kind, job.entry_id, job.payload)):
+            await self._handle(job)
+
+    async def _handle(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
         if handler is None:
             await self._dead(job, f"no handler for job kind {job.kind!r}")
