@@ -1,7 +1,13 @@
 """Acknowledgement latency of signed Slack button clicks: `baton web` vs a bare Bolt AsyncApp.
 
-Usage: python bench/slack_ack.py [--seconds 20] [--concurrency 50]
+Usage: python bench/slack_ack.py [--seconds 20] [--concurrency 50] [--approvals 60]
 Uses REDIS_URL when set, else the embedded Redis in a temporary state directory.
+
+The clicks are the ones people make: `--approvals` real pending approvals are seeded first
+(outcomes stated and confirmed through the core), then each click approves one of them as an
+approver (the first decides it; later ones are told it is already decided), repeats the
+previous click (a double click, same action_ts: dropped as a redelivery), or comes from
+someone who is not an approver (refused privately, audited).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -21,7 +28,15 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from redis.asyncio import Redis
+
 from bot.demo.simulation import Business
+from config.settings import DEMO_WORKSPACE
+from config.workspace import load_workspace
+from orchestrator.models import ApprovalStatus
+from orchestrator.store.keys import Keys
+from orchestrator.store.redis_store import RedisStore
+from tests.conftest import build_harness
 from tests.doubles.slack_api import SlackApiDouble
 from tests.slack.conftest import SIGNING_SECRET, block_action, sign
 from tests.slack.processes import Baton, baton_env, free_port
@@ -44,9 +59,44 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """
 
 
-async def load(url: str, seconds: float, concurrency: int) -> dict[str, float]:
+MIX = ("alice", "bob", "alice", "bob", "double", "double", "olivia", "alice")
+"""Per eight clicks: five by approvers, two double clicks, one by a non-approver."""
+
+
+def click(n: int, approvals: list[str]) -> dict[str, object]:
+    """The n-th click of the mix; a double click repeats click n-1 exactly."""
+    who = MIX[n % len(MIX)]
+    if who == "double":
+        return (
+            click(n - 1, approvals)
+            if MIX[(n - 1) % len(MIX)] != "double"
+            else click(n - 2, approvals)
+        )
+    approval = approvals[(n // len(MIX)) % len(approvals)]
+    return block_action(
+        "approve", approval, user=who, channel="C1", ts="1.000001", thread=None, n=n
+    )
+
+
+async def seed(redis_url: str, prefix: str, crm: Path, count: int) -> list[str]:
+    """`count` outcomes stated and confirmed through the core, each with a pending approval."""
+    redis = Redis.from_url(redis_url)
+    harness = build_harness(redis, Keys(prefix), load_workspace(DEMO_WORKSPACE), Business(crm))
+    await harness.runtime.start()
+    approvals = []
+    for _ in range(count):
+        await harness.state("olivia", "Cut monthly churn by 2 points by end of Q1")
+        approvals.append(harness.gateway.buttons("approve")[-1])
+    await harness.connectors.close()
+    await redis.aclose()
+    return approvals
+
+
+async def load(
+    url: str, seconds: float, concurrency: int, approvals: list[str], first: int = 1
+) -> dict[str, float]:
     """Signed clicks from `concurrency` clients for `seconds`; latency percentiles in ms."""
-    numbers = itertools.count(1)
+    numbers = itertools.count(first)
     latencies: list[float] = []
     errors = 0
     end = time.monotonic() + seconds
@@ -54,11 +104,7 @@ async def load(url: str, seconds: float, concurrency: int) -> dict[str, float]:
     async def client(session: aiohttp.ClientSession) -> None:
         nonlocal errors
         while time.monotonic() < end:
-            n = next(numbers)
-            payload = block_action(
-                "approve", "a999", user="alice", channel="C1", ts="1.000001", thread=None, n=n
-            )
-            body = urlencode({"payload": json.dumps(payload)})
+            body = urlencode({"payload": json.dumps(click(next(numbers), approvals))})
             headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
             started = time.perf_counter()
             try:
@@ -82,32 +128,55 @@ async def load(url: str, seconds: float, concurrency: int) -> dict[str, float]:
     }
 
 
-async def main(seconds: float, concurrency: int) -> None:
+async def main(seconds: float, concurrency: int, count: int) -> None:
     double = SlackApiDouble()
     await double.start()
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as tmp:
         business = Business(Path(tmp) / "crm.sqlite3")
         business.create(customers=50)
-        baton = Baton(baton_env(double.base_url, Path(tmp) / "state", business.path), Path(tmp))
+        env = baton_env(double.base_url, Path(tmp) / "state", business.path)
+        baton = Baton(env, Path(tmp))
         await baton.start(worker=False)
+        redis_url = env.get("REDIS_URL") or f"unix://{Path(tmp)}/state/redis/redis.sock"
         try:
-            await load(baton.url, 2, concurrency)  # warm-up: auth.test, connections
-            ours = await load(baton.url, seconds, concurrency)
+            approvals = await seed(redis_url, env["BATON_KEY_PREFIX"], business.path, count)
+            # Warm-up on other approvals' ids would decide nothing; use the error path.
+            await load(baton.url, 2, concurrency, ["a999"], first=10**7)
+            ours = await load(baton.url, seconds, concurrency, approvals)
+            decided = await _decided(redis_url, env["BATON_KEY_PREFIX"], approvals)
         finally:
             await baton.stop()
+            await _clean(redis_url, env["BATON_KEY_PREFIX"])
         port = free_port()
         bare = await asyncio.create_subprocess_exec(
             sys.executable, "-c", BARE, str(port), double.base_url, SIGNING_SECRET
         )
         try:
             await _until_up(f"http://127.0.0.1:{port}")
-            await load(f"http://127.0.0.1:{port}", 2, concurrency)
-            floor = await load(f"http://127.0.0.1:{port}", seconds, concurrency)
+            await load(f"http://127.0.0.1:{port}", 2, concurrency, approvals, first=10**7)
+            floor = await load(f"http://127.0.0.1:{port}", seconds, concurrency, approvals)
         finally:
             bare.terminate()
             await bare.wait()
     await double.stop()
     _report(ours, floor, seconds, concurrency)
+    print(f"approvals decided by the clicks: {decided} of {len(approvals)} seeded")
+
+
+async def _decided(redis_url: str, prefix: str, approvals: list[str]) -> int:
+    store = RedisStore(Redis.from_url(redis_url), Keys(prefix))
+    found = [await store.approval(a) for a in approvals]
+    await store.redis.aclose()
+    return sum(1 for a in found if a.status is ApprovalStatus.APPROVED)
+
+
+async def _clean(redis_url: str, prefix: str) -> None:
+    if not os.environ.get("REDIS_URL"):
+        return  # the embedded Redis goes with the temporary directory
+    redis = Redis.from_url(redis_url)
+    async for key in redis.scan_iter(match=prefix + ":*", count=1000):
+        await redis.delete(key)
+    await redis.aclose()
 
 
 async def _until_up(url: str) -> None:
@@ -123,7 +192,10 @@ async def _until_up(url: str) -> None:
 
 
 def _report(ours: dict[str, float], floor: dict[str, float], seconds: float, c: int) -> None:
-    print(f"signed button clicks, {c} concurrent, {seconds:g} s each")
+    print(
+        "signed button clicks (approvals, double clicks, non-approvers), "
+        f"{c} concurrent, {seconds:g} s each"
+    )
     print("| server | requests | p50 ms | p99 ms | req/s | non-2xx |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, r in (("baton web", ours), ("bare Bolt AsyncApp (ack only)", floor)):
@@ -138,5 +210,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--approvals", type=int, default=60)
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.concurrency))
+    asyncio.run(main(args.seconds, args.concurrency, args.approvals))
