@@ -14,6 +14,7 @@ from orchestrator.store.redis_store import RedisStore
 
 from handlers import render, texts
 from handlers.cards import Card
+from handlers.digest import digest_cards
 from handlers.ports import ChatGateway
 
 PROGRESS_REF = "progress_msg"
@@ -48,6 +49,7 @@ class ChatNotifier:
             NoticeKind.APPROVAL_REMINDER: self._sla_rung,
             NoticeKind.APPROVAL_ESCALATED: self._sla_rung,
             NoticeKind.EFFECT_MEASURED: self._effect,
+            NoticeKind.DIGEST: self._digest,
         }
 
     async def deliver(self, notice: Notice) -> None:
@@ -78,7 +80,12 @@ class ChatNotifier:
         workspace = self.workspace_of(outcome.workspace)
         steps = await self.store.steps(outcome.id)
         card = render.progress_card(
-            outcome, evaluation, steps, workspace, await self.store.spent(outcome.id)
+            outcome,
+            evaluation,
+            steps,
+            workspace,
+            await self.store.spent(outcome.id),
+            cases=notice.data.get("cases"),  # a standing outcome's case counts
         )
         key = self.store.keys.outcome(outcome.id)
         ref = await self.store.message_ref(key, PROGRESS_REF)
@@ -122,6 +129,16 @@ class ChatNotifier:
         outcome = await self.store.outcome(approval.outcome_id)
         card = render.approval_card(approval, step, outcome, self.workspace_of(outcome.workspace))
         await self._gateway(notice).update(ref=ref, card=card)
+
+    async def _digest(self, notice: Notice) -> None:
+        """The weekly digest: cards in order, each chart uploaded right after its card."""
+        gateway = self._gateway(notice)
+        for card in await digest_cards(self.store, self.workspace_of, notice):
+            await gateway.send(conversation=notice.conversation, card=replace(card, image_png=None))
+            if card.image_png:
+                await gateway.upload_image(
+                    conversation=notice.conversation, title=card.title, png=card.image_png
+                )
 
     async def _step(self, notice: Notice) -> None:
         step = await self.store.step(notice.step_id or "")

@@ -167,3 +167,14 @@ POLICY_NO_SUCH_RULE = "There is no learned rule {n}; `policies` lists them."
 SLACK_HOME_PENDING = "Pending approvals"
 SLACK_HOME_NO_PENDING = "No approvals waiting."
 SLACK_HOME_APPROVAL = "• {id}: {what} (outcome {outcome}) · {approvers} · decide by {when}"
+
+DIGEST_TITLE = "Weekly digest · outcome {id}: {objective}"
+DIGEST_WORKED = "What worked: {steps}"
+DIGEST_NOTHING_MEASURED = "What worked: no step has a measured effect yet."
+DIGEST_PENDING = "Waiting for a decision: {approvals}"
+DIGEST_SUMMARY = "Weekly digest: {outcomes} active outcome(s)"
+DIGEST_AUTONOMY = (
+    "This week {auto} of {ran} steps ran without a human decision ({share:.0%}); "
+    "people made {decisions} decision(s)."
+)
+DIGEST_QUIET = "No step finished this week; people made {decisions} decision(s)."

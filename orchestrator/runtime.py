@@ -12,6 +12,7 @@ from orchestrator import counters
 from orchestrator.approvals import Approvals
 from orchestrator.context import Context
 from orchestrator.control import Control
+from orchestrator.digest import DIGEST_JOB, Digest
 from orchestrator.errors import ConfigError
 from orchestrator.execute import Executor
 from orchestrator.incidents import PAGE_JOB, Incident
@@ -48,6 +49,7 @@ class Runtime:
         self.loop = Loop(ctx, planner or PlaybookPlanner(), worker_id=name)
         self.executor = Executor(ctx, lanes or Lanes(), worker_id=name)
         self.ladder = Ladder(ctx)
+        self.digest = Digest(ctx)
         self.pager: Pager = pager or Pagers()
         self.worker = Worker(
             ctx.queue,
@@ -67,6 +69,7 @@ class Runtime:
             REMIND_JOB: lambda job: self.ladder.remind(job.payload["approval"]),
             ESCALATE_JOB: lambda job: self.ladder.escalate(job.payload["approval"]),
             PAGE_JOB: self._page,
+            DIGEST_JOB: self._digest,
         }
 
     def register(self, kind: str, handler: JobHandler) -> None:
@@ -75,6 +78,9 @@ class Runtime:
         if kind in self.worker.handlers:
             raise ConfigError(f"job kind {kind!r} is already registered")
         self.worker.handlers[kind] = handler
+
+    async def _digest(self, job: Job) -> None:
+        await self.digest.post()
 
     async def _page(self, job: Job) -> None:
         incident = Incident.model_validate(job.payload)

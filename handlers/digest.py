@@ -1,0 +1,89 @@
+"""The weekly digest's cards: one per active outcome (progress, chart, what worked, what
+waits), then the week's autonomy next to the number of human decisions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from orchestrator.catalog import Workspace
+from orchestrator.digest import Week, week_of
+from orchestrator.evaluate import evaluate
+from orchestrator.models import Approval, ApprovalStatus, Outcome
+from orchestrator.notices import Notice
+from orchestrator.steps import approval_id_for
+from orchestrator.store.redis_store import RedisStore
+
+from handlers import render, texts
+from handlers.cards import Card
+from handlers.charts import outcome_chart
+
+
+async def digest_cards(
+    store: RedisStore, workspace_of: Callable[[str], Workspace], notice: Notice
+) -> list[Card]:
+    """Every card of one conversation's digest, charts included, in posting order."""
+    since = datetime.fromisoformat(notice.data["since"])
+    cards, weeks = [], []
+    for outcome_id in notice.data["outcomes"]:
+        outcome = await store.outcome(outcome_id)
+        card, week = await _outcome_card(store, workspace_of(outcome.workspace), outcome, since)
+        cards.append(card)
+        weeks.append(week)
+    return [_summary(len(cards), weeks), *cards]
+
+
+async def _outcome_card(
+    store: RedisStore, workspace: Workspace, outcome: Outcome, since: datetime
+) -> tuple[Card, Week]:
+    steps = await store.steps(outcome.id)
+    approvals = [
+        await store.approval(approval_id_for(s.id))
+        for s in steps
+        if s.decision.startswith("approve")
+    ]
+    measurements = await store.measurements(outcome.id)
+    latest = measurements[-1] if measurements else None
+    evaluation = evaluate(outcome, latest.value, latest.at) if latest else None
+    progress = render.progress_card(
+        outcome, evaluation, steps, workspace, await store.spent(outcome.id)
+    )
+    metric = workspace.metrics[outcome.metric]
+    # Drawing takes tens of milliseconds: off the event loop.
+    chart = await asyncio.to_thread(outcome_chart, outcome, metric, measurements, steps)
+    worked = [f"{s.id} {s.action} {s.effect:+.2f}" for s in steps if s.effect is not None]
+    pending = [a for a in approvals if a.status is ApprovalStatus.PENDING]
+    lines = (
+        texts.DIGEST_WORKED.format(steps="; ".join(worked))
+        if worked
+        else texts.DIGEST_NOTHING_MEASURED,
+        *([texts.DIGEST_PENDING.format(approvals=_pending(pending, workspace))] if pending else []),
+    )
+    card = Card(
+        title=texts.DIGEST_TITLE.format(id=outcome.id, objective=outcome.objective),
+        lines=lines,
+        fields=progress.fields,
+        progress=progress.progress,
+        image_png=chart,
+    )
+    return card, week_of(steps, approvals, since)
+
+
+def _pending(approvals: list[Approval], workspace: Workspace) -> str:
+    return "; ".join(
+        f"{a.id} {a.what} ({render.people(workspace, a.approvers)}, by {render.when(a.deadline)})"
+        for a in approvals
+    )
+
+
+def _summary(outcomes: int, weeks: list[Week]) -> Card:
+    ran = sum(w.ran for w in weeks)
+    auto = sum(w.auto for w in weeks)
+    decisions = sum(w.decisions for w in weeks)
+    line = (
+        texts.DIGEST_AUTONOMY.format(auto=auto, ran=ran, share=auto / ran, decisions=decisions)
+        if ran
+        else texts.DIGEST_QUIET.format(decisions=decisions)
+    )
+    return Card(title=texts.DIGEST_SUMMARY.format(outcomes=outcomes), lines=(line,))
