@@ -14,6 +14,7 @@ from orchestrator.models import (
     AuditEvent,
     Evaluation,
     Outcome,
+    OutcomeKind,
     Step,
     StepStatus,
 )
@@ -56,6 +57,11 @@ def _change(session: Session, workspace: Workspace) -> str:
 
 
 def intake_card(session: Session, workspace: Workspace) -> Card:
+    if session.problem == "unknown_cases":
+        sources = ", ".join(
+            f"{n} ({s.description or s.kind})" for n, s in workspace.case_sources.items()
+        )
+        return Card(title=texts.UNKNOWN_CASES.format(sources=sources or "none declared"))
     if session.problem is not None:
         return Card(title=_problem(session, workspace), lines=_understood(session, workspace))
     if session.asking is not None:
@@ -64,6 +70,8 @@ def intake_card(session: Session, workspace: Workspace) -> Card:
 
 
 def statement_card(session: Session, workspace: Workspace) -> Card:
+    if session.draft.sla_s:
+        return standing_card(session, workspace)
     draft = session.draft
     metric = workspace.metrics[draft.metric or ""]
     assert session.baseline is not None and session.target is not None and draft.deadline
@@ -95,6 +103,77 @@ def statement_card(session: Session, workspace: Workspace) -> Card:
             Button("Cancel", "cancel", session.id, "danger"),
         ),
         footer=texts.STATEMENT_FOOTER,
+    )
+
+
+def span(seconds: float | None) -> str:
+    """A duration the way people say it: 40 s, 12 min, 3.5 h, 2 days."""
+    if seconds is None:
+        return "-"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5_400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3_600:g} h" if seconds % 3_600 else f"{seconds / 3_600:.0f} h"
+    return f"{seconds / 86_400:g} days"
+
+
+def _playbook_steps(workspace: Workspace, name: str) -> str:
+    book = workspace.case_playbooks[name]
+    shown = []
+    for step in book.steps:
+        when = step.approve_when
+        shown.append(
+            step.action
+            if when is None
+            else texts.STANDING_APPROVAL_WHEN.format(
+                action=step.action, field=when.field, op=when.op, value=when.value
+            )
+        )
+    return " -> ".join(shown)
+
+
+def standing_card(session: Session, workspace: Workspace) -> Card:
+    """The Statement of Benefit of a standing outcome: source, playbook, SLA, metric."""
+    draft = session.draft
+    book = workspace.case_playbooks[draft.case_playbook or ""]
+    source = workspace.case_sources[book.source]
+    sla, target = span(draft.sla_s), f"{book.target_share:g}%"
+    approvers = draft.approvers or workspace.people.approvers or (session.owner,)
+    lines = (
+        texts.STANDING_LINE.format(
+            source=source.description or book.source,
+            sla=sla,
+            playbook=draft.case_playbook,
+            steps=_playbook_steps(workspace, draft.case_playbook or ""),
+        ),
+        texts.STANDING_METRIC.format(metric=book.metric, sla=sla, target=target),
+    )
+    return Card(
+        title=texts.STATEMENT_TITLE,
+        lines=lines,
+        fields=(
+            ("Case source", f"{book.source} ({source.kind})"),
+            ("Playbook", draft.case_playbook or ""),
+            ("SLA", sla),
+            ("Metric", f"{book.metric} ≥ {target}"),
+            ("Approvers", people(workspace, approvers)),
+            ("Owner", people(workspace, (session.owner,))),
+        ),
+        buttons=(
+            Button("Confirm", "confirm", session.id, "primary"),
+            Button("Cancel", "cancel", session.id, "danger"),
+        ),
+        footer=texts.STATEMENT_FOOTER,
+    )
+
+
+def case_lines(cases: dict[str, Any] | None) -> str:
+    if not cases or not (cases["done"] or cases["open"] or cases["failed"]):
+        return texts.STANDING_NO_CASES
+    return texts.STANDING_CASES.format(
+        **cases, median=span(cases.get("median_s")), p95=span(cases.get("p95_s"))
     )
 
 
@@ -218,6 +297,7 @@ def progress_card(
     steps: Sequence[Step],
     workspace: Workspace,
     spent: float,
+    cases: dict[str, Any] | None = None,
 ) -> Card:
     metric = workspace.metrics[outcome.metric]
     fields = [
@@ -225,6 +305,11 @@ def progress_card(
         ("Baseline", metric.show(outcome.baseline)),
         ("Budget", f"{money(workspace, spent)} of {money(workspace, outcome.budget)}"),
     ]
+    if outcome.kind is OutcomeKind.STANDING:
+        target = texts.STANDING_TARGET.format(
+            target=metric.show(outcome.target), sla=span(outcome.sla_s)
+        )
+        fields = [("Target", target), ("Cases", case_lines(cases))]
     if evaluation is not None:
         fields.insert(
             0,

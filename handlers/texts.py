@@ -173,6 +173,22 @@ DIGEST_WORKED = "What worked: {steps}"
 DIGEST_NOTHING_MEASURED = "What worked: no step has a measured effect yet."
 DIGEST_PENDING = "Waiting for a decision: {approvals}"
 DIGEST_SUMMARY = "Weekly digest: {outcomes} active outcome(s)"
+
+STANDING_LINE = "Every {source} within {sla}, worked by the {playbook} playbook: {steps}."
+STANDING_METRIC = (
+    "Measured as {metric}: the share of cases done within {sla} (target {target}), "
+    "with median and p95 time to done. A person sees a case only when it needs one."
+)
+STANDING_APPROVAL_WHEN = "{action} (a person decides when {field} {op} {value})"
+STANDING_TARGET = "{target} of cases within {sla}"
+STANDING_CASES = (
+    "{done} done ({within} within SLA), {open} open ({overdue} overdue), {failed} stopped"
+    " · median {median}, p95 {p95}"
+)
+STANDING_NO_CASES = "no case yet"
+UNKNOWN_CASES = (
+    "I understood a rule for every case, but not which cases. Cases I can watch: {sources}."
+)
 DIGEST_AUTONOMY = (
     "This week {auto} of {ran} steps ran without a human decision ({share:.0%}); "
     "people made {decisions} decision(s)."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestrator import sla, transitions
+from orchestrator.cases import CASE_JOB
 from orchestrator.context import Context
 from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
 from orchestrator.models import Approval, ApprovalStatus, Step, StepStatus
@@ -128,6 +129,8 @@ class Approvals:
             await self._cancel_dependents(step, commit, actor)
             # Re-plan at once around the decision rather than at the next scheduled tick.
             self.ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id, "replan": True})
+            if step.case_id is not None:  # the case learns its step will not run
+                self.ctx.queue.enqueue_in(commit, CASE_JOB, {"case": step.case_id})
         self.ctx.notify(
             commit,
             Notice(

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from orchestrator.case_catalog import CasePlaybook, CaseSource, check_references
 from orchestrator.models import Direction, Lane
 
 
@@ -96,9 +97,11 @@ class Metric(Spec):
     """A named number a connection can measure."""
 
     description: str = ""
-    connection: str
-    query: str
+    connection: str = ""
+    query: str = ""
     """SQL returning one number (sql), or a JSON path into the response (http)."""
+    cases: str = ""
+    """Derived from this case source's cases (share done within SLA); no connection."""
     url: str = ""
     """http: the URL to GET, absolute or relative to the connection's; a sandboxed template."""
     unit: Literal["percent", "count", "currency", "number", "minutes", "hours"] = "number"
@@ -248,10 +251,32 @@ class Workspace(Spec):
     people: People = People()
     shadow: bool = False
     rate_limit: RateLimit = RateLimit()
+    case_sources: dict[str, CaseSource] = Field(default_factory=dict)
+    case_playbooks: dict[str, CasePlaybook] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _case_references(self) -> Workspace:
+        derived = {name: m.cases for name, m in self.metrics.items() if m.cases}
+        for where, what in check_references(
+            self.case_sources,
+            self.case_playbooks,
+            connections=set(self.connections),
+            actions=set(self.actions),
+            derived=derived,
+        ):
+            _need(False, where, what)
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Workspace:
         for metric_name, metric_spec in self.metrics.items():
+            if metric_spec.cases:
+                _need(
+                    metric_spec.cases in self.case_sources,
+                    f"metrics.{metric_name}.cases",
+                    f"unknown case source {metric_spec.cases!r}",
+                )
+                continue
             _need(
                 metric_spec.connection in self.connections,
                 f"metrics.{metric_name}.connection",

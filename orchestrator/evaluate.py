@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from orchestrator.models import Direction, Evaluation, Outcome, Verdict
+from orchestrator.models import Direction, Evaluation, Outcome, OutcomeKind, Verdict
 
 AT_RISK_SHARE = 0.10
 """Behind the line by at most this share of the whole distance is `at_risk`, not `off_track`."""
@@ -22,6 +22,8 @@ def expected_at(outcome: Outcome, now: datetime) -> float:
 
 
 def evaluate(outcome: Outcome, value: float, now: datetime) -> Evaluation:
+    if outcome.kind is OutcomeKind.STANDING:
+        return evaluate_standing(outcome, value)
     expected = expected_at(outcome, now)
     distance = outcome.target - outcome.baseline
     progress = 1.0 if distance == 0 else (value - outcome.baseline) / distance
@@ -37,3 +39,20 @@ def evaluate(outcome: Outcome, value: float, now: datetime) -> Evaluation:
     else:
         verdict = Verdict.OFF_TRACK
     return Evaluation(value=value, expected=expected, progress=progress, verdict=verdict)
+
+
+AT_RISK_POINTS = 5.0
+"""A standing outcome below its target share by at most this many points is `at_risk`."""
+
+
+def evaluate_standing(outcome: Outcome, share: float) -> Evaluation:
+    """The share of cases within SLA against the target share. A standing outcome holds
+    indefinitely: meeting its target keeps it on track, it is never achieved or missed."""
+    progress = 1.0 if outcome.target <= 0 else min(max(share / outcome.target, 0.0), 1.0)
+    if share >= outcome.target:
+        verdict = Verdict.ON_TRACK
+    elif share >= outcome.target - AT_RISK_POINTS:
+        verdict = Verdict.AT_RISK
+    else:
+        verdict = Verdict.OFF_TRACK
+    return Evaluation(value=share, expected=outcome.target, progress=progress, verdict=verdict)

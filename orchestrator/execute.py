@@ -6,6 +6,7 @@ from typing import Any
 
 from orchestrator import steps as step_ops
 from orchestrator import transitions
+from orchestrator.cases import CASE_JOB
 from orchestrator.context import Context
 from orchestrator.errors import BatonError, ConnectorError, TransitionRefused
 from orchestrator.lanes import LaneInput, Lanes
@@ -160,6 +161,8 @@ class Executor:
                 ),
             )
         await self._ready_dependents(done, outcome, commit)
+        if done.case_id is not None:  # a case's decided step: the case carries on
+            self.ctx.queue.enqueue_in(commit, CASE_JOB, {"case": done.case_id})
         await self.ctx.store.apply(commit)
 
     async def _ready_dependents(self, done: Step, outcome: Outcome, commit: Commit) -> None:

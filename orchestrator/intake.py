@@ -16,7 +16,7 @@ from orchestrator.context import Context
 from orchestrator.deadlines import find_deadline
 from orchestrator.errors import BatonError, NotAllowed
 from orchestrator.evaluate import met
-from orchestrator.models import ConversationRef, Direction, Outcome, Record
+from orchestrator.models import ConversationRef, Direction, Outcome, OutcomeKind, Record
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.parser import Change, Draft, match_metrics, parse
 
@@ -39,6 +39,7 @@ class Problem(StrEnum):
     DEADLINE_PAST = "deadline_past"
     DEADLINE_INVALID = "deadline_invalid"
     MEASURE_FAILED = "measure_failed"
+    UNKNOWN_CASES = "unknown_cases"
 
 
 class Interpreter(Protocol):
@@ -53,6 +54,8 @@ class Interpreter(Protocol):
 
 def needs_model(draft: Draft) -> bool:
     """The parser left something unsettled that a model might understand."""
+    if draft.sla_s is not None:
+        return False  # a standing outcome: the parser settled it, or no case source fits
     return draft.metric is None or draft.amount is None or draft.deadline is None
 
 
@@ -173,6 +176,8 @@ class Intake:
     async def _next(self, session: Session) -> Session:
         workspace = self.ctx.workspace_of(session.workspace)
         draft, now = session.draft, self.ctx.clock.now()
+        if draft.sla_s is not None:
+            return _standing_ready(session, workspace)
         problem = _early_problem(draft, workspace)
         if problem is not None:
             return session.model_copy(update={"problem": problem})
@@ -218,6 +223,24 @@ class Intake:
         pointer = await self.ctx.store.get_json(self.ctx.keys.intake(session.conversation.key))
         if pointer and pointer.get("id") == session.id:
             await self.ctx.store.delete(self.ctx.keys.intake(session.conversation.key))
+
+
+STANDING_HORIZON = timedelta(days=3_650)
+"""A standing outcome holds indefinitely; its deadline is only this far off."""
+
+
+def _standing_ready(session: Session, workspace: Workspace) -> Session:
+    """A standing outcome needs no measurement to start: with no case yet, none missed."""
+    book = workspace.case_playbooks.get(session.draft.case_playbook or "")
+    if book is None:
+        return session.model_copy(update={"problem": Problem.UNKNOWN_CASES})
+    update = {
+        "baseline": 100.0,
+        "target": book.target_share,
+        "direction": Direction.INCREASE,
+        "ready": True,
+    }
+    return session.model_copy(update=update)
 
 
 def _sign(direction: Direction) -> int:
@@ -310,9 +333,19 @@ def _pick_by_number(text: str, names: list[str]) -> str | None:
 def outcome_from(session: Session, outcome_id: str, workspace: Workspace, now: datetime) -> Outcome:
     """The outcome a ready session describes, started now."""
     draft = session.draft
-    assert draft.metric and draft.deadline and session.baseline is not None
+    assert draft.metric and session.baseline is not None
     assert session.target is not None and session.direction is not None
     approvers = draft.approvers or workspace.people.approvers or (session.owner,)
+    book = workspace.case_playbooks.get(draft.case_playbook or "")
+    standing: dict[str, object] = {}
+    if book is not None and draft.sla_s:
+        standing = {
+            "kind": OutcomeKind.STANDING,
+            "case_playbook": draft.case_playbook,
+            "sla_s": draft.sla_s,
+            "check_every_s": int(book.check_every_h * 3_600),
+        }
+    deadline = draft.deadline or now + STANDING_HORIZON
     return Outcome(
         id=outcome_id,
         workspace=session.workspace,
@@ -322,11 +355,11 @@ def outcome_from(session: Session, outcome_id: str, workspace: Workspace, now: d
         baseline=session.baseline,
         target=session.target,
         started_at=now,
-        deadline=draft.deadline,
+        deadline=deadline,
         owner=session.owner,
         approvers=approvers,
         conversation=session.conversation,
         budget=draft.budget if draft.budget is not None else workspace.policy.budget,
         check_every_s=int(timedelta(hours=workspace.check_every_h).total_seconds()),
         shadow=workspace.shadow or draft.shadow,
-    )
+    ).model_copy(update=standing)

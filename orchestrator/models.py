@@ -24,6 +24,13 @@ class Direction(StrEnum):
     INCREASE = "increase"
 
 
+class OutcomeKind(StrEnum):
+    """A target to reach by a deadline, or a rule that must hold for every case."""
+
+    TARGET = "target"
+    STANDING = "standing"
+
+
 class OutcomeStatus(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
@@ -118,6 +125,11 @@ class Outcome(Record):
     """Plan and govern, record what would run, write nothing external."""
     status: OutcomeStatus = OutcomeStatus.ACTIVE
     ended_at: datetime | None = None
+    kind: OutcomeKind = OutcomeKind.TARGET
+    case_playbook: str = ""
+    """Standing outcomes: the case playbook every case of its source runs."""
+    sla_s: int = 0
+    """Standing outcomes: each case is due this many seconds after it arrived."""
 
 
 class Measurement(Record):
@@ -167,6 +179,8 @@ class Step(Record):
     effect: float | None = None
     """Metric movement since the step finished (verification)."""
     shadow: bool = False
+    case_id: str | None = None
+    """The case of a standing outcome this step belongs to (a step a person decides)."""
 
 
 class Approval(Record):
@@ -209,3 +223,52 @@ class AuditEvent(Record):
     detail: dict[str, Any] = Field(default_factory=dict)
     prev: str = ""
     hash: str = ""
+
+
+class CaseStatus(StrEnum):
+    RECEIVED = "received"
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    DONE = "done"
+    REJECTED = "rejected"  # a person said no to one of its steps
+    FAILED = "failed"  # a step failed, or policy forbade it
+    CANCELLED = "cancelled"
+
+
+class CaseStepState(Record):
+    """Where one step of a case's playbook stands."""
+
+    action: str
+    status: str = "pending"
+    """`pending`, `succeeded`, `awaiting_approval`, `failed` or `rejected`."""
+    decision: str = ""
+    """Policy's word, as for a step: auto or approve, with the rule that said it."""
+    step_id: str | None = None
+    """The `Step` record of a step a person decides (auto steps have none)."""
+    finished_at: datetime | None = None
+    error: str = ""
+
+
+class Case(Record):
+    """One case of a standing outcome: a new row or an event, worked through a playbook."""
+
+    id: str
+    """The source's name and the case's external id: the same case never arrives twice."""
+    outcome_id: str
+    workspace: str
+    source: str
+    external_id: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    """The row or event: the playbook's steps get these as parameters."""
+    status: CaseStatus = CaseStatus.RECEIVED
+    position: int = 0
+    """The index of the next step to run."""
+    steps: tuple[CaseStepState, ...] = ()
+    draft: str = ""
+    """The latest drafted artifact, for the steps after the one that drafted it."""
+    received_at: datetime
+    """When the case began (its source's timestamp when given): the SLA counts from here."""
+    due_at: datetime
+    first_step_at: datetime | None = None
+    done_at: datetime | None = None
+    error: str = ""

@@ -45,6 +45,11 @@ class Draft(BaseModel):
     approvers: tuple[str, ...] = ()
     shadow: bool = False
     """Asked for shadow mode: plan and govern, write nothing external."""
+    sla_s: int | None = None
+    """A standing outcome ("every X within N hours"): each case's SLA in seconds."""
+    case_source: str | None = None
+    """A standing outcome: the declared case source X names."""
+    case_playbook: str | None = None
 
     @property
     def understood_anything(self) -> bool:
@@ -151,12 +156,63 @@ def _extract(pattern: re.Pattern[str], text: str) -> tuple[re.Match[str] | None,
     return found, text[: found.start()] + " " + text[found.end() :]
 
 
+_STANDING = re.compile(
+    r"\b(?:every|each)\s+(?P<what>.+?)\s+within\s+(?P<n>\d+(?:[.,]\d+)?)\s*"
+    r"(?P<unit>minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|w)\b"
+)
+_SLA_SECONDS = {"m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+
+
+def match_case_sources(text: str, workspace: Workspace) -> tuple[str, ...]:
+    """Declared case sources named in `text` by name or synonym, longest phrase first."""
+    lowered = " " + re.sub(r"[_\-]", " ", text.lower()) + " "
+    hits: list[tuple[int, str]] = []
+    for name, source in workspace.case_sources.items():
+        for phrase in {name, name.replace("_", " "), *source.synonyms}:
+            needle = re.escape(phrase.lower().replace("_", " "))
+            if re.search(rf"(?<![a-z0-9]){needle}(?![a-z0-9])", lowered):
+                hits.append((len(phrase), name))
+    return tuple(dict.fromkeys(name for _, name in sorted(hits, key=lambda h: -h[0])))
+
+
+def _standing(lowered: str, workspace: Workspace) -> dict[str, object] | None:
+    """ "every / each X within N minutes|hours|days": X onto a declared case source."""
+    found = _STANDING.search(lowered)
+    if found is None:
+        return None
+    sla_s = int(number(found.group("n")) * _SLA_SECONDS[found.group("unit")[0]])
+    sources = match_case_sources(found.group("what"), workspace)
+    source = sources[0] if sources else None
+    books = [n for n, b in workspace.case_playbooks.items() if b.source == source]
+    named = [n for n in books if n.replace("_", " ") in lowered]
+    book = (named or books)[0] if books else None
+    spec = workspace.case_playbooks[book] if book else None
+    return {
+        "sla_s": sla_s,
+        "case_source": source,
+        "case_playbook": book,
+        "metric": spec.metric if spec else None,
+        "direction": Direction.INCREASE,
+        "change": Change.TO,
+        "amount": spec.target_share if spec else None,
+    }
+
+
 def parse(text: str, workspace: Workspace, now: datetime) -> Draft:
     """Parse an outcome statement; never raises."""
     normal = " ".join(text.replace("\u2019", "'").split())[:2000]
     # Mentions keep their case (Slack user ids); everything else is matched in lower case.
     approver_match, normal = _extract(_APPROVERS, normal)
     shadow_match, lowered = _extract(_SHADOW, normal.lower())
+    standing = _standing(lowered, workspace)
+    if standing is not None:
+        mentions = approver_match.group(1) if approver_match else ""
+        plain = Draft(
+            text=text.strip()[:2000],
+            approvers=tuple(a or b for a, b in _MENTION.findall(mentions)),
+            shadow=shadow_match is not None,
+        )
+        return plain.model_copy(update=standing)
     budget_match, rest = _extract(_BUDGET, lowered)
     deadline, phrase, rest = find_deadline(rest, now)
     metrics = match_metrics(rest, workspace)

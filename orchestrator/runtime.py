@@ -10,6 +10,8 @@ import contextlib
 
 from orchestrator import counters
 from orchestrator.approvals import Approvals
+from orchestrator.case_jobs import case_jobs
+from orchestrator.cases import Cases
 from orchestrator.context import Context
 from orchestrator.control import Control
 from orchestrator.digest import DIGEST_JOB, Digest
@@ -25,6 +27,7 @@ from orchestrator.paging import Pager, Pagers
 from orchestrator.planner import Planner, PlaybookPlanner
 from orchestrator.runtime_ops import dead_letter_incident, page_incident_notice, take_over_lease
 from orchestrator.sla import ESCALATE_JOB, REMIND_JOB, Ladder
+from orchestrator.standing import Standing
 from orchestrator.steps import APPROVAL_TIMEOUT_JOB, EXECUTE_JOB
 from orchestrator.worker import JobHandler, Worker
 
@@ -51,6 +54,8 @@ class Runtime:
         self.ladder = Ladder(ctx)
         self.digest = Digest(ctx)
         self.pager: Pager = pager or Pagers()
+        self.cases = Cases(ctx, self.executor.lanes, worker_id=name)
+        self.standing = Standing(ctx, self.cases, worker_id=name)
         self.worker = Worker(
             ctx.queue,
             self.job_handlers(),
@@ -67,6 +72,7 @@ class Runtime:
             INTAKE_JOB: lambda job: self.intake.advance(job.payload["session"]),
             APPROVAL_TIMEOUT_JOB: lambda job: self.approvals.expire(job.payload["approval"]),
             REMIND_JOB: lambda job: self.ladder.remind(job.payload["approval"]),
+            **case_jobs(self.ctx, self.cases),
             ESCALATE_JOB: lambda job: self.ladder.escalate(job.payload["approval"]),
             PAGE_JOB: self._page,
             DIGEST_JOB: self._digest,
@@ -97,6 +103,9 @@ class Runtime:
     async def _tick(self, job: Job) -> None:
         if job.reclaimed:
             await take_over_lease(self.ctx, f"outcome:{job.payload['outcome']}")
+        if await self.standing.claims(job.payload["outcome"]):
+            await self.standing.tick(job.payload["outcome"])
+            return
         await self.loop.tick(job.payload["outcome"])
 
     async def _execute(self, job: Job) -> None:

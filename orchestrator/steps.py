@@ -148,6 +148,19 @@ def _apply_decision(
     return after
 
 
+def ask_in(
+    ctx: Context,
+    outcome: Outcome,
+    step: Step,
+    decision: Decision,
+    upstream: dict[str, Any],
+    commit: Commit,
+) -> Step:
+    """Apply a decision reached elsewhere (a case playbook's condition) to a planned step."""
+    workspace = ctx.workspace_of(outcome.workspace)
+    return _apply_decision(ctx, outcome, workspace, step, decision, upstream, commit)
+
+
 def _request_approval(
     ctx: Context, outcome: Outcome, workspace: Workspace, step: Step, commit: Commit, now: datetime
 ) -> None:

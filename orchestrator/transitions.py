@@ -11,11 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator.errors import IllegalTransition
-from orchestrator.models import Approval, AuditEvent, Outcome, Step
+from orchestrator.models import Approval, AuditEvent, Case, Outcome, Step
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 
-Tracked = Outcome | Step | Approval
+Tracked = Outcome | Step | Approval | Case
+_CASE_MOVES = frozenset({"running", "awaiting_approval", "done", "rejected", "failed", "cancelled"})
 
 LEGAL: dict[str, dict[str, frozenset[str]]] = {
     "outcome": {
@@ -35,11 +36,18 @@ LEGAL: dict[str, dict[str, frozenset[str]]] = {
         "": frozenset({"pending"}),
         "pending": frozenset({"approved", "rejected", "expired"}),
     },
+    # A case moves step by step (`running -> running` records one more step done).
+    "case": {
+        "": frozenset({"received"}),
+        "received": _CASE_MOVES,
+        "running": _CASE_MOVES,
+        "awaiting_approval": _CASE_MOVES,
+    },
 }
 
 
 def kind_of(record: Tracked) -> str:
-    return {Outcome: "outcome", Step: "step", Approval: "approval"}[type(record)]
+    return {Outcome: "outcome", Step: "step", Approval: "approval", Case: "case"}[type(record)]
 
 
 def key_of(keys: Keys, record: Tracked) -> str:
@@ -47,6 +55,8 @@ def key_of(keys: Keys, record: Tracked) -> str:
         return keys.outcome(record.id)
     if isinstance(record, Step):
         return keys.step(record.id)
+    if isinstance(record, Case):
+        return keys.case(record.id)
     return keys.approval(record.id)
 
 

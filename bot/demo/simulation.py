@@ -28,6 +28,22 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS discounts (
   idempotency_key TEXT NOT NULL, customer_id INTEGER NOT NULL, percent INTEGER NOT NULL,
   day INTEGER NOT NULL, PRIMARY KEY (idempotency_key, customer_id));
+CREATE TABLE IF NOT EXISTS contracts (
+  id INTEGER PRIMARY KEY, customer TEXT NOT NULL, email TEXT NOT NULL, plan TEXT NOT NULL,
+  non_standard_terms INTEGER NOT NULL DEFAULT 0, terms TEXT NOT NULL DEFAULT '',
+  signed_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+  idempotency_key TEXT PRIMARY KEY, contract_id INTEGER NOT NULL, customer TEXT NOT NULL,
+  plan TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS welcome_emails (
+  idempotency_key TEXT PRIMARY KEY, contract_id INTEGER NOT NULL, email TEXT NOT NULL,
+  body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kickoffs (
+  idempotency_key TEXT PRIMARY KEY, contract_id INTEGER NOT NULL, slot TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contract_terms (
+  idempotency_key TEXT PRIMARY KEY, contract_id INTEGER NOT NULL, terms TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ticket_responses (
+  idempotency_key TEXT PRIMARY KEY, ticket TEXT NOT NULL, body TEXT NOT NULL);
 """
 
 PLANS = (("starter", 19.0), ("team", 49.0), ("business", 129.0))
@@ -117,6 +133,24 @@ class Business:
             "last_active_day) VALUES (?, ?, ?, ?, ?, ?)",
             (name, email, plan, mrr, self.rng.choice(MANAGERS), day),
         )
+
+    def sign_contract(self, customer: str, plan: str, signed_at: str, *, terms: str = "") -> int:
+        """A customer signs (deterministic: no randomness); `terms` makes it non-standard."""
+        email = customer.lower().replace(" ", ".") + "@example.com"
+        with self._db() as db:
+            db.executescript(SCHEMA)  # a CRM created before contracts existed gains the table
+            cursor = db.execute(
+                "INSERT INTO contracts (customer, email, plan, non_standard_terms, terms, "
+                "signed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (customer, email, plan, int(bool(terms)), terms, signed_at),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def count(self, table: str, contract_id: int) -> int:
+        """Rows an onboarding step wrote for one contract (each must be exactly one)."""
+        with self._db() as db:
+            query = f"SELECT COUNT(*) FROM {table} WHERE contract_id = ?"  # noqa: S608 - a fixed table name
+            return int(db.execute(query, (contract_id,)).fetchone()[0])
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:

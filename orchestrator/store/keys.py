@@ -75,3 +75,17 @@ class Keys:
 
     def flag(self, name: str) -> str:
         return f"{self.prefix}:flag:{name}"
+
+    def case(self, case_id: str) -> str:
+        return f"{self.prefix}:case:{case_id}"
+
+    def cases_open(self, outcome_id: str) -> str:
+        """A sorted set of a standing outcome's unfinished cases, scored by due time."""
+        return f"{self.prefix}:outcome:{outcome_id}:cases:open"
+
+    def cases_done(self, outcome_id: str) -> str:
+        """A sorted set of a standing outcome's done cases, scored by seconds to done."""
+        return f"{self.prefix}:outcome:{outcome_id}:cases:done"
+
+    def case_cursor(self, workspace: str, source: str) -> str:
+        return f"{self.prefix}:ws:{workspace}:cases:{source}:cursor"

@@ -10,7 +10,15 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from orchestrator.errors import NotFound, TransitionRefused
-from orchestrator.models import Approval, AuditEvent, Measurement, MessageRef, Outcome, Step
+from orchestrator.models import (
+    Approval,
+    AuditEvent,
+    Case,
+    Measurement,
+    MessageRef,
+    Outcome,
+    Step,
+)
 from orchestrator.store.commit import COMMIT_LUA, Commit
 from orchestrator.store.keys import Keys
 
@@ -54,6 +62,9 @@ class RedisStore:
 
     async def step(self, step_id: str) -> Step:
         return await self._load(Step, self.keys.step(step_id), "step", step_id)
+
+    async def case(self, case_id: str) -> Case:
+        return await self._load(Case, self.keys.case(case_id), "case", case_id)
 
     async def approval(self, approval_id: str) -> Approval:
         return await self._load(Approval, self.keys.approval(approval_id), "approval", approval_id)
