@@ -72,10 +72,10 @@ class Runtime:
             INTAKE_JOB: lambda job: self.intake.advance(job.payload["session"]),
             APPROVAL_TIMEOUT_JOB: lambda job: self.approvals.expire(job.payload["approval"]),
             REMIND_JOB: lambda job: self.ladder.remind(job.payload["approval"]),
-            **case_jobs(self.ctx, self.cases),
             ESCALATE_JOB: lambda job: self.ladder.escalate(job.payload["approval"]),
             PAGE_JOB: self._page,
             DIGEST_JOB: self._digest,
+            **case_jobs(self.ctx, self.cases),
         }
 
     def register(self, kind: str, handler: JobHandler) -> None:

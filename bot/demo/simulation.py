@@ -149,7 +149,7 @@ class Business:
     def count(self, table: str, contract_id: int) -> int:
         """Rows an onboarding step wrote for one contract (each must be exactly one)."""
         with self._db() as db:
-            query = f"SELECT COUNT(*) FROM {table} WHERE contract_id = ?"  # noqa: S608 - a fixed table name
+            query = f"SELECT COUNT(*) FROM {table} WHERE contract_id = ?"
             return int(db.execute(query, (contract_id,)).fetchone()[0])
 
     @contextmanager
