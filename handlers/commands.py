@@ -15,6 +15,7 @@ from orchestrator.rules import RuleBook
 from orchestrator.runtime import Runtime
 
 from handlers import render, texts
+from handlers.audit_summary import summary_lines
 from handlers.cards import Card, Inbound, Reply
 from handlers.charts import outcome_chart
 
@@ -115,8 +116,14 @@ async def audit(request: Request) -> Reply:
     outcome = await _outcome(request, "audit")
     ctx = request.runtime.ctx
     events = await ctx.store.audit_trail(outcome)
-    lines = render.audit_lines(events, ctx.workspace_of(outcome.workspace))
-    return Reply(Card(title=f"Audit trail of {outcome.id} ({len(lines)} events)", lines=lines))
+    lines = summary_lines(events, ctx.workspace_of(outcome.workspace))
+    return Reply(
+        Card(
+            title=f"Audit trail of {outcome.id} ({len(events)} events)",
+            lines=lines,
+            footer=texts.AUDIT_FULL.format(id=outcome.id),
+        )
+    )
 
 
 def _control(verb: str) -> Command:

@@ -194,3 +194,5 @@ DIGEST_AUTONOMY = (
     "people made {decisions} decision(s)."
 )
 DIGEST_QUIET = "No step finished this week; people made {decisions} decision(s)."
+
+AUDIT_FULL = "Every event, hash-chained: `baton audit {id}`; all of it: `baton audit export`."
