@@ -43,8 +43,19 @@ async def open_baton(gateway: ConsoleGateway | None = None) -> App:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    story: Annotated[
+        str, typer.Argument(help="'onboarding' for a standing outcome; default: churn.")
+    ] = "churn",
+) -> None:
     """Run the scripted demo story end to end in the console."""
+    if story == "onboarding":
+        from bot.demo.onboarding import run_onboarding
+
+        result = run_async(lambda: run_onboarding(sys.stdout))
+        raise typer.Exit(0 if result.ok else 1)
+    if story != "churn":
+        raise typer.BadParameter("the stories are 'churn' (the default) and 'onboarding'")
     from bot.demo.story import run_demo
 
     status = run_async(lambda: run_demo(sys.stdout))
@@ -138,6 +149,6 @@ async def _verify(store: RedisStore) -> int:
 
 def main() -> None:
     # Each command module registers its commands on `app` when imported.
-    from bot import cli_check, cli_runtime, cli_teams, cli_web, slack  # noqa: F401
+    from bot import cli_check, cli_runtime, cli_teams, cli_web, hooks, slack  # noqa: F401
 
     app()

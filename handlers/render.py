@@ -112,7 +112,7 @@ def span(seconds: float | None) -> str:
         return "-"
     if seconds < 90:
         return f"{seconds:.0f} s"
-    if seconds < 5_400:
+    if seconds < 3_600:
         return f"{seconds / 60:.0f} min"
     if seconds < 172_800:
         return f"{seconds / 3_600:g} h" if seconds % 3_600 else f"{seconds / 3_600:.0f} h"
@@ -315,9 +315,13 @@ def progress_card(
             0,
             (
                 "Now",
-                f"{metric.show(evaluation.value)} (line expects "
-                f"{metric.show(evaluation.expected)}) · "
-                f"{texts.VERDICTS[evaluation.verdict.value]}",
+                (
+                    f"{metric.show(evaluation.value)} within SLA · "
+                    if outcome.kind is OutcomeKind.STANDING
+                    else f"{metric.show(evaluation.value)} (line expects "
+                    f"{metric.show(evaluation.expected)}) · "
+                )
+                + texts.VERDICTS[evaluation.verdict.value],
             ),
         )
     in_flight = [

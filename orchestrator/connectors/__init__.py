@@ -70,6 +70,11 @@ class Connectors:
         self._opening = Opening(env, ledger, read_only)
         self._open: dict[str, Connector] = {}
 
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The environment `${ENV_VAR}` references resolve in (case source secrets too)."""
+        return self._opening.env
+
     def get(self, name: str) -> Connector:
         """The open connector for connection `name`, opened on first use."""
         if name not in self._open:
