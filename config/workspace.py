@@ -18,10 +18,17 @@ def load_workspace(path: Path) -> Workspace:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the workspace file ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: is not UTF-8 text (byte {error.start})") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}:{where} is not valid YAML") from None
+    except ValueError as error:
+        # PyYAML builds dates itself: `2027-13-45` is a ValueError, not a YAMLError.
+        raise ConfigError(f"{path}: is not valid YAML ({error})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: is not valid YAML (nested too deeply)") from None
     return validate_workspace(raw, source=str(path))
 
 

@@ -12,6 +12,7 @@ from orchestrator.errors import BatonError, NotAllowed, NotFound
 from orchestrator.intake import IntakeGone
 from orchestrator.models import ApprovalStatus
 from orchestrator.parser import match_metrics
+from orchestrator.ratelimit import RateLimiter, Verdict
 from orchestrator.rules import RuleBook, derive
 from orchestrator.runtime import Runtime
 
@@ -35,6 +36,9 @@ class Conversation:
         try:
             if not await self._first_delivery(inbound.delivery_id):
                 return []
+            limited = await self._limited(inbound)
+            if limited is not None:
+                return limited
             return await self._message(inbound)
         except Exception:
             log.exception("message from %s failed", inbound.user)
@@ -48,6 +52,22 @@ class Conversation:
         except Exception:
             log.exception("click %s by %s failed", click.action, click.user)
             return [text_reply(texts.SOMETHING_WRONG, private=True)]
+
+    async def _limited(self, inbound: Inbound) -> list[Reply] | None:
+        """None when `inbound` may go on; else the (at most one) reply saying why not."""
+        workspace = inbound.conversation.workspace
+        limit = self.runtime.ctx.workspace_of(workspace).rate_limit
+        limiter = RateLimiter(self.runtime.ctx.store, self.runtime.ctx.clock)
+        verdict = await limiter.hit(workspace, inbound.user, limit)
+        if verdict is Verdict.ALLOWED:
+            return None
+        log.warning(
+            "rate limit: %s in %s sent more than %d", inbound.user, workspace, limit.messages
+        )
+        if verdict is Verdict.DROPPED:
+            return []
+        text = texts.RATE_LIMITED.format(messages=limit.messages, seconds=limit.window_s)
+        return [text_reply(text, private=True)]
 
     async def _first_delivery(self, delivery_id: str | None) -> bool:
         if delivery_id is None:

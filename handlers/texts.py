@@ -196,3 +196,9 @@ DIGEST_AUTONOMY = (
 DIGEST_QUIET = "No step finished this week; people made {decisions} decision(s)."
 
 AUDIT_FULL = "Every event, hash-chained: `baton audit {id}`; all of it: `baton audit export`."
+
+RATE_LIMITED = (
+    "You are sending messages faster than I take them ({messages} per {seconds} s). "
+    "I did not act on the last one; please wait a minute and send it again. "
+    "Buttons (Approve, Reject, Confirm) always work."
+)

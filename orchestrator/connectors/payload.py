@@ -13,15 +13,14 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from orchestrator.templates import render
+from orchestrator.templates import Sandbox, render
 
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _ONE_EXPRESSION = re.compile(r"^\{\{(?P<expr>[^{}]*)\}\}$")
-_SANDBOX = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_SANDBOX = Sandbox(undefined=StrictUndefined, autoescape=False)
 # In a URL every value is percent-encoded, so data cannot add a path, a query or a host.
-_URL_SANDBOX = ImmutableSandboxedEnvironment(
+_URL_SANDBOX = Sandbox(
     undefined=StrictUndefined, autoescape=False, finalize=lambda value: quote(str(value), safe="")
 )
 
@@ -50,6 +49,8 @@ def _render_string(text: str, context: dict[str, Any], *, name: str) -> Any:
         json.dumps(value)
     except (TemplateError, ArithmeticError, TypeError, ValueError) as error:
         raise PayloadError(f"{name}: {error}") from error
+    except RecursionError:
+        raise PayloadError(f"{name}: nested too deeply") from None
     return value
 
 
@@ -59,6 +60,8 @@ def render_url(template: str, context: dict[str, Any], *, name: str) -> str:
         return _URL_SANDBOX.from_string(template).render(**context)
     except (TemplateError, ArithmeticError, TypeError, ValueError) as error:
         raise PayloadError(f"{name}: {error}") from error
+    except RecursionError:
+        raise PayloadError(f"{name}: nested too deeply") from None
 
 
 def join_url(base: str, url: str) -> str:
