@@ -138,9 +138,10 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
                 return card_response(reply.card)
             if reply.private and not reply.card.buttons:
                 return message_response(reply.card.text())
-            # An offer with a button (a rule to accept) must stay clickable: a card, sent
-            # privately, while the invoke still answers with the refreshed approval.
-            await self._reply(turn_context, reply)
+            # An offer with a button (a rule to accept) must stay clickable, so it is posted
+            # as a card in the conversation (only owners and approvers may accept it), while
+            # the invoke still answers with the refreshed approval.
+            await turn_context.send_activity(card_activity(reply.card))
         if click.action in ("approve", "reject"):
             return await self._refresh({"value": click.value})
         return message_response(texts.TEAMS_ALREADY_HANDLED)
