@@ -11,10 +11,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace, validate_workspace
 from orchestrator.catalog import Workspace
 from orchestrator.errors import ConfigError
-from tests.conftest import DEMO_WORKSPACE
 
 DEMO: dict[str, Any] = yaml.safe_load(DEMO_WORKSPACE.read_text(encoding="utf-8"))
 FAST = settings(

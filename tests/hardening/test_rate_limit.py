@@ -8,13 +8,14 @@ from datetime import timedelta
 import pytest
 from redis.asyncio import Redis
 
+from bot.demo.simulation import Business
 from config.workspace import validate_workspace
 from handlers import texts
 from handlers.cards import Reply
 from orchestrator.catalog import RateLimit, Workspace
 from orchestrator.errors import ConfigError
 from orchestrator.store.keys import Keys
-from tests.conftest import Business, Harness, build_harness
+from tests.conftest import Harness, build_harness
 
 LIMIT = RateLimit(messages=3, window_s=60)
 
