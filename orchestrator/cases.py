@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from orchestrator import case_sla, transitions
-from orchestrator import steps as step_ops
-from orchestrator.case_catalog import CasePlaybook, CasePlayStep, Condition
-from orchestrator.catalog import Action, Rule, Workspace
+from orchestrator.case_catalog import CasePlaybook, CasePlayStep
+from orchestrator.case_decisions import ask, began_at, govern_step, holds
+from orchestrator.catalog import Rule, Workspace
 from orchestrator.context import Context
 from orchestrator.errors import BatonError, ConnectorError, TransitionRefused
 from orchestrator.lanes import LaneInput, Lanes
@@ -27,7 +27,6 @@ from orchestrator.models import (
     Case,
     CaseStatus,
     CaseStepState,
-    Lane,
     Outcome,
     OutcomeKind,
     OutcomeStatus,
@@ -35,7 +34,7 @@ from orchestrator.models import (
     StepStatus,
 )
 from orchestrator.notices import Notice, NoticeKind
-from orchestrator.policy import Decision, applies, govern
+from orchestrator.policy import govern
 from orchestrator.store.commit import Commit
 
 CASE_JOB = "case"
@@ -44,39 +43,8 @@ UNFINISHED = (CaseStatus.RECEIVED, CaseStatus.RUNNING, CaseStatus.AWAITING_APPRO
 _STOPPED_BY = {StepStatus.REJECTED: CaseStatus.REJECTED, StepStatus.EXPIRED: CaseStatus.REJECTED}
 
 
-_ANY_ACTION = Action(lane=Lane.JUDGMENT, description="a case condition")
-"""A rule with only a parameter condition matches whatever the action."""
-
-
 def case_id(source: str, external_id: str) -> str:
     return f"{source}:{external_id}"
-
-
-def holds(condition: Condition, data: dict[str, Any]) -> bool:
-    """The playbook condition, tested by policy's own rule matching."""
-    rule = Rule(
-        name="approve_when",
-        decide="approve",
-        param=condition.field,
-        op=condition.op,
-        value=condition.value,
-    )
-    probe = Step(
-        id="-", outcome_id="-", workspace="-", action="-", lane=Lane.LOGIC,
-        params=data, created_at=datetime.min,
-    )  # fmt: skip
-    return applies(rule, probe, _ANY_ACTION)
-
-
-def began_at(value: Any, now: datetime) -> datetime:
-    """The case's own time when its source gives a usable one (never in the future)."""
-    try:
-        moment = datetime.fromisoformat(str(value)) if value not in (None, "") else now
-    except ValueError:
-        return now
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=now.tzinfo)
-    return min(moment, now)
 
 
 class Cases:
@@ -190,7 +158,7 @@ class Cases:
             await self._finish(case, outcome, CaseStatus.FAILED, f"forbidden: {decision.reason}")
             return None
         if spec.approve_when is not None and holds(spec.approve_when, case.data):
-            await self._ask(case, outcome, step, spec.approve_when)
+            await ask(self.ctx, case, outcome, step, spec.approve_when)
             return None
         return await self._auto(case, outcome, workspace, step)
 
@@ -263,53 +231,10 @@ class Cases:
         )  # fmt: skip
         return after
 
-    async def _ask(self, case: Case, outcome: Outcome, probe: Step, when: Condition) -> None:
-        """Make the step a `Step` record awaiting a person's decision."""
-        now = self.ctx.clock.now()
-        why = f"case {case.id}: {when.field} {when.op} {when.value}"
-        step = probe.model_copy(
-            update={
-                "id": await self.ctx.store.next_id("s"),
-                "status": StepStatus.PLANNED,
-                "rationale": why,
-                "expected_impact": "the case is done within its SLA",
-            }
-        )
-        commit = transitions.record(
-            Commit(), self.ctx.keys, None, step, actor="agent", at=now,
-            action="step.planned", detail={"case": case.id},
-        )  # fmt: skip
-        commit.op("RPUSH", self.ctx.keys.steps_of(outcome.id), step.id)
-        states = list(case.steps)
-        states[case.position] = states[case.position].model_copy(
-            update={"status": "awaiting_approval", "step_id": step.id, "decision": why}
-        )
-        waiting = case.model_copy(
-            update={"status": CaseStatus.AWAITING_APPROVAL, "steps": tuple(states)}
-        )
-        transitions.record(
-            commit, self.ctx.keys, case, waiting, actor="policy", at=now,
-            action="case.awaiting_approval", detail={"step": step.id, "why": why},
-        )  # fmt: skip
-        try:
-            await self.ctx.store.apply(commit)
-        except TransitionRefused:
-            return
-        await self._govern(case, outcome, step, why)
-
-    async def _govern(self, case: Case, outcome: Outcome, step: Step, why: str) -> None:
-        commit = Commit()
-        decision = Decision("approve", "approve_when", why)
-        step_ops.ask_in(self.ctx, outcome, step, decision, {"rows": [case.data]}, commit)
-        try:
-            await self.ctx.store.apply(commit)
-        except TransitionRefused:
-            return  # governed by another run already
-
     async def _decided(self, case: Case, outcome: Outcome, step_id: str) -> Case | None:
         step = await self.ctx.store.step(step_id)
         if step.status is StepStatus.PLANNED:
-            await self._govern(case, outcome, step, step.rationale)
+            await govern_step(self.ctx, case, outcome, step, step.rationale)
             return None
         if step.status is StepStatus.SUCCEEDED:
             commit = Commit()
