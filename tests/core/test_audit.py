@@ -10,10 +10,11 @@ from orchestrator.audit import entry_hash, export, verify
 from tests.conftest import Harness
 
 
-async def chain_with_events(harness: Harness) -> tuple[str, list[bytes]]:
+async def chain_with_events(harness: Harness) -> tuple[str, list[str]]:
     await harness.state("olivia", "Cut monthly churn by 2 points by end of Q1")
     key = harness.store.keys.audit("T1")
-    return key, await harness.store.redis.lrange(key, 0, -1)
+    raws = await harness.store.redis.lrange(key, 0, -1)
+    return key, [raw.decode() if isinstance(raw, bytes) else raw for raw in raws]
 
 
 async def test_an_untouched_chain_is_intact(harness: Harness) -> None:
