@@ -8,9 +8,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator.case_catalog import CasePlaybook, CaseSource, check_references
+from orchestrator.formats import check_number_format
 from orchestrator.models import Direction, Lane
 
 
@@ -108,6 +109,9 @@ class Metric(Spec):
     direction: Direction
     synonyms: tuple[str, ...] = ()
     format: str = "{:.2f}"
+
+    # Checked at load: a format that cannot show a number would fail at every reading.
+    _format_ok = field_validator("format")(lambda cls, text: check_number_format(text))
 
     def show(self, value: float) -> str:
         text = self.format.format(value)
