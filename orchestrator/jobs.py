@@ -45,6 +45,8 @@ class Job:
     attempt: int = 0
     reclaimed: bool = False
     """Taken over from a worker that held it past the visibility timeout (presumed dead)."""
+    deliveries: int = 1
+    """How often the stream handed this entry to a worker; above one, workers died on it."""
 
 
 def encode(kind: str, payload: dict[str, Any], attempt: int = 0) -> str:
@@ -107,16 +109,33 @@ class JobQueue:
             _job(entry_id, fields) for _, entries in reply or [] for entry_id, fields in entries
         ]
 
-    async def reclaim(self, consumer: str, min_idle_ms: int, count: int = 10) -> list[Job]:
-        """Take over jobs a crashed worker read but never acknowledged."""
+    async def reclaim(self, consumer: str, min_idle_ms: int, count: int = 1) -> list[Job]:
+        """Take over jobs a crashed worker read but never acknowledged, with how often
+        each was delivered (a job that kills its worker every time must not loop forever).
+        """
         reply = await self.redis.xautoclaim(
             self.keys.jobs(), GROUP, consumer, min_idle_ms, start_id="0-0", count=count
         )
+        claimed = [(_text(entry_id), fields) for entry_id, fields in reply[1] if fields]
+        if not claimed:
+            return []
+        deliveries = await self._deliveries(consumer, [entry_id for entry_id, _ in claimed])
         return [
-            replace(_job(entry_id, fields), reclaimed=True)
-            for entry_id, fields in reply[1]
-            if fields
+            replace(_job(entry_id, fields), reclaimed=True, deliveries=deliveries.get(entry_id, 2))
+            for entry_id, fields in claimed
         ]
+
+    async def _deliveries(self, consumer: str, entry_ids: list[str]) -> dict[str, int]:
+        """Delivery counts of entries this consumer holds (XAUTOCLAIM does not return them)."""
+        rows: Any = await self.redis.xpending_range(
+            self.keys.jobs(),
+            GROUP,
+            min=entry_ids[0],
+            max=entry_ids[-1],
+            count=len(entry_ids) + 100,
+            consumername=consumer,
+        )
+        return {_text(row["message_id"]): int(row["times_delivered"]) for row in rows}
 
     async def ack(self, job: Job) -> None:
         pipe = self.redis.pipeline(transaction=True)
@@ -179,8 +198,11 @@ class JobQueue:
 def _job(entry_id: bytes | str, fields: dict[bytes | str, bytes | str]) -> Job:
     raw = fields.get(b"job", fields.get("job", "{}"))
     data = json.loads(raw)
-    ident = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return Job(ident, data["kind"], data["payload"], int(data.get("attempt", 0)))
+    return Job(_text(entry_id), data["kind"], data["payload"], int(data.get("attempt", 0)))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def consumer_name(role: str = "worker") -> str:

@@ -35,7 +35,7 @@ async def dead_letter_incident(ctx: Context, job: Job, error: str) -> None:
         kind=IncidentKind.JOB_DEAD_LETTERED.value,
         workspace=conversation.workspace if conversation else "-",
         outcome_id=outcome_id,
-        what=f"a {job.kind} job failed {job.attempt + 1} times and was set aside: {error[:300]}",
+        what=f"a {job.kind} job was set aside: {error[:300]}",
         dedup_key=dedup_key(IncidentKind.JOB_DEAD_LETTERED.value, job.entry_id),
         at=ctx.clock.now(),
         details={"job": job.kind, "payload": job.payload},

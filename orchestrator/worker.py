@@ -43,6 +43,7 @@ class Worker:
         self.clock = clock
         self.name = name
         self.max_attempts = max_attempts
+        """Failures (raised, or the worker dying mid-job) before a job is dead-lettered."""
         self.visibility_ms = visibility_ms
         self.on_dead_letter = on_dead_letter
         self.processed = 0
@@ -51,11 +52,19 @@ class Worker:
 
     async def run_once(self, block_ms: int | None = None, count: int = 10) -> int:
         """Handle what is waiting (and what crashed workers left); returns how many."""
-        jobs = await self.queue.reclaim(self.name, self.visibility_ms, count)
-        jobs += await self.queue.read(self.name, count, block_ms)
+        jobs = await self._next(count, block_ms)
         for job in jobs:
             await self.handle(job)
         return len(jobs)
+
+    async def _next(self, count: int, block_ms: int | None) -> list[Job]:
+        """One job a crashed worker left, alone, else up to `count` new ones.
+
+        A reclaimed job runs alone: if it kills this worker too, no innocent job dies
+        with it and has its delivery count raised.
+        """
+        reclaimed = await self.queue.reclaim(self.name, self.visibility_ms, 1)
+        return reclaimed or await self.queue.read(self.name, count, block_ms)
 
     async def run(self, stop: asyncio.Event, block_ms: int = 500) -> None:
         """Work until `stop` is set, then finish or release the current job within `grace_s`.
@@ -65,9 +74,7 @@ class Worker:
         backoff = 0.1
         while not stop.is_set():
             try:
-                jobs = await self.queue.reclaim(self.name, self.visibility_ms)
-                jobs += await self.queue.read(self.name, 10, block_ms)
-                await self._run_batch(jobs, stop)
+                await self._run_batch(await self._next(10, block_ms), stop)
                 backoff = 0.1
             except ResponseError as error:
                 if "NOGROUP" not in str(error):
@@ -108,6 +115,10 @@ class Worker:
             await self._handle(job)
 
     async def _handle(self, job: Job) -> None:
+        if job.deliveries > self.max_attempts:
+            crashes = job.deliveries - 1
+            await self._dead(job, f"its worker died {crashes} times while handling it")
+            return
         handler = self.handlers.get(job.kind)
         if handler is None:
             await self._dead(job, f"no handler for job kind {job.kind!r}")
@@ -129,7 +140,7 @@ class Worker:
     async def _failed(self, job: Job, error: Exception) -> None:
         detail = f"{type(error).__name__}: {error}"
         if job.attempt + 1 >= self.max_attempts:
-            await self._dead(job, detail)
+            await self._dead(job, f"it failed {job.attempt + 1} times, last with {detail}")
             return
         backoff = timedelta(seconds=min(2**job.attempt, 300))
         log.warning("job %s failed (attempt %d): %s", job.kind, job.attempt + 1, detail)
