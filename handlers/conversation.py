@@ -104,9 +104,24 @@ class Conversation:
         if handler is None:
             return []
         try:
+            if not await self._same_workspace(click):
+                raise NotFound(click.action, click.value)
             return await handler(click)
         except NotFound:
             return [text_reply(texts.INTAKE_GONE, private=True)]
+
+    async def _same_workspace(self, click: Click) -> bool:
+        """Whether the click's subject belongs to the workspace it came from.
+
+        Ids travel in buttons, so a member of one workspace could send another's; the
+        subject then does not exist for them (people lists alone would not stop it when
+        the same user id is in both)."""
+        if click.action in ("confirm", "cancel"):
+            session = await self.runtime.intake.load(click.value)
+            subject = session.workspace if session is not None else None
+        else:
+            subject = (await self.runtime.ctx.store.approval(click.value)).workspace
+        return subject in (None, click.conversation.workspace)
 
     async def _confirm(self, click: Click) -> list[Reply]:
         try:
