@@ -1,0 +1,303 @@
+"""Throughput and cost of Baton's durable tick, and of the same loop in LangGraph.
+
+    python bench/loop.py [--outcomes 1000 10000] [--workers 1 2 4] [--seconds 15]
+
+Needs a real Redis: `REDIS_URL`, else redis://127.0.0.1:6379; it uses database 14
+(`--db`) and FLUSHDBs it before each run, so point it at nothing you keep there.
+
+Each run confirms N active outcomes that tick back to back (check_every_s = 0), with a
+SQLite metric (one row, one table: instant, but through the real SQL connector) and the
+playbook planner re-running a one-step play (a logic-lane query), auto-approved by policy.
+W worker processes run the real `Runtime` (ticks, step executions, notices; notices are
+delivered to a sink, chat delivery is not the loop's cost); this process moves due timers
+as `baton clock` does. Over a window after warm-up it reports ticks/s, Redis commands per
+tick (INFO commandstats delta over ticks: every job kind and the clock included), p50/p99
+tick latency (the tick job's handler), and Redis memory per active outcome counting the
+outcome's live state only: history (measurements, audit trail, finished steps, the job
+stream) is measured with MEMORY USAGE per key and left out, and shown separately.
+
+The peer is the same measure -> plan -> govern -> execute loop as a LangGraph StateGraph
+with its SQLite checkpointer (AsyncSqliteSaver), one invocation per outcome per step, in
+one process; its time per step is compared with Baton's with one worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import sqlite3
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from bench.loop_peer import langgraph_ms_per_step
+from config.workspace import load_workspace
+from orchestrator import transitions
+from orchestrator.clock import SystemClock
+from orchestrator.connectors import Connectors
+from orchestrator.context import Context
+from orchestrator.jobs import Job, JobQueue, consumer_name
+from orchestrator.loop import TICK_JOB
+from orchestrator.models import ConversationRef, Direction, Measurement, Outcome
+from orchestrator.notices import Notice
+from orchestrator.runtime import Runtime
+from orchestrator.store.commit import Commit
+from orchestrator.store.keys import Keys
+from orchestrator.store.redis_store import RedisStore
+
+PREFIX = "bench"
+WORKSPACE = """
+name: Loop bench
+currency: GBP
+connections:
+  db: {kind: sql, url: "sqlite:///${BENCH_DB}"}
+metrics:
+  churn_rate:
+    {connection: db, unit: percent, direction: decrease, query: "SELECT value FROM metric"}
+actions:
+  find_at_risk:
+    lane: logic
+    description: Find customers at risk
+    function: query_rows
+    connection: db
+    query: "SELECT id AS customer_id FROM customers ORDER BY id LIMIT 5"
+playbooks:
+  churn_rate:
+    - {name: win_back, rationale: Quiet customers churn, cooldown_days: 0,
+       steps: [{action: find_at_risk}]}
+policy: {default: auto, budget: 100000000, max_steps_per_day: 100000000}
+people: {owner: olivia, approvers: [alice], on_call: [oscar]}
+"""
+HISTORY = (":measurements", ":audit", ":jobs", ":steps", ":step:", ":notices")
+
+
+def prepare(directory: Path) -> tuple[Path, Path]:
+    """The bench's workspace file and its SQLite database (a metric row, 50 customers)."""
+    db = directory / "bench.sqlite3"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE metric (value REAL)")
+        conn.execute("INSERT INTO metric VALUES (8.5)")
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+        conn.executemany("INSERT INTO customers VALUES (?)", [(i,) for i in range(50)])
+        conn.commit()
+    path = directory / "workspace.yaml"
+    path.write_text(WORKSPACE)
+    return path, db
+
+
+def context(redis: Redis, workspace_path: Path, db: Path) -> Context:
+    workspace = load_workspace(workspace_path)
+    connectors = Connectors(workspace, {"BENCH_DB": str(db)})
+    store = RedisStore(redis, Keys(PREFIX))
+    return Context(
+        store=store,
+        queue=JobQueue(redis, store.keys),
+        clock=SystemClock(),
+        workspace_of=lambda tenant: workspace,
+        connectors_of=lambda tenant: connectors,
+    )
+
+
+class Sink:
+    """Notices are delivered nowhere: chat delivery is not the loop's cost."""
+
+    async def deliver(self, notice: Notice) -> None:
+        return None
+
+
+async def confirm(ctx: Context, count: int) -> None:
+    """N active outcomes as confirmation writes them, each with its first tick queued."""
+    now = ctx.clock.now()
+    where = ConversationRef(platform="bench", workspace="T1", channel="C1")
+
+    async def one(n: int) -> None:
+        outcome = Outcome(
+            id=f"o{n}", workspace="T1", objective="Cut churn", metric="churn_rate",
+            direction=Direction.DECREASE, baseline=9.0, target=0.1, started_at=now,
+            deadline=now + timedelta(days=90), owner="olivia", approvers=("alice",),
+            conversation=where, budget=100_000, check_every_s=0,
+        )  # fmt: skip
+        commit = transitions.record(
+            Commit(), ctx.keys, None, outcome, actor="olivia", at=now, action="outcome.confirmed"
+        )
+        commit.op("SADD", ctx.keys.outcomes_of("T1"), outcome.id)
+        first = Measurement(value=9.0, at=now).model_dump_json()
+        commit.op("RPUSH", ctx.keys.measurements(outcome.id), first)
+        ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id})
+        await ctx.store.apply(commit)
+
+    for chunk in range(0, count, 100):
+        await asyncio.gather(*(one(n) for n in range(chunk, min(chunk + 100, count))))
+
+
+def work(url: str, workspace: str, db: str, until: float, out: Any) -> None:
+    """A worker process: the real Runtime on the job stream until `until` (monotonic)."""
+    out.put(asyncio.run(_work(url, Path(workspace), Path(db), until)))
+
+
+async def _work(url: str, workspace: Path, db: Path, until: float) -> dict[str, Any]:
+    trips = count_round_trips()
+    redis = Redis.from_url(url)
+    ctx = context(redis, workspace, db)
+    runtime = Runtime(ctx, Sink(), name=consumer_name("bench"))
+    timed: list[tuple[float, float]] = []
+    tick = runtime.worker.handlers[TICK_JOB]
+
+    async def timed_tick(job: Job) -> None:
+        began = time.monotonic()
+        await tick(job)
+        timed.append((began, time.monotonic() - began))
+
+    runtime.worker.handlers[TICK_JOB] = timed_tick
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(until - time.monotonic(), stop.set)
+    await runtime.worker.run(stop, block_ms=50)
+    await redis.aclose()
+    return {"timed": timed, "trips": trips[0], "ticks": len(timed)}
+
+
+def count_round_trips() -> list[int]:
+    """Count this process's Redis round trips: a command, or a whole pipeline, is one."""
+    trips = [0]
+    command: Any = Redis.execute_command
+    flush = Pipeline.execute
+
+    async def counted_command(self: Redis, *args: Any, **options: Any) -> Any:
+        trips[0] += 1
+        return await command(self, *args, **options)
+
+    async def counted_flush(self: Pipeline, raise_on_error: bool = True) -> list[Any]:
+        trips[0] += 1
+        return await flush(self, raise_on_error)
+
+    Redis.execute_command = counted_command  # type: ignore[method-assign]
+    Pipeline.execute = counted_flush  # type: ignore[method-assign]
+    return trips
+
+
+async def move_timers(ctx: Context, until: float) -> None:
+    """What `baton clock` does: move due timers into the stream, every 50 ms."""
+    while time.monotonic() < until:
+        while await ctx.queue.move_due(ctx.clock.now(), limit=2000):
+            pass
+        await asyncio.sleep(0.05)
+
+
+async def commands(redis: Redis) -> int:
+    stats: dict[str, Any] = await redis.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k.startswith("cmdstat_"))
+
+
+async def memory(redis: Redis, outcomes: int) -> dict[str, float]:
+    """Bytes per outcome: live state, and history (left out of the goal), by MEMORY USAGE."""
+    live = history = 0
+    async for key in redis.scan_iter(match=f"{PREFIX}:*", count=5000):
+        size = int(await redis.memory_usage(key, samples=0) or 0)
+        if any(mark in key.decode() for mark in HISTORY):
+            history += size
+        else:
+            live += size
+    return {"live": live / outcomes, "history": history / outcomes}
+
+
+async def run(
+    url: str, workspace: Path, db: Path, outcomes: int, workers: int, seconds: float
+) -> dict[str, Any]:
+    """One configuration: confirm, warm up, measure a window, read memory."""
+    redis = Redis.from_url(url)
+    await redis.flushdb()
+    ctx = context(redis, workspace, db)
+    await ctx.queue.ensure_group()
+    empty = int((await redis.info("memory"))["used_memory"])
+    await confirm(ctx, outcomes)
+    warm = 3.0
+    end = time.monotonic() + warm + seconds + 0.5
+    procs = [mp.get_context("spawn").Queue() for _ in range(workers)]
+    children = [
+        mp.get_context("spawn").Process(target=work, args=(url, str(workspace), str(db), end, q))
+        for q in procs
+    ]
+    for child in children:
+        child.start()
+    clock = asyncio.create_task(move_timers(ctx, end))
+    await asyncio.sleep(warm)
+    began, calls0 = time.monotonic(), await commands(redis)
+    ticks0 = await _ticks(redis)
+    await asyncio.sleep(seconds)
+    elapsed, calls1, ticks1 = time.monotonic() - began, await commands(redis), await _ticks(redis)
+    reports = [await asyncio.to_thread(q.get) for q in procs]
+    timed = [d for r in reports for t, d in r["timed"] if began <= t <= began + elapsed]
+    for child in children:
+        child.join()
+    await clock
+    used = int((await redis.info("memory"))["used_memory"]) - empty
+    ticks = ticks1 - ticks0
+    result = {
+        "outcomes": outcomes,
+        "workers": workers,
+        "ticks_per_s": ticks / elapsed,
+        "commands_per_tick": (calls1 - calls0 - 4) / max(ticks, 1),
+        "trips_per_tick": sum(r["trips"] for r in reports)
+        / max(sum(r["ticks"] for r in reports), 1),
+        "p50_ms": 1000 * statistics.median(timed),
+        "p99_ms": 1000 * statistics.quantiles(timed, n=100)[98],
+        "ms_per_tick_1w": 1000 * elapsed * workers / max(ticks, 1),
+        "used_memory_per_outcome": used / outcomes,
+        **{f"bytes_{k}": v for k, v in (await memory(redis, outcomes)).items()},
+    }
+    await redis.flushdb()
+    await redis.aclose()
+    return result
+
+
+async def _ticks(redis: Redis) -> int:
+    return int(await redis.hget(f"{PREFIX}:metrics:counters", "ticks") or 0)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--outcomes", type=int, nargs="+", default=[1000, 10_000])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--peer-steps", type=int, default=2000)
+    parser.add_argument("--db", type=int, default=14)
+    args = parser.parse_args()
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
+    url = f"{base}/{args.db}"
+    with tempfile.TemporaryDirectory() as tmp:
+        workspace, db = prepare(Path(tmp))
+        print(f"Redis {url}, {os.cpu_count()} cores, window {args.seconds:.0f}s after 3s warm-up")
+        results = []
+        for outcomes in args.outcomes:
+            for workers in args.workers:
+                r = await run(url, workspace, db, outcomes, workers, args.seconds)
+                results.append(r)
+                print(
+                    f"{outcomes:>6} outcomes {workers} workers: {r['ticks_per_s']:7.0f} ticks/s, "
+                    f"{r['trips_per_tick']:4.1f} round trips/tick "
+                    f"({r['commands_per_tick']:4.0f} commands), "
+                    f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+                    f"live state {r['bytes_live']:.0f} B/outcome "
+                    f"(history {r['bytes_history']:.0f} B/outcome, "
+                    f"used_memory delta {r['used_memory_per_outcome']:.0f} B/outcome)"
+                )
+        peer = await langgraph_ms_per_step(Path(tmp), db, args.peer_steps)
+        one = [r for r in results if r["workers"] == 1]
+        baton = statistics.mean(r["ms_per_tick_1w"] for r in one) if one else float("nan")
+        print(
+            f"LangGraph + AsyncSqliteSaver: {peer:.2f} ms/step; Baton (1 worker): {baton:.2f} "
+            f"ms/tick; Baton is {peer / baton:.1f}x cheaper per step"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
