@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 
+from orchestrator.connectors.secrecy import REDACTED
 from orchestrator.errors import ConnectorError
 from orchestrator.incidents import Incident
 
@@ -53,9 +55,21 @@ def pagerduty_body(incident: Incident, routing_key: str, *, base_url: str = "") 
 
 
 class _Poster:
-    def __init__(self, name: str, url: str) -> None:
+    def __init__(self, name: str, url: str, *secrets: str) -> None:
         self.name = name
         self.url = url
+        # A pager URL is a bearer token (its path, password or query may be the key), and
+        # services echo what they were sent in their error answers: none of it may reach
+        # the error, which is logged, kept with the job and shown to on-call.
+        parts = urlsplit(url)
+        found = [url, parts.path, parts.password or "", *secrets]
+        found += [value for _, value in parse_qsl(parts.query)]
+        self._secrets = sorted({s for s in found if len(s) >= 8}, key=len, reverse=True)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
 
     async def _post(self, body: dict[str, Any]) -> None:
         try:
@@ -64,12 +78,14 @@ class _Poster:
                 session.post(self.url, json=body) as response,
             ):
                 if response.status >= 300:
-                    text = (await response.text())[:200]
+                    text = self._scrub(await response.text())[:200]
                     raise ConnectorError(
                         self.name, f"HTTP {response.status}: {text}", transient=True
                     )
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise ConnectorError(self.name, f"unreachable: {error}", transient=True) from None
+            raise ConnectorError(
+                self.name, f"unreachable: {self._scrub(str(error))}", transient=True
+            ) from None
 
 
 class WebhookPager(_Poster):
@@ -86,7 +102,7 @@ class PagerDutyPager(_Poster):
     def __init__(
         self, routing_key: str, url: str = PAGERDUTY_EVENTS_URL, runbook_base: str = ""
     ) -> None:
-        super().__init__("pagerduty", url)
+        super().__init__("pagerduty", url, routing_key)
         self.routing_key = routing_key
         self.runbook_base = runbook_base
 
