@@ -21,6 +21,7 @@ from orchestrator.models import (
 )
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import IN_FLIGHT, PlanInput, Planner
+from orchestrator.runtime_ops import resolve_source_down
 from orchestrator.store.commit import Commit
 
 TICK_JOB = "tick"
@@ -73,6 +74,8 @@ class Loop:
         metric = workspace.metrics[outcome.metric]
         now = self.ctx.clock.now()
         key = self.ctx.keys.outcome(outcome.id)
+        # The failure count before this reading says whether a page is open to resolve.
+        was_failing = await self.ctx.store.redis.hget(key, "measure_failures")
         try:
             value = (
                 await self.ctx.connectors_of(outcome.workspace)
@@ -111,6 +114,8 @@ class Loop:
             Measurement(value=value, at=now).model_dump_json(),
         )
         commit.op("HSET", key, "measure_failures", 0)
+        if int(was_failing or 0) >= MEASURE_FAILURES_FOR_INCIDENT:
+            resolve_source_down(self.ctx, commit, outcome)
         transitions.audit(
             commit,
             self.ctx.keys,

@@ -13,8 +13,9 @@ from orchestrator.incidents import (
     incident_notice,
 )
 from orchestrator.jobs import Job
-from orchestrator.models import ConversationRef
+from orchestrator.models import ConversationRef, Outcome
 from orchestrator.notices import Notice, NoticeKind
+from orchestrator.store.commit import Commit
 
 
 async def page_incident_notice(ctx: Context, notice: Notice) -> None:
@@ -43,6 +44,23 @@ async def dead_letter_incident(ctx: Context, job: Job, error: str) -> None:
     await ctx.queue.enqueue(PAGE_JOB, incident.model_dump(mode="json"))
     if conversation is not None and job.kind != "notify":
         await ctx.say(incident_notice(incident, conversation, step_id=job.payload.get("step")))
+
+
+def resolve_source_down(ctx: Context, commit: Commit, outcome: Outcome) -> Commit:
+    """The metric source answers again: queue the resolve of the page its failures opened
+    (the same dedup key the trigger carried), in the commit that records the measurement.
+    """
+    kind = IncidentKind.METRIC_SOURCE_DOWN.value
+    resolve = Incident(
+        kind=kind,
+        workspace=outcome.workspace,
+        outcome_id=outcome.id,
+        what="the metric source answers again",
+        dedup_key=dedup_key(kind, outcome.id),
+        action="resolve",
+        at=ctx.clock.now(),
+    )
+    return ctx.queue.enqueue_in(commit, PAGE_JOB, resolve.model_dump(mode="json"))
 
 
 async def take_over_lease(ctx: Context, subject: str) -> None:
