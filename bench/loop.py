@@ -77,7 +77,7 @@ playbooks:
 policy: {default: auto, budget: 100000000, max_steps_per_day: 100000000}
 people: {owner: olivia, approvers: [alice], on_call: [oscar]}
 """
-HISTORY = (":measurements", ":audit", ":jobs", ":steps", ":step:", ":notices")
+HISTORY = (":measurements", ":audit", ":steps", ":notices")
 
 
 def prepare(directory: Path) -> tuple[Path, Path]:
@@ -198,15 +198,29 @@ async def commands(redis: Redis) -> int:
 
 
 async def memory(redis: Redis, outcomes: int) -> dict[str, float]:
-    """Bytes per outcome: live state, and history (left out of the goal), by MEMORY USAGE."""
-    live = history = 0
-    async for key in redis.scan_iter(match=f"{PREFIX}:*", count=5000):
-        size = int(await redis.memory_usage(key, samples=0) or 0)
-        if any(mark in key.decode() for mark in HISTORY):
-            history += size
-        else:
-            live += size
-    return {"live": live / outcomes, "history": history / outcomes}
+    """Bytes per outcome by MEMORY USAGE per key: live state (the outcome, its timer, its
+    steps in flight, its lease, shared sets), history (measurements, audit trail, finished
+    steps and the step list) and the job stream (a queue, not state)."""
+    keys = [key async for key in redis.scan_iter(match=f"{PREFIX}:*", count=5000)]
+    totals = {"live": 0, "history": 0, "queue": 0}
+    for chunk in range(0, len(keys), 1000):
+        batch = keys[chunk : chunk + 1000]
+        pipe = redis.pipeline(transaction=False)
+        for key in batch:
+            pipe.memory_usage(key, samples=0)
+            pipe.hget(key, "data") if b":step:" in key else pipe.ping()
+        replies = await pipe.execute()
+        for key, size, data in zip(batch, replies[::2], replies[1::2], strict=True):
+            totals[_kind(key.decode(), data)] += int(size or 0)
+    return {kind: total / outcomes for kind, total in totals.items()}
+
+
+def _kind(key: str, data: Any) -> str:
+    if key.endswith(":jobs"):
+        return "queue"
+    if ":step:" in key:
+        return "live" if b'"finished_at":null' in data else "history"
+    return "history" if any(mark in key for mark in HISTORY) else "live"
 
 
 async def run(
@@ -287,7 +301,7 @@ async def main() -> None:
                     f"({r['commands_per_tick']:4.0f} commands), "
                     f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
                     f"live state {r['bytes_live']:.0f} B/outcome "
-                    f"(history {r['bytes_history']:.0f} B/outcome, "
+                    f"(history {r['bytes_history']:.0f}, job stream {r['bytes_queue']:.0f}, "
                     f"used_memory delta {r['used_memory_per_outcome']:.0f} B/outcome)"
                 )
         peer = await langgraph_ms_per_step(Path(tmp), db, args.peer_steps)

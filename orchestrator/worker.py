@@ -47,6 +47,7 @@ class Worker:
         self.visibility_ms = visibility_ms
         self.on_dead_letter = on_dead_letter
         self.processed = 0
+        self._next_look_back = 0.0
         self.grace_s = 10.0
         """How long a stopping worker lets the current job finish before releasing it."""
 
@@ -57,14 +58,28 @@ class Worker:
             await self.handle(job)
         return len(jobs)
 
-    async def _next(self, count: int, block_ms: int | None) -> list[Job]:
+    async def _next(self, count: int, block_ms: int | None, *, look_back: bool = True) -> list[Job]:
         """One job a crashed worker left, alone, else up to `count` new ones.
 
         A reclaimed job runs alone: if it kills this worker too, no innocent job dies
         with it and has its delivery count raised.
         """
-        reclaimed = await self.queue.reclaim(self.name, self.visibility_ms, 1)
-        return reclaimed or await self.queue.read(self.name, count, block_ms)
+        if look_back:
+            reclaimed = await self.queue.reclaim(self.name, self.visibility_ms, 1)
+            if reclaimed:
+                return reclaimed
+        return await self.queue.read(self.name, count, block_ms)
+
+    def _look_back(self) -> bool:
+        """Whether to look for abandoned jobs now: a job is abandoned only after the
+        visibility timeout, so looking a few times per timeout (at most every second)
+        finds it in time without a Redis round trip on every batch.
+        """
+        now = asyncio.get_running_loop().time()
+        if now < self._next_look_back:
+            return False
+        self._next_look_back = now + min(1.0, self.visibility_ms / 4000)
+        return True
 
     async def run(self, stop: asyncio.Event, block_ms: int = 500) -> None:
         """Work until `stop` is set, then finish or release the current job within `grace_s`.
@@ -74,7 +89,10 @@ class Worker:
         backoff = 0.1
         while not stop.is_set():
             try:
-                await self._run_batch(await self._next(10, block_ms), stop)
+                jobs = await self._next(10, block_ms, look_back=self._look_back())
+                if jobs and jobs[0].reclaimed:
+                    self._next_look_back = 0.0  # more may be waiting: look again at once
+                await self._run_batch(jobs, stop)
                 backoff = 0.1
             except ResponseError as error:
                 if "NOGROUP" not in str(error):
