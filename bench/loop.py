@@ -139,12 +139,15 @@ async def confirm(ctx: Context, count: int) -> None:
         await asyncio.gather(*(one(n) for n in range(chunk, min(chunk + 100, count))))
 
 
-def work(url: str, workspace: str, db: str, until: float, out: Any) -> None:
-    """A worker process: the real Runtime on the job stream until `until` (monotonic)."""
-    out.put(asyncio.run(_work(url, Path(workspace), Path(db), until)))
+def work(url: str, workspace: str, db: str, times: tuple[float, float, float], out: Any) -> None:
+    """A worker process: the real Runtime on the job stream until `times[2]` (monotonic),
+    its CPU time measured over the window `times[0]`..`times[1]`."""
+    out.put(asyncio.run(_work(url, Path(workspace), Path(db), times[2], times[:2])))
 
 
-async def _work(url: str, workspace: Path, db: Path, until: float) -> dict[str, Any]:
+async def _work(
+    url: str, workspace: Path, db: Path, until: float, window: tuple[float, float]
+) -> dict[str, Any]:
     trips = count_round_trips()
     redis = Redis.from_url(url)
     ctx = context(redis, workspace, db)
@@ -159,10 +162,16 @@ async def _work(url: str, workspace: Path, db: Path, until: float) -> dict[str, 
 
     runtime.worker.handlers[TICK_JOB] = timed_tick
     stop = asyncio.Event()
-    asyncio.get_running_loop().call_later(until - time.monotonic(), stop.set)
+    loop = asyncio.get_running_loop()
+    cpu: list[float] = []  # process CPU seconds at the window's start and end
+    for at in (window[0], window[1]):
+        loop.call_later(at - time.monotonic(), lambda: cpu.append(time.process_time()))
+    loop.call_later(until - time.monotonic(), stop.set)
     await runtime.worker.run(stop, block_ms=50)
     await redis.aclose()
-    return {"timed": timed, "trips": trips[0], "ticks": len(timed)}
+    in_window = sum(1 for t, _ in timed if window[0] <= t <= window[1])
+    return {"timed": timed, "trips": trips[0], "ticks": len(timed), "cpu": cpu[1] - cpu[0],
+            "window_ticks": in_window}  # fmt: skip
 
 
 def count_round_trips() -> list[int]:
@@ -233,21 +242,21 @@ async def run(
     await ctx.queue.ensure_group()
     empty = int((await redis.info("memory"))["used_memory"])
     await confirm(ctx, outcomes)
-    warm = 3.0
-    end = time.monotonic() + warm + seconds + 0.5
+    began = time.monotonic() + 3.0  # warm-up: workers start and reach a steady state
+    times = (began, began + seconds, began + seconds + 0.5)
     procs = [mp.get_context("spawn").Queue() for _ in range(workers)]
     children = [
-        mp.get_context("spawn").Process(target=work, args=(url, str(workspace), str(db), end, q))
+        mp.get_context("spawn").Process(target=work, args=(url, str(workspace), str(db), times, q))
         for q in procs
     ]
     for child in children:
         child.start()
-    clock = asyncio.create_task(move_timers(ctx, end))
-    await asyncio.sleep(warm)
-    began, calls0 = time.monotonic(), await commands(redis)
-    ticks0 = await _ticks(redis)
-    await asyncio.sleep(seconds)
-    elapsed, calls1, ticks1 = time.monotonic() - began, await commands(redis), await _ticks(redis)
+    clock = asyncio.create_task(move_timers(ctx, times[2]))
+    await asyncio.sleep(began - time.monotonic())
+    calls0, ticks0, cpu0 = await commands(redis), await _ticks(redis), await redis_cpu(redis)
+    await asyncio.sleep(times[1] - time.monotonic())
+    elapsed = time.monotonic() - began
+    calls1, ticks1, cpu1 = await commands(redis), await _ticks(redis), await redis_cpu(redis)
     reports = [await asyncio.to_thread(q.get) for q in procs]
     timed = [d for r in reports for t, d in r["timed"] if began <= t <= began + elapsed]
     for child in children:
@@ -265,12 +274,22 @@ async def run(
         "p50_ms": 1000 * statistics.median(timed),
         "p99_ms": 1000 * statistics.quantiles(timed, n=100)[98],
         "ms_per_tick_1w": 1000 * elapsed * workers / max(ticks, 1),
+        "cpu_ms_per_tick": 1000
+        * sum(r["cpu"] for r in reports)
+        / max(sum(r["window_ticks"] for r in reports), 1),
+        "redis_cpu_ms_per_tick": 1000 * (cpu1 - cpu0) / max(ticks, 1),
         "used_memory_per_outcome": used / outcomes,
         **{f"bytes_{k}": v for k, v in (await memory(redis, outcomes)).items()},
     }
     await redis.flushdb()
     await redis.aclose()
     return result
+
+
+async def redis_cpu(redis: Redis) -> float:
+    """The server's CPU seconds (all its clients: on a shared server, others' too)."""
+    info: dict[str, Any] = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 async def _ticks(redis: Redis) -> int:
@@ -302,14 +321,18 @@ async def main() -> None:
                     f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
                     f"live state {r['bytes_live']:.0f} B/outcome "
                     f"(history {r['bytes_history']:.0f}, job stream {r['bytes_queue']:.0f}, "
-                    f"used_memory delta {r['used_memory_per_outcome']:.0f} B/outcome)"
+                    f"used_memory delta {r['used_memory_per_outcome']:.0f} B/outcome); "
+                    f"CPU/tick: worker {r['cpu_ms_per_tick']:.2f} ms, "
+                    f"Redis {r['redis_cpu_ms_per_tick']:.2f} ms"
                 )
-        peer = await langgraph_ms_per_step(Path(tmp), db, args.peer_steps)
-        one = [r for r in results if r["workers"] == 1]
-        baton = statistics.mean(r["ms_per_tick_1w"] for r in one) if one else float("nan")
+        wall, cpu = await langgraph_ms_per_step(Path(tmp), db, args.peer_steps)
+        one = [r for r in results if r["workers"] == 1] or results
+        baton_wall = statistics.mean(r["ms_per_tick_1w"] for r in one)
+        baton_cpu = statistics.mean(r["cpu_ms_per_tick"] + r["redis_cpu_ms_per_tick"] for r in one)
         print(
-            f"LangGraph + AsyncSqliteSaver: {peer:.2f} ms/step; Baton (1 worker): {baton:.2f} "
-            f"ms/tick; Baton is {peer / baton:.1f}x cheaper per step"
+            f"LangGraph StateGraph + AsyncSqliteSaver: {wall:.2f} ms/step wall, {cpu:.2f} ms CPU; "
+            f"Baton, 1 worker: {baton_wall:.2f} ms/tick wall, {baton_cpu:.2f} ms CPU "
+            f"(worker + Redis); ratio {wall / baton_wall:.1f}x wall, {cpu / baton_cpu:.1f}x CPU"
         )
 
 
