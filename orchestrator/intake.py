@@ -192,6 +192,11 @@ class Intake:
         draft = session.draft
         assert draft.metric is not None and draft.amount is not None
         metric = workspace.metrics[draft.metric]
+        if metric.cases:  # derived from cases: only a standing outcome measures it
+            detail = f"it is derived from {metric.cases} cases; say 'every ... within ...'"
+            return session.model_copy(
+                update={"problem": Problem.MEASURE_FAILED, "problem_detail": detail}
+            )
         connectors = self.ctx.connectors_of(session.workspace)
         try:
             baseline = await connectors.get(metric.connection).measure(metric=metric)

@@ -133,3 +133,9 @@ async def test_the_progress_message_shows_the_derived_metric(harness: Harness) -
     text = progress[-1].text()
     assert "100.0% within SLA" in text and "1 done (1 within SLA)" in text
     assert "95.0% of cases within 1 h" in text
+
+
+async def test_a_target_on_a_derived_metric_is_refused_not_crashed(harness: Harness) -> None:
+    await harness.say("olivia", "Raise onboarding sla to 99% by 31 March")
+    assert any("derived from contracts cases" in t for t in harness.gateway.titles())
+    assert await harness.store.redis.xlen(harness.store.keys.dead_letters()) == 0
