@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bootstrap import App
@@ -47,7 +48,23 @@ def build_bolt(baton: App, config: SlackConfig) -> AsyncApp:
         raise_error_for_unhandled_request=False,
     )
     SlackListeners(baton.conversation, gateway, HomeTabs(gateway, baton.runtime)).register(bolt)
+    bolt.error(_malformed)
     return bolt
+
+
+MALFORMED = (KeyError, IndexError, TypeError, AttributeError, ValueError)
+"""What reading a payload without the fields of its kind raises, in Bolt's matching or in a
+listener's translation (the conversation catches its own failures)."""
+
+
+async def _malformed(error: Exception) -> BoltResponse | None:
+    """Bolt's error handler: a payload that lacks Slack's fields is the sender's error (400),
+    not the server's (Bolt's default 500); anything else stays a logged 500."""
+    if isinstance(error, MALFORMED):
+        log.warning("malformed Slack request: %s: %s", type(error).__name__, error)
+        return BoltResponse(status=400, body="malformed request")
+    log.error("Slack request failed", exc_info=error)
+    return None
 
 
 def job_kinds(baton: App) -> dict[str, JobHandler]:
@@ -79,8 +96,24 @@ async def mount(application: web.Application, baton: App) -> str:
 async def slack_events(request: web.Request) -> web.Response:
     """Convert in, dispatch through Bolt (verification, ack, listeners), convert out."""
     bolt = request.app[BOLT_KEY]
-    response = await bolt.async_dispatch(await to_bolt_request(request))
+    try:
+        bolt_request = await to_bolt_request(request)
+    except (AttributeError, TypeError, ValueError) as error:
+        # Bolt reads a JSON body's fields before verifying the signature and fails on one
+        # that is not an object (`0`, `[]`): junk, answered as such, whoever sent it.
+        log.warning("unreadable Slack request: %s", error)
+        return web.json_response({"error": "unreadable request"}, status=400)
+    if not _event_well_formed(bolt_request.body):
+        log.warning("Slack event envelope without an event object dropped")
+        return web.json_response({"error": "malformed request"}, status=400)
+    response = await bolt.async_dispatch(bolt_request)
     return await to_aiohttp_response(response)
+
+
+def _event_well_formed(body: dict[str, object]) -> bool:
+    """An event envelope's `event` must be an object: Bolt reads it unguarded everywhere,
+    its error handler included, and would answer 500."""
+    return "event" not in body or isinstance(body["event"], dict)
 
 
 def _socket_mode(

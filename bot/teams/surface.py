@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from azure.core.exceptions import DeserializationError
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import (
     CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
 )
+from botbuilder.schema import Activity
 
 from bot import gateways
 from bot import web as baton_web
@@ -62,6 +64,8 @@ async def mount(application: web.Application, baton: App) -> str:
     bot = BatonTeamsBot(baton.conversation, references)
 
     async def messages(request: web.Request) -> web.StreamResponse:
+        if not await _is_activity(request):
+            return web.json_response({"error": "the body must be an activity object"}, status=400)
         response = await adapter.process(request, bot)
         return response if response is not None else web.Response(status=201)
 
@@ -71,6 +75,19 @@ async def mount(application: web.Application, baton: App) -> str:
     return texts.TEAMS_ON.format(
         app_id=settings.microsoft_app_id, app_type=settings.microsoft_app_type
     )
+
+
+async def _is_activity(request: web.Request) -> bool:
+    """Whether the body reads as an activity: botbuilder answers 500 to any other JSON
+    (`[]`, `0`, a field of the wrong type), which is the sender's error, not ours."""
+    try:
+        body = await request.json()
+        if isinstance(body, dict):
+            Activity().deserialize(body)
+            return True
+    except (ValueError, DeserializationError):
+        pass
+    return False
 
 
 def teams_gateway(settings: Settings, store: RedisStore) -> ChatGateway | None:
