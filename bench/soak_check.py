@@ -1,0 +1,169 @@
+"""The soak's consistency check: nothing lost, nothing duplicated, every state valid."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+
+from orchestrator.audit import verify
+from orchestrator.models import Approval, ApprovalStatus, Outcome, Step, StepStatus
+from orchestrator.store.keys import Keys
+from orchestrator.store.redis_store import RedisStore
+
+TABLES = {"send_winback": "outbox", "offer_discount": "discounts"}
+"""Actions that write rows to the demo CRM, keyed by the step id (the idempotency key)."""
+SETTLE_S = 240
+UNFINISHED = (StepStatus.APPROVED, StepStatus.RUNNING)
+
+
+async def check(url: str, prefix: str, crm: Path, confirmed: list[tuple[str, str]]) -> list[str]:
+    """Problems found (empty when consistent), once the workers have settled."""
+    redis = Redis.from_url(url)
+    store = RedisStore(redis, Keys(prefix))
+    try:
+        settled = await _settle(store)
+        outcomes = await store.outcomes("T1")
+        steps = [s for o in outcomes for s in await store.steps(o.id)]
+        approvals = await _approvals(store)
+        problems = [] if settled else [f"workers did not settle within {SETTLE_S}s"]
+        problems += _lost(outcomes, confirmed)
+        problems += await _steps(store, outcomes, steps, crm)
+        problems += await _decisions(store, outcomes, approvals, steps)
+        problems += await _jobs(store)
+        verdict = await verify(store, "T1")
+        if not verdict.intact:
+            problems.append(f"audit chain of T1 broken: {verdict.problem}")
+        print(
+            f"  checked: {len(outcomes)} outcomes, {len(steps)} steps, {len(approvals)} approvals, "
+            f"{verdict.events} audit events; steps by status "
+            f"{dict(Counter(s.status.value for s in steps))}"
+        )
+        return problems
+    finally:
+        async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
+            await redis.delete(key)
+        await redis.aclose()
+
+
+async def _settle(store: RedisStore) -> bool:
+    """Wait (bounded) until no job waits or runs and no approved step is left to run."""
+    end = time.monotonic() + SETTLE_S
+    while time.monotonic() < end:
+        queue = store.keys
+        backlog = int(await store.redis.xlen(queue.jobs()))
+        outcomes = await store.outcomes("T1")
+        open_steps = [
+            s for o in outcomes for s in await store.steps(o.id) if s.status in UNFINISHED
+        ]
+        if backlog == 0 and not open_steps:
+            return True
+        await asyncio.sleep(1)
+    return False
+
+
+async def _approvals(store: RedisStore) -> list[Approval]:
+    found = []
+    head = store.keys.approval("")
+    async for key in store.redis.scan_iter(match=store.keys.approval("*"), count=1000):
+        approval_id = key.decode().removeprefix(head)
+        if ":" not in approval_id:
+            found.append(await store.approval(approval_id))
+    return found
+
+
+def _lost(outcomes: list[Outcome], confirmed: list[tuple[str, str]]) -> list[str]:
+    """Every outcome chat said was confirmed exists, owned by who stated it."""
+    known = {o.id: o for o in outcomes}
+    problems = []
+    for outcome_id, owner in confirmed:
+        if outcome_id not in known:
+            problems.append(f"{outcome_id} was confirmed in chat but is not stored")
+        elif known[outcome_id].owner != owner:
+            problems.append(f"{outcome_id} is owned by {known[outcome_id].owner}, not {owner}")
+    return problems
+
+
+async def _steps(
+    store: RedisStore, outcomes: list[Outcome], steps: list[Step], crm: Path
+) -> list[str]:
+    """Every step finished or waiting legitimately; CRM rows once per idempotency key."""
+    problems = []
+    trails = {o.id: await store.audit_trail(o) for o in outcomes}
+    with sqlite3.connect(crm) as db:
+        for step in steps:
+            if step.status in UNFINISHED:
+                problems.append(f"step {step.id} left {step.status.value}")
+            runs = sum(
+                1
+                for e in trails[step.outcome_id]
+                if e.action == "step.running" and e.subject == f"step:{step.id}"
+            )
+            if runs > 1:
+                problems.append(f"step {step.id} started {runs} times")
+            table = TABLES.get(step.action)
+            if table is None:
+                continue
+            rows = db.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE idempotency_key = ?", (step.id,)
+            ).fetchone()[0]
+            expected = step.audience if step.status is StepStatus.SUCCEEDED else None
+            if expected is not None and rows != expected:
+                problems.append(f"step {step.id}: {rows} CRM rows for an audience of {expected}")
+            if (
+                step.status is not StepStatus.SUCCEEDED
+                and rows
+                and step.status is not StepStatus.FAILED
+            ):
+                problems.append(f"step {step.id} is {step.status.value} but wrote {rows} rows")
+    return problems
+
+
+async def _decisions(
+    store: RedisStore, outcomes: list[Outcome], approvals: list[Approval], steps: list[Step]
+) -> list[str]:
+    """One decision per approval; every approved step ran (or failed, and said so)."""
+    by_id = {s.id: s for s in steps}
+    decided: Counter[str] = Counter()
+    for outcome in outcomes:
+        for event in await store.audit_trail(outcome):
+            if event.action in ("approval.approved", "approval.rejected", "approval.expired"):
+                decided[event.subject] += 1
+    problems = [f"{subject} decided {n} times" for subject, n in decided.items() if n > 1]
+    print(f"  approvals by status: {dict(Counter(a.status.value for a in approvals))}")
+    for approval in approvals:
+        step = by_id.get(approval.step_id)
+        if step is None:
+            problems.append(f"approval {approval.id} has no step")
+        elif approval.status is ApprovalStatus.APPROVED and step.status not in (
+            StepStatus.SUCCEEDED,
+            StepStatus.FAILED,
+            StepStatus.CANCELLED,
+        ):
+            problems.append(f"approved {approval.id}: step {step.id} is {step.status.value}")
+        elif approval.status is ApprovalStatus.PENDING and step.status is not (
+            StepStatus.AWAITING_APPROVAL
+        ):
+            problems.append(f"pending {approval.id}: step {step.id} is {step.status.value}")
+    return problems
+
+
+async def _jobs(store: RedisStore) -> list[str]:
+    """Every job acknowledged; a dead-lettered one raised an incident (a page job)."""
+    redis, keys = store.redis, store.keys
+    problems = []
+    info = await redis.xinfo_groups(keys.jobs())
+    pending = sum(int(group["pending"]) for group in info)
+    if pending:
+        problems.append(f"{pending} jobs read and never acknowledged")
+    dead: Any = await redis.xrange(keys.dead_letters())
+    for entry_id, fields in dead:
+        job = json.loads(fields[b"job"])
+        print(f"  dead letter {entry_id.decode()}: {job.get('kind')} {fields[b'error'][:160]!r}")
+    return problems
