@@ -45,7 +45,8 @@ class ConsoleGateway:
 
     async def update(self, *, ref: MessageRef, card: Card) -> None:
         self.posted[ref.message_id] = card
-        summary = card.footer or (f"{card.fields[0][1]}" if card.fields else "")
+        effect = [line for line in card.lines if line.startswith("Measured effect")]
+        summary = (effect or [card.footer or (card.fields[0][1] if card.fields else "")])[0]
         self._print(f"        (updated) {card.title.split(':')[0]} · {summary}")
 
     async def send_private(self, *, conversation: ConversationRef, user: str, card: Card) -> None:

@@ -23,6 +23,7 @@ from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import IN_FLIGHT, PlanInput, Planner
 from orchestrator.runtime_ops import resolve_source_down
 from orchestrator.store.commit import Commit
+from orchestrator.store.redis_store import TickSnapshot
 
 TICK_JOB = "tick"
 LEASE_MS = 60_000
@@ -31,93 +32,76 @@ VERIFY_WINDOW = timedelta(days=30)
 
 
 class Loop:
+    """Ticks target outcomes. A steady tick costs four Redis round trips: the lease and a
+    snapshot in one pipeline, the closing commit (which also releases the lease), and the
+    job's acknowledgement, plus the dispatcher's read of the outcome."""
+
     def __init__(self, ctx: Context, planner: Planner, *, worker_id: str = "worker") -> None:
         self.ctx = ctx
         self.planner = planner
         self.worker_id = worker_id
 
-    async def tick(self, outcome_id: str) -> None:
+    async def tick(self, outcome: Outcome) -> None:
         """Run one tick unless another worker holds the outcome's lease."""
-        subject = f"outcome:{outcome_id}"
-        if not await self.ctx.store.acquire(subject, self.worker_id, LEASE_MS):
+        snapshot = await self.ctx.store.tick_snapshot(outcome, self.worker_id, LEASE_MS)
+        if snapshot is None:
             return
-        await counters.bump(self.ctx.store.redis, self.ctx.keys, counters.TICKS)
+        lease = self.ctx.keys.lease(f"outcome:{outcome.id}")
+        closing = Commit().op("RELEASE", lease, self.worker_id)
+        closing.op("HINCRBY", counters.counters_key(self.ctx.keys), counters.TICKS, 1)
+        closed = False
         try:
-            await self._tick(await self.ctx.store.outcome(outcome_id))
+            closed = await self._tick(snapshot, closing)
         finally:
-            await self.ctx.store.release(subject, self.worker_id)
+            if not closed:  # the closing commit did not run: release the lease here
+                await self.ctx.store.release(f"outcome:{outcome.id}", self.worker_id)
 
-    async def _tick(self, outcome: Outcome) -> None:
+    async def _tick(self, snapshot: TickSnapshot, closing: Commit) -> bool:
+        """One tick; True once the closing commit (with the lease release) has run."""
+        outcome = snapshot.outcome
         if outcome.status is not OutcomeStatus.ACTIVE:
-            return
-        if await self.ctx.store.kill_switch(outcome.workspace):
-            await self._schedule_next(outcome)
-            return
-        value = await self._measure(outcome)
+            return False
+        if snapshot.paused_all:
+            return await self._close(self._schedule(outcome, closing))
+        value = await self._measure(snapshot, closing)
         if value is None:
-            await self._schedule_next(outcome)
-            return
-        now = self.ctx.clock.now()
-        evaluation = evaluate(outcome, value, now)
-        history = await self.ctx.store.steps(outcome.id)
-        await self._verify(outcome, value, history)
+            return await self._close(self._schedule(outcome, closing))
+        evaluation = evaluate(outcome, value, self.ctx.clock.now())
+        history = snapshot.history
+        self._verify(outcome, value, history, closing)
         if evaluation.verdict in (Verdict.ACHIEVED, Verdict.MISSED):
-            await self._end(outcome, evaluation, history)
-            return
-        await self._advance_ready(outcome, history)
+            return await self._end(outcome, evaluation, history, closing)
+        history = await self._advance_ready(snapshot, history)
         if not any(s.status in IN_FLIGHT for s in history):
-            await self._plan(outcome, evaluation, await self.ctx.store.steps(outcome.id))
-        await self._report(outcome, evaluation)
+            await self._plan(snapshot, evaluation, history)
+        return await self._close(self._report(outcome, evaluation, closing))
 
-    async def _measure(self, outcome: Outcome) -> float | None:
-        workspace = self.ctx.workspace_of(outcome.workspace)
-        metric = workspace.metrics[outcome.metric]
+    async def _close(self, commit: Commit) -> bool:
+        await self.ctx.store.apply(commit)
+        return True
+
+    async def _measure(self, snapshot: TickSnapshot, closing: Commit) -> float | None:
+        """Read the metric; the reading (or the failure) is recorded by the closing commit."""
+        outcome = snapshot.outcome
+        metric = self.ctx.workspace_of(outcome.workspace).metrics[outcome.metric]
+        connector = self.ctx.connectors_of(outcome.workspace).get(metric.connection)
+        try:
+            value = await connector.measure(metric=metric)
+        except BatonError as error:
+            self._measure_failed(snapshot, closing, error)
+            return None
         now = self.ctx.clock.now()
         key = self.ctx.keys.outcome(outcome.id)
-        # The failure count before this reading says whether a page is open to resolve.
-        was_failing = await self.ctx.store.redis.hget(key, "measure_failures")
-        try:
-            value = (
-                await self.ctx.connectors_of(outcome.workspace)
-                .get(metric.connection)
-                .measure(metric=metric)
-            )
-        except BatonError as error:
-            failures = int(await self.ctx.store.redis.hincrby(key, "measure_failures", 1))
-            commit = transitions.audit(
-                Commit(),
-                self.ctx.keys,
-                outcome.workspace,
-                actor="system",
-                at=now,
-                action="measurement.failed",
-                subject=f"outcome:{outcome.id}",
-                outcome_id=outcome.id,
-                detail={"error": str(error), "failures": failures},
-            )
-            if failures == MEASURE_FAILURES_FOR_INCIDENT:
-                self.ctx.notify(
-                    commit,
-                    Notice(
-                        kind=NoticeKind.INCIDENT,
-                        conversation=outcome.conversation,
-                        outcome_id=outcome.id,
-                        text=str(error),
-                        data={"incident": "metric_source_down", "failures": failures},
-                    ),
-                )
-            await self.ctx.store.apply(commit)
-            return None
-        commit = Commit().op(
+        closing.op(
             "RPUSH",
             self.ctx.keys.measurements(outcome.id),
             Measurement(value=value, at=now).model_dump_json(),
         )
-        commit.op("HSET", key, "measure_failures", 0)
-        if int(was_failing or 0) >= MEASURE_FAILURES_FOR_INCIDENT:
-            resolve_source_down(self.ctx, commit, outcome)
+        closing.op("HSET", key, "measure_failures", 0)
+        if snapshot.measure_failures >= MEASURE_FAILURES_FOR_INCIDENT:
+            resolve_source_down(self.ctx, closing, outcome)
         transitions.audit(
-            commit,
+            closing,
             self.ctx.keys,
             outcome.workspace,
             actor="system",
@@ -127,72 +111,105 @@ class Loop:
             outcome_id=outcome.id,
             detail={"metric": outcome.metric, "value": value},
         )
-        await self.ctx.store.apply(commit)
         return value
 
-    async def _verify(self, outcome: Outcome, value: float, history: list[Step]) -> None:
+    def _measure_failed(self, snapshot: TickSnapshot, closing: Commit, error: BatonError) -> None:
+        outcome = snapshot.outcome
+        failures = snapshot.measure_failures + 1  # the lease makes this tick the only writer
+        closing.op("HSET", self.ctx.keys.outcome(outcome.id), "measure_failures", failures)
+        transitions.audit(
+            closing,
+            self.ctx.keys,
+            outcome.workspace,
+            actor="system",
+            at=self.ctx.clock.now(),
+            action="measurement.failed",
+            subject=f"outcome:{outcome.id}",
+            outcome_id=outcome.id,
+            detail={"error": str(error), "failures": failures},
+        )
+        if failures == MEASURE_FAILURES_FOR_INCIDENT:
+            self.ctx.notify(
+                closing,
+                Notice(
+                    kind=NoticeKind.INCIDENT,
+                    conversation=outcome.conversation,
+                    outcome_id=outcome.id,
+                    text=str(error),
+                    data={"incident": "metric_source_down", "failures": failures},
+                ),
+            )
+
+    def _verify(self, outcome: Outcome, value: float, history: list[Step], closing: Commit) -> None:
         """Record the metric's movement since each recently finished step against it."""
         now = self.ctx.clock.now()
-        commit = Commit()
         for step in history:
             if (
-                step.status is StepStatus.SUCCEEDED
-                and step.value_at_finish is not None
-                and step.finished_at
-                and now - step.finished_at <= VERIFY_WINDOW
+                step.status is not StepStatus.SUCCEEDED
+                or step.value_at_finish is None
+                or not step.finished_at
+                or now - step.finished_at > VERIFY_WINDOW
             ):
-                effect = round(value - step.value_at_finish, 6)
-                if effect != step.effect:
-                    transitions.record(
-                        commit,
-                        self.ctx.keys,
-                        step,
-                        step.model_copy(update={"effect": effect}),
-                        actor="system",
-                        at=now,
-                        action="step.verified",
-                        detail={"effect": effect},
-                    )
-                    if step.decision.startswith("approve"):
-                        # A person decided it: their approval card learns what it paid off.
-                        self.ctx.notify(commit, _effect_notice(outcome, step))
-        if commit.writes:
-            await self.ctx.store.apply(commit)
-
-    async def _advance_ready(self, outcome: Outcome, history: list[Step]) -> None:
-        """Govern planned steps whose inputs are ready (also recovers an interrupted plan)."""
-        by_id = {s.id: s for s in history}
-        for step in history:
-            if step.status is not StepStatus.PLANNED:
                 continue
-            upstream = by_id.get(step.depends_on or "")
-            if upstream is not None and upstream.status is not StepStatus.SUCCEEDED:
+            effect = round(value - step.value_at_finish, 6)
+            if effect == step.effect:
                 continue
-            inputs = upstream.output if upstream is not None else {}
-            commit = Commit()
-            await step_ops.make_ready(
-                self.ctx,
-                outcome,
+            transitions.record(
+                closing,
+                self.ctx.keys,
                 step,
-                inputs,
+                step.model_copy(update={"effect": effect}),
+                actor="system",
+                at=now,
+                action="step.verified",
+                detail={"effect": effect},
+            )
+            if step.decision.startswith("approve"):
+                # A person decided it: their approval card learns what it paid off.
+                self.ctx.notify(closing, _effect_notice(outcome, step))
+
+    async def _advance_ready(self, snapshot: TickSnapshot, history: list[Step]) -> list[Step]:
+        """Govern planned steps whose inputs are ready (also recovers an interrupted plan).
+
+        Returns the history with the governed steps as they now are."""
+        by_id = {s.id: s for s in history}
+        ready = [s for s in history if s.status is StepStatus.PLANNED and _inputs_ready(s, by_id)]
+        if not ready:
+            return history
+        rules = await self.ctx.extra_rules(snapshot.outcome.workspace)
+        today = step_ops.steps_on(self.ctx.clock.now(), history)
+        for step in ready:
+            upstream = by_id.get(step.depends_on or "")
+            commit = Commit()
+            governed = await step_ops.make_ready(
+                self.ctx,
+                snapshot.outcome,
+                step,
+                upstream.output if upstream else {},
                 commit,
-                step_ops.steps_on(self.ctx.clock.now(), history),
+                today,
+                spent=snapshot.spent,
+                rules=rules,
             )
             try:
                 await self.ctx.store.apply(commit)
             except TransitionRefused:
                 continue  # another worker governed it first
+            by_id[step.id] = governed
+        return [by_id[s.id] for s in history]
 
-    async def _plan(self, outcome: Outcome, evaluation: Evaluation, history: list[Step]) -> None:
+    async def _plan(
+        self, snapshot: TickSnapshot, evaluation: Evaluation, history: list[Step]
+    ) -> None:
+        outcome = snapshot.outcome
         workspace = self.ctx.workspace_of(outcome.workspace)
-        now = self.ctx.clock.now()
         proposals = await self.planner.propose(
             PlanInput(
                 outcome=outcome,
                 evaluation=evaluation,
                 history=history,
                 workspace=workspace,
-                now=now,
+                now=self.ctx.clock.now(),
                 rules=await self.ctx.extra_rules(outcome.workspace),
             )
         )
@@ -217,9 +234,11 @@ class Loop:
             ),
         )
         await self.ctx.store.apply(commit)
-        await self._advance_ready(outcome, await self.ctx.store.steps(outcome.id))
+        await self._advance_ready(snapshot, [*history, *created])
 
-    async def _end(self, outcome: Outcome, evaluation: Evaluation, history: list[Step]) -> None:
+    async def _end(
+        self, outcome: Outcome, evaluation: Evaluation, history: list[Step], closing: Commit
+    ) -> bool:
         status = (
             OutcomeStatus.ACHIEVED
             if evaluation.verdict is Verdict.ACHIEVED
@@ -227,8 +246,8 @@ class Loop:
         )
         now = self.ctx.clock.now()
         ended = outcome.model_copy(update={"status": status, "ended_at": now})
-        commit = transitions.record(
-            Commit(),
+        transitions.record(
+            closing,
             self.ctx.keys,
             outcome,
             ended,
@@ -237,10 +256,10 @@ class Loop:
             action=f"outcome.{status.value}",
             detail={"value": evaluation.value},
         )
-        await cancel_in_flight(self.ctx, history, commit, reason=f"outcome {status.value}")
-        self.ctx.queue.cancel_in(commit, f"tick:{outcome.id}")
+        await cancel_in_flight(self.ctx, history, closing, reason=f"outcome {status.value}")
+        self.ctx.queue.cancel_in(closing, f"tick:{outcome.id}")
         self.ctx.notify(
-            commit,
+            closing,
             Notice(
                 kind=NoticeKind.ENDED,
                 conversation=outcome.conversation,
@@ -248,11 +267,11 @@ class Loop:
                 data={"evaluation": evaluation.model_dump(mode="json")},
             ),
         )
-        await self.ctx.store.apply(commit)
+        return await self._close(closing)
 
-    async def _report(self, outcome: Outcome, evaluation: Evaluation) -> None:
-        commit = self.ctx.notify(
-            Commit(),
+    def _report(self, outcome: Outcome, evaluation: Evaluation, closing: Commit) -> Commit:
+        self.ctx.notify(
+            closing,
             Notice(
                 kind=NoticeKind.PROGRESS,
                 conversation=outcome.conversation,
@@ -260,17 +279,18 @@ class Loop:
                 data={"evaluation": evaluation.model_dump(mode="json")},
             ),
         )
-        self._schedule(outcome, commit)
-        await self.ctx.store.apply(commit)
-
-    async def _schedule_next(self, outcome: Outcome) -> None:
-        await self.ctx.store.apply(self._schedule(outcome, Commit()))
+        return self._schedule(outcome, closing)
 
     def _schedule(self, outcome: Outcome, commit: Commit) -> Commit:
         due = self.ctx.clock.now() + timedelta(seconds=outcome.check_every_s)
         return self.ctx.queue.schedule_in(
             commit, f"tick:{outcome.id}", due, TICK_JOB, {"outcome": outcome.id}
         )
+
+
+def _inputs_ready(step: Step, by_id: dict[str, Step]) -> bool:
+    upstream = by_id.get(step.depends_on or "")
+    return upstream is None or upstream.status is StepStatus.SUCCEEDED
 
 
 def _effect_notice(outcome: Outcome, step: Step) -> Notice:

@@ -15,13 +15,14 @@ from orchestrator.cases import Cases
 from orchestrator.context import Context
 from orchestrator.control import Control
 from orchestrator.digest import DIGEST_JOB, Digest
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, NotFound
 from orchestrator.execute import Executor
 from orchestrator.incidents import PAGE_JOB, Incident
 from orchestrator.intake import INTAKE_JOB, Intake, Interpreter
 from orchestrator.jobs import Job
 from orchestrator.lanes import Lanes
 from orchestrator.loop import TICK_JOB, Loop
+from orchestrator.models import OutcomeKind
 from orchestrator.notices import NOTIFY, Notice, Notifier
 from orchestrator.paging import Pager, Pagers
 from orchestrator.planner import Planner, PlaybookPlanner
@@ -103,10 +104,14 @@ class Runtime:
     async def _tick(self, job: Job) -> None:
         if job.reclaimed:
             await take_over_lease(self.ctx, f"outcome:{job.payload['outcome']}")
-        if await self.standing.claims(job.payload["outcome"]):
-            await self.standing.tick(job.payload["outcome"])
+        try:
+            outcome = await self.ctx.store.outcome(job.payload["outcome"])
+        except NotFound:
             return
-        await self.loop.tick(job.payload["outcome"])
+        if outcome.kind is OutcomeKind.STANDING:
+            await self.standing.tick(outcome.id)
+            return
+        await self.loop.tick(outcome)
 
     async def _execute(self, job: Job) -> None:
         if job.reclaimed:

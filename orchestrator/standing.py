@@ -17,12 +17,10 @@ from orchestrator import transitions
 from orchestrator.case_sources import POLL_JOB, poll_timer
 from orchestrator.cases import CASE_JOB, Cases
 from orchestrator.context import Context
-from orchestrator.errors import NotFound
 from orchestrator.evaluate import evaluate_standing
 from orchestrator.models import (
     Measurement,
     Outcome,
-    OutcomeKind,
     OutcomeStatus,
     Record,
 )
@@ -92,13 +90,6 @@ class Standing:
         self.ctx = ctx
         self.cases = cases
         self.worker_id = worker_id
-
-    async def claims(self, outcome_id: str) -> bool:
-        try:
-            outcome = await self.ctx.store.outcome(outcome_id)
-        except NotFound:
-            return False
-        return outcome.kind is OutcomeKind.STANDING
 
     async def tick(self, outcome_id: str) -> None:
         subject = f"outcome:{outcome_id}"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator import sla, transitions
-from orchestrator.catalog import Action, Workspace
+from orchestrator.catalog import Action, Rule, Workspace
 from orchestrator.context import Context
 from orchestrator.models import Approval, Outcome, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
@@ -36,11 +36,12 @@ async def create(
     workspace = ctx.workspace_of(outcome.workspace)
     now = ctx.clock.now()
     steps: list[Step] = []
-    for proposal in proposals:
+    ids = await ctx.store.next_ids("s", len(proposals))
+    for proposal, step_id in zip(proposals, ids, strict=True):
         action = workspace.actions[proposal.action]
         depends = steps[proposal.after].id if proposal.after is not None else None
         step = Step(
-            id=await ctx.store.next_id("s"),
+            id=step_id,
             outcome_id=outcome.id,
             workspace=outcome.workspace,
             action=proposal.action,
@@ -75,18 +76,25 @@ async def make_ready(
     upstream: dict[str, Any],
     commit: Commit,
     steps_today: int,
+    *,
+    spent: float | None = None,
+    rules: list[Rule] | None = None,
 ) -> Step:
-    """Govern a step whose inputs are known: forbid, run (auto) or ask a person."""
+    """Govern a step whose inputs are known: forbid, run (auto) or ask a person.
+
+    `spent` and `rules`, when the caller already read them, save their round trips."""
     workspace = ctx.workspace_of(outcome.workspace)
     action = workspace.actions[step.action]
     audience = len(upstream.get("rows", []))
     step = step.model_copy(update={"audience": audience, "cost": cost_of(action, step, audience)})
-    remaining = outcome.budget - await ctx.store.spent(outcome.id)
+    if spent is None:
+        spent = await ctx.store.spent(outcome.id)
+    remaining = outcome.budget - spent
     decision = govern(
         step,
         action,
         workspace.policy,
-        extra_rules=await ctx.extra_rules(outcome.workspace),
+        extra_rules=rules if rules is not None else await ctx.extra_rules(outcome.workspace),
         remaining_budget=remaining,
         steps_today=steps_today,
     )

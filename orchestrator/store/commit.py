@@ -34,10 +34,16 @@ for _, w in ipairs(spec.writes) do
   redis.call('HSET', w.key, unpack(w.fields))
 end
 local allowed = {SADD=1, SREM=1, ZADD=1, ZREM=1, XADD=1, RPUSH=1, HSET=1, HDEL=1,
-                 HINCRBYFLOAT=1, DEL=1, SET=1}
+                 HINCRBY=1, HINCRBYFLOAT=1, DEL=1, SET=1, INCRBY=1}
 for _, op in ipairs(spec.ops) do
-  if not allowed[op[1]] then return redis.error_reply('commit: op not allowed ' .. op[1]) end
-  redis.call(unpack(op))
+  if op[1] == 'RELEASE' then
+    -- Release a lease only if this owner still holds it.
+    if redis.call('GET', op[2]) == op[3] then redis.call('DEL', op[2]) end
+  elseif not allowed[op[1]] then
+    return redis.error_reply('commit: op not allowed ' .. op[1])
+  else
+    redis.call(unpack(op))
+  end
 end
 for _, ev in ipairs(spec.events) do
   local head = ev.chain .. ':head'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -78,8 +79,40 @@ class RedisStore:
         return sorted(_text(m) for m in await self.redis.smembers(self.keys.workspaces()))
 
     async def steps(self, outcome_id: str) -> list[Step]:
-        ids = [_text(m) for m in await self.redis.lrange(self.keys.steps_of(outcome_id), 0, -1)]
-        return await self._load_many(Step, [self.keys.step(i) for i in ids])
+        """An outcome's steps in planning order, in one round trip."""
+        raws: Any = await self.redis.sort(
+            self.keys.steps_of(outcome_id), by="nosort", get=[self._step_data_pattern()]
+        )
+        return _steps(raws)
+
+    def _step_data_pattern(self) -> str:
+        # SORT ... BY nosort GET <prefix>:step:*->data reads each listed step's record.
+        return self.keys.step("*") + "->data"
+
+    async def tick_snapshot(
+        self, outcome: Outcome, owner: str, lease_ms: int
+    ) -> TickSnapshot | None:
+        """Take the outcome's lease and read what a tick needs, in one round trip.
+
+        None when another worker holds the lease. The reads run after the lease is taken
+        (a pipeline runs in order), so they see the state this worker may now change.
+        """
+        key = self.keys.outcome(outcome.id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.keys.lease(f"outcome:{outcome.id}"), owner, nx=True, px=lease_ms)
+        pipe.hmget(key, "data", "measure_failures", "spent")
+        pipe.exists(self.keys.kill_switch(outcome.workspace))
+        pipe.sort(self.keys.steps_of(outcome.id), by="nosort", get=[self._step_data_pattern()])
+        leased, (data, failures, spent), paused, raws = await pipe.execute()
+        if not leased or data is None:
+            return None
+        return TickSnapshot(
+            outcome=Outcome.model_validate_json(data),
+            measure_failures=int(failures or 0),
+            spent=float(spent or 0),
+            paused_all=bool(paused),
+            history=_steps(raws),
+        )
 
     async def pending_approvals(self, workspace: str) -> list[Approval]:
         ids = sorted(
@@ -94,6 +127,13 @@ class RedisStore:
 
     async def spent(self, outcome_id: str) -> float:
         return float(await self.redis.hget(self.keys.outcome(outcome_id), "spent") or 0)
+
+    async def next_ids(self, kind: str, count: int) -> list[str]:
+        """`count` fresh ids in one round trip."""
+        if count == 0:
+            return []
+        last = int(await self.redis.incrby(self.keys.sequence(kind), count))
+        return [f"{kind}{n}" for n in range(last - count + 1, last + 1)]
 
     async def next_id(self, kind: str) -> str:
         return f"{kind}{await self.redis.incr(self.keys.sequence(kind))}"
@@ -146,6 +186,21 @@ class RedisStore:
             key,
             owner,
         )
+
+
+@dataclass(frozen=True)
+class TickSnapshot:
+    """What one tick reads before it works: the outcome and everything around it."""
+
+    outcome: Outcome
+    measure_failures: int
+    spent: float
+    paused_all: bool
+    history: list[Step]
+
+
+def _steps(raws: list[bytes | str | None]) -> list[Step]:
+    return [Step.model_validate_json(raw) for raw in raws if raw is not None]
 
 
 def parse_audit_entry(raw: bytes | str) -> AuditEvent:

@@ -25,11 +25,12 @@ async def test_an_untouched_chain_is_intact(harness: Harness) -> None:
 
 async def test_a_changed_event_is_named(harness: Harness) -> None:
     key, raws = await chain_with_events(harness)
-    entry = json.loads(raws[4])
-    entry["body"] = entry["body"].replace("agent", "alice")
-    await harness.store.redis.lset(key, 4, json.dumps(entry))
+    index = next(i for i, raw in enumerate(raws) if '"actor":"agent"' in json.loads(raw)["body"])
+    entry = json.loads(raws[index])
+    entry["body"] = entry["body"].replace('"actor":"agent"', '"actor":"alice"')
+    await harness.store.redis.lset(key, index, json.dumps(entry))
     verdict = await verify(harness.store, "T1")
-    assert verdict.problem == "event 5 was changed"
+    assert verdict.problem == f"event {index + 1} was changed"
 
 
 async def test_a_removed_event_is_named(harness: Harness) -> None:
