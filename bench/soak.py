@@ -2,7 +2,7 @@
 Redis server (started here, appendonly, on a free port), with failures injected, then a
 consistency check of everything that was said and done.
 
-Usage: python bench/soak.py [--minutes 10] [--concurrency 8]
+Usage: python bench/soak.py [--minutes 10] [--concurrency 8] [--rate 5]
 
 Traffic (signed exactly as Slack signs): new outcomes (`/outcome <statement>` by one of 40
 people, then their Confirm click), approvals (an approver's click, sometimes a second
@@ -132,9 +132,9 @@ class Traffic:
         roll = rng.random()
         confirms = [c for c in cards(self.slack, "confirm") if c[0] not in self.owner]
         outcomes = confirmed_outcomes(self.slack)
-        if roll < 0.2 or (roll < 0.4 and not confirms):
+        if roll < 0.1 or (roll < 0.3 and not confirms):
             await self.command("state", rng.choice(STATEMENTS), rng.choice(PEOPLE))
-        elif roll < 0.4:
+        elif roll < 0.3:
             card = rng.choice(confirms)
             self.owner[card[0]] = stated_by(self.slack, card)
             await self.click("confirm", card, self.owner[card[0]])
@@ -203,7 +203,7 @@ def confirmed_outcomes(slack: SlackApiDouble) -> list[str]:
     )
 
 
-async def run(minutes: float, concurrency: int) -> int:
+async def run(minutes: float, concurrency: int, rate: float) -> int:
     work = Path(tempfile.mkdtemp(prefix="baton-soak-"))
     redis = RedisServer(work)
     await redis.start()
@@ -232,14 +232,20 @@ async def run(minutes: float, concurrency: int) -> int:
         rng = random.Random(7)
 
         async def user() -> None:
+            # Paced so the whole mix offers about `rate` requests per second.
             while time.monotonic() - began < seconds:
+                sent = time.monotonic()
                 await traffic.one(rng)
+                await asyncio.sleep(max(0.0, concurrency / rate - (time.monotonic() - sent)))
 
         await asyncio.gather(*(user() for _ in range(concurrency)), injector)
         elapsed = time.monotonic() - began
         requests = sum(len(v) for v in traffic.latency.values())
         confirmed = [(o, traffic.owner.get("i" + o[1:], "?")) for o in confirmed_outcomes(slack)]
-        print(f"soak: {minutes:g} min, {concurrency} concurrent, prefix {env['BATON_KEY_PREFIX']}")
+        print(
+            f"soak: {minutes:g} min, {concurrency} concurrent, {rate:g} req/s offered, "
+            f"prefix {env['BATON_KEY_PREFIX']}"
+        )
         for line in events:
             print(f"  injected: {line}")
         print(f"  requests answered: {requests} ({requests / elapsed:.1f}/s)")
@@ -247,6 +253,9 @@ async def run(minutes: float, concurrency: int) -> int:
             print(f"  {kind:8} n={len(values):6}  " + _percentiles(values))
         print(f"  statuses: {dict(sorted(traffic.statuses.items()))}")
         print(f"  outcomes confirmed in chat: {len(confirmed)}")
+        for name, process in processes.items():
+            state = "running" if process.poll() is None else f"exited {process.returncode}"
+            print(f"  {name}: {state}")
         problems = await check(redis.url, env["BATON_KEY_PREFIX"], business.path, confirmed)
         print("consistency: " + ("OK" if not problems else f"{len(problems)} PROBLEMS"))
         for problem in problems[:40]:
@@ -327,10 +336,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rate", type=float, default=5.0, help="requests per second offered")
     parser.add_argument("--keep", action="store_true", help="keep the logs and the CRM copy")
     args = parser.parse_args()
     sqlite3.connect(":memory:").close()
-    raise SystemExit(asyncio.run(run(args.minutes, args.concurrency)))
+    raise SystemExit(asyncio.run(run(args.minutes, args.concurrency, args.rate)))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from orchestrator.store.redis_store import RedisStore
 
 TABLES = {"send_winback": "outbox", "offer_discount": "discounts"}
 """Actions that write rows to the demo CRM, keyed by the step id (the idempotency key)."""
-SETTLE_S = 240
+SETTLE_S = 600
 UNFINISHED = (StepStatus.APPROVED, StepStatus.RUNNING)
 
 
@@ -28,7 +28,9 @@ async def check(url: str, prefix: str, crm: Path, confirmed: list[tuple[str, str
     redis = Redis.from_url(url)
     store = RedisStore(redis, Keys(prefix))
     try:
+        began = time.monotonic()
         settled = await _settle(store)
+        print(f"  settled in {time.monotonic() - began:.0f}s after the traffic stopped")
         outcomes = await store.outcomes("T1")
         steps = [s for o in outcomes for s in await store.steps(o.id)]
         approvals = await _approvals(store)
