@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.ext import parse as parse_path
+from jsonpath_ng.ext.parser import parse as parse_path
 
 from orchestrator.catalog import Action, Connection, Metric
 from orchestrator.connectors.guard import AddressGuard, GuardedTransport, Resolver
