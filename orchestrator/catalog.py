@@ -56,6 +56,9 @@ class Connection(Spec):
     """smtp: STARTTLS on a plain port, implicit TLS, or none (local relays only)."""
     verify_tls: bool = True
     """smtp: check the server's certificate."""
+    ca_file: str = ""
+    """smtp: a PEM file of certificate authorities to trust instead of the system's, for a
+    relay with a private or self-signed certificate; may hold `${ENV_VAR}`."""
     username: str = ""
     password: str = ""
     """smtp: a `${ENV_VAR}` reference, never a literal."""

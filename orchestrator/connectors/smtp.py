@@ -53,6 +53,7 @@ class SmtpConnector:
         self.username = self.secrets.expand(connection.username, where="username")
         self.password = self.secrets.expand(connection.password, where="password")
         self.sender = self.secrets.expand(connection.sender, where="sender")
+        self.ca_file = self.secrets.expand(connection.ca_file, where="ca_file")
 
     async def measure(self, *, metric: Metric) -> float:
         raise self.secrets.error("an smtp connection cannot be measured")
@@ -153,6 +154,18 @@ class SmtpConnector:
         """`sent`, `refused` (permanently, by the server), or raises to retry the step."""
         try:
             await client.mail(str(message["From"]))
+        except aiosmtplib.SMTPResponseException as error:
+            # A refused sender (or a session the server will not serve, such as plain text
+            # where it requires STARTTLS) is about the connection, not this recipient.
+            await ledger.release(key=key, item=recipient)
+            raise self.secrets.error(
+                f"the server refused the sender: {error.code} {error.message}",
+                transient=error.code < 500,
+            ) from None
+        except _LOST:
+            await ledger.release(key=key, item=recipient)
+            raise self.secrets.error("the server went away", transient=True) from None
+        try:
             await client.rcpt(recipient)
         except aiosmtplib.SMTPResponseException as error:
             await ledger.release(key=key, item=recipient)
@@ -211,6 +224,7 @@ class SmtpConnector:
                         use_tls=tls == "tls",
                         start_tls=tls == "starttls",
                         validate_certs=self.connection.verify_tls,
+                        cert_bundle=self.ca_file or None,
                         timeout=self.connection.timeout_s,
                         username=self.username or None,
                         password=self.password or None,

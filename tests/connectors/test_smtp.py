@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
+import ipaddress
+import ssl
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
 
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from orchestrator.catalog import Action, Connection
 from orchestrator.connectors.ledger import RedisDeliveryLedger
@@ -92,3 +104,144 @@ async def test_without_a_ledger_it_refuses_to_send(mailbox: Mailbox) -> None:
     with pytest.raises(ConnectorError, match="ledger"):
         await send(SmtpConnector("mail", mail(mailbox.port), ENV))
     assert mailbox.messages == []
+
+
+def certificate(directory: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 and localhost; key and cert in one PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path = directory / "relay.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        + cert.public_bytes(serialization.Encoding.PEM)
+    )
+    return path
+
+
+@dataclass
+class TlsMailbox(Mailbox):
+    """The mailbox behind STARTTLS (required) or implicit TLS; records whether each
+    message arrived over an encrypted channel."""
+
+    pem: Path = Path()
+    implicit: bool = False
+    encrypted: list[bool] = field(default_factory=list)
+
+    async def start(self) -> int:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.pem)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: SMTP(
+                self,
+                hostname="localhost",
+                require_starttls=not self.implicit,
+                tls_context=None if self.implicit else context,
+            ),
+            "127.0.0.1",
+            0,
+            ssl=context if self.implicit else None,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert server.transport is not None
+        channel = server.transport.get_extra_info("ssl_object")
+        self.encrypted.append(channel is not None or session.ssl is not None)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+async def relay_pem(tmp_path: Path) -> Path:
+    return certificate(tmp_path)
+
+
+async def relay(pem: Path, implicit: bool) -> TlsMailbox:
+    server = TlsMailbox(pem=pem, implicit=implicit)
+    await server.start()
+    return server
+
+
+def secure(port: int, tls: Literal["starttls", "tls", "none"]) -> Connection:
+    return Connection(
+        kind="smtp",
+        url=f"smtp://127.0.0.1:{port}",
+        tls=tls,
+        ca_file="${RELAY_CA}",
+        sender="crm@x.test",
+        retries=0,
+    )
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit-tls"])
+async def test_sends_encrypted_to_a_relay_with_a_private_ca(
+    relay_pem: Path, ledger: RedisDeliveryLedger, implicit: bool
+) -> None:
+    server = await relay(relay_pem, implicit)
+    try:
+        spec = secure(server.port, "tls" if implicit else "starttls")
+        connector = SmtpConnector("mail", spec, {**ENV, "RELAY_CA": str(relay_pem)}, ledger)
+        receipt = await send(connector)
+    finally:
+        await server.stop()
+    assert receipt["sent"] == 4
+    assert sorted(r for r, _ in server.messages) == [r["email"] for r in ROWS]
+    assert server.encrypted == [True] * 4
+
+
+async def test_an_untrusted_certificate_is_refused(
+    relay_pem: Path, ledger: RedisDeliveryLedger
+) -> None:
+    server = await relay(relay_pem, implicit=True)
+    try:
+        spec = Connection(
+            kind="smtp",
+            url=f"smtp://127.0.0.1:{server.port}",
+            tls="tls",
+            sender="a@x.test",
+            retries=0,
+        )
+        with pytest.raises(ConnectorError, match=r"'mail'.*cannot connect"):
+            await send(SmtpConnector("mail", spec, ENV, ledger))
+    finally:
+        await server.stop()
+    assert server.messages == [] and await ledger.states("s3") == {}
+
+
+async def test_plain_text_to_a_relay_requiring_starttls_fails_cleanly(
+    relay_pem: Path, ledger: RedisDeliveryLedger
+) -> None:
+    server = await relay(relay_pem, implicit=False)
+    try:
+        env = {**ENV, "RELAY_CA": str(relay_pem)}
+        connector = SmtpConnector("mail", secure(server.port, "none"), env, ledger)
+        with pytest.raises(ConnectorError) as raised:
+            await send(connector)
+    finally:
+        await server.stop()
+    assert "'mail'" in str(raised.value) and "530" in str(raised.value)
+    assert not raised.value.transient
+    assert server.messages == [] and await ledger.states("s3") == {}
