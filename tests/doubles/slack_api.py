@@ -2,6 +2,8 @@
 
 It speaks the real protocol (form or JSON bodies, `{"ok": ...}` answers, the two-step file
 upload through a URL it hands out) and can fail the next calls with 500 or 429 + Retry-After.
+It also plays Slack's Socket Mode: `apps.connections.open` hands out a ws:// URL on the same
+server, which greets with `hello`, sends envelopes and records the client's acknowledgements.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -43,6 +45,8 @@ class SlackApiDouble:
     uploads: dict[str, bytes] = field(default_factory=dict)
     outage: Outage | None = None
     refused: int = 0
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    acks: list[dict[str, Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     port: int = 0
 
@@ -58,6 +62,7 @@ class SlackApiDouble:
             "views.publish": self._view,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
+            "apps.connections.open": self._connections_open,
         }
 
     @property
@@ -68,6 +73,8 @@ class SlackApiDouble:
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/link/", self._socket)
+        app.on_shutdown.append(self._close_sockets)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -77,6 +84,20 @@ class SlackApiDouble:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def send_envelope(
+        self, kind: str, payload: dict[str, Any], *, accepts_response_payload: bool = False
+    ) -> str:
+        """Send one Socket Mode envelope on the newest connection, as Slack does; its id."""
+        envelope_id = f"env-{next(self._ids)}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        await self.sockets[-1].send_json(envelope)
+        return envelope_id
 
     def fail_next(
         self, status: int, count: int, retry_after: int = 1, method: str | None = None
@@ -125,6 +146,29 @@ class SlackApiDouble:
         self.calls.append(Call(method, params, token, answer))
         return web.json_response(answer)
 
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        hello = {
+            "type": "hello",
+            "num_connections": len(self.sockets) + 1,
+            "connection_info": {"app_id": "A1"},
+            "debug_info": {"host": "double", "approximate_connection_time": 18060},
+        }
+        await socket.send_json(hello)
+        self.sockets.append(socket)
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                received = json.loads(message.data)
+                if isinstance(received, dict) and "envelope_id" in received:
+                    self.acks.append(received)
+        self.sockets.remove(socket)
+        return socket
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        for socket in list(self.sockets):
+            await socket.close()
+
     def _failing(self, method: str) -> bool:
         outage = self.outage
         if method == "auth.test" or outage is None or outage.remaining <= 0:
@@ -170,6 +214,9 @@ class SlackApiDouble:
 
     def _view(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"view": {"id": f"V{next(self._ids)}", **_as_dict(params.get("view"))}}
+
+    def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"ws://127.0.0.1:{self.port}/link/?ticket=t{next(self._ids)}&app_id=A1"}
 
     def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._ids)}"

@@ -1,0 +1,95 @@
+"""Socket Mode: `baton web` and `baton run` open Slack's websocket instead of taking HTTP
+requests; envelopes arrive on it, are acknowledged on it, and start the same conversation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.demo.simulation import Business
+from tests.doubles.slack_api import SlackApiDouble
+from tests.slack.processes import Baton, baton_env, eventually
+
+APP_TOKEN = "xapp-1-test-app-token"
+STATEMENT = "Cut monthly churn by 2% by the end of Q1, with a budget of £500"
+
+
+@pytest.fixture
+async def baton(
+    slack_api: SlackApiDouble, business: Business, tmp_path: Path
+) -> AsyncIterator[Baton]:
+    env = baton_env(
+        slack_api.base_url, tmp_path / "state", business.path, SLACK_APP_TOKEN=APP_TOKEN
+    )
+    running = Baton(env, tmp_path)
+    await running.start()
+    yield running
+    await running.stop()
+    if os.environ.get("REDIS_URL"):
+        redis = Redis.from_url(os.environ["REDIS_URL"])
+        async for key in redis.scan_iter(match=env["BATON_KEY_PREFIX"] + ":*", count=1000):
+            await redis.delete(key)
+        await redis.aclose()
+
+
+def slash_command(text: str, *, user: str, trigger: str) -> dict[str, Any]:
+    """A slash command's Socket Mode payload: the HTTP form's fields, as JSON."""
+    return {
+        "token": "deprecated",
+        "team_id": "T1",
+        "team_domain": "double",
+        "channel_id": "C1",
+        "channel_name": "general",
+        "user_id": user,
+        "user_name": user,
+        "command": "/outcome",
+        "text": text,
+        "api_app_id": "A1",
+        "is_enterprise_install": "false",
+        "response_url": "https://hooks.slack.invalid/commands/1",
+        "trigger_id": trigger,
+    }
+
+
+async def test_a_slash_command_over_socket_mode_starts_an_intake(
+    baton: Baton, slack_api: SlackApiDouble
+) -> None:
+    # Both processes serve Slack, so both open a connection, with the app-level token.
+    await eventually(lambda: len(slack_api.sockets) >= 2, "two Socket Mode connections")
+    opened = [c for c in slack_api.calls if c.method == "apps.connections.open"]
+    assert opened and all(c.token == APP_TOKEN for c in opened)
+
+    payload = slash_command(STATEMENT, user="olivia", trigger="t1")
+    envelope_id = await slack_api.send_envelope(
+        "slash_commands", payload, accepts_response_payload=True
+    )
+    acks = await eventually(
+        lambda: [a for a in slack_api.acks if a["envelope_id"] == envelope_id], "the ack"
+    )
+    assert len(acks) == 1
+    anchor = await eventually(
+        lambda: [
+            p for p in slack_api.called("chat.postMessage") if "stated an outcome" in p["text"]
+        ],
+        "the intake's anchor message",
+    )
+    assert anchor[0]["channel"] == "C1"
+    question = await eventually(
+        lambda: [t for t in slack_api.texts() if "percentage points" in t],
+        "the clarifying question",
+    )
+    assert len(question) == 1
+
+
+async def test_http_events_are_still_served_beside_socket_mode(
+    baton: Baton, slack_api: SlackApiDouble
+) -> None:
+    await eventually(lambda: slack_api.sockets, "a Socket Mode connection")
+    status, _ = await baton.post("payload=%7B%7D", "application/x-www-form-urlencoded", {})
+    assert status == 401
+    assert not slack_api.called("chat.postMessage")
