@@ -126,6 +126,12 @@ def _socket_mode(
         handler = AsyncSocketModeHandler(bolt, app_token)
         await handler.connect_async()  # type: ignore[no-untyped-call]
         yield
+        # slack_sdk's close waits for the server's close frame while its own receive loop,
+        # already told to stop, holds the socket: aiohttp's 10 s close timeout on every
+        # shutdown. Stopping that loop first lets close() read the handshake itself.
+        for task in (handler.client.message_receiver, handler.client.current_session_monitor):
+            if task is not None:
+                task.cancel()
         await handler.close_async()  # type: ignore[no-untyped-call]
 
     return run
