@@ -8,16 +8,14 @@ Alice's approval of its terms. At the end the outcome measures its SLA share.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TextIO
 
-from bot.bootstrap import App, bootstrap
+from bot.bootstrap import App
 from bot.console import CONSOLE, ConsoleGateway, show
 from bot.demo.simulation import Business
-from config.settings import DEMO_WORKSPACE, Settings
+from bot.demo.stage import stage
 from handlers.cards import Click, Inbound
 from handlers.render import span
 from orchestrator.clock import ManualClock
@@ -142,26 +140,6 @@ def _finished(case: Case) -> str:
 
 
 async def run_onboarding(out: TextIO) -> Result:
-    with tempfile.TemporaryDirectory(prefix="baton-onboarding-") as tmp:
-        business = Business(Path(tmp) / "crm.sqlite3")
-        business.create(customers=50)
-        settings = Settings(
-            redis_url=None,
-            state_dir=Path(tmp) / "state",
-            workspace_file=DEMO_WORKSPACE,
-            key_prefix="demo-onboarding",
-        )
-        gateway = ConsoleGateway(out)
-        clock = ManualClock(START)
-        app = await bootstrap(
-            settings,
-            {"console": gateway},
-            clock=clock,
-            env={"BATON_DEMO_DB": str(business.path)},
-            name="demo",
-        )
-        try:
-            print(f"Baton demo: onboarding · {app.workspace.name}", file=out)
-            return await OnboardingStory(app, gateway, clock, business).run()
-        finally:
-            await app.close()
+    async with stage(out, start=START, key_prefix="demo-onboarding", customers=50) as world:
+        print(f"Baton demo: onboarding · {world.app.workspace.name}", file=out)
+        return await OnboardingStory(world.app, world.gateway, world.clock, world.business).run()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TextIO
 
-from bot.bootstrap import App, bootstrap
+from bot.bootstrap import App
 from bot.console import CONSOLE, ConsoleGateway, show
 from bot.demo.simulation import Business
-from config.settings import DEMO_WORKSPACE, Settings
+from bot.demo.stage import stage
 from handlers.cards import Card, Click, Inbound
 from orchestrator.clock import ManualClock
 from orchestrator.models import OutcomeStatus
@@ -88,26 +86,7 @@ class Story:
 
 
 async def run_demo(out: TextIO) -> OutcomeStatus:
-    with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp:
-        business = Business(Path(tmp) / "crm.sqlite3")
-        business.create()
-        settings = Settings(
-            redis_url=None,
-            state_dir=Path(tmp) / "state",
-            workspace_file=DEMO_WORKSPACE,
-            key_prefix="demo",
-        )
-        gateway = ConsoleGateway(out)
-        clock = ManualClock(START)
-        app = await bootstrap(
-            settings,
-            {"console": gateway},
-            clock=clock,
-            env={"BATON_DEMO_DB": str(business.path)},
-            name="demo",
-        )
-        try:
-            print(f"Baton demo · {app.workspace.name} · {app.store_label.split(' (')[0]}", file=out)
-            return await Story(app, gateway, clock, business).run()
-        finally:
-            await app.close()
+    async with stage(out, start=START, key_prefix="demo") as world:
+        label = world.app.store_label.split(" (")[0]
+        print(f"Baton demo · {world.app.workspace.name} · {label}", file=out)
+        return await Story(world.app, world.gateway, world.clock, world.business).run()
