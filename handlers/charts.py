@@ -12,7 +12,7 @@ from datetime import datetime
 
 from matplotlib.figure import Figure
 from orchestrator.catalog import Metric
-from orchestrator.models import Measurement, Outcome, Step, StepStatus
+from orchestrator.models import Measurement, Outcome, OutcomeKind, Step, StepStatus
 
 
 def outcome_chart(
@@ -21,14 +21,16 @@ def outcome_chart(
     """The chart as PNG bytes (600 x 300 pixels)."""
     figure = Figure(figsize=(6, 3), dpi=100)
     axes = figure.subplots()
-    line = _days([outcome.started_at, outcome.deadline])
-    axes.plot(
-        line,
-        [outcome.baseline, outcome.target],
-        linestyle="--",
-        color="#888888",
-        label="trajectory",
-    )
+    if outcome.kind is not OutcomeKind.STANDING:
+        # A standing outcome has a target share to hold, not a line to a deadline.
+        line = _days([outcome.started_at, outcome.deadline])
+        axes.plot(
+            line,
+            [outcome.baseline, outcome.target],
+            linestyle="--",
+            color="#888888",
+            label="trajectory",
+        )
     axes.axhline(outcome.target, color="#2e7d32", linewidth=0.8, label="target")
     if measurements:
         axes.plot(
