@@ -23,9 +23,13 @@ async def test_status_and_digest_of_a_standing_outcome(harness: Harness) -> None
     assert status.image_png is not None and status.image_png.startswith(PNG)
     ctx = harness.runtime.ctx
     job = next(j for j in CRON_JOBS if j.kind == DIGEST_JOB)
-    clock = ClockService(ctx.store, ctx.queue, harness.clock,
-                         LeaderLock(ctx.store.redis, ctx.keys.flag("leader"), "clock-a"),
-                         cron_jobs=[job])
+    clock = ClockService(
+        ctx.store,
+        ctx.queue,
+        harness.clock,
+        LeaderLock(ctx.store.redis, ctx.keys.flag("leader"), "clock-a"),
+        cron_jobs=[job],
+    )
     clock.leading.set()
     assert await clock.fire(job)
     sent_before = len(harness.gateway.sent)
