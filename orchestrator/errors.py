@@ -59,3 +59,16 @@ class ConnectorError(BatonError):
         self.connection = connection
         self.what = what
         self.transient = transient
+
+
+class Deferred(BatonError):
+    """Not now: the job that raised this should run again after `seconds`.
+
+    Raised by a delivery that must wait its turn (a paced channel, a 429's Retry-After)
+    longer than is worth holding a worker for. It is not a failure: the job keeps its
+    attempt count and comes back from the timers when its turn is due.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"deferred for {seconds:.1f}s")
+        self.seconds = seconds

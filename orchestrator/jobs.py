@@ -7,11 +7,15 @@ moves due timers into the stream, at a cost that grows with what is due only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +55,39 @@ class Job:
 
 def encode(kind: str, payload: dict[str, Any], attempt: int = 0) -> str:
     return json.dumps({"kind": kind, "payload": payload, "attempt": attempt}, sort_keys=True)
+
+
+@dataclass
+class _Delivery:
+    key: str
+    calls: int = field(default=0)
+
+
+_DELIVERY: ContextVar[_Delivery | None] = ContextVar("baton_delivery", default=None)
+
+
+@contextmanager
+def delivering(job: Job) -> Iterator[None]:
+    """Mark what runs inside as part of `job`, so paced calls can name themselves stably.
+
+    The name is the job's kind and payload, which survive a deferral (the entry id does not),
+    so a call that waited for its turn finds the turn it was given when the job comes back.
+    """
+    digest = hashlib.sha1(encode(job.kind, job.payload).encode(), usedforsecurity=False)
+    token = _DELIVERY.set(_Delivery(f"{job.kind}:{digest.hexdigest()[:20]}"))
+    try:
+        yield
+    finally:
+        _DELIVERY.reset(token)
+
+
+def next_delivery_call() -> str | None:
+    """A stable name for the next outbound call of the running job; None outside jobs."""
+    delivery = _DELIVERY.get()
+    if delivery is None:
+        return None
+    delivery.calls += 1
+    return f"{delivery.key}:{delivery.calls}"
 
 
 class JobQueue:
@@ -148,6 +185,16 @@ class JobQueue:
         timer_id = f"retry:{job.entry_id}"
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.timer_jobs(), timer_id, encode(job.kind, job.payload, job.attempt + 1))
+        pipe.zadd(self.keys.timers(), {timer_id: due.timestamp()})
+        pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
+        pipe.xdel(self.keys.jobs(), job.entry_id)
+        await pipe.execute()
+
+    async def defer(self, job: Job, due: datetime) -> None:
+        """Acknowledge and re-schedule unchanged (same attempt), in one transaction."""
+        timer_id = f"defer:{job.entry_id}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.keys.timer_jobs(), timer_id, encode(job.kind, job.payload, job.attempt))
         pipe.zadd(self.keys.timers(), {timer_id: due.timestamp()})
         pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
         pipe.xdel(self.keys.jobs(), job.entry_id)

@@ -15,8 +15,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator import logcontext
 from orchestrator.clock import Clock
-from orchestrator.errors import NotFound
-from orchestrator.jobs import Job, JobQueue
+from orchestrator.errors import Deferred, NotFound
+from orchestrator.jobs import Job, JobQueue, delivering
 
 log = logging.getLogger("baton.worker")
 
@@ -129,7 +129,10 @@ class Worker:
 
     async def handle(self, job: Job) -> None:
         """Handle one job, with its ids in the log context of everything it logs."""
-        with logcontext.bound(**logcontext.ids_of(job.kind, job.entry_id, job.payload)):
+        with (
+            logcontext.bound(**logcontext.ids_of(job.kind, job.entry_id, job.payload)),
+            delivering(job),
+        ):
             await self._handle(job)
 
     async def _handle(self, job: Job) -> None:
@@ -145,6 +148,10 @@ class Worker:
             await handler(job)
         except NotFound as missing:
             log.warning("job %s: %s; dropped", job.kind, missing)
+        except Deferred as later:
+            log.info("job %s %s", job.kind, later)
+            await self.queue.defer(job, self.clock.now() + timedelta(seconds=later.seconds))
+            return
         except asyncio.CancelledError:
             raise  # left unacknowledged: another worker reclaims it
         except (RedisConnectionError, RedisTimeoutError):

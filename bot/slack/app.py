@@ -16,6 +16,7 @@ from bot.slack.config import SlackConfig, banner, slack_config
 from bot.slack.gateway import SlackGateway
 from bot.slack.home import SLACK_HOME, HomeTabs
 from bot.slack.listeners import SlackListeners
+from bot.slack.pacing import ChannelPacer, tier4_pacer
 from bot.slack.replies import SLACK_REPLY, ReplyDelivery
 from config.settings import Settings
 from orchestrator.store.redis_store import RedisStore
@@ -31,9 +32,18 @@ def web_client(config: SlackConfig) -> AsyncWebClient:
 
 
 def gateway_factory(settings: Settings, store: RedisStore) -> SlackGateway | None:
-    """The `slack` gateway for every process that delivers notices; None when Slack is off."""
+    """The `slack` gateway for every process that delivers notices; None when Slack is off.
+
+    Its turns are kept in Redis, so every process posting to a channel shares the pace."""
     config = slack_config(settings)
-    return SlackGateway(web_client(config)) if config else None
+    if config is None:
+        return None
+    prefix = settings.key_prefix
+    return SlackGateway(
+        web_client(config),
+        pacer=ChannelPacer(redis=store.redis, prefix=prefix),
+        tier4=tier4_pacer(redis=store.redis, prefix=prefix),
+    )
 
 
 def build_bolt(baton: App, config: SlackConfig) -> AsyncApp:

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.slack.blocks import fallback_text, to_blocks
-from bot.slack.pacing import ChannelPacer, Sleep
+from bot.slack.pacing import ChannelPacer, Sleep, tier4_pacer
 from handlers.cards import Card
 from orchestrator.errors import BatonError
 from orchestrator.models import ConversationRef, MessageRef
@@ -53,8 +53,7 @@ class SlackGateway:
         # Ephemeral messages and Home views are not channel posts: Slack rates
         # chat.postEphemeral and views.publish per workspace (Tier 4, 100+ a minute), so
         # they get a workspace bucket of their own instead of queueing behind the channel's.
-        self.tier4 = tier4 or ChannelPacer(per_second=100 / 60, burst=20, sleep=sleep)
-        self.sleep = sleep
+        self.tier4 = tier4 or tier4_pacer(sleep=sleep)
         self.changed: Changed | None = None
         """Told the workspace after each post or update, to refresh App Home tabs."""
 
@@ -137,15 +136,18 @@ class SlackGateway:
         args = {k: v for k, v in kwargs.items() if v is not None}
         pacer, key = pace or (self.pacer, str(args["channel"]))
         for attempt in range(RATE_LIMIT_RETRIES + 1):
-            await pacer.wait(key)
+            member = await pacer.wait(key)
             try:
                 return await call(**args)
             except SlackApiError as error:
                 wait = _retry_after(error)
-                if wait is None or attempt == RATE_LIMIT_RETRIES or wait > MAX_RETRY_AFTER_S:
+                if wait is None:
                     raise SlackDeliveryFailed(method, str(error.response.get("error"))) from error
                 log.info("Slack %s rate limited; retrying after %.0f s", method, wait)
-                await self.sleep(wait)
+                await pacer.hold_off(key, wait, member)  # inside a job, defers it
+                if attempt == RATE_LIMIT_RETRIES or wait > MAX_RETRY_AFTER_S:
+                    raise SlackDeliveryFailed(method, str(error.response.get("error"))) from error
+                # The pause is the channel's next turn: the pacer sleeps it before the retry.
             except Exception as error:  # network and protocol errors: the job queue retries
                 raise SlackDeliveryFailed(method, repr(error)) from error
         raise SlackDeliveryFailed(method, "rate limited")

@@ -25,8 +25,12 @@ WHERE = ConversationRef(platform="slack", workspace="T1", channel="C7", thread="
 async def slack(harness: Harness, slack_api: SlackApiDouble) -> AsyncIterator[SlackGateway]:
     time = FakeTime()
     client = AsyncWebClient(token=BOT_TOKEN, base_url=slack_api.base_url)
-    pacer = ChannelPacer(clock=time.clock, sleep=time.sleep)
-    tier4 = ChannelPacer(clock=time.clock, sleep=time.sleep)
+
+    def now() -> float:  # turns on the same clock the worker schedules deferred jobs by
+        return harness.clock.now().timestamp()
+
+    pacer = ChannelPacer(clock=now, sleep=time.sleep)
+    tier4 = ChannelPacer(clock=now, sleep=time.sleep)
     gateway = SlackGateway(client, pacer=pacer, tier4=tier4, sleep=time.sleep)
     harness.runtime.register(SLACK_REPLY, ReplyDelivery(gateway, harness.store))
     yield gateway
