@@ -90,14 +90,16 @@ async def connect_redis(settings: Settings) -> tuple[Redis, EmbeddedRedis | None
 def build_pager(settings: Settings) -> Pagers:
     """Every pager the settings configure (none: incidents are only posted in chat)."""
     pagers: list[WebhookPager | PagerDutyPager] = []
+    allowed = settings.pager_allowed()
     if settings.pager_webhook_url:
-        pagers.append(WebhookPager(settings.pager_webhook_url))
+        pagers.append(WebhookPager(settings.pager_webhook_url, allow_private=allowed))
     if settings.pagerduty_routing_key:
         pagers.append(
             PagerDutyPager(
                 settings.pagerduty_routing_key,
                 settings.pagerduty_events_url,
                 runbook_base=settings.runbook_url,
+                allow_private=allowed,
             )
         )
     return Pagers(pagers)
@@ -147,7 +149,7 @@ async def bootstrap(
         connectors_of=lambda tenant: connectors,
     )
     ctx.extra_rules_of = learned_rules(store, ctx.clock)
-    all_gateways = {**build_gateways(settings, store), **gateways}
+    all_gateways = {**build_gateways(settings, store, ctx.clock), **gateways}
     notifier = ChatNotifier(store, all_gateways, ctx.workspace_of)
     runtime = Runtime(
         ctx,

@@ -18,7 +18,9 @@ from bot.slack.home import SLACK_HOME, HomeTabs
 from bot.slack.listeners import SlackListeners
 from bot.slack.pacing import ChannelPacer, tier4_pacer
 from bot.slack.replies import SLACK_REPLY, ReplyDelivery
+from bot.slack.work import SLACK_CLICK, SLACK_STATEMENT, SlackWork
 from config.settings import Settings
+from orchestrator.clock import Clock
 from orchestrator.store.redis_store import RedisStore
 from orchestrator.worker import JobHandler
 
@@ -31,18 +33,22 @@ def web_client(config: SlackConfig) -> AsyncWebClient:
     return AsyncWebClient(token=config.bot_token, base_url=config.api_url)
 
 
-def gateway_factory(settings: Settings, store: RedisStore) -> SlackGateway | None:
+def gateway_factory(settings: Settings, store: RedisStore, clock: Clock) -> SlackGateway | None:
     """The `slack` gateway for every process that delivers notices; None when Slack is off.
 
     Its turns are kept in Redis, so every process posting to a channel shares the pace."""
     config = slack_config(settings)
     if config is None:
         return None
-    prefix = settings.key_prefix
+
+    def now() -> float:  # turns are told by the clock deferred jobs are scheduled by
+        return clock.now().timestamp()
+
+    redis, prefix = store.redis, settings.key_prefix
     return SlackGateway(
         web_client(config),
-        pacer=ChannelPacer(redis=store.redis, prefix=prefix),
-        tier4=tier4_pacer(redis=store.redis, prefix=prefix),
+        pacer=ChannelPacer(redis=redis, prefix=prefix, clock=now),
+        tier4=tier4_pacer(redis=redis, prefix=prefix, clock=now),
     )
 
 
@@ -54,6 +60,9 @@ def build_bolt(baton: App, config: SlackConfig) -> AsyncApp:
     bolt = AsyncApp(
         client=gateway.client,
         signing_secret=config.signing_secret,
+        # Listeners only queue work, so the response goes out when the listener returns,
+        # without Bolt's 10 ms polling for the ack of a listener run as a separate task.
+        process_before_response=True,
         # Bolt's own 404 for payloads nobody listens to would make Slack retry them.
         raise_error_for_unhandled_request=False,
     )
@@ -78,15 +87,19 @@ async def _malformed(error: Exception) -> BoltResponse | None:
 
 
 def job_kinds(baton: App) -> dict[str, JobHandler]:
-    """Slack's own durable work in every process: replies to requests, Home refreshes."""
+    """Slack's own durable work in every process: statements and clicks finished after
+    their ack, replies to requests, Home refreshes."""
     gateway = baton.gateways.get("slack")
     if not isinstance(gateway, SlackGateway):
         return {}
     home = HomeTabs(gateway, baton.runtime)
     gateway.changed = home.changed
+    work = SlackWork(baton.conversation, gateway)
     return {
         SLACK_REPLY: ReplyDelivery(gateway, baton.runtime.ctx.store),
         SLACK_HOME: home.refresh,
+        SLACK_STATEMENT: work.statement,
+        SLACK_CLICK: work.click,
     }
 
 

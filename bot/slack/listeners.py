@@ -1,15 +1,19 @@
-"""Bolt listeners: translate each Slack payload, call the conversation once, ack.
+"""Bolt listeners: translate each Slack payload, do the least that must happen now, ack.
 
-The conversation only reads and writes Redis and enqueues jobs; replies are enqueued too
-(a `slack_reply` job) before the ack, so nothing slow runs on the request path and a
-Slack outage delays a reply without losing it. A slash command's private answer goes back
-in the ack itself, which Slack shows only to the person who typed it.
+Nothing slow runs before the acknowledgement. A statement and a click are queued as jobs
+(`slack_statement`, `slack_click`) that a worker finishes: Slack's 3 seconds never depend on
+Slack's own API (a thread anchor, a 429) or on the orchestrator. Commands that only read
+answer inside the ack itself, which Slack shows only to the person who typed them; other
+replies are queued as `slack_reply` jobs. The two calls that must be made within the
+request's trigger (the reject modal) or that only refresh a view (Home) run beside the ack.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -19,14 +23,15 @@ from bot.slack.blocks import ACTION_PREFIX, REJECT_CALLBACK, fallback_text, reje
 from bot.slack.gateway import SlackGateway
 from bot.slack.home import HomeTabs
 from bot.slack.replies import enqueue_replies
-from handlers import texts
-from handlers.cards import Card, Click, Inbound, Reply
+from bot.slack.work import queue_click, queue_statement
+from handlers.cards import Click, Inbound, Reply
 from handlers.commands import COMMANDS
 from handlers.conversation import Conversation
+from orchestrator.jobs import JobQueue
 
 log = logging.getLogger("baton.slack")
 Body = dict[str, Any]
-ANCHOR_TTL_S = 3_600
+STATEMENT_TTL_S = 3_600
 
 
 class SlackListeners:
@@ -36,6 +41,7 @@ class SlackListeners:
         self.conversation = conversation
         self.gateway = gateway
         self.home = home
+        self._beside: set[asyncio.Task[None]] = set()
 
     def register(self, app: AsyncApp) -> None:
         app.command("/outcome")(self.on_command)
@@ -47,15 +53,14 @@ class SlackListeners:
 
     async def on_command(self, ack: AsyncAck, body: Body) -> None:
         words = body.get("text", "").split()
-        thread = None
         if words and words[0].lower() not in COMMANDS:
-            # A statement: anchor a thread so questions and answers stay together. The same
-            # trigger delivered again is dropped before it can post a second anchor.
-            if not await self._first_command(body):
-                await ack()
-                return
-            thread = await self._anchor(body)
-        message = inbound.from_command(body, thread)
+            # A statement: a job anchors its thread and starts the intake there. The same
+            # trigger delivered again is dropped here, before it can queue a second one.
+            if await self._first_command(body):
+                await queue_statement(self._queue, body)
+            await ack()
+            return
+        message = inbound.from_command(body)
         replies = await self.conversation.on_message(message)
         if replies and replies[0].private and not replies[0].card.image_png:
             await self._enqueue(message, replies[1:])
@@ -79,34 +84,27 @@ class SlackListeners:
     async def on_home(self, body: Body) -> None:
         event = body["event"]
         if event.get("tab", "home") == "home":
-            await self.home.opened(body.get("team_id", ""), event["user"])
+            self._run_beside(self.home.opened(body.get("team_id", ""), event["user"]))
 
     async def on_action(self, ack: AsyncAck, body: Body) -> None:
         click = inbound.from_action(body)
         if click.action == "reject":
-            await ack()
-            # The trigger id lives 3 seconds: the modal must open now, not from a job.
-            await self.gateway.client.views_open(
-                trigger_id=body["trigger_id"], view=reject_modal(inbound.modal_metadata(click))
+            # The trigger id lives 3 seconds: the modal opens now, beside the ack.
+            view = reject_modal(inbound.modal_metadata(click))
+            self._run_beside(
+                self.gateway.client.views_open(trigger_id=body["trigger_id"], view=view)
             )
-            return
-        await self._enqueue(click, await self.conversation.on_click(click))
+        else:
+            await queue_click(self._queue, click)
         await ack()
 
     async def on_reject_reason(self, ack: AsyncAck, body: Body) -> None:
-        click = inbound.from_view_submission(body)
-        await self._enqueue(click, await self.conversation.on_click(click))
+        await queue_click(self._queue, inbound.from_view_submission(body))
         await ack()
 
     async def _first_command(self, body: Body) -> bool:
         key = f"slack_command:{body['team_id']}:{body['trigger_id']}"
-        return await self.conversation.runtime.ctx.store.first_time(key, ANCHOR_TTL_S)
-
-    async def _anchor(self, body: Body) -> str:
-        text = texts.SLACK_STATED.format(user="@" + body["user_id"], text=body.get("text", ""))
-        card = Card(title=text)
-        where = inbound.conversation(body["team_id"], body["channel_id"])
-        return (await self.gateway.send(conversation=where, card=card)).message_id
+        return await self.conversation.runtime.ctx.store.first_time(key, STATEMENT_TTL_S)
 
     async def _answering(self, message: Inbound) -> bool:
         """A channel message counts only as an answer in a thread where an intake waits."""
@@ -114,5 +112,22 @@ class SlackListeners:
             return False
         return await self.conversation.runtime.intake.waiting_in(message.conversation) is not None
 
+    @property
+    def _queue(self) -> JobQueue:
+        return self.conversation.runtime.ctx.queue
+
     async def _enqueue(self, source: Inbound | Click, replies: list[Reply]) -> None:
-        await enqueue_replies(self.conversation.runtime.ctx.queue, source, replies)
+        await enqueue_replies(self._queue, source, replies)
+
+    def _run_beside(self, call: Coroutine[Any, Any, object]) -> None:
+        """Run `call` while the ack goes out; a failure is logged (the person can retry)."""
+        task = asyncio.ensure_future(_logged(call))
+        self._beside.add(task)
+        task.add_done_callback(self._beside.discard)
+
+
+async def _logged(call: Coroutine[Any, Any, object]) -> None:
+    try:
+        await call
+    except Exception:
+        log.exception("Slack call beside an acknowledgement failed")

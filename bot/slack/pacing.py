@@ -127,10 +127,20 @@ class ChannelPacer:
 
 
 def tier4_pacer(
-    *, sleep: Sleep = asyncio.sleep, redis: Redis | None = None, prefix: str = "baton"
+    *,
+    sleep: Sleep = asyncio.sleep,
+    redis: Redis | None = None,
+    prefix: str = "baton",
+    clock: Callable[[], float] = time.time,
 ) -> ChannelPacer:
     """Turns for Slack's Tier 4 methods (100+ calls a minute per workspace): ephemeral
     messages and Home views, which are not channel posts."""
     return ChannelPacer(
-        per_second=100 / 60, burst=20, sleep=sleep, redis=redis, prefix=prefix, name="tier4"
+        per_second=100 / 60,
+        burst=20,
+        clock=clock,
+        sleep=sleep,
+        redis=redis,
+        prefix=prefix,
+        name="tier4",
     )

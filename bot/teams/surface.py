@@ -24,6 +24,7 @@ from bot.teams.references import ReferenceStore
 from config.settings import Settings
 from handlers import texts
 from handlers.ports import ChatGateway
+from orchestrator.clock import Clock
 from orchestrator.store.redis_store import RedisStore
 
 log = logging.getLogger("baton.teams")
@@ -90,8 +91,9 @@ async def _is_activity(request: web.Request) -> bool:
     return False
 
 
-def teams_gateway(settings: Settings, store: RedisStore) -> ChatGateway | None:
-    """The gateway for proactive messages, or None when Teams may not be served."""
+def teams_gateway(settings: Settings, store: RedisStore, clock: Clock) -> ChatGateway | None:
+    """The gateway for proactive messages, or None when Teams may not be served. (Its pace
+    is counted per wall-clock second, shared by processes; `clock` is not needed.)"""
     if auth_mode(settings) is AuthMode.REFUSED:
         return None
     return TeamsGateway(

@@ -93,9 +93,11 @@ async def test_the_demo_story_through_slack(
 ) -> None:
     slack = Slack(baton, slack_api)
     assert await slack.command(STATEMENT, "olivia") == 200
+    # Acknowledged at once; a worker anchors the thread right after.
+    await eventually(lambda: slack_api.called("chat.postMessage"), "the thread anchor")
     anchor = slack_api.called("chat.postMessage")[0]
     assert "stated an outcome" in anchor["text"] and anchor["channel"] == "C1"
-    thread = slack_api.calls[-1].answer["ts"]
+    thread = next(c.answer["ts"] for c in slack_api.calls if c.method == "chat.postMessage")
     await eventually(lambda: slack.posted("percentage points"), "the clarifying question")
     assert slack_api.called("chat.postMessage")[1]["thread_ts"] == thread
 

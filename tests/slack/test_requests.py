@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ from redis.asyncio import Redis
 from bot.demo.simulation import Business
 from tests.doubles.slack_api import SlackApiDouble
 from tests.slack.conftest import command_body, sign
-from tests.slack.processes import Baton, baton_env
+from tests.slack.processes import Baton, baton_env, eventually, free_port, spawn
 
 
 @pytest.fixture
@@ -54,9 +55,9 @@ async def test_forged_and_stale_requests_are_refused(
     assert (await web_only.post(body, kind, stale))[0] == 401
     assert (await web_only.post(body, kind, {}))[0] == 401
     assert slack_api.calls == [] and await _keys(web_only) == before
-    # The same body, correctly signed, is taken: the refusals were about the signature.
+    # The same body, correctly signed, is taken (queued for a worker): the refusals were
+    # about the signature.
     assert (await web_only.post(body, kind))[0] == 200
-    assert slack_api.called("chat.postMessage")
     assert await _keys(web_only) > before
 
 
@@ -103,6 +104,14 @@ async def test_a_repeated_slash_command_posts_one_anchor(
     retry = {**sign(body), "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     assert (await web_only.post(body, kind, retry))[0] == 200
     assert (await web_only.post(body, kind))[0] == 200
+    # Acknowledged without posting: the anchor waits for a worker, then comes once.
+    assert slack_api.called("chat.postMessage") == []
+    env = {**web_only.env, "PORT": str(free_port())}
+    web_only.processes.append(spawn("run", env, web_only.logs / "run.log"))
+    await eventually(
+        lambda: [t for t in slack_api.texts() if "stated an outcome" in t], "the anchor"
+    )
+    await asyncio.sleep(1.0)  # time for a second anchor, if one were coming
     anchors = [t for t in slack_api.texts() if "stated an outcome" in t]
     assert len(anchors) == 1
 

@@ -1,0 +1,102 @@
+"""Slack requests finished after the acknowledgement, as durable jobs.
+
+The request path only translates the payload and queues it (one XADD), so Slack gets its
+acknowledgement in milliseconds whatever Slack's own API or the orchestrator are doing. A
+worker then does the rest: posts a statement's thread anchor and starts the intake in that
+thread, or decides a click; replies go out as a `slack_reply` job.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.slack import inbound
+from bot.slack.gateway import SlackGateway
+from bot.slack.replies import enqueue_replies
+from handlers import texts
+from handlers.cards import Card, Click
+from handlers.conversation import Conversation
+from orchestrator.jobs import Job, JobQueue
+from orchestrator.models import ConversationRef, MessageRef
+
+log = logging.getLogger("baton.slack")
+
+SLACK_STATEMENT = "slack_statement"
+"""The job kind that anchors a stated outcome's thread and starts its intake."""
+SLACK_CLICK = "slack_click"
+"""The job kind that runs a button press (or the reject modal's submission)."""
+ANCHOR_TTL_S = 86_400
+Payload = dict[str, Any]
+
+STATEMENT_FIELDS = ("team_id", "channel_id", "user_id", "text", "trigger_id")
+"""What a statement job keeps of the slash command (not its token or response_url)."""
+
+
+async def queue_statement(queue: JobQueue, body: Payload) -> None:
+    await queue.enqueue(SLACK_STATEMENT, {name: body.get(name, "") for name in STATEMENT_FIELDS})
+
+
+async def queue_click(queue: JobQueue, click: Click) -> None:
+    await queue.enqueue(SLACK_CLICK, click_to_json(click))
+
+
+def click_to_json(click: Click) -> Payload:
+    return {
+        "conversation": click.conversation.model_dump(mode="json"),
+        "user": click.user,
+        "action": click.action,
+        "value": click.value,
+        "reason": click.reason,
+        "message": click.message.model_dump(mode="json") if click.message else None,
+        "delivery_id": click.delivery_id,
+    }
+
+
+def click_from_json(data: Payload) -> Click:
+    message = data.get("message")
+    return Click(
+        conversation=ConversationRef.model_validate(data["conversation"]),
+        user=data["user"],
+        action=data["action"],
+        value=data["value"],
+        reason=data.get("reason", ""),
+        message=MessageRef.model_validate(message) if message else None,
+        delivery_id=data.get("delivery_id"),
+    )
+
+
+class SlackWork:
+    """The handlers of the two job kinds."""
+
+    def __init__(self, conversation: Conversation, gateway: SlackGateway) -> None:
+        self.conversation = conversation
+        self.gateway = gateway
+
+    @property
+    def _queue(self) -> JobQueue:
+        return self.conversation.runtime.ctx.queue
+
+    async def statement(self, job: Job) -> None:
+        """Anchor the thread (once, even when the job is retried), then hand the words to
+        the conversation as said in that thread."""
+        body = job.payload
+        thread = await self._anchor(body)
+        message = inbound.from_command(body, thread)
+        await enqueue_replies(self._queue, message, await self.conversation.on_message(message))
+
+    async def click(self, job: Job) -> None:
+        click = click_from_json(job.payload)
+        await enqueue_replies(self._queue, click, await self.conversation.on_click(click))
+
+    async def _anchor(self, body: Payload) -> str:
+        store = self.conversation.runtime.ctx.store
+        key = store.keys.dedupe(f"slack_anchor:{body['team_id']}:{body['trigger_id']}")
+        posted = await store.redis.get(key)
+        if posted is not None:
+            return posted.decode() if isinstance(posted, bytes) else str(posted)
+        text = texts.SLACK_STATED.format(user="@" + body["user_id"], text=body.get("text", ""))
+        where = inbound.conversation(body["team_id"], body["channel_id"])
+        ref = await self.gateway.send(conversation=where, card=Card(title=text))
+        await store.redis.set(key, ref.message_id, ex=ANCHOR_TTL_S)
+        return ref.message_id
