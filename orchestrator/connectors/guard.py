@@ -1,11 +1,12 @@
-"""Outbound address guard for the `http` and `webhook` connectors (SSRF).
+"""Outbound address guard (SSRF) for every connector that opens a socket, and the pagers.
 
 A connection may only reach public addresses unless its `allow_private` lists the
-networks it may reach. The check runs where the socket is opened (an httpcore network
-backend): the host is resolved once, every answer is checked, and the connection is
-made to the checked address, so a DNS answer that changes between check and use, or a
-redirect to another host, is checked like the first request. TLS still verifies the
-certificate against the host name (httpcore sends the URL's host as SNI).
+networks it may reach. The check runs where the socket is opened: the host is resolved
+once, every answer is checked, and the connection is made to the checked address, so a
+DNS answer that changes between check and use, or a redirect to another host, is checked
+like the first request. `http` and `webhook` (and the pagers) open their sockets through
+an httpcore network backend, `smtp` through `AddressGuard.connect`; TLS still verifies
+the certificate against the host name, which is also the name sent as SNI.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 """Host and port to the addresses it resolves to (injectable for tests)."""
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+CONNECTION_HINT = "list it in the connection's allow_private to allow it"
 
 
 class AddressRefused(ConnectorError):
@@ -78,11 +80,18 @@ class AddressGuard:
     """Decides, for one connection, which addresses it may connect to."""
 
     def __init__(
-        self, connection: str, allowed: Iterable[str], resolver: Resolver | None = None
+        self,
+        connection: str,
+        allowed: Iterable[str],
+        resolver: Resolver | None = None,
+        *,
+        hint: str = CONNECTION_HINT,
     ) -> None:
         self.connection = connection
         self.allowed = networks(allowed)
         self.resolve = resolver or system_resolver
+        self.hint = hint
+        """How to allow a refused address, ending every refusal."""
 
     def refusal(self, address: Address) -> str:
         """Why connecting to `address` is refused, or "" when it is allowed."""
@@ -108,10 +117,26 @@ class AddressGuard:
             if why:
                 raise AddressRefused(
                     self.connection,
-                    f"refused to connect to {host} ({address} is {why}); "
-                    "list it in the connection's allow_private to allow it",
+                    f"refused to connect to {host} ({address} is {why}); {self.hint}",
                 )
         return str(answers[0])
+
+    async def connect(self, host: str, port: int, timeout: float) -> socket.socket:
+        """A non-blocking TCP socket connected to the address `pick` chose for `host`.
+
+        For clients that take a connected socket (aiosmtplib): they keep `host` for TLS.
+        """
+        address = await self.pick(host, port)
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            opening = asyncio.get_running_loop().sock_connect(sock, (address, port))
+            await asyncio.wait_for(opening, timeout)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     async def _lookup(self, host: str, port: int) -> list[str]:
         try:

@@ -6,6 +6,10 @@ skips sent recipients and never re-sends one whose answer was lost mid-message (
 reported as unconfirmed instead); a recipient the server refused for certain is released
 and tried again. Each message also carries a Message-ID derived from the step id and the
 recipient, so mail systems can recognise a duplicate too.
+
+The relay's address passes the outbound guard (`allow_private` admits private ones): the
+socket is opened to the checked address, and TLS (STARTTLS or implicit) still verifies
+the certificate against the host name in the URL.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiosmtplib
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_none
 
 from orchestrator.catalog import Action, Connection, Metric
 from orchestrator.connectors.email_draft import EmailDraft, addresses, parse_draft
+from orchestrator.connectors.guard import AddressGuard, Resolver
 from orchestrator.connectors.ledger import SENT, DeliveryLedger
 from orchestrator.connectors.secrecy import Secrets
 from orchestrator.templates import TemplateFailed, render
@@ -41,19 +47,30 @@ class SmtpConnector:
         connection: Connection,
         env: Mapping[str, str],
         ledger: DeliveryLedger | None = None,
+        *,
+        resolver: Resolver | None = None,
     ) -> None:
         self.name = name
         self.connection = connection
         self.secrets = Secrets(name, env)
         self.ledger = ledger
-        url = self.secrets.expand(connection.url, where="url")
-        host, _, port = url.removeprefix("smtps://").removeprefix("smtp://").partition(":")
-        self.host = host.strip("/")
-        self.port = int(port.strip("/") or (465 if connection.tls == "tls" else 587))
+        self.guard = AddressGuard(name, connection.allow_private, resolver)
+        self.host, self.port = self._relay(self.secrets.expand(connection.url, where="url"))
         self.username = self.secrets.expand(connection.username, where="username")
         self.password = self.secrets.expand(connection.password, where="password")
         self.sender = self.secrets.expand(connection.sender, where="sender")
         self.ca_file = self.secrets.expand(connection.ca_file, where="ca_file")
+
+    def _relay(self, url: str) -> tuple[str, int]:
+        """Host and port of `smtp://host:port` (`[v6]` hosts too); the port defaults by TLS."""
+        parts = urlsplit(url if "://" in url else f"smtp://{url}")
+        try:
+            port = parts.port
+        except ValueError:
+            raise self.secrets.error("the url has no valid port") from None
+        if not parts.hostname:
+            raise self.secrets.error("the url names no host")
+        return parts.hostname, port or (465 if self.connection.tls == "tls" else 587)
 
     async def measure(self, *, metric: Metric) -> float:
         raise self.secrets.error("an smtp connection cannot be measured")
@@ -218,25 +235,36 @@ class SmtpConnector:
                 reraise=True,
             ):
                 with attempt:
-                    client = aiosmtplib.SMTP(
-                        hostname=self.host,
-                        port=self.port,
-                        use_tls=tls == "tls",
-                        start_tls=tls == "starttls",
-                        validate_certs=self.connection.verify_tls,
-                        cert_bundle=self.ca_file or None,
-                        timeout=self.connection.timeout_s,
-                        username=self.username or None,
-                        password=self.password or None,
-                    )
-                    await client.connect()
-                    return client
+                    return await self._session(tls)
         except aiosmtplib.SMTPAuthenticationError:
             raise self.secrets.error("the server refused the login") from None
         except (*_CONNECT_ERRORS, aiosmtplib.SMTPException) as error:
             what = f"cannot connect to {self.host}:{self.port}: {type(error).__name__}"
             raise self.secrets.error(what, transient=True) from None
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _session(self, tls: str) -> aiosmtplib.SMTP:
+        """A session over a socket to the address the guard checked; `hostname` stays the
+        URL's host, so STARTTLS and implicit TLS send it as SNI and verify the
+        certificate against it."""
+        sock = await self.guard.connect(self.host, self.port, self.connection.timeout_s)
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            sock=sock,
+            use_tls=tls == "tls",
+            start_tls=tls == "starttls",
+            validate_certs=self.connection.verify_tls,
+            cert_bundle=self.ca_file or None,
+            timeout=self.connection.timeout_s,
+            username=self.username or None,
+            password=self.password or None,
+        )
+        try:
+            await client.connect()
+        except BaseException:
+            sock.close()
+            raise
+        return client
 
     async def close(self) -> None:
         """Connections are per step; nothing stays open."""

@@ -28,11 +28,18 @@ from tests.connectors.servers import Mailbox
 DRAFT = "Subject: We miss you\nHi {{ 7*7 }} {% for x in range(9) %}x{% endfor %}\nCome back.\n"
 ROWS = [{"email": f"c{i}@x.test"} for i in range(4)]
 SEND = Action(lane="systems", description="Email them", connection="mail", for_each="rows")
+LOOPBACK = ("127.0.0.1/32",)
+"""The local relays listen on loopback, which the outbound guard refuses unless allowed."""
 
 
 def mail(port: int) -> Connection:
     return Connection(
-        kind="smtp", url=f"smtp://127.0.0.1:{port}", tls="none", sender="crm@x.test", retries=0
+        kind="smtp",
+        url=f"smtp://127.0.0.1:{port}",
+        tls="none",
+        sender="crm@x.test",
+        retries=0,
+        allow_private=LOOPBACK,
     )
 
 
@@ -185,15 +192,22 @@ async def relay(pem: Path, implicit: bool) -> TlsMailbox:
     return server
 
 
-def secure(port: int, tls: Literal["starttls", "tls", "none"]) -> Connection:
+def secure(
+    port: int, tls: Literal["starttls", "tls", "none"], host: str = "127.0.0.1"
+) -> Connection:
     return Connection(
         kind="smtp",
-        url=f"smtp://127.0.0.1:{port}",
+        url=f"smtp://{host}:{port}",
         tls=tls,
         ca_file="${RELAY_CA}",
         sender="crm@x.test",
         retries=0,
+        allow_private=LOOPBACK,
     )
+
+
+async def pinned_to_loopback(host: str, port: int) -> list[str]:
+    return ["127.0.0.1"]
 
 
 @pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit-tls"])
@@ -212,6 +226,29 @@ async def test_sends_encrypted_to_a_relay_with_a_private_ca(
     assert server.encrypted == [True] * 4
 
 
+@pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit-tls"])
+async def test_tls_verifies_the_relay_name_not_the_address_connected_to(
+    relay_pem: Path, ledger: RedisDeliveryLedger, implicit: bool
+) -> None:
+    """The socket goes to the address the guard checked (127.0.0.1, which the certificate
+    also names), yet the certificate must match the URL's host."""
+    server = await relay(relay_pem, implicit)
+    env = {**ENV, "RELAY_CA": str(relay_pem)}
+    tls: Literal["starttls", "tls"] = "tls" if implicit else "starttls"
+    try:
+        named = secure(server.port, tls, host="localhost")
+        connector = SmtpConnector("mail", named, env, ledger, resolver=pinned_to_loopback)
+        assert (await send(connector, key="s1"))["sent"] == 4
+        other = secure(server.port, tls, host="relay.invalid")
+        connector = SmtpConnector("mail", other, env, ledger, resolver=pinned_to_loopback)
+        with pytest.raises(ConnectorError, match=r"'mail'.*cannot connect to relay\.invalid"):
+            await send(connector, key="s2")
+    finally:
+        await server.stop()
+    assert len(server.messages) == 4 and server.encrypted == [True] * 4
+    assert await ledger.states("s2") == {}
+
+
 async def test_an_untrusted_certificate_is_refused(
     relay_pem: Path, ledger: RedisDeliveryLedger
 ) -> None:
@@ -223,6 +260,7 @@ async def test_an_untrusted_certificate_is_refused(
             tls="tls",
             sender="a@x.test",
             retries=0,
+            allow_private=LOOPBACK,
         )
         with pytest.raises(ConnectorError, match=r"'mail'.*cannot connect"):
             await send(SmtpConnector("mail", spec, ENV, ledger))
