@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_WORKSPACE = Path(__file__).parent / "demo" / "workspace.yaml"
@@ -57,6 +58,10 @@ class Settings(BaseSettings):
     pagerduty_events_url: str = Field(
         default="https://events.pagerduty.com/v2/enqueue", validation_alias="PAGERDUTY_EVENTS_URL"
     )
+    pager_allow_private: str = Field(default="", validation_alias="BATON_PAGER_ALLOW_PRIVATE")
+    """Comma-separated networks (CIDR) the pagers may reach although they are not public,
+    e.g. `10.20.0.0/16` for an alert relay inside the network; unset, a pager URL on a
+    loopback, private, link-local or metadata address is refused."""
     runbook_url: str = Field(default="", validation_alias="BATON_RUNBOOK_BASE_URL")
     """Prefix for RUNBOOK.md links in pages, e.g. https://github.com/acme/baton/blob/main/."""
     worker_visibility_s: float = Field(default=30.0, validation_alias="BATON_WORKER_VISIBILITY_S")
@@ -70,6 +75,20 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=True, validation_alias="BATON_LOG_JSON")
     """Structured JSON log lines (set false for plain text while developing)."""
 
+    @field_validator("pager_allow_private")
+    @classmethod
+    def _pager_networks(cls, value: str) -> str:
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"BATON_PAGER_ALLOW_PRIVATE: {entry!r} is not a network") from None
+        return value
+
+    def pager_allowed(self) -> tuple[str, ...]:
+        """The networks of `BATON_PAGER_ALLOW_PRIVATE`, one per entry."""
+        return _entries(self.pager_allow_private)
+
     def secrets(self) -> list[str]:
         """Configured secret values, for scrubbing."""
         values = [
@@ -80,3 +99,7 @@ class Settings(BaseSettings):
             self.pagerduty_routing_key,
         ]
         return [v for v in values if v]
+
+
+def _entries(listed: str) -> tuple[str, ...]:
+    return tuple(entry.strip() for entry in listed.split(",") if entry.strip())

@@ -2,22 +2,30 @@
 
 A non-2xx answer or a network error raises a transient `ConnectorError`, so the page
 job is retried with backoff and finally dead-lettered, never silently dropped.
+
+Pagers pass the outbound address guard like the connectors: a loopback, private,
+link-local or metadata address is refused (checked on every DNS answer, connected to as
+checked) unless the operator lists its network in `allow_private`
+(`BATON_PAGER_ALLOW_PRIVATE`). Redirects are not followed: a 3xx answer fails the page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ipaddress
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-import aiohttp
+import httpx
 
+from orchestrator.connectors.guard import AddressGuard, GuardedTransport, Resolver
 from orchestrator.connectors.secrecy import REDACTED
-from orchestrator.errors import ConnectorError
+from orchestrator.errors import ConfigError, ConnectorError
 from orchestrator.incidents import Incident
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
-TIMEOUT = aiohttp.ClientTimeout(total=10)
+TIMEOUT_S = 10.0
+ALLOW_HINT = "list its network in BATON_PAGER_ALLOW_PRIVATE to allow it"
 
 
 class Pager(Protocol):
@@ -55,9 +63,18 @@ def pagerduty_body(incident: Incident, routing_key: str, *, base_url: str = "") 
 
 
 class _Poster:
-    def __init__(self, name: str, url: str, *secrets: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *secrets: str,
+        allow_private: Iterable[str] = (),
+        resolver: Resolver | None = None,
+    ) -> None:
         self.name = name
         self.url = url
+        self._guard = AddressGuard(name, allow_private, resolver, hint=ALLOW_HINT)
+        _check_url(self._guard, url)
         # A pager URL is a bearer token (its path, password or query may be the key), and
         # services echo what they were sent in their error answers: none of it may reach
         # the error, which is logged, kept with the job and shown to on-call.
@@ -72,27 +89,50 @@ class _Poster:
         return text
 
     async def _post(self, body: dict[str, Any]) -> None:
+        # A client per page: every page resolves and checks the pager's address afresh.
+        transport = GuardedTransport(self._guard, retries=0)
         try:
-            async with (
-                aiohttp.ClientSession(timeout=TIMEOUT) as session,
-                session.post(self.url, json=body) as response,
-            ):
-                if response.status >= 300:
-                    text = self._scrub(await response.text())[:200]
-                    raise ConnectorError(
-                        self.name, f"HTTP {response.status}: {text}", transient=True
-                    )
-        except (aiohttp.ClientError, TimeoutError) as error:
+            async with httpx.AsyncClient(
+                transport=transport, timeout=TIMEOUT_S, follow_redirects=False
+            ) as client:
+                response = await client.post(self.url, json=body)
+        except httpx.HTTPError as error:
             raise ConnectorError(
                 self.name, f"unreachable: {self._scrub(str(error))}", transient=True
             ) from None
+        if response.is_redirect:
+            where = self._scrub(response.headers.get("location", ""))[:200]
+            raise ConnectorError(
+                self.name,
+                f"HTTP {response.status_code}: redirects to {where or 'nowhere'} are not "
+                "followed; set the pager's URL to where it should post",
+            )
+        if response.status_code >= 300:
+            text = self._scrub(response.text)[:200]
+            raise ConnectorError(self.name, f"HTTP {response.status_code}: {text}", transient=True)
+
+
+def _check_url(guard: AddressGuard, url: str) -> None:
+    """Fail at start, not at the first incident, on a URL that could never be paged."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{guard.connection}: the URL must be http(s)://host/...")
+    try:
+        address = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return  # a name: checked on every page, answer by answer
+    why = guard.refusal(address)
+    if why:
+        raise ConfigError(f"{guard.connection}: {address} is {why}; {ALLOW_HINT}")
 
 
 class WebhookPager(_Poster):
     """POSTs the incident as JSON to any URL (Opsgenie/Slack workflow/own tooling)."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__("pager webhook", url)
+    def __init__(
+        self, url: str, *, allow_private: Iterable[str] = (), resolver: Resolver | None = None
+    ) -> None:
+        super().__init__("pager webhook", url, allow_private=allow_private, resolver=resolver)
 
     async def page(self, incident: Incident) -> None:
         await self._post(webhook_body(incident))
@@ -100,9 +140,17 @@ class WebhookPager(_Poster):
 
 class PagerDutyPager(_Poster):
     def __init__(
-        self, routing_key: str, url: str = PAGERDUTY_EVENTS_URL, runbook_base: str = ""
+        self,
+        routing_key: str,
+        url: str = PAGERDUTY_EVENTS_URL,
+        runbook_base: str = "",
+        *,
+        allow_private: Iterable[str] = (),
+        resolver: Resolver | None = None,
     ) -> None:
-        super().__init__("pagerduty", url, routing_key)
+        super().__init__(
+            "pagerduty", url, routing_key, allow_private=allow_private, resolver=resolver
+        )
         self.routing_key = routing_key
         self.runbook_base = runbook_base
 

@@ -8,6 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
+LOCAL = ("127.0.0.1/32",)
+"""The receiver's network, for a pager's `allow_private` (loopback is refused otherwise)."""
+
 
 class PageReceiver:
     """Records every JSON body POSTed to it; answers like PagerDuty (202)."""

@@ -20,7 +20,7 @@ from orchestrator.store.keys import Keys
 from tests.conftest import Harness, build_harness
 from tests.runtime.poison_worker import MAX_ATTEMPTS
 from tests.runtime.processes import ROOT, clean, reachable_redis, unique_prefix, until
-from tests.runtime.receiver import PageReceiver, page_receiver
+from tests.runtime.receiver import LOCAL, PageReceiver, page_receiver
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ async def paged(
     redis: Redis, keys: Keys, workspace: Workspace, business: Business, receiver: PageReceiver
 ) -> AsyncIterator[Harness]:
     built = build_harness(redis, keys, workspace, business)
-    built.runtime.pager = WebhookPager(receiver.url + "/hook")
+    built.runtime.pager = WebhookPager(receiver.url + "/hook", allow_private=LOCAL)
     built.runtime.worker.visibility_ms = 0  # every unacknowledged job counts as abandoned
     await built.runtime.start()
     yield built

@@ -15,7 +15,7 @@ from orchestrator.models import ApprovalStatus, StepStatus
 from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.store.keys import Keys
 from tests.conftest import Harness, build_harness
-from tests.runtime.receiver import PageReceiver, page_receiver
+from tests.runtime.receiver import LOCAL, PageReceiver, page_receiver
 
 
 @pytest.fixture
@@ -35,8 +35,8 @@ async def sla_harness(
     built = build_harness(redis, keys, ladder_workspace, business)
     built.runtime.pager = Pagers(
         [
-            WebhookPager(receiver.url + "/hook"),
-            PagerDutyPager("R0UTINGKEY", receiver.url + "/v2/enqueue"),
+            WebhookPager(receiver.url + "/hook", allow_private=LOCAL),
+            PagerDutyPager("R0UTINGKEY", receiver.url + "/v2/enqueue", allow_private=LOCAL),
         ]
     )
     await built.runtime.start()

@@ -16,7 +16,7 @@ from orchestrator.loop import MEASURE_FAILURES_FOR_INCIDENT
 from orchestrator.paging import PagerDutyPager
 from orchestrator.store.keys import Keys
 from tests.conftest import Harness, build_harness
-from tests.runtime.receiver import PageReceiver, page_receiver
+from tests.runtime.receiver import LOCAL, PageReceiver, page_receiver
 
 
 @pytest.fixture
@@ -30,7 +30,9 @@ async def paged(
     redis: Redis, keys: Keys, workspace: Workspace, business: Business, receiver: PageReceiver
 ) -> AsyncIterator[Harness]:
     built = build_harness(redis, keys, workspace, business)
-    built.runtime.pager = PagerDutyPager("R0UTINGKEY", receiver.url + "/v2/enqueue")
+    built.runtime.pager = PagerDutyPager(
+        "R0UTINGKEY", receiver.url + "/v2/enqueue", allow_private=LOCAL
+    )
     await built.runtime.start()
     yield built
     await built.connectors.close()
