@@ -8,6 +8,11 @@ The clicks are the ones people make: `--approvals` real pending approvals are se
 approver (the first decides it; later ones are told it is already decided), repeats the
 previous click (a double click, same action_ts: dropped as a redelivery), or comes from
 someone who is not an approver (refused privately, audited).
+
+A click is acknowledged once it is queued; a worker decides it. `baton web` is measured
+alone (the clicks wait in the queue, then a worker decides them) and with a worker process
+deciding meanwhile on the same cores. The floor is a bare Bolt AsyncApp that only acks, in
+Bolt's default mode and with `process_before_response` (which `baton web` uses).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from redis.asyncio import Redis
 from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
+from orchestrator.jobs import JobQueue
 from orchestrator.models import ApprovalStatus
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
@@ -48,7 +54,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.adapter.aiohttp import to_bolt_request, to_aiohttp_response
 from slack_sdk.web.async_client import AsyncWebClient
 bolt = AsyncApp(client=AsyncWebClient(token="xoxb-test-token", base_url=sys.argv[2]),
-                signing_secret=sys.argv[3])
+                signing_secret=sys.argv[3], process_before_response=bool(sys.argv[4]))
 @bolt.action({"action_id": "baton_approve"})
 async def only_ack(ack): await ack()
 async def events(request):
@@ -131,40 +137,82 @@ async def load(
 async def main(seconds: float, concurrency: int, count: int) -> None:
     double = SlackApiDouble()
     await double.start()
+    rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as tmp:
         business = Business(Path(tmp) / "crm.sqlite3")
         business.create(customers=50)
-        env = baton_env(double.base_url, Path(tmp) / "state", business.path)
-        baton = Baton(env, Path(tmp))
-        await baton.start(worker=False)
-        redis_url = env.get("REDIS_URL") or f"unix://{Path(tmp)}/state/redis/redis.sock"
-        try:
-            approvals = await seed(redis_url, env["BATON_KEY_PREFIX"], business.path, count)
-            # Warm-up on other approvals' ids would decide nothing; use the error path.
-            await load(baton.url, 2, concurrency, ["a999"], first=10**7)
-            ours = await load(baton.url, seconds, concurrency, approvals)
-            decided = await _decided(redis_url, env["BATON_KEY_PREFIX"], approvals)
-        finally:
-            await baton.stop()
-            await _clean(redis_url, env["BATON_KEY_PREFIX"])
-        port = free_port()
-        bare = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", BARE, str(port), double.base_url, SIGNING_SECRET
-        )
-        try:
-            await _until_up(f"http://127.0.0.1:{port}")
-            await load(f"http://127.0.0.1:{port}", 2, concurrency, approvals, first=10**7)
-            floor = await load(f"http://127.0.0.1:{port}", seconds, concurrency, approvals)
-        finally:
-            bare.terminate()
-            await bare.wait()
+        for label, worker in (("baton web", False), ("baton web + worker", True)):
+            state = Path(tmp) / label.replace(" ", "_").replace("+", "and")
+            rows[label], decided = await _ours(
+                double, business, state, worker, seconds, count, concurrency
+            )
+            print(f"{label}: approvals decided by the clicks: {decided} of {count} seeded")
+        for label, before in (
+            ("bare Bolt (default)", False),
+            ("bare Bolt (process_before_response)", True),
+        ):
+            rows[label] = await _bare(double, before, seconds, concurrency)
     await double.stop()
-    _report(ours, floor, seconds, concurrency)
-    print(f"approvals decided by the clicks: {decided} of {len(approvals)} seeded")
+    _report(rows, seconds, concurrency)
+
+
+async def _ours(
+    double: SlackApiDouble,
+    business: Business,
+    state: Path,
+    worker: bool,
+    seconds: float,
+    count: int,
+    concurrency: int,
+) -> tuple[dict[str, float], int]:
+    """Clicks against `baton web` (with a worker process deciding them meanwhile, or not);
+    then, with a worker in any case, how many of the seeded approvals ended decided."""
+    env = baton_env(double.base_url, state / "state", business.path)
+    baton = Baton(env, state)
+    state.mkdir(parents=True, exist_ok=True)
+    await baton.start(worker=False)
+    redis_url = env.get("REDIS_URL") or f"unix://{state}/state/redis/redis.sock"
+    try:
+        approvals = await seed(redis_url, env["BATON_KEY_PREFIX"], business.path, count)
+        if worker:
+            await baton.start_worker()
+        # Warm-up on an id that does not exist: decides nothing.
+        await load(baton.url, 2, concurrency, ["a999"], first=10**7)
+        row = await load(baton.url, seconds, concurrency, approvals)
+        if not worker:
+            await baton.start_worker()
+        decided = await _decided(redis_url, env["BATON_KEY_PREFIX"], approvals)
+    finally:
+        await baton.stop()
+        await _clean(redis_url, env["BATON_KEY_PREFIX"])
+    return row, decided
+
+
+async def _bare(
+    double: SlackApiDouble, before_response: bool, seconds: float, concurrency: int
+) -> dict[str, float]:
+    port = free_port()
+    flag = "1" if before_response else ""
+    bare = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BARE, str(port), double.base_url, SIGNING_SECRET, flag
+    )
+    try:
+        await _until_up(f"http://127.0.0.1:{port}")
+        await load(f"http://127.0.0.1:{port}", 2, concurrency, ["a999"], first=10**7)
+        return await load(f"http://127.0.0.1:{port}", seconds, concurrency, ["a1"])
+    finally:
+        bare.terminate()
+        await bare.wait()
 
 
 async def _decided(redis_url: str, prefix: str, approvals: list[str]) -> int:
+    """Approved among `approvals`, once the queued clicks are done (at most a minute)."""
     store = RedisStore(Redis.from_url(redis_url), Keys(prefix))
+    queue = JobQueue(store.redis, store.keys)
+    for _ in range(600):
+        if await queue.backlog() == 0:
+            break
+        await asyncio.sleep(0.1)
     found = [await store.approval(a) for a in approvals]
     await store.redis.aclose()
     return sum(1 for a in found if a.status is ApprovalStatus.APPROVED)
@@ -191,19 +239,23 @@ async def _until_up(url: str) -> None:
     raise SystemExit("the bare Bolt app did not start")
 
 
-def _report(ours: dict[str, float], floor: dict[str, float], seconds: float, c: int) -> None:
+def _report(rows: dict[str, dict[str, float]], seconds: float, c: int) -> None:
     print(
         "signed button clicks (approvals, double clicks, non-approvers), "
         f"{c} concurrent, {seconds:g} s each"
     )
     print("| server | requests | p50 ms | p99 ms | req/s | non-2xx |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for name, r in (("baton web", ours), ("bare Bolt AsyncApp (ack only)", floor)):
+    for name, r in rows.items():
         print(
             f"| {name} | {r['requests']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
             f"| {r['per_s']:.0f} | {r['non_2xx']:.0f} |"
         )
-    print(f"p99 ratio baton/bare: {ours['p99_ms'] / floor['p99_ms']:.2f}")
+    ours, floor = rows["baton web"], rows["bare Bolt (default)"]
+    print(f"p99 ratio baton web / bare Bolt (default): {ours['p99_ms'] / floor['p99_ms']:.2f}")
+    tight = rows["bare Bolt (process_before_response)"]
+    ratio = ours["p99_ms"] / tight["p99_ms"]
+    print(f"p99 ratio baton web / bare Bolt (process_before_response): {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -84,9 +84,13 @@ class Baton:
         self.processes.append(spawn("web", self.env, self.logs / "web.log"))
         await self._until(self._healthy, "baton web to serve /healthz")
         if worker:
-            # `baton run` serves the web surfaces too; give it a port of its own.
-            env = {**self.env, "PORT": str(free_port())}
-            self.processes.append(spawn("run", env, self.logs / "run.log"))
+            await self.start_worker()
+
+    async def start_worker(self) -> None:
+        """A worker beside the web process: `baton run`, which serves the web surfaces too
+        (on a port of its own) and, unlike `baton worker`, also runs on the embedded Redis."""
+        env = {**self.env, "PORT": str(free_port())}
+        self.processes.append(spawn("run", env, self.logs / "run.log"))
 
     async def stop(self) -> None:
         for process in reversed(self.processes):

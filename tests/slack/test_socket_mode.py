@@ -3,6 +3,7 @@ requests; envelopes arrive on it, are acknowledged on it, and start the same con
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from tests.doubles.slack_api import SlackApiDouble
+from tests.slack.conftest import block_action, event_body
 from tests.slack.processes import Baton, baton_env, eventually
 
 APP_TOKEN = "xapp-1-test-app-token"
@@ -93,3 +95,41 @@ async def test_http_events_are_still_served_beside_socket_mode(
     status, _ = await baton.post("payload=%7B%7D", "application/x-www-form-urlencoded", {})
     assert status == 401
     assert not slack_api.called("chat.postMessage")
+
+
+async def test_a_thread_answer_and_a_click_over_socket_mode(
+    baton: Baton, slack_api: SlackApiDouble
+) -> None:
+    """Events (a thread reply) and interactivity (Confirm) arrive as envelopes too: each is
+    acknowledged on the socket, and the outcome is confirmed as over HTTP."""
+    await eventually(lambda: slack_api.sockets, "a Socket Mode connection")
+    await slack_api.send_envelope(
+        "slash_commands", slash_command(STATEMENT, user="olivia", trigger="t2")
+    )
+    await eventually(
+        lambda: [t for t in slack_api.texts() if "percentage points" in t], "the question"
+    )
+    thread = next(
+        c.answer["ts"]
+        for c in slack_api.calls
+        if c.method == "chat.postMessage" and "stated an outcome" in c.params["text"]
+    )
+    answer = {
+        "type": "message",
+        "channel": "C1",
+        "channel_type": "channel",
+        "user": "olivia",
+        "text": "points",
+        "ts": "1700002000.000001",
+        "thread_ts": thread,
+    }
+    event_id = await slack_api.send_envelope("events_api", json.loads(event_body(answer, "Ev9")[0]))
+    session, ts, _ = (await eventually(lambda: slack_api.buttons("confirm"), "Confirm"))[0]
+    click = block_action("confirm", session, user="olivia", channel="C1", ts=ts, thread=thread, n=9)
+    click_id = await slack_api.send_envelope("interactive", click)
+    await eventually(
+        lambda: [t for t in slack_api.texts("chat.update") if "Confirmed: outcome o1" in t],
+        "the confirmation",
+    )
+    acked = {a["envelope_id"] for a in slack_api.acks}
+    assert {event_id, click_id} <= acked
