@@ -27,29 +27,48 @@ class Executor:
         self.lanes = lanes
         self.worker_id = worker_id
 
-    async def execute(self, step_id: str, *, last_attempt: bool = False) -> None:
-        """The execute job. Safe to run again: a finished step is left alone."""
-        loaded = await self.ctx.store.step(step_id)
-        step = await self._start(loaded) if loaded.status is StepStatus.APPROVED else loaded
-        if step is None or step.status is not StepStatus.RUNNING:
-            return
+    async def execute(
+        self, step_id: str, *, last_attempt: bool = False, outcome_id: str | None = None
+    ) -> None:
+        """The execute job. Safe to run again: a finished step is left alone.
+
+        `outcome_id`, when the job names the step's outcome, lets both be read at once."""
+        step, outcome = await self._load(step_id, outcome_id)
         subject = f"step:{step.id}"
-        if not await self.ctx.store.acquire(subject, self.worker_id, LEASE_MS):
+        if step.status is StepStatus.APPROVED:
+            started = await self._start(step)  # takes the step's lease in the same commit
+            if started is None:
+                return
+            step = started
+        elif step.status is not StepStatus.RUNNING:
+            return
+        elif not await self.ctx.store.acquire(subject, self.worker_id, LEASE_MS):
             return  # another worker is running it right now
+        released = False
         try:
-            await self._run(step, last_attempt=last_attempt)
+            outcome = outcome or await self.ctx.store.outcome(step.outcome_id)
+            released = await self._run(step, outcome, last_attempt=last_attempt)
         finally:
-            await self.ctx.store.release(subject, self.worker_id)
+            if not released:  # the finishing commit did not run: release the lease here
+                await self.ctx.store.release(subject, self.worker_id)
+
+    async def _load(self, step_id: str, outcome_id: str | None) -> tuple[Step, Outcome | None]:
+        if outcome_id is None:
+            return await self.ctx.store.step(step_id), None
+        step, outcome = await self.ctx.store.step_and_outcome(step_id, outcome_id)
+        return step, outcome if outcome.id == step.outcome_id else None
 
     async def _start(self, step: Step) -> Step | None:
-        """`approved -> running`, only while the outcome is active and within budget."""
-        outcome = await self.ctx.store.outcome(step.outcome_id)
+        """`approved -> running`, only while the outcome is active and within budget; the
+        same commit takes the step's lease (the compare-and-set makes this worker the only
+        one that can start it, so no other worker holds that lease)."""
+        outcome_key = self.ctx.keys.outcome(step.outcome_id)
         now = self.ctx.clock.now()
         running = step.model_copy(update={"status": StepStatus.RUNNING})
         commit = Commit()
-        commit.expect(self.ctx.keys.outcome(outcome.id), OutcomeStatus.ACTIVE.value)
-        commit.absent(self.ctx.keys.kill_switch(outcome.workspace), "paused for the workspace")
-        commit.within_budget(self.ctx.keys.outcome(outcome.id), step.cost)
+        commit.expect(outcome_key, OutcomeStatus.ACTIVE.value)
+        commit.absent(self.ctx.keys.kill_switch(step.workspace), "paused for the workspace")
+        commit.within_budget(outcome_key, step.cost)
         transitions.record(
             commit,
             self.ctx.keys,
@@ -61,7 +80,9 @@ class Executor:
             detail={"cost": step.cost},
         )
         if step.cost:
-            commit.op("HINCRBYFLOAT", self.ctx.keys.outcome(outcome.id), "spent", step.cost)
+            commit.op("HINCRBYFLOAT", outcome_key, "spent", step.cost)
+        lease = self.ctx.keys.lease(f"step:{step.id}")
+        commit.op("SET", lease, self.worker_id, "PX", LEASE_MS)
         try:
             await self.ctx.store.apply(commit)
         except TransitionRefused as refused:
@@ -70,8 +91,9 @@ class Executor:
             return None  # paused or stopped: it stays approved until resumed
         return running
 
-    async def _run(self, step: Step, *, last_attempt: bool) -> None:
-        outcome = await self.ctx.store.outcome(step.outcome_id)
+    async def _run(self, step: Step, outcome: Outcome, *, last_attempt: bool) -> bool:
+        """Run the step in its lane and finish it; True once the finishing commit (which
+        releases the step's lease) has run."""
         workspace = self.ctx.workspace_of(step.workspace)
         lane_input = LaneInput(
             step=step,
@@ -90,8 +112,9 @@ class Executor:
                 raise RetryLater(str(error)) from error
             # A transient failure that outlived every retry is an outage: page on-call.
             await self._finish(step, outcome, failed=str(error), incident=transient)
-            return
+            return True
         await self._finish(step, outcome, output=output)
+        return True
 
     async def _finish(
         self,
@@ -103,7 +126,7 @@ class Executor:
         incident: bool = False,
     ) -> None:
         now = self.ctx.clock.now()
-        latest = await self.ctx.store.measurements(outcome.id, last=1)
+        latest, history = await self.ctx.store.latest_and_steps(outcome.id)
         status = StepStatus.FAILED if failed else StepStatus.SUCCEEDED
         done = step.model_copy(
             update={
@@ -111,7 +134,7 @@ class Executor:
                 "finished_at": now,
                 "error": failed,
                 "output": output if output is not None else step.output,
-                "value_at_finish": latest[-1].value if latest else None,
+                "value_at_finish": latest,
             }
         )
         commit = transitions.record(
@@ -160,13 +183,15 @@ class Executor:
                     data={"incident": "action_failing", "step": step.id},
                 ),
             )
-        await self._ready_dependents(done, outcome, commit)
+        await self._ready_dependents(done, outcome, commit, history)
         if done.case_id is not None:  # a case's decided step: the case carries on
             self.ctx.queue.enqueue_in(commit, CASE_JOB, {"case": done.case_id})
+        commit.op("RELEASE", self.ctx.keys.lease(f"step:{step.id}"), self.worker_id)
         await self.ctx.store.apply(commit)
 
-    async def _ready_dependents(self, done: Step, outcome: Outcome, commit: Commit) -> None:
-        history = await self.ctx.store.steps(outcome.id)
+    async def _ready_dependents(
+        self, done: Step, outcome: Outcome, commit: Commit, history: list[Step]
+    ) -> None:
         for other in history:
             if other.depends_on != done.id or other.status is not StepStatus.PLANNED:
                 continue

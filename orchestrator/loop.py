@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from orchestrator import counters, transitions
 from orchestrator import steps as step_ops
+from orchestrator.catalog import Rule
 from orchestrator.context import Context
 from orchestrator.errors import BatonError, TransitionRefused
 from orchestrator.evaluate import evaluate
@@ -32,21 +33,24 @@ VERIFY_WINDOW = timedelta(days=30)
 
 
 class Loop:
-    """Ticks target outcomes. A steady tick costs four Redis round trips: the lease and a
-    snapshot in one pipeline, the closing commit (which also releases the lease), and the
-    job's acknowledgement, plus the dispatcher's read of the outcome."""
+    """Ticks target outcomes. A steady tick costs three Redis round trips: one script that
+    reads the outcome, takes its lease and reads the rest; one closing commit (measurement,
+    verification, any plan and its governance, report, next timer, lease release); and the
+    job's acknowledgement. Planning adds one more, for the new steps' ids."""
 
     def __init__(self, ctx: Context, planner: Planner, *, worker_id: str = "worker") -> None:
         self.ctx = ctx
         self.planner = planner
         self.worker_id = worker_id
 
-    async def tick(self, outcome: Outcome) -> None:
-        """Run one tick unless another worker holds the outcome's lease."""
-        snapshot = await self.ctx.store.tick_snapshot(outcome, self.worker_id, LEASE_MS)
-        if snapshot is None:
-            return
-        lease = self.ctx.keys.lease(f"outcome:{outcome.id}")
+    async def tick(self, outcome_id: str) -> bool:
+        """Run one tick unless another worker holds the outcome's lease.
+
+        False for a standing outcome: its ticks are not this loop's."""
+        snapshot = await self.ctx.store.tick_snapshot(outcome_id, self.worker_id, LEASE_MS)
+        if not isinstance(snapshot, TickSnapshot):
+            return snapshot != "standing"
+        lease = self.ctx.keys.lease(f"outcome:{outcome_id}")
         closing = Commit().op("RELEASE", lease, self.worker_id)
         closing.op("HINCRBY", counters.counters_key(self.ctx.keys), counters.TICKS, 1)
         closed = False
@@ -54,7 +58,8 @@ class Loop:
             closed = await self._tick(snapshot, closing)
         finally:
             if not closed:  # the closing commit did not run: release the lease here
-                await self.ctx.store.release(f"outcome:{outcome.id}", self.worker_id)
+                await self.ctx.store.release(f"outcome:{outcome_id}", self.worker_id)
+        return True
 
     async def _tick(self, snapshot: TickSnapshot, closing: Commit) -> bool:
         """One tick; True once the closing commit (with the lease release) has run."""
@@ -72,9 +77,11 @@ class Loop:
         if evaluation.verdict in (Verdict.ACHIEVED, Verdict.MISSED):
             return await self._end(outcome, evaluation, history, closing)
         history = await self._advance_ready(snapshot, history)
+        # A plan and its governance go first, as when they were commits of their own.
+        work = Commit()
         if not any(s.status in IN_FLIGHT for s in history):
-            await self._plan(snapshot, evaluation, history)
-        return await self._close(self._report(outcome, evaluation, closing))
+            await self._plan(snapshot, evaluation, history, work)
+        return await self._close(work.then(self._report(outcome, evaluation, closing)))
 
     async def _close(self, commit: Commit) -> bool:
         await self.ctx.store.apply(commit)
@@ -169,7 +176,8 @@ class Loop:
                 self.ctx.notify(closing, _effect_notice(outcome, step))
 
     async def _advance_ready(self, snapshot: TickSnapshot, history: list[Step]) -> list[Step]:
-        """Govern planned steps whose inputs are ready (also recovers an interrupted plan).
+        """Govern planned steps whose inputs are ready (recovers an interrupted plan), each
+        in a commit of its own: a refusal means another worker governed it first.
 
         Returns the history with the governed steps as they now are."""
         by_id = {s.id: s for s in history}
@@ -177,20 +185,9 @@ class Loop:
         if not ready:
             return history
         rules = await self.ctx.extra_rules(snapshot.outcome.workspace)
-        today = step_ops.steps_on(self.ctx.clock.now(), history)
         for step in ready:
-            upstream = by_id.get(step.depends_on or "")
             commit = Commit()
-            governed = await step_ops.make_ready(
-                self.ctx,
-                snapshot.outcome,
-                step,
-                upstream.output if upstream else {},
-                commit,
-                today,
-                spent=snapshot.spent,
-                rules=rules,
-            )
+            governed = await self._govern(snapshot, step, by_id, commit, history, rules)
             try:
                 await self.ctx.store.apply(commit)
             except TransitionRefused:
@@ -198,11 +195,35 @@ class Loop:
             by_id[step.id] = governed
         return [by_id[s.id] for s in history]
 
+    async def _govern(
+        self,
+        snapshot: TickSnapshot,
+        step: Step,
+        by_id: dict[str, Step],
+        commit: Commit,
+        history: list[Step],
+        rules: list[Rule],
+    ) -> Step:
+        upstream = by_id.get(step.depends_on or "")
+        return await step_ops.make_ready(
+            self.ctx,
+            snapshot.outcome,
+            step,
+            upstream.output if upstream else {},
+            commit,
+            step_ops.steps_on(self.ctx.clock.now(), history),
+            spent=snapshot.spent,
+            rules=rules,
+        )
+
     async def _plan(
-        self, snapshot: TickSnapshot, evaluation: Evaluation, history: list[Step]
+        self, snapshot: TickSnapshot, evaluation: Evaluation, history: list[Step], commit: Commit
     ) -> None:
+        """Plan into `commit`: the new steps, the plan's notice, and the governance of the
+        new steps whose inputs are ready (planned and governed in the same commit)."""
         outcome = snapshot.outcome
         workspace = self.ctx.workspace_of(outcome.workspace)
+        rules = await self.ctx.extra_rules(outcome.workspace)
         proposals = await self.planner.propose(
             PlanInput(
                 outcome=outcome,
@@ -210,12 +231,11 @@ class Loop:
                 history=history,
                 workspace=workspace,
                 now=self.ctx.clock.now(),
-                rules=await self.ctx.extra_rules(outcome.workspace),
+                rules=rules,
             )
         )
         if not proposals:
             return
-        commit = Commit()
         created = await step_ops.create(self.ctx, outcome, proposals, commit)
         rejected = [s for s in history if s.status is StepStatus.REJECTED]
         self.ctx.notify(
@@ -233,8 +253,11 @@ class Loop:
                 },
             ),
         )
-        await self.ctx.store.apply(commit)
-        await self._advance_ready(snapshot, [*history, *created])
+        everything = [*history, *created]
+        by_id = {s.id: s for s in everything}
+        for step in created:
+            if _inputs_ready(step, by_id):
+                await self._govern(snapshot, step, by_id, commit, everything, rules)
 
     async def _end(
         self, outcome: Outcome, evaluation: Evaluation, history: list[Step], closing: Commit

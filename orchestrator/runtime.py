@@ -15,14 +15,13 @@ from orchestrator.cases import Cases
 from orchestrator.context import Context
 from orchestrator.control import Control
 from orchestrator.digest import DIGEST_JOB, Digest
-from orchestrator.errors import ConfigError, NotFound
+from orchestrator.errors import ConfigError
 from orchestrator.execute import Executor
 from orchestrator.incidents import PAGE_JOB, Incident
 from orchestrator.intake import INTAKE_JOB, Intake, Interpreter
 from orchestrator.jobs import Job
 from orchestrator.lanes import Lanes
 from orchestrator.loop import TICK_JOB, Loop
-from orchestrator.models import OutcomeKind
 from orchestrator.notices import NOTIFY, Notice, Notifier
 from orchestrator.paging import Pager, Pagers
 from orchestrator.planner import Planner, PlaybookPlanner
@@ -102,22 +101,19 @@ class Runtime:
         await self.notifier.deliver(notice)
 
     async def _tick(self, job: Job) -> None:
+        outcome_id = str(job.payload["outcome"])
         if job.reclaimed:
-            await take_over_lease(self.ctx, f"outcome:{job.payload['outcome']}")
-        try:
-            outcome = await self.ctx.store.outcome(job.payload["outcome"])
-        except NotFound:
-            return
-        if outcome.kind is OutcomeKind.STANDING:
-            await self.standing.tick(outcome.id)
-            return
-        await self.loop.tick(outcome)
+            await take_over_lease(self.ctx, f"outcome:{outcome_id}")
+        if not await self.loop.tick(outcome_id):  # a standing outcome
+            await self.standing.tick(outcome_id)
 
     async def _execute(self, job: Job) -> None:
         if job.reclaimed:
             await take_over_lease(self.ctx, f"step:{job.payload['step']}")
         last = job.attempt + 1 >= self.worker.max_attempts
-        await self.executor.execute(job.payload["step"], last_attempt=last)
+        await self.executor.execute(
+            job.payload["step"], last_attempt=last, outcome_id=job.payload.get("outcome")
+        )
 
     async def start(self) -> None:
         await self.ctx.queue.ensure_group()

@@ -20,6 +20,11 @@ EXECUTE_JOB = "execute"
 APPROVAL_TIMEOUT_JOB = "approval_timeout"
 
 
+def execute_payload(step: Step) -> dict[str, str]:
+    """An execute job's payload: the step, and its outcome so the two are read at once."""
+    return {"step": step.id, "outcome": step.outcome_id}
+
+
 def approval_id_for(step_id: str) -> str:
     return f"a{step_id[1:]}"
 
@@ -139,7 +144,7 @@ def _apply_decision(
         },
     )
     if status is StepStatus.APPROVED:
-        ctx.queue.enqueue_in(commit, EXECUTE_JOB, {"step": step.id})
+        ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
     elif status is StepStatus.AWAITING_APPROVAL:
         _request_approval(ctx, outcome, workspace, after, commit, now)
     else:

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.errors import TransitionRefused
 from orchestrator.models import AuditEvent
 
 COMMIT_LUA = """
@@ -70,17 +71,34 @@ class Check:
 
 @dataclass
 class Commit:
-    """A unit of change, built up and then applied atomically by the store."""
+    """A unit of change, built up and then applied atomically by the store.
+
+    Its parts apply in the order they were added, so one commit can carry several
+    transitions of the same record (a step planned, then governed): a check on a record
+    the commit already writes is decided here, against that write, since the script checks
+    everything before it writes anything.
+    """
 
     checks: list[Check] = field(default_factory=list)
     writes: list[dict[str, Any]] = field(default_factory=list)
     ops: list[list[str | float | int]] = field(default_factory=list)
     events: list[dict[str, str]] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)
+    """The status this commit writes per record key."""
 
     def expect(self, key: str, *statuses: str) -> Commit:
         """Refuse unless the record at `key` has one of `statuses` ('' means absent)."""
-        self.checks.append(Check({"key": key, "expect": list(statuses)}, key, statuses))
-        return self
+        check = Check({"key": key, "expect": list(statuses)}, key, statuses)
+        return self._check(check)
+
+    def _check(self, check: Check) -> Commit:
+        if "expect" not in check.spec or check.key not in self.written:
+            self.checks.append(check)
+            return self
+        status = self.written[check.key]
+        if status not in check.expected:
+            raise TransitionRefused(check.key, check.expected, status, check.reason)
+        return self  # the check made before the first write of this record still holds
 
     def absent(self, key: str, reason: str) -> Commit:
         self.checks.append(Check({"absent": key}, key, reason=reason))
@@ -97,6 +115,7 @@ class Commit:
         for name, value in extra.items():
             fields += [name, value]
         self.writes.append({"key": key, "fields": fields})
+        self.written[key] = status
         return self
 
     def op(self, *command: str | float | int) -> Commit:
@@ -106,6 +125,16 @@ class Commit:
     def audit(self, chain: str, index: str, event: AuditEvent) -> Commit:
         body = event.model_dump_json(exclude={"seq", "prev", "hash"})
         self.events.append({"chain": chain, "index": index, "body": body})
+        return self
+
+    def then(self, other: Commit) -> Commit:
+        """Append `other`'s parts after this commit's own, as if added here in order."""
+        for check in other.checks:
+            self._check(check)
+        self.writes += other.writes
+        self.written.update(other.written)
+        self.ops += other.ops
+        self.events += other.events
         return self
 
     def to_json(self) -> str:

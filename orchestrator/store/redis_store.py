@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -25,6 +25,23 @@ from orchestrator.store.keys import Keys
 
 M = TypeVar("M", bound=BaseModel)
 
+TICK_SNAPSHOT_LUA = """
+local row = redis.call('HMGET', KEYS[1], 'data', 'measure_failures', 'spent')
+if not row[1] then return {'missing'} end
+local outcome = cjson.decode(row[1])
+if outcome.kind == 'standing' then return {'standing'} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'leased'} end
+local paused = redis.call('EXISTS', ARGV[4] .. outcome.workspace .. ARGV[5])
+local steps = redis.call('SORT', KEYS[3], 'BY', 'nosort', 'GET', ARGV[3])
+return {'ok', row[1], row[2] or '', row[3] or '', paused, steps}
+"""
+"""KEYS: the outcome, its lease, its step list. ARGV: the lease's owner and TTL (ms), the
+pattern of a step's record, and the kill switch's key around the workspace id."""
+
+Skipped = Literal["missing", "standing", "leased"]
+"""Why a tick snapshot was not taken: no such outcome, a standing outcome, or another
+worker holds the lease."""
+
 
 class RedisStore:
     """All of Baton's state, in one Redis database, under `keys.prefix`."""
@@ -33,6 +50,9 @@ class RedisStore:
         self.redis = redis
         self.keys = keys
         self._commit = redis.register_script(COMMIT_LUA)
+        self._tick_snapshot = redis.register_script(TICK_SNAPSHOT_LUA)
+        head, tail = keys.kill_switch("\n").split("\n")
+        self._kill_switch_parts = (head, tail)
 
     async def apply(self, commit: Commit) -> None:
         """Apply `commit` atomically or raise `TransitionRefused` naming the failed check."""
@@ -90,22 +110,26 @@ class RedisStore:
         return self.keys.step("*") + "->data"
 
     async def tick_snapshot(
-        self, outcome: Outcome, owner: str, lease_ms: int
-    ) -> TickSnapshot | None:
+        self, outcome_id: str, owner: str, lease_ms: int
+    ) -> TickSnapshot | Skipped:
         """Take the outcome's lease and read what a tick needs, in one round trip.
 
-        None when another worker holds the lease. The reads run after the lease is taken
-        (a pipeline runs in order), so they see the state this worker may now change.
+        One script reads the outcome, takes the lease and reads the rest after it, so the
+        reads see the state this worker may now change. The lease is not taken for a
+        missing outcome or a standing one (whose ticks take their own).
         """
-        key = self.keys.outcome(outcome.id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(self.keys.lease(f"outcome:{outcome.id}"), owner, nx=True, px=lease_ms)
-        pipe.hmget(key, "data", "measure_failures", "spent")
-        pipe.exists(self.keys.kill_switch(outcome.workspace))
-        pipe.sort(self.keys.steps_of(outcome.id), by="nosort", get=[self._step_data_pattern()])
-        leased, (data, failures, spent), paused, raws = await pipe.execute()
-        if not leased or data is None:
-            return None
+        reply: Any = await self._tick_snapshot(
+            keys=[
+                self.keys.outcome(outcome_id),
+                self.keys.lease(f"outcome:{outcome_id}"),
+                self.keys.steps_of(outcome_id),
+            ],
+            args=[owner, lease_ms, self._step_data_pattern(), *self._kill_switch_parts],
+        )
+        status = _text(reply[0])
+        if status != "ok":
+            return cast(Skipped, status)
+        _, data, failures, spent, paused, raws = reply
         return TickSnapshot(
             outcome=Outcome.model_validate_json(data),
             measure_failures=int(failures or 0),
@@ -113,6 +137,28 @@ class RedisStore:
             paused_all=bool(paused),
             history=_steps(raws),
         )
+
+    async def step_and_outcome(self, step_id: str, outcome_id: str) -> tuple[Step, Outcome]:
+        """A step and its outcome, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(self.keys.step(step_id), "data")
+        pipe.hget(self.keys.outcome(outcome_id), "data")
+        step, outcome = await pipe.execute()
+        if step is None:
+            raise NotFound("step", step_id)
+        if outcome is None:
+            raise NotFound("outcome", outcome_id)
+        return Step.model_validate_json(step), Outcome.model_validate_json(outcome)
+
+    async def latest_and_steps(self, outcome_id: str) -> tuple[float | None, list[Step]]:
+        """An outcome's latest measured value (None before any) and its steps in planning
+        order, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.lindex(self.keys.measurements(outcome_id), -1)
+        pipe.sort(self.keys.steps_of(outcome_id), by="nosort", get=[self._step_data_pattern()])
+        latest, raws = await pipe.execute()
+        value = Measurement.model_validate_json(latest).value if latest is not None else None
+        return value, _steps(raws)
 
     async def pending_approvals(self, workspace: str) -> list[Approval]:
         ids = sorted(
