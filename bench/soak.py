@@ -241,7 +241,10 @@ async def run(minutes: float, concurrency: int, rate: float) -> int:
         await asyncio.gather(*(user() for _ in range(concurrency)), injector)
         elapsed = time.monotonic() - began
         requests = sum(len(v) for v in traffic.latency.values())
-        confirmed = [(o, traffic.owner.get("i" + o[1:], "?")) for o in confirmed_outcomes(slack)]
+
+        def announced() -> list[tuple[str, str]]:
+            return [(o, traffic.owner.get("i" + o[1:], "?")) for o in confirmed_outcomes(slack)]
+
         print(
             f"soak: {minutes:g} min, {concurrency} concurrent, {rate:g} req/s offered, "
             f"prefix {env['BATON_KEY_PREFIX']}"
@@ -252,11 +255,12 @@ async def run(minutes: float, concurrency: int, rate: float) -> int:
         for kind, values in sorted(traffic.latency.items()):
             print(f"  {kind:8} n={len(values):6}  " + _percentiles(values))
         print(f"  statuses: {dict(sorted(traffic.statuses.items()))}")
-        print(f"  outcomes confirmed in chat: {len(confirmed)}")
         for name, process in processes.items():
             state = "running" if process.poll() is None else f"exited {process.returncode}"
             print(f"  {name}: {state}")
-        problems = await check(redis.url, env["BATON_KEY_PREFIX"], business.path, confirmed)
+        problems = await check(redis.url, env["BATON_KEY_PREFIX"], business.path, announced)
+        print(f"  outcomes confirmed in chat: {len(announced())}")
+        print(f"  Slack calls refused with 429 (all retried): {slack.refused}")
         print("consistency: " + ("OK" if not problems else f"{len(problems)} PROBLEMS"))
         for problem in problems[:40]:
             print(f"  - {problem}")

@@ -7,6 +7,7 @@ import json
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,14 @@ SETTLE_S = 600
 UNFINISHED = (StepStatus.APPROVED, StepStatus.RUNNING)
 
 
-async def check(url: str, prefix: str, crm: Path, confirmed: list[tuple[str, str]]) -> list[str]:
-    """Problems found (empty when consistent), once the workers have settled."""
+async def check(
+    url: str, prefix: str, crm: Path, announced: Callable[[], list[tuple[str, str]]]
+) -> list[str]:
+    """Problems found (empty when consistent), once the workers have settled.
+
+    `announced` tells, when asked (after settling, so replies that waited for Slack's turn
+    or for a 429 to pass have arrived), each outcome chat was told is confirmed, with who
+    stated it."""
     redis = Redis.from_url(url)
     store = RedisStore(redis, Keys(prefix))
     try:
@@ -35,7 +42,7 @@ async def check(url: str, prefix: str, crm: Path, confirmed: list[tuple[str, str
         steps = [s for o in outcomes for s in await store.steps(o.id)]
         approvals = await _approvals(store)
         problems = [] if settled else [f"workers did not settle within {SETTLE_S}s"]
-        problems += _lost(outcomes, confirmed)
+        problems += _lost(outcomes, announced())
         problems += await _steps(store, outcomes, steps, crm)
         problems += await _decisions(store, outcomes, approvals, steps)
         problems += await _jobs(store)
@@ -55,11 +62,14 @@ async def check(url: str, prefix: str, crm: Path, confirmed: list[tuple[str, str
 
 
 async def _settle(store: RedisStore) -> bool:
-    """Wait (bounded) until no job waits or runs and no approved step is left to run."""
+    """Wait (bounded) until no job waits, runs or waits to be retried or for its turn, and
+    no approved step is left to run."""
     end = time.monotonic() + SETTLE_S
     while time.monotonic() < end:
         queue = store.keys
         backlog = int(await store.redis.xlen(queue.jobs()))
+        timers = await store.redis.zrange(queue.timers(), 0, -1)
+        backlog += sum(1 for t in timers if t.decode().startswith(("retry:", "defer:")))
         outcomes = await store.outcomes("T1")
         open_steps = [
             s for o in outcomes for s in await store.steps(o.id) if s.status in UNFINISHED
@@ -81,7 +91,8 @@ async def _approvals(store: RedisStore) -> list[Approval]:
 
 
 def _lost(outcomes: list[Outcome], confirmed: list[tuple[str, str]]) -> list[str]:
-    """Every outcome chat said was confirmed exists, owned by who stated it."""
+    """Every outcome chat said was confirmed exists, owned by who stated it; and every stored
+    outcome was announced in chat (a confirmation whose reply was lost shows here)."""
     known = {o.id: o for o in outcomes}
     problems = []
     for outcome_id, owner in confirmed:
@@ -89,6 +100,8 @@ def _lost(outcomes: list[Outcome], confirmed: list[tuple[str, str]]) -> list[str
             problems.append(f"{outcome_id} was confirmed in chat but is not stored")
         elif known[outcome_id].owner != owner:
             problems.append(f"{outcome_id} is owned by {known[outcome_id].owner}, not {owner}")
+    told = {outcome_id for outcome_id, _ in confirmed}
+    problems += [f"{o.id} is stored but chat was never told" for o in outcomes if o.id not in told]
     return problems
 
 
