@@ -24,7 +24,7 @@ from orchestrator.errors import ConfigError, ConnectorError
 from orchestrator.incidents import Incident
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
-TIMEOUT_S = 10.0
+TIMEOUT = httpx.Timeout(10.0).as_dict()
 ALLOW_HINT = "list its network in BATON_PAGER_ALLOW_PRIVATE to allow it"
 
 
@@ -89,13 +89,14 @@ class _Poster:
         return text
 
     async def _post(self, body: dict[str, Any]) -> None:
-        # A client per page: every page resolves and checks the pager's address afresh.
-        transport = GuardedTransport(self._guard, retries=0)
+        # Straight to a transport, not through an httpx client: a client logs every
+        # request's URL, and a pager's URL is a secret. A transport (and so a connection)
+        # per page: every page resolves and checks the pager's address afresh.
+        request = httpx.Request("POST", self.url, json=body, extensions={"timeout": TIMEOUT})
         try:
-            async with httpx.AsyncClient(
-                transport=transport, timeout=TIMEOUT_S, follow_redirects=False
-            ) as client:
-                response = await client.post(self.url, json=body)
+            async with GuardedTransport(self._guard, retries=0) as transport:
+                response = await transport.handle_async_request(request)
+                await response.aread()
         except httpx.HTTPError as error:
             raise ConnectorError(
                 self.name, f"unreachable: {self._scrub(str(error))}", transient=True

@@ -3,6 +3,7 @@ workspace's `allow_private` for smtp, `BATON_PAGER_ALLOW_PRIVATE` for the pagers
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -194,6 +195,17 @@ async def test_a_pager_connects_to_the_checked_address_and_checks_each_page(
     with pytest.raises(AddressRefused, match=r"pager\.invalid \(169\.254\.169\.254 is a link"):
         await page(pager)
     assert len(receiver.bodies) == 1 and dns.asked == ["pager.invalid", "pager.invalid"]
+
+
+async def test_a_page_logs_nothing_of_the_pager_url(
+    receiver: PageReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    key = "pager-key-5e0c-secret"
+    await page(WebhookPager(f"{receiver.url}/hook?key={key}", allow_private=LOOPBACK))
+    ours = [r.getMessage() for r in caplog.records if r.name != "aiohttp.access"]
+    assert len(receiver.bodies) == 1 and ours  # the receiver's own access log aside
+    assert not [line for line in ours if key in line]
 
 
 @pytest.fixture
