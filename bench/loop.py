@@ -1,6 +1,6 @@
 """Throughput and cost of Baton's durable tick, and of the same loop in LangGraph.
 
-    python bench/loop.py [--outcomes 1000 10000] [--workers 1 2 4] [--seconds 15]
+    python -m bench.loop [--outcomes 1000 10000] [--workers 1 2 4] [--seconds 15] [--warmup 3]
 
 Needs a real Redis: `REDIS_URL`, else redis://127.0.0.1:6379; it uses database 14
 (`--db`) and FLUSHDBs it before each run, so point it at nothing you keep there.
@@ -14,7 +14,10 @@ as `baton clock` does. Over a window after warm-up it reports ticks/s, Redis com
 tick (INFO commandstats delta over ticks: every job kind and the clock included), p50/p99
 tick latency (the tick job's handler), and Redis memory per active outcome counting the
 outcome's live state only: history (measurements, audit trail, finished steps, the job
-stream) is measured with MEMORY USAGE per key and left out, and shown separately.
+stream) is measured with MEMORY USAGE per key and left out, and shown separately. It
+also shows the jobs of each kind handled in the window per tick: CPU per tick depends on
+that mix (a steady tick here brings a step execution and three notices with it), and with
+many outcomes a short warm-up leaves the window mostly first ticks (`--warmup`).
 
 The peer is the same measure -> plan -> govern -> execute loop as a LangGraph StateGraph
 with its SQLite checkpointer (AsyncSqliteSaver), one invocation per outcome per step, in
@@ -32,6 +35,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,7 @@ from orchestrator.runtime import Runtime
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+from orchestrator.worker import JobHandler
 
 PREFIX = "bench"
 WORKSPACE = """
@@ -161,6 +166,9 @@ async def _work(
         timed.append((began, time.monotonic() - began))
 
     runtime.worker.handlers[TICK_JOB] = timed_tick
+    kinds: Counter[str] = Counter()  # jobs handled in the window, by kind
+    for kind, handler in list(runtime.worker.handlers.items()):
+        runtime.worker.handlers[kind] = _counted(kind, handler, kinds, window)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     cpu: list[float] = []  # process CPU seconds at the window's start and end
@@ -171,7 +179,18 @@ async def _work(
     await redis.aclose()
     in_window = sum(1 for t, _ in timed if window[0] <= t <= window[1])
     return {"timed": timed, "trips": trips[0], "ticks": len(timed), "cpu": cpu[1] - cpu[0],
-            "window_ticks": in_window}  # fmt: skip
+            "window_ticks": in_window, "kinds": dict(kinds)}  # fmt: skip
+
+
+def _counted(
+    kind: str, handler: JobHandler, kinds: Counter[str], window: tuple[float, float]
+) -> JobHandler:
+    async def counted(job: Job) -> None:
+        if window[0] <= time.monotonic() <= window[1]:
+            kinds[kind] += 1
+        await handler(job)
+
+    return counted
 
 
 def count_round_trips() -> list[int]:
@@ -233,7 +252,7 @@ def _kind(key: str, data: Any) -> str:
 
 
 async def run(
-    url: str, workspace: Path, db: Path, outcomes: int, workers: int, seconds: float
+    url: str, workspace: Path, db: Path, outcomes: int, workers: int, seconds: float, warmup: float
 ) -> dict[str, Any]:
     """One configuration: confirm, warm up, measure a window, read memory."""
     redis = Redis.from_url(url)
@@ -242,7 +261,7 @@ async def run(
     await ctx.queue.ensure_group()
     empty = int((await redis.info("memory"))["used_memory"])
     await confirm(ctx, outcomes)
-    began = time.monotonic() + 3.0  # warm-up: workers start and reach a steady state
+    began = time.monotonic() + warmup  # workers start and settle before the window
     times = (began, began + seconds, began + seconds + 0.5)
     procs = [mp.get_context("spawn").Queue() for _ in range(workers)]
     children = [
@@ -279,11 +298,21 @@ async def run(
         / max(sum(r["window_ticks"] for r in reports), 1),
         "redis_cpu_ms_per_tick": 1000 * (cpu1 - cpu0) / max(ticks, 1),
         "used_memory_per_outcome": used / outcomes,
+        "jobs_per_tick": _jobs_per_tick(reports),
         **{f"bytes_{k}": v for k, v in (await memory(redis, outcomes)).items()},
     }
     await redis.flushdb()
     await redis.aclose()
     return result
+
+
+def _jobs_per_tick(reports: list[dict[str, Any]]) -> dict[str, float]:
+    """Jobs of each kind the workers handled in the window, per tick handled there."""
+    kinds: Counter[str] = Counter()
+    for report in reports:
+        kinds.update(report["kinds"])
+    ticks = max(kinds[TICK_JOB], 1)
+    return {kind: count / ticks for kind, count in sorted(kinds.items())}
 
 
 async def redis_cpu(redis: Redis) -> float:
@@ -303,16 +332,27 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--peer-steps", type=int, default=2000)
     parser.add_argument("--db", type=int, default=14)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=3.0,
+        help="seconds before the window; with many outcomes the first seconds are mostly "
+        "first ticks, so a longer warm-up measures the steady mix of ticks, step executions "
+        "and notices",
+    )
     args = parser.parse_args()
     base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
     url = f"{base}/{args.db}"
     with tempfile.TemporaryDirectory() as tmp:
         workspace, db = prepare(Path(tmp))
-        print(f"Redis {url}, {os.cpu_count()} cores, window {args.seconds:.0f}s after 3s warm-up")
+        print(
+            f"Redis {url}, {os.cpu_count()} cores, "
+            f"window {args.seconds:.0f}s after {args.warmup:.0f}s warm-up"
+        )
         results = []
         for outcomes in args.outcomes:
             for workers in args.workers:
-                r = await run(url, workspace, db, outcomes, workers, args.seconds)
+                r = await run(url, workspace, db, outcomes, workers, args.seconds, args.warmup)
                 results.append(r)
                 print(
                     f"{outcomes:>6} outcomes {workers} workers: {r['ticks_per_s']:7.0f} ticks/s, "
@@ -323,7 +363,8 @@ async def main() -> None:
                     f"(history {r['bytes_history']:.0f}, job stream {r['bytes_queue']:.0f}, "
                     f"used_memory delta {r['used_memory_per_outcome']:.0f} B/outcome); "
                     f"CPU/tick: worker {r['cpu_ms_per_tick']:.2f} ms, "
-                    f"Redis {r['redis_cpu_ms_per_tick']:.2f} ms"
+                    f"Redis {r['redis_cpu_ms_per_tick']:.2f} ms; jobs/tick in the window: "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in r["jobs_per_tick"].items())
                 )
         wall, cpu = await langgraph_ms_per_step(Path(tmp), db, args.peer_steps)
         one = [r for r in results if r["workers"] == 1] or results
