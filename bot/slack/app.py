@@ -18,7 +18,7 @@ from bot.slack.home import SLACK_HOME, HomeTabs
 from bot.slack.listeners import SlackListeners
 from bot.slack.pacing import ChannelPacer, tier4_pacer
 from bot.slack.replies import SLACK_REPLY, ReplyDelivery
-from bot.slack.work import SLACK_CLICK, SLACK_STATEMENT, SlackWork
+from bot.slack.work import SLACK_CLICK, SLACK_COMMAND, SLACK_STATEMENT, SlackWork
 from config.settings import Settings
 from orchestrator.clock import Clock
 from orchestrator.store.redis_store import RedisStore
@@ -100,6 +100,7 @@ def job_kinds(baton: App) -> dict[str, JobHandler]:
         SLACK_HOME: home.refresh,
         SLACK_STATEMENT: work.statement,
         SLACK_CLICK: work.click,
+        SLACK_COMMAND: work.command,
     }
 
 

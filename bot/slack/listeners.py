@@ -23,7 +23,7 @@ from bot.slack.blocks import ACTION_PREFIX, REJECT_CALLBACK, fallback_text, reje
 from bot.slack.gateway import SlackGateway
 from bot.slack.home import HomeTabs
 from bot.slack.replies import enqueue_replies
-from bot.slack.work import queue_click, queue_statement
+from bot.slack.work import SLACK_COMMAND, SLACK_STATEMENT, queue_click, queue_command
 from handlers.cards import Click, Inbound, Reply
 from handlers.commands import COMMANDS
 from handlers.conversation import Conversation
@@ -32,6 +32,9 @@ from orchestrator.jobs import JobQueue
 log = logging.getLogger("baton.slack")
 Body = dict[str, Any]
 STATEMENT_TTL_S = 3_600
+IN_WORKER = frozenset({"status", "audit"})
+"""Commands that draw a chart or read a whole history: CPU the web process must not spend
+while other requests wait for their acknowledgement. Their answers come from a worker."""
 
 
 class SlackListeners:
@@ -53,11 +56,14 @@ class SlackListeners:
 
     async def on_command(self, ack: AsyncAck, body: Body) -> None:
         words = body.get("text", "").split()
-        if words and words[0].lower() not in COMMANDS:
-            # A statement: a job anchors its thread and starts the intake there. The same
-            # trigger delivered again is dropped here, before it can queue a second one.
+        name = words[0].lower() if words else ""
+        if words and (name not in COMMANDS or name in IN_WORKER):
+            # A statement: a job anchors its thread and starts the intake there (or a heavy
+            # command runs there). The same trigger delivered again is dropped here, before
+            # it can queue a second one.
             if await self._first_command(body):
-                await queue_statement(self._queue, body)
+                kind = SLACK_COMMAND if name in IN_WORKER else SLACK_STATEMENT
+                await queue_command(self._queue, kind, body)
             await ack()
             return
         message = inbound.from_command(body)

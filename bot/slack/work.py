@@ -3,7 +3,8 @@
 The request path only translates the payload and queues it (one XADD), so Slack gets its
 acknowledgement in milliseconds whatever Slack's own API or the orchestrator are doing. A
 worker then does the rest: posts a statement's thread anchor and starts the intake in that
-thread, or decides a click; replies go out as a `slack_reply` job.
+thread, decides a click, or runs a command that draws a chart; replies go out as a
+`slack_reply` job.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ SLACK_STATEMENT = "slack_statement"
 """The job kind that anchors a stated outcome's thread and starts its intake."""
 SLACK_CLICK = "slack_click"
 """The job kind that runs a button press (or the reject modal's submission)."""
+SLACK_COMMAND = "slack_command"
+"""The job kind that runs a command too heavy for the web process (a chart, a history)."""
 ANCHOR_TTL_S = 86_400
 Payload = dict[str, Any]
 
@@ -33,8 +36,9 @@ STATEMENT_FIELDS = ("team_id", "channel_id", "user_id", "text", "trigger_id")
 """What a statement job keeps of the slash command (not its token or response_url)."""
 
 
-async def queue_statement(queue: JobQueue, body: Payload) -> None:
-    await queue.enqueue(SLACK_STATEMENT, {name: body.get(name, "") for name in STATEMENT_FIELDS})
+async def queue_command(queue: JobQueue, kind: str, body: Payload) -> None:
+    """Queue a slash command as a `slack_statement` or `slack_command` job."""
+    await queue.enqueue(kind, {name: body.get(name, "") for name in STATEMENT_FIELDS})
 
 
 async def queue_click(queue: JobQueue, click: Click) -> None:
@@ -67,7 +71,7 @@ def click_from_json(data: Payload) -> Click:
 
 
 class SlackWork:
-    """The handlers of the two job kinds."""
+    """The handlers of the three job kinds."""
 
     def __init__(self, conversation: Conversation, gateway: SlackGateway) -> None:
         self.conversation = conversation
@@ -83,6 +87,10 @@ class SlackWork:
         body = job.payload
         thread = await self._anchor(body)
         message = inbound.from_command(body, thread)
+        await enqueue_replies(self._queue, message, await self.conversation.on_message(message))
+
+    async def command(self, job: Job) -> None:
+        message = inbound.from_command(job.payload)
         await enqueue_replies(self._queue, message, await self.conversation.on_message(message))
 
     async def click(self, job: Job) -> None:

@@ -135,6 +135,12 @@ async def test_the_demo_story_through_slack(
     assert len(slack_api.called("chat.postMessage")) == len(
         {c.answer["ts"] for c in slack_api.calls if c.method == "chat.postMessage"}
     )
+
+    # Status draws its chart in a worker, not in the web process, and uploads it.
+    assert await slack.command("status o1", "olivia") == 200
+    await eventually(lambda: slack_api.uploads, "the status chart")
+    assert all(png.startswith(b"\x89PNG") for png in slack_api.uploads.values())
+    assert slack.posted("Outcome o1")
     assert len(slack.posted("Statement of Benefit")) == 1
 
     await _live_until_achieved(slack, business)

@@ -119,7 +119,7 @@ async def test_a_repeated_slash_command_posts_one_anchor(
 async def test_a_private_command_answer_comes_back_in_the_ack(
     web_only: Baton, slack_api: SlackApiDouble
 ) -> None:
-    status, text = await web_only.post(*command_body("status o404", user="olivia", trigger="t8"))
+    status, text = await web_only.post(*command_body("pause o404", user="olivia", trigger="t8"))
     assert status == 200
     answer = json.loads(text)
     assert "o404" in answer["text"] and answer["blocks"]
