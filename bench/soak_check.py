@@ -64,7 +64,9 @@ async def check(
 async def _settle(store: RedisStore) -> bool:
     """Wait (bounded) until no job waits, runs or waits to be retried or for its turn, and
     no approved step is left to run."""
-    end = time.monotonic() + SETTLE_S
+    began = time.monotonic()
+    end = began + SETTLE_S
+    steps_done: float | None = None
     while time.monotonic() < end:
         queue = store.keys
         backlog = int(await store.redis.xlen(queue.jobs()))
@@ -74,6 +76,9 @@ async def _settle(store: RedisStore) -> bool:
         open_steps = [
             s for o in outcomes for s in await store.steps(o.id) if s.status in UNFINISHED
         ]
+        if not open_steps and steps_done is None:
+            steps_done = time.monotonic() - began
+            print(f"  no step left to run {steps_done:.0f}s after the traffic stopped")
         if backlog == 0 and not open_steps:
             return True
         await asyncio.sleep(1)
