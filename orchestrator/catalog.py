@@ -68,7 +68,7 @@ class Connection(Spec):
     """webhook: the `${ENV_VAR}` holding the HMAC-SHA256 signing key."""
     signature_header: str = "X-Baton-Signature"
     allow_private: tuple[str, ...] = ()
-    """http and webhook: networks (CIDR) this connection may reach although they are not
+    """http, webhook and smtp: networks (CIDR) this connection may reach although they are not
     public, for example `127.0.0.1/32`; any other loopback, private, link-local or cloud
     metadata address is refused, after redirects and DNS answers too."""
 
