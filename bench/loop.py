@@ -1,6 +1,7 @@
 """Throughput and cost of Baton's durable tick, and of the same loop in LangGraph.
 
     python -m bench.loop [--outcomes 1000 10000] [--workers 1 2 4] [--seconds 15] [--warmup 3]
+    python -m bench.loop --outcomes 1000 --cycles 3
 
 Needs a real Redis: `REDIS_URL`, else redis://127.0.0.1:6379; it uses database 14
 (`--db`) and FLUSHDBs it before each run, so point it at nothing you keep there.
@@ -18,6 +19,8 @@ stream) is measured with MEMORY USAGE per key and left out, and shown separately
 also shows the jobs of each kind handled in the window per tick: CPU per tick depends on
 that mix (a steady tick here brings a step execution and three notices with it), and with
 many outcomes a short warm-up leaves the window mostly first ticks (`--warmup`).
+`--cycles C` measures CPU per tick with that mix fixed instead: one process moves every
+due tick and drains the stream, C times, which is far less noisy on a shared machine.
 
 The peer is the same measure -> plan -> govern -> execute loop as a LangGraph StateGraph
 with its SQLite checkpointer (AsyncSqliteSaver), one invocation per outcome per step, in
@@ -306,6 +309,47 @@ async def run(
     return result
 
 
+async def cycle_cost(
+    url: str, workspace: Path, db: Path, outcomes: int, cycles: int
+) -> dict[str, Any]:
+    """CPU per tick with a fixed job mix, in this process: each cycle moves every due tick
+    into the stream and drains it (every tick with its step execution and notices), so
+    the figure does not depend on how far a timed window got; two cycles warm up first."""
+    redis = Redis.from_url(url)
+    await redis.flushdb()
+    ctx = context(redis, workspace, db)
+    await ctx.queue.ensure_group()
+    await confirm(ctx, outcomes)
+    runtime = Runtime(ctx, Sink(), name=consumer_name("bench"))
+    kinds: Counter[str] = Counter()
+    always = (0.0, float("inf"))
+    for kind, handler in list(runtime.worker.handlers.items()):
+        runtime.worker.handlers[kind] = _counted(kind, handler, kinds, always)
+
+    async def cycle() -> None:
+        await ctx.queue.move_due(ctx.clock.now(), limit=outcomes)
+        while await runtime.worker.run_once(block_ms=None, count=10):
+            pass
+
+    for _ in range(2):
+        await cycle()
+    kinds.clear()
+    trips = count_round_trips()
+    cpu, server = time.process_time(), await redis_cpu(redis)
+    for _ in range(cycles):
+        await cycle()
+    cpu, server = time.process_time() - cpu, await redis_cpu(redis) - server
+    ticks = max(kinds[TICK_JOB], 1)
+    await redis.flushdb()
+    await redis.aclose()
+    return {
+        "cpu_ms_per_tick": 1000 * cpu / ticks,
+        "redis_cpu_ms_per_tick": 1000 * server / ticks,
+        "trips_per_tick": trips[0] / ticks,
+        "jobs_per_tick": {kind: count / ticks for kind, count in sorted(kinds.items())},
+    }
+
+
 def _jobs_per_tick(reports: list[dict[str, Any]]) -> dict[str, float]:
     """Jobs of each kind the workers handled in the window, per tick handled there."""
     kinds: Counter[str] = Counter()
@@ -340,11 +384,22 @@ async def main() -> None:
         "first ticks, so a longer warm-up measures the steady mix of ticks, step executions "
         "and notices",
     )
+    parser.add_argument(
+        "--cycles",
+        type=int,
+        default=0,
+        help="instead of timed windows: CPU per tick over this many move-and-drain cycles "
+        "in one process (a fixed mix of jobs per tick, so less noisy on a shared machine)",
+    )
     args = parser.parse_args()
     base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
     url = f"{base}/{args.db}"
     with tempfile.TemporaryDirectory() as tmp:
         workspace, db = prepare(Path(tmp))
+        if args.cycles:
+            print(f"Redis {url}, {os.cpu_count()} cores")
+            await _cycles(url, workspace, db, args.outcomes, args.cycles, args.peer_steps)
+            return
         print(
             f"Redis {url}, {os.cpu_count()} cores, "
             f"window {args.seconds:.0f}s after {args.warmup:.0f}s warm-up"
@@ -375,6 +430,26 @@ async def main() -> None:
             f"Baton, 1 worker: {baton_wall:.2f} ms/tick wall, {baton_cpu:.2f} ms CPU "
             f"(worker + Redis); ratio {wall / baton_wall:.1f}x wall, {cpu / baton_cpu:.1f}x CPU"
         )
+
+
+async def _cycles(
+    url: str, workspace: Path, db: Path, sizes: list[int], cycles: int, peer_steps: int
+) -> None:
+    r: dict[str, Any] = {}
+    for outcomes in sizes:
+        r = await cycle_cost(url, workspace, db, outcomes, cycles)
+        print(
+            f"{outcomes:>6} outcomes, {cycles} cycles in one process: "
+            f"{r['trips_per_tick']:4.1f} round trips/tick, CPU/tick: worker "
+            f"{r['cpu_ms_per_tick']:.2f} ms, Redis {r['redis_cpu_ms_per_tick']:.2f} ms; jobs/tick: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in r["jobs_per_tick"].items())
+        )
+    _, cpu = await langgraph_ms_per_step(workspace.parent, db, peer_steps)
+    baton = r["cpu_ms_per_tick"] + r["redis_cpu_ms_per_tick"]
+    print(
+        f"LangGraph StateGraph + AsyncSqliteSaver: {cpu:.2f} ms CPU/step; Baton "
+        f"{baton:.2f} ms CPU/tick (worker + Redis, last size); ratio {cpu / baton:.1f}x CPU"
+    )
 
 
 if __name__ == "__main__":
