@@ -152,9 +152,14 @@ Card = tuple[str, str, str | None, str]
 """A button as Slack shows it now: (value, message ts, thread ts, channel)."""
 
 
+CHANNELS = [8]
+"""How many channels people work in (`--channels`)."""
+
+
 def channel_of(user: str) -> str:
-    """People work in 8 channels (Slack allows about one message per second per channel)."""
-    return f"C{int(user[1:]) % 8}" if user[1:].isdigit() else "C1"
+    """People work in CHANNELS channels. Slack allows about one message per second per
+    channel: more traffic than that is queued and delivered at Slack's pace."""
+    return f"C{int(user[1:]) % CHANNELS[0]}" if user[1:].isdigit() else "C1"
 
 
 def cards(slack: SlackApiDouble, action: str) -> list[Card]:
@@ -247,6 +252,7 @@ async def run(minutes: float, concurrency: int, rate: float) -> int:
 
         print(
             f"soak: {minutes:g} min, {concurrency} concurrent, {rate:g} req/s offered, "
+            f"{CHANNELS[0]} channels, "
             f"prefix {env['BATON_KEY_PREFIX']}"
         )
         for line in events:
@@ -341,9 +347,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rate", type=float, default=5.0, help="requests per second offered")
+    parser.add_argument("--channels", type=int, default=8, help="channels the 40 people use")
     parser.add_argument("--keep", action="store_true", help="keep the logs and the CRM copy")
     args = parser.parse_args()
     sqlite3.connect(":memory:").close()
+    CHANNELS[0] = args.channels
     raise SystemExit(asyncio.run(run(args.minutes, args.concurrency, args.rate)))
 
 

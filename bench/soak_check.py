@@ -82,7 +82,20 @@ async def _settle(store: RedisStore) -> bool:
         if backlog == 0 and not open_steps:
             return True
         await asyncio.sleep(1)
+    print(f"  still waiting after {SETTLE_S}s: {await _waiting(store)}")
     return False
+
+
+async def _waiting(store: RedisStore) -> dict[str, int]:
+    """Jobs still queued or waiting for their turn, by kind."""
+    kinds: Counter[str] = Counter()
+    for _, fields in await store.redis.xrange(store.keys.jobs()):
+        kinds[json.loads(fields[b"job"])["kind"]] += 1
+    for timer in await store.redis.zrange(store.keys.timers(), 0, -1):
+        if timer.decode().startswith(("retry:", "defer:")):
+            raw = await store.redis.hget(store.keys.timer_jobs(), timer)
+            kinds[json.loads(raw or "{}").get("kind", "?") + " (timer)"] += 1
+    return dict(kinds)
 
 
 async def _approvals(store: RedisStore) -> list[Approval]:
