@@ -7,6 +7,7 @@ moves due timers into the stream, at a cost that grows with what is due only.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -95,6 +96,8 @@ class JobQueue:
         self.redis = redis
         self.keys = keys
         self._move_due = redis.register_script(MOVE_DUE_LUA)
+        self._gathered: list[tuple[str, asyncio.Future[None]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def ensure_group(self) -> None:
         try:
@@ -120,6 +123,39 @@ class JobQueue:
 
     async def enqueue(self, kind: str, payload: dict[str, Any], attempt: int = 0) -> None:
         await self.redis.xadd(self.keys.jobs(), {"job": encode(kind, payload, attempt)})
+
+    async def enqueue_gathered(self, kind: str, payload: dict[str, Any]) -> None:
+        """Enqueue with whatever else this process enqueues in the same turn of the event
+        loop: one pipelined round trip for all of them (fifty clicks in flight cost a few
+        trips, not fifty). Returns, as `enqueue` does, once Redis holds the job."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._gathered.append((encode(kind, payload), done))
+        if len(self._gathered) == 1:
+            asyncio.get_running_loop().call_soon(self._send_gathered)
+        await done
+
+    def _send_gathered(self) -> None:
+        batch, self._gathered = self._gathered, []
+        task = asyncio.ensure_future(self._xadd_all(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _xadd_all(self, batch: list[tuple[str, asyncio.Future[None]]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for job, _ in batch:
+            pipe.xadd(self.keys.jobs(), {"job": job})
+        try:
+            await pipe.execute()
+        except BaseException as error:  # each waiting request answers for itself
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)
 
     async def schedule(
         self, timer_id: str, due: datetime, kind: str, payload: dict[str, Any], attempt: int = 0

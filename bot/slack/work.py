@@ -38,11 +38,11 @@ STATEMENT_FIELDS = ("team_id", "channel_id", "user_id", "text", "trigger_id")
 
 async def queue_command(queue: JobQueue, kind: str, body: Payload) -> None:
     """Queue a slash command as a `slack_statement` or `slack_command` job."""
-    await queue.enqueue(kind, {name: body.get(name, "") for name in STATEMENT_FIELDS})
+    await queue.enqueue_gathered(kind, {name: body.get(name, "") for name in STATEMENT_FIELDS})
 
 
 async def queue_click(queue: JobQueue, click: Click) -> None:
-    await queue.enqueue(SLACK_CLICK, click_to_json(click))
+    await queue.enqueue_gathered(SLACK_CLICK, click_to_json(click))
 
 
 def click_to_json(click: Click) -> Payload:
