@@ -47,12 +47,13 @@ class SlackListeners:
         self._beside: set[asyncio.Task[None]] = set()
 
     def register(self, app: AsyncApp) -> None:
-        app.command("/outcome")(self.on_command)
-        app.event("app_mention")(self.on_mention)
-        app.event("message")(self.on_message_event)
-        app.event("app_home_opened")(self.on_home)
+        # Bolt tries listeners in this order: the most frequent payload, a click, first.
         app.action(re.compile(f"^{ACTION_PREFIX}"))(self.on_action)
+        app.command("/outcome")(self.on_command)
+        app.event("message")(self.on_message_event)
+        app.event("app_mention")(self.on_mention)
         app.view(REJECT_CALLBACK)(self.on_reject_reason)
+        app.event("app_home_opened")(self.on_home)
 
     async def on_command(self, ack: AsyncAck, body: Body) -> None:
         words = body.get("text", "").split()
