@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from handlers.cards import Card
-from orchestrator.models import ConversationRef, MessageRef
+from orchestrator.models import ConversationRef, Direction, MessageRef, Outcome
 
 
 @dataclass
@@ -53,3 +54,26 @@ class RecordingGateway:
     def buttons(self, action: str) -> list[str]:
         """Values of `action` buttons on cards as they are now."""
         return [b.value for s in self.sent for b in s.current.buttons if b.action == action]
+
+
+OUTCOME_START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+
+
+def an_outcome(**update: object) -> Outcome:
+    """A confirmed churn outcome (o1 in T1, owned by olivia, approved by alice), with
+    `update` applied: the record store-level tests start from."""
+    base = Outcome(
+        id="o1",
+        workspace="T1",
+        objective="cut churn",
+        metric="churn_rate",
+        direction=Direction.DECREASE,
+        baseline=8.0,
+        target=6.0,
+        started_at=OUTCOME_START,
+        deadline=OUTCOME_START + timedelta(days=80),
+        owner="olivia",
+        approvers=("alice",),
+        conversation=ConversationRef(platform="test", workspace="T1", channel="C1"),
+    )
+    return base.model_copy(update=update)

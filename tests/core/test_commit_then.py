@@ -3,7 +3,7 @@ writes: all or nothing, audit events in order, the chain intact."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,8 +11,6 @@ from orchestrator import transitions
 from orchestrator.audit import verify
 from orchestrator.errors import NotFound, TransitionRefused
 from orchestrator.models import (
-    ConversationRef,
-    Direction,
     Lane,
     Outcome,
     Step,
@@ -20,25 +18,12 @@ from orchestrator.models import (
 )
 from orchestrator.store.commit import Commit
 from orchestrator.store.redis_store import RedisStore
+from tests.fakes import an_outcome
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
 
-def outcome() -> Outcome:
-    return Outcome(
-        id="o1",
-        workspace="T1",
-        objective="cut churn",
-        metric="churn_rate",
-        direction=Direction.DECREASE,
-        baseline=8.0,
-        target=6.0,
-        started_at=NOW,
-        deadline=NOW + timedelta(days=80),
-        owner="olivia",
-        approvers=("alice",),
-        conversation=ConversationRef(platform="test", workspace="T1", channel="C1"),
-    )
+outcome = an_outcome
 
 
 def step(status: StepStatus = StepStatus.PLANNED) -> Step:

@@ -18,8 +18,6 @@ from orchestrator import transitions
 from orchestrator.errors import IllegalTransition, NotFound, TransitionRefused
 from orchestrator.jobs import JobQueue
 from orchestrator.models import (
-    ConversationRef,
-    Direction,
     Lane,
     Outcome,
     OutcomeStatus,
@@ -30,6 +28,7 @@ from orchestrator.store.commit import Commit
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+from tests.fakes import an_outcome
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 SERVERS = ["embedded"] + (["REDIS_URL"] if os.environ.get("REDIS_URL") else [])
@@ -54,22 +53,7 @@ async def any_store(request: pytest.FixtureRequest, embedded_url: str) -> AsyncI
     await client.aclose()
 
 
-def outcome(**update: object) -> Outcome:
-    base = Outcome(
-        id="o1",
-        workspace="T1",
-        objective="cut churn",
-        metric="churn_rate",
-        direction=Direction.DECREASE,
-        baseline=8.0,
-        target=6.0,
-        started_at=NOW,
-        deadline=NOW + timedelta(days=80),
-        owner="olivia",
-        approvers=("alice",),
-        conversation=ConversationRef(platform="test", workspace="T1", channel="C1"),
-    )
-    return base.model_copy(update=update)
+outcome = an_outcome
 
 
 def step(status: StepStatus = StepStatus.PLANNED) -> Step:
