@@ -60,7 +60,7 @@ def encode(kind: str, payload: dict[str, Any], attempt: int = 0) -> str:
 
 @dataclass
 class _Delivery:
-    key: str
+    job: Job
     calls: int = field(default=0)
 
 
@@ -69,13 +69,8 @@ _DELIVERY: ContextVar[_Delivery | None] = ContextVar("baton_delivery", default=N
 
 @contextmanager
 def delivering(job: Job) -> Iterator[None]:
-    """Mark what runs inside as part of `job`, so paced calls can name themselves stably.
-
-    The name is the job's kind and payload, which survive a deferral (the entry id does not),
-    so a call that waited for its turn finds the turn it was given when the job comes back.
-    """
-    digest = hashlib.sha1(encode(job.kind, job.payload).encode(), usedforsecurity=False)
-    token = _DELIVERY.set(_Delivery(f"{job.kind}:{digest.hexdigest()[:20]}"))
+    """Mark what runs inside as part of `job`, so paced calls can name themselves stably."""
+    token = _DELIVERY.set(_Delivery(job))
     try:
         yield
     finally:
@@ -83,12 +78,19 @@ def delivering(job: Job) -> Iterator[None]:
 
 
 def next_delivery_call() -> str | None:
-    """A stable name for the next outbound call of the running job; None outside jobs."""
+    """A stable name for the next outbound call of the running job; None outside jobs.
+
+    The name is the job's kind and payload, which survive a deferral (the entry id does not),
+    so a call that waited for its turn finds the turn it was given when the job comes back.
+    It is worked out here, for the jobs that post, not for every job the worker runs.
+    """
     delivery = _DELIVERY.get()
     if delivery is None:
         return None
     delivery.calls += 1
-    return f"{delivery.key}:{delivery.calls}"
+    job = delivery.job
+    digest = hashlib.sha1(encode(job.kind, job.payload).encode(), usedforsecurity=False)
+    return f"{job.kind}:{digest.hexdigest()[:20]}:{delivery.calls}"
 
 
 class JobQueue:
@@ -218,19 +220,15 @@ class JobQueue:
 
     async def retry_later(self, job: Job, due: datetime) -> None:
         """Acknowledge and re-schedule with one more attempt, in one transaction."""
-        timer_id = f"retry:{job.entry_id}"
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.keys.timer_jobs(), timer_id, encode(job.kind, job.payload, job.attempt + 1))
-        pipe.zadd(self.keys.timers(), {timer_id: due.timestamp()})
-        pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
-        pipe.xdel(self.keys.jobs(), job.entry_id)
-        await pipe.execute()
+        await self._reschedule(job, f"retry:{job.entry_id}", due, job.attempt + 1)
 
     async def defer(self, job: Job, due: datetime) -> None:
         """Acknowledge and re-schedule unchanged (same attempt), in one transaction."""
-        timer_id = f"defer:{job.entry_id}"
+        await self._reschedule(job, f"defer:{job.entry_id}", due, job.attempt)
+
+    async def _reschedule(self, job: Job, timer_id: str, due: datetime, attempt: int) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.keys.timer_jobs(), timer_id, encode(job.kind, job.payload, job.attempt))
+        pipe.hset(self.keys.timer_jobs(), timer_id, encode(job.kind, job.payload, attempt))
         pipe.zadd(self.keys.timers(), {timer_id: due.timestamp()})
         pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
         pipe.xdel(self.keys.jobs(), job.entry_id)
