@@ -8,7 +8,7 @@ from orchestrator.context import Context
 from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
 from orchestrator.models import Approval, ApprovalStatus, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
-from orchestrator.steps import EXECUTE_JOB
+from orchestrator.steps import EXECUTE_JOB, execute_payload
 from orchestrator.store.commit import Commit
 
 TICK_JOB = "tick"
@@ -124,7 +124,7 @@ class Approvals:
         self.ctx.queue.cancel_in(commit, f"approval:{before.id}")
         await sla.settle_in(self.ctx, commit, before)
         if runs:
-            self.ctx.queue.enqueue_in(commit, EXECUTE_JOB, {"step": step.id})
+            self.ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
         else:
             await self._cancel_dependents(step, commit, actor)
             # Re-plan at once around the decision rather than at the next scheduled tick.

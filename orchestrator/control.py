@@ -9,7 +9,7 @@ from orchestrator.intake import Intake, Session, outcome_from
 from orchestrator.loop import TICK_JOB, cancel_in_flight
 from orchestrator.models import Measurement, Outcome, OutcomeStatus, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
-from orchestrator.steps import EXECUTE_JOB
+from orchestrator.steps import EXECUTE_JOB, execute_payload
 from orchestrator.store.commit import Commit
 
 
@@ -134,7 +134,7 @@ class Control:
     def _resume_work(self, commit: Commit, outcome_id: str, history: list[Step]) -> None:
         for step in history:
             if step.status is StepStatus.APPROVED:
-                self.ctx.queue.enqueue_in(commit, EXECUTE_JOB, {"step": step.id})
+                self.ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
         self.ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome_id})
 
     async def pause_all(self, workspace: str, user: str) -> None:
