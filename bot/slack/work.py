@@ -9,19 +9,16 @@ thread, decides a click, or runs a command that draws a chart; replies go out as
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from bot.slack import inbound
 from bot.slack.gateway import SlackGateway
 from bot.slack.replies import enqueue_replies
 from handlers import texts
-from handlers.cards import Card, Click
+from handlers.cards import Card, Click, Inbound
 from handlers.conversation import Conversation
 from orchestrator.jobs import Job, JobQueue
 from orchestrator.models import ConversationRef, MessageRef
-
-log = logging.getLogger("baton.slack")
 
 SLACK_STATEMENT = "slack_statement"
 """The job kind that anchors a stated outcome's thread and starts its intake."""
@@ -84,18 +81,18 @@ class SlackWork:
     async def statement(self, job: Job) -> None:
         """Anchor the thread (once, even when the job is retried), then hand the words to
         the conversation as said in that thread."""
-        body = job.payload
-        thread = await self._anchor(body)
-        message = inbound.from_command(body, thread)
-        await enqueue_replies(self._queue, message, await self.conversation.on_message(message))
+        thread = await self._anchor(job.payload)
+        await self._answer(inbound.from_command(job.payload, thread))
 
     async def command(self, job: Job) -> None:
-        message = inbound.from_command(job.payload)
-        await enqueue_replies(self._queue, message, await self.conversation.on_message(message))
+        await self._answer(inbound.from_command(job.payload))
 
     async def click(self, job: Job) -> None:
         click = click_from_json(job.payload)
         await enqueue_replies(self._queue, click, await self.conversation.on_click(click))
+
+    async def _answer(self, message: Inbound) -> None:
+        await enqueue_replies(self._queue, message, await self.conversation.on_message(message))
 
     async def _anchor(self, body: Payload) -> str:
         store = self.conversation.runtime.ctx.store
