@@ -20,13 +20,7 @@ from orchestrator.store.keys import Keys
 from tests.conftest import Harness, build_harness
 from tests.runtime.poison_worker import MAX_ATTEMPTS
 from tests.runtime.processes import ROOT, clean, reachable_redis, unique_prefix, until
-from tests.runtime.receiver import LOCAL, PageReceiver, page_receiver
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[PageReceiver]:
-    async with page_receiver() as running:
-        yield running
+from tests.runtime.receiver import LOCAL, PageReceiver
 
 
 @pytest.fixture

@@ -15,13 +15,7 @@ from orchestrator.models import ApprovalStatus, StepStatus
 from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.store.keys import Keys
 from tests.conftest import Harness, build_harness
-from tests.runtime.receiver import LOCAL, PageReceiver, page_receiver
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[PageReceiver]:
-    async with page_receiver() as running:
-        yield running
+from tests.runtime.receiver import LOCAL, PageReceiver
 
 
 @pytest.fixture

@@ -16,13 +16,7 @@ from orchestrator.loop import MEASURE_FAILURES_FOR_INCIDENT
 from orchestrator.paging import PagerDutyPager
 from orchestrator.store.keys import Keys
 from tests.conftest import Harness, build_harness
-from tests.runtime.receiver import LOCAL, PageReceiver, page_receiver
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[PageReceiver]:
-    async with page_receiver() as running:
-        yield running
+from tests.runtime.receiver import LOCAL, PageReceiver
 
 
 @pytest.fixture

@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+from redis.asyncio import Redis
 
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, sign
 
@@ -131,3 +133,20 @@ class Baton:
 
 def blocks_text(params: dict[str, Any]) -> str:
     return str(params.get("text", ""))
+
+
+@asynccontextmanager
+async def serving(env: dict[str, str], directory: Path) -> AsyncIterator[Baton]:
+    """`baton web` and `baton run` as processes for the block; then stopped, and their keys
+    removed from the Redis server in `REDIS_URL` (the embedded one goes with `directory`)."""
+    running = Baton(env, directory)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+        if os.environ.get("REDIS_URL"):
+            redis = Redis.from_url(os.environ["REDIS_URL"])
+            async for key in redis.scan_iter(match=env["BATON_KEY_PREFIX"] + ":*", count=1000):
+                await redis.delete(key)
+            await redis.aclose()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from tests.doubles.slack_api import SlackApiDouble
@@ -20,7 +18,7 @@ from tests.slack.conftest import (
     interaction_body,
     view_submission,
 )
-from tests.slack.processes import Baton, baton_env, eventually
+from tests.slack.processes import Baton, baton_env, eventually, serving
 
 STATEMENT = "Cut monthly churn by 2% by the end of Q1, with a budget of £500"
 REJECTION = "Too generous: keep discounts at 10% or less"
@@ -34,15 +32,8 @@ async def baton(
     slack_api: SlackApiDouble, business: Business, tmp_path: Path
 ) -> AsyncIterator[Baton]:
     env = baton_env(slack_api.base_url, tmp_path / "state", business.path)
-    running = Baton(env, tmp_path)
-    await running.start()
-    yield running
-    await running.stop()
-    if os.environ.get("REDIS_URL"):
-        redis = Redis.from_url(os.environ["REDIS_URL"])
-        async for key in redis.scan_iter(match=env["BATON_KEY_PREFIX"] + ":*", count=1000):
-            await redis.delete(key)
-        await redis.aclose()
+    async with serving(env, tmp_path) as running:
+        yield running
 
 
 class Slack:

@@ -4,18 +4,16 @@ requests; envelopes arrive on it, are acknowledged on it, and start the same con
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from tests.doubles.slack_api import SlackApiDouble
 from tests.slack.conftest import block_action, event_body
-from tests.slack.processes import Baton, baton_env, eventually
+from tests.slack.processes import Baton, baton_env, eventually, serving
 
 APP_TOKEN = "xapp-1-test-app-token"
 STATEMENT = "Cut monthly churn by 2% by the end of Q1, with a budget of £500"
@@ -28,15 +26,8 @@ async def baton(
     env = baton_env(
         slack_api.base_url, tmp_path / "state", business.path, SLACK_APP_TOKEN=APP_TOKEN
     )
-    running = Baton(env, tmp_path)
-    await running.start()
-    yield running
-    await running.stop()
-    if os.environ.get("REDIS_URL"):
-        redis = Redis.from_url(os.environ["REDIS_URL"])
-        async for key in redis.scan_iter(match=env["BATON_KEY_PREFIX"] + ":*", count=1000):
-            await redis.delete(key)
-        await redis.aclose()
+    async with serving(env, tmp_path) as running:
+        yield running
 
 
 def slash_command(text: str, *, user: str, trigger: str) -> dict[str, Any]:

@@ -1,0 +1,16 @@
+"""Fixtures shared by the runtime tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.runtime.receiver import PageReceiver, page_receiver
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[PageReceiver]:
+    """A local page receiver (webhook and PagerDuty Events v2), on a free port."""
+    async with page_receiver() as running:
+        yield running
