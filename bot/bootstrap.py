@@ -169,7 +169,7 @@ async def bootstrap(
         pager=build_pager(settings),
         **intelligence(settings, ctx),
     )
-    runtime.worker.visibility_ms = int(settings.worker_visibility_s * 1000)
+    runtime.set_visibility(settings.worker_visibility_s)
     runtime.worker.grace_s = settings.shutdown_grace_s
     await runtime.start()
     app = App(

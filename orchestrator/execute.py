@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from typing import Any
 
 from orchestrator import steps as step_ops
@@ -16,6 +18,13 @@ from orchestrator.store.commit import Commit
 
 LEASE_MS = 120_000
 
+log = logging.getLogger("baton.execute")
+
+
+def watchdog_id(step_id: str) -> str:
+    """The timer that runs a step started in a tick should its worker die before it ends."""
+    return f"execute:{step_id}"
+
 
 class RetryLater(BatonError):
     """A transient failure: the job runs again with backoff; the step stays `running`."""
@@ -26,6 +35,9 @@ class Executor:
         self.ctx = ctx
         self.lanes = lanes
         self.worker_id = worker_id
+        self.watchdog_s = 30.0
+        """How long a step started in a tick may run before its worker is presumed dead
+        and an execute job takes the step over (the worker's visibility timeout)."""
 
     async def execute(
         self, step_id: str, *, last_attempt: bool = False, outcome_id: str | None = None
@@ -62,10 +74,55 @@ class Executor:
         """`approved -> running`, only while the outcome is active and within budget; the
         same commit takes the step's lease (the compare-and-set makes this worker the only
         one that can start it, so no other worker holds that lease)."""
+        commit = Commit()
+        running = self._starting(commit, step)
+        try:
+            await self.ctx.store.apply(commit)
+        except TransitionRefused as refused:
+            if refused.reason == "over budget":
+                await self._cancel(step, "over budget at execution")
+            return None  # paused or stopped: it stays approved until resumed
+        return running
+
+    def start_in(self, commit: Commit, step: Step) -> Step:
+        """Add `approved -> running` to a tick's closing commit, with the same checks as
+        an execute job's start, and arm a watchdog timer: should this worker die before the
+        step ends, an execute job takes it over after `watchdog_s`. The finishing commit
+        disarms it. Run the step with `run_started` once the commit has applied."""
+        running = self._starting(commit, step)
+        due = self.ctx.clock.now() + timedelta(seconds=self.watchdog_s)
+        payload = {**step_ops.execute_payload(step), "watchdog": True}
+        self.ctx.queue.schedule_in(commit, watchdog_id(step.id), due, step_ops.EXECUTE_JOB, payload)
+        return running
+
+    async def run_started(self, step: Step, outcome: Outcome) -> None:
+        """Run a step `start_in` started. A failure hands the step to an execute job, which
+        retries with backoff and dead-letters as any job does; should that hand-over fail
+        too (Redis away), the watchdog still takes the step over."""
+        try:
+            await self._run(step, outcome, last_attempt=False)
+        except Exception as error:  # noqa: BLE001 - the execute job retries, then dead-letters
+            kind = type(error).__name__
+            log.warning("step %s handed to an execute job: %s: %s", step.id, kind, error)
+            await self._hand_over(step)
+
+    async def _hand_over(self, step: Step) -> None:
+        commit = Commit().op("RELEASE", self.ctx.keys.lease(f"step:{step.id}"), self.worker_id)
+        due = self.ctx.clock.now() + timedelta(seconds=1)
+        payload = step_ops.execute_payload(step)
+        self.ctx.queue.schedule_in(commit, watchdog_id(step.id), due, step_ops.EXECUTE_JOB, payload)
+        try:
+            await self.ctx.store.apply(commit)
+        except Exception:  # the armed watchdog takes the step over
+            log.exception("step %s left to its watchdog", step.id)
+
+    def _starting(self, commit: Commit, step: Step) -> Step:
+        """`approved -> running` into `commit`, only while the outcome is active and within
+        budget, taking the step's lease (the compare-and-set makes this worker the only one
+        that can start it, so no other worker holds that lease)."""
         outcome_key = self.ctx.keys.outcome(step.outcome_id)
         now = self.ctx.clock.now()
         running = step.model_copy(update={"status": StepStatus.RUNNING})
-        commit = Commit()
         commit.expect(outcome_key, OutcomeStatus.ACTIVE.value)
         commit.absent(self.ctx.keys.kill_switch(step.workspace), "paused for the workspace")
         commit.within_budget(outcome_key, step.cost)
@@ -83,12 +140,6 @@ class Executor:
             commit.op("HINCRBYFLOAT", outcome_key, "spent", step.cost)
         lease = self.ctx.keys.lease(f"step:{step.id}")
         commit.op("SET", lease, self.worker_id, "PX", LEASE_MS)
-        try:
-            await self.ctx.store.apply(commit)
-        except TransitionRefused as refused:
-            if refused.reason == "over budget":
-                await self._cancel(step, "over budget at execution")
-            return None  # paused or stopped: it stays approved until resumed
         return running
 
     async def _run(self, step: Step, outcome: Outcome, *, last_attempt: bool) -> bool:
@@ -187,7 +238,8 @@ class Executor:
         if done.case_id is not None:  # a case's decided step: the case carries on
             self.ctx.queue.enqueue_in(commit, CASE_JOB, {"case": done.case_id})
         commit.op("RELEASE", self.ctx.keys.lease(f"step:{step.id}"), self.worker_id)
-        await self.ctx.store.apply(commit)
+        self.ctx.queue.cancel_in(commit, watchdog_id(step.id))
+        await self.ctx.store.apply(self.ctx.queue.ack_in(commit))
 
     async def _ready_dependents(
         self, done: Step, outcome: Outcome, commit: Commit, history: list[Step]

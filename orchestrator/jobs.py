@@ -59,20 +59,30 @@ def encode(kind: str, payload: dict[str, Any], attempt: int = 0) -> str:
 
 
 @dataclass
-class _Delivery:
+class Delivery:
+    """One job being handled: its paced calls so far, and the commit that acknowledged it."""
+
     job: Job
     calls: int = field(default=0)
+    ack: Commit | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        """Whether a commit of the handler acknowledged the job (and applied)."""
+        return self.ack is not None and self.ack.applied
 
 
-_DELIVERY: ContextVar[_Delivery | None] = ContextVar("baton_delivery", default=None)
+_DELIVERY: ContextVar[Delivery | None] = ContextVar("baton_delivery", default=None)
 
 
 @contextmanager
-def delivering(job: Job) -> Iterator[None]:
-    """Mark what runs inside as part of `job`, so paced calls can name themselves stably."""
-    token = _DELIVERY.set(_Delivery(job))
+def delivering(job: Job) -> Iterator[Delivery]:
+    """Mark what runs inside as part of `job`: paced calls name themselves stably, and a
+    handler's closing commit can acknowledge the job (`JobQueue.ack_in`)."""
+    delivery = Delivery(job)
+    token = _DELIVERY.set(delivery)
     try:
-        yield
+        yield delivery
     finally:
         _DELIVERY.reset(token)
 
@@ -111,6 +121,18 @@ class JobQueue:
     def enqueue_in(self, commit: Commit, kind: str, payload: dict[str, Any]) -> Commit:
         """Add the job to `commit`, so it is queued if and only if the commit applies."""
         return commit.op("XADD", self.keys.jobs(), "*", "job", encode(kind, payload))
+
+    def ack_in(self, commit: Commit) -> Commit:
+        """Acknowledge the job being handled in `commit`, if a job is: the job is then done
+        if and only if its work is, and no crash can fall between the two (nor a second
+        round trip). Outside a job (a direct call) it adds nothing."""
+        delivery = _DELIVERY.get()
+        if delivery is None:
+            return commit
+        delivery.ack = commit
+        entry = delivery.job.entry_id
+        commit.op("XACK", self.keys.jobs(), GROUP, entry)
+        return commit.op("XDEL", self.keys.jobs(), entry)
 
     def schedule_in(
         self, commit: Commit, timer_id: str, due: datetime, kind: str, payload: dict[str, Any]
@@ -176,10 +198,25 @@ class JobQueue:
         first = await self.redis.zrange(self.keys.timers(), 0, 0, withscores=True)
         return float(first[0][1]) if first else None
 
-    async def read(self, consumer: str, count: int = 10, block_ms: int | None = None) -> list[Job]:
-        reply: Any = await self.redis.xreadgroup(
-            GROUP, consumer, {self.keys.jobs(): ">"}, count=count, block=block_ms
-        )
+    async def read(
+        self,
+        consumer: str,
+        count: int = 10,
+        block_ms: int | None = None,
+        *,
+        acks: list[str] | None = None,
+    ) -> list[Job]:
+        """Up to `count` new jobs; `acks`, entries handled since the last read, are
+        acknowledged in the same round trip."""
+        if acks:
+            pipe = self.redis.pipeline(transaction=False)
+            self._ack_all(pipe, acks)
+            pipe.xreadgroup(GROUP, consumer, {self.keys.jobs(): ">"}, count=count, block=block_ms)
+            reply: Any = (await pipe.execute())[-1]
+        else:
+            reply = await self.redis.xreadgroup(
+                GROUP, consumer, {self.keys.jobs(): ">"}, count=count, block=block_ms
+            )
         return [
             _job(entry_id, fields) for _, entries in reply or [] for entry_id, fields in entries
         ]
@@ -213,10 +250,17 @@ class JobQueue:
         return {_text(row["message_id"]): int(row["times_delivered"]) for row in rows}
 
     async def ack(self, job: Job) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
-        pipe.xdel(self.keys.jobs(), job.entry_id)
+        await self.ack_all([job.entry_id])
+
+    async def ack_all(self, entry_ids: list[str]) -> None:
+        """Acknowledge and drop handled entries, any number in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        self._ack_all(pipe, entry_ids)
         await pipe.execute()
+
+    def _ack_all(self, pipe: Any, entry_ids: list[str]) -> None:
+        pipe.xack(self.keys.jobs(), GROUP, *entry_ids)
+        pipe.xdel(self.keys.jobs(), *entry_ids)
 
     async def retry_later(self, job: Job, due: datetime) -> None:
         """Acknowledge and re-schedule with one more attempt, in one transaction."""

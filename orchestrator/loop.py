@@ -10,6 +10,7 @@ from orchestrator.catalog import Rule
 from orchestrator.context import Context
 from orchestrator.errors import BatonError, TransitionRefused
 from orchestrator.evaluate import evaluate
+from orchestrator.execute import Executor
 from orchestrator.models import (
     ApprovalStatus,
     Evaluation,
@@ -33,15 +34,27 @@ VERIFY_WINDOW = timedelta(days=30)
 
 
 class Loop:
-    """Ticks target outcomes. A steady tick costs three Redis round trips: one script that
-    reads the outcome, takes its lease and reads the rest; one closing commit (measurement,
-    verification, any plan and its governance, report, next timer, lease release); and the
-    job's acknowledgement. Planning adds one more, for the new steps' ids."""
+    """Ticks target outcomes. A steady tick costs two Redis round trips: one script that
+    reads the outcome, takes its lease and reads the rest; and one closing commit
+    (measurement, verification, any plan and its governance, report, next timer, lease
+    release, and the tick job's acknowledgement). Planning adds one more, for the new
+    steps' ids."""
 
-    def __init__(self, ctx: Context, planner: Planner, *, worker_id: str = "worker") -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        planner: Planner,
+        *,
+        worker_id: str = "worker",
+        executor: Executor | None = None,
+    ) -> None:
         self.ctx = ctx
         self.planner = planner
         self.worker_id = worker_id
+        self.executor = executor
+        """With an executor, the tick runs the first step its plan auto-approves itself,
+        started in the closing commit (no execute job, no re-read); without, every approved
+        step gets an execute job."""
 
     async def tick(self, outcome_id: str) -> bool:
         """Run one tick unless another worker holds the outcome's lease.
@@ -54,15 +67,20 @@ class Loop:
         closing = Commit().op("RELEASE", lease, self.worker_id)
         closing.op("HINCRBY", counters.counters_key(self.ctx.keys), counters.TICKS, 1)
         closed = False
+        started: list[Step] = []
         try:
-            closed = await self._tick(snapshot, closing)
+            closed = await self._tick(snapshot, closing, started)
         finally:
             if not closed:  # the closing commit did not run: release the lease here
                 await self.ctx.store.release(f"outcome:{outcome_id}", self.worker_id)
+        for step in started:  # after the lease's release: a slow step holds no outcome
+            assert self.executor is not None
+            await self.executor.run_started(step, snapshot.outcome)
         return True
 
-    async def _tick(self, snapshot: TickSnapshot, closing: Commit) -> bool:
-        """One tick; True once the closing commit (with the lease release) has run."""
+    async def _tick(self, snapshot: TickSnapshot, closing: Commit, started: list[Step]) -> bool:
+        """One tick; True once the closing commit (with the lease release) has run, with
+        the steps it started in `started`."""
         outcome = snapshot.outcome
         if outcome.status is not OutcomeStatus.ACTIVE:
             return False
@@ -79,12 +97,34 @@ class Loop:
         history = await self._advance_ready(snapshot, history)
         # A plan and its governance go first, as when they were commits of their own.
         work = Commit()
+        auto: list[Step] = []
         if not any(s.status in IN_FLIGHT for s in history):
-            await self._plan(snapshot, evaluation, history, work)
-        return await self._close(work.then(self._report(outcome, evaluation, closing)))
+            auto = await self._plan(snapshot, evaluation, history, work)
+        closing = work.then(self._report(outcome, evaluation, closing))
+        return await self._close_starting(closing, auto, started)
 
     async def _close(self, commit: Commit) -> bool:
-        await self.ctx.store.apply(commit)
+        await self.ctx.store.apply(self.ctx.queue.ack_in(commit))
+        return True
+
+    async def _close_starting(self, closing: Commit, auto: list[Step], started: list[Step]) -> bool:
+        """Close the tick, starting the first auto-approved step in the same commit (the
+        others get execute jobs). Should the start be refused (paused, the kill switch, the
+        budget, since the tick began), the tick closes with an execute job for it instead,
+        which decides as any execution does."""
+        for step in auto[1:]:
+            self.ctx.queue.enqueue_in(closing, step_ops.EXECUTE_JOB, step_ops.execute_payload(step))
+        if not auto or self.executor is None:
+            return await self._close(closing)
+        starting = Commit().then(closing)
+        running = self.executor.start_in(starting, auto[0])
+        try:
+            await self._close(starting)
+        except TransitionRefused:
+            first = step_ops.execute_payload(auto[0])
+            self.ctx.queue.enqueue_in(closing, step_ops.EXECUTE_JOB, first)
+            return await self._close(closing)
+        started.append(running)
         return True
 
     async def _measure(self, snapshot: TickSnapshot, closing: Commit) -> float | None:
@@ -203,6 +243,8 @@ class Loop:
         commit: Commit,
         history: list[Step],
         rules: list[Rule],
+        *,
+        queue_execution: bool = True,
     ) -> Step:
         upstream = by_id.get(step.depends_on or "")
         return await step_ops.make_ready(
@@ -214,13 +256,16 @@ class Loop:
             step_ops.steps_on(self.ctx.clock.now(), history),
             spent=snapshot.spent,
             rules=rules,
+            queue_execution=queue_execution,
         )
 
     async def _plan(
         self, snapshot: TickSnapshot, evaluation: Evaluation, history: list[Step], commit: Commit
-    ) -> None:
+    ) -> list[Step]:
         """Plan into `commit`: the new steps, the plan's notice, and the governance of the
-        new steps whose inputs are ready (planned and governed in the same commit)."""
+        new steps whose inputs are ready (planned and governed in the same commit).
+
+        Returns the steps policy approved, for the caller to execute."""
         outcome = snapshot.outcome
         workspace = self.ctx.workspace_of(outcome.workspace)
         rules = await self.ctx.extra_rules(outcome.workspace)
@@ -235,7 +280,7 @@ class Loop:
             )
         )
         if not proposals:
-            return
+            return []
         created = await step_ops.create(self.ctx, outcome, proposals, commit)
         rejected = [s for s in history if s.status is StepStatus.REJECTED]
         self.ctx.notify(
@@ -255,9 +300,15 @@ class Loop:
         )
         everything = [*history, *created]
         by_id = {s.id: s for s in everything}
+        approved: list[Step] = []
         for step in created:
             if _inputs_ready(step, by_id):
-                await self._govern(snapshot, step, by_id, commit, everything, rules)
+                governed = await self._govern(
+                    snapshot, step, by_id, commit, everything, rules, queue_execution=False
+                )
+                if governed.status is StepStatus.APPROVED:
+                    approved.append(governed)
+        return approved
 
     async def _end(
         self, outcome: Outcome, evaluation: Evaluation, history: list[Step], closing: Commit

@@ -49,8 +49,8 @@ class Runtime:
         self.intake = Intake(ctx, interpreter)
         self.control = Control(ctx, self.intake)
         self.approvals = Approvals(ctx)
-        self.loop = Loop(ctx, planner or PlaybookPlanner(), worker_id=name)
         self.executor = Executor(ctx, lanes or Lanes(), worker_id=name)
+        self.loop = Loop(ctx, planner or PlaybookPlanner(), worker_id=name, executor=self.executor)
         self.ladder = Ladder(ctx)
         self.digest = Digest(ctx)
         self.pager: Pager = pager or Pagers()
@@ -107,8 +107,14 @@ class Runtime:
         if not await self.loop.tick(outcome_id):  # a standing outcome
             await self.standing.tick(outcome_id)
 
+    def set_visibility(self, seconds: float) -> None:
+        """How long a job, or a step a tick started, may run before its worker is presumed
+        dead and another takes it over."""
+        self.worker.visibility_ms = int(seconds * 1000)
+        self.executor.watchdog_s = seconds
+
     async def _execute(self, job: Job) -> None:
-        if job.reclaimed:
+        if job.reclaimed or job.payload.get("watchdog"):  # its worker is presumed dead
             await take_over_lease(self.ctx, f"step:{job.payload['step']}")
         last = job.attempt + 1 >= self.worker.max_attempts
         await self.executor.execute(

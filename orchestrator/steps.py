@@ -84,10 +84,13 @@ async def make_ready(
     *,
     spent: float | None = None,
     rules: list[Rule] | None = None,
+    queue_execution: bool = True,
 ) -> Step:
     """Govern a step whose inputs are known: forbid, run (auto) or ask a person.
 
-    `spent` and `rules`, when the caller already read them, save their round trips."""
+    `spent` and `rules`, when the caller already read them, save their round trips. An
+    approved step gets an execute job unless `queue_execution` is False (the caller starts
+    it itself)."""
     workspace = ctx.workspace_of(outcome.workspace)
     action = workspace.actions[step.action]
     audience = len(upstream.get("rows", []))
@@ -103,7 +106,9 @@ async def make_ready(
         remaining_budget=remaining,
         steps_today=steps_today,
     )
-    return _apply_decision(ctx, outcome, workspace, step, decision, upstream, commit)
+    return _apply_decision(
+        ctx, outcome, workspace, step, decision, upstream, commit, queue_execution=queue_execution
+    )
 
 
 def _apply_decision(
@@ -114,6 +119,8 @@ def _apply_decision(
     decision: Decision,
     upstream: dict[str, Any],
     commit: Commit,
+    *,
+    queue_execution: bool = True,
 ) -> Step:
     now = ctx.clock.now()
     status = {
@@ -144,7 +151,8 @@ def _apply_decision(
         },
     )
     if status is StepStatus.APPROVED:
-        ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
+        if queue_execution:
+            ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
     elif status is StepStatus.AWAITING_APPROVAL:
         _request_approval(ctx, outcome, workspace, after, commit, now)
     else:

@@ -16,12 +16,16 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from orchestrator import logcontext
 from orchestrator.clock import Clock
 from orchestrator.errors import Deferred, NotFound
-from orchestrator.jobs import Job, JobQueue, delivering
+from orchestrator.jobs import Delivery, Job, JobQueue, delivering
 
 log = logging.getLogger("baton.worker")
 
 JobHandler = Callable[[Job], Awaitable[None]]
 DeadLetterHook = Callable[[Job, str], Awaitable[None]]
+
+ACK_WITHIN_S = 0.02
+"""How long a handled job's acknowledgement may wait to share a round trip with others'
+(or with the next read). Only a crash in that window runs the job again."""
 
 
 class Worker:
@@ -50,12 +54,16 @@ class Worker:
         self._next_look_back = 0.0
         self.grace_s = 10.0
         """How long a stopping worker lets the current job finish before releasing it."""
+        self._acks: list[str] = []
+        """Handled jobs whose acknowledgement is gathered (sent within `ACK_WITHIN_S`)."""
+        self._acking: set[asyncio.Task[None]] = set()
 
     async def run_once(self, block_ms: int | None = None, count: int = 10) -> int:
         """Handle what is waiting (and what crashed workers left); returns how many."""
         jobs = await self._next(count, block_ms)
         for job in jobs:
             await self.handle(job)
+        await self.flush_acks()
         return len(jobs)
 
     async def _next(self, count: int, block_ms: int | None, *, look_back: bool = True) -> list[Job]:
@@ -68,7 +76,12 @@ class Worker:
             reclaimed = await self.queue.reclaim(self.name, self.visibility_ms, 1)
             if reclaimed:
                 return reclaimed
-        return await self.queue.read(self.name, count, block_ms)
+        acks, self._acks = self._acks, []
+        try:
+            return await self.queue.read(self.name, count, block_ms, acks=acks)
+        except BaseException:
+            self._acks = acks + self._acks  # not sent, or not known to be: send again
+            raise
 
     def _look_back(self) -> bool:
         """Whether to look for abandoned jobs now: a job is abandoned only after the
@@ -103,39 +116,89 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, 2.0)
+        with contextlib.suppress(RedisError, OSError):
+            await self.flush_acks()
+
+    async def flush_acks(self) -> None:
+        """Send the gathered acknowledgements now."""
+        acks, self._acks = self._acks, []
+        if not acks:
+            return
+        try:
+            await self.queue.ack_all(acks)
+        except BaseException:
+            self._acks = acks + self._acks
+            raise
+
+    def _ack_soon(self, job: Job) -> None:
+        """Gather `job`'s acknowledgement: it goes with the next read, or on its own once
+        `ACK_WITHIN_S` has passed, whichever is first."""
+        self._acks.append(job.entry_id)
+        if len(self._acks) == 1:
+            asyncio.get_running_loop().call_later(ACK_WITHIN_S, self._ack_overdue)
+
+    def _ack_overdue(self) -> None:
+        if not self._acks:
+            return
+        task = asyncio.ensure_future(self._flush_quietly())
+        self._acking.add(task)
+        task.add_done_callback(self._acking.discard)
+
+    async def _flush_quietly(self) -> None:
+        try:
+            await self.flush_acks()
+        except (RedisError, OSError) as error:  # kept, and sent with the next read
+            log.warning("acknowledgements not sent yet (%s)", error)
 
     async def _run_batch(self, jobs: list[Job], stop: asyncio.Event) -> None:
+        """Run a batch in one task; once `stop` is set, the job in hand gets `grace_s` to
+        finish, and the jobs not yet started are handed back."""
+        if not jobs:
+            return
+        hand: list[Delivery] = []  # the job in hand, while there is one
+        batch = asyncio.ensure_future(self._run_all(jobs, stop, hand))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({batch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if batch.done():
+            batch.result()
+            return
+        done, _ = await asyncio.wait({batch}, timeout=self.grace_s)
+        if done:
+            batch.result()
+            return
+        batch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await batch
+        unstarted = jobs[jobs.index(hand[0].job) + 1 :] if hand else []
+        if hand and not hand[0].acknowledged:  # else its work is committed: nothing to hand back
+            unstarted.insert(0, hand[0].job)
+        for job in unstarted:
+            log.warning("job %s released unfinished at shutdown", job.kind)
+            await self.queue.release(job)
+
+    async def _run_all(self, jobs: list[Job], stop: asyncio.Event, hand: list[Delivery]) -> None:
         for index, job in enumerate(jobs):
             if stop.is_set():
+                hand.clear()
                 for unstarted in jobs[index:]:
                     await self.queue.release(unstarted)
                 return
-            task = asyncio.ensure_future(self.handle(job))
-            stopping = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not task.done():
-                await self._finish_or_release(job, task)
+            await self.handle(job, hand)
+        hand.clear()
 
-    async def _finish_or_release(self, job: Job, task: asyncio.Future[None]) -> None:
-        done, _ = await asyncio.wait({task}, timeout=self.grace_s)
-        if done:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        log.warning("job %s released unfinished at shutdown", job.kind)
-        await self.queue.release(job)
-
-    async def handle(self, job: Job) -> None:
-        """Handle one job, with its ids in the log context of everything it logs."""
+    async def handle(self, job: Job, hand: list[Delivery] | None = None) -> None:
+        """Handle one job, with its ids in the log context of everything it logs; `hand`,
+        when given, holds the job's delivery while it runs."""
         with (
             logcontext.bound(**logcontext.ids_of(job.kind, job.entry_id, job.payload)),
-            delivering(job),
+            delivering(job) as delivery,
         ):
-            await self._handle(job)
+            if hand is not None:
+                hand[:] = [delivery]
+            await self._handle(job, delivery)
 
-    async def _handle(self, job: Job) -> None:
+    async def _handle(self, job: Job, delivery: Delivery) -> None:
         if job.deliveries > self.max_attempts:
             crashes = job.deliveries - 1
             await self._dead(job, f"its worker died {crashes} times while handling it")
@@ -156,10 +219,14 @@ class Worker:
             raise  # left unacknowledged: another worker reclaims it
         except (RedisConnectionError, RedisTimeoutError):
             raise  # Redis is away, not the job at fault: it stays pending and is reclaimed
-        except Exception as error:  # noqa: BLE001 - any failure is retried, then dead-lettered
-            await self._failed(job, error)
+        except Exception as error:  # any failure is retried, then dead-lettered
+            if delivery.acknowledged:  # its work was committed: running it again is wrong
+                log.exception("job %s failed after its work was committed", job.kind)
+            else:
+                await self._failed(job, error)
             return
-        await self.queue.ack(job)
+        if not delivery.acknowledged:
+            self._ack_soon(job)
         self.processed += 1
 
     async def _failed(self, job: Job, error: Exception) -> None:

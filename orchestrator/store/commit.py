@@ -34,8 +34,8 @@ end
 for _, w in ipairs(spec.writes) do
   redis.call('HSET', w.key, unpack(w.fields))
 end
-local allowed = {SADD=1, SREM=1, ZADD=1, ZREM=1, XADD=1, RPUSH=1, HSET=1, HDEL=1,
-                 HINCRBY=1, HINCRBYFLOAT=1, DEL=1, SET=1, INCRBY=1}
+local allowed = {SADD=1, SREM=1, ZADD=1, ZREM=1, XADD=1, XACK=1, XDEL=1, RPUSH=1, HSET=1,
+                 HDEL=1, HINCRBY=1, HINCRBYFLOAT=1, DEL=1, SET=1, INCRBY=1}
 for _, op in ipairs(spec.ops) do
   if op[1] == 'RELEASE' then
     -- Release a lease only if this owner still holds it.
@@ -85,6 +85,8 @@ class Commit:
     events: list[dict[str, str]] = field(default_factory=list)
     written: dict[str, str] = field(default_factory=dict)
     """The status this commit writes per record key."""
+    applied: bool = False
+    """Set by the store once the commit has applied."""
 
     def expect(self, key: str, *statuses: str) -> Commit:
         """Refuse unless the record at `key` has one of `statuses` ('' means absent)."""

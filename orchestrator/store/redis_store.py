@@ -58,6 +58,7 @@ class RedisStore:
         """Apply `commit` atomically or raise `TransitionRefused` naming the failed check."""
         ok, index, actual = await self._commit(args=[commit.to_json()])
         if int(ok) == 1:
+            commit.applied = True
             return
         check = commit.checks[int(index) - 1]
         actual_text = actual.decode() if isinstance(actual, bytes) else str(actual)
