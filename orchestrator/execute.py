@@ -95,12 +95,17 @@ class Executor:
         self.ctx.queue.schedule_in(commit, watchdog_id(step.id), due, step_ops.EXECUTE_JOB, payload)
         return running
 
-    async def run_started(self, step: Step, outcome: Outcome) -> None:
-        """Run a step `start_in` started. A failure hands the step to an execute job, which
-        retries with backoff and dead-letters as any job does; should that hand-over fail
-        too (Redis away), the watchdog still takes the step over."""
+    async def run_started(
+        self, step: Step, outcome: Outcome, *, latest: float, history: list[Step]
+    ) -> None:
+        """Run a step `start_in` started, given the tick's reading and step history (the
+        step in flight keeps other ticks from planning meanwhile, so they still hold).
+
+        A failure hands the step to an execute job, which retries with backoff and
+        dead-letters as any job does; should that hand-over fail too (Redis away), the
+        watchdog still takes the step over."""
         try:
-            await self._run(step, outcome, last_attempt=False)
+            await self._run(step, outcome, last_attempt=False, known=(latest, history))
         except Exception as error:  # noqa: BLE001 - the execute job retries, then dead-letters
             kind = type(error).__name__
             log.warning("step %s handed to an execute job: %s: %s", step.id, kind, error)
@@ -142,9 +147,17 @@ class Executor:
         commit.op("SET", lease, self.worker_id, "PX", LEASE_MS)
         return running
 
-    async def _run(self, step: Step, outcome: Outcome, *, last_attempt: bool) -> bool:
+    async def _run(
+        self,
+        step: Step,
+        outcome: Outcome,
+        *,
+        last_attempt: bool,
+        known: tuple[float | None, list[Step]] | None = None,
+    ) -> bool:
         """Run the step in its lane and finish it; True once the finishing commit (which
-        releases the step's lease) has run."""
+        releases the step's lease) has run. `known`: the metric's latest value and the
+        outcome's steps, when the caller has them (else they are read before finishing)."""
         workspace = self.ctx.workspace_of(step.workspace)
         lane_input = LaneInput(
             step=step,
@@ -162,22 +175,23 @@ class Executor:
             if transient and not last_attempt:
                 raise RetryLater(str(error)) from error
             # A transient failure that outlived every retry is an outage: page on-call.
-            await self._finish(step, outcome, failed=str(error), incident=transient)
+            await self._finish(step, outcome, known, failed=str(error), incident=transient)
             return True
-        await self._finish(step, outcome, output=output)
+        await self._finish(step, outcome, known, output=output)
         return True
 
     async def _finish(
         self,
         step: Step,
         outcome: Outcome,
+        known: tuple[float | None, list[Step]] | None,
         *,
         output: dict[str, Any] | None = None,
         failed: str = "",
         incident: bool = False,
     ) -> None:
         now = self.ctx.clock.now()
-        latest, history = await self.ctx.store.latest_and_steps(outcome.id)
+        latest, history = known or await self.ctx.store.latest_and_steps(outcome.id)
         status = StepStatus.FAILED if failed else StepStatus.SUCCEEDED
         done = step.model_copy(
             update={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from orchestrator import counters, transitions
@@ -67,18 +68,19 @@ class Loop:
         closing = Commit().op("RELEASE", lease, self.worker_id)
         closing.op("HINCRBY", counters.counters_key(self.ctx.keys), counters.TICKS, 1)
         closed = False
-        started: list[Step] = []
+        started: list[Callable[[], Awaitable[None]]] = []
         try:
             closed = await self._tick(snapshot, closing, started)
         finally:
             if not closed:  # the closing commit did not run: release the lease here
                 await self.ctx.store.release(f"outcome:{outcome_id}", self.worker_id)
-        for step in started:  # after the lease's release: a slow step holds no outcome
-            assert self.executor is not None
-            await self.executor.run_started(step, snapshot.outcome)
+        for run in started:  # after the lease's release: a slow step holds no outcome
+            await run()
         return True
 
-    async def _tick(self, snapshot: TickSnapshot, closing: Commit, started: list[Step]) -> bool:
+    async def _tick(
+        self, snapshot: TickSnapshot, closing: Commit, started: list[Callable[[], Awaitable[None]]]
+    ) -> bool:
         """One tick; True once the closing commit (with the lease release) has run, with
         the steps it started in `started`."""
         outcome = snapshot.outcome
@@ -99,32 +101,40 @@ class Loop:
         work = Commit()
         auto: list[Step] = []
         if not any(s.status in IN_FLIGHT for s in history):
-            auto = await self._plan(snapshot, evaluation, history, work)
+            auto, history = await self._plan(snapshot, evaluation, history, work)
         closing = work.then(self._report(outcome, evaluation, closing))
-        return await self._close_starting(closing, auto, started)
+        if not await self._close_starting(closing, auto):
+            return True
+        assert self.executor is not None
+        run_started = self.executor.run_started
+        running = auto[0].model_copy(update={"status": StepStatus.RUNNING})
+        history = [running if s.id == running.id else s for s in history]
+        started.append(lambda: run_started(running, outcome, latest=value, history=history))
+        return True
 
     async def _close(self, commit: Commit) -> bool:
         await self.ctx.store.apply(self.ctx.queue.ack_in(commit))
         return True
 
-    async def _close_starting(self, closing: Commit, auto: list[Step], started: list[Step]) -> bool:
+    async def _close_starting(self, closing: Commit, auto: list[Step]) -> bool:
         """Close the tick, starting the first auto-approved step in the same commit (the
-        others get execute jobs). Should the start be refused (paused, the kill switch, the
-        budget, since the tick began), the tick closes with an execute job for it instead,
-        which decides as any execution does."""
+        others get execute jobs); True if it started. Should the start be refused (paused,
+        the kill switch, the budget, since the tick began), the tick closes with an execute
+        job for it instead, which decides as any execution does."""
         for step in auto[1:]:
             self.ctx.queue.enqueue_in(closing, step_ops.EXECUTE_JOB, step_ops.execute_payload(step))
         if not auto or self.executor is None:
-            return await self._close(closing)
+            await self._close(closing)
+            return False
         starting = Commit().then(closing)
-        running = self.executor.start_in(starting, auto[0])
+        self.executor.start_in(starting, auto[0])
         try:
             await self._close(starting)
         except TransitionRefused:
             first = step_ops.execute_payload(auto[0])
             self.ctx.queue.enqueue_in(closing, step_ops.EXECUTE_JOB, first)
-            return await self._close(closing)
-        started.append(running)
+            await self._close(closing)
+            return False
         return True
 
     async def _measure(self, snapshot: TickSnapshot, closing: Commit) -> float | None:
@@ -261,11 +271,12 @@ class Loop:
 
     async def _plan(
         self, snapshot: TickSnapshot, evaluation: Evaluation, history: list[Step], commit: Commit
-    ) -> list[Step]:
+    ) -> tuple[list[Step], list[Step]]:
         """Plan into `commit`: the new steps, the plan's notice, and the governance of the
         new steps whose inputs are ready (planned and governed in the same commit).
 
-        Returns the steps policy approved, for the caller to execute."""
+        Returns the steps policy approved, for the caller to execute, and the history with
+        the new steps as the commit leaves them."""
         outcome = snapshot.outcome
         workspace = self.ctx.workspace_of(outcome.workspace)
         rules = await self.ctx.extra_rules(outcome.workspace)
@@ -280,7 +291,7 @@ class Loop:
             )
         )
         if not proposals:
-            return []
+            return [], history
         created = await step_ops.create(self.ctx, outcome, proposals, commit)
         rejected = [s for s in history if s.status is StepStatus.REJECTED]
         self.ctx.notify(
@@ -306,9 +317,10 @@ class Loop:
                 governed = await self._govern(
                     snapshot, step, by_id, commit, everything, rules, queue_execution=False
                 )
+                by_id[step.id] = governed
                 if governed.status is StepStatus.APPROVED:
                     approved.append(governed)
-        return approved
+        return approved, [by_id[s.id] for s in everything]
 
     async def _end(
         self, outcome: Outcome, evaluation: Evaluation, history: list[Step], closing: Commit

@@ -87,6 +87,8 @@ class Commit:
     """The status this commit writes per record key."""
     applied: bool = False
     """Set by the store once the commit has applied."""
+    _fields: dict[str, dict[str, str | float]] = field(default_factory=dict, repr=False)
+    _writes_of: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def expect(self, key: str, *statuses: str) -> Commit:
         """Refuse unless the record at `key` has one of `statuses` ('' means absent)."""
@@ -113,10 +115,16 @@ class Commit:
         return self
 
     def write(self, key: str, status: str, data: str, **extra: str | float) -> Commit:
-        fields: list[str | float] = ["status", status, "data", data]
-        for name, value in extra.items():
-            fields += [name, value]
-        self.writes.append({"key": key, "fields": fields})
+        """Write a record; a record this commit already writes is written once, as last
+        written (every write applies before any op, so the earlier one is never seen)."""
+        fields: dict[str, str | float] = {"status": status, "data": data, **extra}
+        if key in self._fields:
+            self._fields[key].update(fields)
+            self._writes_of[key]["fields"] = _flat(self._fields[key])
+        else:
+            self._fields[key] = fields
+            self._writes_of[key] = {"key": key, "fields": _flat(fields)}
+            self.writes.append(self._writes_of[key])
         self.written[key] = status
         return self
 
@@ -133,7 +141,14 @@ class Commit:
         """Append `other`'s parts after this commit's own, as if added here in order."""
         for check in other.checks:
             self._check(check)
-        self.writes += other.writes
+        for key, fields in other._fields.items():
+            status = fields["status"]
+            self.write(
+                key,
+                str(status),
+                str(fields["data"]),
+                **{name: value for name, value in fields.items() if name not in ("status", "data")},
+            )
         self.written.update(other.written)
         self.ops += other.ops
         self.events += other.events
@@ -148,3 +163,7 @@ class Commit:
                 "events": self.events,
             }
         )
+
+
+def _flat(fields: dict[str, str | float]) -> list[str | float]:
+    return [item for pair in fields.items() for item in pair]
