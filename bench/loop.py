@@ -9,15 +9,17 @@ Needs a real Redis: `REDIS_URL`, else redis://127.0.0.1:6379; it uses database 1
 Each run confirms N active outcomes that tick back to back (check_every_s = 0), with a
 SQLite metric (one row, one table: instant, but through the real SQL connector) and the
 playbook planner re-running a one-step play (a logic-lane query), auto-approved by policy.
-W worker processes run the real `Runtime` (ticks, step executions, notices; notices are
-delivered to a sink, chat delivery is not the loop's cost); this process moves due timers
+W worker processes run the real `Runtime` (ticks, which run their auto-approved step, and
+notices; notices are delivered to a sink, chat delivery is not the loop's cost); this
+process moves due timers
 as `baton clock` does. Over a window after warm-up it reports ticks/s, Redis commands per
 tick (INFO commandstats delta over ticks: every job kind and the clock included), p50/p99
-tick latency (the tick job's handler), and Redis memory per active outcome counting the
-outcome's live state only: history (measurements, audit trail, finished steps, the job
-stream) is measured with MEMORY USAGE per key and left out, and shown separately. It
+tick latency (the tick job's handler, its step's execution included), and Redis memory
+per active outcome counting the outcome's live state only: history (measurements, audit
+trail, finished steps, the job stream) is measured with MEMORY USAGE per key and left
+out, and shown separately. It
 also shows the jobs of each kind handled in the window per tick: CPU per tick depends on
-that mix (a steady tick here brings a step execution and three notices with it), and with
+that mix (a steady tick here brings three notices with it), and with
 many outcomes a short warm-up leaves the window mostly first ticks (`--warmup`).
 `--cycles C` measures CPU per tick with that mix fixed instead: one process moves every
 due tick and drains the stream, C times, which is far less noisy on a shared machine.
