@@ -125,9 +125,10 @@ class JobQueue:
     def ack_in(self, commit: Commit) -> Commit:
         """Acknowledge the job being handled in `commit`, if a job is: the job is then done
         if and only if its work is, and no crash can fall between the two (nor a second
-        round trip). Outside a job (a direct call) it adds nothing."""
+        round trip). Outside a job (a direct call), or once an applied commit has
+        acknowledged the job, it adds nothing."""
         delivery = _DELIVERY.get()
-        if delivery is None:
+        if delivery is None or delivery.acknowledged:  # outside a job, or already done
             return commit
         delivery.ack = commit
         entry = delivery.job.entry_id

@@ -109,6 +109,25 @@ async def test_a_refused_commit_leaves_the_job_to_the_worker(
     assert await redis.zcard(keys.timers()) == 1  # failed: retried later, as any job
 
 
+async def test_a_later_refused_commit_does_not_undo_an_acknowledgement(
+    redis: Redis, keys: Keys, store: RedisStore
+) -> None:
+    queue = JobQueue(redis, keys)
+    await queue.ensure_group()
+
+    async def closes_then_is_refused(job: Job) -> None:
+        await store.apply(queue.ack_in(Commit().op("INCRBY", keys.sequence("effects"), 1)))
+        later = queue.ack_in(Commit().expect(keys.step("s404"), "running"))
+        assert later.ops == []  # already acknowledged: nothing more to send
+        await store.apply(later)  # refused: a step run in the tick that another finished
+
+    worker = Worker(queue, {"work": closes_then_is_refused}, clock=SystemClock())
+    await queue.enqueue("work", {})
+    assert await worker.run_once() == 1
+    assert (await queue.pending(), await queue.backlog()) == (0, 0)
+    assert await redis.zcard(keys.timers()) == 0  # the closed tick is not run again
+
+
 def test_a_record_written_twice_in_one_commit_is_written_once_as_last_written() -> None:
     commit = Commit().write("k:s1", "planned", '{"v":1}')
     commit.write("k:s2", "planned", '{"v":9}')
