@@ -60,7 +60,7 @@ class Worker:
 
     async def run_once(self, block_ms: int | None = None, count: int = 10) -> int:
         """Handle what is waiting (and what crashed workers left); returns how many."""
-        jobs = await self._next(count, block_ms)
+        jobs = await self._next(count, block_ms, look_back=self._look_back())
         for job in jobs:
             await self.handle(job)
         await self.flush_acks()

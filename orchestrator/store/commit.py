@@ -46,14 +46,24 @@ for _, op in ipairs(spec.ops) do
     redis.call(unpack(op))
   end
 end
+local heads, order = {}, {}
 for _, ev in ipairs(spec.events) do
-  local head = ev.chain .. ':head'
-  local prev = redis.call('HGET', head, 'hash') or ''
-  local seq = redis.call('HINCRBY', head, 'seq', 1)
-  local h = redis.sha1hex(prev .. '\\n' .. seq .. '\\n' .. ev.body)
-  redis.call('HSET', head, 'hash', h)
-  redis.call('RPUSH', ev.chain, cjson.encode({seq = seq, prev = prev, hash = h, body = ev.body}))
-  if ev.index ~= '' then redis.call('RPUSH', ev.index, seq) end
+  local head = heads[ev.chain]
+  if not head then
+    local at = redis.call('HMGET', ev.chain .. ':head', 'hash', 'seq')
+    head = {hash = at[1] or '', seq = tonumber(at[2] or '0')}
+    heads[ev.chain] = head
+    order[#order + 1] = ev.chain
+  end
+  local prev = head.hash
+  head.seq = head.seq + 1
+  head.hash = redis.sha1hex(prev .. '\\n' .. head.seq .. '\\n' .. ev.body)
+  redis.call('RPUSH', ev.chain,
+    cjson.encode({seq = head.seq, prev = prev, hash = head.hash, body = ev.body}))
+  if ev.index ~= '' then redis.call('RPUSH', ev.index, head.seq) end
+end
+for _, chain in ipairs(order) do
+  redis.call('HSET', chain .. ':head', 'hash', heads[chain].hash, 'seq', heads[chain].seq)
 end
 return {1, 0, ''}
 """
