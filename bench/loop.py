@@ -106,7 +106,9 @@ def prepare(directory: Path) -> tuple[Path, Path]:
 
 def context(redis: Redis, workspace_path: Path, db: Path) -> Context:
     workspace = load_workspace(workspace_path)
-    connectors = Connectors(workspace, {"BENCH_DB": str(db)})
+    connectors = Connectors(
+        workspace, {"BENCH_DB": str(db)}, sqlite_on_loop=True
+    )  # as `baton worker`
     store = RedisStore(redis, Keys(PREFIX))
     return Context(
         store=store,

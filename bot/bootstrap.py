@@ -143,7 +143,10 @@ async def bootstrap(
     clock: Clock | None = None,
     env: Mapping[str, str] | None = None,
     name: str = "baton",
+    worker_only: bool = False,
 ) -> App:
+    """Wire one process. `worker_only` (`baton worker`): nothing but jobs runs on its
+    event loop, so SQLite connections are queried there instead of in a thread."""
     workspace = load_workspace(settings.workspace_file)
     redis, embedded, label = await connect_redis(settings)
     store = RedisStore(redis, Keys(settings.key_prefix))
@@ -151,6 +154,7 @@ async def bootstrap(
         workspace,
         dict(os.environ) if env is None else env,
         ledger=RedisDeliveryLedger(redis, store.keys.prefix),
+        sqlite_on_loop=worker_only,
     )
     ctx = Context(
         store=store,

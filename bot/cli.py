@@ -36,10 +36,11 @@ def run_async(main: Callable[[], Coroutine[object, object, T]]) -> T:
         raise typer.Exit(130) from None
 
 
-async def open_baton(gateway: ConsoleGateway | None = None) -> App:
+async def open_baton(gateway: ConsoleGateway | None = None, *, worker_only: bool = False) -> App:
     settings = Settings()
     configure_logging(settings)
-    return await bootstrap(settings, {"console": gateway or ConsoleGateway()})
+    gateways = {"console": gateway or ConsoleGateway()}
+    return await bootstrap(settings, gateways, worker_only=worker_only)
 
 
 @app.command()

@@ -59,7 +59,7 @@ def _serve(command: str, roles: list[Role], *, separate: bool) -> None:
         if separate and not Settings().redis_url:
             typer.echo(NEEDS_REDIS.format(command=command), err=True)
             raise typer.Exit(2)
-        baton = await open_baton()
+        baton = await open_baton(worker_only=roles == [_worker])
         typer.echo(f"Baton {command} · {baton.workspace.name} · {baton.store_label}")
         stop = _stop_on_signals()
         try:

@@ -49,6 +49,8 @@ class Opening:
     ledger: DeliveryLedger | None = None
     read_only: bool = False
     """`baton check`: nothing may be created or written (not even an SQLite file)."""
+    sqlite_on_loop: bool = False
+    """A worker process: SQLite is queried on the event loop, not in a thread."""
 
 
 class Connectors:
@@ -65,9 +67,10 @@ class Connectors:
         *,
         ledger: DeliveryLedger | None = None,
         read_only: bool = False,
+        sqlite_on_loop: bool = False,
     ) -> None:
         self._workspace = workspace
-        self._opening = Opening(env, ledger, read_only)
+        self._opening = Opening(env, ledger, read_only, sqlite_on_loop)
         self._open: dict[str, Connector] = {}
 
     @property
@@ -94,7 +97,13 @@ Builder = Callable[[str, Connection, Opening], Connector]
 def _sql(name: str, connection: Connection, opening: Opening) -> Connector:
     from orchestrator.connectors.sql import SqlConnector
 
-    return SqlConnector(name, connection, opening.env, read_only=opening.read_only)
+    return SqlConnector(
+        name,
+        connection,
+        opening.env,
+        read_only=opening.read_only,
+        sqlite_on_loop=opening.sqlite_on_loop,
+    )
 
 
 def _http(name: str, connection: Connection, opening: Opening) -> Connector:

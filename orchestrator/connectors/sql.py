@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -13,9 +13,13 @@ from orchestrator.catalog import Action, Connection, Metric
 from orchestrator.connectors.secrecy import Secrets
 from orchestrator.errors import ConnectorError
 
+T = TypeVar("T")
+
 
 class SqlConnector:
-    """One database. Calls run in a worker thread so the event loop never blocks."""
+    """One database. Calls run in a worker thread so the event loop never blocks, except
+    SQLite's when `sqlite_on_loop` (a worker process: it handles one job at a time, and
+    SQLite is in-process, so the thread hand-off would cost more than the query)."""
 
     def __init__(
         self,
@@ -24,6 +28,7 @@ class SqlConnector:
         env: Mapping[str, str],
         *,
         read_only: bool = False,
+        sqlite_on_loop: bool = False,
     ) -> None:
         self.name = name
         self.secrets = Secrets(name, env)
@@ -35,7 +40,10 @@ class SqlConnector:
         if read_only and url.startswith("sqlite:///") and ":memory:" not in url:
             # Opening a missing SQLite file would create it; read-only mode refuses instead.
             url = f"sqlite:///file:{url.removeprefix('sqlite:///')}?mode=ro&uri=true"
-        self._engine: Engine = create_engine(url, connect_args=args, pool_pre_ping=True)
+        sqlite = url.startswith("sqlite")
+        # A file has no connection to go stale: SQLite is not pinged before each use.
+        self._engine: Engine = create_engine(url, connect_args=args, pool_pre_ping=not sqlite)
+        self._on_loop = sqlite and sqlite_on_loop
 
     async def measure(self, *, metric: Metric) -> float:
         rows = await self.fetch(query=metric.query, params={})
@@ -50,7 +58,7 @@ class SqlConnector:
             raise ConnectorError(self.name, f"the metric query returned {value!r}") from error
 
     async def fetch(self, *, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return await asyncio.to_thread(self._read, query, dict(params))
+        return await self._call(self._read, query, dict(params))
 
     async def perform(
         self,
@@ -74,11 +82,16 @@ class SqlConnector:
                 "executions": len(bound),
                 "parameters": bound[:5],
             }
-        affected = await asyncio.to_thread(self._write, statement, bound)
+        affected = await self._call(self._write, statement, bound)
         return {"executions": len(bound), "rows_affected": affected}
 
     async def close(self) -> None:
         await asyncio.to_thread(self._engine.dispose)
+
+    async def _call(self, call: Callable[..., T], *args: Any) -> T:
+        if self._on_loop:
+            return call(*args)
+        return await asyncio.to_thread(call, *args)
 
     def _read(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         try:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -145,3 +147,45 @@ async def test_check_mode_never_creates_a_missing_sqlite_file(tmp_path: Path) ->
     finally:
         await connector.close()
     assert not path.exists()
+
+
+class ThreadRecording(SqlConnector):
+    """Notes the thread each read runs on."""
+
+    def __init__(self, url: str, *, sqlite_on_loop: bool) -> None:
+        super().__init__("db", Connection(kind="sql", url=url), {}, sqlite_on_loop=sqlite_on_loop)
+        self.threads: list[int] = []
+
+    def _read(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self.threads.append(threading.get_ident())
+        return super()._read(query, params)
+
+
+@pytest.mark.parametrize("on_loop", [True, False])
+async def test_sqlite_runs_on_the_event_loop_only_in_a_worker_process(
+    tmp_path: Path, on_loop: bool
+) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    _create(url, None)
+    connector = ThreadRecording(url, sqlite_on_loop=on_loop)
+    try:
+        rows = await connector.fetch(query="SELECT name FROM customers ORDER BY id", params={})
+    finally:
+        await connector.close()
+    assert rows == [{"name": "Ada"}, {"name": "Bo"}]
+    assert (connector.threads == [threading.get_ident()]) is on_loop
+
+
+async def test_a_server_database_is_always_queried_in_a_thread(tmp_path: Path) -> None:
+    if not os.environ.get("TEST_POSTGRES_URL"):
+        pytest.skip("TEST_POSTGRES_URL is not set")
+    schema = f"baton_test_{uuid.uuid4().hex[:8]}"
+    url = _with_schema(os.environ["TEST_POSTGRES_URL"], schema)
+    _create(url, schema)
+    connector = ThreadRecording(url, sqlite_on_loop=True)
+    try:
+        assert len(await connector.fetch(query="SELECT id FROM customers", params={})) == 2
+    finally:
+        await connector.close()
+        _drop(url, schema)
+    assert connector.threads != [threading.get_ident()]
