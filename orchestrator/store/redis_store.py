@@ -38,6 +38,9 @@ return {'ok', row[1], row[2] or '', row[3] or '', paused, steps}
 """KEYS: the outcome, its lease, its step list. ARGV: the lease's owner and TTL (ms), the
 pattern of a step's record, and the kill switch's key around the workspace id."""
 
+ID_BLOCK = 20
+"""Ids a process reserves at once (`next_ids`)."""
+
 Skipped = Literal["missing", "standing", "leased"]
 """Why a tick snapshot was not taken: no such outcome, a standing outcome, or another
 worker holds the lease."""
@@ -51,6 +54,8 @@ class RedisStore:
         self.keys = keys
         self._commit = redis.register_script(COMMIT_LUA)
         self._tick_snapshot = redis.register_script(TICK_SNAPSHOT_LUA)
+        self._id_blocks: dict[str, list[int]] = {}
+        """Per id kind: the next reserved id and the last one."""
         head, tail = keys.kill_switch("\n").split("\n")
         self._kill_switch_parts = (head, tail)
 
@@ -176,11 +181,19 @@ class RedisStore:
         return float(await self.redis.hget(self.keys.outcome(outcome_id), "spent") or 0)
 
     async def next_ids(self, kind: str, count: int) -> list[str]:
-        """`count` fresh ids in one round trip."""
-        if count == 0:
-            return []
-        last = int(await self.redis.incrby(self.keys.sequence(kind), count))
-        return [f"{kind}{n}" for n in range(last - count + 1, last + 1)]
+        """`count` fresh ids, from a block this process reserves `ID_BLOCK` at a time, so
+        most plans need no round trip for their ids. Ids stay unique; with several
+        processes they interleave, and a process that stops leaves its unused ones."""
+        ids: list[int] = []
+        while len(ids) < count:
+            block = self._id_blocks.get(kind)
+            if block is None or block[0] > block[1]:
+                size = max(ID_BLOCK, count - len(ids))
+                last = int(await self.redis.incrby(self.keys.sequence(kind), size))
+                block = self._id_blocks[kind] = [last - size + 1, last]
+            ids.append(block[0])
+            block[0] += 1
+        return [f"{kind}{n}" for n in ids]
 
     async def next_id(self, kind: str) -> str:
         return f"{kind}{await self.redis.incr(self.keys.sequence(kind))}"
