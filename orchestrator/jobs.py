@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import socket
 import uuid
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -55,7 +55,8 @@ class Job:
 
 
 def encode(kind: str, payload: dict[str, Any], attempt: int = 0) -> str:
-    return json.dumps({"kind": kind, "payload": payload, "attempt": attempt}, sort_keys=True)
+    job = {"kind": kind, "payload": payload, "attempt": attempt}
+    return orjson.dumps(job, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 
 @dataclass
@@ -323,7 +324,7 @@ class JobQueue:
 
 def _job(entry_id: bytes | str, fields: dict[bytes | str, bytes | str]) -> Job:
     raw = fields.get(b"job", fields.get("job", "{}"))
-    data = json.loads(raw)
+    data = orjson.loads(raw)
     return Job(_text(entry_id), data["kind"], data["payload"], int(data.get("attempt", 0)))
 
 

@@ -8,9 +8,10 @@ audit event and the work it causes can never be separated by a crash.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from orchestrator.errors import TransitionRefused
 from orchestrator.models import AuditEvent
@@ -164,14 +165,15 @@ class Commit:
         self.events += other.events
         return self
 
-    def to_json(self) -> str:
-        return json.dumps(
+    def to_json(self) -> bytes:
+        return orjson.dumps(
             {
                 "checks": [c.spec for c in self.checks],
                 "writes": self.writes,
                 "ops": self.ops,
                 "events": self.events,
-            }
+            },
+            option=orjson.OPT_NON_STR_KEYS,
         )
 
 
