@@ -175,6 +175,7 @@ async def bootstrap(
     )
     runtime.set_visibility(settings.worker_visibility_s)
     runtime.worker.grace_s = settings.shutdown_grace_s
+    runtime.worker.slots = settings.worker_slots
     await runtime.start()
     app = App(
         settings=settings,

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     """Prefix for RUNBOOK.md links in pages, e.g. https://github.com/acme/baton/blob/main/."""
     worker_visibility_s: float = Field(default=30.0, validation_alias="BATON_WORKER_VISIBILITY_S")
     """A job unacknowledged this long is taken over by another worker."""
+    worker_slots: int = Field(default=4, ge=1, le=10, validation_alias="BATON_WORKER_SLOTS")
+    """Jobs about different outcomes one worker handles side by side (1: one at a time)."""
     shutdown_grace_s: float = Field(default=10.0, validation_alias="BATON_SHUTDOWN_GRACE_S")
     clock_every_s: float = Field(default=1.0, validation_alias="BATON_CLOCK_EVERY_S")
     leader_ttl_s: float = Field(default=5.0, validation_alias="BATON_LEADER_TTL_S")

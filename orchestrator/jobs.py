@@ -59,7 +59,7 @@ def encode(kind: str, payload: dict[str, Any], attempt: int = 0) -> str:
     return orjson.dumps(job, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 
-@dataclass
+@dataclass(eq=False)
 class Delivery:
     """One job being handled: its paced calls so far, and the commit that acknowledged it."""
 

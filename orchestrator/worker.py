@@ -54,6 +54,8 @@ class Worker:
         self._next_look_back = 0.0
         self.grace_s = 10.0
         """How long a stopping worker lets the current job finish before releasing it."""
+        self.slots = 4
+        """Jobs about different outcomes a running worker handles side by side."""
         self._acks: list[str] = []
         """Handled jobs whose acknowledgement is gathered (sent within `ACK_WITHIN_S`)."""
         self._acking: set[asyncio.Task[None]] = set()
@@ -151,52 +153,75 @@ class Worker:
             log.warning("acknowledgements not sent yet (%s)", error)
 
     async def _run_batch(self, jobs: list[Job], stop: asyncio.Event) -> None:
-        """Run a batch in one task; once `stop` is set, the job in hand gets `grace_s` to
+        """Run a batch: jobs about different outcomes side by side, up to `slots` at once
+        (one waits on Redis while another computes), each outcome's jobs in order, jobs
+        about no outcome in order. Once `stop` is set, the jobs in hand get `grace_s` to
         finish, and the jobs not yet started are handed back."""
         if not jobs:
             return
-        hand: list[Delivery] = []  # the job in hand, while there is one
-        batch = asyncio.ensure_future(self._run_all(jobs, stop, hand))
+        hand: set[Delivery] = set()  # the jobs in hand
+        started: set[str] = set()
+        batch = asyncio.ensure_future(self._run_lanes(jobs, stop, hand, started))
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({batch, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
+        if not batch.done():
+            await asyncio.wait({batch}, timeout=self.grace_s)
         if batch.done():
-            batch.result()
-            return
-        done, _ = await asyncio.wait({batch}, timeout=self.grace_s)
-        if done:
             batch.result()
             return
         batch.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await batch
-        unstarted = jobs[jobs.index(hand[0].job) + 1 :] if hand else []
-        if hand and not hand[0].acknowledged:  # else its work is committed: nothing to hand back
-            unstarted.insert(0, hand[0].job)
-        for job in unstarted:
+        unfinished = [d.job for d in hand if not d.acknowledged]  # else committed: done
+        for job in unfinished + [j for j in jobs if j.entry_id not in started]:
             log.warning("job %s released unfinished at shutdown", job.kind)
             await self.queue.release(job)
 
-    async def _run_all(self, jobs: list[Job], stop: asyncio.Event, hand: list[Delivery]) -> None:
+    async def _run_lanes(
+        self, jobs: list[Job], stop: asyncio.Event, hand: set[Delivery], started: set[str]
+    ) -> None:
+        lanes: dict[str, list[Job]] = {}
+        for job in jobs:
+            lanes.setdefault(_lane(job), []).append(job)
+        slots = asyncio.Semaphore(self.slots)
+
+        async def in_a_slot(lane: list[Job]) -> None:
+            async with slots:
+                await self._run_lane(lane, stop, hand, started)
+
+        outcomes = await asyncio.gather(
+            *(in_a_slot(lane) for lane in lanes.values()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _run_lane(
+        self, jobs: list[Job], stop: asyncio.Event, hand: set[Delivery], started: set[str]
+    ) -> None:
         for index, job in enumerate(jobs):
             if stop.is_set():
-                hand.clear()
                 for unstarted in jobs[index:]:
+                    started.add(unstarted.entry_id)  # handed back here
                     await self.queue.release(unstarted)
                 return
+            started.add(job.entry_id)
             await self.handle(job, hand)
-        hand.clear()
 
-    async def handle(self, job: Job, hand: list[Delivery] | None = None) -> None:
+    async def handle(self, job: Job, hand: set[Delivery] | None = None) -> None:
         """Handle one job, with its ids in the log context of everything it logs; `hand`,
         when given, holds the job's delivery while it runs."""
         with (
             logcontext.bound(**logcontext.ids_of(job.kind, job.entry_id, job.payload)),
             delivering(job) as delivery,
         ):
-            if hand is not None:
-                hand[:] = [delivery]
+            if hand is None:
+                await self._handle(job, delivery)
+                return
+            hand.add(delivery)
             await self._handle(job, delivery)
+            hand.discard(delivery)  # a job cut off stays in hand, to be handed back
 
     async def _handle(self, job: Job, delivery: Delivery) -> None:
         if job.deliveries > self.max_attempts:
@@ -247,3 +272,9 @@ class Worker:
 
 def payload(job: Job, name: str) -> Any:
     return job.payload[name]
+
+
+def _lane(job: Job) -> str:
+    """Jobs about the same outcome run in order; jobs about none share one lane."""
+    payload = job.payload
+    return str(payload.get("outcome") or payload.get("outcome_id") or "")

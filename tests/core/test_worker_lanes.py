@@ -1,0 +1,106 @@
+"""A running worker handles jobs about different outcomes side by side, each outcome's
+jobs in order, and hands back whatever it holds when stopped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from orchestrator.clock import SystemClock
+from orchestrator.jobs import Job, JobQueue
+from orchestrator.store.keys import Keys
+from orchestrator.worker import Worker
+
+
+class Gated:
+    """A handler whose jobs wait for their outcome's gate; records starts and ends."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, asyncio.Event] = {}
+        self.log: list[str] = []
+
+    def gate(self, outcome: str) -> asyncio.Event:
+        return self.gates.setdefault(outcome, asyncio.Event())
+
+    async def __call__(self, job: Job) -> None:
+        name = f"{job.payload['outcome']}/{job.payload['n']}"
+        self.log.append(f"start {name}")
+        await self.gate(job.payload["outcome"]).wait()
+        self.log.append(f"end {name}")
+
+
+@pytest.fixture
+async def queue(redis: Redis, keys: Keys) -> AsyncIterator[JobQueue]:
+    jobs = JobQueue(redis, keys)
+    await jobs.ensure_group()
+    yield jobs
+
+
+async def until(condition: Callable[[], object], seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def test_jobs_about_different_outcomes_run_side_by_side_each_in_order(
+    queue: JobQueue,
+) -> None:
+    handler = Gated()
+    worker = Worker(queue, {"work": handler}, clock=SystemClock())
+    for outcome, n in (("o1", 1), ("o2", 1), ("o1", 2)):
+        await queue.enqueue("work", {"outcome": outcome, "n": n})
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, block_ms=100))
+    await until(lambda: "start o2/1" in handler.log and "start o1/1" in handler.log)
+    handler.gate("o2").set()  # o2 finishes while o1 is still busy
+    await until(lambda: "end o2/1" in handler.log)
+    assert "start o1/2" not in handler.log  # o1's second job waits for its first
+    handler.gate("o1").set()
+    await until(lambda: "end o1/2" in handler.log)
+    assert handler.log.index("end o1/1") < handler.log.index("start o1/2")
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert (await queue.pending(), await queue.backlog()) == (0, 0)
+
+
+async def test_one_slot_runs_one_job_at_a_time(queue: JobQueue) -> None:
+    handler = Gated()
+    worker = Worker(queue, {"work": handler}, clock=SystemClock())
+    worker.slots = 1
+    await queue.enqueue("work", {"outcome": "o1", "n": 1})
+    await queue.enqueue("work", {"outcome": "o2", "n": 1})
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, block_ms=100))
+    await until(lambda: handler.log)
+    await asyncio.sleep(0.05)
+    assert len([line for line in handler.log if line.startswith("start")]) == 1
+    handler.gate("o1").set()
+    handler.gate("o2").set()
+    await until(lambda: len(handler.log) == 4)
+    stop.set()
+    await asyncio.wait_for(running, 10)
+
+
+async def test_a_stopped_worker_hands_back_every_job_in_hand_and_every_unstarted_one(
+    queue: JobQueue,
+) -> None:
+    handler = Gated()
+    worker = Worker(queue, {"work": handler}, clock=SystemClock())
+    worker.grace_s = 0.2
+    for outcome, n in (("o1", 1), ("o2", 1), ("o1", 2)):
+        await queue.enqueue("work", {"outcome": outcome, "n": n})
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, block_ms=100))
+    await until(lambda: len(handler.log) == 2)  # o1/1 and o2/1 in hand, o1/2 waiting
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert await queue.pending() == 0
+    back = await queue.read("another", count=10)
+    assert sorted((j.payload["outcome"], j.payload["n"]) for j in back) == [
+        ("o1", 1),
+        ("o1", 2),
+        ("o2", 1),
+    ]
