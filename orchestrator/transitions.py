@@ -114,7 +114,9 @@ def audit(
     detail: dict[str, Any] | None = None,
 ) -> Commit:
     """Append an audit event that is not a state change (a measurement, a refusal)."""
-    event = AuditEvent(
+    # Built from values the core made itself, so pydantic's validation is skipped; the
+    # event is validated when it is read back (`parse_audit_entry`).
+    event = AuditEvent.model_construct(
         seq=0,
         at=at,
         workspace=workspace,
@@ -125,6 +127,8 @@ def audit(
         before=before,
         after=after,
         detail=detail or {},
+        prev="",
+        hash="",
     )
     index = keys.audit_index(outcome_id) if outcome_id else ""
     return commit.audit(keys.audit(workspace), index, event)
