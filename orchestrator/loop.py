@@ -37,9 +37,10 @@ VERIFY_WINDOW = timedelta(days=30)
 class Loop:
     """Ticks target outcomes. A steady tick costs two Redis round trips: one script that
     reads the outcome, takes its lease and reads the rest; and one closing commit
-    (measurement, verification, any plan and its governance, report, next timer, lease
-    release, and the tick job's acknowledgement). Planning adds one more, for the new
-    steps' ids."""
+    (measurement, verification, any plan and its governance, the start of its
+    auto-approved step, report, next timer, lease release, and the tick job's
+    acknowledgement). A step it starts costs one more, its finishing commit; new steps'
+    ids cost one only when the process's block of ids runs out."""
 
     def __init__(
         self,
@@ -121,7 +122,8 @@ class Loop:
         others get execute jobs); True if it started. Should the start be refused (paused,
         the kill switch, the budget, since the tick began), the tick closes with an execute
         job for it instead, which decides as any execution does."""
-        for step in auto[1:]:
+        queued = auto if self.executor is None else auto[1:]
+        for step in queued:
             self.ctx.queue.enqueue_in(closing, step_ops.EXECUTE_JOB, step_ops.execute_payload(step))
         if not auto or self.executor is None:
             await self._close(closing)

@@ -184,3 +184,16 @@ async def test_a_start_refused_at_closing_leaves_the_step_approved_for_an_execut
     measurements = await harness.store.measurements(outcome_id)
     assert len(measurements) == 2  # the tick still closed: baseline, then its reading
     assert await watchdogs(harness) == []
+
+
+async def test_a_loop_without_an_executor_queues_every_approved_step(
+    scripted: tuple[Harness, ScriptedLanes],
+) -> None:
+    harness, lanes = scripted
+    harness.runtime.loop.executor = None
+    kinds = count_jobs(harness)
+    await harness.state("olivia", CHURN)
+    assert kinds["execute s1"] == 1
+    assert lanes.runs.count("s1") == 1
+    assert (await harness.store.step("s1")).status is StepStatus.SUCCEEDED
+    assert await watchdogs(harness) == []
