@@ -90,9 +90,7 @@ class Executor:
         step ends, an execute job takes it over after `watchdog_s`. The finishing commit
         disarms it. Run the step with `run_started` once the commit has applied."""
         running = self._starting(commit, step)
-        due = self.ctx.clock.now() + timedelta(seconds=self.watchdog_s)
-        payload = {**step_ops.execute_payload(step), "watchdog": True}
-        self.ctx.queue.schedule_in(commit, watchdog_id(step.id), due, step_ops.EXECUTE_JOB, payload)
+        self._run_later(commit, step, self.watchdog_s, take_over=True)
         return running
 
     async def run_started(
@@ -113,13 +111,20 @@ class Executor:
 
     async def _hand_over(self, step: Step) -> None:
         commit = Commit().op("RELEASE", self.ctx.keys.lease(f"step:{step.id}"), self.worker_id)
-        due = self.ctx.clock.now() + timedelta(seconds=1)
-        payload = step_ops.execute_payload(step)
-        self.ctx.queue.schedule_in(commit, watchdog_id(step.id), due, step_ops.EXECUTE_JOB, payload)
+        self._run_later(commit, step, 1.0, take_over=False)
         try:
             await self.ctx.store.apply(commit)
         except Exception:  # the armed watchdog takes the step over
             log.exception("step %s left to its watchdog", step.id)
+
+    def _run_later(self, commit: Commit, step: Step, after_s: float, *, take_over: bool) -> None:
+        """Set the step's watchdog timer: an execute job after `after_s`, which takes the
+        step's lease over if `take_over` (its holder is presumed dead by then)."""
+        due = self.ctx.clock.now() + timedelta(seconds=after_s)
+        payload: dict[str, str | bool] = dict(step_ops.execute_payload(step))
+        if take_over:
+            payload["watchdog"] = True
+        self.ctx.queue.schedule_in(commit, watchdog_id(step.id), due, step_ops.EXECUTE_JOB, payload)
 
     def _starting(self, commit: Commit, step: Step) -> Step:
         """`approved -> running` into `commit`, only while the outcome is active and within

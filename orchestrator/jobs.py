@@ -251,9 +251,6 @@ class JobQueue:
         )
         return {_text(row["message_id"]): int(row["times_delivered"]) for row in rows}
 
-    async def ack(self, job: Job) -> None:
-        await self.ack_all([job.entry_id])
-
     async def ack_all(self, entry_ids: list[str]) -> None:
         """Acknowledge and drop handled entries, any number in one round trip."""
         pipe = self.redis.pipeline(transaction=False)

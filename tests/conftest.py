@@ -71,6 +71,14 @@ def store(redis: Redis, keys: Keys) -> RedisStore:
     return RedisStore(redis, keys)
 
 
+@pytest.fixture
+async def queue(redis: Redis, keys: Keys) -> AsyncIterator[JobQueue]:
+    """The job stream under `keys`, with its consumer group."""
+    jobs = JobQueue(redis, keys)
+    await jobs.ensure_group()
+    yield jobs
+
+
 @pytest.fixture(scope="session")
 def workspace() -> Workspace:
     return load_workspace(DEMO_WORKSPACE)

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from handlers.cards import Card
-from orchestrator.models import ConversationRef, Direction, MessageRef, Outcome
+from orchestrator.models import (
+    ConversationRef,
+    Direction,
+    Lane,
+    MessageRef,
+    Outcome,
+    Step,
+    StepStatus,
+)
 
 
 @dataclass
@@ -77,3 +85,16 @@ def an_outcome(**update: object) -> Outcome:
         conversation=ConversationRef(platform="test", workspace="T1", channel="C1"),
     )
     return base.model_copy(update=update)
+
+
+def a_step(status: StepStatus = StepStatus.PLANNED) -> Step:
+    """Step s1 of `an_outcome()`, a systems-lane `send`, in `status`."""
+    return Step(
+        id="s1",
+        outcome_id="o1",
+        workspace="T1",
+        action="send",
+        lane=Lane.SYSTEMS,
+        created_at=OUTCOME_START,
+        status=status,
+    )

@@ -91,15 +91,15 @@ class Commit:
     """
 
     checks: list[Check] = field(default_factory=list)
-    writes: list[dict[str, Any]] = field(default_factory=list)
+    fields: dict[str, dict[str, str | float]] = field(default_factory=dict)
+    """The fields this commit writes per record key, in the order records were first
+    written; a record written again keeps its place and takes the later values."""
     ops: list[list[str | float | int]] = field(default_factory=list)
     events: list[dict[str, str]] = field(default_factory=list)
     written: dict[str, str] = field(default_factory=dict)
     """The status this commit writes per record key."""
     applied: bool = False
     """Set by the store once the commit has applied."""
-    _fields: dict[str, dict[str, str | float]] = field(default_factory=dict, repr=False)
-    _writes_of: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def expect(self, key: str, *statuses: str) -> Commit:
         """Refuse unless the record at `key` has one of `statuses` ('' means absent)."""
@@ -128,16 +128,17 @@ class Commit:
     def write(self, key: str, status: str, data: str, **extra: str | float) -> Commit:
         """Write a record; a record this commit already writes is written once, as last
         written (every write applies before any op, so the earlier one is never seen)."""
-        fields: dict[str, str | float] = {"status": status, "data": data, **extra}
-        if key in self._fields:
-            self._fields[key].update(fields)
-            self._writes_of[key]["fields"] = _flat(self._fields[key])
-        else:
-            self._fields[key] = fields
-            self._writes_of[key] = {"key": key, "fields": _flat(fields)}
-            self.writes.append(self._writes_of[key])
+        self.fields.setdefault(key, {}).update({"status": status, "data": data, **extra})
         self.written[key] = status
         return self
+
+    @property
+    def writes(self) -> list[dict[str, Any]]:
+        """The writes as the script takes them: each record's key and its fields, flat."""
+        return [
+            {"key": key, "fields": [item for pair in fields.items() for item in pair]}
+            for key, fields in self.fields.items()
+        ]
 
     def op(self, *command: str | float | int) -> Commit:
         self.ops.append(list(command))
@@ -152,14 +153,8 @@ class Commit:
         """Append `other`'s parts after this commit's own, as if added here in order."""
         for check in other.checks:
             self._check(check)
-        for key, fields in other._fields.items():
-            status = fields["status"]
-            self.write(
-                key,
-                str(status),
-                str(fields["data"]),
-                **{name: value for name, value in fields.items() if name not in ("status", "data")},
-            )
+        for key, fields in other.fields.items():
+            self.fields.setdefault(key, {}).update(fields)
         self.written.update(other.written)
         self.ops += other.ops
         self.events += other.events
@@ -175,7 +170,3 @@ class Commit:
             },
             option=orjson.OPT_NON_STR_KEYS,
         )
-
-
-def _flat(fields: dict[str, str | float]) -> list[str | float]:
-    return [item for pair in fields.items() for item in pair]

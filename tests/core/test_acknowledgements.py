@@ -26,10 +26,8 @@ async def settle(queue: JobQueue, deadline_s: float = 5.0) -> int:
 
 
 async def test_a_running_worker_acknowledges_handled_jobs_without_a_trip_each(
-    redis: Redis, keys: Keys
+    queue: JobQueue,
 ) -> None:
-    queue = JobQueue(redis, keys)
-    await queue.ensure_group()
     seen: list[str] = []
 
     async def note(job: Job) -> None:
@@ -53,9 +51,7 @@ async def test_a_running_worker_acknowledges_handled_jobs_without_a_trip_each(
     assert await queue.pending() == 0  # sent, at the latest on the way out
 
 
-async def test_run_once_returns_with_its_jobs_acknowledged(redis: Redis, keys: Keys) -> None:
-    queue = JobQueue(redis, keys)
-    await queue.ensure_group()
+async def test_run_once_returns_with_its_jobs_acknowledged(queue: JobQueue) -> None:
 
     async def nothing(job: Job) -> None:
         return None
@@ -70,10 +66,8 @@ async def test_run_once_returns_with_its_jobs_acknowledged(redis: Redis, keys: K
 
 
 async def test_a_job_failing_after_its_commit_acknowledged_it_is_not_run_again(
-    redis: Redis, keys: Keys, store: RedisStore
+    redis: Redis, keys: Keys, store: RedisStore, queue: JobQueue
 ) -> None:
-    queue = JobQueue(redis, keys)
-    await queue.ensure_group()
     runs: list[str] = []
 
     async def commit_then_fail(job: Job) -> None:
@@ -93,10 +87,8 @@ async def test_a_job_failing_after_its_commit_acknowledged_it_is_not_run_again(
 
 
 async def test_a_refused_commit_leaves_the_job_to_the_worker(
-    redis: Redis, keys: Keys, store: RedisStore
+    redis: Redis, keys: Keys, store: RedisStore, queue: JobQueue
 ) -> None:
-    queue = JobQueue(redis, keys)
-    await queue.ensure_group()
 
     async def refused(job: Job) -> None:
         commit = Commit().expect(keys.step("s404"), "approved")
@@ -110,10 +102,8 @@ async def test_a_refused_commit_leaves_the_job_to_the_worker(
 
 
 async def test_a_later_refused_commit_does_not_undo_an_acknowledgement(
-    redis: Redis, keys: Keys, store: RedisStore
+    redis: Redis, keys: Keys, store: RedisStore, queue: JobQueue
 ) -> None:
-    queue = JobQueue(redis, keys)
-    await queue.ensure_group()
 
     async def closes_then_is_refused(job: Job) -> None:
         await store.apply(queue.ack_in(Commit().op("INCRBY", keys.sequence("effects"), 1)))

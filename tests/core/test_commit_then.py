@@ -11,31 +11,20 @@ from orchestrator import transitions
 from orchestrator.audit import verify
 from orchestrator.errors import NotFound, TransitionRefused
 from orchestrator.models import (
-    Lane,
     Outcome,
     Step,
     StepStatus,
 )
 from orchestrator.store.commit import Commit
 from orchestrator.store.redis_store import RedisStore
-from tests.fakes import an_outcome
+from tests.fakes import a_step, an_outcome
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
 
 outcome = an_outcome
 
-
-def step(status: StepStatus = StepStatus.PLANNED) -> Step:
-    return Step(
-        id="s1",
-        outcome_id="o1",
-        workspace="T1",
-        action="send",
-        lane=Lane.SYSTEMS,
-        created_at=NOW,
-        status=status,
-    )
+step = a_step
 
 
 def move(

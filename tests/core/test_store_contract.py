@@ -18,7 +18,6 @@ from orchestrator import transitions
 from orchestrator.errors import IllegalTransition, NotFound, TransitionRefused
 from orchestrator.jobs import JobQueue
 from orchestrator.models import (
-    Lane,
     Outcome,
     OutcomeStatus,
     Step,
@@ -28,7 +27,7 @@ from orchestrator.store.commit import Commit
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
-from tests.fakes import an_outcome
+from tests.fakes import a_step, an_outcome
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 SERVERS = ["embedded"] + (["REDIS_URL"] if os.environ.get("REDIS_URL") else [])
@@ -55,17 +54,7 @@ async def any_store(request: pytest.FixtureRequest, embedded_url: str) -> AsyncI
 
 outcome = an_outcome
 
-
-def step(status: StepStatus = StepStatus.PLANNED) -> Step:
-    return Step(
-        id="s1",
-        outcome_id="o1",
-        workspace="T1",
-        action="send",
-        lane=Lane.SYSTEMS,
-        created_at=NOW,
-        status=status,
-    )
+step = a_step
 
 
 async def put(store: RedisStore, before: Outcome | Step | None, after: Outcome | Step) -> None:
@@ -195,7 +184,7 @@ async def test_timers_are_unique_and_move_when_due(any_store: RedisStore) -> Non
     assert await queue.move_due(NOW + timedelta(hours=2)) == 1
     jobs = await queue.read("w1")
     assert [(j.kind, j.payload) for j in jobs] == [("tick", {"outcome": "o1"})]
-    await queue.ack(jobs[0])
+    await queue.ack_all([jobs[0].entry_id])
     assert await queue.backlog() == 0
 
 

@@ -4,14 +4,10 @@ jobs in order, and hands back whatever it holds when stopped."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-
-import pytest
-from redis.asyncio import Redis
+from collections.abc import Callable
 
 from orchestrator.clock import SystemClock
 from orchestrator.jobs import Job, JobQueue
-from orchestrator.store.keys import Keys
 from orchestrator.worker import Worker
 
 
@@ -30,13 +26,6 @@ class Gated:
         self.log.append(f"start {name}")
         await self.gate(job.payload["outcome"]).wait()
         self.log.append(f"end {name}")
-
-
-@pytest.fixture
-async def queue(redis: Redis, keys: Keys) -> AsyncIterator[JobQueue]:
-    jobs = JobQueue(redis, keys)
-    await jobs.ensure_group()
-    yield jobs
 
 
 async def until(condition: Callable[[], object], seconds: float = 10.0) -> None:
