@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, TextClause, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from orchestrator.catalog import Action, Connection, Metric
 from orchestrator.connectors.secrecy import Secrets
@@ -18,8 +21,12 @@ T = TypeVar("T")
 
 class SqlConnector:
     """One database. Calls run in a worker thread so the event loop never blocks, except
-    SQLite's when `sqlite_on_loop` (a worker process: it handles one job at a time, and
-    SQLite is in-process, so the thread hand-off would cost more than the query)."""
+    SQLite's when `sqlite_on_loop` (a worker process: SQLite is in-process, so the thread
+    hand-off would cost more than the query).
+
+    Reads are read-only. A server database is told so per read. A SQLite file is read
+    through its own pool of connections opened with `PRAGMA query_only`; on the event loop
+    through one of them, kept open (calls there never overlap)."""
 
     def __init__(
         self,
@@ -44,6 +51,13 @@ class SqlConnector:
         # A file has no connection to go stale: SQLite is not pinged before each use.
         self._engine: Engine = create_engine(url, connect_args=args, pool_pre_ping=not sqlite)
         self._on_loop = sqlite and sqlite_on_loop
+        # An in-memory database exists per connection: it is read through the writer's.
+        self._reader = (
+            _query_only(create_engine(url, connect_args=args, pool_pre_ping=False))
+            if sqlite and make_url(url).database not in (None, "", ":memory:")
+            else None
+        )
+        self._kept: PoolProxiedConnection | None = None
 
     async def measure(self, *, metric: Metric) -> float:
         rows = await self.fetch(query=metric.query, params={})
@@ -86,7 +100,10 @@ class SqlConnector:
         return {"executions": len(bound), "rows_affected": affected}
 
     async def close(self) -> None:
+        self._let_go()
         await asyncio.to_thread(self._engine.dispose)
+        if self._reader is not None:
+            await asyncio.to_thread(self._reader.dispose)
 
     async def _call(self, call: Callable[..., T], *args: Any) -> T:
         if self._on_loop:
@@ -95,22 +112,64 @@ class SqlConnector:
 
     def _read(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         try:
-            with self._engine.connect() as conn:
-                self._read_only(conn.exec_driver_sql, on=True)
-                try:
-                    return [dict(row._mapping) for row in conn.execute(text(query), params)]
-                finally:
-                    conn.rollback()
-                    self._read_only(conn.exec_driver_sql, on=False)
+            if self._reader is None:
+                return self._read_through(query, params)
+            return self._read_sqlite(self._reader, query, params)
         except SQLAlchemyError as error:
+            self._let_go()  # a kept connection that failed is not trusted again
             raise _failure(self.secrets, "read", error) from None
+
+    def _read_through(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """A server database, or SQLite in memory: read-only for this read alone."""
+        with self._engine.connect() as conn:
+            self._read_only(conn.exec_driver_sql, on=True)
+            try:
+                return [dict(row._mapping) for row in conn.execute(_text(query), params)]
+            finally:
+                conn.rollback()
+                self._read_only(conn.exec_driver_sql, on=False)
+
+    def _read_sqlite(
+        self, reader: Engine, query: str, params: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """A SQLite file: the statement as SQLAlchemy compiles it, run by the driver itself
+        (SQLite is in-process: SQLAlchemy's result machinery would cost more than the query;
+        it has no column types to convert here)."""
+        compiled = _compiled(query, reader)
+        values = compiled.construct_params(params)  # refuses a missing parameter
+        bound = [values[name] for name in compiled.positiontup or ()]
+        error_type = reader.dialect.loaded_dbapi.Error
+        try:
+            conn = self._kept or reader.raw_connection()
+        except error_type as error:
+            raise DBAPIError.instance(None, None, error, error_type) from None
+        if self._on_loop:
+            self._kept = conn
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(compiled.string, bound)
+                names = [column[0] for column in cursor.description or ()]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+        except error_type as error:
+            raise DBAPIError.instance(compiled.string, bound, error, error_type) from None
+        finally:
+            if not self._on_loop:
+                conn.close()
+
+    def _let_go(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
 
     def _write(self, statement: str, bound: list[dict[str, Any]]) -> int:
         try:
             with self._engine.begin() as conn:
                 total = 0
                 for params in bound:
-                    total += max(conn.execute(text(statement), params).rowcount, 0)
+                    total += max(conn.execute(_text(statement), params).rowcount, 0)
                 return total
         except SQLAlchemyError as error:
             raise _failure(self.secrets, "write", error) from None
@@ -123,6 +182,29 @@ class SqlConnector:
             run("SET TRANSACTION READ ONLY")
         elif dialect == "sqlite":
             run(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+
+
+@lru_cache(maxsize=512)
+def _compiled(statement: str, engine: Engine) -> SQLCompiler:
+    compiled = _text(statement).compile(dialect=engine.dialect)
+    assert isinstance(compiled, SQLCompiler)
+    return compiled
+
+
+@lru_cache(maxsize=512)
+def _text(statement: str) -> TextClause:
+    """A statement's clause, built once (its compiled form is cached by SQLAlchemy)."""
+    return text(statement)
+
+
+def _query_only(engine: Engine) -> Engine:
+    """SQLite connections of `engine` refuse to write from the moment they open."""
+
+    def refuse_writes(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA query_only = ON")
+
+    event.listen(engine, "connect", refuse_writes)
+    return engine
 
 
 def _failure(secrets: Secrets, what: str, error: SQLAlchemyError) -> ConnectorError:
