@@ -59,6 +59,7 @@ from orchestrator.loop import TICK_JOB
 from orchestrator.models import ConversationRef, Direction, Measurement, Outcome
 from orchestrator.notices import Notice
 from orchestrator.runtime import Runtime
+from orchestrator.store.client import redis_client
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
@@ -161,7 +162,7 @@ async def _work(
     url: str, workspace: Path, db: Path, until: float, window: tuple[float, float]
 ) -> dict[str, Any]:
     trips = count_round_trips()
-    redis = Redis.from_url(url)
+    redis = redis_client(url, worker=True)  # as `baton worker`
     ctx = context(redis, workspace, db)
     runtime = Runtime(ctx, Sink(), name=consumer_name("bench"))
     timed: list[tuple[float, float]] = []
@@ -319,7 +320,7 @@ async def cycle_cost(
     """CPU per tick with a fixed job mix, in this process: each cycle moves every due tick
     into the stream and drains it (every tick with its step execution and notices), so
     the figure does not depend on how far a timed window got; two cycles warm up first."""
-    redis = Redis.from_url(url)
+    redis = redis_client(url, worker=True)
     await redis.flushdb()
     ctx = context(redis, workspace, db)
     await ctx.queue.ensure_group()

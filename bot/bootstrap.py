@@ -10,8 +10,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 
 from bot.gateways import build_gateways
 from config.settings import Settings
@@ -31,6 +29,7 @@ from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.rules import learned_rules
 from orchestrator.runtime import Runtime
+from orchestrator.store.client import redis_client
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
@@ -77,25 +76,19 @@ def redact(url: str) -> str:
     return url
 
 
-def ride_out_restarts() -> Retry:
-    """Retry a command whose connection failed for about 1.3 s in all, so a Redis restart or
-    failover of a second costs a request some latency instead of a 500 (Slack does not retry
-    a click or a slash command). A command the server ran just before the connection dropped
-    may run twice: state changes are compare-and-set commits (a second run is refused) and
-    jobs are idempotent, so the worst case is a chat message posted twice."""
-    return Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=5)
-
-
-async def connect_redis(settings: Settings) -> tuple[Redis, EmbeddedRedis | None, str]:
-    """The Redis server in `REDIS_URL`, or the embedded one with its state on disk."""
+async def connect_redis(
+    settings: Settings, *, worker: bool = False
+) -> tuple[Redis, EmbeddedRedis | None, str]:
+    """The Redis server in `REDIS_URL`, or the embedded one with its state on disk.
+    `worker`: a worker process's client (`redis_client`)."""
     if settings.redis_url:
-        redis = Redis.from_url(settings.redis_url, retry=ride_out_restarts())
+        redis = redis_client(settings.redis_url, worker=worker)
         await redis.ping()
         return redis, None, f"Redis at {redact(settings.redis_url)}"
     embedded = EmbeddedRedis(settings.state_dir / "redis")
     url = await embedded.start()
     label = f"embedded Redis (state in {embedded.directory}; set REDIS_URL to use a server)"
-    return Redis.from_url(url, retry=ride_out_restarts()), embedded, label
+    return redis_client(url, worker=worker), embedded, label
 
 
 def build_pager(settings: Settings) -> Pagers:
@@ -146,9 +139,10 @@ async def bootstrap(
     worker_only: bool = False,
 ) -> App:
     """Wire one process. `worker_only` (`baton worker`): nothing but jobs runs on its
-    event loop, so SQLite connections are queried there instead of in a thread."""
+    event loop, so SQLite connections are queried there instead of in a thread, and its
+    Redis commands carry no timer each (`redis_client`)."""
     workspace = load_workspace(settings.workspace_file)
-    redis, embedded, label = await connect_redis(settings)
+    redis, embedded, label = await connect_redis(settings, worker=worker_only)
     store = RedisStore(redis, Keys(settings.key_prefix))
     connectors = Connectors(
         workspace,
