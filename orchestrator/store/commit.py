@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 
 from orchestrator.errors import TransitionRefused
-from orchestrator.models import AuditEvent
 
 COMMIT_LUA = """
 local spec = cjson.decode(ARGV[1])
@@ -144,8 +143,9 @@ class Commit:
         self.ops.append(list(command))
         return self
 
-    def audit(self, chain: str, index: str, event: AuditEvent) -> Commit:
-        body = event.model_dump_json(exclude={"seq", "prev", "hash"})
+    def audit(self, chain: str, index: str, body: str) -> Commit:
+        """Append an event (its JSON without seq, prev and hash, which the script adds)
+        to the hash chain `chain`, and its number to the outcome's `index` if any."""
         self.events.append({"chain": chain, "index": index, "body": body})
         return self
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic_core import PydanticSerializationError
 
 from orchestrator.audit import entry_hash, export, verify
+from orchestrator.models import AuditEvent, StepStatus
+from orchestrator.transitions import audit_body
 from tests.conftest import Harness
 
 
@@ -63,3 +71,37 @@ async def test_export_as_csv_and_json(harness: Harness) -> None:
     assert rows[-1]["seq"] == str(len(raws))
     lines = (await export(harness.store, "T1", "json")).splitlines()
     assert [json.loads(line)["seq"] for line in lines] == list(range(1, len(raws) + 1))
+
+
+DETAILS: list[dict[str, Any]] = [
+    {"metric": "churn_rate", "value": 8.5},
+    {"due": datetime(2027, 1, 4, 9, 0, tzinfo=UTC)},
+    {"due": datetime(2027, 1, 4, 9, 0, 0, 123, tzinfo=timezone(timedelta(hours=1)))},
+    {"naive": datetime(2027, 1, 4, 9, 0), "day": date(2027, 1, 4)},
+    {"status": StepStatus.RUNNING, "steps": ("s1", "s2"), "nested": {"none": None}},
+    {"tiny": 1e-7, "huge": 1e21, "sum": 0.1 + 0.2, "whole": 100.0, "zero": -0.0},
+    {"text": 'é\u2028<>&"\\', "cost": Decimal("1.50")},
+    {"beyond_64_bits": 10**20},
+]
+
+
+@pytest.mark.parametrize("detail", DETAILS)
+def test_an_event_body_is_written_as_its_model_writes_it(detail: dict[str, Any]) -> None:
+    fields: dict[str, Any] = {
+        "at": datetime(2027, 1, 4, 9, 0, 0, 5, tzinfo=UTC),
+        "workspace": "T1",
+        "actor": "system",
+        "action": "measurement.recorded",
+        "subject": "outcome:o1",
+        "outcome_id": "o1",
+        "before": None,
+        "after": "active",
+        "detail": detail,
+    }
+    model = AuditEvent(seq=1, **fields)
+    assert audit_body(fields) == model.model_dump_json(exclude={"seq", "prev", "hash"})
+
+
+def test_an_event_body_nothing_can_write_is_refused() -> None:
+    with pytest.raises(PydanticSerializationError):
+        audit_body({"at": datetime.now(UTC), "detail": {"what": object()}})
