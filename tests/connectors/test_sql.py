@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -42,20 +42,34 @@ def _urls(tmp: Path) -> list[tuple[str, str | None]]:
     return found
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlConnector]:
+class Database(NamedTuple):
+    url: str
+    on_loop: bool
+    """Queried as a worker process queries SQLite: on its loop, through one kept connection."""
+
+
+@pytest.fixture(params=["sqlite", "sqlite on the loop", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """Each database, created with the schema, and dropped after."""
     urls = dict((u.split(":")[0].split("+")[0], (u, s)) for u, s in _urls(tmp_path))
-    if request.param not in urls:
+    kind = request.param.split()[0]
+    if kind not in urls:
         pytest.skip("TEST_POSTGRES_URL is not set")
-    url, schema = urls[request.param]
+    url, schema = urls[kind]
     if schema is not None:
         url = _with_schema(url, schema)
     _create(url, schema)
-    connector = SqlConnector("db", Connection(kind="sql", url=url), {})
-    yield connector
-    await connector.close()
+    yield Database(url, request.param.endswith("loop"))
     if schema is not None:
         _drop(url, schema)
+
+
+@pytest.fixture
+async def db(database: Database) -> AsyncIterator[SqlConnector]:
+    connection = Connection(kind="sql", url=database.url)
+    connector = SqlConnector("db", connection, {}, sqlite_on_loop=database.on_loop)
+    yield connector
+    await connector.close()
 
 
 def _with_schema(url: str, schema: str) -> str:
@@ -96,6 +110,30 @@ async def test_metric_queries_cannot_write(db: SqlConnector) -> None:
         await db.measure(metric=metric)
     rows = await db.fetch(query="SELECT COUNT(*) AS n FROM customers", params={})
     assert rows == [{"n": 2}]
+
+
+async def test_each_read_sees_what_was_written_before_it(
+    db: SqlConnector, database: Database
+) -> None:
+    count = "SELECT COUNT(*) AS n FROM customers"
+    assert await db.fetch(query=count, params={}) == [{"n": 2}]
+    writer = create_engine(database.url)
+    with writer.begin() as conn:
+        conn.execute(text("INSERT INTO customers VALUES (3, 'Cy')"))
+    writer.dispose()
+    assert await db.fetch(query=count, params={}) == [{"n": 3}]
+
+
+async def test_a_missing_parameter_is_named(db: SqlConnector) -> None:
+    with pytest.raises(ConnectorError, match="bind parameter 'n'"):
+        await db.fetch(query="SELECT id FROM customers WHERE name = :n", params={})
+
+
+async def test_a_failed_read_leaves_the_connector_working(db: SqlConnector) -> None:
+    with pytest.raises(ConnectorError, match="'db': read failed"):
+        await db.fetch(query="SELECT * FROM no_such_table", params={})
+    rows = await db.fetch(query="SELECT name FROM customers WHERE id = :i", params={"i": 2})
+    assert rows == [{"name": "Bo"}]
 
 
 async def test_injection_through_parameters_is_just_data(db: SqlConnector) -> None:
