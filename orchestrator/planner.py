@@ -69,7 +69,7 @@ class PlaybookPlanner:
         plays = plan_input.workspace.playbooks.get(plan_input.outcome.metric, ())
         rejected = plan_input.rejected()
         for play in plays:
-            if any(signature(s.action, s.params) in rejected for s in play.steps):
+            if rejected and any(signature(s.action, s.params) in rejected for s in play.steps):
                 continue
             if not _may_run_again(play.name, play.cooldown_days, plan_input):
                 continue
