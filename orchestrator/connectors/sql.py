@@ -100,7 +100,9 @@ class SqlConnector:
         return {"executions": len(bound), "rows_affected": affected}
 
     async def close(self) -> None:
-        self._let_go()
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
         await asyncio.to_thread(self._engine.dispose)
         if self._reader is not None:
             await asyncio.to_thread(self._reader.dispose)
@@ -116,7 +118,6 @@ class SqlConnector:
                 return self._read_through(query, params)
             return self._read_sqlite(self._reader, query, params)
         except SQLAlchemyError as error:
-            self._let_go()  # a kept connection that failed is not trusted again
             raise _failure(self.secrets, "read", error) from None
 
     def _read_through(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -138,31 +139,22 @@ class SqlConnector:
         compiled = _compiled(query, reader)
         values = compiled.construct_params(params)  # refuses a missing parameter
         bound = [values[name] for name in compiled.positiontup or ()]
-        error_type = reader.dialect.loaded_dbapi.Error
+        driver_error = reader.dialect.loaded_dbapi.Error
         try:
             conn = self._kept or reader.raw_connection()
-        except error_type as error:
-            raise DBAPIError.instance(None, None, error, error_type) from None
+        except driver_error as error:
+            raise DBAPIError.instance(None, None, error, driver_error) from None
+        try:
+            rows = _fetch(conn, compiled.string, bound)
+        except driver_error as error:
+            self._kept = None
+            conn.invalidate()  # not trusted again: the next read opens a new connection
+            raise DBAPIError.instance(compiled.string, bound, error, driver_error) from None
         if self._on_loop:
             self._kept = conn
-        try:
-            cursor = conn.cursor()
-            try:
-                cursor.execute(compiled.string, bound)
-                names = [column[0] for column in cursor.description or ()]
-                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            finally:
-                cursor.close()
-        except error_type as error:
-            raise DBAPIError.instance(compiled.string, bound, error, error_type) from None
-        finally:
-            if not self._on_loop:
-                conn.close()
-
-    def _let_go(self) -> None:
-        kept, self._kept = self._kept, None
-        if kept is not None:
-            kept.close()
+        else:
+            conn.close()
+        return rows
 
     def _write(self, statement: str, bound: list[dict[str, Any]]) -> int:
         try:
@@ -182,6 +174,16 @@ class SqlConnector:
             run("SET TRANSACTION READ ONLY")
         elif dialect == "sqlite":
             run(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+
+
+def _fetch(conn: PoolProxiedConnection, statement: str, bound: list[Any]) -> list[dict[str, Any]]:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(statement, bound)
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
 
 
 @lru_cache(maxsize=512)
