@@ -273,8 +273,7 @@ class JobQueue:
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.timer_jobs(), timer_id, encode(job.kind, job.payload, attempt))
         pipe.zadd(self.keys.timers(), {timer_id: due.timestamp()})
-        pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
-        pipe.xdel(self.keys.jobs(), job.entry_id)
+        self._ack_all(pipe, [job.entry_id])
         await pipe.execute()
 
     async def dead_letter(self, job: Job, error: str) -> None:
@@ -283,8 +282,7 @@ class JobQueue:
             self.keys.dead_letters(),
             {"job": encode(job.kind, job.payload, job.attempt), "error": error[:2000]},
         )
-        pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
-        pipe.xdel(self.keys.jobs(), job.entry_id)
+        self._ack_all(pipe, [job.entry_id])
         await pipe.execute()
 
     async def release(self, job: Job) -> None:
@@ -293,8 +291,7 @@ class JobQueue:
         """
         pipe = self.redis.pipeline(transaction=True)
         pipe.xadd(self.keys.jobs(), {"job": encode(job.kind, job.payload, job.attempt)})
-        pipe.xack(self.keys.jobs(), GROUP, job.entry_id)
-        pipe.xdel(self.keys.jobs(), job.entry_id)
+        self._ack_all(pipe, [job.entry_id])
         await pipe.execute()
 
     async def pending(self) -> int:
