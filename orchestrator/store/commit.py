@@ -95,8 +95,6 @@ class Commit:
     written; a record written again keeps its place and takes the later values."""
     ops: list[list[str | float | int]] = field(default_factory=list)
     events: list[dict[str, str]] = field(default_factory=list)
-    written: dict[str, str] = field(default_factory=dict)
-    """The status this commit writes per record key."""
     applied: bool = False
     """Set by the store once the commit has applied."""
 
@@ -106,10 +104,11 @@ class Commit:
         return self._check(check)
 
     def _check(self, check: Check) -> Commit:
-        if "expect" not in check.spec or check.key not in self.written:
+        record = self.fields.get(check.key)
+        if "expect" not in check.spec or record is None:
             self.checks.append(check)
             return self
-        status = self.written[check.key]
+        status = str(record["status"])
         if status not in check.expected:
             raise TransitionRefused(check.key, check.expected, status, check.reason)
         return self  # the check made before the first write of this record still holds
@@ -128,8 +127,12 @@ class Commit:
         """Write a record; a record this commit already writes is written once, as last
         written (every write applies before any op, so the earlier one is never seen)."""
         self.fields.setdefault(key, {}).update({"status": status, "data": data, **extra})
-        self.written[key] = status
         return self
+
+    @property
+    def written(self) -> dict[str, str]:
+        """The status this commit writes per record key."""
+        return {key: str(fields["status"]) for key, fields in self.fields.items()}
 
     @property
     def writes(self) -> list[dict[str, Any]]:
@@ -155,7 +158,6 @@ class Commit:
             self._check(check)
         for key, fields in other.fields.items():
             self.fields.setdefault(key, {}).update(fields)
-        self.written.update(other.written)
         self.ops += other.ops
         self.events += other.events
         return self
