@@ -104,11 +104,10 @@ class Loop:
         if not any(s.status in IN_FLIGHT for s in history):
             auto, history = await self._plan(snapshot, evaluation, history, work)
         closing = work.then(self._report(outcome, evaluation, closing))
-        if not await self._close_starting(closing, auto):
+        running = await self._close_starting(closing, auto)
+        if running is None or self.executor is None:
             return True
-        assert self.executor is not None
         run_started = self.executor.run_started
-        running = auto[0].model_copy(update={"status": StepStatus.RUNNING})
         history = [running if s.id == running.id else s for s in history]
         started.append(lambda: run_started(running, outcome, latest=value, history=history))
         return True
@@ -117,27 +116,27 @@ class Loop:
         await self.ctx.store.apply(self.ctx.queue.ack_in(commit))
         return True
 
-    async def _close_starting(self, closing: Commit, auto: list[Step]) -> bool:
+    async def _close_starting(self, closing: Commit, auto: list[Step]) -> Step | None:
         """Close the tick, starting the first auto-approved step in the same commit (the
-        others get execute jobs); True if it started. Should the start be refused (paused,
-        the kill switch, the budget, since the tick began), the tick closes with an execute
-        job for it instead, which decides as any execution does."""
+        others get execute jobs); the step as started, if it was. Should the start be
+        refused (paused, the kill switch, the budget, since the tick began), the tick closes
+        with an execute job for it instead, which decides as any execution does."""
         queued = auto if self.executor is None else auto[1:]
         for step in queued:
             self.ctx.queue.enqueue_in(closing, step_ops.EXECUTE_JOB, step_ops.execute_payload(step))
         if not auto or self.executor is None:
             await self._close(closing)
-            return False
+            return None
         starting = Commit().then(closing)
-        self.executor.start_in(starting, auto[0])
+        running = self.executor.start_in(starting, auto[0])
         try:
             await self._close(starting)
         except TransitionRefused:
             first = step_ops.execute_payload(auto[0])
             self.ctx.queue.enqueue_in(closing, step_ops.EXECUTE_JOB, first)
             await self._close(closing)
-            return False
-        return True
+            return None
+        return running
 
     async def _measure(self, snapshot: TickSnapshot, closing: Commit) -> float | None:
         """Read the metric; the reading (or the failure) is recorded by the closing commit."""
