@@ -71,9 +71,8 @@ class Executor:
         return step, outcome if outcome.id == step.outcome_id else None
 
     async def _start(self, step: Step) -> Step | None:
-        """`approved -> running`, only while the outcome is active and within budget; the
-        same commit takes the step's lease (the compare-and-set makes this worker the only
-        one that can start it, so no other worker holds that lease)."""
+        """Start `step` in a commit of its own (`_starting`); None if that is refused: a
+        step over budget is cancelled, a paused or stopped one stays approved."""
         commit = Commit()
         running = self._starting(commit, step)
         try:
