@@ -72,3 +72,20 @@ class Deferred(BatonError):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"deferred for {seconds:.1f}s")
         self.seconds = seconds
+
+
+class Unavailable(BatonError):
+    """A system the job depends on is down or refusing for now (a chat platform answering
+    5xx or 429, a connection refused): not the job's fault, so it does not count toward
+    the job's failures. The worker runs it again with capped backoff, for as long as the
+    outage lasts up to `BATON_OUTAGE_GIVE_UP_H`, and only then gives up on it.
+
+    `channel` names what is failing (a chat conversation, a connection), so that an outage
+    can be reported per channel; `seconds`, when known (a Retry-After), is the least wait.
+    """
+
+    def __init__(self, channel: str, what: str, *, seconds: float | None = None) -> None:
+        super().__init__(f"{channel} unavailable: {what}")
+        self.channel = channel
+        self.what = what
+        self.seconds = seconds
