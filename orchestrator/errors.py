@@ -42,6 +42,16 @@ class TransitionRefused(BatonError):
         self.reason = reason
 
 
+class TakenOver(TransitionRefused):
+    """A job's commit refused because another worker took the job over: the worker that
+    held it past its visibility timeout must leave it alone (no commit, no acknowledgement,
+    no retry), since the job is now the other worker's."""
+
+    def __init__(self, entry_id: str) -> None:
+        super().__init__(f"job {entry_id}", (), "", "taken over by another worker")
+        self.entry_id = entry_id
+
+
 class NotAllowed(BatonError):
     """The person asking may not do this (for example, decide an approval they are not on)."""
 

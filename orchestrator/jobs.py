@@ -23,7 +23,8 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from orchestrator.store.commit import Commit
+from orchestrator.errors import TakenOver
+from orchestrator.store.commit import COMMIT_LUA, Commit
 from orchestrator.store.keys import Keys
 
 MOVE_DUE_LUA = """
@@ -36,6 +37,44 @@ for _, id in ipairs(due) do
 end
 return #due
 """
+
+OWNED = """
+local function owned(stream, group, entry, consumer)
+  local p = redis.call('XPENDING', stream, group, entry, entry, 1)
+  return #p > 0 and p[1][2] == consumer
+end
+"""
+"""Whether `consumer` still holds `entry` (a job it read and nobody took over since)."""
+
+RENEW_LUA = (
+    OWNED
+    + """
+local kept = {}
+for i = 3, #ARGV do
+  if owned(KEYS[1], ARGV[1], ARGV[i], ARGV[2]) then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    kept[#kept + 1] = ARGV[i]
+  end
+end
+return kept
+"""
+)
+"""KEYS: the stream. ARGV: the group, the consumer, the entries it is running. Resets the
+idle time of those it still holds (JUSTID: without counting a delivery); returns them."""
+
+SETTLE_LUA = (
+    OWNED
+    + """
+for i = 3, #ARGV do
+  if owned(KEYS[1], ARGV[1], ARGV[i], ARGV[2]) then
+    redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+    redis.call('XDEL', KEYS[1], ARGV[i])
+  end
+end
+return 0
+"""
+)
+"""Acknowledge and drop the entries `consumer` still holds; one taken over is left alone."""
 
 GROUP = "workers"
 
@@ -52,10 +91,17 @@ class Job:
     """Taken over from a worker that held it past the visibility timeout (presumed dead)."""
     deliveries: int = 1
     """How often the stream handed this entry to a worker; above one, workers died on it."""
+    since: float | None = None
+    """When the outage this job waits out began (epoch seconds); None when it waits none."""
+    consumer: str = ""
+    """The worker that read it: its fencing token, with the entry id. Whatever the job
+    commits, and its acknowledgement, applies only while this consumer still holds it."""
 
 
-def encode(kind: str, payload: dict[str, Any], attempt: int = 0) -> str:
-    job = {"kind": kind, "payload": payload, "attempt": attempt}
+def encode(kind: str, payload: dict[str, Any], attempt: int = 0, since: float | None = None) -> str:
+    job: dict[str, Any] = {"kind": kind, "payload": payload, "attempt": attempt}
+    if since is not None:
+        job["since"] = since
     return orjson.dumps(job, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 
@@ -66,11 +112,20 @@ class Delivery:
     job: Job
     calls: int = field(default=0)
     ack: Commit | None = None
+    lost: bool = False
+    """Another worker took the job over (this one held it past the visibility timeout
+    without renewing): nothing this one commits for it applies any more."""
 
     @property
     def acknowledged(self) -> bool:
         """Whether a commit of the handler acknowledged the job (and applied)."""
         return self.ack is not None and self.ack.applied
+
+    @property
+    def fenced(self) -> bool:
+        """Whether the job's commits must prove the job is still this worker's: once a
+        commit acknowledged it, nobody can take it over any more."""
+        return bool(self.job.consumer) and not self.acknowledged
 
 
 _DELIVERY: ContextVar[Delivery | None] = ContextVar("baton_delivery", default=None)
@@ -86,6 +141,21 @@ def delivering(job: Job) -> Iterator[Delivery]:
         yield delivery
     finally:
         _DELIVERY.reset(token)
+
+
+def current_delivery() -> Delivery | None:
+    """The job being handled by the running task, if any."""
+    return _DELIVERY.get()
+
+
+def fence_in(commit: Commit, stream: str) -> Commit:
+    """Make `commit` apply only while the running job is still its worker's: a worker
+    whose job was taken over (it ran past the visibility timeout) commits nothing more."""
+    delivery = _DELIVERY.get()
+    if delivery is not None and delivery.fenced:
+        job = delivery.job
+        commit.held(stream, GROUP, job.entry_id, job.consumer)
+    return commit
 
 
 def next_delivery_call() -> str | None:
@@ -109,6 +179,9 @@ class JobQueue:
         self.redis = redis
         self.keys = keys
         self._move_due = redis.register_script(MOVE_DUE_LUA)
+        self._renew = redis.register_script(RENEW_LUA)
+        self._settle = redis.register_script(SETTLE_LUA)
+        self._commit = redis.register_script(COMMIT_LUA)
         self._gathered: list[tuple[str, asyncio.Future[None]]] = []
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -212,7 +285,7 @@ class JobQueue:
         acknowledged in the same round trip."""
         if acks:
             pipe = self.redis.pipeline(transaction=False)
-            self._ack_all(pipe, acks)
+            await self._settle(keys=[self.keys.jobs()], args=[GROUP, consumer, *acks], client=pipe)
             pipe.xreadgroup(GROUP, consumer, {self.keys.jobs(): ">"}, count=count, block=block_ms)
             reply: Any = (await pipe.execute())[-1]
         else:
@@ -220,7 +293,9 @@ class JobQueue:
                 GROUP, consumer, {self.keys.jobs(): ">"}, count=count, block=block_ms
             )
         return [
-            _job(entry_id, fields) for _, entries in reply or [] for entry_id, fields in entries
+            _job(entry_id, fields, consumer)
+            for _, entries in reply or []
+            for entry_id, fields in entries
         ]
 
     async def reclaim(self, consumer: str, min_idle_ms: int, count: int = 1) -> list[Job]:
@@ -235,7 +310,11 @@ class JobQueue:
             return []
         deliveries = await self._deliveries(consumer, [entry_id for entry_id, _ in claimed])
         return [
-            replace(_job(entry_id, fields), reclaimed=True, deliveries=deliveries.get(entry_id, 2))
+            replace(
+                _job(entry_id, fields, consumer),
+                reclaimed=True,
+                deliveries=deliveries.get(entry_id, 2),
+            )
             for entry_id, fields in claimed
         ]
 
@@ -251,48 +330,64 @@ class JobQueue:
         )
         return {_text(row["message_id"]): int(row["times_delivered"]) for row in rows}
 
-    async def ack_all(self, entry_ids: list[str]) -> None:
-        """Acknowledge and drop handled entries, any number in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        self._ack_all(pipe, entry_ids)
-        await pipe.execute()
+    async def renew(self, consumer: str, entry_ids: list[str]) -> set[str]:
+        """Keep the jobs `consumer` is running from being taken over (reset their idle
+        time); returns those it still holds. A job missing from the answer was taken over."""
+        kept = await self._renew(keys=[self.keys.jobs()], args=[GROUP, consumer, *entry_ids])
+        return {_text(entry_id) for entry_id in kept}
 
-    def _ack_all(self, pipe: Any, entry_ids: list[str]) -> None:
-        pipe.xack(self.keys.jobs(), GROUP, *entry_ids)
-        pipe.xdel(self.keys.jobs(), *entry_ids)
+    async def ack_all(self, consumer: str, entry_ids: list[str]) -> None:
+        """Acknowledge and drop handled entries `consumer` still holds, in one round trip."""
+        await self._settle(keys=[self.keys.jobs()], args=[GROUP, consumer, *entry_ids])
 
     async def retry_later(self, job: Job, due: datetime) -> None:
         """Acknowledge and re-schedule with one more attempt, in one transaction."""
-        await self._reschedule(job, f"retry:{job.entry_id}", due, job.attempt + 1)
+        await self._reschedule(job, f"retry:{job.entry_id}", due, job.attempt + 1, None)
+
+    async def wait_out(self, job: Job, due: datetime, since: float) -> None:
+        """Acknowledge and re-schedule with the same attempt, remembering since when the
+        job has waited out an outage (`Unavailable`), in one transaction."""
+        await self._reschedule(job, f"wait:{job.entry_id}", due, job.attempt, since)
 
     async def defer(self, job: Job, due: datetime) -> None:
         """Acknowledge and re-schedule unchanged (same attempt), in one transaction."""
-        await self._reschedule(job, f"defer:{job.entry_id}", due, job.attempt)
+        await self._reschedule(job, f"defer:{job.entry_id}", due, job.attempt, job.since)
 
-    async def _reschedule(self, job: Job, timer_id: str, due: datetime, attempt: int) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.keys.timer_jobs(), timer_id, encode(job.kind, job.payload, attempt))
-        pipe.zadd(self.keys.timers(), {timer_id: due.timestamp()})
-        self._ack_all(pipe, [job.entry_id])
-        await pipe.execute()
+    async def _reschedule(
+        self, job: Job, timer_id: str, due: datetime, attempt: int, since: float | None
+    ) -> None:
+        commit = Commit()
+        commit.op(
+            "HSET", self.keys.timer_jobs(), timer_id, encode(job.kind, job.payload, attempt, since)
+        )
+        commit.op("ZADD", self.keys.timers(), due.timestamp(), timer_id)
+        await self._settle_with(job, commit)
 
     async def dead_letter(self, job: Job, error: str) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.xadd(
-            self.keys.dead_letters(),
-            {"job": encode(job.kind, job.payload, job.attempt), "error": error[:2000]},
+        entry = encode(job.kind, job.payload, job.attempt, job.since)
+        commit = Commit().op(
+            "XADD", self.keys.dead_letters(), "*", "job", entry, "error", error[:2000]
         )
-        self._ack_all(pipe, [job.entry_id])
-        await pipe.execute()
+        await self._settle_with(job, commit)
 
     async def release(self, job: Job) -> None:
         """Hand an unfinished job back at once (graceful shutdown): re-queue and acknowledge
         in one transaction, so it is neither lost nor left waiting for the visibility timeout.
         """
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.xadd(self.keys.jobs(), {"job": encode(job.kind, job.payload, job.attempt)})
-        self._ack_all(pipe, [job.entry_id])
-        await pipe.execute()
+        entry = encode(job.kind, job.payload, job.attempt, job.since)
+        await self._settle_with(job, Commit().op("XADD", self.keys.jobs(), "*", "job", entry))
+
+    async def _settle_with(self, job: Job, commit: Commit) -> None:
+        """Apply `commit` and acknowledge `job` together, only while its reader holds it:
+        a job another worker took over is that worker's to finish (`TakenOver`)."""
+        if job.consumer:
+            commit.held(self.keys.jobs(), GROUP, job.entry_id, job.consumer)
+        commit.op("XACK", self.keys.jobs(), GROUP, job.entry_id)
+        commit.op("XDEL", self.keys.jobs(), job.entry_id)
+        ok, _, _ = await self._commit(args=[commit.to_json()])
+        if int(ok) != 1:
+            raise TakenOver(job.entry_id)
+        commit.applied = True
 
     async def pending(self) -> int:
         """Jobs read by some worker and not yet acknowledged."""
@@ -316,10 +411,18 @@ class JobQueue:
         return int(await self.redis.xlen(self.keys.dead_letters()))
 
 
-def _job(entry_id: bytes | str, fields: dict[bytes | str, bytes | str]) -> Job:
+def _job(entry_id: bytes | str, fields: dict[bytes | str, bytes | str], consumer: str) -> Job:
     raw = fields.get(b"job", fields.get("job", "{}"))
     data = orjson.loads(raw)
-    return Job(_text(entry_id), data["kind"], data["payload"], int(data.get("attempt", 0)))
+    since = data.get("since")
+    return Job(
+        _text(entry_id),
+        data["kind"],
+        data["payload"],
+        int(data.get("attempt", 0)),
+        consumer=consumer,
+        since=float(since) if since is not None else None,
+    )
 
 
 def _text(value: bytes | str) -> str:

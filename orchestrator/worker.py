@@ -15,13 +15,21 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator import logcontext
 from orchestrator.clock import Clock
-from orchestrator.errors import Deferred, NotFound
+from orchestrator.errors import Deferred, NotFound, TakenOver, Unavailable
 from orchestrator.jobs import Delivery, Job, JobQueue, delivering
 
 log = logging.getLogger("baton.worker")
 
 JobHandler = Callable[[Job], Awaitable[None]]
 DeadLetterHook = Callable[[Job, str], Awaitable[None]]
+
+OUTAGE_GIVE_UP_S = 6 * 3600.0
+"""How long a job waits out an outage of what it depends on (`Unavailable`) before it is
+given up (dead-lettered, which raises an incident); `BATON_OUTAGE_GIVE_UP_H`."""
+OUTAGE_BACKOFF_CAP_S = 60.0
+"""The longest wait between two tries of a job that waits out an outage."""
+REDIS_BACKOFF_CAP_S = 5.0
+"""The longest wait before a job that Redis refused (full, or gone) is tried again."""
 
 ACK_WITHIN_S = 0.02
 """How long a handled job's acknowledgement may wait to share a round trip with others'
@@ -59,6 +67,11 @@ class Worker:
         self._acks: list[str] = []
         """Handled jobs whose acknowledgement is gathered (sent within `ACK_WITHIN_S`)."""
         self._acking: set[asyncio.Task[None]] = set()
+        self.give_up_s = OUTAGE_GIVE_UP_S
+        self._running: dict[str, Delivery] = {}
+        """The jobs being handled, by entry id: their claims are renewed while they run."""
+        self._stop: asyncio.Event | None = None
+        """Set while `run` runs: a job Redis refused is tried again until the worker stops."""
 
     async def run_once(self, block_ms: int | None = None, count: int = 10) -> int:
         """Handle what is waiting (and what crashed workers left); returns how many."""
@@ -99,8 +112,21 @@ class Worker:
     async def run(self, stop: asyncio.Event, block_ms: int = 500) -> None:
         """Work until `stop` is set, then finish or release the current job within `grace_s`.
 
-        A Redis outage (restart, failover) is waited out with backoff instead of exiting.
+        A Redis outage (restart, failover, a full memory that refuses writes) is waited
+        out with backoff instead of exiting. While jobs run, their claims are renewed, so
+        a job slower than the visibility timeout is not taken over from a live worker.
         """
+        self._stop = stop
+        renewing = asyncio.ensure_future(self._keep_claims(stop))
+        try:
+            await self._work(stop, block_ms)
+        finally:
+            renewing.cancel()
+            self._stop = None
+        with contextlib.suppress(RedisError, OSError):
+            await self.flush_acks()
+
+    async def _work(self, stop: asyncio.Event, block_ms: int) -> None:
         backoff = 0.1
         while not stop.is_set():
             try:
@@ -110,16 +136,45 @@ class Worker:
                 await self._run_batch(jobs, stop)
                 backoff = 0.1
             except ResponseError as error:
-                if "NOGROUP" not in str(error):
-                    raise
-                await self.queue.ensure_group()  # Redis came back without its data
+                if "NOGROUP" in str(error):
+                    with contextlib.suppress(RedisError, OSError):
+                        await self.queue.ensure_group()  # Redis came back without its data
+                    continue
+                backoff = await self._wait_for_redis(stop, error, backoff)
             except (RedisError, OSError) as error:
-                log.warning("redis unavailable (%s); retrying in %.1fs", error, backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, 2.0)
-        with contextlib.suppress(RedisError, OSError):
-            await self.flush_acks()
+                backoff = await self._wait_for_redis(stop, error, backoff)
+
+    async def _wait_for_redis(self, stop: asyncio.Event, error: Exception, backoff: float) -> float:
+        log.warning("redis unavailable (%s); retrying in %.1fs", error, backoff)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), backoff)
+        return min(backoff * 2, 2.0)
+
+    def renew_every_s(self) -> float:
+        """How often running jobs' claims are renewed: three times per visibility timeout."""
+        return max(self.visibility_ms / 3000, 0.05)
+
+    async def _keep_claims(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.renew_every_s())
+            await self.renew_claims()
+
+    async def renew_claims(self) -> None:
+        """Renew the claims of the jobs being handled; one another worker took over is
+        marked lost (its commits are refused anyway: `TakenOver`)."""
+        held = {entry: d for entry, d in self._running.items() if d.fenced and not d.lost}
+        if not held:
+            return
+        try:
+            kept = await self.queue.renew(self.name, list(held))
+        except (RedisError, OSError) as error:
+            log.warning("claims of %d running jobs not renewed (%s)", len(held), error)
+            return
+        for entry, delivery in held.items():
+            if entry not in kept and not delivery.acknowledged:
+                delivery.lost = True
+                log.warning("job %s was taken over by another worker", delivery.job.kind)
 
     async def flush_acks(self) -> None:
         """Send the gathered acknowledgements now."""
@@ -127,7 +182,7 @@ class Worker:
         if not acks:
             return
         try:
-            await self.queue.ack_all(acks)
+            await self.queue.ack_all(self.name, acks)
         except BaseException:
             self._acks = acks + self._acks
             raise
@@ -216,12 +271,18 @@ class Worker:
             logcontext.bound(**logcontext.ids_of(job.kind, job.entry_id, job.payload)),
             delivering(job) as delivery,
         ):
-            if hand is None:
+            self._running[job.entry_id] = delivery
+            try:
+                if hand is None:
+                    await self._handle(job, delivery)
+                    return
+                hand.add(delivery)
                 await self._handle(job, delivery)
-                return
-            hand.add(delivery)
-            await self._handle(job, delivery)
-            hand.discard(delivery)  # a job cut off stays in hand, to be handed back
+                hand.discard(delivery)  # a job cut off stays in hand, to be handed back
+            except TakenOver:
+                log.warning("job %s was taken over by another worker; left to it", job.kind)
+            finally:
+                self._running.pop(job.entry_id, None)
 
     async def _handle(self, job: Job, delivery: Delivery) -> None:
         if job.deliveries > self.max_attempts:
@@ -233,18 +294,23 @@ class Worker:
             await self._dead(job, f"no handler for job kind {job.kind!r}")
             return
         try:
-            await handler(job)
+            await self._call(handler, job)
         except NotFound as missing:
             log.warning("job %s: %s; dropped", job.kind, missing)
+        except TakenOver:
+            raise  # another worker runs it now: nothing more to do or acknowledge here
         except Deferred as later:
             log.info("job %s %s", job.kind, later)
             await self.queue.defer(job, self.clock.now() + timedelta(seconds=later.seconds))
             return
+        except Unavailable as down:
+            await self._wait_out(job, down)
+            return
         except asyncio.CancelledError:
             raise  # left unacknowledged: another worker reclaims it
-        except (RedisConnectionError, RedisTimeoutError):
-            raise  # Redis is away, not the job at fault: it stays pending and is reclaimed
         except Exception as error:  # any failure is retried, then dead-lettered
+            if _redis_refused(error):
+                raise  # Redis is away or full, not the job at fault: it stays pending
             if delivery.acknowledged:  # its work was committed: running it again is wrong
                 log.exception("job %s failed after its work was committed", job.kind)
             else:
@@ -253,6 +319,38 @@ class Worker:
         if not delivery.acknowledged:
             self._ack_soon(job)
         self.processed += 1
+
+    async def _call(self, handler: JobHandler, job: Job) -> None:
+        """Run `handler`; while the worker runs, a job Redis refused (gone, or full) is
+        tried again here with backoff, so it neither counts as failed nor as a crash."""
+        backoff = 0.2
+        while True:
+            try:
+                await handler(job)
+                return
+            except TakenOver:
+                raise
+            except (RedisConnectionError, RedisTimeoutError, ResponseError, OSError) as error:
+                if not _redis_refused(error) or self._stop is None or self._stop.is_set():
+                    raise
+                log.warning(
+                    "job %s: redis refused (%s); trying again in %.1fs", job.kind, error, backoff
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), backoff)
+                backoff = min(backoff * 2, REDIS_BACKOFF_CAP_S)
+
+    async def _wait_out(self, job: Job, down: Unavailable) -> None:
+        """Run `job` again once the outage `down` may be over; give up after `give_up_s`."""
+        now = self.clock.now().timestamp()
+        since = job.since if job.since is not None else now
+        waited = now - since
+        if waited > self.give_up_s:
+            await self._dead(job, f"{down} for {waited / 3600:.1f} hours")
+            return
+        wait = max(down.seconds or 0.0, min(max(waited / 2, 1.0), OUTAGE_BACKOFF_CAP_S))
+        log.warning("job %s waits out an outage: %s; next try in %.0fs", job.kind, down, wait)
+        await self.queue.wait_out(job, self.clock.now() + timedelta(seconds=wait), since)
 
     async def _failed(self, job: Job, error: Exception) -> None:
         detail = f"{type(error).__name__}: {error}"
@@ -268,6 +366,13 @@ class Worker:
         await self.queue.dead_letter(job, detail)
         if self.on_dead_letter is not None:
             await self.on_dead_letter(job, detail)
+
+
+def _redis_refused(error: Exception) -> bool:
+    """Whether Redis, not the job, is at fault: unreachable, timed out, or out of memory."""
+    if isinstance(error, ResponseError):
+        return str(error).startswith(("OOM", "LOADING", "BUSY", "MASTERDOWN", "READONLY"))
+    return isinstance(error, (RedisConnectionError, RedisTimeoutError, OSError))
 
 
 def payload(job: Job, name: str) -> Any:

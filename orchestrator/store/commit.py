@@ -25,6 +25,9 @@ for i, c in ipairs(spec.checks) do
     if not ok then return {0, i, cur} end
   elseif c.absent then
     if redis.call('EXISTS', c.absent) == 1 then return {0, i, 'present'} end
+  elseif c.held then
+    local p = redis.call('XPENDING', c.held, c.group, c.entry, c.entry, 1)
+    if #p == 0 or p[1][2] ~= c.consumer then return {0, i, 'taken over'} end
   elseif c.budget then
     local spent = tonumber(redis.call('HGET', c.budget, 'spent') or '0')
     local limit = tonumber(redis.call('HGET', c.budget, 'budget') or '0')
@@ -67,6 +70,9 @@ for _, chain in ipairs(order) do
 end
 return {1, 0, ''}
 """
+
+
+TAKEN_OVER = "the job was taken over by another worker"
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,13 @@ class Commit:
 
     def absent(self, key: str, reason: str) -> Commit:
         self.checks.append(Check({"absent": key}, key, reason=reason))
+        return self
+
+    def held(self, stream: str, group: str, entry: str, consumer: str) -> Commit:
+        """Refuse unless `consumer` still holds the job `entry` of `stream`: the fencing
+        token of a job's commits (a worker whose job was taken over commits nothing)."""
+        spec = {"held": stream, "group": group, "entry": entry, "consumer": consumer}
+        self.checks.append(Check(spec, stream, reason=TAKEN_OVER))
         return self
 
     def within_budget(self, outcome_key: str, cost: float) -> Commit:

@@ -10,7 +10,8 @@ from typing import Any, Literal, TypeVar, cast
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from orchestrator.errors import NotFound, TransitionRefused
+from orchestrator.errors import NotFound, TakenOver, TransitionRefused
+from orchestrator.jobs import fence_in
 from orchestrator.models import (
     Approval,
     AuditEvent,
@@ -60,12 +61,19 @@ class RedisStore:
         self._kill_switch_parts = (head, tail)
 
     async def apply(self, commit: Commit) -> None:
-        """Apply `commit` atomically or raise `TransitionRefused` naming the failed check."""
+        """Apply `commit` atomically or raise `TransitionRefused` naming the failed check.
+
+        Inside a job, the commit applies only while the job is still this worker's
+        (`fence_in`): otherwise `TakenOver`.
+        """
+        fence_in(commit, self.keys.jobs())
         ok, index, actual = await self._commit(args=[commit.to_json()])
         if int(ok) == 1:
             commit.applied = True
             return
         check = commit.checks[int(index) - 1]
+        if "held" in check.spec:
+            raise TakenOver(str(check.spec["entry"]))
         actual_text = actual.decode() if isinstance(actual, bytes) else str(actual)
         raise TransitionRefused(check.key, check.expected, actual_text, check.reason)
 

@@ -184,7 +184,7 @@ async def test_timers_are_unique_and_move_when_due(any_store: RedisStore) -> Non
     assert await queue.move_due(NOW + timedelta(hours=2)) == 1
     jobs = await queue.read("w1")
     assert [(j.kind, j.payload) for j in jobs] == [("tick", {"outcome": "o1"})]
-    await queue.ack_all([jobs[0].entry_id])
+    await queue.ack_all("w1", [jobs[0].entry_id])
     assert await queue.backlog() == 0
 
 
