@@ -1,0 +1,140 @@
+"""A job's claim is its fencing token: a worker whose job was taken over commits nothing,
+acknowledges nothing and reschedules nothing; a worker that renews keeps its job."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from orchestrator.clock import ManualClock
+from orchestrator.errors import TakenOver, Unavailable
+from orchestrator.jobs import Job, JobQueue, delivering
+from orchestrator.store.commit import Commit
+from orchestrator.store.keys import Keys
+from orchestrator.store.redis_store import RedisStore
+from orchestrator.worker import Worker
+
+NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+
+
+async def _taken_over(queue: JobQueue) -> tuple[Job, Job]:
+    """A job read by `slow`, then taken over by `other` (as after the visibility timeout)."""
+    await queue.enqueue("tick", {"outcome": "o1"})
+    (first,) = await queue.read("slow")
+    (second,) = await queue.reclaim("other", min_idle_ms=0)
+    return first, second
+
+
+async def test_a_taken_over_job_commits_nothing(
+    store: RedisStore, queue: JobQueue, keys: Keys, redis: Redis
+) -> None:
+    first, second = await _taken_over(queue)
+    with delivering(first), pytest.raises(TakenOver):
+        await store.apply(Commit().op("SET", keys.lease("plan"), "slow"))
+    assert await redis.get(keys.lease("plan")) is None
+
+    with delivering(second):
+        await store.apply(Commit().op("SET", keys.lease("plan"), "other"))
+    assert await redis.get(keys.lease("plan")) == b"other"
+
+
+async def test_a_taken_over_job_is_not_acknowledged_nor_rescheduled_by_its_old_worker(
+    queue: JobQueue,
+) -> None:
+    first, second = await _taken_over(queue)
+    await queue.ack_all("slow", [first.entry_id])
+    with pytest.raises(TakenOver):
+        await queue.retry_later(first, NOW)
+    with pytest.raises(TakenOver):
+        await queue.dead_letter(first, "boom")
+    assert await queue.pending() == 1, "the new holder still has it"
+    assert await queue.next_due() is None and await queue.dead() == 0
+
+    await queue.ack_all("other", [second.entry_id])
+    assert await queue.pending() == 0
+
+
+async def test_a_renewed_claim_is_not_taken_over(queue: JobQueue) -> None:
+    await queue.enqueue("tick", {"outcome": "o1"})
+    (job,) = await queue.read("slow")
+    await asyncio.sleep(0.3)  # the stream measures idle time in real time
+    assert await queue.renew("slow", [job.entry_id]) == {job.entry_id}
+    assert await queue.reclaim("other", min_idle_ms=200) == []
+
+    (taken,) = await queue.reclaim("other", min_idle_ms=0)
+    assert await queue.renew("slow", [job.entry_id]) == set(), "lost: not renewed any more"
+    assert taken.deliveries == 2, "renewals do not count as deliveries"
+
+
+async def test_a_running_worker_renews_what_it_runs(queue: JobQueue) -> None:
+    """A job slower than the visibility timeout stays with the worker that runs it."""
+    release = asyncio.Event()
+    taken: list[list[Job]] = []
+
+    async def slow(job: Job) -> None:
+        await asyncio.sleep(0.6)  # three visibility timeouts
+        taken.append(await queue.reclaim("other", min_idle_ms=200))
+        await release.wait()
+
+    worker = Worker(queue, {"tick": slow}, clock=ManualClock(NOW), name="w1", visibility_ms=200)
+    await queue.enqueue("tick", {"outcome": "o1"})
+    stop = asyncio.Event()
+    running = asyncio.ensure_future(worker.run(stop, block_ms=50))
+    while not taken:
+        await asyncio.sleep(0.05)
+    release.set()
+    stop.set()
+    await running
+    assert taken == [[]]
+    assert worker.processed == 1 and await queue.pending() == 0
+
+
+async def test_an_outage_is_waited_out_then_given_up_after_hours(queue: JobQueue) -> None:
+    clock = ManualClock(NOW)
+    tries: list[int] = []
+
+    async def down(job: Job) -> None:
+        tries.append(job.attempt)
+        raise Unavailable("slack:C1", "HTTP 500", seconds=2)
+
+    dead: list[str] = []
+
+    async def on_dead(job: Job, detail: str) -> None:
+        dead.append(detail)
+
+    worker = Worker(queue, {"reply": down}, clock=clock, name="w1", on_dead_letter=on_dead)
+    await queue.enqueue("reply", {"text": "hi"})
+    while not dead:
+        assert await worker.run_once() == 1
+        clock.advance(timedelta(minutes=40))
+        await queue.move_due(clock.now())
+    assert len(tries) > worker.max_attempts and set(tries) == {0}, "not the job's failure"
+    assert len(dead) == 1 and "hours" in dead[0]
+    assert await queue.dead() == 1 and await queue.next_due() is None
+
+
+async def test_redis_refusing_writes_is_waited_out_by_a_running_worker(queue: JobQueue) -> None:
+    from redis.exceptions import ResponseError
+
+    refusals = 3
+    handled: list[str] = []
+
+    async def full(job: Job) -> None:
+        nonlocal refusals
+        if refusals:
+            refusals -= 1
+            raise ResponseError("OOM command not allowed when used memory > 'maxmemory'.")
+        handled.append(job.kind)
+
+    worker = Worker(queue, {"tick": full}, clock=ManualClock(NOW), name="w1")
+    await queue.enqueue("tick", {"outcome": "o1"})
+    stop = asyncio.Event()
+    running = asyncio.ensure_future(worker.run(stop, block_ms=50))
+    while not handled:
+        await asyncio.sleep(0.05)
+    stop.set()
+    await running
+    assert handled == ["tick"] and await queue.pending() == 0 and await queue.dead() == 0
