@@ -42,13 +42,14 @@ class TransitionRefused(BatonError):
         self.reason = reason
 
 
-class TakenOver(TransitionRefused):
+class TakenOver(BatonError):
     """A job's commit refused because another worker took the job over: the worker that
     held it past its visibility timeout must leave it alone (no commit, no acknowledgement,
-    no retry), since the job is now the other worker's."""
+    no retry), since the job is now the other worker's. Not a `TransitionRefused`, so that
+    no handler mistakes it for a race it may shrug off: it ends the job's run at once."""
 
     def __init__(self, entry_id: str) -> None:
-        super().__init__(f"job {entry_id}", (), "", "taken over by another worker")
+        super().__init__(f"job {entry_id} was taken over by another worker")
         self.entry_id = entry_id
 
 
