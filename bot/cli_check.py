@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import typer
 
 from bot.cli import app, run_async
+from bot.demo.seed import example_env
 from config.settings import Settings
 from config.workspace import load_workspace
 from handlers import texts
@@ -75,7 +76,10 @@ def check() -> None:
         workspace = load_workspace(settings.workspace_file)
         typer.echo(f"Workspace {workspace.name}: valid ({settings.workspace_file})")
         typer.echo(f"LLM: {settings.llm}" if settings.llm else texts.CHECK_NO_LLM)
-        connectors = Connectors(workspace, dict(os.environ), read_only=True)
+        env, seeded = example_env(settings, os.environ)
+        if seeded:
+            typer.echo(seeded)
+        connectors = Connectors(workspace, env, read_only=True)
         try:
             readings = await read_all(workspace, connectors)
         finally:

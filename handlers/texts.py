@@ -122,6 +122,14 @@ SLACK_NO_SIGNING_SECRET = (
     "app's signing secret (Slack app settings > Basic Information > App Credentials)."
 )
 
+# The console
+CONSOLE_BANNER = (
+    "Baton console · {workspace} · {store}\n"
+    "You are @{user}. Type 'help', plain words, 'confirm <id>', 'approve <id>', "
+    "'reject <id> <reason>', 'rule <id>', 'as <user>', or 'quit'."
+)
+CONSOLE_LOGS = "Logs go to {path}."
+
 # Microsoft Teams
 TEAMS_REASON_LABEL = "Reason (needed to reject)"
 TEAMS_REASON_PLACEHOLDER = "Why not? The planner learns from it."
@@ -145,6 +153,10 @@ RECEIPT_VERBS = {
     "events": ("sent", "would send"),
     "emails": ("sent", "would send"),
 }
+EXAMPLE_SEEDED = (
+    "Example data: created the bundled workspace's CRM (a simulated subscription business) "
+    "in {path}; set BATON_WORKSPACE to use your own workspace file."
+)
 CHECK_NO_LLM = "LLM: none configured (playbooks plan, templates draft; set BATON_LLM to add one)"
 
 MODEL_TOKENS = "Model tokens"
