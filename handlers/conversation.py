@@ -81,7 +81,8 @@ class Conversation:
             return [text_reply(texts.HELP)]
         name = words[0].lower()
         if name in COMMANDS:
-            return [await run_command(name, Request(inbound, words[1:], self.runtime))]
+            reply = await run_command(name, Request(inbound, words[1:], self.runtime))
+            return [] if reply is None else [reply]
         intake = self.runtime.intake
         waiting = await intake.waiting_in(inbound.conversation)
         if waiting is not None and waiting.owner == inbound.user:
