@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from orchestrator.catalog import Workspace
+from orchestrator.catalog import Metric, Workspace
 from orchestrator.intake import Session
 from orchestrator.models import (
     Approval,
@@ -212,7 +212,36 @@ def _problem(session: Session, workspace: Workspace) -> str:
         deadline=day(draft.deadline) if draft.deadline else "",
         phrase=draft.deadline_phrase,
         error=session.problem_detail,
+        limits=_limits(metric) if metric else "",
+        meant=_meant(session, metric),
+        far=metric.far_change if metric else 0.0,
     )
+
+
+def _limits(metric: Metric) -> str:
+    """The bounds a metric's values stay within, in words."""
+    low, high = metric.bounds()
+    if low is not None and high is not None:
+        return texts.LIMITS_BETWEEN.format(low=metric.show(low), high=metric.show(high))
+    if low is not None:
+        return texts.LIMITS_ABOVE.format(low=metric.show(low))
+    return texts.LIMITS_BELOW.format(high=metric.show(high or 0.0))
+
+
+def _meant(session: Session, metric: Metric | None) -> str:
+    """ "Did you mean ...?" with the amount the target check found reasonable, if any."""
+    if metric is None or session.problem not in ("out_of_bounds", "far_beyond"):
+        return ""
+    try:
+        amount = float(session.problem_detail)
+    except ValueError:
+        return ""
+    change = {
+        "to": f"to {metric.show(amount)}",
+        "relative": f"by {amount:g}%",
+        "points": f"by {amount:g}" + (" points" if metric.unit == "percent" else ""),
+    }.get(str(session.draft.change), "")
+    return texts.DID_YOU_MEAN.format(change=change) if change else ""
 
 
 def _understood(session: Session, workspace: Workspace) -> tuple[str, ...]:

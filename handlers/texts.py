@@ -50,12 +50,24 @@ PROBLEMS = {
         'I could not read the date "{phrase}". Nothing was started; try '
         "'by 31 March' or 'by 2027-03-31'."
     ),
+    "out_of_bounds": (
+        "{metric} {limits}, so {target} cannot be its target.{meant} Nothing was started; "
+        "say it again with the target you mean."
+    ),
+    "far_beyond": (
+        "From {baseline} to {target} moves {metric} by more than {far:g} times its "
+        "current value.{meant} Nothing was started; say it again with the target you mean."
+    ),
     "measure_failed": (
         "I could not measure {metric} right now ({error}), so I cannot set a "
         "baseline. Nothing was started; try again shortly."
     ),
 }
 
+DID_YOU_MEAN = " Did you mean {change}?"
+LIMITS_BETWEEN = "stays between {low} and {high}"
+LIMITS_ABOVE = "is never below {low}"
+LIMITS_BELOW = "is never above {high}"
 UNDERSTOOD = "Understood so far: {summary}."
 STATEMENT_TITLE = "Statement of Benefit"
 STATEMENT_LINE = "{metric} {baseline} -> {target} ({change}) by {deadline}"
