@@ -59,7 +59,7 @@ class _Usage(Exception):
 
 
 async def help_(request: Request) -> Reply:
-    return text_reply(texts.HELP)
+    return text_reply(render.help_text(request.runtime.ctx.workspace_of(request.workspace)))
 
 
 async def list_(request: Request) -> Reply:

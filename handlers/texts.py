@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+HELP_EXAMPLE = "State an outcome in plain words, for example:\n  {example}\n"
+EXAMPLE_STATEMENT = "{verb} {metric} {change} by 31 March with a budget of {currency} 500"
 HELP = (
-    "State an outcome in plain words, for example:\n"
-    "  Reduce monthly churn from 8% to 6% by 31 March with a budget of £500\n"
+    "State an outcome in plain words: which metric should move, to what, and by when.\n"
     "Commands:\n"
     "  list                  outcomes in this workspace\n"
     "  status <id>           where an outcome stands\n"
@@ -26,14 +27,13 @@ QUESTIONS = {
         "or {amount:g} percentage points? Answer 'relative' or 'points'."
     ),
     "deadline": "By when? For example 'by 31 March', 'end of Q1' or 'within 6 weeks'.",
-    "target": "To what value, or by how much? For example 'to 5%' or 'by 10%'.",
+    "target": "To what value, or by how much? For example 'to {to}' or 'by 10%'.",
 }
 
 PROBLEMS = {
     "nothing_understood": (
         'I could not find an outcome in "{text}". Try something like '
-        "'Reduce monthly churn by 10% by 31 March'. Metrics I can "
-        "measure: {choices}."
+        "'{example}'. Metrics I can measure: {choices}."
     ),
     "unknown_metric": "This workspace declares no metrics yet, so there is nothing to measure.",
     "wrong_direction": (
@@ -96,6 +96,7 @@ UNKNOWN_COMMAND = "I do not know '{word}'.\n"
 SOMETHING_WRONG = "Something went wrong on my side; nothing was changed. Please try again."
 
 APPROVAL_TITLE = "Approval needed: {what}"
+DRAFT_HEADING = "Draft (sent exactly as shown):"
 APPROVED_BY = "Approved by {who} at {when}"
 REJECTED_BY = "Rejected by {who} at {when}: {reason}"
 EXPIRED = "Expired at {when}: {reason}"
@@ -110,6 +111,8 @@ REPORT_AUTONOMY = (
 )
 INCIDENT_TITLE = "Incident on outcome {id}: {kind}"
 INCIDENT_RUNBOOK = "Runbook: RUNBOOK.md#{kind}"
+VERDICT_STARTING = "just started"
+VERDICT_HALTED = {"paused": "paused", "stopped": "stopped"}
 VERDICTS = {
     "on_track": "on track",
     "at_risk": "at risk",
