@@ -42,6 +42,8 @@ async def read_all(workspace: Workspace, connectors: Connectors) -> list[Reading
             shown, ok = metric.show(value), True
         except BatonError as error:
             shown, ok = f"ERROR {error}", False
+        except Exception as error:  # noqa: BLE001 - one row names it, never a traceback
+            shown, ok = _unexpected(metric.connection, error), False
         readings.append(Reading(metric.connection, name, shown, ok, time.perf_counter() - started))
     measured = {m.connection for m in workspace.metrics.values()}
     for name, connection in workspace.connections.items():
@@ -52,7 +54,18 @@ async def read_all(workspace: Workspace, connectors: Connectors) -> list[Reading
             readings.append(Reading(name, "-", "no metrics (secrets present)", True, 0.0))
         except BatonError as error:
             readings.append(Reading(name, "-", f"ERROR {error}", False, 0.0))
+        except Exception as error:  # noqa: BLE001 - one row names it, never a traceback
+            readings.append(Reading(name, "-", _unexpected(name, error), False, 0.0))
     return readings
+
+
+def _unexpected(connection: str, error: Exception) -> str:
+    """An error no connector anticipated (a URL from `${ENV_VAR}` the HTTP client cannot
+    parse), as one line naming the connection."""
+    detail = (str(error).splitlines() or [""])[0][:300]
+    return texts.CHECK_UNEXPECTED.format(
+        connection=connection, kind=type(error).__name__, detail=detail
+    )
 
 
 def table(readings: list[Reading]) -> list[str]:

@@ -172,6 +172,7 @@ EXAMPLE_SEEDED = (
     "Example data: created the bundled workspace's CRM (a simulated subscription business) "
     "in {path}; set BATON_WORKSPACE to use your own workspace file."
 )
+CHECK_UNEXPECTED = "ERROR connection {connection!r}: {kind}: {detail}"
 CHECK_NO_LLM = "LLM: none configured (playbooks plan, templates draft; set BATON_LLM to add one)"
 
 MODEL_TOKENS = "Model tokens"

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator.case_catalog import CasePlaybook, CaseSource, check_references
@@ -82,6 +84,17 @@ class Connection(Spec):
         return self
 
     @model_validator(mode="after")
+    def _url_usable(self) -> Connection:
+        """A literal http or webhook URL the HTTP client cannot parse is refused here, with
+        the connection's path, not at its first call (a `${ENV_VAR}` is checked when the
+        connection opens)."""
+        if self.kind in ("http", "webhook") and self.url and "${" not in self.url:
+            problem = http_url_problem(self.url)
+            if problem:
+                raise ValueError(f"url {self.url!r} {problem}")
+        return self
+
+    @model_validator(mode="after")
     def _secrets_are_references(self) -> Connection:
         auth = self.auth or HttpAuth(bearer="${_}")
         for name, value in (
@@ -95,6 +108,20 @@ class Connection(Spec):
         if self.kind == "webhook" and not self.secret:
             raise ValueError("a webhook connection needs a secret (a ${ENV_VAR} reference)")
         return self
+
+
+def http_url_problem(url: str) -> str:
+    """What keeps `url` from being an http(s) URL the HTTP client can call; "" if nothing."""
+    try:
+        parsed = httpx.URL(url)
+        port = urlsplit(url).port  # httpx takes any number; a port is at most 65535
+    except (httpx.InvalidURL, ValueError) as error:
+        return f"cannot be used by the HTTP client ({error})"
+    if parsed.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parsed.host:
+        return "has no host"
+    return "" if port is None or port > 0 else "has port 0"
 
 
 class Metric(Spec):
