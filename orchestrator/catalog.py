@@ -167,7 +167,9 @@ class Metric(Spec):
         return low, high
 
     def show(self, value: float) -> str:
-        text = self.format.format(value + 0.0)  # + 0.0: a negative zero shows as 0
+        text = self.format.format(value)
+        if text.startswith("-") and not any(c in "123456789" for c in text):
+            text = text[1:]  # a value that rounds to zero shows as 0, not -0.0
         return f"{text}%" if self.unit == "percent" and not text.endswith("%") else text
 
 

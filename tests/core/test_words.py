@@ -108,6 +108,13 @@ async def test_rows_are_named_by_the_action_or_the_metric(variant: Variant) -> N
         assert "Done: draft_winback (40 rows, draft ready)" in texts_of(harness)
 
 
+def test_a_reading_that_rounds_to_zero_has_no_sign(harness: Harness) -> None:
+    metrics = harness.runtime.ctx.workspace_of("T1").metrics
+    assert metrics["churn_rate"].show(-0.04) == "0.0%"
+    assert metrics["mrr"].show(-0.0) == "0"
+    assert metrics["churn_rate"].show(-1.04) == "-1.0%"
+
+
 def test_one_row_is_said_in_the_singular() -> None:
     assert [render.counted(n, "refunds") for n in (0, 1, 2)] == [
         "0 refunds",
