@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,7 @@ async def console(lines: list[str], env: dict[str, str], cwd: Path) -> Session:
 
 
 @pytest.fixture
-async def env(redis_url: str, redis: Redis, tmp_path: Path) -> dict[str, str]:
+async def env(redis_url: str, redis: Redis, tmp_path: Path) -> AsyncIterator[dict[str, str]]:
     prefix = f"test:console:{uuid.uuid4().hex[:10]}"
     environ = {
         **os.environ,
