@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Annotated, TypeVar
+from typing import Annotated, TextIO, TypeVar
 
 import typer
 
 from bot.bootstrap import App, bootstrap
-from bot.console import ConsoleGateway, dispatch
+from bot.console import ConsoleGateway, run_console
+from bot.demo.seed import example_env
 from bot.logging import configure_logging
 from config.settings import Settings
-from handlers import render
+from handlers import render, texts
 from orchestrator.audit import export, verify
 from orchestrator.errors import ConfigError, NotFound
 from orchestrator.store.redis_store import RedisStore
@@ -24,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 T = TypeVar("T")
+log = logging.getLogger("baton")
 
 
 def run_async(main: Callable[[], Coroutine[object, object, T]]) -> T:
@@ -36,11 +40,24 @@ def run_async(main: Callable[[], Coroutine[object, object, T]]) -> T:
         raise typer.Exit(130) from None
 
 
-async def open_baton(gateway: ConsoleGateway | None = None, *, worker_only: bool = False) -> App:
+async def open_baton(
+    gateway: ConsoleGateway | None = None,
+    *,
+    worker_only: bool = False,
+    log_to: TextIO | None = None,
+    say: Callable[[str], None] | None = None,
+) -> App:
+    """Wire Baton for a command. With the bundled workspace, its example data is created
+    on first use, and that is logged (and said through `say`)."""
     settings = Settings()
-    configure_logging(settings)
+    configure_logging(settings, stream=log_to)
+    env, seeded = example_env(settings, os.environ)
+    if seeded:
+        log.info(seeded)
+        if say is not None:
+            say(seeded)
     gateways = {"console": gateway or ConsoleGateway()}
-    return await bootstrap(settings, gateways, worker_only=worker_only)
+    return await bootstrap(settings, gateways, env=env, worker_only=worker_only)
 
 
 @app.command()
@@ -70,40 +87,17 @@ def console(
     """Chat with Baton in the terminal (same handlers and commands as Slack and Teams)."""
 
     async def main() -> None:
-        gateway = ConsoleGateway()
-        baton = await open_baton(gateway)
-        me = user or baton.workspace.people.owner or "owner"
-        typer.echo(
-            f"Baton console · {baton.workspace.name} · {baton.store_label}\n"
-            f"You are @{me}. Type 'help', plain words, 'approve <id>', "
-            f"'reject <id> <reason>', 'as <user>', or 'quit'."
-        )
-        stop = asyncio.Event()
-        background = [
-            asyncio.create_task(baton.runtime.run_worker(stop)),
-            asyncio.create_task(baton.runtime.run_timers(stop)),
-        ]
-        try:
-            while (line := await asyncio.to_thread(_prompt, me)) is not None:
-                if line.startswith("as "):
-                    me = line[3:].strip().lstrip("@") or me
-                    continue
-                if line.strip():
-                    await dispatch(baton.conversation, gateway, me, line)
-        finally:
-            stop.set()
-            await asyncio.gather(*background)
-            await baton.close()
+        logs = Settings().state_dir / "console.log"
+        logs.parent.mkdir(parents=True, exist_ok=True)
+        with logs.open("a", encoding="utf-8") as log_file:  # log lines stay out of the chat
+
+            async def open_console(gateway: ConsoleGateway, say: Callable[[str], None]) -> App:
+                say(texts.CONSOLE_LOGS.format(path=logs))
+                return await open_baton(gateway, log_to=log_file, say=say)
+
+            await run_console(open_console, user=user, lines=sys.stdin, out=sys.stdout)
 
     run_async(main)
-
-
-def _prompt(user: str) -> str | None:
-    try:
-        line = input(f"@{user} > ")
-    except EOFError:
-        return None
-    return None if line.strip() in ("quit", "exit") else line
 
 
 @app.command()

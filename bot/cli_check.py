@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import typer
 
 from bot.cli import app, run_async
+from bot.demo.seed import example_env
 from config.settings import Settings
 from config.workspace import load_workspace
 from handlers import texts
@@ -41,6 +42,8 @@ async def read_all(workspace: Workspace, connectors: Connectors) -> list[Reading
             shown, ok = metric.show(value), True
         except BatonError as error:
             shown, ok = f"ERROR {error}", False
+        except Exception as error:  # noqa: BLE001 - one row names it, never a traceback
+            shown, ok = _unexpected(metric.connection, error), False
         readings.append(Reading(metric.connection, name, shown, ok, time.perf_counter() - started))
     measured = {m.connection for m in workspace.metrics.values()}
     for name, connection in workspace.connections.items():
@@ -51,7 +54,18 @@ async def read_all(workspace: Workspace, connectors: Connectors) -> list[Reading
             readings.append(Reading(name, "-", "no metrics (secrets present)", True, 0.0))
         except BatonError as error:
             readings.append(Reading(name, "-", f"ERROR {error}", False, 0.0))
+        except Exception as error:  # noqa: BLE001 - one row names it, never a traceback
+            readings.append(Reading(name, "-", _unexpected(name, error), False, 0.0))
     return readings
+
+
+def _unexpected(connection: str, error: Exception) -> str:
+    """An error no connector anticipated (a URL from `${ENV_VAR}` the HTTP client cannot
+    parse), as one line naming the connection."""
+    detail = (str(error).splitlines() or [""])[0][:300]
+    return texts.CHECK_UNEXPECTED.format(
+        connection=connection, kind=type(error).__name__, detail=detail
+    )
 
 
 def table(readings: list[Reading]) -> list[str]:
@@ -75,7 +89,10 @@ def check() -> None:
         workspace = load_workspace(settings.workspace_file)
         typer.echo(f"Workspace {workspace.name}: valid ({settings.workspace_file})")
         typer.echo(f"LLM: {settings.llm}" if settings.llm else texts.CHECK_NO_LLM)
-        connectors = Connectors(workspace, dict(os.environ), read_only=True)
+        env, seeded = example_env(settings, os.environ)
+        if seeded:
+            typer.echo(seeded)
+        connectors = Connectors(workspace, env, read_only=True)
         try:
             readings = await read_all(workspace, connectors)
         finally:

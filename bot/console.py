@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import re
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from handlers import texts
 from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation
+from orchestrator.clock import Clock
+from orchestrator.jobs import JobQueue
 from orchestrator.models import ConversationRef, MessageRef
 
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+
 CONSOLE = ConversationRef(platform="console", workspace="local", channel="console")
+CLICKS = ("approve", "reject", "confirm", "cancel", "rule")
+"""First words that make a line a button press: every button the console shows."""
+SETTLE_S = 30.0
+"""How long a line's work (intake, a tick, its steps) may take before the prompt returns."""
 
 
 def format_card(card: Card, *, speaker: str = "baton") -> str:
@@ -36,6 +49,9 @@ class ConsoleGateway:
         self.images = images
         self._ids = itertools.count(1)
         self.posted: dict[str, Card] = {}
+        self.prompt: str | None = None
+        """The prompt on screen while a person types; output then goes on a line of its
+        own and the prompt is shown again under it."""
 
     async def send(self, *, conversation: ConversationRef, card: Card) -> MessageRef:
         message_id = str(next(self._ids))
@@ -64,8 +80,16 @@ class ConsoleGateway:
     def say(self, user: str, text: str) -> None:
         self._print(f"@{user} > {text}")
 
+    def write(self, text: str) -> None:
+        """A line of the console's own (the banner, a note)."""
+        self._print(text)
+
     def _print(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        if self.prompt is None:
+            print(text, file=self.out, flush=True)
+            return
+        print("\n" + text, file=self.out)
+        print(self.prompt, end="", file=self.out, flush=True)
 
 
 async def show(gateway: ConsoleGateway, user: str, replies: list[Reply]) -> None:
@@ -83,9 +107,10 @@ async def show(gateway: ConsoleGateway, user: str, replies: list[Reply]) -> None
 def parse_console_line(
     line: str, user: str, conversation: ConversationRef = CONSOLE
 ) -> Inbound | Click:
-    """`approve a3`, `reject a3 too generous`, `confirm i1`, `cancel i1`, or a message."""
+    """`approve a3`, `reject a3 too generous`, `confirm i1`, `cancel i1`, `rule a3`, or a
+    message."""
     words = line.split()
-    if len(words) >= 2 and words[0].lower() in ("approve", "reject", "confirm", "cancel"):
+    if len(words) >= 2 and words[0].lower() in CLICKS:
         return Click(
             conversation=conversation,
             user=user,
@@ -105,3 +130,98 @@ async def dispatch(
     else:
         replies = await conversation.on_message(event)
     await show(gateway, user, replies)
+
+
+Opener = Callable[[ConsoleGateway, Callable[[str], None]], Awaitable["App"]]
+"""Wires Baton for the console: the gateway to print through, and where to say a note
+(such as the example data being created) before the banner."""
+
+
+async def run_console(open_app: Opener, *, user: str, lines: TextIO, out: TextIO) -> None:
+    """The console session: a banner, then one line at a time until `quit` or the end of
+    `lines`. Each line's work is finished before the next prompt, so answers come in order
+    under the line that caused them."""
+    gateway = ConsoleGateway(out)
+    notes: list[str] = []
+    baton = await open_app(gateway, notes.append)
+    gateway.images = baton.settings.state_dir / "charts"
+    me = user or baton.workspace.people.owner or "owner"
+    gateway.write(
+        texts.CONSOLE_BANNER.format(
+            workspace=baton.workspace.name, store=baton.store_label, user=me
+        )
+    )
+    for note in notes:
+        gateway.write(note)
+    stop = asyncio.Event()
+    background = [
+        asyncio.create_task(baton.runtime.run_worker(stop)),
+        asyncio.create_task(baton.runtime.run_timers(stop)),
+    ]
+    reader = LineReader(lines, gateway)
+    try:
+        while (line := await reader.next(me)) is not None:
+            if line.startswith("as "):
+                me = line[3:].strip().lstrip("@") or me
+                continue
+            if line.strip():
+                await dispatch(baton.conversation, gateway, me, line)
+                await settle(baton.runtime.ctx.queue, baton.runtime.ctx.clock)
+    finally:
+        stop.set()
+        await asyncio.gather(*background)
+        await baton.close()
+
+
+class LineReader:
+    """Lines from a person at a terminal (a prompt, their typing echoed by the terminal) or
+    from a file or pipe (each line written after the prompt, so the transcript reads like
+    the conversation it was)."""
+
+    def __init__(self, lines: TextIO, gateway: ConsoleGateway) -> None:
+        self.lines = lines
+        self.gateway = gateway
+        self.interactive = lines is sys.stdin and _tty(lines) and _tty(gateway.out)
+
+    async def next(self, user: str) -> str | None:
+        """The next line, or None at the end (also `quit` and `exit`)."""
+        prompt = f"@{user} > "
+        line = await (self._typed(prompt) if self.interactive else self._read(prompt))
+        return None if line is None or line.strip() in ("quit", "exit") else line
+
+    async def _typed(self, prompt: str) -> str | None:
+        self.gateway.prompt = prompt
+        try:
+            return await asyncio.to_thread(input, prompt)
+        except EOFError:
+            return None
+        finally:
+            self.gateway.prompt = None
+
+    async def _read(self, prompt: str) -> str | None:
+        raw = await asyncio.to_thread(self.lines.readline)
+        if not raw:
+            return None
+        line = raw.rstrip("\r\n")
+        if line.strip():
+            self.gateway.write(prompt + line)
+        return line
+
+
+def _tty(stream: TextIO) -> bool:
+    with contextlib.suppress(ValueError, OSError):
+        return stream.isatty()
+    return False
+
+
+async def settle(queue: JobQueue, clock: Clock, timeout_s: float = SETTLE_S) -> None:
+    """Wait until no job waits or runs and no timer is due: everything the last line
+    caused has been said. A job that takes longer than `timeout_s` answers later, on a
+    line of its own."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + timeout_s
+    while loop.time() < give_up:
+        due = await queue.next_due()
+        if await queue.backlog() == 0 and (due is None or due > clock.now().timestamp()):
+            return
+        await asyncio.sleep(0.05)

@@ -32,6 +32,9 @@ class Card:
     buttons: tuple[Button, ...] = ()
     footer: str = ""
     image_png: bytes | None = field(default=None, repr=False)
+    literal: tuple[int, ...] = ()
+    """Indices of `lines` shown exactly as written, every character as it will be sent (a
+    draft): a platform renders them as preformatted text, never as markup, lists or links."""
 
     def text(self) -> str:
         """A plain-text rendering, used by the console and as a notification fallback."""

@@ -35,7 +35,8 @@ class Request:
         return self.inbound.user
 
 
-Command = Callable[[Request], Awaitable[Reply]]
+Command = Callable[[Request], Awaitable[Reply | None]]
+"""A command's answer; None when a notice already says it where the person asked."""
 
 
 def text_reply(text: str, *, private: bool = False) -> Reply:
@@ -58,7 +59,7 @@ class _Usage(Exception):
 
 
 async def help_(request: Request) -> Reply:
-    return text_reply(texts.HELP)
+    return text_reply(render.help_text(request.runtime.ctx.workspace_of(request.workspace)))
 
 
 async def list_(request: Request) -> Reply:
@@ -127,7 +128,7 @@ async def audit(request: Request) -> Reply:
 
 
 def _control(verb: str) -> Command:
-    async def run(request: Request) -> Reply:
+    async def run(request: Request) -> Reply | None:
         control = request.runtime.control
         if request.args and request.args[0].lower() == "all" and verb in ("pause", "resume"):
             await (control.pause_all if verb == "pause" else control.resume_all)(
@@ -145,6 +146,8 @@ def _control(verb: str) -> Command:
                 ),
                 private=True,
             )
+        if after.conversation.key == request.inbound.conversation.key:
+            return None  # the outcome's own conversation: the control notice says it there
         return text_reply(texts.CONTROL_DONE.format(id=after.id, status=after.status.value))
 
     return run
@@ -213,7 +216,7 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-async def run_command(name: str, request: Request) -> Reply:
+async def run_command(name: str, request: Request) -> Reply | None:
     try:
         return await COMMANDS[name](request)
     except _Usage as usage:

@@ -16,7 +16,7 @@ from orchestrator.ratelimit import RateLimiter, Verdict
 from orchestrator.rules import RuleBook, derive
 from orchestrator.runtime import Runtime
 
-from handlers import texts
+from handlers import render, texts
 from handlers.cards import Button, Card, Click, Inbound, Reply
 from handlers.commands import COMMANDS, Request, run_command, text_reply
 
@@ -77,19 +77,21 @@ class Conversation:
     async def _message(self, inbound: Inbound) -> list[Reply]:
         text = _PREFIX.sub("", inbound.text).strip()
         words = text.split()
+        workspace = self.runtime.ctx.workspace_of(inbound.conversation.workspace)
         if not words:
-            return [text_reply(texts.HELP)]
+            return [text_reply(render.help_text(workspace))]
         name = words[0].lower()
         if name in COMMANDS:
-            return [await run_command(name, Request(inbound, words[1:], self.runtime))]
+            reply = await run_command(name, Request(inbound, words[1:], self.runtime))
+            return [] if reply is None else [reply]
         intake = self.runtime.intake
         waiting = await intake.waiting_in(inbound.conversation)
         if waiting is not None and waiting.owner == inbound.user:
             await intake.answer(waiting, inbound.user, text)
             return []
-        workspace = self.runtime.ctx.workspace_of(inbound.conversation.workspace)
         if len(words) == 1 and not _could_be_outcome(text, workspace):
-            return [text_reply(texts.UNKNOWN_COMMAND.format(word=words[0][:40]) + texts.HELP)]
+            unknown = texts.UNKNOWN_COMMAND.format(word=words[0][:40])
+            return [text_reply(unknown + render.help_text(workspace))]
         await intake.start(inbound.conversation, inbound.user, text)
         return []
 
@@ -130,7 +132,7 @@ class Conversation:
             return [await self._not_owner(click)]
         except (IntakeGone, AlreadyConfirmed):
             return [text_reply(texts.ALREADY_CONFIRMED, private=True)]
-        every = f"{outcome.check_every_s / 3600:g} hours"
+        every = render.span(outcome.check_every_s)
         return [
             Reply(
                 Card(

@@ -142,7 +142,9 @@ class ChatNotifier:
 
     async def _step(self, notice: Notice) -> None:
         step = await self.store.step(notice.step_id or "")
-        await self._send(notice, render.step_card(step, failed=notice.text))
+        outcome = await self.store.outcome(step.outcome_id)
+        rows = render.rows_noun(self.workspace_of(outcome.workspace), step.action, outcome.metric)
+        await self._send(notice, render.step_card(step, failed=notice.text, rows=rows))
 
     async def _ended(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")

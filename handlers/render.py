@@ -6,17 +6,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from orchestrator.catalog import Workspace
+from orchestrator.catalog import Metric, Workspace
 from orchestrator.intake import Session
 from orchestrator.models import (
     Approval,
     ApprovalStatus,
     AuditEvent,
+    Direction,
     Evaluation,
     Outcome,
     OutcomeKind,
+    OutcomeStatus,
     Step,
     StepStatus,
+    Verdict,
 )
 from orchestrator.parser import Change
 from orchestrator.planner import IN_FLIGHT
@@ -39,6 +42,30 @@ def money(workspace: Workspace, amount: float) -> str:
 
 def people(workspace: Workspace, users: Sequence[str]) -> str:
     return ", ".join("@" + workspace.display(u) for u in users)
+
+
+def help_text(workspace: Workspace) -> str:
+    """`help`, with an example statement about this workspace's own first metric."""
+    example = example_statement(workspace)
+    if not example:
+        return texts.HELP
+    return texts.HELP_EXAMPLE.format(example=example) + texts.HELP.split("\n", 1)[1]
+
+
+def example_statement(workspace: Workspace) -> str:
+    """A statement the parser understands, on the first metric read from a system (a
+    metric derived from cases is stated differently); "" when there is none."""
+    for name, metric in workspace.metrics.items():
+        if metric.cases:
+            continue
+        decrease = metric.direction is Direction.DECREASE
+        return texts.EXAMPLE_STATEMENT.format(
+            verb="Reduce" if decrease else "Increase",
+            metric=metric.synonyms[0] if metric.synonyms else name.replace("_", " "),
+            change="by 10% relative" if metric.unit == "percent" else "by 10%",
+            currency=workspace.currency,
+        )
+    return ""
 
 
 def choices(workspace: Workspace) -> str:
@@ -115,8 +142,13 @@ def span(seconds: float | None) -> str:
     if seconds < 3_600:
         return f"{seconds / 60:.0f} min"
     if seconds < 172_800:
-        return f"{seconds / 3_600:g} h" if seconds % 3_600 else f"{seconds / 3_600:.0f} h"
-    return f"{seconds / 86_400:g} days"
+        return f"{_short(seconds / 3_600)} h"
+    return f"{_short(seconds / 86_400)} days"
+
+
+def _short(amount: float) -> str:
+    """One decimal at most, none when it is 0: 1.2, 24, 2.5."""
+    return f"{amount:.1f}".removesuffix(".0")
 
 
 def _playbook_steps(workspace: Workspace, name: str) -> str:
@@ -185,7 +217,9 @@ def _question(session: Session, workspace: Workspace) -> str:
                 choices=" or ".join(draft.metric_candidates)
             )
         return texts.QUESTIONS["metric"].format(choices=choices(workspace))
-    return texts.QUESTIONS[str(session.asking)].format(amount=draft.amount or 0)
+    metric = workspace.metrics.get(draft.metric or "")
+    to = "5%" if metric is None or metric.unit == "percent" else "50"
+    return texts.QUESTIONS[str(session.asking)].format(amount=draft.amount or 0, to=to)
 
 
 def _problem(session: Session, workspace: Workspace) -> str:
@@ -212,7 +246,37 @@ def _problem(session: Session, workspace: Workspace) -> str:
         deadline=day(draft.deadline) if draft.deadline else "",
         phrase=draft.deadline_phrase,
         error=session.problem_detail,
+        example=example_statement(workspace) or "Reduce <metric> by 10% by 31 March",
+        limits=_limits(metric) if metric else "",
+        meant=_meant(session, metric),
+        far=metric.far_change if metric else 0.0,
     )
+
+
+def _limits(metric: Metric) -> str:
+    """The bounds a metric's values stay within, in words."""
+    low, high = metric.bounds()
+    if low is not None and high is not None:
+        return texts.LIMITS_BETWEEN.format(low=metric.show(low), high=metric.show(high))
+    if low is not None:
+        return texts.LIMITS_ABOVE.format(low=metric.show(low))
+    return texts.LIMITS_BELOW.format(high=metric.show(high or 0.0))
+
+
+def _meant(session: Session, metric: Metric | None) -> str:
+    """ "Did you mean ...?" with the amount the target check found reasonable, if any."""
+    if metric is None or session.problem not in ("out_of_bounds", "far_beyond"):
+        return ""
+    try:
+        amount = float(session.problem_detail)
+    except ValueError:
+        return ""
+    change = {
+        "to": f"to {metric.show(amount)}",
+        "relative": f"by {amount:g}%",
+        "points": f"by {amount:g}" + (" points" if metric.unit == "percent" else ""),
+    }.get(str(session.draft.change), "")
+    return texts.DID_YOU_MEAN.format(change=change) if change else ""
 
 
 def _understood(session: Session, workspace: Workspace) -> tuple[str, ...]:
@@ -243,7 +307,7 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
         ("Why", approval.why or "-"),
         ("Expected impact", approval.expected_impact or "-"),
         ("Cost", money(workspace, approval.cost)),
-        ("Audience", str(step.audience)),
+        ("Audience", counted(step.audience, rows_noun(workspace, step.action, outcome.metric))),
         ("Decide by", when(approval.deadline)),
         ("Approvers", people(workspace, approval.approvers)),
     ]
@@ -251,8 +315,11 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
         fields.insert(0, ("Parameters", ", ".join(f"{k}={v}" for k, v in step.params.items())))
     draft = step.output.get("upstream", {}).get("draft") or step.output.get("draft")
     lines = [f"Outcome {outcome.id}: {outcome.objective}"]
+    literal: tuple[int, ...] = ()
     if draft:
-        lines.append("Draft (sent exactly as shown):\n" + _quote(str(draft)))
+        lines.append(texts.DRAFT_HEADING)
+        literal = (len(lines),)
+        lines.append(str(draft))
     if step.effect is not None:
         lines.append(
             f"Measured effect since it ran: {step.effect:+.2f} "
@@ -261,7 +328,9 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
     title = texts.APPROVAL_TITLE.format(what=approval.what)
     status = _decided(approval, workspace)
     if status:
-        return Card(title=title, lines=tuple(lines), fields=tuple(fields), footer=status)
+        return Card(
+            title=title, lines=tuple(lines), fields=tuple(fields), footer=status, literal=literal
+        )
     buttons = (
         Button("Approve", "approve", approval.id, "primary"),
         Button("Reject", "reject", approval.id, "danger", asks_reason=True),
@@ -272,6 +341,7 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
         fields=tuple(fields),
         buttons=buttons,
         footer=f"Step {step.id} · policy: {step.decision}",
+        literal=literal,
     )
 
 
@@ -285,10 +355,6 @@ def _decided(approval: Approval, workspace: Workspace) -> str:
     if approval.status is ApprovalStatus.EXPIRED:
         return texts.EXPIRED.format(when=at, reason=approval.reason)
     return ""
-
-
-def _quote(text: str) -> str:
-    return "\n".join("> " + line for line in text.splitlines())
 
 
 def progress_card(
@@ -321,7 +387,7 @@ def progress_card(
                     else f"{metric.show(evaluation.value)} (line expects "
                     f"{metric.show(evaluation.expected)}) · "
                 )
-                + texts.VERDICTS[evaluation.verdict.value],
+                + verdict(outcome, evaluation),
             ),
         )
     in_flight = [
@@ -335,8 +401,37 @@ def progress_card(
     return Card(
         title=f"{shadow}Outcome {outcome.id} · {outcome.status.value}: {outcome.objective}",
         fields=tuple(fields),
-        progress=evaluation.progress if evaluation else 0.0,
+        progress=share(evaluation.progress) if evaluation else 0.0,
     )
+
+
+def share(progress: float) -> float:
+    """Progress for a bar: within 0..1, and never a negative zero (shown as "-0%")."""
+    return max(0.0, min(1.0, progress)) + 0.0
+
+
+def verdict(outcome: Outcome, evaluation: Evaluation) -> str:
+    """Where the outcome stands, in words. A paused or stopped outcome says so (it is not
+    moving toward anything); one still at its baseline before its second check is just
+    starting, not at risk (the line has moved on by less than one check's worth)."""
+    if outcome.status in (OutcomeStatus.PAUSED, OutcomeStatus.STOPPED):
+        return texts.VERDICT_HALTED[outcome.status.value]
+    if evaluation.verdict in (Verdict.AT_RISK, Verdict.OFF_TRACK) and _starting(
+        outcome, evaluation
+    ):
+        return texts.VERDICT_STARTING
+    return texts.VERDICTS[evaluation.verdict.value]
+
+
+def _starting(outcome: Outcome, evaluation: Evaluation) -> bool:
+    if outcome.kind is OutcomeKind.STANDING or evaluation.value != outcome.baseline:
+        return False
+    distance = outcome.target - outcome.baseline
+    span_s = (outcome.deadline - outcome.started_at).total_seconds()
+    if distance == 0 or span_s <= 0:
+        return False
+    elapsed = (evaluation.expected - outcome.baseline) / distance * span_s
+    return elapsed < outcome.check_every_s
 
 
 def step_line(step: Step, workspace: Workspace) -> str:
@@ -372,7 +467,7 @@ def report_card(
     return Card(
         title=texts.ENDED_TITLE[outcome.status.value].format(id=outcome.id),
         lines=tuple(lines),
-        progress=evaluation.progress,
+        progress=share(evaluation.progress),
     )
 
 
@@ -398,14 +493,35 @@ def plan_card(
     )
 
 
-def step_card(step: Step, failed: str = "") -> Card:
+def rows_noun(workspace: Workspace, action: str, metric: str) -> str:
+    """What the rows a step works on are: its action's `rows`, else its outcome's metric's,
+    else plain rows."""
+    declared = workspace.actions.get(action)
+    measured = workspace.metrics.get(metric)
+    return (declared.rows if declared else "") or (measured.rows if measured else "") or "rows"
+
+
+def counted(count: int, plural: str) -> str:
+    """ "40 customers", "1 customer": one drops the plural ending (workspace nouns are
+    given in the plural)."""
+    if count != 1:
+        return f"{count} {plural}"
+    if plural.endswith(("ses", "xes", "ches", "shes")):
+        return f"1 {plural[:-2]}"
+    return (
+        f"1 {plural[:-1]}" if plural.endswith("s") and not plural.endswith("ss") else f"1 {plural}"
+    )
+
+
+def step_card(step: Step, failed: str = "", rows: str = "rows") -> Card:
+    """`rows`: what the step's rows are (`rows_noun`)."""
     shadow = texts.SHADOW if step.shadow else ""
     if failed:
         return Card(title=shadow + texts.STEP_FAILED.format(action=step.action, detail=failed))
     output = step.output
     detail = []
     if "rows" in output:
-        detail.append(f"{len(output['rows'])} customers")
+        detail.append(counted(len(output["rows"]), rows))
     if "draft" in output and step.lane.value == "intelligence":
         detail.append("draft ready")
     receipt = output.get("receipt", {})
@@ -429,11 +545,19 @@ def audit_lines(events: Sequence[AuditEvent], workspace: Workspace) -> tuple[str
             else "@" + workspace.display(event.actor)
         )
         move = f" {event.before or '-'} -> {event.after}" if event.after else ""
-        detail = ", ".join(f"{k}={v}" for k, v in event.detail.items() if k not in ("params",))[
-            :160
-        ]
+        detail = ", ".join(
+            f"{k}={_detail(v)}" for k, v in event.detail.items() if k not in ("params",)
+        )[:160]
         lines.append(
             f"#{event.seq} {when(event.at)} {actor} {event.action} "
             f"{event.subject}{move}" + (f" ({detail})" if detail else "")
         )
     return tuple(lines)
+
+
+def _detail(value: Any) -> str:
+    """An audit detail as people read it: a float without binary noise (12.22, not
+    12.219999999999999); the trail itself keeps the exact value."""
+    if isinstance(value, float):
+        return repr(round(value, 9) + 0.0)
+    return str(value)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+HELP_EXAMPLE = "State an outcome in plain words, for example:\n  {example}\n"
+EXAMPLE_STATEMENT = "{verb} {metric} {change} by 31 March with a budget of {currency} 500"
 HELP = (
-    "State an outcome in plain words, for example:\n"
-    "  Reduce monthly churn from 8% to 6% by 31 March with a budget of £500\n"
+    "State an outcome in plain words: which metric should move, to what, and by when.\n"
     "Commands:\n"
     "  list                  outcomes in this workspace\n"
     "  status <id>           where an outcome stands\n"
@@ -26,14 +27,13 @@ QUESTIONS = {
         "or {amount:g} percentage points? Answer 'relative' or 'points'."
     ),
     "deadline": "By when? For example 'by 31 March', 'end of Q1' or 'within 6 weeks'.",
-    "target": "To what value, or by how much? For example 'to 5%' or 'by 10%'.",
+    "target": "To what value, or by how much? For example 'to {to}' or 'by 10%'.",
 }
 
 PROBLEMS = {
     "nothing_understood": (
         'I could not find an outcome in "{text}". Try something like '
-        "'Reduce monthly churn by 10% by 31 March'. Metrics I can "
-        "measure: {choices}."
+        "'{example}'. Metrics I can measure: {choices}."
     ),
     "unknown_metric": "This workspace declares no metrics yet, so there is nothing to measure.",
     "wrong_direction": (
@@ -50,12 +50,24 @@ PROBLEMS = {
         'I could not read the date "{phrase}". Nothing was started; try '
         "'by 31 March' or 'by 2027-03-31'."
     ),
+    "out_of_bounds": (
+        "{metric} {limits}, so {target} cannot be its target.{meant} Nothing was started; "
+        "say it again with the target you mean."
+    ),
+    "far_beyond": (
+        "From {baseline} to {target} moves {metric} by more than {far:g} times its "
+        "current value.{meant} Nothing was started; say it again with the target you mean."
+    ),
     "measure_failed": (
         "I could not measure {metric} right now ({error}), so I cannot set a "
         "baseline. Nothing was started; try again shortly."
     ),
 }
 
+DID_YOU_MEAN = " Did you mean {change}?"
+LIMITS_BETWEEN = "stays between {low} and {high}"
+LIMITS_ABOVE = "is never below {low}"
+LIMITS_BELOW = "is never above {high}"
 UNDERSTOOD = "Understood so far: {summary}."
 STATEMENT_TITLE = "Statement of Benefit"
 STATEMENT_LINE = "{metric} {baseline} -> {target} ({change}) by {deadline}"
@@ -84,6 +96,7 @@ UNKNOWN_COMMAND = "I do not know '{word}'.\n"
 SOMETHING_WRONG = "Something went wrong on my side; nothing was changed. Please try again."
 
 APPROVAL_TITLE = "Approval needed: {what}"
+DRAFT_HEADING = "Draft (sent exactly as shown):"
 APPROVED_BY = "Approved by {who} at {when}"
 REJECTED_BY = "Rejected by {who} at {when}: {reason}"
 EXPIRED = "Expired at {when}: {reason}"
@@ -98,6 +111,8 @@ REPORT_AUTONOMY = (
 )
 INCIDENT_TITLE = "Incident on outcome {id}: {kind}"
 INCIDENT_RUNBOOK = "Runbook: RUNBOOK.md#{kind}"
+VERDICT_STARTING = "just started"
+VERDICT_HALTED = {"paused": "paused", "stopped": "stopped"}
 VERDICTS = {
     "on_track": "on track",
     "at_risk": "at risk",
@@ -122,6 +137,14 @@ SLACK_NO_SIGNING_SECRET = (
     "app's signing secret (Slack app settings > Basic Information > App Credentials)."
 )
 
+# The console
+CONSOLE_BANNER = (
+    "Baton console · {workspace} · {store}\n"
+    "You are @{user}. Type 'help', plain words, 'confirm <id>', 'approve <id>', "
+    "'reject <id> <reason>', 'rule <id>', 'as <user>', or 'quit'."
+)
+CONSOLE_LOGS = "Logs go to {path}."
+
 # Microsoft Teams
 TEAMS_REASON_LABEL = "Reason (needed to reject)"
 TEAMS_REASON_PLACEHOLDER = "Why not? The planner learns from it."
@@ -145,6 +168,11 @@ RECEIPT_VERBS = {
     "events": ("sent", "would send"),
     "emails": ("sent", "would send"),
 }
+EXAMPLE_SEEDED = (
+    "Example data: created the bundled workspace's CRM (a simulated subscription business) "
+    "in {path}; set BATON_WORKSPACE to use your own workspace file."
+)
+CHECK_UNEXPECTED = "ERROR connection {connection!r}: {kind}: {detail}"
 CHECK_NO_LLM = "LLM: none configured (playbooks plan, templates draft; set BATON_LLM to add one)"
 
 MODEL_TOKENS = "Model tokens"

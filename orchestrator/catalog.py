@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator.case_catalog import CasePlaybook, CaseSource, check_references
@@ -82,6 +84,17 @@ class Connection(Spec):
         return self
 
     @model_validator(mode="after")
+    def _url_usable(self) -> Connection:
+        """A literal http or webhook URL the HTTP client cannot parse is refused here, with
+        the connection's path, not at its first call (a `${ENV_VAR}` is checked when the
+        connection opens)."""
+        if self.kind in ("http", "webhook") and self.url and "${" not in self.url:
+            problem = http_url_problem(self.url)
+            if problem:
+                raise ValueError(f"url {self.url!r} {problem}")
+        return self
+
+    @model_validator(mode="after")
     def _secrets_are_references(self) -> Connection:
         auth = self.auth or HttpAuth(bearer="${_}")
         for name, value in (
@@ -95,6 +108,20 @@ class Connection(Spec):
         if self.kind == "webhook" and not self.secret:
             raise ValueError("a webhook connection needs a secret (a ${ENV_VAR} reference)")
         return self
+
+
+def http_url_problem(url: str) -> str:
+    """What keeps `url` from being an http(s) URL the HTTP client can call; "" if nothing."""
+    try:
+        parsed = httpx.URL(url)
+        port = urlsplit(url).port  # httpx takes any number; a port is at most 65535
+    except (httpx.InvalidURL, ValueError) as error:
+        return f"cannot be used by the HTTP client ({error})"
+    if parsed.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parsed.host:
+        return "has no host"
+    return "" if port is None or port > 0 else "has port 0"
 
 
 class Metric(Spec):
@@ -112,13 +139,42 @@ class Metric(Spec):
     direction: Direction
     synonyms: tuple[str, ...] = ()
     format: str = "{:.2f}"
+    minimum: float | None = None
+    """The lowest value the metric can take; default by unit: 0 for a percent, a count, an
+    amount of money or a duration, none for a number. A target below it is refused."""
+    maximum: float | None = None
+    """The highest value it can take; default 100 for a percent, else none."""
+    far_change: float = Field(default=10.0, gt=0)
+    """A target that differs from the baseline by more than this many times the baseline
+    is asked about ("did you mean ...?") instead of being proposed."""
+    rows: str = ""
+    """What one row of its data is, in the plural (`refunds`, `patients`); default `rows`."""
 
     # Checked at load: a format that cannot show a number would fail at every reading.
     _format_ok = field_validator("format")(lambda cls, text: check_number_format(text))
 
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> Metric:
+        low, high = self.bounds()
+        if low is not None and high is not None and low >= high:
+            raise ValueError(f"minimum ({low:g}) must be below maximum ({high:g})")
+        return self
+
+    def bounds(self) -> tuple[float | None, float | None]:
+        """(lowest, highest) value the metric can take; None: no bound."""
+        low = self.minimum if self.minimum is not None else _UNIT_MINIMUM.get(self.unit)
+        high = self.maximum if self.maximum is not None else _UNIT_MAXIMUM.get(self.unit)
+        return low, high
+
     def show(self, value: float) -> str:
         text = self.format.format(value)
+        if text.startswith("-") and not any(c in "123456789" for c in text):
+            text = text[1:]  # a value that rounds to zero shows as 0, not -0.0
         return f"{text}%" if self.unit == "percent" and not text.endswith("%") else text
+
+
+_UNIT_MINIMUM = {"percent": 0.0, "count": 0.0, "currency": 0.0, "minutes": 0.0, "hours": 0.0}
+_UNIT_MAXIMUM = {"percent": 100.0}
 
 
 class Parameter(Spec):
@@ -164,6 +220,9 @@ class Action(Spec):
     """A number, or a sandboxed template over `params` and `audience`."""
     reaches_customers: bool = False
     expected_impact: str = ""
+    rows: str = ""
+    """What one row it finds or works on is, in the plural (`customers`, `refunds`);
+    default: the rows of the step it depends on, else `rows`."""
 
     @model_validator(mode="after")
     def _lane_needs(self) -> Action:
@@ -189,7 +248,7 @@ class Play(Spec):
     name: str
     rationale: str
     steps: tuple[PlayStep, ...]
-    cooldown_days: float | None = None
+    cooldown_days: float | None = Field(default=None, ge=0)
     """Run again this long after it last finished; never again when unset."""
 
 
@@ -219,13 +278,13 @@ class Rule(Spec):
 class Policy(Spec):
     default: Literal["auto", "approve", "forbid"] = "approve"
     rules: tuple[Rule, ...] = ()
-    approval_timeout_h: float = 48.0
+    approval_timeout_h: float = Field(default=48.0, gt=0)
     on_timeout: Literal["deny", "approve"] = "deny"
-    remind_after_h: float | None = None
-    escalate_after_h: float | None = None
-    budget: float = 0.0
+    remind_after_h: float | None = Field(default=None, gt=0)
+    escalate_after_h: float | None = Field(default=None, gt=0)
+    budget: float = Field(default=0.0, ge=0)
     """Default budget per outcome when the owner names none."""
-    max_steps_per_day: int = 20
+    max_steps_per_day: int = Field(default=20, ge=0)
 
 
 class People(Spec):
@@ -250,6 +309,7 @@ class Workspace(Spec):
     name: str
     currency: str = "GBP"
     check_every_h: float = 24.0
+    """How often each outcome is measured (and re-planned when needed), in hours."""
     connections: dict[str, Connection] = Field(default_factory=dict)
     metrics: dict[str, Metric]
     actions: dict[str, Action] = Field(default_factory=dict)
@@ -260,6 +320,16 @@ class Workspace(Spec):
     rate_limit: RateLimit = RateLimit()
     case_sources: dict[str, CaseSource] = Field(default_factory=dict)
     case_playbooks: dict[str, CasePlaybook] = Field(default_factory=dict)
+
+    @field_validator("check_every_h")
+    @classmethod
+    def _cadence(cls, hours: float) -> float:
+        if not hours * 3_600 >= 1:  # also refuses NaN
+            raise ValueError(
+                f"must be a number of hours of at least one second (0.0003), not {hours:g}: "
+                "it is how often each outcome is measured"
+            )
+        return hours
 
     @model_validator(mode="after")
     def _case_references(self) -> Workspace:

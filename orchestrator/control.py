@@ -12,6 +12,13 @@ from orchestrator.notices import Notice, NoticeKind
 from orchestrator.steps import EXECUTE_JOB, execute_payload
 from orchestrator.store.commit import Commit
 
+_VERBS = {
+    OutcomeStatus.PAUSED: "pause",
+    OutcomeStatus.ACTIVE: "resume",
+    OutcomeStatus.STOPPED: "stop",
+}
+"""What a person asked for, by the status it moves an outcome to ("not allowed to pause")."""
+
 
 class AlreadyConfirmed(TransitionRefused):
     """The Statement of Benefit was confirmed before (a double click or a redelivery)."""
@@ -93,7 +100,7 @@ class Control:
     ) -> Outcome:
         outcome = await self.ctx.store.outcome(outcome_id)
         if not self.may_control(user, outcome):
-            raise NotAllowed(user, f"{target.value} outcome {outcome_id}")
+            raise NotAllowed(user, f"{_VERBS[target]} outcome {outcome_id}")
         if outcome.status not in sources:
             raise TransitionRefused(
                 self.ctx.keys.outcome(outcome_id),

@@ -19,6 +19,7 @@ from orchestrator.evaluate import met
 from orchestrator.models import ConversationRef, Direction, Outcome, OutcomeKind, Record
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.parser import Change, Draft, match_metrics, parse
+from orchestrator.targets import judge
 
 SESSION_TTL_S = 7 * 86_400
 INTAKE_JOB = "intake"
@@ -40,6 +41,8 @@ class Problem(StrEnum):
     DEADLINE_INVALID = "deadline_invalid"
     MEASURE_FAILED = "measure_failed"
     UNKNOWN_CASES = "unknown_cases"
+    OUT_OF_BOUNDS = "out_of_bounds"
+    FAR_BEYOND = "far_beyond"
 
 
 class Interpreter(Protocol):
@@ -208,7 +211,21 @@ class Intake:
         direction = draft.direction or metric.direction
         target = target_of(draft, baseline, direction)
         update: dict[str, object] = {"baseline": baseline, "target": target, "direction": direction}
-        if direction is not metric.direction:
+        unreasonable = judge(
+            metric,
+            baseline,
+            target,
+            draft.amount,
+            lambda amount: target_of(
+                draft.model_copy(update={"amount": amount}), baseline, direction
+            ),
+        )
+        if unreasonable is not None:  # the meant amount travels as the detail
+            update["problem"] = Problem(unreasonable.problem.value)
+            update["problem_detail"] = (
+                "" if unreasonable.meant is None else f"{unreasonable.meant:g}"
+            )
+        elif direction is not metric.direction:
             update["problem"] = Problem.WRONG_DIRECTION
         elif met(direction, baseline, target):
             update["problem"] = Problem.ALREADY_MET

@@ -71,8 +71,10 @@ _APPROVERS = re.compile(
     r"\bapprov\w*\s*(?:by|:)?\s*((?:(?:<@\w+>|@[\w.-]+)[\s,]*(?:and\s+)?)+)", re.IGNORECASE
 )
 _MENTION = re.compile(r"<@(\w+)>|@([\w.-]+)")
+_SIGN = r"([-\u2212]?)"
+"""A minus sign kept in front of a target ("to -50%"); bounds then judge it."""
 _FROM_TO = re.compile(
-    r"\bfrom\s+" + _NUMBER + r"\s*%?\s+(?:down\s+|up\s+)?to\s+" + _NUMBER + r"\s*%?"
+    r"\bfrom\s+" + _SIGN + _NUMBER + r"\s*%?\s+(?:down\s+|up\s+)?to\s+" + _SIGN + _NUMBER + r"\s*%?"
 )
 _BY_POINTS = re.compile(
     r"\bby\s+" + _NUMBER + r"\s*(?:percentage\s+points?|points?|pts?|pp|p\.p\.)(?![a-z])"
@@ -80,7 +82,7 @@ _BY_POINTS = re.compile(
 _BY_PERCENT = re.compile(r"\bby\s+" + _NUMBER + r"\s*(?:%|percent|per\s+cent)(?P<rel>\s+relative)?")
 _TO = re.compile(
     r"\b(?:to|below|under|above|over|at\s+most|at\s+least|less\s+than|more\s+than|"
-    r"beneath|within|at)\s+" + _NUMBER + r"\s*(?:%|percent)?"
+    r"beneath|within|at)\s+" + _SIGN + _NUMBER + r"\s*(?:%|percent)?"
 )
 _BY_AMOUNT = re.compile(r"\bby\s+" + _NUMBER + r"(?!\s*(?:%|percent|day|week|month|year))")
 _SHADOW = re.compile(r"\b(?:in\s+)?(?:shadow(?:\s+mode)?|dry[-\s]run)\b")
@@ -95,13 +97,23 @@ def number(value: str, suffix: str | None = None) -> float:
     return float(value.replace(",", ".") if decimal_comma else value.replace(",", "")) * scale
 
 
+def signed(sign: str, value: str, suffix: str | None = None) -> float:
+    """`number`, negative when `sign` is a minus."""
+    return -number(value, suffix) if sign else number(value, suffix)
+
+
+def _words(text: str) -> str:
+    """Lower case, with `_` and `-` as spaces: "no-shows", "no_shows" and "no shows" match."""
+    return re.sub(r"[_\-]", " ", text.lower())
+
+
 def match_metrics(text: str, workspace: Workspace) -> tuple[str, ...]:
     """Catalog metrics named in `text` by name or synonym; the longest phrase wins overlaps."""
-    lowered = " " + re.sub(r"[_\-]", " ", text.lower()) + " "
+    lowered = " " + _words(text) + " "
     hits: list[tuple[int, int, str]] = []
     for name, metric in workspace.metrics.items():
-        for phrase in {name, name.replace("_", " "), *metric.synonyms}:
-            needle = re.escape(phrase.lower().replace("_", " "))
+        for phrase in {name, *metric.synonyms}:
+            needle = re.escape(_words(phrase))
             for found in re.finditer(rf"(?<![a-z0-9]){needle}(?![a-z0-9])", lowered):
                 hits.append((found.start(), found.end(), name))
     hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
@@ -136,14 +148,14 @@ def _numbers(text: str) -> tuple[Change | None, float | None, float | None]:
     if re.search(r"\bdouble\b", text):
         return Change.RELATIVE, 100.0, None
     if found := _FROM_TO.search(text):
-        return Change.TO, number(found.group(3), found.group(4)), number(*found.group(1, 2))
+        return Change.TO, signed(*found.group(4, 5, 6)), signed(*found.group(1, 2, 3))
     if found := _BY_POINTS.search(text):
         return Change.POINTS, number(found.group(1), found.group(2)), None
     if found := _BY_PERCENT.search(text):
         kind = Change.RELATIVE if found.group("rel") else Change.PERCENT_AMBIGUOUS
         return kind, number(found.group(1), found.group(2)), None
     if found := _TO.search(text):
-        return Change.TO, number(found.group(1), found.group(2)), None
+        return Change.TO, signed(*found.group(1, 2, 3)), None
     if found := _BY_AMOUNT.search(text):
         return Change.POINTS, number(found.group(1), found.group(2)), None
     return None, None, None
@@ -165,11 +177,11 @@ _SLA_SECONDS = {"m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 
 def match_case_sources(text: str, workspace: Workspace) -> tuple[str, ...]:
     """Declared case sources named in `text` by name or synonym, longest phrase first."""
-    lowered = " " + re.sub(r"[_\-]", " ", text.lower()) + " "
+    lowered = " " + _words(text) + " "
     hits: list[tuple[int, str]] = []
     for name, source in workspace.case_sources.items():
-        for phrase in {name, name.replace("_", " "), *source.synonyms}:
-            needle = re.escape(phrase.lower().replace("_", " "))
+        for phrase in {name, *source.synonyms}:
+            needle = re.escape(_words(phrase))
             if re.search(rf"(?<![a-z0-9]){needle}(?![a-z0-9])", lowered):
                 hits.append((len(phrase), name))
     return tuple(dict.fromkeys(name for _, name in sorted(hits, key=lambda h: -h[0])))

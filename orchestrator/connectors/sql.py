@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from sqlalchemy import Engine, TextClause, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -44,16 +45,15 @@ class SqlConnector:
         args: dict[str, Any] = (
             {"timeout": timeout} if url.startswith("sqlite") else {"connect_timeout": int(timeout)}
         )
-        if read_only and url.startswith("sqlite:///") and ":memory:" not in url:
-            # Opening a missing SQLite file would create it; read-only mode refuses instead.
-            url = f"sqlite:///file:{url.removeprefix('sqlite:///')}?mode=ro&uri=true"
+        if read_only:
+            url = _read_only_url(url)
         sqlite = url.startswith("sqlite")
         # A file has no connection to go stale: SQLite is not pinged before each use.
         self._engine: Engine = create_engine(url, connect_args=args, pool_pre_ping=not sqlite)
         self._on_loop = sqlite and sqlite_on_loop
         # An in-memory database exists per connection: it is read through the writer's.
         self._reader = (
-            _query_only(create_engine(url, connect_args=args, pool_pre_ping=False))
+            _query_only(create_engine(_read_only_url(url), connect_args=args, pool_pre_ping=False))
             if sqlite and make_url(url).database not in (None, "", ":memory:")
             else None
         )
@@ -197,6 +197,19 @@ def _compiled(statement: str, engine: Engine) -> SQLCompiler:
 def _text(statement: str) -> TextClause:
     """A statement's clause, built once (its compiled form is cached by SQLAlchemy)."""
     return text(statement)
+
+
+def _read_only_url(url: str) -> str:
+    """A SQLite file's URL opened read-only: opening a missing file would create it (an
+    empty database left behind by a read); read-only mode refuses instead. Other URLs, an
+    in-memory database and a URL already in URI form are returned as they are."""
+    if not url.startswith("sqlite:///") or ":memory:" in url:
+        return url
+    path, _, query = url.removeprefix("sqlite:///").partition("?")
+    if path.startswith("file:"):
+        return url
+    more = f"&{query}" if query else ""
+    return f"sqlite:///file:{quote(path, safe='/:')}?mode=ro&uri=true{more}"
 
 
 def _query_only(engine: Engine) -> Engine:
