@@ -9,11 +9,14 @@ audit event and the work it causes can never be separated by a crash.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from orchestrator.errors import TransitionRefused
+
+if TYPE_CHECKING:
+    from orchestrator.store.audit_seal import Sealed
 
 COMMIT_LUA = """
 local spec = cjson.decode(ARGV[1])
@@ -29,6 +32,14 @@ for i, c in ipairs(spec.checks) do
     local spent = tonumber(redis.call('HGET', c.budget, 'spent') or '0')
     local limit = tonumber(redis.call('HGET', c.budget, 'budget') or '0')
     if spent + tonumber(c.add) > limit + 1e-9 then return {0, i, tostring(spent)} end
+  end
+end
+-- A process that sealed its audit entries (keyed) followed the heads it names: refuse
+-- before writing anything if one moved, answering with the head found (seq, hash, key).
+for _, h in ipairs(spec.heads) do
+  local at = redis.call('HMGET', h.chain .. ':head', 'hash', 'seq', 'kid')
+  if (at[1] or '') ~= h.hash or tonumber(at[2] or '0') ~= h.seq then
+    return {2, h.chain, (at[2] or '0') .. '\\n' .. (at[1] or '') .. '\\n' .. (at[3] or '')}
   end
 end
 for _, w in ipairs(spec.writes) do
@@ -50,23 +61,33 @@ local heads, order = {}, {}
 for _, ev in ipairs(spec.events) do
   local head = heads[ev.chain]
   if not head then
-    local at = redis.call('HMGET', ev.chain .. ':head', 'hash', 'seq')
+    local at = ev.entry and {} or redis.call('HMGET', ev.chain .. ':head', 'hash', 'seq')
     head = {hash = at[1] or '', seq = tonumber(at[2] or '0')}
     heads[ev.chain] = head
     order[#order + 1] = ev.chain
   end
-  local prev = head.hash
-  head.seq = head.seq + 1
-  head.hash = redis.sha1hex(prev .. '\\n' .. head.seq .. '\\n' .. ev.body)
-  redis.call('RPUSH', ev.chain,
-    cjson.encode({seq = head.seq, prev = prev, hash = head.hash, body = ev.body}))
+  local entry = ev.entry
+  if entry then
+    head.seq, head.hash, head.kid = ev.seq, ev.hash, ev.kid
+  else
+    local prev = head.hash
+    head.seq = head.seq + 1
+    head.hash = redis.sha1hex(prev .. '\\n' .. head.seq .. '\\n' .. ev.body)
+    head.kid = ''
+    entry = cjson.encode({seq = head.seq, prev = prev, hash = head.hash, body = ev.body})
+  end
+  redis.call('RPUSH', ev.chain, entry)
   if ev.index ~= '' then redis.call('RPUSH', ev.index, head.seq) end
 end
 for _, chain in ipairs(order) do
-  redis.call('HSET', chain .. ':head', 'hash', heads[chain].hash, 'seq', heads[chain].seq)
+  local head = heads[chain]
+  redis.call('HSET', chain .. ':head', 'hash', head.hash, 'seq', head.seq, 'kid', head.kid)
 end
 return {1, 0, ''}
 """
+
+HEAD_MOVED = 2
+"""The script's answer when a chain's head is not the one a sealed commit followed."""
 
 
 @dataclass(frozen=True)
@@ -147,8 +168,9 @@ class Commit:
         return self
 
     def audit(self, chain: str, index: str, body: str) -> Commit:
-        """Append an event (its JSON without seq, prev and hash, which the script adds)
-        to the hash chain `chain`, and its number to the outcome's `index` if any."""
+        """Append an event (its JSON without seq, prev and hash, which the store adds
+        when it seals the commit, else the script) to the hash chain `chain`, and its
+        number to the outcome's `index` if any."""
         self.events.append({"chain": chain, "index": index, "body": body})
         return self
 
@@ -162,13 +184,15 @@ class Commit:
         self.events += other.events
         return self
 
-    def to_json(self) -> bytes:
+    def to_json(self, sealed: Sealed | None = None) -> bytes:
+        """The spec the script takes; `sealed`: the audit events sealed with a key."""
         return orjson.dumps(
             {
                 "checks": [c.spec for c in self.checks],
                 "writes": self.writes,
                 "ops": self.ops,
-                "events": self.events,
+                "heads": sealed.heads if sealed else [],
+                "events": sealed.events if sealed else self.events,
             },
             option=orjson.OPT_NON_STR_KEYS,
         )

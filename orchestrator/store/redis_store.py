@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar, cast
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from orchestrator.errors import NotFound, TransitionRefused
+from orchestrator.errors import NotFound, TransitionRefused, Unavailable
 from orchestrator.models import (
     Approval,
     AuditEvent,
@@ -20,7 +20,8 @@ from orchestrator.models import (
     Outcome,
     Step,
 )
-from orchestrator.store.commit import COMMIT_LUA, Commit
+from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request
+from orchestrator.store.commit import COMMIT_LUA, HEAD_MOVED, Commit
 from orchestrator.store.keys import Keys
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,6 +39,9 @@ return {'ok', row[1], row[2] or '', row[3] or '', paused, steps}
 """KEYS: the outcome, its lease, its step list. ARGV: the lease's owner and TTL (ms), the
 pattern of a step's record, and the kill switch's key around the workspace id."""
 
+SEAL_ATTEMPTS = 50
+"""Times a commit is sealed again because other processes moved its chain's head first."""
+
 ID_BLOCK = 20
 """Ids a process reserves at once (`next_ids`)."""
 
@@ -49,9 +53,11 @@ worker holds the lease."""
 class RedisStore:
     """All of Baton's state, in one Redis database, under `keys.prefix`."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, audit_keys: AuditKeys | None = None) -> None:
         self.redis = redis
         self.keys = keys
+        self.seal = Seal(audit_keys or AuditKeys(), keys.audit(""))
+        """Seals audit events with the current key (without one, the script hashes them)."""
         self._commit = redis.register_script(COMMIT_LUA)
         self._tick_snapshot = redis.register_script(TICK_SNAPSHOT_LUA)
         self._id_blocks: dict[str, list[int]] = {}
@@ -61,13 +67,30 @@ class RedisStore:
 
     async def apply(self, commit: Commit) -> None:
         """Apply `commit` atomically or raise `TransitionRefused` naming the failed check."""
-        ok, index, actual = await self._commit(args=[commit.to_json()])
+        ok, index, actual = await self._sealed_commit(commit)
         if int(ok) == 1:
             commit.applied = True
             return
         check = commit.checks[int(index) - 1]
         actual_text = actual.decode() if isinstance(actual, bytes) else str(actual)
         raise TransitionRefused(check.key, check.expected, actual_text, check.reason)
+
+    async def _sealed_commit(self, commit: Commit) -> list[Any]:
+        """The script's answer to `commit`, its audit events sealed with the current key
+        from the chains' heads; sealed again while other processes move a head first."""
+        if not self.seal.keyed or not commit.events:
+            return cast(list[Any], await self._commit(args=[commit.to_json()]))
+        for _ in range(SEAL_ATTEMPTS):
+            for chain in self.seal.unknown(commit.events):
+                self.seal.learn(chain, await self.audit_head(chain))
+            sealed = self.seal.seal(commit.events)
+            reply: list[Any] = await self._commit(args=[commit.to_json(sealed)])
+            if int(reply[0]) != HEAD_MOVED:
+                if int(reply[0]) == 1:
+                    self.seal.sealed(sealed)
+                return reply
+            self.seal.learn(_text(reply[1]), Head.parse(_text(reply[2])))
+        raise Unavailable("audit chain", "other processes kept moving its head")
 
     async def _load(self, model: type[M], key: str, kind: str, record_id: str) -> M:
         raw = await self.redis.hget(key, "data")
@@ -211,6 +234,30 @@ class RedisStore:
     async def audit_chain(self, workspace: str) -> list[AuditEvent]:
         raws = await self.redis.lrange(self.keys.audit(workspace), 0, -1)
         return [parse_audit_entry(raw) for raw in raws]
+
+    async def audit_entries(self, workspace: str) -> list[bytes]:
+        """A workspace's chain as stored: each entry's JSON, oldest first."""
+        return cast(list[bytes], await self.redis.lrange(self.keys.audit(workspace), 0, -1))
+
+    async def audit_head(self, chain: str) -> Head:
+        """The head a chain records (its last seq, hash and key), as writers left it."""
+        seq, hash_, kid = await self.redis.hmget(chain + ":head", ["seq", "hash", "kid"])
+        return Head(int(seq or 0), _text(hash_ or b""), _text(kid or b""))
+
+    async def rotate_audit_key(self, workspace: str, at: str) -> bool:
+        """Move a workspace's chain to the current key now (at ISO time `at`) with an
+        `audit.key_rotated` event, rather than with its next event; False when the chain
+        is empty or already sealed with the current key."""
+        chain = self.keys.audit(workspace)
+        head = await self.audit_head(chain)
+        if not self.seal.keyed or not head.seq or head.kid == self.seal.keys.current:
+            return False
+        commit = Commit()
+        commit.events.append(
+            {"chain": chain, "index": "", "body": rotation_request(workspace, at), "rotate": "1"}
+        )
+        await self.apply(commit)
+        return True
 
     async def audit_trail(self, outcome: Outcome) -> list[AuditEvent]:
         seqs = await self.redis.lrange(self.keys.audit_index(outcome.id), 0, -1)
