@@ -1,0 +1,339 @@
+"""The audit chain is sealed with a key Redis never holds: someone who can write Redis but
+does not hold the key cannot change an event, recompute the chain, cut it short behind a
+posted head, or move it to another key, without `baton audit verify` saying so."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.demo.simulation import Business
+from orchestrator import transitions
+from orchestrator.audit import PostedHead, entry_hash, verify
+from orchestrator.catalog import Workspace
+from orchestrator.digest import DIGEST_JOB
+from orchestrator.store.audit_seal import ROTATED, AuditKeys, Seal, keyed_hash
+from orchestrator.store.commit import Commit
+from orchestrator.store.keys import Keys
+from orchestrator.store.redis_store import RedisStore
+from tests.conftest import START, Harness, build_harness
+
+ROOT = Path(__file__).resolve().parents[2]
+K1 = "k1:" + "1" * 40
+K2 = "k2:" + "2" * 40
+CHURN = "Cut monthly churn by 2 points by end of Q1"
+
+
+def sealed_with(store: RedisStore, keys: str) -> RedisStore:
+    """`store` sealing with `keys` (BATON_AUDIT_KEYS), as a process configured so would."""
+    store.seal = Seal(AuditKeys.parse(keys), store.keys.audit(""))
+    return store
+
+
+@pytest.fixture
+async def keyed(
+    redis: Redis, keys: Keys, workspace: Workspace, business: Business
+) -> AsyncIterator[Harness]:
+    """Baton wired with the audit key K1 and one confirmed outcome that has ticked."""
+    built = build_harness(redis, keys, workspace, business)
+    sealed_with(built.store, K1)
+    await built.runtime.start()
+    await built.state("olivia", CHURN)
+    yield built
+    await built.connectors.close()
+
+
+async def entries(store: RedisStore) -> list[dict[str, Any]]:
+    return [json.loads(raw) for raw in await store.audit_entries("T1")]
+
+
+async def rewrite(
+    store: RedisStore, chain: list[dict[str, Any]], reseal: Any, start: int = 0
+) -> None:
+    """Write `chain` back with every hash from entry `start` on recomputed by
+    `reseal(entry, prev)`, head too, as an attacker who can write Redis would."""
+    prev = chain[start - 1]["hash"] if start else ""
+    for entry in chain[start:]:
+        entry["prev"] = prev
+        entry["hash"] = prev = reseal(entry, prev)
+    key = store.keys.audit("T1")
+    await store.redis.delete(key)
+    await store.redis.rpush(key, *[json.dumps(entry) for entry in chain])
+    await store.redis.hset(key + ":head", mapping={"seq": len(chain), "hash": prev})
+
+
+def tamper(chain: list[dict[str, Any]], index: int) -> None:
+    body = json.loads(chain[index]["body"])
+    body["actor"] = "mallory"
+    chain[index]["body"] = json.dumps(body)
+
+
+def sha1_without_key(entry: dict[str, Any], prev: str) -> str:
+    entry.pop("kid", None)
+    return entry_hash(prev, int(entry["seq"]), entry["body"])
+
+
+def hmac_with_a_guessed_key(entry: dict[str, Any], prev: str) -> str:
+    guess = b"0" * 40
+    return keyed_hash(guess, "T1", entry["kid"], prev, int(entry["seq"]), entry["body"])
+
+
+async def test_a_sealed_chain_verifies_and_each_hash_is_an_hmac(keyed: Harness) -> None:
+    chain = await entries(keyed.store)
+    verdict = await verify(keyed.store, "T1")
+    assert verdict.intact and verdict.kid == "k1" and verdict.events == len(chain) > 10
+    last = chain[-1]
+    message = f"T1\nk1\n{last['prev']}\n{last['seq']}\n{last['body']}".encode()
+    assert last["hash"] == hmac.new(b"1" * 40, message, hashlib.sha256).hexdigest()
+    assert verdict.head == f"{last['seq']}:{last['hash'][:16]}"
+    stored = await keyed.store.redis.hgetall(keyed.store.keys.audit("T1") + ":head")
+    assert stored[b"kid"] == b"k1" and stored[b"hash"].decode() == last["hash"]
+
+
+@pytest.mark.parametrize("reseal", [sha1_without_key, hmac_with_a_guessed_key])
+@pytest.mark.parametrize("changed", [0, 5])
+async def test_an_event_rewritten_with_every_later_hash_recomputed_is_caught(
+    keyed: Harness, reseal: Any, changed: int
+) -> None:
+    chain = await entries(keyed.store)
+    tamper(chain, changed)
+    await rewrite(keyed.store, chain, reseal, start=changed)
+    verdict = await verify(keyed.store, "T1")
+    assert not verdict.intact
+    if reseal is hmac_with_a_guessed_key:
+        assert verdict.problem == f"event {changed + 1} was changed"
+    elif changed:
+        assert verdict.problem == (
+            f"event {changed + 1} is not sealed with a key although the events before it are"
+        )
+    else:  # every entry rewritten without a key: nothing in the chain is sealed any more
+        assert verdict.problem.startswith(f"events 1-{len(chain)} are not sealed with a key")
+
+
+async def test_without_a_key_the_same_rewrite_goes_unnoticed(harness: Harness) -> None:
+    """Why the key: an unkeyed chain rewritten end to end still verifies (and says so)."""
+    await harness.state("olivia", CHURN)
+    chain = await entries(harness.store)
+    tamper(chain, 5)
+    await rewrite(harness.store, chain, sha1_without_key)
+    verdict = await verify(harness.store, "T1")
+    assert verdict.intact and verdict.unkeyed == len(chain)
+
+
+async def test_an_event_moved_to_another_workspace_is_caught(keyed: Harness) -> None:
+    chain = await entries(keyed.store)
+    other = keyed.store.keys.audit("T2")
+    await keyed.store.redis.rpush(other, *[json.dumps(entry) for entry in chain])
+    last = chain[-1]
+    await keyed.store.redis.hset(
+        other + ":head", mapping={"seq": last["seq"], "hash": last["hash"]}
+    )
+    assert (await verify(keyed.store, "T2")).problem == "event 1 was changed"
+
+
+async def test_two_writers_sealing_one_chain_at_once_keep_it_whole(
+    keyed: Harness, redis_url: str
+) -> None:
+    """Writers that each remember a head of their own (processes): every event lands
+    once, in order, sealed; a writer whose head moved seals again."""
+    clients = [Redis.from_url(redis_url) for _ in range(3)]
+    stores = [sealed_with(RedisStore(c, keyed.store.keys), K1) for c in clients]
+    before = len(await entries(keyed.store))
+
+    async def write(store: RedisStore, n: int) -> None:
+        for i in range(20):
+            commit = transitions.audit(
+                Commit(), store.keys, "T1", actor="system", at=START,
+                action="test.event", subject=f"writer:{n}:{i}",
+            )  # fmt: skip
+            await store.apply(commit)
+
+    try:
+        await asyncio.gather(*(write(store, n) for n, store in enumerate(stores)))
+    finally:
+        for client in clients:
+            await client.aclose()
+    chain = await entries(keyed.store)
+    subjects = [json.loads(e["body"])["subject"] for e in chain[before:]]
+    assert sorted(subjects) == sorted(f"writer:{n}:{i}" for n in range(3) for i in range(20))
+    assert (await verify(keyed.store, "T1")).intact
+
+
+async def test_a_rotated_key_is_recorded_and_both_keys_verify(keyed: Harness) -> None:
+    before = await entries(keyed.store)
+    sealed_with(keyed.store, f"{K2},{K1}")
+    await keyed.click("alice", "approve", keyed.gateway.buttons("approve")[-1])
+    chain = await entries(keyed.store)
+    rotation = chain[len(before)]
+    body = json.loads(rotation["body"])
+    assert body["action"] == ROTATED and body["detail"] == {"from": "k1", "to": "k2"}
+    assert rotation["kid"] == "k2" and {e["kid"] for e in chain[len(before) + 1 :]} == {"k2"}
+    assert sum(json.loads(e["body"])["action"] == ROTATED for e in chain) == 1
+    verdict = await verify(keyed.store, "T1")
+    assert verdict.intact and verdict.kid == "k2"
+    sealed_with(keyed.store, K2)  # k1 dropped while events it sealed remain: cannot check
+    assert (await verify(keyed.store, "T1")).problem == (
+        "event 1 is sealed with key k1, which BATON_AUDIT_KEYS does not list"
+    )
+
+
+async def test_a_leaked_old_key_cannot_extend_the_chain_after_a_rotation(
+    keyed: Harness,
+) -> None:
+    sealed_with(keyed.store, f"{K2},{K1}")
+    await keyed.click("alice", "approve", keyed.gateway.buttons("approve")[-1])
+    chain = await entries(keyed.store)
+    last = chain[-1]
+    approved = {**json.loads(last["body"]), "actor": "mallory", "action": "approval.approved"}
+    back_to_k1 = {**approved, "action": ROTATED, "detail": {"from": "k2", "to": "k1"}}
+    for forged in (approved, back_to_k1):  # an event, or a rotation back to the leaked key
+        body, seq = json.dumps(forged), last["seq"] + 1
+        hash_ = keyed_hash(b"1" * 40, "T1", "k1", last["hash"], seq, body)
+        entry = {"seq": seq, "prev": last["hash"], "hash": hash_, "kid": "k1", "body": body}
+        key = keyed.store.keys.audit("T1")
+        await keyed.store.redis.rpush(key, json.dumps(entry))
+        await keyed.store.redis.hset(key + ":head", mapping={"seq": seq, "hash": hash_})
+        problem = (await verify(keyed.store, "T1")).problem
+        assert problem == f"event {seq} is sealed with key k1 without a rotation from k2"
+        await keyed.store.redis.rpop(key)
+        await keyed.store.redis.hset(key + ":head", mapping={"seq": seq - 1, "hash": last["hash"]})
+    assert (await verify(keyed.store, "T1")).intact
+
+
+async def test_a_chain_cut_short_is_caught_against_the_head_the_digest_posted(
+    keyed: Harness,
+) -> None:
+    await keyed.runtime.ctx.queue.enqueue(DIGEST_JOB, {})
+    sent = len(keyed.gateway.sent)
+    await keyed.runtime.drain()
+    footer = keyed.gateway.sent[sent].card.footer
+    text = footer.split("--head ")[1].split("`")[0]
+    posted = PostedHead.parse(text)
+    chain = await entries(keyed.store)
+    assert posted.seq == len(chain) and chain[-1]["hash"].startswith(posted.fingerprint)
+    assert (await verify(keyed.store, "T1", [posted])).intact
+    # Cut the last three events and point the head at what is left: a consistent chain.
+    key = keyed.store.keys.audit("T1")
+    await keyed.store.redis.ltrim(key, 0, len(chain) - 4)
+    last = chain[-4]
+    await keyed.store.redis.hset(key + ":head", mapping={"seq": last["seq"], "hash": last["hash"]})
+    assert (await verify(keyed.store, "T1")).intact  # nothing inside the chain shows it
+    assert (await verify(keyed.store, "T1", [posted])).problem == (
+        f"the chain ends at event {len(chain) - 3}, before the posted head {posted}"
+    )
+
+
+async def test_a_rebuilt_chain_does_not_match_the_posted_head(harness: Harness) -> None:
+    """Even unkeyed, a head posted outside Redis catches a chain rewritten after it."""
+    await harness.state("olivia", CHURN)
+    posted = PostedHead.parse((await verify(harness.store, "T1")).head)
+    chain = await entries(harness.store)
+    tamper(chain, 2)
+    await rewrite(harness.store, chain, sha1_without_key)
+    assert (await verify(harness.store, "T1", [posted])).problem == (
+        f"event {posted.seq} does not match the posted head {posted}: it was rewritten"
+    )
+
+
+def test_posted_heads_are_parsed_strictly() -> None:
+    assert PostedHead.parse("120:3F9A0C1D") == PostedHead(120, "3f9a0c1d")
+    for bad in ("120", "0:3f9a0c1d", "x:3f9a0c1d", "120:3f9a", "120:zzzzzzzz"):
+        with pytest.raises(ValueError, match="is not a posted head"):
+            PostedHead.parse(bad)
+
+
+def test_keys_are_parsed_strictly() -> None:
+    ring = AuditKeys.parse(f"{K2}, {K1}")
+    assert ring.current == "k2" and ring.newer("k2", "k1") and not ring.newer("k1", "k2")
+    assert AuditKeys.parse(key="s" * 32).current == "k1"
+    from orchestrator.errors import ConfigError
+
+    for keys, key in ((K1, "s" * 32), ("k1:short", ""), ("no-secret", ""), (f"{K1},{K1}", "")):
+        with pytest.raises(ConfigError):
+            AuditKeys.parse(keys, key)
+
+
+# The public command, as an operator runs it.
+
+
+def baton(prefix: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BATON_"))}
+    base.update(BATON_KEY_PREFIX=prefix, BATON_LOG_JSON="false", **env)
+    base.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    return subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", *args],
+        env=base,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_baton_audit_verify_reports_a_rewrite_rotation_and_a_posted_head(
+    keyed: Harness, redis_url: str
+) -> None:
+    prefix, run = keyed.store.keys.prefix, asyncio.to_thread
+    env = {"REDIS_URL": redis_url, "BATON_ENV": "development"}
+    ok = await run(baton, prefix, "audit", "verify", BATON_AUDIT_KEYS=K1, **env)
+    head = (await verify(keyed.store, "T1")).head
+    assert ok.returncode == 0, ok.stderr
+    assert f"T1: {head.split(':')[0]} events, intact, sealed with key k1 (head {head})" in ok.stdout
+
+    rotated = await run(baton, prefix, "audit", "rotate", BATON_AUDIT_KEYS=f"{K2},{K1}", **env)
+    assert rotated.returncode == 0 and "Moved to key k2: T1" in rotated.stdout, rotated.stderr
+    chain = await entries(keyed.store)
+    assert json.loads(chain[-1]["body"])["action"] == ROTATED and chain[-1]["kid"] == "k2"
+
+    tamper(chain, 3)
+    await rewrite(keyed.store, chain, sha1_without_key, start=3)
+    broken = await run(
+        baton, prefix, "audit", "verify", "--workspace", "T1", "--head", head,
+        BATON_AUDIT_KEYS=f"{K2},{K1}", **env,
+    )  # fmt: skip
+    assert broken.returncode == 1
+    assert (
+        "T1: " in broken.stdout
+        and ("BROKEN: event 4 is not sealed with a key although the events before it are")
+        in broken.stdout
+    )
+
+
+async def test_baton_audit_verify_without_a_key_says_the_chain_is_unkeyed(
+    harness: Harness, redis_url: str
+) -> None:
+    await harness.state("olivia", CHURN)
+    done = await asyncio.to_thread(
+        baton, harness.store.keys.prefix, "audit", "verify",
+        REDIS_URL=redis_url, BATON_ENV="development",
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert "intact but UNKEYED" in done.stdout and "set BATON_AUDIT_KEY" in done.stdout
+    assert "audit trail UNKEYED" in done.stderr  # the log's warning at start
+
+
+def test_production_serving_a_chat_platform_refuses_to_start_without_a_key() -> None:
+    done = baton(
+        "test:nokey", "audit", "verify", SLACK_SIGNING_SECRET="s" * 32, SLACK_BOT_TOKEN="xoxb-1"
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "BATON_AUDIT_KEY is not set" in lines[0]
+
+
+def test_the_key_is_scrubbed_like_every_secret() -> None:
+    from config.settings import Settings
+
+    settings = Settings(audit_keys=f"{K2},{K1}")
+    assert {"1" * 40, "2" * 40} <= set(settings.secrets())
