@@ -1,15 +1,17 @@
-"""Verifying and exporting the audit trail, one hash chain per workspace.
+"""Verifying and exporting the audit trail, one chain per workspace.
 
-Each entry is `{seq, prev, hash, kid, body}`. With a key (`kid`), `hash` is an HMAC-SHA256
-of the workspace, the key id, `prev`, `seq` and `body` (`orchestrator.store.audit_seal`):
-nobody without the key can change an event or recompute the hashes after it. Entries
-written without a key (no `kid`) carry `sha1(prev + "\\n" + seq + "\\n" + body)`, which
-anyone can recompute: they are protected only once a keyed entry follows them.
+Each entry is `{seq, prev, hash, body}`, plus `seal` when a key sealed it
+(`orchestrator.store.audit_seal`): the key's id, a nonce, the head the event vouches for
+(`v`: a seq and its link hash) and an HMAC-SHA256 of all that with the body, under the key.
+`hash` links the entry to the one before: `sha1(prev + "\\n" + seq + "\\n" + body
+[+ "\\n" + seal])`.
 
-A changed event breaks its own hash; a removed one leaves a gap in `seq` (or a head that
-points past the end); an inserted one breaks the `prev` link; a chain cut short and a chain
-rebuilt from scratch are caught against a head posted outside Redis (the weekly digest
-posts one: `seq:fingerprint`, the fingerprint being the start of that entry's hash).
+A changed event breaks its seal (or, unsealed, its link); a removed one leaves a gap in
+`seq` (or a head that points past the end); an inserted one breaks the `prev` link; a chain
+recomputed after any of these breaks the heads later events vouch for; a replayed event
+repeats a nonce. Unsealed events can be recomputed by anyone who can write Redis: they are
+protected only once sealed events vouch for them. The end of a chain cut short is caught
+against a head posted outside Redis (the weekly digest posts one: `seq:fingerprint`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import hmac
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.store.audit_seal import (
@@ -27,18 +29,21 @@ from orchestrator.store.audit_seal import (
     ROTATED,
     AuditKeys,
     Head,
-    keyed_hash,
-    unkeyed_hash,
+    event_mac,
+    head_fingerprint,
+    link_hash,
 )
 from orchestrator.store.redis_store import RedisStore
 
-entry_hash = unkeyed_hash
-"""An unkeyed entry's hash (what anyone who can write Redis can compute)."""
+
+def entry_hash(prev: str, seq: int, body: str) -> str:
+    """An unsealed entry's hash (what anyone who can write Redis can compute)."""
+    return link_hash(prev, seq, body)
 
 
 @dataclass(frozen=True)
 class PostedHead:
-    """A chain's head as it was posted outside Redis: event `seq` and the start of its hash."""
+    """A chain's head as it was posted outside Redis: event `seq` and its fingerprint."""
 
     seq: int
     fingerprint: str
@@ -60,11 +65,6 @@ def _hex(text: str) -> bool:
     return all(c in "0123456789abcdef" for c in text)
 
 
-def posted_head(seq: int, hash_: str) -> str:
-    """The head to post for a chain whose last entry is `seq` with hash `hash_`."""
-    return f"{seq}:{hash_[:FINGERPRINT]}" if seq else "0"
-
-
 @dataclass(frozen=True)
 class Verdict:
     """The result of checking one workspace's chain."""
@@ -76,9 +76,9 @@ class Verdict:
     kid: str = ""
     """The key that sealed the last event ('' when none did)."""
     unkeyed: int = 0
-    """Events no key protects: the chain has no keyed event after them."""
+    """Events no key protects: no sealed event follows them."""
     head: str = ""
-    """The chain's last event as a posted head would name it (`seq:fingerprint`)."""
+    """The chain's last event as a posted head names it (`seq:fingerprint`)."""
 
     @property
     def intact(self) -> bool:
@@ -87,15 +87,20 @@ class Verdict:
 
 @dataclass
 class _Walk:
-    """How far a check along a chain has got: the last good entry and its key."""
+    """How far a check along a chain has got."""
 
     keys: AuditKeys
     workspace: str
-    seq: int = 0
-    prev: str = ""
+    links: list[str] = field(default_factory=lambda: [""])
+    """The link hash of each good entry by seq (0: before the first)."""
     kid: str = ""
     keyed: bool = False
-    """Whether a keyed entry was seen (it protects every entry before it)."""
+    """Whether a sealed entry was seen (it vouches for entries before it)."""
+    nonces: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def seq(self) -> int:
+        return len(self.links) - 1
 
 
 def check_chain(
@@ -110,7 +115,7 @@ def check_chain(
         problem = _check_entry(walk, position, entry)
         if problem:
             return problem, walk
-    if head.seq != walk.seq or (head.seq and head.hash != walk.prev):
+    if head.seq != walk.seq or (head.seq and head.hash != walk.links[-1]):
         return f"event {walk.seq + 1} was removed (the chain's head is at {head.seq})", walk
     if keys.ring and walk.seq and not walk.keyed:
         return (
@@ -121,56 +126,78 @@ def check_chain(
 
 
 def _check_entry(walk: _Walk, position: int, entry: dict[str, Any]) -> str:
-    seq, expected = int(entry["seq"]), walk.seq + 1
-    if seq < expected or (entry["prev"] != walk.prev and seq == expected):
+    seq, expected, prev = int(entry["seq"]), walk.seq + 1, walk.links[-1]
+    if seq < expected or (entry["prev"] != prev and seq == expected):
         return f"event at position {position} (seq {seq}) was inserted or reordered"
     if seq > expected:
         return f"event {expected} was removed (next is {seq})"
-    kid, body = str(entry.get("kid", "")), str(entry["body"])
+    body, seal = str(entry["body"]), str(entry.get("seal", ""))
+    if link_hash(prev, seq, body, seal) != entry["hash"]:
+        return f"event {seq} was changed"
+    if seal:
+        problem = _check_seal(walk, seq, body, seal)
+        if problem:
+            return problem
+    elif walk.kid:
+        return f"event {seq} is not sealed with a key although the events before it are"
+    walk.links.append(str(entry["hash"]))
+    return ""
+
+
+def _check_seal(walk: _Walk, seq: int, body: str, text: str) -> str:
+    try:
+        seal = json.loads(text)
+        kid, nonce, mac = str(seal["kid"]), str(seal["n"]), str(seal["mac"])
+        vouched = (int(seal["v"][0]), str(seal["v"][1]))
+    except (ValueError, KeyError, TypeError, IndexError):
+        return f"event {seq} was changed"
     problem = _key_problem(walk, seq, kid, body)
     if problem:
         return problem
     secret = walk.keys.secret(kid) or b""
-    computed = (
-        keyed_hash(secret, walk.workspace, kid, walk.prev, seq, body)
-        if kid
-        else unkeyed_hash(walk.prev, seq, body)
-    )
-    if not hmac.compare_digest(computed, str(entry["hash"])):
+    if not hmac.compare_digest(event_mac(secret, walk.workspace, kid, nonce, vouched, body), mac):
         return f"event {seq} was changed"
-    walk.seq, walk.prev, walk.kid = seq, str(entry["hash"]), kid
-    walk.keyed = walk.keyed or bool(kid)
+    if nonce in walk.nonces:
+        return f"event {seq} repeats event {walk.nonces[nonce]}"
+    if not (0 <= vouched[0] < seq and walk.links[vouched[0]] == vouched[1]):
+        return (
+            f"event {seq} vouches for another chain up to event {vouched[0]}: events up to "
+            "there were removed, inserted or reordered"
+        )
+    walk.nonces[nonce], walk.kid, walk.keyed = seq, kid, True
     return ""
 
 
 def _key_problem(walk: _Walk, seq: int, kid: str, body: str) -> str:
     """Why `kid` may not seal event `seq` here ('' when it may): the key must be listed,
     and a chain changes keys only through a rotation event to a newer key."""
-    if kid and walk.keys.secret(kid) is None:
+    if walk.keys.secret(kid) is None:
         return f"event {seq} is sealed with key {kid}, which BATON_AUDIT_KEYS does not list"
     if kid == walk.kid or seq == 1:
         return ""
-    if not kid:
-        return f"event {seq} is not sealed with a key although the events before it are"
-    if not (_rotates(body, walk.kid, kid) and walk.keys.newer(kid, walk.kid)):
+    if not (_rotates(body, kid) and walk.keys.newer(kid, walk.kid)):
         return f"event {seq} is sealed with key {kid} without a rotation from {walk.kid or 'none'}"
     return ""
 
 
-def _rotates(body: str, old: str, new: str) -> bool:
+def _rotates(body: str, new: str) -> bool:
     try:
         event = json.loads(body)
     except ValueError:
         return False
-    return bool(event.get("action") == ROTATED and event.get("detail") == {"from": old, "to": new})
+    return bool(event.get("action") == ROTATED and event.get("detail") == {"to": new})
 
 
-def check_posted(entries: Sequence[dict[str, Any]], posted: Sequence[PostedHead]) -> str:
+def check_posted(walk: _Walk, posted: Sequence[PostedHead]) -> str:
     """The first posted head that the (otherwise intact) chain contradicts ('' for none)."""
     for head in posted:
-        if head.seq > len(entries):
-            return f"the chain ends at event {len(entries)}, before the posted head {head}"
-        if not str(entries[head.seq - 1]["hash"]).startswith(head.fingerprint):
+        if head.seq > walk.seq:
+            return f"the chain ends at event {walk.seq}, before the posted head {head}"
+        link = walk.links[head.seq]
+        prints = [link[:FINGERPRINT]] + [
+            head_fingerprint(secret, walk.workspace, head.seq, link) for _, secret in walk.keys.ring
+        ]
+        if not any(p.startswith(head.fingerprint) for p in prints):
             return f"event {head.seq} does not match the posted head {head}: it was rewritten"
     return ""
 
@@ -184,13 +211,14 @@ async def verify(store: RedisStore, workspace: str, posted: Sequence[PostedHead]
     except ValueError:
         return Verdict(workspace, len(raws), "an event is not valid JSON: it was changed")
     problem, walk = check_chain(entries, head, store.seal.keys, workspace)
+    fingerprint = store.seal.fingerprint(workspace, walk.seq, walk.links[-1])
     return Verdict(
         workspace,
         len(entries),
-        problem or check_posted(entries, posted),
+        problem or check_posted(walk, posted),
         kid=walk.kid,
         unkeyed=0 if walk.keyed else walk.seq,
-        head=posted_head(walk.seq, walk.prev),
+        head=f"{walk.seq}:{fingerprint}" if walk.seq else "0",
     )
 
 

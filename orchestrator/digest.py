@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from orchestrator.audit import posted_head
 from orchestrator.clock_service import CRON_JOBS, CronJob
 from orchestrator.context import Context
 from orchestrator.models import (
@@ -63,10 +62,10 @@ def week_of(steps: Sequence[Step], approvals: Sequence[Approval], since: datetim
 
 
 async def audit_head(store: RedisStore, workspace: str) -> str:
-    """The head of `workspace`'s audit chain to post: `seq:fingerprint` (the start of the
-    last event's hash, which only the audit key can produce)."""
+    """The head of `workspace`'s audit chain to post: `seq:fingerprint` (an HMAC of the
+    last event's link hash: only the audit key produces it)."""
     head = await store.audit_head(store.keys.audit(workspace))
-    return posted_head(head.seq, head.hash)
+    return f"{head.seq}:{store.seal.fingerprint(workspace, head.seq, head.hash)}"
 
 
 class Digest:

@@ -1,25 +1,31 @@
-"""Sealing the audit chain with a key that Redis never sees.
+"""Sealing audit events with a key that Redis never sees.
 
-Each entry's `hash` is an HMAC-SHA256, under a secret from the environment, of the chain's
-workspace, the key's id, the previous entry's hash, the entry's `seq` and its body. Someone
-who can write Redis but does not hold the key can neither change an event nor recompute the
-hashes after it.
+Redis has no HMAC and must never hold the key, and only the commit script knows where an
+event lands in its chain (its `seq` and the hash before it). So the work is split:
 
-Redis has no HMAC, and the key must not travel to it, so the process seals: it computes the
-new entries from the chain's head as it last saw it, and the commit script appends them only
-if the head is still that one (otherwise it answers with the head it found, and the process
-seals again). A process that is the only one writing a chain seals in the commit's one
-round trip; the head it knows is kept between commits.
+- the process seals each event before the commit: an HMAC-SHA256, under the current key,
+  of the workspace, the key's id, a nonce, the event's body, and the chain's head as this
+  process last saw it (a `seq` and its link hash: the event vouches for the whole chain up
+  to there);
+- the script links it, atomically with the change it records: `seq`, `prev`, and a link
+  hash (SHA-1) over `prev`, `seq`, the body and the seal.
 
-Without a key the script hashes the entries itself with unkeyed SHA-1, as chains were before
-keys existed. A chain that changes keys records it: the first entry sealed with a new key
-is an `audit.key_rotated` event, sealed with the new key.
+Without the key nobody can change an event (its seal breaks), invent one, or replay one
+(its nonce repeats); events removed, inserted or reordered are caught by every later event
+that vouches for a head past them. Only the chain's last few events, which nothing vouches
+for yet, can be cut off unnoticed: a head posted outside Redis (the weekly digest) catches
+that. No commit ever waits for, or retries against, another process's.
+
+Without a key the script links events unsealed (`sha1(prev, seq, body)`), as chains were
+before keys existed. A chain changes keys through an `audit.key_rotated` event sealed with
+the new key, which the script appends when the chain's last event has another key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,24 +41,33 @@ KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 MIN_SECRET = 32
 """Characters a secret needs at least (`openssl rand -hex 32` gives 64)."""
 FINGERPRINT = 16
-"""Hex digits of the head's hash that a posted head carries."""
+"""Hex digits of a posted head's fingerprint."""
 
 
-def unkeyed_hash(prev: str, seq: int, body: str) -> str:
-    """An entry's hash when no key sealed it (SHA-1, as the commit script computes it)."""
-    return hashlib.sha1(f"{prev}\n{seq}\n{body}".encode()).hexdigest()
+def link_hash(prev: str, seq: int, body: str, seal: str = "") -> str:
+    """An entry's link hash, as the commit script computes it (unkeyed: anyone can)."""
+    text = f"{prev}\n{seq}\n{body}" + (f"\n{seal}" if seal else "")
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
-def keyed_hash(secret: bytes, workspace: str, kid: str, prev: str, seq: int, body: str) -> str:
-    """An entry's hash sealed with `secret` (the key `kid`)."""
-    message = f"{workspace}\n{kid}\n{prev}\n{seq}\n{body}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+def event_mac(
+    secret: bytes, workspace: str, kid: str, nonce: str, vouched: tuple[int, str], body: str
+) -> str:
+    """An event's seal: what only the key `kid` (`secret`) can produce."""
+    message = f"{workspace}\n{kid}\n{nonce}\n{vouched[0]}\n{vouched[1]}\n{body}".encode()
+    return hmac.digest(secret, message, "sha256").hex()
+
+
+def head_fingerprint(secret: bytes, workspace: str, seq: int, link: str) -> str:
+    """The fingerprint of a chain's head at `seq` (link hash `link`) under a key."""
+    message = f"{workspace}\nhead\n{seq}\n{link}".encode()
+    return hmac.digest(secret, message, "sha256").hex()[:FINGERPRINT]
 
 
 @dataclass(frozen=True)
 class AuditKeys:
-    """The keys that seal audit chains, newest first: the first seals new entries, every
-    one of them verifies the entries it sealed."""
+    """The keys that seal audit chains, newest first: the first seals new events, every
+    one of them verifies the events it sealed."""
 
     ring: tuple[tuple[str, bytes], ...] = ()
 
@@ -81,14 +96,19 @@ class AuditKeys:
 
     @property
     def current(self) -> str:
-        """The id of the key that seals new entries ('' without a key)."""
+        """The id of the key that seals new events ('' without a key)."""
         return self.ring[0][0] if self.ring else ""
 
     def secret(self, kid: str) -> bytes | None:
         return next((secret for known, secret in self.ring if known == kid), None)
 
+    def older(self, kid: str) -> list[str]:
+        """The keys listed after `kid`, and none ('')."""
+        ids = [known for known, _ in self.ring]
+        return [*ids[ids.index(kid) + 1 :], ""] if kid in ids else [""]
+
     def newer(self, kid: str, than: str) -> bool:
-        """Whether `kid` is listed before `than` (any key is newer than none)."""
+        """Whether `kid` is listed before `than` (any listed key is newer than none)."""
         ids = [known for known, _ in self.ring]
         return kid in ids and (than not in ids or ids.index(kid) < ids.index(than))
 
@@ -104,38 +124,34 @@ def _entry(kid: str, secret: str, name: str) -> tuple[str, bytes]:
 
 @dataclass(frozen=True)
 class Head:
-    """The last entry of a chain: its number, its hash, and the key that sealed it."""
+    """A chain's last entry: its number, its link hash, and the key that sealed it."""
 
     seq: int
     hash: str
     kid: str
 
-    @classmethod
-    def parse(cls, text: str) -> Head:
-        """The head as the commit script reports it: `seq\\nhash\\nkid`."""
-        seq, hash_, kid = text.split("\n")
-        return cls(int(seq or 0), hash_, kid)
-
 
 @dataclass
 class Sealed:
-    """A commit's audit entries, sealed, as the commit script takes them."""
+    """A commit's audit events, sealed, as the commit script takes them."""
 
     heads: list[dict[str, Any]] = field(default_factory=list)
-    """Per chain, the head the entries follow; the script refuses if it moved."""
+    """Per chain: the key its events are sealed with and, when the chain may have another
+    key until now, the rotation event to append first (`rotation`)."""
     events: list[dict[str, Any]] = field(default_factory=list)
-    tails: dict[str, Head] = field(default_factory=dict)
-    """Per chain, the head once the entries are appended."""
 
 
 class Seal:
-    """Seals one process's audit entries and remembers the heads of the chains it wrote."""
+    """Seals one process's audit events and remembers the heads of the chains it wrote."""
 
     def __init__(self, keys: AuditKeys, chain_prefix: str) -> None:
         self.keys = keys
         self._chain_prefix = chain_prefix
         """A chain's key is this prefix followed by its workspace."""
         self._heads: dict[str, Head] = {}
+        """Per chain, the latest head this process saw (what its next events vouch for)."""
+        self._kids: dict[str, str] = {}
+        """Per chain, the key its last event was sealed with, as far as this process knows."""
 
     @property
     def keyed(self) -> bool:
@@ -144,67 +160,88 @@ class Seal:
     def workspace(self, chain: str) -> str:
         return chain.removeprefix(self._chain_prefix)
 
-    def unknown(self, events: list[dict[str, str]]) -> list[str]:
-        """The chains among `events` whose head this process has not seen yet."""
-        return list(dict.fromkeys(e["chain"] for e in events if e["chain"] not in self._heads))
-
-    def learn(self, chain: str, head: Head) -> None:
-        """Remember `head` unless a later one is already known."""
-        known = self._heads.get(chain)
-        if known is None or head.seq > known.seq:
-            self._heads[chain] = head
-
-    def sealed(self, sealed: Sealed) -> None:
-        """The script appended `sealed`: its tails are the heads now."""
-        for chain, head in sealed.tails.items():
-            self.learn(chain, head)
-
     def seal(self, events: list[dict[str, str]]) -> Sealed:
-        """`events` as sealed entries after the known heads (which `unknown` must not
-        list), each chain moved to the current key first if another one sealed it."""
-        kid = self.keys.current
-        secret = self.keys.secret(kid) or b""
-        sealed = Sealed()
-        for event in events:
+        """`events` sealed, each chain's first preceded by a rotation when needed. An event
+        with `rotate` set only asks for the rotation (`baton audit rotate`)."""
+        sealed, nonce = Sealed(), os.urandom(6).hex()
+        sealers: dict[str, _Sealer] = {}
+        for number, event in enumerate(events):
             chain = event["chain"]
-            head = sealed.tails.get(chain)
-            if head is None:
-                head = self._heads[chain]
-                sealed.heads.append({"chain": chain, "seq": head.seq, "hash": head.hash})
-                if head.seq and head.kid != kid:
-                    rotation = rotation_body(event["body"], head.kid, kid)
-                    head = self._append(sealed, chain, "", rotation, head, secret)
-            if event.get("rotate"):
-                sealed.tails[chain] = head
-                continue  # asked only to move the chain to the current key
-            sealed.tails[chain] = self._append(
-                sealed, chain, event["index"], event["body"], head, secret
-            )
+            sealer = sealers.get(chain)
+            if sealer is None:
+                sealer = sealers[chain] = self._sealer(chain)
+                sealed.heads.append(self._head_spec(sealer, event, nonce))
+            if not event.get("rotate"):
+                seal = sealer.seal(f"{nonce}.{number}", event["body"])
+                sealed.events.append({**event, "seal": seal, "kid": sealer.kid})
         return sealed
 
-    def _append(
-        self, sealed: Sealed, chain: str, index: str, body: str, head: Head, secret: bytes
-    ) -> Head:
-        kid, seq = self.keys.current, head.seq + 1
-        hash_ = keyed_hash(secret, self.workspace(chain), kid, head.hash, seq, body)
-        entry = {"seq": seq, "prev": head.hash, "hash": hash_, "kid": kid, "body": body}
-        sealed.events.append(
-            {
-                "chain": chain,
-                "index": index,
-                "entry": orjson.dumps(entry).decode(),
-                "seq": seq,
-                "hash": hash_,
-                "kid": kid,
-            }
-        )
-        sealed.tails[chain] = Head(seq, hash_, kid)
-        return sealed.tails[chain]
+    def _sealer(self, chain: str) -> _Sealer:
+        """What seals `chain`'s events: the current key, unless the chain already moved to
+        a newer one this process lists (a process restarted later follows it), and the
+        head this process last saw."""
+        current, seen = self.keys.current, self._kids.get(chain, "")
+        kid = seen if self.keys.newer(seen, current) else current
+        head = self._heads.get(chain, Head(0, "", ""))
+        secret = self.keys.secret(kid) or b""
+        return _Sealer(chain, self.workspace(chain), kid, secret, (head.seq, head.hash))
+
+    def _head_spec(self, sealer: _Sealer, first: dict[str, str], nonce: str) -> dict[str, Any]:
+        spec: dict[str, Any] = {"chain": sealer.chain, "kid": sealer.kid}
+        if self._kids.get(sealer.chain) != sealer.kid:  # unknown, or older: rotate if so
+            body = rotation_body(first["body"], sealer.kid)
+            spec["rotation"] = {"body": body, "seal": sealer.seal(f"{nonce}.r", body)}
+            spec["older"] = self.keys.older(sealer.kid)
+        return spec
+
+    def learn(self, reply: str) -> None:
+        """The heads a commit script answered with (`chain\\nseq\\nhash\\nkid`, repeated)."""
+        parts = reply.split("\n")
+        for at in range(0, len(parts) - 3, 4):
+            chain, seq, hash_, kid = parts[at : at + 4]
+            known = self._heads.get(chain)
+            if known is None or int(seq) > known.seq:
+                self._heads[chain] = Head(int(seq), hash_, kid)
+                self._kids[chain] = kid
+
+    def moved(self, chain: str, kid: str) -> None:
+        """Another process sealed `chain`'s last event with `kid`."""
+        self._kids[chain] = kid
+
+    def fingerprint(self, workspace: str, seq: int, link: str) -> str:
+        """A head's fingerprint: keyed with the current key, else the link hash's start."""
+        secret = self.keys.secret(self.keys.current)
+        if secret is None:
+            return link[:FINGERPRINT]
+        return head_fingerprint(secret, workspace, seq, link)
 
 
-def rotation_body(after: str, old: str, new: str) -> str:
-    """The body of the event that moves a chain from key `old` to `new`, at the time and in
-    the workspace of the event body `after` (the first one sealed with `new`)."""
+@dataclass(frozen=True)
+class _Sealer:
+    """Seals one commit's events on one chain."""
+
+    chain: str
+    workspace: str
+    kid: str
+    secret: bytes
+    vouched: tuple[int, str]
+
+    def seal(self, nonce: str, body: str) -> str:
+        mac = event_mac(self.secret, self.workspace, self.kid, nonce, self.vouched, body)
+        return orjson.dumps({"kid": self.kid, "n": nonce, "v": self.vouched, "mac": mac}).decode()
+
+
+def unknown_key(workspace: str, kid: str) -> str:
+    """Why a process cannot write a chain sealed with a key it does not hold."""
+    return (
+        f"{workspace}'s chain is sealed with key {kid}, which this process does not hold: "
+        f"restart it with BATON_AUDIT_KEYS listing {kid}"
+    )
+
+
+def rotation_body(after: str, new: str) -> str:
+    """The body of the event that moves a chain to key `new`, at the time and in the
+    workspace of the event body `after` (the first one sealed with `new`)."""
     event = orjson.loads(after)
     return orjson.dumps(
         {
@@ -214,13 +251,13 @@ def rotation_body(after: str, old: str, new: str) -> str:
             "action": ROTATED,
             "subject": f"audit:{event['workspace']}",
             "outcome_id": None,
-            "before": old or None,
+            "before": None,
             "after": new,
-            "detail": {"from": old, "to": new},
+            "detail": {"to": new},
         }
     ).decode()
 
 
 def rotation_request(workspace: str, at: str) -> str:
-    """The body the sealer reads the time and workspace of a requested rotation from."""
+    """The body a requested rotation takes its time and workspace from."""
     return orjson.dumps({"at": at, "workspace": workspace}).decode()

@@ -34,12 +34,16 @@ for i, c in ipairs(spec.checks) do
     if spent + tonumber(c.add) > limit + 1e-9 then return {0, i, tostring(spent)} end
   end
 end
--- A process that sealed its audit entries (keyed) followed the heads it names: refuse
--- before writing anything if one moved, answering with the head found (seq, hash, key).
+-- Every chain is written with the key its last event has, or moved from an older one
+-- (`older`) by a rotation event the process sealed: refuse before writing anything if
+-- not, answering with the chain's head (seq, key).
 for _, h in ipairs(spec.heads) do
-  local at = redis.call('HMGET', h.chain .. ':head', 'hash', 'seq', 'kid')
-  if (at[1] or '') ~= h.hash or tonumber(at[2] or '0') ~= h.seq then
-    return {2, h.chain, (at[2] or '0') .. '\\n' .. (at[1] or '') .. '\\n' .. (at[3] or '')}
+  local at = redis.call('HMGET', h.chain .. ':head', 'seq', 'kid')
+  local kid = at[2] or ''
+  if tonumber(at[1] or '0') > 0 and kid ~= h.kid then
+    local older = false
+    for _, o in ipairs(h.older or {}) do if o == kid then older = true end end
+    if not (older and h.rotation) then return {2, h.chain, (at[1] or '0') .. '\\n' .. kid} end
   end
 end
 for _, w in ipairs(spec.writes) do
@@ -57,37 +61,51 @@ for _, op in ipairs(spec.ops) do
     redis.call(unpack(op))
   end
 end
+-- Link each event (sealed by the process, or unsealed without a key) to its chain.
 local heads, order = {}, {}
-for _, ev in ipairs(spec.events) do
-  local head = heads[ev.chain]
+local function head_of(chain)
+  local head = heads[chain]
   if not head then
-    local at = ev.entry and {} or redis.call('HMGET', ev.chain .. ':head', 'hash', 'seq')
-    head = {hash = at[1] or '', seq = tonumber(at[2] or '0')}
-    heads[ev.chain] = head
-    order[#order + 1] = ev.chain
+    local at = redis.call('HMGET', chain .. ':head', 'hash', 'seq', 'kid')
+    head = {hash = at[1] or '', seq = tonumber(at[2] or '0'), kid = at[3] or ''}
+    heads[chain] = head
+    order[#order + 1] = chain
   end
-  local entry = ev.entry
-  if entry then
-    head.seq, head.hash, head.kid = ev.seq, ev.hash, ev.kid
-  else
-    local prev = head.hash
-    head.seq = head.seq + 1
-    head.hash = redis.sha1hex(prev .. '\\n' .. head.seq .. '\\n' .. ev.body)
-    head.kid = ''
-    entry = cjson.encode({seq = head.seq, prev = prev, hash = head.hash, body = ev.body})
-  end
-  redis.call('RPUSH', ev.chain, entry)
-  if ev.index ~= '' then redis.call('RPUSH', ev.index, head.seq) end
+  return head
 end
+local function append(chain, index, body, seal, kid)
+  local head = head_of(chain)
+  local entry = {seq = head.seq + 1, prev = head.hash, body = body}
+  local text = entry.prev .. '\\n' .. entry.seq .. '\\n' .. body
+  if seal then
+    entry.seal = seal
+    text = text .. '\\n' .. seal
+  end
+  entry.hash = redis.sha1hex(text)
+  head.seq, head.hash, head.kid = entry.seq, entry.hash, kid
+  redis.call('RPUSH', chain, cjson.encode(entry))
+  if index ~= '' then redis.call('RPUSH', index, entry.seq) end
+end
+for _, h in ipairs(spec.heads) do
+  local head = head_of(h.chain)
+  if h.rotation and head.seq > 0 and head.kid ~= h.kid then
+    append(h.chain, '', h.rotation.body, h.rotation.seal, h.kid)
+  end
+end
+for _, ev in ipairs(spec.events) do
+  append(ev.chain, ev.index, ev.body, ev.seal, ev.kid or '')
+end
+local reply = {}
 for _, chain in ipairs(order) do
   local head = heads[chain]
   redis.call('HSET', chain .. ':head', 'hash', head.hash, 'seq', head.seq, 'kid', head.kid)
+  reply[#reply + 1] = chain .. '\\n' .. head.seq .. '\\n' .. head.hash .. '\\n' .. head.kid
 end
-return {1, 0, ''}
+return {1, 0, table.concat(reply, '\\n')}
 """
 
-HEAD_MOVED = 2
-"""The script's answer when a chain's head is not the one a sealed commit followed."""
+OTHER_KEY = 2
+"""The script's answer when a chain's last event has another key than the commit's."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +192,13 @@ class Commit:
         self.events.append({"chain": chain, "index": index, "body": body})
         return self
 
+    @property
+    def chains(self) -> list[dict[str, str]]:
+        """The chains this commit's events go to, unsealed (no key)."""
+        return [
+            {"chain": chain, "kid": ""} for chain in dict.fromkeys(e["chain"] for e in self.events)
+        ]
+
     def then(self, other: Commit) -> Commit:
         """Append `other`'s parts after this commit's own, as if added here in order."""
         for check in other.checks:
@@ -191,7 +216,7 @@ class Commit:
                 "checks": [c.spec for c in self.checks],
                 "writes": self.writes,
                 "ops": self.ops,
-                "heads": sealed.heads if sealed else [],
+                "heads": sealed.heads if sealed else self.chains,
                 "events": sealed.events if sealed else self.events,
             },
             option=orjson.OPT_NON_STR_KEYS,

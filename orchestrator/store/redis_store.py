@@ -20,8 +20,8 @@ from orchestrator.models import (
     Outcome,
     Step,
 )
-from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request
-from orchestrator.store.commit import COMMIT_LUA, HEAD_MOVED, Commit
+from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request, unknown_key
+from orchestrator.store.commit import COMMIT_LUA, OTHER_KEY, Commit
 from orchestrator.store.keys import Keys
 
 M = TypeVar("M", bound=BaseModel)
@@ -39,8 +39,8 @@ return {'ok', row[1], row[2] or '', row[3] or '', paused, steps}
 """KEYS: the outcome, its lease, its step list. ARGV: the lease's owner and TTL (ms), the
 pattern of a step's record, and the kill switch's key around the workspace id."""
 
-SEAL_ATTEMPTS = 50
-"""Times a commit is sealed again because other processes moved its chain's head first."""
+SEAL_ATTEMPTS = 3
+"""A commit is sealed again when a chain turns out to have another key (once per key)."""
 
 ID_BLOCK = 20
 """Ids a process reserves at once (`next_ids`)."""
@@ -76,21 +76,20 @@ class RedisStore:
         raise TransitionRefused(check.key, check.expected, actual_text, check.reason)
 
     async def _sealed_commit(self, commit: Commit) -> list[Any]:
-        """The script's answer to `commit`, its audit events sealed with the current key
-        from the chains' heads; sealed again while other processes move a head first."""
-        if not self.seal.keyed or not commit.events:
-            return cast(list[Any], await self._commit(args=[commit.to_json()]))
+        """The script's answer to `commit`, its audit events sealed with the current key;
+        sealed again (with a rotation first) if a chain turns out to have another key."""
         for _ in range(SEAL_ATTEMPTS):
-            for chain in self.seal.unknown(commit.events):
-                self.seal.learn(chain, await self.audit_head(chain))
-            sealed = self.seal.seal(commit.events)
+            sealed = self.seal.seal(commit.events) if self.seal.keyed and commit.events else None
             reply: list[Any] = await self._commit(args=[commit.to_json(sealed)])
-            if int(reply[0]) != HEAD_MOVED:
-                if int(reply[0]) == 1:
-                    self.seal.sealed(sealed)
+            if int(reply[0]) != OTHER_KEY:
+                if sealed is not None and int(reply[0]) == 1:
+                    self.seal.learn(_text(reply[2]))
                 return reply
-            self.seal.learn(_text(reply[1]), Head.parse(_text(reply[2])))
-        raise Unavailable("audit chain", "other processes kept moving its head")
+            chain, (_, kid) = _text(reply[1]), _text(reply[2]).split("\n")
+            if self.seal.keys.secret(kid) is None and kid:
+                raise Unavailable("audit chain", unknown_key(self.seal.workspace(chain), kid))
+            self.seal.moved(chain, kid)
+        raise Unavailable("audit chain", "its key kept changing")
 
     async def _load(self, model: type[M], key: str, kind: str, record_id: str) -> M:
         raw = await self.redis.hget(key, "data")
@@ -252,6 +251,7 @@ class RedisStore:
         head = await self.audit_head(chain)
         if not self.seal.keyed or not head.seq or head.kid == self.seal.keys.current:
             return False
+        self.seal.moved(chain, head.kid)
         commit = Commit()
         commit.events.append(
             {"chain": chain, "index": "", "body": rotation_request(workspace, at), "rotate": "1"}

@@ -20,10 +20,18 @@ from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from orchestrator import transitions
-from orchestrator.audit import PostedHead, entry_hash, verify
+from orchestrator.audit import PostedHead, verify
 from orchestrator.catalog import Workspace
 from orchestrator.digest import DIGEST_JOB
-from orchestrator.store.audit_seal import ROTATED, AuditKeys, Seal, keyed_hash
+from orchestrator.errors import Unavailable
+from orchestrator.store.audit_seal import (
+    ROTATED,
+    AuditKeys,
+    Seal,
+    event_mac,
+    head_fingerprint,
+    link_hash,
+)
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
@@ -61,12 +69,14 @@ async def entries(store: RedisStore) -> list[dict[str, Any]]:
 async def rewrite(
     store: RedisStore, chain: list[dict[str, Any]], reseal: Any, start: int = 0
 ) -> None:
-    """Write `chain` back with every hash from entry `start` on recomputed by
-    `reseal(entry, prev)`, head too, as an attacker who can write Redis would."""
+    """Write `chain` back renumbered, with every link from entry `start` on recomputed
+    (`reseal(entry)` first redoes its seal or drops it), head too, as an attacker who can
+    write Redis would."""
     prev = chain[start - 1]["hash"] if start else ""
-    for entry in chain[start:]:
-        entry["prev"] = prev
-        entry["hash"] = prev = reseal(entry, prev)
+    for seq, entry in enumerate(chain[start:], start=start + 1):
+        entry["seq"], entry["prev"] = seq, prev
+        reseal(entry)
+        entry["hash"] = prev = link_hash(prev, seq, entry["body"], entry.get("seal", ""))
     key = store.keys.audit("T1")
     await store.redis.delete(key)
     await store.redis.rpush(key, *[json.dumps(entry) for entry in chain])
@@ -79,29 +89,40 @@ def tamper(chain: list[dict[str, Any]], index: int) -> None:
     chain[index]["body"] = json.dumps(body)
 
 
-def sha1_without_key(entry: dict[str, Any], prev: str) -> str:
-    entry.pop("kid", None)
-    return entry_hash(prev, int(entry["seq"]), entry["body"])
+def unsealed(entry: dict[str, Any]) -> None:
+    """Drop the seal: the entry is linked as entries without a key are."""
+    entry.pop("seal", None)
 
 
-def hmac_with_a_guessed_key(entry: dict[str, Any], prev: str) -> str:
-    guess = b"0" * 40
-    return keyed_hash(guess, "T1", entry["kid"], prev, int(entry["seq"]), entry["body"])
+def seal_kept(entry: dict[str, Any]) -> None:
+    """Keep the seal as it was (the attacker cannot recompute it)."""
 
 
-async def test_a_sealed_chain_verifies_and_each_hash_is_an_hmac(keyed: Harness) -> None:
+def sealed_with_a_guessed_key(entry: dict[str, Any]) -> None:
+    seal = json.loads(entry["seal"])
+    vouched = (seal["v"][0], seal["v"][1])
+    seal["mac"] = event_mac(b"0" * 40, "T1", seal["kid"], seal["n"], vouched, entry["body"])
+    entry["seal"] = json.dumps(seal)
+
+
+async def test_a_sealed_chain_verifies_and_each_event_carries_an_hmac(keyed: Harness) -> None:
     chain = await entries(keyed.store)
     verdict = await verify(keyed.store, "T1")
     assert verdict.intact and verdict.kid == "k1" and verdict.events == len(chain) > 10
     last = chain[-1]
-    message = f"T1\nk1\n{last['prev']}\n{last['seq']}\n{last['body']}".encode()
-    assert last["hash"] == hmac.new(b"1" * 40, message, hashlib.sha256).hexdigest()
-    assert verdict.head == f"{last['seq']}:{last['hash'][:16]}"
+    seal = json.loads(last["seal"])
+    vouched_seq, vouched_hash = seal["v"]
+    assert 0 < vouched_seq < last["seq"] and chain[vouched_seq - 1]["hash"] == vouched_hash
+    message = f"T1\nk1\n{seal['n']}\n{vouched_seq}\n{vouched_hash}\n{last['body']}".encode()
+    assert seal["mac"] == hmac.new(b"1" * 40, message, hashlib.sha256).hexdigest()
+    assert last["hash"] == link_hash(last["prev"], last["seq"], last["body"], last["seal"])
+    fingerprint = head_fingerprint(b"1" * 40, "T1", last["seq"], last["hash"])
+    assert verdict.head == f"{last['seq']}:{fingerprint}"
     stored = await keyed.store.redis.hgetall(keyed.store.keys.audit("T1") + ":head")
     assert stored[b"kid"] == b"k1" and stored[b"hash"].decode() == last["hash"]
 
 
-@pytest.mark.parametrize("reseal", [sha1_without_key, hmac_with_a_guessed_key])
+@pytest.mark.parametrize("reseal", [unsealed, seal_kept, sealed_with_a_guessed_key])
 @pytest.mark.parametrize("changed", [0, 5])
 async def test_an_event_rewritten_with_every_later_hash_recomputed_is_caught(
     keyed: Harness, reseal: Any, changed: int
@@ -111,7 +132,7 @@ async def test_an_event_rewritten_with_every_later_hash_recomputed_is_caught(
     await rewrite(keyed.store, chain, reseal, start=changed)
     verdict = await verify(keyed.store, "T1")
     assert not verdict.intact
-    if reseal is hmac_with_a_guessed_key:
+    if reseal is not unsealed:
         assert verdict.problem == f"event {changed + 1} was changed"
     elif changed:
         assert verdict.problem == (
@@ -121,12 +142,28 @@ async def test_an_event_rewritten_with_every_later_hash_recomputed_is_caught(
         assert verdict.problem.startswith(f"events 1-{len(chain)} are not sealed with a key")
 
 
+async def test_an_event_removed_reordered_or_replayed_is_caught(keyed: Harness) -> None:
+    """Seals kept as they were, the chain renumbered and relinked around the change."""
+    original = await entries(keyed.store)
+    removed = original[:5] + original[6:]
+    reordered = [*original[:5], original[6], original[5], *original[7:]]
+    replayed = [*original[:8], dict(original[4]), *original[8:]]
+    for chain in (removed, reordered, replayed):
+        await rewrite(keyed.store, [dict(e) for e in chain], seal_kept, start=5)
+        problem = (await verify(keyed.store, "T1")).problem
+        assert "vouches for another chain" in problem or problem == "event 9 repeats event 5"
+    await rewrite(keyed.store, [dict(e) for e in replayed], seal_kept, start=5)
+    assert (await verify(keyed.store, "T1")).problem == "event 9 repeats event 5"
+    await rewrite(keyed.store, [dict(e) for e in original], seal_kept)
+    assert (await verify(keyed.store, "T1")).intact
+
+
 async def test_without_a_key_the_same_rewrite_goes_unnoticed(harness: Harness) -> None:
     """Why the key: an unkeyed chain rewritten end to end still verifies (and says so)."""
     await harness.state("olivia", CHURN)
     chain = await entries(harness.store)
     tamper(chain, 5)
-    await rewrite(harness.store, chain, sha1_without_key)
+    await rewrite(harness.store, chain, unsealed, start=5)
     verdict = await verify(harness.store, "T1")
     assert verdict.intact and verdict.unkeyed == len(chain)
 
@@ -177,8 +214,9 @@ async def test_a_rotated_key_is_recorded_and_both_keys_verify(keyed: Harness) ->
     chain = await entries(keyed.store)
     rotation = chain[len(before)]
     body = json.loads(rotation["body"])
-    assert body["action"] == ROTATED and body["detail"] == {"from": "k1", "to": "k2"}
-    assert rotation["kid"] == "k2" and {e["kid"] for e in chain[len(before) + 1 :]} == {"k2"}
+    assert body["action"] == ROTATED and body["detail"] == {"to": "k2"}
+    kids = [json.loads(e["seal"])["kid"] for e in chain]
+    assert kids == ["k1"] * len(before) + ["k2"] * (len(chain) - len(before))
     assert sum(json.loads(e["body"])["action"] == ROTATED for e in chain) == 1
     verdict = await verify(keyed.store, "T1")
     assert verdict.intact and verdict.kid == "k2"
@@ -196,12 +234,14 @@ async def test_a_leaked_old_key_cannot_extend_the_chain_after_a_rotation(
     chain = await entries(keyed.store)
     last = chain[-1]
     approved = {**json.loads(last["body"]), "actor": "mallory", "action": "approval.approved"}
-    back_to_k1 = {**approved, "action": ROTATED, "detail": {"from": "k2", "to": "k1"}}
-    for forged in (approved, back_to_k1):  # an event, or a rotation back to the leaked key
-        body, seq = json.dumps(forged), last["seq"] + 1
-        hash_ = keyed_hash(b"1" * 40, "T1", "k1", last["hash"], seq, body)
-        entry = {"seq": seq, "prev": last["hash"], "hash": hash_, "kid": "k1", "body": body}
-        key = keyed.store.keys.audit("T1")
+    back_to_k1 = {**approved, "action": ROTATED, "detail": {"to": "k1"}}
+    key = keyed.store.keys.audit("T1")
+    for n, forged in enumerate((approved, back_to_k1)):  # an event, or a rotation back to k1
+        body, seq, vouched = json.dumps(forged), last["seq"] + 1, (last["seq"], last["hash"])
+        mac = event_mac(b"1" * 40, "T1", "k1", f"forged.{n}", vouched, body)
+        seal = json.dumps({"kid": "k1", "n": f"forged.{n}", "v": vouched, "mac": mac})
+        hash_ = link_hash(last["hash"], seq, body, seal)
+        entry = {"seq": seq, "prev": last["hash"], "hash": hash_, "body": body, "seal": seal}
         await keyed.store.redis.rpush(key, json.dumps(entry))
         await keyed.store.redis.hset(key + ":head", mapping={"seq": seq, "hash": hash_})
         problem = (await verify(keyed.store, "T1")).problem
@@ -209,6 +249,25 @@ async def test_a_leaked_old_key_cannot_extend_the_chain_after_a_rotation(
         await keyed.store.redis.rpop(key)
         await keyed.store.redis.hset(key + ":head", mapping={"seq": seq - 1, "hash": last["hash"]})
     assert (await verify(keyed.store, "T1")).intact
+
+
+async def test_a_process_without_the_chains_key_does_not_write_it(keyed: Harness) -> None:
+    """A process not restarted with the new key (or with none) waits rather than write
+    events that verify would have to reject; it says which key it lacks."""
+    sealed_with(keyed.store, f"{K2},{K1}")
+    await keyed.click("alice", "approve", keyed.gateway.buttons("approve")[-1])
+    before = await entries(keyed.store)
+    for stale in (RedisStore(keyed.store.redis, keyed.store.keys), sealed_with(
+        RedisStore(keyed.store.redis, keyed.store.keys), K1
+    )):  # fmt: skip
+        commit = transitions.audit(
+            Commit(), stale.keys, "T1", actor="system", at=START, action="test.event",
+            subject="stale", detail={"value": 1},
+        )  # fmt: skip
+        with pytest.raises(Unavailable, match="sealed with key k2, which this process does not"):
+            await stale.apply(commit)
+        assert not commit.applied
+    assert await entries(keyed.store) == before
 
 
 async def test_a_chain_cut_short_is_caught_against_the_head_the_digest_posted(
@@ -221,7 +280,8 @@ async def test_a_chain_cut_short_is_caught_against_the_head_the_digest_posted(
     text = footer.split("--head ")[1].split("`")[0]
     posted = PostedHead.parse(text)
     chain = await entries(keyed.store)
-    assert posted.seq == len(chain) and chain[-1]["hash"].startswith(posted.fingerprint)
+    fingerprint = head_fingerprint(b"1" * 40, "T1", len(chain), chain[-1]["hash"])
+    assert posted == PostedHead(len(chain), fingerprint)
     assert (await verify(keyed.store, "T1", [posted])).intact
     # Cut the last three events and point the head at what is left: a consistent chain.
     key = keyed.store.keys.audit("T1")
@@ -240,7 +300,7 @@ async def test_a_rebuilt_chain_does_not_match_the_posted_head(harness: Harness) 
     posted = PostedHead.parse((await verify(harness.store, "T1")).head)
     chain = await entries(harness.store)
     tamper(chain, 2)
-    await rewrite(harness.store, chain, sha1_without_key)
+    await rewrite(harness.store, chain, unsealed)
     assert (await verify(harness.store, "T1", [posted])).problem == (
         f"event {posted.seq} does not match the posted head {posted}: it was rewritten"
     )
@@ -294,10 +354,11 @@ async def test_baton_audit_verify_reports_a_rewrite_rotation_and_a_posted_head(
     rotated = await run(baton, prefix, "audit", "rotate", BATON_AUDIT_KEYS=f"{K2},{K1}", **env)
     assert rotated.returncode == 0 and "Moved to key k2: T1" in rotated.stdout, rotated.stderr
     chain = await entries(keyed.store)
-    assert json.loads(chain[-1]["body"])["action"] == ROTATED and chain[-1]["kid"] == "k2"
+    assert json.loads(chain[-1]["body"])["action"] == ROTATED
+    assert json.loads(chain[-1]["seal"])["kid"] == "k2"
 
     tamper(chain, 3)
-    await rewrite(keyed.store, chain, sha1_without_key, start=3)
+    await rewrite(keyed.store, chain, unsealed, start=3)
     broken = await run(
         baton, prefix, "audit", "verify", "--workspace", "T1", "--head", head,
         BATON_AUDIT_KEYS=f"{K2},{K1}", **env,
