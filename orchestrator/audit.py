@@ -33,7 +33,7 @@ from orchestrator.store.audit_seal import (
     head_fingerprint,
     link_hash,
 )
-from orchestrator.store.redis_store import RedisStore
+from orchestrator.store.redis_store import RedisStore, parse_audit_entry
 
 
 def entry_hash(prev: str, seq: int, body: str) -> str:
@@ -228,10 +228,15 @@ async def rotate(store: RedisStore, at: str) -> list[str]:
 
 
 async def export(store: RedisStore, workspace: str, fmt: str) -> str:
-    """The full trail as CSV or JSON lines, oldest first."""
-    events = await store.audit_chain(workspace)
+    """The full trail as CSV or JSON lines, oldest first, each event with its seal."""
+    raws = await store.audit_entries(workspace)
+    events = [(parse_audit_entry(raw), str(json.loads(raw).get("seal", ""))) for raw in raws]
     if fmt == "json":
-        return "".join(event.model_dump_json() + "\n" for event in events)
+        return "".join(
+            json.dumps({**event.model_dump(mode="json"), "seal": seal}, separators=(",", ":"))
+            + "\n"
+            for event, seal in events
+        )
     out = io.StringIO()
     writer = csv.writer(out)
     columns = [
@@ -247,10 +252,11 @@ async def export(store: RedisStore, workspace: str, fmt: str) -> str:
         "detail",
         "prev",
         "hash",
+        "seal",
     ]
     writer.writerow(columns)
-    for event in events:
-        row = event.model_dump(mode="json")
+    for event, seal in events:
+        row = {**event.model_dump(mode="json"), "seal": seal}
         row["detail"] = json.dumps(row["detail"], sort_keys=True)
         writer.writerow([row[c] if row[c] is not None else "" for c in columns])
     return out.getvalue()

@@ -5,8 +5,10 @@ posted head, or move it to another key, without `baton audit verify` saying so."
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
 import hmac
+import io
 import json
 import os
 import subprocess
@@ -20,7 +22,7 @@ from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from orchestrator import transitions
-from orchestrator.audit import PostedHead, verify
+from orchestrator.audit import PostedHead, export, verify
 from orchestrator.catalog import Workspace
 from orchestrator.digest import DIGEST_JOB
 from orchestrator.errors import Unavailable
@@ -304,6 +306,14 @@ async def test_a_rebuilt_chain_does_not_match_the_posted_head(harness: Harness) 
     assert (await verify(harness.store, "T1", [posted])).problem == (
         f"event {posted.seq} does not match the posted head {posted}: it was rewritten"
     )
+
+
+async def test_the_export_carries_each_events_seal(keyed: Harness) -> None:
+    chain = await entries(keyed.store)
+    lines = (await export(keyed.store, "T1", "json")).splitlines()
+    assert [json.loads(line)["seal"] for line in lines] == [e["seal"] for e in chain]
+    rows = list(csv.DictReader(io.StringIO(await export(keyed.store, "T1", "csv"))))
+    assert [row["seal"] for row in rows] == [e["seal"] for e in chain]
 
 
 def test_posted_heads_are_parsed_strictly() -> None:
