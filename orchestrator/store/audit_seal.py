@@ -163,7 +163,7 @@ class Seal:
     def seal(self, events: list[dict[str, str]]) -> Sealed:
         """`events` sealed, each chain's first preceded by a rotation when needed. An event
         with `rotate` set only asks for the rotation (`baton audit rotate`)."""
-        sealed, nonce = Sealed(), os.urandom(6).hex()
+        sealed, nonce = Sealed(), os.urandom(12).hex()  # never repeats by chance
         sealers: dict[str, _Sealer] = {}
         for number, event in enumerate(events):
             chain = event["chain"]
