@@ -29,6 +29,7 @@ from orchestrator.errors import Unavailable
 from orchestrator.store.audit_seal import (
     ROTATED,
     AuditKeys,
+    Head,
     Seal,
     event_mac,
     head_fingerprint,
@@ -120,8 +121,8 @@ async def test_a_sealed_chain_verifies_and_each_event_carries_an_hmac(keyed: Har
     assert last["hash"] == link_hash(last["prev"], last["seq"], last["body"], last["seal"])
     fingerprint = head_fingerprint(b"1" * 40, "T1", last["seq"], last["hash"])
     assert verdict.head == f"{last['seq']}:{fingerprint}"
-    stored = await keyed.store.redis.hgetall(keyed.store.keys.audit("T1") + ":head")
-    assert stored[b"kid"] == b"k1" and stored[b"hash"].decode() == last["hash"]
+    stored = await keyed.store.audit_head(keyed.store.keys.audit("T1"))
+    assert stored == Head(last["seq"], last["hash"], "k1")
 
 
 @pytest.mark.parametrize("reseal", [unsealed, seal_kept, sealed_with_a_guessed_key])
