@@ -186,8 +186,8 @@ class Commit:
         return self
 
     def audit(self, chain: str, index: str, body: str) -> Commit:
-        """Append an event (its JSON without seq, prev and hash, which the store adds
-        when it seals the commit, else the script) to the hash chain `chain`, and its
+        """Append an event (its JSON without seq, prev and hash, which the script adds;
+        a store that holds an audit key seals it first) to the chain `chain`, and its
         number to the outcome's `index` if any."""
         self.events.append({"chain": chain, "index": index, "body": body})
         return self
