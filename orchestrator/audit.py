@@ -76,7 +76,7 @@ class Verdict:
     kid: str = ""
     """The key that sealed the last event ('' when none did)."""
     unkeyed: int = 0
-    """Events no key protects: no sealed event follows them."""
+    """Events no key protects: unsealed, and no sealed event vouches for them."""
     head: str = ""
     """The chain's last event as a posted head names it (`seq:fingerprint`)."""
 
@@ -94,9 +94,11 @@ class _Walk:
     links: list[str] = field(default_factory=lambda: [""])
     """The link hash of each good entry by seq (0: before the first)."""
     kid: str = ""
-    keyed: bool = False
-    """Whether a sealed entry was seen (it vouches for entries before it)."""
     nonces: dict[str, int] = field(default_factory=dict)
+    vouched: int = 0
+    """The last event some sealed event vouches for."""
+    unsealed: int = 0
+    """The last event without a seal."""
 
     @property
     def seq(self) -> int:
@@ -117,10 +119,11 @@ def check_chain(
             return problem, walk
     if head.seq != walk.seq or (head.seq and head.hash != walk.links[-1]):
         return f"event {walk.seq + 1} was removed (the chain's head is at {head.seq})", walk
-    if keys.ring and walk.seq and not walk.keyed:
+    if keys.ring and walk.unsealed > walk.vouched:
         return (
-            f"events 1-{walk.seq} are not sealed with a key (written before BATON_AUDIT_KEYS "
-            "was set, or rewritten since); `baton audit rotate` seals genuine ones"
+            f"events {walk.vouched + 1}-{walk.unsealed} are not sealed with a key and no sealed "
+            "event vouches for them (written before BATON_AUDIT_KEYS was set, or rewritten "
+            "since); `baton audit rotate` seals genuine ones"
         ), walk
     return "", walk
 
@@ -140,6 +143,8 @@ def _check_entry(walk: _Walk, position: int, entry: dict[str, Any]) -> str:
             return problem
     elif walk.kid:
         return f"event {seq} is not sealed with a key although the events before it are"
+    else:
+        walk.unsealed = seq
     walk.links.append(str(entry["hash"]))
     return ""
 
@@ -164,7 +169,8 @@ def _check_seal(walk: _Walk, seq: int, body: str, text: str) -> str:
             f"event {seq} vouches for another chain up to event {vouched[0]}: events up to "
             "there were removed, inserted or reordered"
         )
-    walk.nonces[nonce], walk.kid, walk.keyed = seq, kid, True
+    walk.nonces[nonce], walk.kid = seq, kid
+    walk.vouched = max(walk.vouched, vouched[0])
     return ""
 
 
@@ -217,7 +223,7 @@ async def verify(store: RedisStore, workspace: str, posted: Sequence[PostedHead]
         len(entries),
         problem or check_posted(walk, posted),
         kid=walk.kid,
-        unkeyed=0 if walk.keyed else walk.seq,
+        unkeyed=max(0, walk.unsealed - walk.vouched),
         head=f"{walk.seq}:{fingerprint}" if walk.seq else "0",
     )
 

@@ -204,6 +204,14 @@ class Seal:
                 self._heads[chain] = Head(int(seq), hash_, kid)
                 self._kids[chain] = kid
 
+    def unknown(self, events: list[dict[str, str]]) -> list[str]:
+        """The chains of `events` whose head this process has not seen yet."""
+        return list(dict.fromkeys(e["chain"] for e in events if e["chain"] not in self._heads))
+
+    def saw(self, chain: str, head: Head) -> None:
+        """`head` was read from the chain (its first events here vouch for it)."""
+        self.learn(f"{chain}\n{head.seq}\n{head.hash}\n{head.kid}")
+
     def moved(self, chain: str, kid: str) -> None:
         """Another process sealed `chain`'s last event with `kid`."""
         self._kids[chain] = kid

@@ -78,6 +78,9 @@ class RedisStore:
     async def _sealed_commit(self, commit: Commit) -> list[Any]:
         """The script's answer to `commit`, its audit events sealed with the current key;
         sealed again (with a rotation first) if a chain turns out to have another key."""
+        if self.seal.keyed:
+            for chain in self.seal.unknown(commit.events):  # once per chain and process
+                self.seal.saw(chain, await self.audit_head(chain))
         for _ in range(SEAL_ATTEMPTS):
             sealed = self.seal.seal(commit.events) if self.seal.keyed and commit.events else None
             reply: list[Any] = await self._commit(args=[commit.to_json(sealed)])
@@ -251,6 +254,7 @@ class RedisStore:
         head = await self.audit_head(chain)
         if not self.seal.keyed or not head.seq or head.kid == self.seal.keys.current:
             return False
+        self.seal.saw(chain, head)
         self.seal.moved(chain, head.kid)
         commit = Commit()
         commit.events.append(

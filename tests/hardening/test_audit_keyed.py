@@ -171,6 +171,27 @@ async def test_without_a_key_the_same_rewrite_goes_unnoticed(harness: Harness) -
     assert verdict.intact and verdict.unkeyed == len(chain)
 
 
+async def test_a_trail_written_before_the_key_is_sealed_by_the_rotation(harness: Harness) -> None:
+    """Events from before the key: once the chain moves to a key, the rotation vouches for
+    them, and a rewrite of them (recomputable without a key) is caught."""
+    await harness.state("olivia", CHURN)
+    legacy = len(await entries(harness.store))
+    sealed_with(harness.store, K1)
+    assert (await verify(harness.store, "T1")).problem.startswith(
+        f"events 1-{legacy} are not sealed with a key and no sealed event vouches for them"
+    )
+    assert await harness.store.rotate_audit_key("T1", START.isoformat())
+    chain = await entries(harness.store)
+    assert json.loads(chain[legacy]["seal"])["v"] == [legacy, chain[legacy - 1]["hash"]]
+    assert (await verify(harness.store, "T1")).intact
+    tamper(chain, 2)
+    await rewrite(harness.store, chain, seal_kept, start=2)
+    assert (await verify(harness.store, "T1")).problem == (
+        f"event {legacy + 1} vouches for another chain up to event {legacy}: events up to "
+        "there were removed, inserted or reordered"
+    )
+
+
 async def test_an_event_moved_to_another_workspace_is_caught(keyed: Harness) -> None:
     chain = await entries(keyed.store)
     other = keyed.store.keys.audit("T2")
