@@ -21,11 +21,12 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
+from config.settings import Settings
 from orchestrator import transitions
 from orchestrator.audit import PostedHead, export, verify
 from orchestrator.catalog import Workspace
 from orchestrator.digest import DIGEST_JOB
-from orchestrator.errors import Unavailable
+from orchestrator.errors import ConfigError, Unavailable
 from orchestrator.store.audit_seal import (
     ROTATED,
     AuditKeys,
@@ -349,8 +350,6 @@ def test_keys_are_parsed_strictly() -> None:
     ring = AuditKeys.parse(f"{K2}, {K1}")
     assert ring.current == "k2" and ring.newer("k2", "k1") and not ring.newer("k1", "k2")
     assert AuditKeys.parse(key="s" * 32).current == "k1"
-    from orchestrator.errors import ConfigError
-
     for keys, key in ((K1, "s" * 32), ("k1:short", ""), ("no-secret", ""), (f"{K1},{K1}", "")):
         with pytest.raises(ConfigError):
             AuditKeys.parse(keys, key)
@@ -373,33 +372,44 @@ def baton(prefix: str, *args: str, **env: str) -> subprocess.CompletedProcess[st
     )
 
 
-async def test_baton_audit_verify_reports_a_rewrite_rotation_and_a_posted_head(
+async def test_baton_audit_verify_reports_a_cut_chain_a_rewrite_and_a_rotation(
     keyed: Harness, redis_url: str
 ) -> None:
-    prefix, run = keyed.store.keys.prefix, asyncio.to_thread
-    env = {"REDIS_URL": redis_url, "BATON_ENV": "development"}
-    ok = await run(baton, prefix, "audit", "verify", BATON_AUDIT_KEYS=K1, **env)
+    prefix, run, key = keyed.store.keys.prefix, asyncio.to_thread, keyed.store.keys.audit("T1")
+    env = {"REDIS_URL": redis_url, "BATON_ENV": "development", "BATON_AUDIT_KEYS": f"{K2},{K1}"}
+    ok = await run(baton, prefix, "audit", "verify", **{**env, "BATON_AUDIT_KEYS": K1})
     head = (await verify(keyed.store, "T1")).head
     assert ok.returncode == 0, ok.stderr
     assert f"T1: {head.split(':')[0]} events, intact, sealed with key k1 (head {head})" in ok.stdout
 
-    rotated = await run(baton, prefix, "audit", "rotate", BATON_AUDIT_KEYS=f"{K2},{K1}", **env)
+    rotated = await run(baton, prefix, "audit", "rotate", **env)
     assert rotated.returncode == 0 and "Moved to key k2: T1" in rotated.stdout, rotated.stderr
     chain = await entries(keyed.store)
     assert json.loads(chain[-1]["body"])["action"] == ROTATED
     assert json.loads(chain[-1]["seal"])["kid"] == "k2"
+    posted = f"{len(chain)}:{head_fingerprint(b'2' * 40, 'T1', len(chain), chain[-1]['hash'])}"
 
+    # Cut the rotation and the event before it, and point the head at what is left.
+    await keyed.store.redis.ltrim(key, 0, len(chain) - 3)
+    await keyed.store.redis.hset(
+        key + ":head", mapping={"seq": len(chain) - 2, "hash": chain[-3]["hash"], "kid": "k1"}
+    )
+    alone = await run(baton, prefix, "audit", "verify", **env)
+    assert alone.returncode == 0 and "intact, sealed with key k1" in alone.stdout
+    against = await run(
+        baton, prefix, "audit", "verify", "--workspace", "T1", "--head", posted, **env
+    )
+    assert against.returncode == 1
+    expected = f"BROKEN: the chain ends at event {len(chain) - 2}, before the posted head {posted}"
+    assert expected in against.stdout
+
+    chain = chain[:-2]
     tamper(chain, 3)
     await rewrite(keyed.store, chain, unsealed, start=3)
-    broken = await run(
-        baton, prefix, "audit", "verify", "--workspace", "T1", "--head", head,
-        BATON_AUDIT_KEYS=f"{K2},{K1}", **env,
-    )  # fmt: skip
+    broken = await run(baton, prefix, "audit", "verify", **env)
     assert broken.returncode == 1
-    assert (
-        "T1: " in broken.stdout
-        and ("BROKEN: event 4 is not sealed with a key although the events before it are")
-        in broken.stdout
+    assert "BROKEN: event 4 is not sealed with a key although the events before it are" in (
+        broken.stdout
     )
 
 
@@ -426,7 +436,5 @@ def test_production_serving_a_chat_platform_refuses_to_start_without_a_key() -> 
 
 
 def test_the_key_is_scrubbed_like_every_secret() -> None:
-    from config.settings import Settings
-
     settings = Settings(audit_keys=f"{K2},{K1}")
     assert {"1" * 40, "2" * 40} <= set(settings.secrets())
