@@ -177,18 +177,15 @@ class Seal:
         return sealed
 
     def _sealer(self, chain: str) -> _Sealer:
-        """What seals `chain`'s events: the current key, unless the chain already moved to
-        a newer one this process lists (a process restarted later follows it), and the
-        head this process last saw."""
-        current, seen = self.keys.current, self._kids.get(chain, "")
-        kid = seen if self.keys.newer(seen, current) else current
+        """What seals `chain`'s events: the current key and the head this process last saw."""
+        kid = self.keys.current
         head = self._heads.get(chain, Head(0, "", ""))
         secret = self.keys.secret(kid) or b""
         return _Sealer(chain, self.workspace(chain), kid, secret, (head.seq, head.hash))
 
     def _head_spec(self, sealer: _Sealer, first: dict[str, str], nonce: str) -> dict[str, Any]:
         spec: dict[str, Any] = {"chain": sealer.chain, "kid": sealer.kid}
-        if self._kids.get(sealer.chain) != sealer.kid:  # unknown, or older: rotate if so
+        if self._kids.get(sealer.chain) != sealer.kid:  # another key, as far as it knows
             body = rotation_body(first["body"], sealer.kid)
             spec["rotation"] = {"body": body, "seal": sealer.seal(f"{nonce}.r", body)}
             spec["older"] = self.keys.older(sealer.kid)
