@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 
+from bot.audit_keys import audit_keys
 from bot.gateways import build_gateways
 from config.settings import Settings
 from config.workspace import load_workspace
@@ -142,8 +143,9 @@ async def bootstrap(
     event loop, so SQLite connections are queried there instead of in a thread, and its
     Redis commands carry no timer each (`redis_client`)."""
     workspace = load_workspace(settings.workspace_file)
+    sealing = audit_keys(settings)
     redis, embedded, label = await connect_redis(settings, worker=worker_only)
-    store = RedisStore(redis, Keys(settings.key_prefix))
+    store = RedisStore(redis, Keys(settings.key_prefix), sealing)
     connectors = Connectors(
         workspace,
         dict(os.environ) if env is None else env,

@@ -17,7 +17,7 @@ from bot.demo.seed import example_env
 from bot.logging import configure_logging
 from config.settings import Settings
 from handlers import render, texts
-from orchestrator.audit import export, verify
+from orchestrator.audit import PostedHead, Verdict, export, rotate, verify
 from orchestrator.errors import ConfigError, NotFound
 from orchestrator.store.redis_store import RedisStore
 
@@ -102,22 +102,40 @@ def console(
 
 @app.command()
 def audit(
-    target: Annotated[str, typer.Argument(help="An outcome id (e.g. o3), 'verify' or 'export'.")],
+    target: Annotated[
+        str, typer.Argument(help="An outcome id (e.g. o3), 'verify', 'export' or 'rotate'.")
+    ],
     fmt: Annotated[str, typer.Option("--format", help="export: csv or json.")] = "csv",
+    heads: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--head",
+            help="verify: a head posted earlier (SEQ:FINGERPRINT, from the weekly digest) that "
+            "the chain must still contain; repeat for several.",
+        ),
+    ] = None,
+    workspace: Annotated[
+        str, typer.Option("--workspace", help="verify: only this workspace's chain.")
+    ] = "",
 ) -> None:
-    """Print an outcome's audit trail; `verify` checks every chain; `export` writes it all."""
+    """Print an outcome's audit trail; `verify` checks every chain (with the keys that seal
+    them, and against posted heads); `export` writes it all; `rotate` moves every chain to
+    the current key (BATON_AUDIT_KEYS) now."""
     if fmt not in ("csv", "json"):
         raise typer.BadParameter("--format must be csv or json")
+    posted = _posted_heads(heads or [])
 
     async def main() -> int:
         baton = await open_baton()
         try:
             store = baton.runtime.ctx.store
             if target == "verify":
-                return await _verify(store)
+                return await _verify(store, posted, workspace)
+            if target == "rotate":
+                return await _rotate(store, baton.runtime.ctx.clock.now().isoformat())
             if target == "export":
-                for workspace in await store.workspaces():
-                    typer.echo(await export(store, workspace, fmt), nl=False)
+                for each in await store.workspaces():
+                    typer.echo(await export(store, each, fmt), nl=False)
                 return 0
             outcome = await store.outcome(target)
             for line in render.audit_lines(await store.audit_trail(outcome), baton.workspace):
@@ -132,14 +150,49 @@ def audit(
     raise typer.Exit(run_async(main))
 
 
-async def _verify(store: RedisStore) -> int:
+def _posted_heads(texts: list[str]) -> list[PostedHead]:
+    try:
+        return [PostedHead.parse(text) for text in texts]
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--head") from None
+
+
+async def _verify(store: RedisStore, posted: list[PostedHead], only: str) -> int:
+    workspaces = [only] if only else await store.workspaces()
+    if posted and len(workspaces) != 1:
+        typer.echo("--head names one chain: choose it with --workspace.", err=True)
+        return 2
     broken = 0
-    for workspace in await store.workspaces():
-        verdict = await verify(store, workspace)
-        state = "intact" if verdict.intact else f"BROKEN: {verdict.problem}"
-        typer.echo(f"{workspace}: {verdict.events} events, {state}")
+    for workspace in workspaces:
+        verdict = await verify(store, workspace, posted)
+        typer.echo(f"{workspace}: {verdict.events} events, {_state(verdict, store)}")
         broken += not verdict.intact
     return 1 if broken else 0
+
+
+def _state(verdict: Verdict, store: RedisStore) -> str:
+    if not verdict.intact:
+        return f"BROKEN: {verdict.problem}"
+    if not verdict.events:
+        return "intact (none yet)"
+    if verdict.unkeyed:
+        return (
+            f"intact but UNKEYED (head {verdict.head}): anyone who can write Redis could "
+            "have rewritten them; set BATON_AUDIT_KEY to seal the trail"
+        )
+    current = store.seal.keys.current
+    later = f"; the next event moves it to key {current}" if verdict.kid != current else ""
+    return f"intact, sealed with key {verdict.kid} (head {verdict.head}){later}"
+
+
+async def _rotate(store: RedisStore, at: str) -> int:
+    if not store.seal.keyed:
+        typer.echo("No key to rotate to: set BATON_AUDIT_KEYS (or BATON_AUDIT_KEY).", err=True)
+        return 2
+    moved = await rotate(store, at)
+    current = store.seal.keys.current
+    typer.echo(f"Moved to key {current}: {', '.join(moved) or 'nothing (all current)'}")
+    return 0
 
 
 def main() -> None:

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     )
     microsoft_app_type: str = Field(default="MultiTenant", validation_alias="MICROSOFT_APP_TYPE")
 
+    audit_keys: str = Field(default="", validation_alias="BATON_AUDIT_KEYS")
+    """Keys that seal the audit trail, `id:secret` newest first (`k2:...,k1:...`): the
+    first seals new events, all verify. Production that serves Slack or Teams needs one."""
+    audit_key: str = Field(default="", validation_alias="BATON_AUDIT_KEY")
+    """One secret that seals the audit trail (its id is `k1`); BATON_AUDIT_KEYS rotates."""
+
     llm: str | None = Field(default=None, validation_alias="BATON_LLM")
     llm_base_url: str | None = Field(default=None, validation_alias="BATON_LLM_BASE_URL")
     llm_timeout_s: float = Field(default=30.0, validation_alias="BATON_LLM_TIMEOUT_S")
@@ -99,6 +105,8 @@ class Settings(BaseSettings):
             self.slack_app_token,
             self.microsoft_app_password,
             self.pagerduty_routing_key,
+            self.audit_key,
+            *(item.strip().partition(":")[2] for item in self.audit_keys.split(",")),
         ]
         return [v for v in values if v]
 

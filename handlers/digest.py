@@ -1,5 +1,6 @@
 """The weekly digest's cards: one per active outcome (progress, chart, what worked, what
-waits), then the week's autonomy next to the number of human decisions."""
+waits), then the week's autonomy next to the number of human decisions, with the head of
+the audit chain as it stands (posted where Redis writers cannot reach it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from orchestrator.catalog import Workspace
-from orchestrator.digest import Week, week_of
+from orchestrator.digest import Week, audit_head, week_of
 from orchestrator.evaluate import evaluate
 from orchestrator.models import Approval, ApprovalStatus, Outcome
 from orchestrator.notices import Notice
@@ -25,13 +26,18 @@ async def digest_cards(
 ) -> list[Card]:
     """Every card of one conversation's digest, charts included, in posting order."""
     since = datetime.fromisoformat(notice.data["since"])
-    cards, weeks = [], []
+    cards, weeks, workspaces = [], [], set()
     for outcome_id in notice.data["outcomes"]:
         outcome = await store.outcome(outcome_id)
         card, week = await _outcome_card(store, workspace_of(outcome.workspace), outcome, since)
         cards.append(card)
         weeks.append(week)
-    return [_summary(len(cards), weeks), *cards]
+        workspaces.add(outcome.workspace)
+    heads = [
+        texts.DIGEST_AUDIT_HEAD.format(workspace=ws, head=await audit_head(store, ws))
+        for ws in sorted(workspaces)
+    ]
+    return [_summary(len(cards), weeks, " ".join(heads)), *cards]
 
 
 async def _outcome_card(
@@ -77,7 +83,7 @@ def _pending(approvals: list[Approval], workspace: Workspace) -> str:
     )
 
 
-def _summary(outcomes: int, weeks: list[Week]) -> Card:
+def _summary(outcomes: int, weeks: list[Week], footer: str) -> Card:
     ran = sum(w.ran for w in weeks)
     auto = sum(w.auto for w in weeks)
     decisions = sum(w.decisions for w in weeks)
@@ -86,4 +92,4 @@ def _summary(outcomes: int, weeks: list[Week]) -> Card:
         if ran
         else texts.DIGEST_QUIET.format(decisions=decisions)
     )
-    return Card(title=texts.DIGEST_SUMMARY.format(outcomes=outcomes), lines=(line,))
+    return Card(title=texts.DIGEST_SUMMARY.format(outcomes=outcomes), lines=(line,), footer=footer)

@@ -222,6 +222,10 @@ DIGEST_AUTONOMY = (
     "people made {decisions} decision(s)."
 )
 DIGEST_QUIET = "No step finished this week; people made {decisions} decision(s)."
+DIGEST_AUDIT_HEAD = (
+    "Audit trail of {workspace} at {head}: `baton audit verify --workspace {workspace} "
+    "--head {head}` shows later that nothing up to here was rewritten."
+)
 
 AUDIT_FULL = "Every event, hash-chained: `baton audit {id}`; all of it: `baton audit export`."
 

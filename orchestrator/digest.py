@@ -1,6 +1,8 @@
 """The weekly digest: the clock enqueues a `digest` job; a worker posts one digest per
 conversation with active outcomes (progress and chart, what worked, what waits for a
-decision, and how much of the week's work ran without a person deciding)."""
+decision, and how much of the week's work ran without a person deciding), and the head of
+the workspace's audit chain, which then lives in the chat's history, out of Redis's reach:
+`baton audit verify --head` checks later that the chain still holds it."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from orchestrator.models import (
     StepStatus,
 )
 from orchestrator.notices import Notice, NoticeKind
+from orchestrator.store.redis_store import RedisStore
 
 DIGEST_JOB = "digest"
 WEEK = timedelta(days=7)
@@ -56,6 +59,13 @@ def week_of(steps: Sequence[Step], approvals: Sequence[Approval], since: datetim
     ]
     auto = sum(1 for s in ran if s.decision.startswith("auto"))
     return Week(ran=len(ran), auto=auto, decisions=len(decisions))
+
+
+async def audit_head(store: RedisStore, workspace: str) -> str:
+    """The head of `workspace`'s audit chain to post: `seq:fingerprint` (an HMAC of the
+    last event's link hash: only the audit key produces it)."""
+    head = await store.audit_head(store.keys.audit(workspace))
+    return f"{head.seq}:{store.seal.fingerprint(workspace, head.seq, head.hash)}"
 
 
 class Digest:

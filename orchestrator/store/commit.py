@@ -9,11 +9,14 @@ audit event and the work it causes can never be separated by a crash.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from orchestrator.errors import TransitionRefused
+
+if TYPE_CHECKING:
+    from orchestrator.store.audit_seal import Sealed
 
 COMMIT_LUA = """
 local spec = cjson.decode(ARGV[1])
@@ -34,6 +37,18 @@ for i, c in ipairs(spec.checks) do
     if spent + tonumber(c.add) > limit + 1e-9 then return {0, i, tostring(spent)} end
   end
 end
+-- Every chain is written with the key its last event has, or moved from an older one
+-- (`older`) by a rotation event the process sealed: refuse before writing anything if
+-- not, answering with the chain's head (seq, key).
+for _, h in ipairs(spec.heads) do
+  local at = redis.call('HMGET', h.chain .. ':head', 'seq', 'kid')
+  local kid = at[2] or ''
+  if tonumber(at[1] or '0') > 0 and kid ~= h.kid then
+    local older = false
+    for _, o in ipairs(h.older or {}) do if o == kid then older = true end end
+    if not (older and h.rotation) then return {2, h.chain, (at[1] or '0') .. '\\n' .. kid} end
+  end
+end
 for _, w in ipairs(spec.writes) do
   redis.call('HSET', w.key, unpack(w.fields))
 end
@@ -49,27 +64,51 @@ for _, op in ipairs(spec.ops) do
     redis.call(unpack(op))
   end
 end
+-- Link each event (sealed by the process, or unsealed without a key) to its chain.
 local heads, order = {}, {}
-for _, ev in ipairs(spec.events) do
-  local head = heads[ev.chain]
+local function head_of(chain)
+  local head = heads[chain]
   if not head then
-    local at = redis.call('HMGET', ev.chain .. ':head', 'hash', 'seq')
-    head = {hash = at[1] or '', seq = tonumber(at[2] or '0')}
-    heads[ev.chain] = head
-    order[#order + 1] = ev.chain
+    local at = redis.call('HMGET', chain .. ':head', 'hash', 'seq', 'kid')
+    head = {hash = at[1] or '', seq = tonumber(at[2] or '0'), kid = at[3] or ''}
+    heads[chain] = head
+    order[#order + 1] = chain
   end
-  local prev = head.hash
-  head.seq = head.seq + 1
-  head.hash = redis.sha1hex(prev .. '\\n' .. head.seq .. '\\n' .. ev.body)
-  redis.call('RPUSH', ev.chain,
-    cjson.encode({seq = head.seq, prev = prev, hash = head.hash, body = ev.body}))
-  if ev.index ~= '' then redis.call('RPUSH', ev.index, head.seq) end
+  return head
 end
+local function append(chain, index, body, seal, kid)
+  local head = head_of(chain)
+  local entry = {seq = head.seq + 1, prev = head.hash, body = body}
+  local text = entry.prev .. '\\n' .. entry.seq .. '\\n' .. body
+  if seal then
+    entry.seal = seal
+    text = text .. '\\n' .. seal
+  end
+  entry.hash = redis.sha1hex(text)
+  head.seq, head.hash, head.kid = entry.seq, entry.hash, kid
+  redis.call('RPUSH', chain, cjson.encode(entry))
+  if index ~= '' then redis.call('RPUSH', index, entry.seq) end
+end
+for _, h in ipairs(spec.heads) do
+  local head = head_of(h.chain)
+  if h.rotation and head.seq > 0 and head.kid ~= h.kid then
+    append(h.chain, '', h.rotation.body, h.rotation.seal, h.kid)
+  end
+end
+for _, ev in ipairs(spec.events) do
+  append(ev.chain, ev.index, ev.body, ev.seal, ev.kid or '')
+end
+local reply = {}
 for _, chain in ipairs(order) do
-  redis.call('HSET', chain .. ':head', 'hash', heads[chain].hash, 'seq', heads[chain].seq)
+  local head = heads[chain]
+  redis.call('HSET', chain .. ':head', 'hash', head.hash, 'seq', head.seq, 'kid', head.kid)
+  reply[#reply + 1] = chain .. '\\n' .. head.seq .. '\\n' .. head.hash .. '\\n' .. head.kid
 end
-return {1, 0, ''}
+return {1, 0, table.concat(reply, '\\n')}
 """
+
+OTHER_KEY = 2
+"""The script's answer when a chain's last event has another key than the commit's."""
 
 
 TAKEN_OVER = "the job was taken over by another worker"
@@ -160,10 +199,18 @@ class Commit:
         return self
 
     def audit(self, chain: str, index: str, body: str) -> Commit:
-        """Append an event (its JSON without seq, prev and hash, which the script adds)
-        to the hash chain `chain`, and its number to the outcome's `index` if any."""
+        """Append an event (its JSON without seq, prev and hash, which the script adds;
+        a store that holds an audit key seals it first) to the chain `chain`, and its
+        number to the outcome's `index` if any."""
         self.events.append({"chain": chain, "index": index, "body": body})
         return self
+
+    @property
+    def chains(self) -> list[dict[str, str]]:
+        """The chains this commit's events go to, unsealed (no key)."""
+        return [
+            {"chain": chain, "kid": ""} for chain in dict.fromkeys(e["chain"] for e in self.events)
+        ]
 
     def then(self, other: Commit) -> Commit:
         """Append `other`'s parts after this commit's own, as if added here in order."""
@@ -175,13 +222,15 @@ class Commit:
         self.events += other.events
         return self
 
-    def to_json(self) -> bytes:
+    def to_json(self, sealed: Sealed | None = None) -> bytes:
+        """The spec the script takes; `sealed`: the audit events sealed with a key."""
         return orjson.dumps(
             {
                 "checks": [c.spec for c in self.checks],
                 "writes": self.writes,
                 "ops": self.ops,
-                "events": self.events,
+                "heads": sealed.heads if sealed else self.chains,
+                "events": sealed.events if sealed else self.events,
             },
             option=orjson.OPT_NON_STR_KEYS,
         )

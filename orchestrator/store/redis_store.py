@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar, cast
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from orchestrator.errors import NotFound, TakenOver, TransitionRefused
+from orchestrator.errors import NotFound, TakenOver, TransitionRefused, Unavailable
 from orchestrator.jobs import fence_in
 from orchestrator.models import (
     Approval,
@@ -21,7 +21,8 @@ from orchestrator.models import (
     Outcome,
     Step,
 )
-from orchestrator.store.commit import COMMIT_LUA, Commit
+from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request, unknown_key
+from orchestrator.store.commit import COMMIT_LUA, OTHER_KEY, Commit
 from orchestrator.store.keys import Keys
 
 M = TypeVar("M", bound=BaseModel)
@@ -39,6 +40,9 @@ return {'ok', row[1], row[2] or '', row[3] or '', paused, steps}
 """KEYS: the outcome, its lease, its step list. ARGV: the lease's owner and TTL (ms), the
 pattern of a step's record, and the kill switch's key around the workspace id."""
 
+SEAL_ATTEMPTS = 3
+"""A commit is sealed again when a chain turns out to have another key (once per key)."""
+
 ID_BLOCK = 20
 """Ids a process reserves at once (`next_ids`)."""
 
@@ -50,9 +54,11 @@ worker holds the lease."""
 class RedisStore:
     """All of Baton's state, in one Redis database, under `keys.prefix`."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, audit_keys: AuditKeys | None = None) -> None:
         self.redis = redis
         self.keys = keys
+        self.seal = Seal(audit_keys or AuditKeys(), keys.audit(""))
+        """Seals audit events with the current key (without one, the script hashes them)."""
         self._commit = redis.register_script(COMMIT_LUA)
         self._tick_snapshot = redis.register_script(TICK_SNAPSHOT_LUA)
         self._id_blocks: dict[str, list[int]] = {}
@@ -67,7 +73,7 @@ class RedisStore:
         (`fence_in`): otherwise `TakenOver`.
         """
         fence_in(commit, self.keys.jobs())
-        ok, index, actual = await self._commit(args=[commit.to_json()])
+        ok, index, actual = await self._sealed_commit(commit)
         if int(ok) == 1:
             commit.applied = True
             return
@@ -76,6 +82,25 @@ class RedisStore:
             raise TakenOver(str(check.spec["entry"]))
         actual_text = actual.decode() if isinstance(actual, bytes) else str(actual)
         raise TransitionRefused(check.key, check.expected, actual_text, check.reason)
+
+    async def _sealed_commit(self, commit: Commit) -> list[Any]:
+        """The script's answer to `commit`, its audit events sealed with the current key;
+        sealed again (with a rotation first) if a chain turns out to have another key."""
+        if self.seal.keyed:
+            for chain in self.seal.unknown(commit.events):  # once per chain and process
+                self.seal.saw(chain, await self.audit_head(chain))
+        for _ in range(SEAL_ATTEMPTS):
+            sealed = self.seal.seal(commit.events) if self.seal.keyed and commit.events else None
+            reply: list[Any] = await self._commit(args=[commit.to_json(sealed)])
+            if int(reply[0]) != OTHER_KEY:
+                if sealed is not None and int(reply[0]) == 1:
+                    self.seal.learn(_text(reply[2]))
+                return reply
+            chain, (_, kid) = _text(reply[1]), _text(reply[2]).split("\n")
+            if self.seal.keys.secret(kid) is None and kid:
+                raise Unavailable("audit chain", unknown_key(self.seal.workspace(chain), kid))
+            self.seal.moved(chain, kid)
+        raise Unavailable("audit chain", "its key kept changing")
 
     async def _load(self, model: type[M], key: str, kind: str, record_id: str) -> M:
         raw = await self.redis.hget(key, "data")
@@ -219,6 +244,32 @@ class RedisStore:
     async def audit_chain(self, workspace: str) -> list[AuditEvent]:
         raws = await self.redis.lrange(self.keys.audit(workspace), 0, -1)
         return [parse_audit_entry(raw) for raw in raws]
+
+    async def audit_entries(self, workspace: str) -> list[bytes]:
+        """A workspace's chain as stored: each entry's JSON, oldest first."""
+        return cast(list[bytes], await self.redis.lrange(self.keys.audit(workspace), 0, -1))
+
+    async def audit_head(self, chain: str) -> Head:
+        """The head a chain records (its last seq, hash and key), as writers left it."""
+        seq, hash_, kid = await self.redis.hmget(chain + ":head", ["seq", "hash", "kid"])
+        return Head(int(seq or 0), _text(hash_ or b""), _text(kid or b""))
+
+    async def rotate_audit_key(self, workspace: str, at: str) -> bool:
+        """Move a workspace's chain to the current key now (at ISO time `at`) with an
+        `audit.key_rotated` event, rather than with its next event; False when the chain
+        is empty or already sealed with the current key."""
+        chain = self.keys.audit(workspace)
+        head = await self.audit_head(chain)
+        if not self.seal.keyed or not head.seq or head.kid == self.seal.keys.current:
+            return False
+        self.seal.saw(chain, head)
+        self.seal.moved(chain, head.kid)
+        commit = Commit()
+        commit.events.append(
+            {"chain": chain, "index": "", "body": rotation_request(workspace, at), "rotate": "1"}
+        )
+        await self.apply(commit)
+        return True
 
     async def audit_trail(self, outcome: Outcome) -> list[AuditEvent]:
         seqs = await self.redis.lrange(self.keys.audit_index(outcome.id), 0, -1)

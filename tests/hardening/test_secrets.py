@@ -54,6 +54,7 @@ SECRETS = {
     "BATON_TICKETS_HOOK_SECRET": f"tickets-hook-{RUN}-secret",
     "PAGER_KEY": f"pager-url-{RUN}-key",
     "PAGERDUTY_ROUTING_KEY": f"pd-routing-{RUN}-key",
+    "BATON_AUDIT_KEY": f"audit-seal-{RUN}-key-that-redis-never-sees",
 }
 APP_ID = "00000000-0000-4000-8000-000000000001"
 
@@ -178,6 +179,7 @@ async def run(redis_url: str, keys: Keys, business: Business, tmp_path: Path) ->
         microsoft_app_password=SECRETS["MICROSOFT_APP_PASSWORD"],
         pager_webhook_url=f"{base}/pager?key={SECRETS['PAGER_KEY']}",
         pagerduty_routing_key=SECRETS["PAGERDUTY_ROUTING_KEY"],
+        audit_key=SECRETS["BATON_AUDIT_KEY"],
         pagerduty_events_url=f"{base}/pd",
         pager_allow_private="127.0.0.1/32",
         log_level="DEBUG",

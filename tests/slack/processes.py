@@ -41,6 +41,7 @@ def baton_env(api_url: str, state: Path, crm: Path, **extra: str) -> dict[str, s
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=api_url,
+        BATON_AUDIT_KEY="e2e-audit-key-" + "0" * 32,  # production serving Slack needs one
         PORT=str(free_port()),
     )
     env.update(extra)
