@@ -9,9 +9,10 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from bot.bootstrap import App, bootstrap
+from bot.bootstrap import App, RedisUnreachable, bootstrap
 from bot.console import ConsoleGateway, dispatch
 from bot.logging import configure_logging
+from bot.startup import CannotStart, load_settings
 from config.settings import Settings
 from handlers import render
 from orchestrator.audit import export, verify
@@ -27,20 +28,32 @@ T = TypeVar("T")
 
 
 def run_async(main: Callable[[], Coroutine[object, object, T]]) -> T:
+    """Run a command; a start-up failure is one line on stderr (what is wrong, what to do)."""
     try:
         return asyncio.run(main())
     except ConfigError as error:
         typer.echo(f"Configuration error: {error}", err=True)
         raise typer.Exit(2) from None
+    except (CannotStart, RedisUnreachable) as error:
+        typer.echo(f"Cannot start: {error}", err=True)
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 
 
-async def open_baton(gateway: ConsoleGateway | None = None, *, worker_only: bool = False) -> App:
-    settings = Settings()
+async def open_baton(
+    gateway: ConsoleGateway | None = None,
+    *,
+    worker_only: bool = False,
+    settings: Settings | None = None,
+    serving: bool = False,
+) -> App:
+    """Bootstrap this process. `serving` (web, worker, clock, run): wait for a Redis server
+    that does not answer yet; any other command says at once that it does not."""
+    settings = settings or load_settings()
     configure_logging(settings)
     gateways = {"console": gateway or ConsoleGateway()}
-    return await bootstrap(settings, gateways, worker_only=worker_only)
+    return await bootstrap(settings, gateways, worker_only=worker_only, wait_for_redis=serving)
 
 
 @app.command()

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url
 
 DEMO_WORKSPACE = Path(__file__).parent / "demo" / "workspace.yaml"
 
@@ -25,7 +26,10 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = Field(
         default="production", validation_alias=AliasChoices("BATON_ENV")
     )
-    port: int = Field(default=3000, validation_alias="PORT")
+    port: int = Field(default=3000, ge=0, le=65535, validation_alias="PORT")
+    host: str = Field(default="0.0.0.0", min_length=1, validation_alias="BATON_HOST")
+    """The address `baton web` (and `baton run`) listens on: every interface by default, as
+    a container expects; 127.0.0.1 keeps it to this machine (behind a local proxy)."""
     log_level: str = Field(default="INFO", validation_alias="BATON_LOG_LEVEL")
 
     slack_bot_token: str | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
@@ -77,6 +81,22 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=True, validation_alias="BATON_LOG_JSON")
     """Structured JSON log lines (set false for plain text while developing)."""
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        """A URL redis-py would misread (or read as another server) fails at start."""
+        if value:
+            _check_redis_url(value)
+        return value or None
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+        return level
+
     @field_validator("pager_allow_private")
     @classmethod
     def _pager_networks(cls, value: str) -> str:
@@ -101,6 +121,25 @@ class Settings(BaseSettings):
             self.pagerduty_routing_key,
         ]
         return [v for v in values if v]
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REDIS_URL_FORM = "redis://[:password@]host:port/db (or rediss://, or unix:///path/to/redis.sock)"
+
+
+def _check_redis_url(url: str) -> None:
+    """Raises ValueError naming what is wrong, never echoing the URL (it may hold a password)."""
+    try:
+        parts = parse_url(url)
+    except ValueError as error:
+        raise ValueError(f"not a Redis URL ({error}); expected {REDIS_URL_FORM}") from None
+    if "path" in parts:
+        return  # a Unix socket
+    if not parts.get("host"):
+        raise ValueError(f"no host; expected {REDIS_URL_FORM}")
+    database = url.split("?", 1)[0].split("://", 1)[1].partition("/")[2]
+    if database and not database.isdigit():
+        raise ValueError(f"the database must be a number; expected {REDIS_URL_FORM}")
 
 
 def _entries(listed: str) -> tuple[str, ...]:
