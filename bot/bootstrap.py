@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.capacity import RedisCapacity
 from bot.gateways import build_gateways
 from config.settings import Settings
 from config.workspace import load_workspace
@@ -54,6 +55,8 @@ class App:
     conversation: Conversation
     store_label: str
     gateways: Mapping[str, ChatGateway]
+    capacity: RedisCapacity
+    """Whether Redis takes new work now (readiness, the web door, the page about it)."""
 
     async def close(self) -> None:
         await self.connectors.close()
@@ -205,6 +208,7 @@ async def bootstrap(
         conversation=Conversation(runtime),
         store_label=label,
         gateways=all_gateways,
+        capacity=RedisCapacity(redis, settings.key_prefix, runtime.pager),
     )
     for kinds in JOB_KINDS:
         for kind, handler in kinds(app).items():

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.config import slack_config
 from config.settings import Settings
 from orchestrator.errors import BatonError, ConfigError
 
@@ -107,6 +106,8 @@ async def preflight(settings: Settings, *, listens: bool, posts_to_slack: bool) 
     """The checks a serving process makes before it waits for Redis and starts."""
     if listens:
         check_listen(settings.host, settings.port)
+    from bot.slack.config import slack_config  # imported here: it registers Slack's surface
+
     config = slack_config(settings)  # a token without its signing secret: ConfigError
     if config is not None and posts_to_slack:
         await check_slack_token(config.bot_token, config.api_url)

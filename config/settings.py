@@ -130,7 +130,7 @@ REDIS_URL_FORM = "redis://[:password@]host:port/db (or rediss://, or unix:///pat
 def _check_redis_url(url: str) -> None:
     """Raises ValueError naming what is wrong, never echoing the URL (it may hold a password)."""
     try:
-        parts = parse_url(url)
+        parts = parse_url(url)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
     except ValueError as error:
         raise ValueError(f"not a Redis URL ({error}); expected {REDIS_URL_FORM}") from None
     if "path" in parts:
