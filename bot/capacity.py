@@ -4,9 +4,10 @@ When Redis refuses writes, nothing Baton does can be recorded, paging included: 
 page goes through a job, which is a write. So this process tells on-call itself, straight
 through the pager's HTTP connection, and remembers in memory that it did (once per episode;
 the dedup key makes several processes one incident). Readiness and the web door read the
-state from here; it is found out by a tiny write (SET with a short expiry), at most once
-per `max_age_s` unless someone asks for a fresh answer, so work resumes by itself as soon
-as memory is freed, and the page is resolved then.
+state from here. It is found out by a tiny write (SET with a short expiry under the key
+prefix): on every `/readyz`, and after a request met a refusal; while a problem is known it
+is looked at again at most every second, so work resumes by itself as soon as memory is
+freed, and the page is resolved then. A healthy request path makes no probe.
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ class RedisCapacity:
             if not self._fresh(max_age_s):
                 await self._note(await self._probe())
         return self.problem
+
+    async def known(self, max_age_s: float = 1.0) -> str | None:
+        """The problem already found, looked at again when older than `max_age_s`; None,
+        without a probe, while none is known: a healthy request path writes nothing."""
+        if self.problem is None:
+            return None
+        return await self.current(max_age_s)
 
     async def saw(self, error: BaseException) -> str | None:
         """A request met `error` from Redis: look again now (it may have been one blip)."""

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.payload import Payload
 from aiohttp.typedefs import Handler
 from redis.exceptions import RedisError
 
@@ -23,7 +24,6 @@ from handlers.texts import SOMETHING_WRONG
 from orchestrator import logcontext
 
 log = logging.getLogger("baton.web")
-SOMETHING_WRONG_BYTES = SOMETHING_WRONG.encode()
 
 BATON_KEY: web.AppKey[App] = web.AppKey("baton", App)
 
@@ -48,12 +48,12 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
 async def redis_refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
     """While Redis takes no new work (full, or gone), a person who writes to Baton is told
     so in their platform's way (`bot.busy`), instead of "Something went wrong" or a 500.
-    Known beforehand (a probe at most a second old) the request is not even tried: a Teams
+    Once known (by `/readyz` or an earlier refusal) the request is not even tried: a Teams
     turn would otherwise post that generic apology before this could answer."""
     if not busy.is_chat(request.path):
         return await handler(request)
     capacity = request.app[BATON_KEY].capacity
-    if await capacity.current() is None:
+    if await capacity.known() is None:
         try:
             response = await handler(request)
         except RedisError as error:
@@ -70,7 +70,9 @@ def _may_be_refused(response: web.StreamResponse) -> bool:
     if response.status >= 500:
         return True
     body = response.body if isinstance(response, web.Response) else None
-    return isinstance(body, bytes) and SOMETHING_WRONG_BYTES in body
+    if isinstance(body, Payload):  # Bolt's answers come as a string payload
+        return SOMETHING_WRONG in body.decode()
+    return isinstance(body, bytes) and SOMETHING_WRONG.encode() in body
 
 
 async def healthz(request: web.Request) -> web.Response:

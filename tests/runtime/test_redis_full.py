@@ -146,10 +146,8 @@ async def test_a_full_redis_is_reported_paged_once_told_and_recovered(
     try:
         await _fill(redis)
 
-        status, body = await door.get("/readyz")
-        assert status == 503 and "out of memory" in body["reason"]
-
-        # Slack: a read-only command and a statement answer privately in the ack...
+        # Slack, before anything else looked at Redis: a read-only command and a statement
+        # answer privately in the ack...
         for n, text in enumerate(["list", "Cut churn to 5% by 31 March"]):
             status, answer = await door.command(text, trigger=f"t{n}")
             assert status == 200
@@ -168,6 +166,9 @@ async def test_a_full_redis_is_reported_paged_once_told_and_recovered(
         headers = {"Content-Type": kind, **sign(forged, secret="not-the-secret")}
         async with door.http.post(door.base + "/slack/events", data=forged, headers=headers) as r:
             assert r.status == 401
+
+        status, body = await door.get("/readyz")
+        assert status == 503 and "out of memory" in body["reason"]
 
         # Teams: a message gets a reply activity, a card click its invoke answer.
         url = door.teams.service_url
