@@ -7,6 +7,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -88,9 +89,7 @@ async def wait_until_answers(
             try:
                 await probe.ping()
             except AuthenticationError as error:
-                raise ConfigError(
-                    f"{label} refused the credentials in REDIS_URL ({error})"
-                ) from None
+                raise ConfigError(_refused(url, label, error)) from None
             except ResponseError as error:
                 raise ConfigError(f"{label} refused PING ({error})") from None
             except (RedisConnectionError, RedisTimeoutError, OSError) as error:
@@ -112,3 +111,9 @@ async def wait_until_answers(
             return waited
     finally:
         await probe.aclose()
+
+
+def _refused(url: str, label: str, error: AuthenticationError) -> str:
+    if urlsplit(url).password is None:
+        return f"{label} requires a password: put it in REDIS_URL (redis://:password@host:port/db)"
+    return f"{label} refused the credentials in REDIS_URL ({error})"

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import redis
 from aiohttp import web
 
 from tests.runtime.processes import ROOT, reachable_redis, until
-from tests.runtime.redis_server import free_port
+from tests.runtime.redis_server import RedisServer, free_port
 
 NOWHERE = f"redis://127.0.0.1:{free_port()}/0"
 """A Redis URL nobody answers on (nothing listens on a port just found free)."""
@@ -170,3 +171,19 @@ async def _answers(url: str) -> bool:
             return response.status == 200
     except (aiohttp.ClientError, TimeoutError):
         return False
+
+
+def test_a_redis_that_refuses_the_password_is_not_waited_for(tmp_path: Path) -> None:
+    (tmp_path / "redis").mkdir()
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        with redis.Redis(port=server.port) as admin:
+            admin.config_set("requirepass", "the-right-one")
+        url = f"redis://:not-the-right-one@127.0.0.1:{server.port}/0"
+        line = _one_clear_line(
+            _baton(["worker"], _env(REDIS_URL=url), tmp_path), "refused the credentials"
+        )
+        assert "not-the-right-one" not in line
+    finally:
+        server.stop()
