@@ -33,7 +33,7 @@ from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.rules import learned_rules
 from orchestrator.runtime import Runtime
-from orchestrator.store.client import redis_client, wait_until_answers
+from orchestrator.store.client import probe_client, redis_client, wait_until_answers
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
@@ -60,6 +60,7 @@ class App:
 
     async def close(self) -> None:
         await self.connectors.close()
+        await self.capacity.close()
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
@@ -208,7 +209,11 @@ async def bootstrap(
         conversation=Conversation(runtime),
         store_label=label,
         gateways=all_gateways,
-        capacity=RedisCapacity(redis, settings.key_prefix, runtime.pager),
+        capacity=RedisCapacity(
+            probe_client(embedded.url if embedded else str(settings.redis_url)),
+            settings.key_prefix,
+            runtime.pager,
+        ),
     )
     for kinds in JOB_KINDS:
         for kind, handler in kinds(app).items():

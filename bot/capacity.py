@@ -61,6 +61,8 @@ class RedisCapacity:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.redis = redis
+        """A client of its own that fails fast (`probe_client`): a probe must not wait out
+        the retries that let a request ride out a restart."""
         self.prefix = prefix
         self.pager = pager
         self.problem: str | None = None
@@ -71,6 +73,9 @@ class RedisCapacity:
         self._paged = False
         self._retry_at = 0.0
         self._pages: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        await self.redis.aclose()
 
     async def current(self, max_age_s: float = 1.0) -> str | None:
         """The problem, from a probe no older than `max_age_s` (0: probe now)."""

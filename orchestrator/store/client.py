@@ -65,6 +65,14 @@ operating system's minutes-long connect timeout between two tries."""
 Sleep = Callable[[float], Awaitable[object]]
 
 
+def probe_client(url: str) -> Redis:
+    """A client that finds out fast whether the server answers: short timeouts and no
+    retries (unlike `redis_client`, which rides out a restart for about 1.3 s)."""
+    return Redis.from_url(
+        url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S
+    )
+
+
 async def wait_until_answers(
     url: str,
     label: str,
@@ -79,9 +87,7 @@ async def wait_until_answers(
     with backoff from `first_s` up to `cap_s` between tries, and said once when the wait
     starts and once when it ends (not once per try). A server that answers but refuses
     (a wrong password, no permission to PING) will not change its mind: `ConfigError`."""
-    probe = Redis.from_url(
-        url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S
-    )
+    probe = probe_client(url)
     loop = asyncio.get_running_loop()
     began, delay, waiting = loop.time(), first_s, False
     try:

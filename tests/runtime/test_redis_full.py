@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from handlers import texts
+from orchestrator.connectors.webhook import signature
 from tests.doubles.bot_connector import BotConnectorDouble
 from tests.doubles.slack_api import SlackApiDouble
 from tests.runtime.processes import Processes, until
@@ -35,6 +36,7 @@ from tests.teams.activities import execute, message
 
 BUSY = texts.CANNOT_TAKE_WORK
 FILLER = "someone-elses:big-value"
+HOOK_SECRET = "s3cret-for-tickets"
 
 
 @dataclass
@@ -106,6 +108,7 @@ async def door(server: RedisServer, tmp_path: Path, crm_template: Path) -> Async
             "SLACK_API_URL": slack.base_url,
             "BATON_PAGER_WEBHOOK_URL": pages.url + "/page",
             "BATON_PAGER_ALLOW_PRIVATE": "127.0.0.1/32",
+            "BATON_TICKETS_HOOK_SECRET": HOOK_SECRET,
         }
         processes = Processes(env, tmp_path)
         processes.spawn("web")
@@ -177,6 +180,14 @@ async def test_a_full_redis_is_reported_paged_once_told_and_recovered(
         status, answer = await door.teams_post(execute("alice", "approve", "a1", url))
         assert status == 200 and json.loads(answer)["value"] == BUSY
 
+        # A help desk's webhook: 503 with Retry-After, so it delivers the event again later.
+        event = json.dumps({"ticket_id": "T-1", "subject": "Cannot log in"}).encode()
+        headers = {"X-Baton-Signature": signature(HOOK_SECRET, event)}
+        async with door.http.post(
+            door.base + "/hooks/support_tickets", data=event, headers=headers
+        ) as hook:
+            assert hook.status == 503 and hook.headers["Retry-After"]
+
         async def everyone_told() -> bool:
             ephemeral = door.slack.texts("chat.postEphemeral")
             return (
@@ -204,3 +215,20 @@ async def test_a_full_redis_is_reported_paged_once_told_and_recovered(
 
 async def _paged(door: Door, action: str) -> bool:
     return bool(door.redis_pages(action))
+
+
+async def test_a_redis_gone_while_serving_is_said_the_same_way(
+    door: Door, server: RedisServer
+) -> None:
+    server.stop()
+    status, answer = await door.command("list", trigger="g1")
+    assert status == 200
+    assert json.loads(answer) == {"response_type": "ephemeral", "text": BUSY}
+    status, body = await door.get("/readyz")
+    assert status == 503 and "redis unavailable" in body["reason"]
+    assert door.redis_pages("trigger") == []  # a restart is not a full Redis
+
+    server.start()  # same port, same append-only file
+    assert await until(lambda: _ready(door), rounds=100)
+    status, answer = await door.command("list", trigger="g2")
+    assert status == 200 and BUSY not in answer
