@@ -65,7 +65,15 @@ async def _slack(request: web.Request, baton: App) -> web.Response:
         body, dict(request.headers)
     ):
         return web.json_response({"error": "invalid request"}, status=401)
-    if request.content_type == "application/json":
+    try:
+        return _slack_signed(request.content_type, body, config)
+    except (ValueError, AttributeError, TypeError, RecursionError) as error:  # not Slack's shape
+        log.warning("unreadable Slack request while busy: %s", error)
+        return web.json_response({"error": "malformed request"}, status=400)
+
+
+def _slack_signed(content_type: str, body: bytes, config: SlackConfig) -> web.Response:
+    if content_type == "application/json":
         return _slack_event(json.loads(body), config)
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
     if "command" in form:
