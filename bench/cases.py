@@ -1,6 +1,9 @@
 """Standing-outcome cases per second, and event-to-first-step latency, on a real Redis.
 
-    REDIS_URL=redis://127.0.0.1:6379/0 python bench/cases.py [--cases 4000] [--rate 100]
+    python -m bench.cases --redis-url redis://127.0.0.1:6390/0 [--cases 4000] [--rate 100]
+
+The server is named with `--redis-url` or `BATON_BENCH_REDIS_URL` (never `REDIS_URL`); only
+keys under the run's own `bench:cases:` prefix are written and deleted.
 
 Two `baton worker` processes run a three-step playbook of instant steps
 (bench/cases_workspace.yaml). This process opens the cases as a webhook event does (one
@@ -19,12 +22,12 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 from redis.asyncio import Redis
 
+from bench import target
 from config.workspace import load_workspace
 from orchestrator import transitions
 from orchestrator.cases import Cases
@@ -145,7 +148,7 @@ async def paced(ctx: Context, cases: Cases, rate: float, seconds: float, base: i
 
 
 async def main(count: int, rate: float, seconds: float, url: str) -> None:
-    prefix = f"bench:cases:{uuid.uuid4().hex[:8]}"
+    prefix = target.own_prefix("cases")
     redis = Redis.from_url(url)
     ctx = context(redis, prefix)
     await stand(ctx)
@@ -173,16 +176,16 @@ async def main(count: int, rate: float, seconds: float, url: str) -> None:
             worker.terminate()
         for worker in workers:
             worker.wait(timeout=30)
-        async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
-            await redis.delete(key)
+        await target.clear(redis, prefix)
         await redis.aclose()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    target.add_redis_option(parser)
     parser.add_argument("--cases", type=int, default=4000)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    url = target.redis_url(args.redis_url, os.environ)
     asyncio.run(main(args.cases, args.rate, args.seconds, url))

@@ -1,8 +1,10 @@
 """Planner overhead excluding model time: ms per plan with a zero-latency scripted model.
 
-    python bench/llm_planner.py [--plans 500]
+    python -m bench.llm_planner [--plans 500] [--redis-url redis://127.0.0.1:6390/0]
 
-Uses `REDIS_URL` when set, otherwise an embedded Redis. Reports the LlmPlanner's time per
+Uses the server named with `--redis-url` or `BATON_BENCH_REDIS_URL` (never `REDIS_URL`),
+writing and deleting only keys under its own prefix; otherwise an embedded Redis in a
+temporary directory. Reports the LlmPlanner's time per
 plan (prompt building, history and budget reads from Redis, tool schemas, validation,
 token accounting) and, separately, the bare langchain call of the scripted model, so the
 difference is what Baton adds around a model call.
@@ -16,7 +18,6 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from langchain_core.language_models.fake_chat_models import FakeMessagesListChat
 from langchain_core.messages import AIMessage
 from redis.asyncio import Redis
 
+from bench import target
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
 from orchestrator.clock import ManualClock
@@ -84,7 +86,7 @@ def history_of(count: int) -> list[Step]:
 
 
 async def run(plans: int, redis: Redis) -> None:
-    keys = Keys(f"bench:{uuid.uuid4().hex[:8]}")
+    keys = Keys(target.own_prefix("planner"))
     workspace = load_workspace(DEMO_WORKSPACE)
     ctx = Context(
         store=RedisStore(redis, keys),
@@ -115,8 +117,7 @@ async def run(plans: int, redis: Redis) -> None:
     await lane.planner.propose(given)  # warm caches
     planner_ms = [await _timed(lane.planner.propose(given)) for _ in range(plans)]
     model_ms = [await _timed(bare.ainvoke("plan")) for _ in range(plans)]
-    async for key in redis.scan_iter(match=f"{keys.prefix}:*"):
-        await redis.delete(key)
+    await target.clear(redis, keys.prefix)
     p50, model_p50 = statistics.median(planner_ms), statistics.median(model_ms)
     print(f"plans: {plans}, history: 20 steps, catalog: {len(workspace.actions)} actions")
     print(f"LlmPlanner.propose  p50 {p50:.3f} ms  p95 {_p95(planner_ms):.3f} ms")
@@ -134,9 +135,9 @@ def _p95(values: list[float]) -> float:
     return sorted(values)[int(len(values) * 0.95) - 1]
 
 
-async def main(plans: int) -> None:
-    if os.environ.get("REDIS_URL"):
-        redis = Redis.from_url(os.environ["REDIS_URL"])
+async def main(plans: int, url: str | None) -> None:
+    if url:
+        redis = Redis.from_url(url)
         await run(plans, redis)
         await redis.aclose()
         return
@@ -151,4 +152,6 @@ async def main(plans: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plans", type=int, default=500)
-    asyncio.run(main(parser.parse_args().plans))
+    target.add_redis_option(parser, required=False)
+    args = parser.parse_args()
+    asyncio.run(main(args.plans, target.optional_redis_url(args.redis_url, os.environ)))

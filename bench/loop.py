@@ -1,10 +1,13 @@
 """Throughput and cost of Baton's durable tick, and of the same loop in LangGraph.
 
-    python -m bench.loop [--outcomes 1000 10000] [--workers 1 2 4] [--seconds 15] [--warmup 3]
-    python -m bench.loop --outcomes 1000 --cycles 3
+    python -m bench.loop --redis-url redis://127.0.0.1:6390/0 [--outcomes 1000 10000]
+        [--workers 1 2 4] [--seconds 15] [--warmup 3]
+    python -m bench.loop --redis-url redis://127.0.0.1:6390/0 --outcomes 1000 --cycles 3
 
-Needs a real Redis: `REDIS_URL`, else redis://127.0.0.1:6379; it uses database 14
-(`--db`) and FLUSHDBs it before each run, so point it at nothing you keep there.
+Needs a real Redis server, named with `--redis-url` or `BATON_BENCH_REDIS_URL` (never
+`REDIS_URL`: it refuses to run without one). It writes only keys under `bench:loop:` and
+deletes only those, before and after each run. Its figures read the server's INFO (commands,
+CPU, memory), so a server nobody else uses at the time gives the cleanest ones.
 
 Each run confirms N active outcomes that tick back to back (check_every_s = 0), with a
 SQLite metric (one row, one table: instant, but through the real SQL connector) and the
@@ -48,7 +51,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from bench.loop_peer import langgraph_ms_per_step
+from bench import target
 from config.workspace import load_workspace
 from orchestrator import transitions
 from orchestrator.clock import SystemClock
@@ -65,7 +68,7 @@ from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 from orchestrator.worker import JobHandler
 
-PREFIX = "bench"
+PREFIX = "bench:loop"
 WORKSPACE = """
 name: Loop bench
 currency: GBP
@@ -264,7 +267,7 @@ async def run(
 ) -> dict[str, Any]:
     """One configuration: confirm, warm up, measure a window, read memory."""
     redis = Redis.from_url(url)
-    await redis.flushdb()
+    await target.clear(redis, PREFIX)
     ctx = context(redis, workspace, db)
     await ctx.queue.ensure_group()
     empty = int((await redis.info("memory"))["used_memory"])
@@ -309,7 +312,7 @@ async def run(
         "jobs_per_tick": _jobs_per_tick(reports),
         **{f"bytes_{k}": v for k, v in (await memory(redis, outcomes)).items()},
     }
-    await redis.flushdb()
+    await target.clear(redis, PREFIX)
     await redis.aclose()
     return result
 
@@ -321,7 +324,7 @@ async def cycle_cost(
     into the stream and drains it (every tick with its step execution and notices), so
     the figure does not depend on how far a timed window got; two cycles warm up first."""
     redis = redis_client(url, worker=True)
-    await redis.flushdb()
+    await target.clear(redis, PREFIX)
     ctx = context(redis, workspace, db)
     await ctx.queue.ensure_group()
     await confirm(ctx, outcomes)
@@ -345,7 +348,7 @@ async def cycle_cost(
         await cycle()
     cpu, server = time.process_time() - cpu, await redis_cpu(redis) - server
     ticks = max(kinds[TICK_JOB], 1)
-    await redis.flushdb()
+    await target.clear(redis, PREFIX)
     await redis.aclose()
     return {
         "cpu_ms_per_tick": 1000 * cpu / ticks,
@@ -374,13 +377,18 @@ async def _ticks(redis: Redis) -> int:
     return int(await redis.hget(f"{PREFIX}:metrics:counters", "ticks") or 0)
 
 
-async def main() -> None:
+async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    target.add_redis_option(parser)
     parser.add_argument("--outcomes", type=int, nargs="+", default=[1000, 10_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--peer-steps", type=int, default=2000)
-    parser.add_argument("--db", type=int, default=14)
+    parser.add_argument(
+        "--peer-steps",
+        type=int,
+        default=2000,
+        help="steps of the LangGraph peer (needs the `bench` extra); 0 skips the comparison",
+    )
     parser.add_argument(
         "--warmup",
         type=float,
@@ -396,9 +404,8 @@ async def main() -> None:
         help="instead of timed windows: CPU per tick over this many move-and-drain cycles "
         "in one process (a fixed mix of jobs per tick, so less noisy on a shared machine)",
     )
-    args = parser.parse_args()
-    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
-    url = f"{base}/{args.db}"
+    args = parser.parse_args(argv)
+    url = target.redis_url(args.redis_url, os.environ)
     with tempfile.TemporaryDirectory() as tmp:
         workspace, db = prepare(Path(tmp))
         if args.cycles:
@@ -426,6 +433,10 @@ async def main() -> None:
                     f"Redis {r['redis_cpu_ms_per_tick']:.2f} ms; jobs/tick in the window: "
                     + ", ".join(f"{k} {v:.2f}" for k, v in r["jobs_per_tick"].items())
                 )
+        if not args.peer_steps:
+            return
+        from bench.loop_peer import langgraph_ms_per_step  # the `bench` extra's LangGraph
+
         wall, cpu = await langgraph_ms_per_step(Path(tmp), db, args.peer_steps)
         one = [r for r in results if r["workers"] == 1] or results
         baton_wall = statistics.mean(r["ms_per_tick_1w"] for r in one)
@@ -449,6 +460,10 @@ async def _cycles(
             f"{r['cpu_ms_per_tick']:.2f} ms, Redis {r['redis_cpu_ms_per_tick']:.2f} ms; jobs/tick: "
             + ", ".join(f"{k} {v:.2f}" for k, v in r["jobs_per_tick"].items())
         )
+    if not peer_steps:
+        return
+    from bench.loop_peer import langgraph_ms_per_step  # the `bench` extra's LangGraph
+
     _, cpu = await langgraph_ms_per_step(workspace.parent, db, peer_steps)
     baton = r["cpu_ms_per_tick"] + r["redis_cpu_ms_per_tick"]
     print(

@@ -1,7 +1,9 @@
 """Acknowledgement latency of signed Slack button clicks: `baton web` vs a bare Bolt AsyncApp.
 
-Usage: python bench/slack_ack.py [--seconds 20] [--concurrency 50] [--approvals 60]
-Uses REDIS_URL when set, else the embedded Redis in a temporary state directory.
+Usage: python -m bench.slack_ack [--seconds 20] [--concurrency 50] [--approvals 60]
+Uses the server named with `--redis-url` or `BATON_BENCH_REDIS_URL` (never `REDIS_URL`), under
+the run's own key prefix which it deletes afterwards; else the embedded Redis in a temporary
+state directory.
 
 The clicks are the ones people make: `--approvals` real pending approvals are seeded first
 (outcomes stated and confirmed through the core), then each click approves one of them as an
@@ -35,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis.asyncio import Redis
 
+from bench import target
 from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
@@ -134,7 +137,7 @@ async def load(
     }
 
 
-async def main(seconds: float, concurrency: int, count: int) -> None:
+async def main(seconds: float, concurrency: int, count: int, url: str | None) -> None:
     double = SlackApiDouble()
     await double.start()
     rows: dict[str, dict[str, float]] = {}
@@ -144,7 +147,7 @@ async def main(seconds: float, concurrency: int, count: int) -> None:
         for label, worker in (("baton web", False), ("baton web + worker", True)):
             state = Path(tmp) / label.replace(" ", "_").replace("+", "and")
             rows[label], decided = await _ours(
-                double, business, state, worker, seconds, count, concurrency
+                double, business, state, worker, seconds, count, concurrency, url
             )
             print(f"{label}: approvals decided by the clicks: {decided} of {count} seeded")
         for label, before in (
@@ -164,10 +167,14 @@ async def _ours(
     seconds: float,
     count: int,
     concurrency: int,
+    url: str | None,
 ) -> tuple[dict[str, float], int]:
     """Clicks against `baton web` (with a worker process deciding them meanwhile, or not);
     then, with a worker in any case, how many of the seeded approvals ended decided."""
     env = baton_env(double.base_url, state / "state", business.path)
+    env.pop("REDIS_URL", None)  # only a server the benchmark was given
+    if url:
+        env["REDIS_URL"] = url
     baton = Baton(env, state)
     state.mkdir(parents=True, exist_ok=True)
     await baton.start(worker=False)
@@ -184,7 +191,8 @@ async def _ours(
         decided = await _decided(redis_url, env["BATON_KEY_PREFIX"], approvals)
     finally:
         await baton.stop()
-        await _clean(redis_url, env["BATON_KEY_PREFIX"])
+        if url:  # the embedded Redis goes with the temporary directory
+            await _clean(url, env["BATON_KEY_PREFIX"])
     return row, decided
 
 
@@ -219,11 +227,8 @@ async def _decided(redis_url: str, prefix: str, approvals: list[str]) -> int:
 
 
 async def _clean(redis_url: str, prefix: str) -> None:
-    if not os.environ.get("REDIS_URL"):
-        return  # the embedded Redis goes with the temporary directory
     redis = Redis.from_url(redis_url)
-    async for key in redis.scan_iter(match=prefix + ":*", count=1000):
-        await redis.delete(key)
+    await target.clear(redis, prefix)
     await redis.aclose()
 
 
@@ -263,5 +268,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--approvals", type=int, default=60)
+    target.add_redis_option(parser, required=False)
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.concurrency, args.approvals))
+    url = target.optional_redis_url(args.redis_url, os.environ)
+    asyncio.run(main(args.seconds, args.concurrency, args.approvals, url))

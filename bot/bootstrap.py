@@ -10,8 +10,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.audit_keys import audit_keys
+from bot.capacity import RedisCapacity
 from bot.gateways import build_gateways
 from config.settings import Settings
 from config.workspace import load_workspace
@@ -23,6 +26,7 @@ from orchestrator.clock import Clock, SystemClock
 from orchestrator.connectors import Connectors
 from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.context import Context
+from orchestrator.errors import BatonError
 from orchestrator.jobs import JobQueue, consumer_name
 from orchestrator.lanes import Lanes
 from orchestrator.llm import build_lane
@@ -30,7 +34,7 @@ from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.rules import learned_rules
 from orchestrator.runtime import Runtime
-from orchestrator.store.client import redis_client
+from orchestrator.store.client import probe_client, redis_client, wait_until_answers
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
@@ -52,9 +56,12 @@ class App:
     conversation: Conversation
     store_label: str
     gateways: Mapping[str, ChatGateway]
+    capacity: RedisCapacity
+    """Whether Redis takes new work now (readiness, the web door, the page about it)."""
 
     async def close(self) -> None:
         await self.connectors.close()
+        await self.capacity.close()
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
@@ -78,18 +85,37 @@ def redact(url: str) -> str:
 
 
 async def connect_redis(
-    settings: Settings, *, worker: bool = False
+    settings: Settings, *, worker: bool = False, wait: bool = False
 ) -> tuple[Redis, EmbeddedRedis | None, str]:
     """The Redis server in `REDIS_URL`, or the embedded one with its state on disk.
-    `worker`: a worker process's client (`redis_client`)."""
+    `worker`: a worker process's client (`redis_client`). `wait`: a long-running process
+    waits for a server that does not answer yet (it may be starting beside it); a one-shot
+    command says so at once instead."""
     if settings.redis_url:
+        label = f"Redis at {redact(settings.redis_url)}"
+        if wait:
+            await wait_until_answers(settings.redis_url, label)
         redis = redis_client(settings.redis_url, worker=worker)
-        await redis.ping()
-        return redis, None, f"Redis at {redact(settings.redis_url)}"
+        try:
+            await redis.ping()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            await redis.aclose()
+            raise RedisUnreachable(label, error) from None
+        return redis, None, label
     embedded = EmbeddedRedis(settings.state_dir / "redis")
     url = await embedded.start()
     label = f"embedded Redis (state in {embedded.directory}; set REDIS_URL to use a server)"
     return redis_client(url, worker=worker), embedded, label
+
+
+class RedisUnreachable(BatonError):
+    """A one-shot command found no Redis answering; the message says what to do."""
+
+    def __init__(self, label: str, error: Exception) -> None:
+        super().__init__(
+            f"{label} does not answer ({error}): start it, or point REDIS_URL at a running "
+            "server (unset, Baton uses its embedded one)"
+        )
 
 
 def build_pager(settings: Settings) -> Pagers:
@@ -138,13 +164,15 @@ async def bootstrap(
     env: Mapping[str, str] | None = None,
     name: str = "baton",
     worker_only: bool = False,
+    wait_for_redis: bool = False,
 ) -> App:
     """Wire one process. `worker_only` (`baton worker`): nothing but jobs runs on its
     event loop, so SQLite connections are queried there instead of in a thread, and its
-    Redis commands carry no timer each (`redis_client`)."""
+    Redis commands carry no timer each (`redis_client`). `wait_for_redis`: a serving
+    process waits for its Redis server to answer (see `connect_redis`)."""
     workspace = load_workspace(settings.workspace_file)
     sealing = audit_keys(settings)
-    redis, embedded, label = await connect_redis(settings, worker=worker_only)
+    redis, embedded, label = await connect_redis(settings, worker=worker_only, wait=wait_for_redis)
     store = RedisStore(redis, Keys(settings.key_prefix), sealing)
     connectors = Connectors(
         workspace,
@@ -171,6 +199,7 @@ async def bootstrap(
     )
     runtime.set_visibility(settings.worker_visibility_s)
     runtime.worker.grace_s = settings.shutdown_grace_s
+    runtime.worker.give_up_s = settings.outage_give_up_h * 3600
     runtime.worker.slots = settings.worker_slots
     await runtime.start()
     app = App(
@@ -183,6 +212,11 @@ async def bootstrap(
         conversation=Conversation(runtime),
         store_label=label,
         gateways=all_gateways,
+        capacity=RedisCapacity(
+            probe_client(embedded.url if embedded else str(settings.redis_url)),
+            settings.key_prefix,
+            runtime.pager,
+        ),
     )
     for kinds in JOB_KINDS:
         for kind, handler in kinds(app).items():

@@ -11,10 +11,11 @@ from typing import Annotated, TextIO, TypeVar
 
 import typer
 
-from bot.bootstrap import App, bootstrap
+from bot.bootstrap import App, RedisUnreachable, bootstrap
 from bot.console import ConsoleGateway, run_console
 from bot.demo.seed import example_env
 from bot.logging import configure_logging
+from bot.startup import CannotStart, load_settings
 from config.settings import Settings
 from handlers import render, texts
 from orchestrator.audit import PostedHead, Verdict, export, rotate, verify
@@ -31,10 +32,14 @@ log = logging.getLogger("baton")
 
 
 def run_async(main: Callable[[], Coroutine[object, object, T]]) -> T:
+    """Run a command; a start-up failure is one line on stderr (what is wrong, what to do)."""
     try:
         return asyncio.run(main())
     except ConfigError as error:
         typer.echo(f"Configuration error: {error}", err=True)
+        raise typer.Exit(2) from None
+    except (CannotStart, RedisUnreachable) as error:
+        typer.echo(f"Cannot start: {error}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
@@ -44,12 +49,16 @@ async def open_baton(
     gateway: ConsoleGateway | None = None,
     *,
     worker_only: bool = False,
+    settings: Settings | None = None,
+    serving: bool = False,
     log_to: TextIO | None = None,
     say: Callable[[str], None] | None = None,
 ) -> App:
-    """Wire Baton for a command. With the bundled workspace, its example data is created
-    on first use, and that is logged (and said through `say`)."""
-    settings = Settings()
+    """Wire Baton for a command. `serving` (web, worker, clock, run): wait for a Redis
+    server that does not answer yet; any other command says at once that it does not.
+    With the bundled workspace, its example data is created on first use, and that is
+    logged (and said through `say`)."""
+    settings = settings or load_settings()
     configure_logging(settings, stream=log_to)
     env, seeded = example_env(settings, os.environ)
     if seeded:
@@ -57,7 +66,9 @@ async def open_baton(
         if say is not None:
             say(seeded)
     gateways = {"console": gateway or ConsoleGateway()}
-    return await bootstrap(settings, gateways, env=env, worker_only=worker_only)
+    return await bootstrap(
+        settings, gateways, env=env, worker_only=worker_only, wait_for_redis=serving
+    )
 
 
 @app.command()

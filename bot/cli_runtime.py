@@ -17,7 +17,8 @@ import typer
 from bot.bootstrap import App
 from bot.cli import app, open_baton, run_async
 from bot.clock import build_clock
-from config.settings import Settings
+from bot.logging import configure_logging
+from bot.startup import load_settings, preflight
 
 log = logging.getLogger("baton")
 
@@ -49,17 +50,20 @@ async def _clock(baton: App, stop: asyncio.Event) -> None:
 
 
 async def _web(baton: App, stop: asyncio.Event) -> None:
-    from bot.web import serve_web
+    from bot.cli_web import serve
 
-    await serve_web(baton, stop, port=baton.settings.port)
+    await serve(baton, stop)
 
 
 def _serve(command: str, roles: list[Role], *, separate: bool) -> None:
     async def main() -> None:
-        if separate and not Settings().redis_url:
+        settings = load_settings()
+        if separate and not settings.redis_url:
             typer.echo(NEEDS_REDIS.format(command=command), err=True)
             raise typer.Exit(2)
-        baton = await open_baton(worker_only=roles == [_worker])
+        configure_logging(settings)
+        await preflight(settings, listens=_web in roles, posts_to_slack=roles != [_clock])
+        baton = await open_baton(settings=settings, serving=True, worker_only=roles == [_worker])
         typer.echo(f"Baton {command} · {baton.workspace.name} · {baton.store_label}")
         stop = _stop_on_signals()
         try:

@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 
+from bot.bootstrap import App
 from bot.cli import app, open_baton, run_async
+from bot.logging import configure_logging
 from bot.slack.config import banner
 from bot.slack.manifest import manifest_yaml
+from bot.startup import listen_failure, load_settings, preflight
 from bot.web import serve_web
-from config.settings import Settings
 
 manifest_app = typer.Typer(help="Print app manifests for the chat platforms.", no_args_is_help=True)
 app.add_typer(manifest_app, name="manifest")
@@ -20,24 +22,38 @@ app.add_typer(manifest_app, name="manifest")
 
 @app.command()
 def web() -> None:
-    """Serve Slack, Teams and /healthz on $PORT. Jobs run in `baton run` (or `baton worker`)."""
+    """Serve Slack, Teams and /healthz on $BATON_HOST:$PORT. Jobs run in `baton run` (or
+    `baton worker`)."""
 
     async def main() -> None:
-        banner(Settings())  # refuse a half-configured Slack before touching Redis
-        baton = await open_baton()
-        port = baton.settings.port
-        typer.echo(f"Baton web · {baton.workspace.name} · {baton.store_label} · port {port}")
+        settings = load_settings()
+        configure_logging(settings)
+        # A half-configured Slack, a refused token or a taken port is said before waiting.
+        await preflight(settings, listens=True, posts_to_slack=True)
+        baton = await open_baton(settings=settings, serving=True)
+        where = f"{settings.host}:{settings.port}"
+        typer.echo(f"Baton web · {baton.workspace.name} · {baton.store_label} · {where}")
         typer.echo(banner(baton.settings))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await serve_web(baton, stop, port=port)
+            await serve(baton, stop)
         finally:
             await baton.close()
 
     run_async(main)
+
+
+async def serve(baton: App, stop: asyncio.Event) -> None:
+    """Serve on the configured address until `stop`; an address that cannot be listened on
+    (taken since the preflight) is one line, not a traceback."""
+    host, port = baton.settings.host, baton.settings.port
+    try:
+        await serve_web(baton, stop, port=port, host=host)
+    except OSError as error:
+        raise listen_failure(host, port, error) from None
 
 
 @manifest_app.command("slack")

@@ -13,11 +13,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.payload import Payload
 from aiohttp.typedefs import Handler
 from redis.exceptions import RedisError
 
+from bot import busy
 from bot.bootstrap import App
 from bot.metrics import CONTENT_TYPE, exposition, snapshot
+from handlers.texts import SOMETHING_WRONG
 from orchestrator import logcontext
 
 log = logging.getLogger("baton.web")
@@ -41,6 +44,37 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
     return response
 
 
+@web.middleware
+async def redis_refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """While Redis takes no new work (full, or gone), a person who writes to Baton is told
+    so in their platform's way (`bot.busy`), instead of "Something went wrong" or a 500.
+    Once known (by `/readyz` or an earlier refusal) the request is not even tried: a Teams
+    turn would otherwise post that generic apology before this could answer."""
+    if not busy.is_chat(request.path):
+        return await handler(request)
+    capacity = request.app[BATON_KEY].capacity
+    if await capacity.known() is None:
+        try:
+            response = await handler(request)
+        except RedisError as error:
+            if await capacity.saw(error) is None:
+                raise
+        else:
+            if not _may_be_refused(response) or await capacity.current(max_age_s=0) is None:
+                return response
+    return await busy.answer(request, request.app[BATON_KEY])
+
+
+def _may_be_refused(response: web.StreamResponse) -> bool:
+    """A 5xx, or Slack's acknowledgement carrying the generic apology: look at Redis again."""
+    if response.status >= 500:
+        return True
+    body = response.body if isinstance(response, web.Response) else None
+    if isinstance(body, Payload):  # Bolt's answers come as a string payload
+        return SOMETHING_WRONG in body.decode()
+    return isinstance(body, bytes) and SOMETHING_WRONG.encode() in body
+
+
 async def healthz(request: web.Request) -> web.Response:
     """Liveness; with `?ready=1`, readiness (the same as `/readyz`)."""
     if request.query.get("ready") in ("1", "true"):
@@ -49,8 +83,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when Redis answers PING and the job backlog is within the configured limit."""
+    """Ready when Redis takes writes (not full, not gone) and the job backlog is within the
+    configured limit."""
     baton = request.app[BATON_KEY]
+    problem = await baton.capacity.current(max_age_s=0)
+    if problem is not None:
+        return _not_ready(problem)
     try:
         await baton.redis.ping()
         backlog = await baton.runtime.ctx.queue.backlog()
@@ -76,7 +114,9 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
 async def build_web_app(
     baton: App, surfaces: list[Surface] | None = None
 ) -> tuple[web.Application, list[str]]:
-    application = web.Application(client_max_size=1024 * 1024, middlewares=[request_ids])
+    application = web.Application(
+        client_max_size=1024 * 1024, middlewares=[request_ids, redis_refusals]
+    )
     application[BATON_KEY] = baton
     application.router.add_get("/healthz", healthz)
     application.router.add_get("/readyz", readyz)

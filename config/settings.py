@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url
 
 DEMO_WORKSPACE = Path(__file__).parent / "demo" / "workspace.yaml"
 
@@ -25,7 +26,10 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = Field(
         default="production", validation_alias=AliasChoices("BATON_ENV")
     )
-    port: int = Field(default=3000, validation_alias="PORT")
+    port: int = Field(default=3000, ge=0, le=65535, validation_alias="PORT")
+    host: str = Field(default="0.0.0.0", min_length=1, validation_alias="BATON_HOST")
+    """The address `baton web` (and `baton run`) listens on: every interface by default, as
+    a container expects; 127.0.0.1 keeps it to this machine (behind a local proxy)."""
     log_level: str = Field(default="INFO", validation_alias="BATON_LOG_LEVEL")
 
     slack_bot_token: str | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
@@ -71,7 +75,12 @@ class Settings(BaseSettings):
     runbook_url: str = Field(default="", validation_alias="BATON_RUNBOOK_BASE_URL")
     """Prefix for RUNBOOK.md links in pages, e.g. https://github.com/acme/baton/blob/main/."""
     worker_visibility_s: float = Field(default=30.0, validation_alias="BATON_WORKER_VISIBILITY_S")
-    """A job unacknowledged this long is taken over by another worker."""
+    """A job whose worker has not renewed its claim for this long (the worker renews three
+    times per timeout while the job runs) is taken over by another worker; the first one's
+    later commits are then refused (fencing)."""
+    outage_give_up_h: float = Field(default=6.0, gt=0, validation_alias="BATON_OUTAGE_GIVE_UP_H")
+    """How long a delivery waits out an outage of the chat platform (or another system it
+    depends on) before it is given up, dead-lettered and raised as an incident."""
     worker_slots: int = Field(default=4, ge=1, le=10, validation_alias="BATON_WORKER_SLOTS")
     """Jobs about different outcomes one worker handles side by side (1: one at a time)."""
     shutdown_grace_s: float = Field(default=10.0, validation_alias="BATON_SHUTDOWN_GRACE_S")
@@ -82,6 +91,22 @@ class Settings(BaseSettings):
     """`/readyz` answers 503 while more jobs than this wait or run."""
     log_json: bool = Field(default=True, validation_alias="BATON_LOG_JSON")
     """Structured JSON log lines (set false for plain text while developing)."""
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        """A URL redis-py would misread (or read as another server) fails at start."""
+        if value:
+            _check_redis_url(value)
+        return value or None
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("pager_allow_private")
     @classmethod
@@ -109,6 +134,25 @@ class Settings(BaseSettings):
             *(item.strip().partition(":")[2] for item in self.audit_keys.split(",")),
         ]
         return [v for v in values if v]
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REDIS_URL_FORM = "redis://[:password@]host:port/db (or rediss://, or unix:///path/to/redis.sock)"
+
+
+def _check_redis_url(url: str) -> None:
+    """Raises ValueError naming what is wrong, never echoing the URL (it may hold a password)."""
+    try:
+        parts = parse_url(url)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+    except ValueError as error:
+        raise ValueError(f"not a Redis URL ({error}); expected {REDIS_URL_FORM}") from None
+    if "path" in parts:
+        return  # a Unix socket
+    if not parts.get("host"):
+        raise ValueError(f"no host; expected {REDIS_URL_FORM}")
+    database = url.split("?", 1)[0].split("://", 1)[1].partition("/")[2]
+    if database and not database.isdigit():
+        raise ValueError(f"the database must be a number; expected {REDIS_URL_FORM}")
 
 
 def _entries(listed: str) -> tuple[str, ...]:

@@ -94,6 +94,9 @@ CHECK_QUEUED = "Checking outcome {id} now."
 USAGE = "Usage: {command} <outcome id>. Try 'list' to see the ids."
 UNKNOWN_COMMAND = "I do not know '{word}'.\n"
 SOMETHING_WRONG = "Something went wrong on my side; nothing was changed. Please try again."
+CANNOT_TAKE_WORK = (
+    "Baton cannot take new work right now; nothing was changed. Please try again in a few minutes."
+)
 
 APPROVAL_TITLE = "Approval needed: {what}"
 DRAFT_HEADING = "Draft (sent exactly as shown):"

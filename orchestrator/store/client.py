@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from orchestrator.errors import ConfigError
+
+log = logging.getLogger("baton")
 
 KEEPALIVE = {"TCP_KEEPIDLE": 10, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 3}
 """A silent TCP peer is probed after 10 s idle, every 5 s, and dropped after 3 misses."""
@@ -45,3 +56,70 @@ def _keepalive_options() -> dict[int, int]:
     return {
         getattr(socket, name): value for name, value in KEEPALIVE.items() if hasattr(socket, name)
     }
+
+
+PROBE_TIMEOUT_S = 2.0
+"""A probe's connect and read timeout: a blackholed address must not hold start-up for the
+operating system's minutes-long connect timeout between two tries."""
+
+Sleep = Callable[[float], Awaitable[object]]
+
+
+def probe_client(url: str) -> Redis:
+    """A client that finds out fast whether the server answers: short timeouts and no
+    retries (unlike `redis_client`, which rides out a restart for about 1.3 s)."""
+    return Redis.from_url(
+        url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S
+    )
+
+
+async def wait_until_answers(
+    url: str,
+    label: str,
+    *,
+    sleep: Sleep = asyncio.sleep,
+    first_s: float = 0.2,
+    cap_s: float = 5.0,
+) -> float:
+    """Return once the server at `url` answers PING; the seconds waited.
+
+    A server that is down, starting, loading its data or not yet resolvable is waited for,
+    with backoff from `first_s` up to `cap_s` between tries, and said once when the wait
+    starts and once when it ends (not once per try). A server that answers but refuses
+    (a wrong password, no permission to PING) will not change its mind: `ConfigError`."""
+    probe = probe_client(url)
+    loop = asyncio.get_running_loop()
+    began, delay, waiting = loop.time(), first_s, False
+    try:
+        while True:
+            try:
+                await probe.ping()
+            except AuthenticationError as error:
+                raise ConfigError(_refused(url, label, error)) from None
+            except ResponseError as error:
+                raise ConfigError(f"{label} refused PING ({error})") from None
+            except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+                if not waiting:
+                    log.warning(
+                        "%s does not answer (%s); waiting for it, retrying with backoff "
+                        "(up to every %.0f s)",
+                        label,
+                        error,
+                        cap_s,
+                    )
+                    waiting = True
+                await sleep(delay)
+                delay = min(delay * 2, cap_s)
+                continue
+            waited = loop.time() - began
+            if waiting:
+                log.warning("%s answers after %.1f s; starting", label, waited)
+            return waited
+    finally:
+        await probe.aclose()
+
+
+def _refused(url: str, label: str, error: AuthenticationError) -> str:
+    if urlsplit(url).password is None:
+        return f"{label} requires a password: put it in REDIS_URL (redis://:password@host:port/db)"
+    return f"{label} refused the credentials in REDIS_URL ({error})"

@@ -54,7 +54,8 @@ async def test_forged_and_stale_requests_are_refused(
     assert (await web_only.post(body, kind, forged))[0] == 401
     assert (await web_only.post(body, kind, stale))[0] == 401
     assert (await web_only.post(body, kind, {}))[0] == 401
-    assert slack_api.calls == [] and await _keys(web_only) == before
+    called = [c for c in slack_api.calls if c.method != "auth.test"]  # start-up's token check
+    assert called == [] and await _keys(web_only) == before
     # The same body, correctly signed, is taken (queued for a worker): the refusals were
     # about the signature.
     assert (await web_only.post(body, kind))[0] == 200
