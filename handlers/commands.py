@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from orchestrator.actors import Actor, check_home, check_workspace
 from orchestrator.errors import NotAllowed, NotFound, TransitionRefused
 from orchestrator.evaluate import evaluate
 from orchestrator.llm.usage import TokenLedger
@@ -34,6 +35,11 @@ class Request:
     def user(self) -> str:
         return self.inbound.user
 
+    @property
+    def actor(self) -> Actor:
+        inbound = self.inbound
+        return Actor(inbound.user, inbound.conversation, inbound.delivery_id)
+
 
 Command = Callable[[Request], Awaitable[Reply]]
 
@@ -46,8 +52,7 @@ async def _outcome(request: Request, verb: str) -> Outcome:
     if not request.args:
         raise _Usage(verb)
     outcome = await request.runtime.ctx.store.outcome(request.args[0].lower())
-    if outcome.workspace != request.workspace:
-        raise NotFound("outcome", request.args[0])
+    check_home(request.actor, outcome.conversation, "outcome", request.args[0])
     return outcome
 
 
@@ -63,7 +68,7 @@ async def help_(request: Request) -> Reply:
 
 async def list_(request: Request) -> Reply:
     ctx = request.runtime.ctx
-    outcomes = await ctx.store.outcomes(request.workspace)
+    outcomes = await check_workspace(ctx.store, request.actor)
     if not outcomes:
         return text_reply(texts.NO_OUTCOMES)
     workspace = ctx.workspace_of(request.workspace)
@@ -130,14 +135,12 @@ def _control(verb: str) -> Command:
     async def run(request: Request) -> Reply:
         control = request.runtime.control
         if request.args and request.args[0].lower() == "all" and verb in ("pause", "resume"):
-            await (control.pause_all if verb == "pause" else control.resume_all)(
-                request.workspace, request.user
-            )
+            await (control.pause_all if verb == "pause" else control.resume_all)(request.actor)
             return text_reply(texts.PAUSED_ALL if verb == "pause" else texts.RESUMED_ALL)
         outcome = await _outcome(request, verb)
         method = {"pause": control.pause, "resume": control.resume, "stop": control.stop}[verb]
         try:
-            after = await method(outcome.id, request.user)
+            after = await method(outcome.id, request.actor)
         except TransitionRefused:
             return text_reply(
                 texts.CONTROL_ALREADY.format(
@@ -160,9 +163,10 @@ async def check(request: Request) -> Reply:
 
 async def policies(request: Request) -> Reply:
     """The workspace's rules: the file's, then the learned ones, numbered for `remove`."""
+    ctx = request.runtime.ctx
+    await check_workspace(ctx.store, request.actor)
     if request.args[:1] == ["remove"]:
         return await _remove_rule(request)
-    ctx = request.runtime.ctx
     workspace = ctx.workspace_of(request.workspace)
     lines = [
         texts.POLICIES_FILE,
@@ -218,7 +222,9 @@ async def run_command(name: str, request: Request) -> Reply:
         return await COMMANDS[name](request)
     except _Usage as usage:
         return text_reply(texts.USAGE.format(command=usage.command), private=True)
-    except NotFound:
+    except NotFound as missing:
+        if missing.kind == "workspace":
+            return text_reply(texts.OTHER_TENANT, private=True)
         return text_reply(
             texts.NOT_FOUND.format(id=request.args[0] if request.args else ""), private=True
         )
