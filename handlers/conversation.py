@@ -109,7 +109,10 @@ class Conversation:
         workspace = self.runtime.ctx.workspace_of(inbound.conversation.workspace)
         if len(words) == 1 and not _could_be_outcome(text, workspace):
             return [text_reply(texts.UNKNOWN_COMMAND.format(word=words[0][:40]) + texts.HELP)]
-        await intake.start(actor, text)
+        try:
+            await intake.start(actor, text)
+        except NotFound:  # a workspace whose outcomes live on another platform
+            return [text_reply(texts.OTHER_TENANT, private=True)]
         return []
 
     async def _click(self, click: Click) -> list[Reply]:
