@@ -6,7 +6,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from orchestrator.actors import Actor, check_home, check_workspace
+from orchestrator.actors import (
+    Actor,
+    check_home,
+    check_workspace,
+    done_before,
+    marked,
+    refused_as_done,
+)
 from orchestrator.errors import NotAllowed, NotFound, TransitionRefused
 from orchestrator.evaluate import evaluate
 from orchestrator.llm.usage import TokenLedger
@@ -190,17 +197,29 @@ async def policies(request: Request) -> Reply:
 async def _remove_rule(request: Request) -> Reply:
     if len(request.args) < 2 or not request.args[1].isdigit():
         raise _Usage("policies remove <n>")
-    ctx = request.runtime.ctx
+    ctx, actor = request.runtime.ctx, request.actor
     workspace = ctx.workspace_of(request.workspace)
+    who = "@" + workspace.display(request.user)
+    # Rules are numbered: this delivery run again must not remove the next one.
+    done = texts.POLICY_REMOVED_BEFORE.format(n=request.args[1], who=who)
+    if await done_before(ctx.store, actor):
+        return text_reply(done)
     try:
         rule = await RuleBook(ctx.store, ctx.clock).remove(
-            workspace, request.workspace, int(request.args[1]), by=request.user
+            workspace,
+            request.workspace,
+            int(request.args[1]),
+            by=request.user,
+            commit=marked(ctx.store, actor),
         )
     except NotAllowed:
         return text_reply(texts.RULE_NOT_ALLOWED, private=True)
     except IndexError:
         return text_reply(texts.POLICY_NO_SUCH_RULE.format(n=request.args[1]), private=True)
-    who = "@" + workspace.display(request.user)
+    except TransitionRefused as refused:
+        if not refused_as_done(refused):
+            raise
+        return text_reply(done)
     return text_reply(texts.POLICY_REMOVED.format(who=who, rule=rule.name))
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import re
 
-from orchestrator.actors import Actor, check_home, done_before
+from orchestrator.actors import Actor, check_home, done_before, marked, refused_as_done
 from orchestrator.approvals import AlreadyDecided
 from orchestrator.catalog import Workspace
 from orchestrator.control import AlreadyConfirmed
-from orchestrator.errors import BatonError, NotAllowed, NotFound
+from orchestrator.errors import BatonError, NotAllowed, NotFound, TransitionRefused
 from orchestrator.intake import IntakeGone
 from orchestrator.models import ApprovalStatus
 from orchestrator.parser import match_metrics
@@ -209,13 +209,24 @@ class Conversation:
         rule = derive(step)
         book = RuleBook(ctx.store, ctx.clock)
         workspace = ctx.workspace_of(approval.workspace)
+        actor = actor_of(click)
         try:
             added = await book.add(
-                workspace, approval.workspace, rule, by=click.user, step=step, outcome=outcome
+                workspace,
+                approval.workspace,
+                rule,
+                by=click.user,
+                step=step,
+                outcome=outcome,
+                commit=marked(ctx.store, actor),
             )
         except NotAllowed:
             return [text_reply(texts.RULE_NOT_ALLOWED, private=True)]
-        if not added:
+        except TransitionRefused as refused:
+            if not refused_as_done(refused):
+                raise
+            added = True  # by this very click, in a run that did not get to answer
+        if not added and not await done_before(ctx.store, actor):
             return [text_reply(texts.RULE_EXISTS.format(rule=rule.name), private=True)]
         who = "@" + workspace.display(click.user)
         return [text_reply(texts.RULE_ADDED.format(who=who, rule=rule.name))]

@@ -164,6 +164,7 @@ POLICIES_LEARNED = "Learned from decisions (remove with `policies remove <n>`):"
 POLICIES_LEARNED_LINE = "{n}. {rule} (accepted by {who} at {when})"
 POLICIES_NONE_LEARNED = "No learned rules yet: reject a step with a reason to be offered one."
 POLICY_REMOVED = "Rule removed by {who}: {rule}"
+POLICY_REMOVED_BEFORE = "Rule {n} was removed by {who}."
 POLICY_NO_SUCH_RULE = "There is no learned rule {n}; `policies` lists them."
 
 SLACK_HOME_PENDING = "Pending approvals"
