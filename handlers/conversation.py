@@ -55,10 +55,13 @@ class Conversation:
 
     async def on_message(self, inbound: Inbound) -> list[Reply]:
         try:
+            text = _PREFIX.sub("", inbound.text).strip()
+            if await self._taken(inbound, text):
+                return []  # its statement or answer was taken; the intake job says the rest
             limited = await self._limited(inbound)
             if limited is not None:
                 return limited
-            return await self._message(inbound)
+            return await self._message(inbound, text)
         except Exception as error:
             if transient(error):
                 raise
@@ -90,17 +93,22 @@ class Conversation:
         text = texts.RATE_LIMITED.format(messages=limit.messages, seconds=limit.window_s)
         return [text_reply(text, private=True)]
 
-    async def _message(self, inbound: Inbound) -> list[Reply]:
-        text = _PREFIX.sub("", inbound.text).strip()
+    async def _taken(self, inbound: Inbound, text: str) -> bool:
+        """Whether this delivery's words were taken in an earlier run. Commands run again
+        instead: each either only reads or changes things once, and answers again."""
+        words = text.split()
+        if not words or words[0].lower() in COMMANDS:
+            return False
+        return await done_before(self.runtime.ctx.store, actor_of(inbound))
+
+    async def _message(self, inbound: Inbound, text: str) -> list[Reply]:
         words = text.split()
         if not words:
             return [text_reply(texts.HELP)]
         name = words[0].lower()
-        if name in COMMANDS:  # each runs again safely: reads, or changes made once
+        if name in COMMANDS:
             return [await run_command(name, Request(inbound, words[1:], self.runtime))]
         actor = actor_of(inbound)
-        if await done_before(self.runtime.ctx.store, actor):
-            return []  # its statement or answer was taken; the intake job says the rest
         intake = self.runtime.intake
         waiting = await intake.waiting_in(inbound.conversation)
         if waiting is not None and waiting.owner == inbound.user:
