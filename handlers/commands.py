@@ -75,7 +75,8 @@ async def help_(request: Request) -> Reply:
 
 async def list_(request: Request) -> Reply:
     ctx = request.runtime.ctx
-    outcomes = await check_workspace(ctx.store, request.actor)
+    await check_workspace(ctx.store, request.actor)
+    outcomes = await ctx.store.outcomes(request.workspace)
     if not outcomes:
         return text_reply(texts.NO_OUTCOMES)
     workspace = ctx.workspace_of(request.workspace)

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from orchestrator.errors import NotFound, TransitionRefused
-from orchestrator.models import ConversationRef, Outcome
+from orchestrator.models import ConversationRef
 from orchestrator.store.commit import Commit
 from orchestrator.store.redis_store import RedisStore
 
@@ -61,13 +61,13 @@ def check_home(actor: Actor, home: ConversationRef, kind: str, record_id: str) -
         raise NotFound(kind, record_id)
 
 
-async def check_workspace(store: RedisStore, actor: Actor) -> list[Outcome]:
-    """The workspace's outcomes, for an act on the whole workspace; refused when they live on
-    another platform (a Teams request naming a Slack team id, or the reverse)."""
-    outcomes = await store.outcomes(actor.workspace)
-    for outcome in outcomes:
+async def check_workspace(store: RedisStore, actor: Actor) -> None:
+    """Refuse an act on the whole workspace (a statement, the kill switch, the policy) when
+    the workspace's outcomes live on another platform: a Teams request naming a Slack team
+    id, or the reverse. Every outcome of a workspace lives on one platform, so one is read."""
+    outcome = await store.an_outcome(actor.workspace)
+    if outcome is not None:
         check_home(actor, outcome.conversation, "workspace", actor.workspace)
-    return outcomes
 
 
 def _key(store: RedisStore, actor: Actor) -> str:

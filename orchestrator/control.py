@@ -185,7 +185,7 @@ class Control:
 
     async def _kill_switch(self, actor: Actor, *, on: bool) -> None:
         workspace, user = actor.workspace, actor.user
-        outcomes = await check_workspace(self.ctx.store, actor)
+        await check_workspace(self.ctx.store, actor)
         if not self.may_control_workspace(user, workspace):
             raise NotAllowed(user, f"{'pause' if on else 'resume'} all outcomes")
         key = self.ctx.keys.kill_switch(workspace)
@@ -204,7 +204,7 @@ class Control:
             subject=f"workspace:{workspace}",
         )
         if not on:
-            for outcome in outcomes:
+            for outcome in await self.ctx.store.outcomes(workspace):
                 if outcome.status is OutcomeStatus.ACTIVE:
                     self._resume_work(commit, outcome.id, await self.ctx.store.steps(outcome.id))
         try:

@@ -69,7 +69,7 @@ class DyingRedis(Redis):
         if self.refusals and str(args[0]).upper() == "EVALSHA":
             raise self.refusals.pop(0)
         self._write([str(args[0])])
-        return await super().execute_command(*args, **options)
+        return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
         pipe = super().pipeline(transaction, shard_hint)
@@ -115,7 +115,7 @@ class Slack:
 async def slack(
     redis_url: str, keys: Keys, workspace: Workspace, business: Business
 ) -> AsyncIterator[Slack]:
-    redis = DyingRedis.from_url(redis_url)
+    redis = cast(DyingRedis, DyingRedis.from_url(redis_url))
     harness = build_harness(redis, keys, workspace, business)
     notifier = harness.runtime.notifier
     notifier.gateways["slack"] = harness.gateway  # type: ignore[attr-defined]
