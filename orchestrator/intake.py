@@ -137,23 +137,28 @@ class Intake:
                 raise
 
     async def advance(self, session_id: str) -> None:
-        """The intake job: ask the next question, or measure and show the Statement."""
+        """The intake job: ask the next question, or measure and show the Statement. What
+        it says is queued in the commit that saves where the session stands, so a run cut
+        off before it is run again, and a run after it finds the question asked."""
         session = await self.load(session_id)
-        if session is None or session.ready:
+        if session is None or session.ready or session.asking is not None:
             return
         session = await self._interpret(session)
         session = await self._next(session)
+        commit = Commit()
         if session.problem is not None:
-            await self._forget(session)
+            await self._forget_in(commit, session)
         else:
-            await self._save(session)
-        await self.ctx.say(
+            self._save_in(commit, session)
+        self.ctx.notify(
+            commit,
             Notice(
                 kind=NoticeKind.INTAKE,
                 conversation=session.conversation,
                 data={"session": session.model_dump(mode="json")},
-            )
+            ),
         )
+        await self.ctx.store.apply(commit)
 
     async def cancel(self, session_id: str, actor: Actor) -> None:
         """Forget the owner's session, once; the same delivery run again finds it done."""
@@ -243,9 +248,6 @@ class Intake:
             update["ready"] = True
         return session.model_copy(update=update)
 
-    async def _save(self, session: Session) -> None:
-        await self.ctx.store.apply(self._save_in(Commit(), session))
-
     def _save_in(self, commit: Commit, session: Session) -> Commit:
         data = json.dumps(session.model_dump(mode="json"))
         pointer = json.dumps({"id": session.id})
@@ -254,16 +256,19 @@ class Intake:
         return commit.op("SET", where, pointer, "EX", SESSION_TTL_S)
 
     async def _forget(self, session: Session, commit: Commit | None = None) -> None:
-        commit = commit or Commit()
-        commit.op("DEL", self.ctx.keys.intake(session.id))
-        pointer = await self.ctx.store.get_json(self.ctx.keys.intake(session.conversation.key))
-        if pointer and pointer.get("id") == session.id:
-            commit.op("DEL", self.ctx.keys.intake(session.conversation.key))
+        commit = await self._forget_in(commit or Commit(), session)
         try:
             await self.ctx.store.apply(commit)
         except TransitionRefused as refused:
             if not refused_as_done(refused):
                 raise
+
+    async def _forget_in(self, commit: Commit, session: Session) -> Commit:
+        commit.op("DEL", self.ctx.keys.intake(session.id))
+        pointer = await self.ctx.store.get_json(self.ctx.keys.intake(session.conversation.key))
+        if pointer and pointer.get("id") == session.id:
+            commit.op("DEL", self.ctx.keys.intake(session.conversation.key))
+        return commit
 
 
 STANDING_HORIZON = timedelta(days=3_650)

@@ -27,6 +27,7 @@ from bot.slack.replies import SLACK_REPLY, ReplyDelivery
 from bot.slack.work import SLACK_CLICK, SLACK_STATEMENT, SlackWork, click_to_json
 from handlers.cards import Click, Inbound
 from orchestrator.catalog import Workspace
+from orchestrator.intake import INTAKE_JOB
 from orchestrator.jobs import Job
 from orchestrator.models import ApprovalStatus, ConversationRef, MessageRef
 from orchestrator.store.keys import Keys
@@ -98,7 +99,7 @@ class Slack:
     async def run_cut_off(self, job: Job, at: int) -> bool:
         """Run `job` dying at write `at` + 1; then as another worker, whole. Whether the
         first run was cut off."""
-        handler = self.work.click if job.kind == SLACK_CLICK else self.work.statement
+        handler = self.harness.runtime.worker.handlers[job.kind]
         self.redis.arm(at)
         try:
             await handler(job)
@@ -268,3 +269,20 @@ async def test_a_click_redis_refused_is_retried_not_answered_as_failed(
     assert (decided.status, decided.decided_by) == (ApprovalStatus.APPROVED, "alice")
     said = [card.title for _, card in slack.harness.gateway.private]
     assert not [t for t in said if "went wrong" in t], said
+
+
+async def test_an_intake_step_cut_off_at_any_write_shows_one_statement(slack: Slack) -> None:
+    store = slack.harness.store
+    for at in range(MAX_WRITES):
+        before = len(slack.harness.gateway.buttons("confirm"))
+        inbound = Inbound(SLACK, "olivia", STATEMENT, delivery_id=f"slack:T1:in{at}")
+        await slack.harness.conversation.on_message(inbound)
+        pointer = await store.get_json(store.keys.intake(SLACK.key))
+        assert pointer is not None
+        job = Job(f"{at}-1", INTAKE_JOB, {"session": pointer["id"]})
+        cut = await slack.run_cut_off(job, at)  # then the queued job itself runs too
+
+        assert len(slack.harness.gateway.buttons("confirm")) == before + 1, f"cut at {at}"
+        if not cut:
+            return
+    raise AssertionError(f"the intake step was still cut off after {MAX_WRITES} writes")
