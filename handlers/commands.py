@@ -6,6 +6,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from orchestrator.actors import (
+    Actor,
+    check_home,
+    check_workspace,
+    done_before,
+    marked,
+    refused_as_done,
+)
 from orchestrator.errors import NotAllowed, NotFound, TransitionRefused
 from orchestrator.evaluate import evaluate
 from orchestrator.llm.usage import TokenLedger
@@ -34,6 +42,11 @@ class Request:
     def user(self) -> str:
         return self.inbound.user
 
+    @property
+    def actor(self) -> Actor:
+        inbound = self.inbound
+        return Actor(inbound.user, inbound.conversation, inbound.delivery_id)
+
 
 Command = Callable[[Request], Awaitable[Reply | None]]
 """A command's answer; None when a notice already says it where the person asked."""
@@ -47,8 +60,7 @@ async def _outcome(request: Request, verb: str) -> Outcome:
     if not request.args:
         raise _Usage(verb)
     outcome = await request.runtime.ctx.store.outcome(request.args[0].lower())
-    if outcome.workspace != request.workspace:
-        raise NotFound("outcome", request.args[0])
+    check_home(request.actor, outcome.conversation, "outcome", request.args[0])
     return outcome
 
 
@@ -64,6 +76,7 @@ async def help_(request: Request) -> Reply:
 
 async def list_(request: Request) -> Reply:
     ctx = request.runtime.ctx
+    await check_workspace(ctx.store, request.actor)
     outcomes = await ctx.store.outcomes(request.workspace)
     if not outcomes:
         return text_reply(texts.NO_OUTCOMES)
@@ -131,14 +144,12 @@ def _control(verb: str) -> Command:
     async def run(request: Request) -> Reply | None:
         control = request.runtime.control
         if request.args and request.args[0].lower() == "all" and verb in ("pause", "resume"):
-            await (control.pause_all if verb == "pause" else control.resume_all)(
-                request.workspace, request.user
-            )
+            await (control.pause_all if verb == "pause" else control.resume_all)(request.actor)
             return text_reply(texts.PAUSED_ALL if verb == "pause" else texts.RESUMED_ALL)
         outcome = await _outcome(request, verb)
         method = {"pause": control.pause, "resume": control.resume, "stop": control.stop}[verb]
         try:
-            after = await method(outcome.id, request.user)
+            after = await method(outcome.id, request.actor)
         except TransitionRefused:
             return text_reply(
                 texts.CONTROL_ALREADY.format(
@@ -163,9 +174,10 @@ async def check(request: Request) -> Reply:
 
 async def policies(request: Request) -> Reply:
     """The workspace's rules: the file's, then the learned ones, numbered for `remove`."""
+    ctx = request.runtime.ctx
+    await check_workspace(ctx.store, request.actor)
     if request.args[:1] == ["remove"]:
         return await _remove_rule(request)
-    ctx = request.runtime.ctx
     workspace = ctx.workspace_of(request.workspace)
     lines = [
         texts.POLICIES_FILE,
@@ -189,17 +201,29 @@ async def policies(request: Request) -> Reply:
 async def _remove_rule(request: Request) -> Reply:
     if len(request.args) < 2 or not request.args[1].isdigit():
         raise _Usage("policies remove <n>")
-    ctx = request.runtime.ctx
+    ctx, actor = request.runtime.ctx, request.actor
     workspace = ctx.workspace_of(request.workspace)
+    who = "@" + workspace.display(request.user)
+    # Rules are numbered: this delivery run again must not remove the next one.
+    done = texts.POLICY_REMOVED_BEFORE.format(n=request.args[1], who=who)
+    if await done_before(ctx.store, actor):
+        return text_reply(done)
     try:
         rule = await RuleBook(ctx.store, ctx.clock).remove(
-            workspace, request.workspace, int(request.args[1]), by=request.user
+            workspace,
+            request.workspace,
+            int(request.args[1]),
+            by=request.user,
+            commit=marked(ctx.store, actor),
         )
     except NotAllowed:
         return text_reply(texts.RULE_NOT_ALLOWED, private=True)
     except IndexError:
         return text_reply(texts.POLICY_NO_SUCH_RULE.format(n=request.args[1]), private=True)
-    who = "@" + workspace.display(request.user)
+    except TransitionRefused as refused:
+        if not refused_as_done(refused):
+            raise
+        return text_reply(done)
     return text_reply(texts.POLICY_REMOVED.format(who=who, rule=rule.name))
 
 
@@ -221,7 +245,9 @@ async def run_command(name: str, request: Request) -> Reply | None:
         return await COMMANDS[name](request)
     except _Usage as usage:
         return text_reply(texts.USAGE.format(command=usage.command), private=True)
-    except NotFound:
+    except NotFound as missing:
+        if missing.kind == "workspace":
+            return text_reply(texts.OTHER_TENANT, private=True)
         return text_reply(
             texts.NOT_FOUND.format(id=request.args[0] if request.args else ""), private=True
         )

@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 import re
 
+from orchestrator.actors import Actor, check_home, done_before, marked, refused_as_done
 from orchestrator.approvals import AlreadyDecided
 from orchestrator.catalog import Workspace
 from orchestrator.control import AlreadyConfirmed
-from orchestrator.errors import BatonError, NotAllowed, NotFound
+from orchestrator.errors import BatonError, NotAllowed, NotFound, TakenOver, TransitionRefused
 from orchestrator.intake import IntakeGone
 from orchestrator.models import ApprovalStatus
 from orchestrator.parser import match_metrics
 from orchestrator.ratelimit import RateLimiter, Verdict
 from orchestrator.rules import RuleBook, derive
 from orchestrator.runtime import Runtime
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from handlers import render, texts
 from handlers.cards import Button, Card, Click, Inbound, Reply
@@ -22,34 +26,55 @@ from handlers.commands import COMMANDS, Request, run_command, text_reply
 
 log = logging.getLogger("baton.conversation")
 
-DEDUPE_TTL_S = 3_600
 _PREFIX = re.compile(r"^\s*(?:/outcome\b|<@\w+>|@baton\b)\s*", re.IGNORECASE)
 
 
+def transient(error: BaseException) -> bool:
+    """Redis unreachable, too slow, or out of memory: nothing was decided, and the same
+    request run again later will be. A job is left to be retried instead of being answered
+    "something went wrong" and counted done. A job another worker took over is that
+    worker's to answer."""
+    if isinstance(error, RedisConnectionError | RedisTimeoutError | TakenOver):
+        return True
+    return isinstance(error, ResponseError) and str(error).startswith("OOM")
+
+
+def actor_of(source: Inbound | Click) -> Actor:
+    return Actor(source.user, source.conversation, source.delivery_id)
+
+
 class Conversation:
-    """What every chat surface calls: `on_message` and `on_click`."""
+    """What every chat surface calls: `on_message` and `on_click`.
+
+    Either may run again for the same delivery (a platform's redelivery, a worker that died
+    mid-job): each change is committed together with the delivery's mark, so a run after
+    the commit changes nothing and answers as the first run did. Transient Redis failures
+    are raised, for the caller to retry (a job) or to say "try again" (a request)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
     async def on_message(self, inbound: Inbound) -> list[Reply]:
         try:
-            if not await self._first_delivery(inbound.delivery_id):
-                return []
+            text = _PREFIX.sub("", inbound.text).strip()
+            if await self._taken(inbound, text):
+                return []  # its statement or answer was taken; the intake job says the rest
             limited = await self._limited(inbound)
             if limited is not None:
                 return limited
-            return await self._message(inbound)
-        except Exception:
+            return await self._message(inbound, text)
+        except Exception as error:
+            if transient(error):
+                raise
             log.exception("message from %s failed", inbound.user)
             return [text_reply(texts.SOMETHING_WRONG, private=True)]
 
     async def on_click(self, click: Click) -> list[Reply]:
         try:
-            if not await self._first_delivery(click.delivery_id):
-                return []
             return await self._click(click)
-        except Exception:
+        except Exception as error:
+            if transient(error):
+                raise
             log.exception("click %s by %s failed", click.action, click.user)
             return [text_reply(texts.SOMETHING_WRONG, private=True)]
 
@@ -69,13 +94,15 @@ class Conversation:
         text = texts.RATE_LIMITED.format(messages=limit.messages, seconds=limit.window_s)
         return [text_reply(text, private=True)]
 
-    async def _first_delivery(self, delivery_id: str | None) -> bool:
-        if delivery_id is None:
-            return True
-        return await self.runtime.ctx.store.first_time(f"delivery:{delivery_id}", DEDUPE_TTL_S)
+    async def _taken(self, inbound: Inbound, text: str) -> bool:
+        """Whether this delivery's words were taken in an earlier run. Commands run again
+        instead: each either only reads or changes things once, and answers again."""
+        words = text.split()
+        if not words or words[0].lower() in COMMANDS:
+            return False
+        return await done_before(self.runtime.ctx.store, actor_of(inbound))
 
-    async def _message(self, inbound: Inbound) -> list[Reply]:
-        text = _PREFIX.sub("", inbound.text).strip()
+    async def _message(self, inbound: Inbound, text: str) -> list[Reply]:
         words = text.split()
         workspace = self.runtime.ctx.workspace_of(inbound.conversation.workspace)
         if not words:
@@ -84,15 +111,19 @@ class Conversation:
         if name in COMMANDS:
             reply = await run_command(name, Request(inbound, words[1:], self.runtime))
             return [] if reply is None else [reply]
+        actor = actor_of(inbound)
         intake = self.runtime.intake
         waiting = await intake.waiting_in(inbound.conversation)
         if waiting is not None and waiting.owner == inbound.user:
-            await intake.answer(waiting, inbound.user, text)
+            await intake.answer(waiting, actor, text)
             return []
         if len(words) == 1 and not _could_be_outcome(text, workspace):
             unknown = texts.UNKNOWN_COMMAND.format(word=words[0][:40])
             return [text_reply(unknown + render.help_text(workspace))]
-        await intake.start(inbound.conversation, inbound.user, text)
+        try:
+            await intake.start(actor, text)
+        except NotFound:  # a workspace whose outcomes live on another platform
+            return [text_reply(texts.OTHER_TENANT, private=True)]
         return []
 
     async def _click(self, click: Click) -> list[Reply]:
@@ -106,28 +137,13 @@ class Conversation:
         if handler is None:
             return []
         try:
-            if not await self._same_workspace(click):
-                raise NotFound(click.action, click.value)
             return await handler(click)
-        except NotFound:
+        except NotFound:  # gone, or another tenant's: nothing is revealed
             return [text_reply(texts.INTAKE_GONE, private=True)]
-
-    async def _same_workspace(self, click: Click) -> bool:
-        """Whether the click's subject belongs to the workspace it came from.
-
-        Ids travel in buttons, so a member of one workspace could send another's; the
-        subject then does not exist for them (people lists alone would not stop it when
-        the same user id is in both)."""
-        if click.action in ("confirm", "cancel"):
-            session = await self.runtime.intake.load(click.value)
-            subject = session.workspace if session is not None else None
-        else:
-            subject = (await self.runtime.ctx.store.approval(click.value)).workspace
-        return subject in (None, click.conversation.workspace)
 
     async def _confirm(self, click: Click) -> list[Reply]:
         try:
-            outcome = await self.runtime.control.confirm(click.value, click.user)
+            outcome = await self.runtime.control.confirm(click.value, actor_of(click))
         except NotAllowed:
             return [await self._not_owner(click)]
         except (IntakeGone, AlreadyConfirmed):
@@ -144,7 +160,7 @@ class Conversation:
 
     async def _cancel(self, click: Click) -> list[Reply]:
         try:
-            await self.runtime.intake.cancel(click.value, click.user)
+            await self.runtime.intake.cancel(click.value, actor_of(click))
         except NotAllowed:
             return [await self._not_owner(click)]
         except IntakeGone:
@@ -161,7 +177,7 @@ class Conversation:
         if not approve and not click.reason.strip():
             return [text_reply(texts.REASON_REQUIRED, private=True)]
         try:
-            await self.runtime.approvals.decide(click.value, click.user, approve, click.reason)
+            await self.runtime.approvals.decide(click.value, actor_of(click), approve, click.reason)
         except NotAllowed:
             approval = await self.runtime.ctx.store.approval(click.value)
             workspace = self.runtime.ctx.workspace_of(approval.workspace)
@@ -196,20 +212,32 @@ class Conversation:
         """Accept the rule derived from a rejected step into the workspace's policy."""
         ctx = self.runtime.ctx
         approval = await ctx.store.approval(click.value)
+        outcome = await ctx.store.outcome(approval.outcome_id)
+        check_home(actor_of(click), outcome.conversation, "approval", approval.id)
         if approval.status is not ApprovalStatus.REJECTED:
             return [text_reply(texts.RULE_GONE, private=True)]
         step = await ctx.store.step(approval.step_id)
-        outcome = await ctx.store.outcome(approval.outcome_id)
         rule = derive(step)
         book = RuleBook(ctx.store, ctx.clock)
         workspace = ctx.workspace_of(approval.workspace)
+        actor = actor_of(click)
         try:
             added = await book.add(
-                workspace, approval.workspace, rule, by=click.user, step=step, outcome=outcome
+                workspace,
+                approval.workspace,
+                rule,
+                by=click.user,
+                step=step,
+                outcome=outcome,
+                commit=marked(ctx.store, actor),
             )
         except NotAllowed:
             return [text_reply(texts.RULE_NOT_ALLOWED, private=True)]
-        if not added:
+        except TransitionRefused as refused:
+            if not refused_as_done(refused):
+                raise
+            added = True  # by this very click, in a run that did not get to answer
+        if not added and not await done_before(ctx.store, actor):
             return [text_reply(texts.RULE_EXISTS.format(rule=rule.name), private=True)]
         who = "@" + workspace.display(click.user)
         return [text_reply(texts.RULE_ADDED.format(who=who, rule=rule.name))]

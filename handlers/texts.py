@@ -85,6 +85,7 @@ ALREADY_DECIDED = "Already {status} by {who} at {when}."
 REASON_REQUIRED = "Please give a reason for the rejection; the planner learns from it."
 NOT_ALLOWED_CONTROL = "You are not allowed to {what}. Ask the outcome's owner or an approver."
 NOT_FOUND = "I have no outcome {id}. Try 'list'."
+OTHER_TENANT = "This workspace is not served here; nothing was changed."
 NO_OUTCOMES = "No outcomes yet. State one in plain words to start."
 CONTROL_DONE = "Outcome {id} is now {status}."
 CONTROL_ALREADY = "Outcome {id} is {status}; it cannot be {verb} now."
@@ -97,6 +98,7 @@ SOMETHING_WRONG = "Something went wrong on my side; nothing was changed. Please 
 CANNOT_TAKE_WORK = (
     "Baton cannot take new work right now; nothing was changed. Please try again in a few minutes."
 )
+BUSY = "I cannot take that right now; nothing was changed. Please try again in a minute."
 
 APPROVAL_TITLE = "Approval needed: {what}"
 DRAFT_HEADING = "Draft (sent exactly as shown):"
@@ -193,6 +195,7 @@ POLICIES_LEARNED = "Learned from decisions (remove with `policies remove <n>`):"
 POLICIES_LEARNED_LINE = "{n}. {rule} (accepted by {who} at {when})"
 POLICIES_NONE_LEARNED = "No learned rules yet: reject a step with a reason to be offered one."
 POLICY_REMOVED = "Rule removed by {who}: {rule}"
+POLICY_REMOVED_BEFORE = "Rule {n} was removed by {who}."
 POLICY_NO_SUCH_RULE = "There is no learned rule {n}; `policies` lists them."
 
 SLACK_HOME_PENDING = "Pending approvals"

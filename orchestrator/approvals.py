@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from orchestrator import sla, transitions
+from orchestrator.actors import Actor, check_home, done_before, marked, refused_as_done
 from orchestrator.cases import CASE_JOB
 from orchestrator.context import Context
 from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
-from orchestrator.models import Approval, ApprovalStatus, Step, StepStatus
+from orchestrator.models import Approval, ApprovalStatus, Outcome, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.steps import EXECUTE_JOB, execute_payload
 from orchestrator.store.commit import Commit
@@ -27,30 +28,40 @@ class Approvals:
         self.ctx = ctx
 
     async def decide(
-        self, approval_id: str, user: str, approve: bool, reason: str = ""
+        self, approval_id: str, actor: Actor, approve: bool, reason: str = ""
     ) -> Approval:
-        """Decide once. A second decision, or a race lost, raises `AlreadyDecided`."""
+        """Decide once, for the tenant that owns the approval. A second decision, or a race
+        lost, raises `AlreadyDecided`; the same delivery run again returns the decision it
+        made (the decision and the delivery's mark are one commit)."""
         approval = await self.ctx.store.approval(approval_id)
-        now = self.ctx.clock.now()
-        if user not in approval.approvers:
-            await self._refused(approval, user)
-            raise NotAllowed(user, f"decide approval {approval_id}")
+        outcome = await self.ctx.store.outcome(approval.outcome_id)
+        check_home(actor, outcome.conversation, "approval", approval_id)
+        if actor.user not in approval.approvers:
+            await self._refused(approval, actor)
+            raise NotAllowed(actor.user, f"decide approval {approval_id}")
         if approval.status is not ApprovalStatus.PENDING:
+            if await done_before(self.ctx.store, actor):
+                return approval
             raise AlreadyDecided(approval)
         status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
         after = approval.model_copy(
             update={
                 "status": status,
-                "decided_by": user,
-                "decided_at": now,
+                "decided_by": actor.user,
+                "decided_at": self.ctx.clock.now(),
                 "reason": reason.strip()[:1000],
             }
         )
-        commit = await self._settle(approval, after, actor=user)
+        commit = await self._settle(
+            approval, after, outcome, actor=actor.user, commit=marked(self.ctx.store, actor)
+        )
         try:
             await self.ctx.store.apply(commit)
-        except TransitionRefused:
-            raise AlreadyDecided(await self.ctx.store.approval(approval_id)) from None
+        except TransitionRefused as refused:
+            current = await self.ctx.store.approval(approval_id)
+            if refused_as_done(refused):
+                return current
+            raise AlreadyDecided(current) from None
         return after
 
     async def expire(self, approval_id: str) -> None:
@@ -74,18 +85,22 @@ class Approvals:
                 "reason": f"no decision by the deadline; default: {approval.on_timeout}",
             }
         )
+        outcome = await self.ctx.store.outcome(approval.outcome_id)
         try:
-            await self.ctx.store.apply(await self._settle(approval, after, actor="policy"))
+            await self.ctx.store.apply(
+                await self._settle(approval, after, outcome, actor="policy", commit=Commit())
+            )
         except TransitionRefused:
             return  # decided by a person in the meantime
 
-    async def _settle(self, before: Approval, after: Approval, *, actor: str) -> Commit:
+    async def _settle(
+        self, before: Approval, after: Approval, outcome: Outcome, *, actor: str, commit: Commit
+    ) -> Commit:
         # The step is read after the approval; a concurrent decision may have moved it on.
         # Expect the state a pending approval implies, so that race ends in the store's
         # compare-and-set refusing (one decision wins) rather than in an illegal transition.
         loaded = await self.ctx.store.step(before.step_id)
         step = loaded.model_copy(update={"status": StepStatus.AWAITING_APPROVAL})
-        outcome = await self.ctx.store.outcome(before.outcome_id)
         now = self.ctx.clock.now()
         runs = after.status is ApprovalStatus.APPROVED or (
             after.status is ApprovalStatus.EXPIRED and before.on_timeout == "approve"
@@ -99,7 +114,6 @@ class Approvals:
                 else StepStatus.REJECTED
             )
         )
-        commit = Commit()
         transitions.record(
             commit,
             self.ctx.keys,
@@ -158,16 +172,21 @@ class Approvals:
                     detail={"because": f"{step.id} did not run"},
                 )
 
-    async def _refused(self, approval: Approval, user: str) -> None:
+    async def _refused(self, approval: Approval, actor: Actor) -> None:
+        """Audit a refused attempt, once however often its delivery comes back."""
         commit = transitions.audit(
-            Commit(),
+            marked(self.ctx.store, actor),
             self.ctx.keys,
             approval.workspace,
-            actor=user,
+            actor=actor.user,
             at=self.ctx.clock.now(),
             action="approval.refused",
             subject=f"approval:{approval.id}",
             outcome_id=approval.outcome_id,
             detail={"why": "not an approver of this outcome"},
         )
-        await self.ctx.store.apply(commit)
+        try:
+            await self.ctx.store.apply(commit)
+        except TransitionRefused as refused:
+            if not refused_as_done(refused):
+                raise

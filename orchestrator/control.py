@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from orchestrator import transitions
+from orchestrator.actors import (
+    Actor,
+    check_home,
+    check_workspace,
+    done_before,
+    marked,
+    refused_as_done,
+)
 from orchestrator.context import Context
 from orchestrator.errors import NotAllowed, TransitionRefused
-from orchestrator.intake import Intake, Session, outcome_from
+from orchestrator.intake import Intake, IntakeGone, Session, outcome_from
 from orchestrator.loop import TICK_JOB, cancel_in_flight
 from orchestrator.models import Measurement, Outcome, OutcomeStatus, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
@@ -29,19 +37,37 @@ class Control:
         self.ctx = ctx
         self.intake = intake
 
-    async def confirm(self, session_id: str, user: str) -> Outcome:
-        """Make the owner's ready Statement of Benefit an active outcome, exactly once."""
-        session = await self.intake.take(session_id, user)
-        outcome = await self._start(session)
+    async def confirm(self, session_id: str, actor: Actor) -> Outcome:
+        """Make the owner's ready Statement of Benefit an active outcome, exactly once; the
+        same delivery run again (its worker died after the outcome started) returns it."""
+        try:
+            session = await self.intake.take(session_id, actor)
+        except IntakeGone:
+            if not await done_before(self.ctx.store, actor):
+                raise
+            return await self._confirmed(session_id, actor)
+        try:
+            outcome = await self._start(session, actor)
+        except AlreadyConfirmed:
+            await self.intake.finish(session)  # what a run that died after the start left
+            if not await done_before(self.ctx.store, actor):
+                raise
+            return await self._confirmed(session_id, actor)
         await self.intake.finish(session)
         return outcome
 
-    async def _start(self, session: Session) -> Outcome:
+    async def _confirmed(self, session_id: str, actor: Actor) -> Outcome:
+        """The outcome this very delivery confirmed in an earlier run."""
+        outcome = await self.ctx.store.outcome(outcome_id_of(session_id))
+        check_home(actor, outcome.conversation, "intake", session_id)
+        return outcome
+
+    async def _start(self, session: Session, actor: Actor) -> Outcome:
         workspace = self.ctx.workspace_of(session.workspace)
         now = self.ctx.clock.now()
-        outcome = outcome_from(session, f"o{session.id[1:]}", workspace, now)
+        outcome = outcome_from(session, outcome_id_of(session.id), workspace, now)
         commit = transitions.record(
-            Commit(),
+            marked(self.ctx.store, actor),
             self.ctx.keys,
             None,
             outcome,
@@ -84,24 +110,33 @@ class Control:
         people = self.ctx.workspace_of(workspace).people
         return user in (people.owner, *people.approvers, *people.on_call)
 
-    async def pause(self, outcome_id: str, user: str) -> Outcome:
-        return await self._move(outcome_id, user, OutcomeStatus.PAUSED, (OutcomeStatus.ACTIVE,))
+    async def pause(self, outcome_id: str, actor: Actor) -> Outcome:
+        return await self._move(outcome_id, actor, OutcomeStatus.PAUSED, (OutcomeStatus.ACTIVE,))
 
-    async def resume(self, outcome_id: str, user: str) -> Outcome:
-        return await self._move(outcome_id, user, OutcomeStatus.ACTIVE, (OutcomeStatus.PAUSED,))
+    async def resume(self, outcome_id: str, actor: Actor) -> Outcome:
+        return await self._move(outcome_id, actor, OutcomeStatus.ACTIVE, (OutcomeStatus.PAUSED,))
 
-    async def stop(self, outcome_id: str, user: str) -> Outcome:
+    async def stop(self, outcome_id: str, actor: Actor) -> Outcome:
         return await self._move(
-            outcome_id, user, OutcomeStatus.STOPPED, (OutcomeStatus.ACTIVE, OutcomeStatus.PAUSED)
+            outcome_id, actor, OutcomeStatus.STOPPED, (OutcomeStatus.ACTIVE, OutcomeStatus.PAUSED)
         )
 
     async def _move(
-        self, outcome_id: str, user: str, target: OutcomeStatus, sources: tuple[OutcomeStatus, ...]
+        self,
+        outcome_id: str,
+        actor: Actor,
+        target: OutcomeStatus,
+        sources: tuple[OutcomeStatus, ...],
     ) -> Outcome:
+        """Move the outcome, once: the same delivery run again returns it as it stands."""
         outcome = await self.ctx.store.outcome(outcome_id)
+        check_home(actor, outcome.conversation, "outcome", outcome_id)
+        user = actor.user
         if not self.may_control(user, outcome):
             raise NotAllowed(user, f"{_VERBS[target]} outcome {outcome_id}")
         if outcome.status not in sources:
+            if await done_before(self.ctx.store, actor):
+                return outcome
             raise TransitionRefused(
                 self.ctx.keys.outcome(outcome_id),
                 tuple(s.value for s in sources),
@@ -112,7 +147,7 @@ class Control:
             update={"status": target, "ended_at": now if target is OutcomeStatus.STOPPED else None}
         )
         commit = transitions.record(
-            Commit(),
+            marked(self.ctx.store, actor),
             self.ctx.keys,
             outcome,
             after,
@@ -135,7 +170,12 @@ class Control:
                 data={"by": user, "status": target.value},
             ),
         )
-        await self.ctx.store.apply(commit)
+        try:
+            await self.ctx.store.apply(commit)
+        except TransitionRefused as refused:
+            if not refused_as_done(refused):
+                raise
+            return await self.ctx.store.outcome(outcome_id)
         return after
 
     def _resume_work(self, commit: Commit, outcome_id: str, history: list[Step]) -> None:
@@ -144,17 +184,23 @@ class Control:
                 self.ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
         self.ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome_id})
 
-    async def pause_all(self, workspace: str, user: str) -> None:
-        await self._kill_switch(workspace, user, on=True)
+    async def pause_all(self, actor: Actor) -> None:
+        await self._kill_switch(actor, on=True)
 
-    async def resume_all(self, workspace: str, user: str) -> None:
-        await self._kill_switch(workspace, user, on=False)
+    async def resume_all(self, actor: Actor) -> None:
+        await self._kill_switch(actor, on=False)
 
-    async def _kill_switch(self, workspace: str, user: str, *, on: bool) -> None:
+    async def _kill_switch(self, actor: Actor, *, on: bool) -> None:
+        workspace, user = actor.workspace, actor.user
+        await check_workspace(self.ctx.store, actor)
         if not self.may_control_workspace(user, workspace):
             raise NotAllowed(user, f"{'pause' if on else 'resume'} all outcomes")
         key = self.ctx.keys.kill_switch(workspace)
-        commit = Commit().op("SET", key, user) if on else Commit().op("DEL", key)
+        commit = marked(self.ctx.store, actor)
+        if on:
+            commit.op("SET", key, user)
+        else:
+            commit.op("DEL", key)
         transitions.audit(
             commit,
             self.ctx.keys,
@@ -168,4 +214,13 @@ class Control:
             for outcome in await self.ctx.store.outcomes(workspace):
                 if outcome.status is OutcomeStatus.ACTIVE:
                     self._resume_work(commit, outcome.id, await self.ctx.store.steps(outcome.id))
-        await self.ctx.store.apply(commit)
+        try:
+            await self.ctx.store.apply(commit)
+        except TransitionRefused as refused:
+            if not refused_as_done(refused):
+                raise
+
+
+def outcome_id_of(session_id: str) -> str:
+    """The outcome a confirmed intake session becomes: `i7` becomes `o7`."""
+    return f"o{session_id[1:]}"

@@ -6,19 +6,29 @@ the owner confirms. The work that needs a measurement runs as a job.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from orchestrator.actors import (
+    Actor,
+    check_home,
+    check_workspace,
+    done_before,
+    marked,
+    refused_as_done,
+)
 from orchestrator.catalog import Workspace
 from orchestrator.context import Context
 from orchestrator.deadlines import find_deadline
-from orchestrator.errors import BatonError, NotAllowed
+from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
 from orchestrator.evaluate import met
 from orchestrator.models import ConversationRef, Direction, Outcome, OutcomeKind, Record
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.parser import Change, Draft, match_metrics, parse
+from orchestrator.store.commit import Commit
 from orchestrator.targets import judge
 
 SESSION_TTL_S = 7 * 86_400
@@ -90,19 +100,19 @@ class Intake:
         self.ctx = ctx
         self.interpreter = interpreter
 
-    async def start(self, conversation: ConversationRef, user: str, text: str) -> Session:
-        workspace = self.ctx.workspace_of(conversation.workspace)
+    async def start(self, actor: Actor, text: str) -> None:
+        """Open a session for `actor`'s statement and queue its first step, once per delivery."""
+        await check_workspace(self.ctx.store, actor)
+        workspace = self.ctx.workspace_of(actor.workspace)
         draft = parse(text, workspace, self.ctx.clock.now())
         session = Session(
             id=await self.ctx.store.next_id("i"),
-            workspace=conversation.workspace,
-            conversation=conversation,
-            owner=user,
+            workspace=actor.workspace,
+            conversation=actor.where,
+            owner=actor.user,
             draft=draft,
         )
-        await self._save(session)
-        await self.ctx.queue.enqueue(INTAKE_JOB, {"session": session.id})
-        return session
+        await self._advance_with(marked(self.ctx.store, actor), session)
 
     async def waiting_in(self, conversation: ConversationRef) -> Session | None:
         """The session in this conversation that is waiting for an answer, if any."""
@@ -110,41 +120,62 @@ class Intake:
         session = await self.load(pointer["id"]) if pointer else None
         return session if session is not None and session.asking is not None else None
 
-    async def answer(self, session: Session, user: str, text: str) -> None:
-        if user != session.owner:
-            raise NotAllowed(user, "answer for the owner of this outcome")
+    async def answer(self, session: Session, actor: Actor, text: str) -> None:
+        if actor.user != session.owner:
+            raise NotAllowed(actor.user, "answer for the owner of this outcome")
+        check_home(actor, session.conversation, "intake", session.id)
         workspace = self.ctx.workspace_of(session.workspace)
         draft = apply_answer(session, text, workspace, self.ctx.clock.now())
-        await self._save(session.model_copy(update={"draft": draft, "asking": None}))
-        await self.ctx.queue.enqueue(INTAKE_JOB, {"session": session.id})
+        after = session.model_copy(update={"draft": draft, "asking": None})
+        await self._advance_with(marked(self.ctx.store, actor), after)
+
+    async def _advance_with(self, commit: Commit, session: Session) -> None:
+        """Save `session` and queue its next step in `commit`; a delivery done before is done."""
+        self._save_in(commit, session)
+        self.ctx.queue.enqueue_in(commit, INTAKE_JOB, {"session": session.id})
+        try:
+            await self.ctx.store.apply(commit)
+        except TransitionRefused as refused:
+            if not refused_as_done(refused):
+                raise
 
     async def advance(self, session_id: str) -> None:
-        """The intake job: ask the next question, or measure and show the Statement."""
+        """The intake job: ask the next question, or measure and show the Statement. What
+        it says is queued in the commit that saves where the session stands, so a run cut
+        off before it is run again, and a run after it finds the question asked."""
         session = await self.load(session_id)
-        if session is None or session.ready:
+        if session is None or session.ready or session.asking is not None:
             return
         session = await self._interpret(session)
         session = await self._next(session)
+        commit = Commit()
         if session.problem is not None:
-            await self._forget(session)
+            await self._forget_in(commit, session)
         else:
-            await self._save(session)
-        await self.ctx.say(
+            self._save_in(commit, session)
+        self.ctx.notify(
+            commit,
             Notice(
                 kind=NoticeKind.INTAKE,
                 conversation=session.conversation,
                 data={"session": session.model_dump(mode="json")},
-            )
+            ),
         )
+        await self.ctx.store.apply(commit)
 
-    async def cancel(self, session_id: str, user: str) -> Session:
-        session = await self._owned(session_id, user)
-        await self._forget(session)
-        return session
+    async def cancel(self, session_id: str, actor: Actor) -> None:
+        """Forget the owner's session, once; the same delivery run again finds it done."""
+        try:
+            session = await self._owned(session_id, actor)
+        except IntakeGone:
+            if not await done_before(self.ctx.store, actor):
+                raise
+            return
+        await self._forget(session, marked(self.ctx.store, actor))
 
-    async def take(self, session_id: str, user: str) -> Session:
+    async def take(self, session_id: str, actor: Actor) -> Session:
         """The ready session, for confirmation by its owner."""
-        session = await self._owned(session_id, user)
+        session = await self._owned(session_id, actor)
         if not session.ready:
             raise IntakeGone(f"intake {session_id} is not ready to confirm")
         return session
@@ -156,12 +187,13 @@ class Intake:
         data = await self.ctx.store.get_json(self.ctx.keys.intake(session_id))
         return Session.model_validate(data) if data else None
 
-    async def _owned(self, session_id: str, user: str) -> Session:
+    async def _owned(self, session_id: str, actor: Actor) -> Session:
         session = await self.load(session_id)
         if session is None:
             raise IntakeGone(f"intake {session_id} is no longer open")
-        if user != session.owner:
-            raise NotAllowed(user, "confirm or cancel someone else's outcome")
+        check_home(actor, session.conversation, "intake", session_id)
+        if actor.user != session.owner:
+            raise NotAllowed(actor.user, "confirm or cancel someone else's outcome")
         return session
 
     async def _interpret(self, session: Session) -> Session:
@@ -233,18 +265,27 @@ class Intake:
             update["ready"] = True
         return session.model_copy(update=update)
 
-    async def _save(self, session: Session) -> None:
-        data = session.model_dump(mode="json")
-        await self.ctx.store.put_json(self.ctx.keys.intake(session.id), data, SESSION_TTL_S)
-        await self.ctx.store.put_json(
-            self.ctx.keys.intake(session.conversation.key), {"id": session.id}, SESSION_TTL_S
-        )
+    def _save_in(self, commit: Commit, session: Session) -> Commit:
+        data = json.dumps(session.model_dump(mode="json"))
+        pointer = json.dumps({"id": session.id})
+        commit.op("SET", self.ctx.keys.intake(session.id), data, "EX", SESSION_TTL_S)
+        where = self.ctx.keys.intake(session.conversation.key)
+        return commit.op("SET", where, pointer, "EX", SESSION_TTL_S)
 
-    async def _forget(self, session: Session) -> None:
-        await self.ctx.store.delete(self.ctx.keys.intake(session.id))
+    async def _forget(self, session: Session, commit: Commit | None = None) -> None:
+        commit = await self._forget_in(commit or Commit(), session)
+        try:
+            await self.ctx.store.apply(commit)
+        except TransitionRefused as refused:
+            if not refused_as_done(refused):
+                raise
+
+    async def _forget_in(self, commit: Commit, session: Session) -> Commit:
+        commit.op("DEL", self.ctx.keys.intake(session.id))
         pointer = await self.ctx.store.get_json(self.ctx.keys.intake(session.conversation.key))
         if pointer and pointer.get("id") == session.id:
-            await self.ctx.store.delete(self.ctx.keys.intake(session.conversation.key))
+            commit.op("DEL", self.ctx.keys.intake(session.conversation.key))
+        return commit
 
 
 STANDING_HORIZON = timedelta(days=3_650)

@@ -98,8 +98,10 @@ class RuleBook:
         by: str,
         step: Step,
         outcome: Outcome,
+        commit: Commit | None = None,
     ) -> bool:
-        """Add `rule` (audited with who accepted it); False when it is already there."""
+        """Add `rule` (audited with who accepted it) in `commit`, if given, with what it
+        already holds; False when the rule is already there."""
         if not may_govern(by, workspace, outcome):
             raise NotAllowed(by, "add a policy rule")
         key = self._key(tenant)
@@ -107,20 +109,29 @@ class RuleBook:
             return False
         now = self.clock.now()
         learned = LearnedRule(rule=rule, accepted_by=by, accepted_at=now, from_step=step.id)
-        commit = Commit().op("HSET", key, rule.name, learned.model_dump_json())
+        commit = (commit or Commit()).op("HSET", key, rule.name, learned.model_dump_json())
         detail = {"rule": rule.name, "from_step": step.id}
         await self._apply(commit, tenant, "policy.rule_added", by, now, detail, outcome.id)
         return True
 
-    async def remove(self, workspace: Workspace, tenant: str, number: int, *, by: str) -> Rule:
-        """Remove the `number`-th learned rule (1-based); raises IndexError when none."""
+    async def remove(
+        self,
+        workspace: Workspace,
+        tenant: str,
+        number: int,
+        *,
+        by: str,
+        commit: Commit | None = None,
+    ) -> Rule:
+        """Remove the `number`-th learned rule (1-based) in `commit`, if given, with what it
+        already holds; raises IndexError when none."""
         if not may_govern(by, workspace):
             raise NotAllowed(by, "remove a policy rule")
         listing = await self.listing(tenant)
         if not 1 <= number <= len(listing):
             raise IndexError(number)
         rule = listing[number - 1].rule
-        commit = Commit().op("HDEL", self._key(tenant), rule.name)
+        commit = (commit or Commit()).op("HDEL", self._key(tenant), rule.name)
         now = self.clock.now()
         await self._apply(commit, tenant, "policy.rule_removed", by, now, {"rule": rule.name})
         return rule

@@ -22,8 +22,13 @@ from bot.slack import inbound
 from bot.slack.blocks import ACTION_PREFIX, REJECT_CALLBACK, fallback_text, reject_modal, to_blocks
 from bot.slack.gateway import SlackGateway
 from bot.slack.home import HomeTabs
-from bot.slack.replies import enqueue_replies
-from bot.slack.work import SLACK_COMMAND, SLACK_STATEMENT, queue_click, queue_command
+from bot.slack.work import (
+    SLACK_COMMAND,
+    SLACK_STATEMENT,
+    enqueue_answer,
+    queue_click,
+    queue_command,
+)
 from handlers.cards import Click, Inbound, Reply
 from handlers.commands import COMMANDS
 from handlers.conversation import Conversation
@@ -124,7 +129,7 @@ class SlackListeners:
         return self.conversation.runtime.ctx.queue
 
     async def _enqueue(self, source: Inbound | Click, replies: list[Reply]) -> None:
-        await enqueue_replies(self._queue, source, replies)
+        await enqueue_answer(self._queue, source, replies)
 
     def _run_beside(self, call: Coroutine[Any, Any, object]) -> None:
         """Run `call` while the ack goes out; a failure is logged (the person can retry)."""

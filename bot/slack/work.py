@@ -9,13 +9,14 @@ thread, decides a click, or runs a command that draws a chart; replies go out as
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from bot.slack import inbound
 from bot.slack.gateway import SlackGateway
-from bot.slack.replies import enqueue_replies
+from bot.slack.replies import SLACK_REPLY, reply_ops
 from handlers import texts
-from handlers.cards import Card, Click, Inbound
+from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation
 from orchestrator.jobs import Job, JobQueue
 from orchestrator.models import ConversationRef, MessageRef
@@ -40,6 +41,16 @@ async def queue_command(queue: JobQueue, kind: str, body: Payload) -> None:
 
 async def queue_click(queue: JobQueue, click: Click) -> None:
     await queue.enqueue_gathered(SLACK_CLICK, click_to_json(click))
+
+
+async def enqueue_answer(queue: JobQueue, source: Inbound | Click, replies: list[Reply]) -> None:
+    """One `slack_reply` job for a request's replies, in order, named after the request's
+    delivery: a request run again (its worker died after queuing them) queues the same job
+    again, and the calls the first one made are not made twice."""
+    ops = reply_ops(source, replies)
+    if ops:
+        name = source.delivery_id or uuid.uuid4().hex
+        await queue.enqueue(SLACK_REPLY, {"id": f"answer:{name}", "ops": ops})
 
 
 def click_to_json(click: Click) -> Payload:
@@ -89,10 +100,10 @@ class SlackWork:
 
     async def click(self, job: Job) -> None:
         click = click_from_json(job.payload)
-        await enqueue_replies(self._queue, click, await self.conversation.on_click(click))
+        await enqueue_answer(self._queue, click, await self.conversation.on_click(click))
 
     async def _answer(self, message: Inbound) -> None:
-        await enqueue_replies(self._queue, message, await self.conversation.on_message(message))
+        await enqueue_answer(self._queue, message, await self.conversation.on_message(message))
 
     async def _anchor(self, body: Payload) -> str:
         store = self.conversation.runtime.ctx.store

@@ -20,8 +20,10 @@ from bot.teams.gateway import card_activity
 from bot.teams.references import ReferenceStore, to_conversation_ref
 from handlers import render, texts
 from handlers.cards import Card, Click, Inbound, Reply
-from handlers.conversation import Conversation
+from handlers.conversation import Conversation, transient
+from orchestrator.actors import Actor, check_home
 from orchestrator.errors import NotFound
+from orchestrator.models import ConversationRef
 
 INVOKE_NAME = "adaptiveCard/action"
 MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
@@ -33,12 +35,18 @@ def person(activity: Activity) -> str:
     return str(sender.aad_object_id or sender.id)
 
 
+def delivery_of(activity: Activity, where: ConversationRef) -> str | None:
+    """The activity's id, in its tenant's words: Teams' ids are its own, not Slack's."""
+    return f"teams:{where.workspace}:{activity.id}" if activity.id else None
+
+
 def to_inbound(activity: Activity) -> Inbound:
+    where = to_conversation_ref(activity)
     return Inbound(
-        conversation=to_conversation_ref(activity),
+        conversation=where,
         user=person(activity),
         text=TurnContext.remove_recipient_mention(activity) or "",
-        delivery_id=activity.id,
+        delivery_id=delivery_of(activity, where),
     )
 
 
@@ -47,13 +55,14 @@ def to_click(activity: Activity, data: object) -> Click | None:
     if parsed is None:
         return None
     action, value, reason = parsed
+    where = to_conversation_ref(activity)
     return Click(
-        conversation=to_conversation_ref(activity),
+        conversation=where,
         user=person(activity),
         action=action,
         value=value,
         reason=reason,
-        delivery_id=activity.id,
+        delivery_id=delivery_of(activity, where),
     )
 
 
@@ -100,10 +109,15 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         click = to_click(activity, activity.value)  # an Action.Submit from an older client
-        if click is not None:
-            replies = await self.conversation.on_click(click)
-        else:
-            replies = await self.conversation.on_message(to_inbound(activity))
+        try:
+            if click is not None:
+                replies = await self.conversation.on_click(click)
+            else:
+                replies = await self.conversation.on_message(to_inbound(activity))
+        except Exception as error:
+            if not transient(error):
+                raise
+            replies = [Reply(Card(title=texts.BUSY), private=True)]
         for reply in replies:
             await self._reply(turn_context, reply)
 
@@ -122,13 +136,18 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
             return await super().on_invoke_activity(turn_context)
         action = activity.value.get("action", {}) if isinstance(activity.value, dict) else {}
         data = action.get("data") if isinstance(action, dict) else None
-        if isinstance(action, dict) and action.get("verb") == REFRESH_VERB:
-            return await self._refresh(data)
-        click = to_click(activity, data)
-        if click is None:
-            return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST))
-        replies = await self.conversation.on_click(click)
-        return await self._answer(turn_context, click, replies)
+        try:
+            if isinstance(action, dict) and action.get("verb") == REFRESH_VERB:
+                return await self._refresh(activity, data)
+            click = to_click(activity, data)
+            if click is None:
+                return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST))
+            replies = await self.conversation.on_click(click)
+            return await self._answer(turn_context, click, replies)
+        except Exception as error:
+            if not transient(error):
+                raise
+            return message_response(texts.BUSY)  # nothing was decided: the person tries again
 
     async def _answer(
         self, turn_context: TurnContext, click: Click, replies: list[Reply]
@@ -143,23 +162,26 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
             # the invoke still answers with the refreshed approval.
             await turn_context.send_activity(card_activity(reply.card))
         if click.action in ("approve", "reject"):
-            return await self._refresh({"value": click.value})
+            return await self._refresh(turn_context.activity, {"value": click.value})
         return message_response(texts.TEAMS_ALREADY_HANDLED)
 
-    async def _refresh(self, data: Any) -> InvokeResponse:
-        """The approval card as it stands now, for whoever opens or clicks it."""
+    async def _refresh(self, activity: Activity, data: Any) -> InvokeResponse:
+        """The approval card as it stands now, for whoever opens or clicks it in the tenant
+        that owns it; in any other, it does not exist."""
         value = data.get("value") if isinstance(data, dict) else None
-        card = await self._approval_card(value) if isinstance(value, str) else None
+        actor = Actor(person(activity), to_conversation_ref(activity))
+        card = await self._approval_card(value, actor) if isinstance(value, str) else None
         if card is None:
             return message_response(texts.INTAKE_GONE)
         return card_response(card)
 
-    async def _approval_card(self, approval_id: str) -> Card | None:
+    async def _approval_card(self, approval_id: str, actor: Actor) -> Card | None:
         ctx = self.conversation.runtime.ctx
         try:
             approval = await ctx.store.approval(approval_id)
-            step = await ctx.store.step(approval.step_id)
             outcome = await ctx.store.outcome(approval.outcome_id)
+            check_home(actor, outcome.conversation, "approval", approval_id)
+            step = await ctx.store.step(approval.step_id)
         except NotFound:
             return None
         return render.approval_card(approval, step, outcome, ctx.workspace_of(outcome.workspace))

@@ -306,6 +306,15 @@ class RedisStore:
             owner,
         )
 
+    async def an_outcome(self, workspace: str) -> Outcome | None:
+        """Any one outcome of `workspace` (None without any): what they share, such as the
+        chat platform they live on, is read from one."""
+        member: Any = await self.redis.srandmember(self.keys.outcomes_of(workspace))
+        if member is None:
+            return None
+        raw = await self.redis.hget(self.keys.outcome(_text(member)), "data")
+        return Outcome.model_validate_json(raw) if raw is not None else None
+
 
 @dataclass(frozen=True)
 class TickSnapshot:

@@ -34,7 +34,7 @@ from bot.bootstrap import App, bootstrap
 from bot.demo.simulation import Business
 from bot.web import build_web_app
 from config.settings import DEMO_WORKSPACE, Settings
-from handlers.cards import Inbound
+from handlers.cards import Click, Inbound
 from orchestrator.clock import ManualClock
 from orchestrator.connectors.webhook import signature
 from orchestrator.models import ConversationRef
@@ -144,7 +144,9 @@ async def _seed(app: App, gateway: RecordingGateway) -> str:
     statement = "Cut monthly churn by 2 points by end of Q1"
     await app.conversation.on_message(Inbound(where, "olivia", statement))
     await app.runtime.drain()
-    await app.runtime.control.confirm(gateway.buttons("confirm")[-1], "olivia")
+    await app.conversation.on_click(
+        Click(where, "olivia", "confirm", gateway.buttons("confirm")[-1])
+    )
     await app.runtime.drain()
     return gateway.buttons("approve")[-1]
 
