@@ -256,7 +256,7 @@ async def test_a_click_redis_refused_is_retried_not_answered_as_failed(
     runtime = slack.harness.runtime
     await runtime.ctx.queue.enqueue(SLACK_CLICK, click_to_json(click))
     slack.redis.refusals = [error]
-    with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
+    with contextlib.suppress(RedisConnectionError, RedisTimeoutError, ResponseError):
         await runtime.worker.run_once()  # an outage reaches the worker, which waits it out
     assert (await slack.harness.store.approval(approval_id)).status is ApprovalStatus.PENDING
 

@@ -20,10 +20,15 @@ async def _twice(harness: Harness, user: str, text: str, delivery: str) -> list[
     return [first[0].card.title, again[0].card.title]
 
 
-async def test_a_redelivered_pause_pauses_once_and_answers_again(harness: Harness) -> None:
+async def test_a_redelivered_pause_pauses_once_and_is_said_once(harness: Harness) -> None:
+    """Typed in the outcome's own conversation, the pause is said there by its notice (no
+    separate reply), once however often the command is delivered."""
     outcome_id = await harness.state("olivia", STATEMENT)
-    titles = await _twice(harness, "alice", f"pause {outcome_id}", "Ev-pause")
-    assert titles == [f"Outcome {outcome_id} is now paused."] * 2
+    said = Inbound(CHANNEL, "alice", f"pause {outcome_id}", delivery_id="Ev-pause")
+    replies = [await harness.conversation.on_message(said) for _ in range(2)]
+    await harness.runtime.drain()
+    assert replies == [[], []]
+    assert harness.gateway.titles().count(f"Outcome {outcome_id} is now paused.") == 1
     outcome = await harness.store.outcome(outcome_id)
     assert outcome.status is OutcomeStatus.PAUSED
     trail = await harness.store.audit_trail(outcome)

@@ -69,7 +69,12 @@ async def test_production_without_credentials_refuses_and_names_them(settings: S
 
 async def test_with_credentials_an_unauthenticated_request_is_refused(settings: Settings) -> None:
     configured = settings.model_copy(
-        update={"env": "production", "microsoft_app_id": APP_ID, "microsoft_app_password": "pw"}
+        update={
+            "env": "production",
+            "microsoft_app_id": APP_ID,
+            "microsoft_app_password": "pw",
+            "audit_key": "serving-audit-key-" + "0" * 32,  # production serving needs one
+        }
     )
     async for client, note in _client(configured):
         assert APP_ID in note
