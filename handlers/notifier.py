@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
+from orchestrator import deliveries
 from orchestrator.catalog import Workspace
+from orchestrator.clock import Clock, SystemClock
+from orchestrator.deliveries import CallLog
 from orchestrator.evaluate import evaluate
 from orchestrator.intake import Session
 from orchestrator.models import Evaluation, Outcome
 from orchestrator.notices import Notice, NoticeKind
+from orchestrator.outages import ChannelOutages
 from orchestrator.store.redis_store import RedisStore
 
 from handlers import render, texts
@@ -29,10 +33,12 @@ class ChatNotifier:
         store: RedisStore,
         gateways: Mapping[str, ChatGateway],
         workspace_of: Callable[[str], Workspace],
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
         self.gateways = gateways
         self.workspace_of = workspace_of
+        self.outages = ChannelOutages(store.redis, store.keys, clock or SystemClock())
         self._renderers: dict[NoticeKind, Callable[[Notice], Awaitable[None]]] = {
             NoticeKind.INTAKE: self._intake,
             NoticeKind.STARTED: self._progress,
@@ -53,7 +59,11 @@ class ChatNotifier:
         }
 
     async def deliver(self, notice: Notice) -> None:
-        await self._renderers[notice.kind](notice)
+        """Say `notice`. Its calls go through a call log named by the notice: a notice run
+        again (its second call deferred, the platform down) makes each call once, and its
+        messages keep their place in a channel that is down."""
+        calls = CallLog(self.store.redis, self.store.keys, f"notice:{notice.id}", self.outages)
+        await deliveries.delivering(calls, lambda: self._renderers[notice.kind](notice))
 
     def _gateway(self, notice: Notice) -> ChatGateway:
         return self.gateways[notice.conversation.platform]

@@ -265,6 +265,11 @@ class JobQueue:
         """Acknowledge and re-schedule with one more attempt, in one transaction."""
         await self._reschedule(job, f"retry:{job.entry_id}", due, job.attempt + 1)
 
+    async def retry_unavailable(self, job: Job, due: datetime) -> None:
+        """Acknowledge and re-schedule unchanged (same attempt) after something the job
+        depends on was down: an outage is not the job's failure."""
+        await self._reschedule(job, f"unavailable:{job.entry_id}", due, job.attempt)
+
     async def defer(self, job: Job, due: datetime) -> None:
         """Acknowledge and re-schedule unchanged (same attempt), in one transaction."""
         await self._reschedule(job, f"defer:{job.entry_id}", due, job.attempt)

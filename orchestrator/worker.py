@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator import logcontext
 from orchestrator.clock import Clock
-from orchestrator.errors import Deferred, NotFound
+from orchestrator.errors import Deferred, NotFound, Refused, Unavailable
 from orchestrator.jobs import Delivery, Job, JobQueue, delivering
 
 log = logging.getLogger("baton.worker")
@@ -23,6 +23,8 @@ log = logging.getLogger("baton.worker")
 JobHandler = Callable[[Job], Awaitable[None]]
 DeadLetterHook = Callable[[Job, str], Awaitable[None]]
 
+UNAVAILABLE_MAX_WAIT_S = 60.0
+"""The longest wait between two tries of a job whose dependency is down."""
 ACK_WITHIN_S = 0.02
 """How long a handled job's acknowledgement may wait to share a round trip with others'
 (or with the next read). Only a crash in that window runs the job again."""
@@ -240,6 +242,12 @@ class Worker:
             log.info("job %s %s", job.kind, later)
             await self.queue.defer(job, self.clock.now() + timedelta(seconds=later.seconds))
             return
+        except Unavailable as down:  # not the job's failure: run it again when it may pass
+            await self._unavailable(job, down)
+            return
+        except Refused as refused:  # for good: running it again cannot help
+            await self._dead(job, f"refused: {refused}")
+            return
         except asyncio.CancelledError:
             raise  # left unacknowledged: another worker reclaims it
         except (RedisConnectionError, RedisTimeoutError):
@@ -262,6 +270,13 @@ class Worker:
         backoff = timedelta(seconds=min(2**job.attempt, 300))
         log.warning("job %s failed (attempt %d): %s", job.kind, job.attempt + 1, detail)
         await self.queue.retry_later(job, self.clock.now() + backoff)
+
+    async def _unavailable(self, job: Job, down: Unavailable) -> None:
+        """A stand-in until the worker keeps outages itself: wait what the error asks
+        (capped), without counting an attempt; no giving up here."""
+        wait = min(max(down.seconds or 1.0, 1.0), UNAVAILABLE_MAX_WAIT_S)
+        log.warning("job %s waits %.0f s: %s", job.kind, wait, down)
+        await self.queue.retry_unavailable(job, self.clock.now() + timedelta(seconds=wait))
 
     async def _dead(self, job: Job, detail: str) -> None:
         log.error("job %s dead-lettered: %s", job.kind, detail)
