@@ -51,7 +51,9 @@ while true do
   redis.call('ZREM', queue, head)
   redis.call('HDEL', seen, head)
 end
-redis.call('ZADD', queue, 'NX', now, token)
+if not redis.call('ZSCORE', queue, token) then
+  redis.call('ZADD', queue, redis.call('INCR', KEYS[4]), token)
+end
 redis.call('HSET', seen, token, tostring(now))
 local ahead = redis.call('ZRANK', queue, token)
 local failing = redis.call('HEXISTS', state, 'since')
@@ -64,7 +66,9 @@ still failing}, and `token` keeps its place."""
 FAILED_LUA = """
 local queue, seen, state = KEYS[1], KEYS[2], KEYS[3]
 local token, now, page_after, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-redis.call('ZADD', queue, 'NX', now, token)
+if not redis.call('ZSCORE', queue, token) then
+  redis.call('ZADD', queue, redis.call('INCR', KEYS[4]), token)
+end
 redis.call('HSET', seen, token, tostring(now))
 redis.call('HSETNX', state, 'since', tostring(now))
 for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ttl) end
@@ -106,7 +110,7 @@ class ChannelOutages:
 
     def _keys(self, channel: str) -> list[str]:
         base = self.keys.dedupe(f"outage:{channel}")
-        return [f"{base}:queue", f"{base}:seen", base]
+        return [f"{base}:queue", f"{base}:seen", base, f"{base}:arrivals"]
 
     async def take_turn(self, channel: str, token: str) -> bool:
         """Return when `token` may call `channel` now: True when its success must be told
