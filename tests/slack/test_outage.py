@@ -8,72 +8,24 @@ is paged once for the outage and the page is resolved when Slack answers again.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.gateway import SlackGateway
-from bot.slack.pacing import ChannelPacer
-from bot.slack.replies import SLACK_REPLY, ReplyDelivery, enqueue_replies
+from bot.slack.replies import enqueue_replies
 from handlers import texts
 from handlers.cards import Card, Inbound, Reply
-from handlers.notifier import ChatNotifier
-from orchestrator.incidents import Incident, IncidentKind
-from orchestrator.models import ConversationRef
+from orchestrator.incidents import IncidentKind
 from orchestrator.notices import Notice, NoticeKind
 from tests.conftest import CHANNEL, Harness
 from tests.doubles.slack_api import SlackApiDouble
-from tests.slack.conftest import BOT_TOKEN, small_png
-from tests.slack.test_gateway import FakeTime
-
-WHERE = ConversationRef(platform="slack", workspace="T1", channel="C1")
-
-
-class RecordingPager:
-    def __init__(self) -> None:
-        self.pages: list[Incident] = []
-
-    async def page(self, incident: Incident) -> None:
-        self.pages.append(incident)
-
-
-@dataclass
-class Wired:
-    slack: SlackGateway
-    pager: RecordingPager
-
-
-def wire(harness: Harness, api: SlackApiDouble, *, burst: int = 5) -> Wired:
-    """Baton's Slack delivery as a worker runs it, on the harness's clock: notices of the
-    `slack` platform (and of the harness's `test` one) and `slack_reply` jobs."""
-
-    def now() -> float:
-        return harness.clock.now().timestamp()
-
-    client = AsyncWebClient(token=BOT_TOKEN, base_url=api.base_url)
-    pacer = ChannelPacer(burst=burst, clock=now, sleep=FakeTime().sleep)
-    slack = SlackGateway(client, pacer=pacer, tier4=ChannelPacer(clock=now, sleep=FakeTime().sleep))
-    store, ctx = harness.store, harness.runtime.ctx
-    gateways = {"slack": slack, "test": slack}
-    harness.runtime.notifier = ChatNotifier(store, gateways, ctx.workspace_of, harness.clock)
-    harness.runtime.register(SLACK_REPLY, ReplyDelivery(slack, store, harness.clock))
-    pager = RecordingPager()
-    harness.runtime.pager = pager
-    return Wired(slack, pager)
+from tests.slack.conftest import small_png
+from tests.slack.delivery import WHERE, Wired, run_for, wire
 
 
 @pytest.fixture
 async def wired(harness: Harness, slack_api: SlackApiDouble) -> AsyncIterator[Wired]:
     yield wire(harness, slack_api)
-
-
-async def run_for(harness: Harness, seconds: int, step: int = 15) -> None:
-    """Let `seconds` pass on the clock, running whatever comes due on the way."""
-    for _ in range(seconds // step):
-        harness.clock.advance(timedelta(seconds=step))
-        await harness.runtime.drain()
 
 
 async def test_an_outage_of_minutes_delays_every_message_and_loses_none(
