@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
@@ -9,6 +10,7 @@ from orchestrator import deliveries
 from orchestrator.catalog import Workspace
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.deliveries import CallLog
+from orchestrator.errors import Refused
 from orchestrator.evaluate import evaluate
 from orchestrator.intake import Session
 from orchestrator.models import Evaluation, Outcome
@@ -20,6 +22,8 @@ from handlers import render, texts
 from handlers.cards import Card
 from handlers.digest import digest_cards
 from handlers.ports import ChatGateway
+
+log = logging.getLogger("baton.notifier")
 
 PROGRESS_REF = "progress_msg"
 APPROVAL_REF = "msg"
@@ -97,13 +101,20 @@ class ChatNotifier:
             await self.store.spent(outcome.id),
             cases=notice.data.get("cases"),  # a standing outcome's case counts
         )
-        key = self.store.keys.outcome(outcome.id)
-        ref = await self.store.message_ref(key, PROGRESS_REF)
-        if ref is None:
-            ref = await self._gateway(notice).send(conversation=notice.conversation, card=card)
-            await self.store.save_message_ref(key, PROGRESS_REF, ref)
-        else:
-            await self._gateway(notice).update(ref=ref, card=card)
+        await self._show(notice, self.store.keys.outcome(outcome.id), PROGRESS_REF, card)
+
+    async def _show(self, notice: Notice, key: str, name: str, card: Card) -> None:
+        """Update the record's message in place, or post it when there is none, or none any
+        more (deleted, or too old for the platform to edit: it refuses the update)."""
+        ref = await self.store.message_ref(key, name)
+        if ref is not None:
+            try:
+                await self._gateway(notice).update(ref=ref, card=card)
+                return
+            except Refused as refused:
+                log.warning("message %s not updated (%s); posting it again", name, refused)
+        ref = await self._gateway(notice).send(conversation=notice.conversation, card=card)
+        await self.store.save_message_ref(key, name, ref)
 
     async def _plan(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")
@@ -120,13 +131,7 @@ class ChatNotifier:
         step = await self.store.step(approval.step_id)
         outcome = await self.store.outcome(approval.outcome_id)
         card = render.approval_card(approval, step, outcome, self.workspace_of(outcome.workspace))
-        key = self.store.keys.approval(approval.id)
-        ref = await self.store.message_ref(key, APPROVAL_REF)
-        if ref is None:
-            ref = await self._gateway(notice).send(conversation=notice.conversation, card=card)
-            await self.store.save_message_ref(key, APPROVAL_REF, ref)
-        else:
-            await self._gateway(notice).update(ref=ref, card=card)
+        await self._show(notice, self.store.keys.approval(approval.id), APPROVAL_REF, card)
 
     async def _effect(self, notice: Notice) -> None:
         """Refresh a decided approval's card in place with the step's measured effect."""

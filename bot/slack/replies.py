@@ -8,6 +8,7 @@ each of a reply's calls is made once however often the job runs.
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from dataclasses import asdict
 from typing import Any
@@ -17,10 +18,13 @@ from handlers.cards import Button, Card, Click, Inbound, Reply
 from orchestrator import deliveries
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.deliveries import CallLog
+from orchestrator.errors import Refused
 from orchestrator.jobs import Job, JobQueue
 from orchestrator.models import ConversationRef, MessageRef
 from orchestrator.outages import ChannelOutages
 from orchestrator.store.redis_store import RedisStore
+
+log = logging.getLogger("baton.slack")
 
 SLACK_REPLY = "slack_reply"
 """The job kind that shows replies to one command or click, in order."""
@@ -90,8 +94,17 @@ class ReplyDelivery:
         await deliveries.delivering(calls, lambda: self._run_all(job.payload["ops"]))
 
     async def _run_all(self, ops: list[Op]) -> None:
+        """Every op in order; one Slack refuses for good does not keep the others from
+        being shown, and the job still fails for it (set aside, with its incident)."""
+        refusals: list[Refused] = []
         for op in ops:
-            await self._run(op)
+            try:
+                await self._run(op)
+            except Refused as refused:
+                log.warning("a reply was refused: %s", refused)
+                refusals.append(refused)
+        if refusals:
+            raise refusals[0]
 
     async def _run(self, op: Op) -> None:
         where = ConversationRef.model_validate(op["conversation"])

@@ -17,7 +17,7 @@ import pytest
 
 from bot.slack.replies import enqueue_replies
 from handlers import texts
-from handlers.cards import Inbound
+from handlers.cards import Card, Inbound, Reply
 from orchestrator.incidents import IncidentKind
 from orchestrator.notices import Notice, NoticeKind
 from tests.conftest import Harness
@@ -105,3 +105,33 @@ async def test_a_channel_baton_cannot_post_in_is_set_aside_at_once_and_paged(
     kinds = [p.kind for p in wired.pager.pages]
     assert kinds == [IncidentKind.JOB_DEAD_LETTERED.value]
     assert "channel_not_found" in wired.pager.pages[0].what
+
+
+async def test_one_reply_refused_does_not_keep_the_others_from_being_shown(
+    harness: Harness, wired: Wired, slack_api: SlackApiDouble
+) -> None:
+    slack_api.refuse_next("user_not_in_channel", 1, method="chat.postEphemeral")
+    asked = Inbound(WHERE, "guest", "status o1")
+    replies = [Reply(Card(title="Only you"), private=True), Reply(Card(title="For everyone"))]
+    await enqueue_replies(harness.runtime.ctx.queue, asked, replies)
+    await harness.runtime.drain()
+    await run_for(harness, 60)
+    assert slack_api.texts() == ["For everyone"]
+    assert slack_api.refused == 1 and await harness.runtime.ctx.queue.dead() == 1
+    assert "user_not_in_channel" in wired.pager.pages[0].what
+
+
+async def test_a_message_that_cannot_be_edited_any_more_is_posted_again(
+    harness: Harness, slack_api: SlackApiDouble
+) -> None:
+    outcome_id = await harness.state("olivia", "Cut monthly churn by 2 points by end of Q1")
+    wire(harness, slack_api)
+    slack_api.refuse_next("message_not_found", 1, method="chat.update")
+    await harness.say("olivia", f"pause {outcome_id}")
+    paused = texts.CONTROL_DONE.format(id=outcome_id, status="paused")
+    posted = slack_api.texts()
+    assert posted[0] == paused and len(posted) == 2  # the progress message, posted anew
+    ref = await harness.store.message_ref(harness.store.keys.outcome(outcome_id), "progress_msg")
+    answers = [c.answer for c in slack_api.calls if c.method == "chat.postMessage"]
+    assert ref is not None and ref.message_id == answers[1]["ts"]
+    assert await harness.runtime.ctx.queue.dead() == 0
