@@ -23,6 +23,7 @@ from bot.teams.surface import build_adapter
 from config.settings import Settings
 from handlers.cards import Card, Inbound
 from handlers.notifier import ChatNotifier
+from handlers.ports import ChatGateway
 from orchestrator.incidents import IncidentKind
 from orchestrator.models import ConversationRef
 from orchestrator.notices import Notice, NoticeKind
@@ -56,7 +57,7 @@ async def teams(harness: Harness, double: BotConnectorDouble) -> TeamsGateway:
     gateway = TeamsGateway(
         build_adapter(settings), references, pacer, app_id=None, sleep=time.sleep
     )
-    gateways = {"teams": gateway, "test": harness.gateway}
+    gateways: dict[str, ChatGateway] = {"teams": gateway, "test": harness.gateway}
     harness.runtime.notifier = ChatNotifier(
         store, gateways, harness.runtime.ctx.workspace_of, harness.clock
     )
