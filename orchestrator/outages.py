@@ -2,7 +2,8 @@
 
 While deliveries to a channel fail for a reason that will pass (the platform answers 5xx,
 keeps throttling, cannot be reached), the channel has a queue in Redis: every delivery that
-failed there, or came after, takes a place in it, first come first served, and only the
+failed there, or came after, takes a place in it, first come first served (numbered as
+they arrive), and only the
 delivery at its head may try the platform. When the head gets through, the channel is
 healthy again and the queue drains in order; a head that does not come back (its job was
 set aside) loses its place after `STALE_S`.
@@ -15,6 +16,7 @@ answers again.
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from redis.asyncio import Redis
 
@@ -56,12 +58,13 @@ if not redis.call('ZSCORE', queue, token) then
 end
 redis.call('HSET', seen, token, tostring(now))
 local ahead = redis.call('ZRANK', queue, token)
-local failing = redis.call('HEXISTS', state, 'since')
-return {ahead, failing + 2}
+local since = redis.call('HGET', state, 'since')
+if since then return {ahead, 3, since} end
+return {ahead, 2}
 """
 """Whether `token` may call now: {0, 0} yes; {0, 1} yes, and a success ends an outage (it is
 at the head, or the channel was failing); else {places ahead, 2 + whether the channel is
-still failing}, and `token` keeps its place."""
+still failing, the time it started failing}, and `token` keeps its place."""
 
 FAILED_LUA = """
 local queue, seen, state = KEYS[1], KEYS[2], KEYS[3]
@@ -117,11 +120,13 @@ class ChannelOutages:
         (`answered`: it may end an outage). Raise `Unavailable`, with the wait, while
         deliveries queued before it wait."""
         now = self.clock.now().timestamp()
-        ahead, state = await self._turn(keys=self._keys(channel), args=[token, now, STALE_S])
+        ahead, state, *since = await self._turn(
+            keys=self._keys(channel), args=[token, now, STALE_S]
+        )
         if int(state) < 2:
             return int(state) == 1
         failing = int(state) == 3
-        wait = await self._backoff(channel) if failing else DRAIN_WAIT_S * (int(ahead) + 1)
+        wait = _backoff(now - float(since[0])) if failing else DRAIN_WAIT_S * (int(ahead) + 1)
         raise Unavailable(channel, f"waiting behind {ahead} earlier messages", seconds=wait)
 
     async def failed(self, channel: str, token: str, error: Unavailable) -> Unavailable:
@@ -154,17 +159,14 @@ class ChannelOutages:
         may go."""
         await self._leave(keys=self._keys(channel), args=[token])
 
-    async def _backoff(self, channel: str) -> float:
-        since = await self.redis.hget(self._keys(channel)[2], "since")
-        started = float(since) if since is not None else self.clock.now().timestamp()
-        return _backoff(self.clock.now().timestamp() - started)
-
     async def _page(self, channel: str, started: float, what: str) -> None:
         lasted = self.clock.now().timestamp() - started
         log.error("chat channel %s failing for %.0f s: %s; paging on-call", channel, lasted, what)
         await self._enqueue_page(channel, "trigger", lasted, what)
 
-    async def _enqueue_page(self, channel: str, action: str, lasted: float, what: str) -> None:
+    async def _enqueue_page(
+        self, channel: str, action: Literal["trigger", "resolve"], lasted: float, what: str
+    ) -> None:
         kind = IncidentKind.CHAT_UNAVAILABLE.value
         if action == "resolve":
             text = f"{channel} answers again after {_minutes(lasted)}"
@@ -177,7 +179,7 @@ class ChannelOutages:
             outcome_id=None,
             what=text,
             dedup_key=dedup_key(kind, channel),
-            action="resolve" if action == "resolve" else "trigger",
+            action=action,
             at=self.clock.now(),
             details={"channel": channel},
         )
