@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -66,7 +67,8 @@ class ChatNotifier:
         """Say `notice`. Its calls go through a call log named by the notice: a notice run
         again (its second call deferred, the platform down) makes each call once, and its
         messages keep their place in a channel that is down."""
-        calls = CallLog(self.store.redis, self.store.keys, f"notice:{notice.id}", self.outages)
+        name = f"notice:{_delivery_id(notice)}"
+        calls = CallLog(self.store.redis, self.store.keys, name, self.outages)
         await deliveries.delivering(calls, lambda: self._renderers[notice.kind](notice))
 
     def _gateway(self, notice: Notice) -> ChatGateway:
@@ -206,3 +208,12 @@ class ChatNotifier:
         deadline = texts.APPROVAL_DECIDE_BY.format(when=render.when(approval.deadline))
         await self._send(notice, replace(card, title=title, footer=deadline))
         await self._approval(notice)
+
+
+def _delivery_id(notice: Notice) -> str:
+    """The notice's id; for a notice queued before notices had ids, one made from what it
+    says, so that it too keeps its name (and its place in a channel's queue) when run again."""
+    if "id" in notice.model_fields_set:
+        return notice.id
+    said = notice.model_dump_json(exclude={"id"})
+    return hashlib.sha1(said.encode(), usedforsecurity=False).hexdigest()[:24]
