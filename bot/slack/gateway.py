@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -91,68 +91,39 @@ class SlackGateway:
     async def send(self, *, conversation: ConversationRef, card: Card) -> MessageRef:
         """Post a card in the channel (in its thread, if any), as several messages when one
         would be over Slack's limits; the reference is the first's."""
+        args = {"channel": conversation.channel, "thread_ts": conversation.thread}
+        post = self.client.chat_postMessage
         first: str | None = None
         parts = to_messages(card)
         for part, blocks in enumerate(parts, start=1):
             text = _part_text(card, part, len(parts))
-            answer = await self._post(conversation, card, text, blocks)
+            answer = await self._message(
+                "chat.postMessage", post, conversation, args, card, text, blocks
+            )
             first = first or str(answer["ts"])
         await self._changed(conversation.workspace)
         return MessageRef(conversation=conversation, message_id=str(first))
 
     async def update(self, *, ref: MessageRef, card: Card) -> None:
-        """Replace a posted message for everyone (chat.update outlives response_url)."""
+        """Replace a posted message for everyone (chat.update outlives response_url), within
+        Slack's limits: one message, shortened if it must be."""
         where = ref.conversation
-        args: dict[str, Any] = {"channel": where.channel, "ts": ref.message_id}
-        try:
-            await self._call(
-                "chat.update",
-                self.client.chat_update,
-                where=where,
-                **args,
-                text=fallback_text(card),
-                blocks=fitted(card),
-            )
-        except SlackRefused as refused:
-            if refused.code not in UNSHOWABLE:
-                raise
-            log.warning("Slack refused an update (%s); replaced with plain text", refused.code)
-            text = _fallback(card, refused.code)
-            await self._call("chat.update", self.client.chat_update, where=where, **args, text=text)
+        args = {"channel": where.channel, "ts": ref.message_id}
+        text, blocks = fallback_text(card), fitted(card)
+        await self._message("chat.update", self.client.chat_update, where, args, card, text, blocks)
         await self._changed(where.workspace)
 
     async def send_private(self, *, conversation: ConversationRef, user: str, card: Card) -> None:
         """An ephemeral message only `user` sees (several, when one would be too big)."""
+        args = {"channel": conversation.channel, "user": user, "thread_ts": conversation.thread}
+        whisper = self.client.chat_postEphemeral
+        pace = (self.tier4, f"ephemeral:{conversation.workspace}")
         parts = to_messages(card)
         for part, blocks in enumerate(parts, start=1):
-            args: dict[str, Any] = {
-                "channel": conversation.channel,
-                "user": user,
-                "thread_ts": conversation.thread,
-            }
-            try:
-                await self._call(
-                    "chat.postEphemeral",
-                    self.client.chat_postEphemeral,
-                    where=conversation,
-                    pace=(self.tier4, f"ephemeral:{conversation.workspace}"),
-                    **args,
-                    text=_part_text(card, part, len(parts)),
-                    blocks=blocks,
-                )
-            except SlackRefused as refused:
-                if refused.code not in UNSHOWABLE:
-                    raise
-                log.warning("Slack refused a private message (%s); sent as text", refused.code)
-                await self._call(
-                    "chat.postEphemeral",
-                    self.client.chat_postEphemeral,
-                    where=conversation,
-                    pace=(self.tier4, f"ephemeral:{conversation.workspace}"),
-                    **args,
-                    text=_fallback(card, refused.code),
-                )
-                return
+            text = _part_text(card, part, len(parts))
+            await self._message(
+                "chat.postEphemeral", whisper, conversation, args, card, text, blocks, pace
+            )
 
     async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
         """Upload a PNG into the conversation (files.getUploadURLExternal + complete)."""
@@ -178,22 +149,30 @@ class SlackGateway:
             view=view,
         )
 
-    async def _post(
-        self, where: ConversationRef, card: Card, text: str, blocks: list[Block]
+    async def _message(
+        self,
+        method: str,
+        call: Callable[..., Awaitable[AsyncSlackResponse]],
+        where: ConversationRef,
+        args: Mapping[str, str | None],
+        card: Card,
+        text: str,
+        blocks: list[Block],
+        pace: tuple[ChannelPacer, str] | None = None,
     ) -> Answer:
-        """One chat.postMessage; a message Slack refuses to show goes again as plain text."""
-        args: dict[str, Any] = {"channel": where.channel, "thread_ts": where.thread}
-        post = self.client.chat_postMessage
+        """One message call; a message Slack refuses to show goes again as plain text."""
         try:
             return await self._call(
-                "chat.postMessage", post, where=where, **args, text=text, blocks=blocks
+                method, call, where=where, pace=pace, **args, text=text, blocks=blocks
             )
         except SlackRefused as refused:
             if refused.code not in UNSHOWABLE:
                 raise
-            log.warning("Slack refused a message (%s); sent as plain text", refused.code)
+            log.warning(
+                "Slack refused a message (%s: %s); sent as plain text", method, refused.code
+            )
             text = _fallback(card, refused.code)
-            return await self._call("chat.postMessage", post, where=where, **args, text=text)
+            return await self._call(method, call, where=where, pace=pace, **args, text=text)
 
     async def _changed(self, workspace: str) -> None:
         if self.changed is None:
