@@ -5,7 +5,8 @@ chart; a notice, then the progress message refreshed. When one of them must wait
 turn is far off, the platform is down) the whole job runs again later, from the top. So
 every call is remembered under the delivery's name and its place in it: run again, the
 delivery replays its calls, and those that went out return what the platform answered
-then instead of being made twice. The call that waited keeps its name, so it also keeps
+then instead of being made twice (a refusal for good is remembered too, so the delivery
+takes the same path again). The call that waited keeps its name, so it also keeps
 the paced turn it was given.
 
 A gateway asks `current()` for the running delivery's log and makes each call through it;
@@ -23,13 +24,15 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from orchestrator.errors import Deferred, Unavailable
+from orchestrator.errors import Deferred, Refused, Unavailable
 from orchestrator.outages import ChannelOutages
 from orchestrator.store.keys import Keys
 
 REMEMBERED_S = 86_400
 """How long a delivery's calls are remembered: longer than any outage a job is kept through."""
 Answer = dict[str, Any]
+REFUSED = "refused"
+"""Marks a remembered refusal."""
 Make = Callable[[str], Awaitable[Answer]]
 
 
@@ -54,8 +57,7 @@ class CallLog:
         index = str(self.calls)
         remembered = await self.redis.hget(self.key, index)
         if remembered is not None:
-            answer: Answer = orjson.loads(remembered)
-            return answer
+            return _replayed(channel, orjson.loads(remembered))
         self.channels.add(channel)
         tell = await self.outages.take_turn(channel, self.delivery) if self.outages else False
         try:
@@ -64,13 +66,19 @@ class CallLog:
             if self.outages is None:
                 raise
             raise await self.outages.failed(channel, self.delivery, down) from down
+        except Refused as refused:  # remembered too: run again, the delivery takes the same path
+            await self._remember(index, {REFUSED: refused.what, "code": refused.code})
+            raise
+        await self._remember(index, answer)
+        if tell and self.outages is not None:
+            await self.outages.answered(channel)
+        return answer
+
+    async def _remember(self, index: str, answer: Answer) -> None:
         pipe = self.redis.pipeline(transaction=False)
         pipe.hset(self.key, index, orjson.dumps(answer))
         pipe.expire(self.key, REMEMBERED_S)
         await pipe.execute()
-        if tell and self.outages is not None:
-            await self.outages.answered(channel)
-        return answer
 
     async def finish(self) -> None:
         """The delivery is over (delivered, or refused for good): its places in the
@@ -79,6 +87,13 @@ class CallLog:
             return
         for channel in self.channels:
             await self.outages.leave(channel, self.delivery)
+
+
+def _replayed(channel: str, answer: Answer) -> Answer:
+    """A remembered answer as it came: what the platform said, or its refusal, again."""
+    if REFUSED in answer:
+        raise Refused(channel, str(answer[REFUSED]), code=str(answer.get("code", "")))
+    return answer
 
 
 _CURRENT: ContextVar[CallLog | None] = ContextVar("baton_call_log", default=None)

@@ -59,9 +59,8 @@ class SlackRefused(Refused):
     """Slack refused a call for good (`code` is Slack's error)."""
 
     def __init__(self, channel: str, method: str, code: str) -> None:
-        super().__init__(channel, f"Slack {method}: {code}")
+        super().__init__(channel, f"Slack {method}: {code}", code=code)
         self.method = method
-        self.code = code
 
 
 class SlackGateway:
@@ -165,7 +164,7 @@ class SlackGateway:
             return await self._call(
                 method, call, where=where, pace=pace, **args, text=text, blocks=blocks
             )
-        except SlackRefused as refused:
+        except Refused as refused:  # a SlackRefused, or the same remembered from before
             if refused.code not in UNSHOWABLE:
                 raise
             log.warning(

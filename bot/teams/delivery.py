@@ -24,7 +24,7 @@ Now = Callable[[], float]
 RETRY_STATUSES = frozenset({412, 429, 502, 504})
 MESSAGES_PER_SECOND = 7
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
-UNSHOWABLE = frozenset({400, 413})
+UNSHOWABLE = frozenset({"400", "413"})
 """Refusals of a message's content: the same words as plain text may still be shown."""
 NETWORK_ERRORS = (ClientRequestError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
@@ -33,7 +33,7 @@ class TeamsDeliveryError(Refused):
     """The Bot Framework connector refused a message for good."""
 
     def __init__(self, conversation: str, status: int | None) -> None:
-        super().__init__(conversation, f"delivery to Teams refused ({status})")
+        super().__init__(conversation, f"delivery to Teams refused ({status})", code=str(status))
         self.conversation = conversation
         self.status = status
 

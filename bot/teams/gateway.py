@@ -24,7 +24,7 @@ from botbuilder.schema import (
 )
 
 from bot.teams.adaptive import CARD_LIMIT, fitted, size, to_adaptive_card
-from bot.teams.delivery import UNSHOWABLE, Pacer, Sleep, TeamsDeliveryError, with_retries
+from bot.teams.delivery import UNSHOWABLE, Pacer, Sleep, with_retries
 from bot.teams.references import NoConversationReference, ReferenceStore
 from handlers import texts
 from handlers.cards import Card
@@ -90,11 +90,11 @@ class TeamsGateway:
         not show goes again as plain text, so the person still hears something."""
         try:
             answer = await self._turn(conversation, _sender(card_activity(card)))
-        except TeamsDeliveryError as refused:
-            if refused.status not in UNSHOWABLE:
+        except Refused as refused:  # a TeamsDeliveryError, or the same remembered from before
+            if refused.code not in UNSHOWABLE:
                 raise
-            log.warning("Teams refused a card (%s); sent as plain text", refused.status)
-            answer = await self._turn(conversation, _sender(_plain(card, refused.status)))
+            log.warning("Teams refused a card (%s); sent as plain text", refused.code)
+            answer = await self._turn(conversation, _sender(_plain(card, refused.code)))
         return MessageRef(conversation=conversation, message_id=str(answer["id"]))
 
     async def update(self, *, ref: MessageRef, card: Card) -> None:
@@ -166,7 +166,7 @@ class TeamsGateway:
         return {"id": getattr(result[-1], "id", None)}
 
 
-def _plain(card: Card, status: int | None) -> Activity:
+def _plain(card: Card, status: str) -> Activity:
     """The plain-text stand-in for a card Teams would not show, short enough to be."""
     text = texts.FALLBACK_MESSAGE.format(reason=f"HTTP {status}", text=card.text())
     return MessageFactory.text(text if len(text) <= FALLBACK_LIMIT else text[:FALLBACK_LIMIT])
