@@ -37,13 +37,13 @@ OBJECTIVE = (
 )
 
 
-async def seed_outcomes(harness: Harness, count: int) -> list[str]:
+async def seed_outcomes(harness: Harness, count: int, padding: int = 0) -> list[str]:
     redis, keys = harness.store.redis, harness.store.keys
     ids = []
     for n in range(1, count + 1):
         outcome = an_outcome(
             id=f"o{n}",
-            objective=OBJECTIVE.format(n=n),
+            objective=OBJECTIVE.format(n=n) + " (details)" * padding,
             conversation=WHERE,
             started_at=an_outcome().started_at + timedelta(minutes=n),
         )
@@ -60,15 +60,18 @@ def shown(api: SlackApiDouble) -> str:
     )
 
 
+@pytest.mark.parametrize("padding", [0, 290], ids=["usual objectives", "very long objectives"])
 async def test_a_list_of_sixty_outcomes_arrives_whole_and_in_order(
-    harness: Harness, wired: Wired, slack_api: SlackApiDouble
+    harness: Harness, wired: Wired, slack_api: SlackApiDouble, padding: int
 ) -> None:
-    ids = await seed_outcomes(harness, 60)
+    """Usual objectives made a list over Slack's 13,000 characters (`msg_blocks_too_long`);
+    very long ones (a section each) made it over 50 blocks (`invalid_blocks`)."""
+    ids = await seed_outcomes(harness, 60, padding)
     asked = Inbound(WHERE, "olivia", "list")
     replies = await harness.conversation.on_message(asked)
     await enqueue_replies(harness.runtime.ctx.queue, asked, replies)
     await harness.runtime.drain()
-    await run_for(harness, 120, step=5)  # the parts take their paced turns
+    await run_for(harness, 180, step=5)  # the parts take their paced turns
     assert slack_api.refused == 0 and await harness.runtime.ctx.queue.dead() == 0
     posted = slack_api.called("chat.postMessage")
     assert len(posted) > 1 and all(len(p["blocks"]) <= 50 for p in posted)
