@@ -55,10 +55,10 @@ class CallLog:
         gets the call's stable name and returns what to remember of the platform's answer."""
         self.calls += 1
         index = str(self.calls)
+        self.channels.add(channel)
         remembered = await self.redis.hget(self.key, index)
         if remembered is not None:
             return _replayed(channel, orjson.loads(remembered))
-        self.channels.add(channel)
         tell = await self.outages.take_turn(channel, self.delivery) if self.outages else False
         try:
             answer = await make(f"{self.delivery}:{index}")
@@ -68,11 +68,15 @@ class CallLog:
             raise await self.outages.failed(channel, self.delivery, down) from down
         except Refused as refused:  # remembered too: run again, the delivery takes the same path
             await self._remember(index, {REFUSED: refused.what, "code": refused.code})
+            await self._answered(channel, tell)  # a refusal is an answer: the platform is up
             raise
         await self._remember(index, answer)
+        await self._answered(channel, tell)
+        return answer
+
+    async def _answered(self, channel: str, tell: bool) -> None:
         if tell and self.outages is not None:
             await self.outages.answered(channel)
-        return answer
 
     async def _remember(self, index: str, answer: Answer) -> None:
         pipe = self.redis.pipeline(transaction=False)
