@@ -44,14 +44,10 @@ def to_blocks(card: Card) -> list[Block]:
     blocks = [section(f"*{escape(card.title)}*")]
     if card.lines:
         blocks += [section(chunk) for chunk in _sections([escape(line) for line in card.lines])]
-    for start in range(0, len(card.fields), MAX_FIELDS):
-        fields = card.fields[start : start + MAX_FIELDS]
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [mrkdwn(f"*{escape(n)}*\n{escape(v)}"[:FIELD_LIMIT]) for n, v in fields],
-            }
-        )
+    fields = [f"*{escape(n)}*\n{escape(v)}"[:FIELD_LIMIT] for n, v in card.fields]
+    blocks += [
+        {"type": "section", "fields": [mrkdwn(f) for f in group]} for group in _groups(fields)
+    ]
     if card.progress is not None:
         blocks.append({"type": "context", "elements": [mrkdwn(f"`{progress_bar(card.progress)}`")]})
     if card.buttons:
@@ -158,6 +154,19 @@ def home_view(cards: list[Card], pending: list[str]) -> Block:
 
 def _chunks(text: str) -> list[str]:
     return [text[i : i + SECTION_LIMIT] for i in range(0, len(text), SECTION_LIMIT)] or [""]
+
+
+def _groups(fields: list[str]) -> list[list[str]]:
+    """Fields in sections of at most `MAX_FIELDS`, and of at most `SECTION_LIMIT` characters
+    in all, so that any one section fits in a message."""
+    groups: list[list[str]] = []
+    for field in fields:
+        last = groups[-1] if groups else None
+        if last is None or len(last) == MAX_FIELDS or len("".join(last) + field) > SECTION_LIMIT:
+            groups.append([field])
+        else:
+            last.append(field)
+    return groups
 
 
 def _sections(lines: list[str]) -> list[str]:
