@@ -172,7 +172,9 @@ class ChatNotifier:
     async def _incident(self, notice: Notice) -> None:
         kind = str(notice.data.get("incident", "incident"))
         card = Card(
-            title=texts.INCIDENT_TITLE.format(id=notice.outcome_id, kind=kind),
+            title=texts.INCIDENT_TITLE.format(id=notice.outcome_id, kind=kind)
+            if notice.outcome_id
+            else texts.INCIDENT_TITLE_CHANNEL.format(kind=kind),
             lines=(notice.text,),
             footer=texts.INCIDENT_RUNBOOK.format(kind=kind),
         )

@@ -97,6 +97,7 @@ REPORT_AUTONOMY = (
     "{auto} of {total} steps ran with no human decision ({share:.0%}); {human} human decisions."
 )
 INCIDENT_TITLE = "Incident on outcome {id}: {kind}"
+INCIDENT_TITLE_CHANNEL = "Incident: {kind}"
 INCIDENT_RUNBOOK = "Runbook: RUNBOOK.md#{kind}"
 VERDICTS = {
     "on_track": "on track",

@@ -24,6 +24,8 @@ from orchestrator.clock import Clock
 from orchestrator.errors import Unavailable
 from orchestrator.incidents import PAGE_JOB, Incident, IncidentKind, dedup_key
 from orchestrator.jobs import JobQueue
+from orchestrator.models import ConversationRef
+from orchestrator.notices import NOTIFY, Notice, NoticeKind
 from orchestrator.store.keys import Keys
 
 log = logging.getLogger("baton.outages")
@@ -43,7 +45,7 @@ local token, now, stale = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 if redis.call('ZCARD', queue) == 0 then return {0, redis.call('HEXISTS', state, 'since')} end
 while true do
   local head = redis.call('ZRANGE', queue, 0, 0)[1]
-  if not head then return {0, 0} end
+  if not head then return {0, redis.call('HEXISTS', state, 'since')} end
   if head == token then
     redis.call('HSET', seen, token, tostring(now))
     return {0, 1}
@@ -52,6 +54,7 @@ while true do
   if now - last <= stale then break end
   redis.call('ZREM', queue, head)
   redis.call('HDEL', seen, head)
+  if redis.call('HEXISTS', state, 'since') == 1 then redis.call('HINCRBY', state, 'lost', 1) end
 end
 if not redis.call('ZSCORE', queue, token) then
   redis.call('ZADD', queue, redis.call('INCR', KEYS[4]), token)
@@ -85,8 +88,9 @@ RECOVERED_LUA = """
 local queue, seen, state = KEYS[1], KEYS[2], KEYS[3]
 local since = redis.call('HGET', state, 'since')
 local paged = redis.call('HGET', state, 'paged')
+local lost = redis.call('HGET', state, 'lost')
 redis.call('DEL', state)
-return {since or '', paged or ''}
+return {since or '', paged or '', lost or '0'}
 """
 
 LEAVE_LUA = """
@@ -145,14 +149,37 @@ class ChannelOutages:
         return Unavailable(channel, error.what, seconds=wait)
 
     async def answered(self, channel: str) -> None:
-        """`channel` took a call: its outage, if it had one, is over (the page resolved)."""
-        since, paged = await self._recovered(keys=self._keys(channel))
+        """`channel` took a call: its outage, if it had one, is over (the page resolved).
+        Messages given up on meanwhile are owned up to in the channel itself."""
+        since, paged, lost = await self._recovered(keys=self._keys(channel))
         if not since:
             return
         lasted = self.clock.now().timestamp() - float(since)
         log.warning("chat channel %s answers again after %.0f s", channel, lasted)
         if paged:
             await self._enqueue_page(channel, "resolve", lasted, "")
+        if int(lost):
+            await self._say_lost(channel, int(lost), lasted)
+
+    async def _say_lost(self, channel: str, lost: int, lasted: float) -> None:
+        """Tell the channel that messages meant for it were set aside during the outage (their
+        jobs are in the dead letters, and on-call was paged for each)."""
+        log.error("chat channel %s: %d messages were given up during its outage", channel, lost)
+        where = conversation_of(channel)
+        if where is None:
+            return
+        kind = IncidentKind.CHAT_UNAVAILABLE.value
+        what = (
+            f"{lost} message(s) for this conversation could not be delivered while the chat "
+            f"platform was unavailable ({_minutes(lasted)}) and were set aside; on-call has them."
+        )
+        notice = Notice(
+            kind=NoticeKind.INCIDENT,
+            conversation=where,
+            text=what,
+            data={"incident": kind, "dedup_key": dedup_key(kind, channel), "paged": True},
+        )
+        await self.queue.enqueue(NOTIFY, notice.model_dump(mode="json"))
 
     async def leave(self, channel: str, token: str) -> None:
         """`token` is done with `channel` (delivered, or refused for good): the next in line
@@ -193,6 +220,14 @@ def _backoff(failing_for: float) -> float:
 
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def conversation_of(channel: str) -> ConversationRef | None:
+    """The conversation a channel name (`platform:workspace:channel`) stands for."""
+    parts = channel.split(":", 2)
+    if len(parts) < 3:
+        return None
+    return ConversationRef(platform=parts[0], workspace=parts[1], channel=parts[2])
 
 
 def _workspace(channel: str) -> str:

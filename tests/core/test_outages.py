@@ -12,6 +12,7 @@ from orchestrator.clock import ManualClock
 from orchestrator.errors import Unavailable
 from orchestrator.incidents import PAGE_JOB
 from orchestrator.jobs import JobQueue
+from orchestrator.notices import NOTIFY, Notice
 from orchestrator.outages import PAGE_AFTER_S, STALE_S, ChannelOutages
 from orchestrator.store.keys import Keys
 from tests.conftest import START
@@ -72,3 +73,17 @@ async def test_a_delivery_that_never_comes_back_loses_its_place(
         await outages.take_turn(CHANNEL, "next")
     clock.advance(timedelta(seconds=STALE_S + 1))
     assert await outages.take_turn(CHANNEL, "next") is True
+
+
+async def test_messages_given_up_during_an_outage_are_owned_up_to_in_the_channel(
+    outages: ChannelOutages, clock: ManualClock, queue: JobQueue
+) -> None:
+    await outages.failed(CHANNEL, "gone", DOWN)  # given up on: its job never comes back
+    clock.advance(timedelta(seconds=STALE_S + 1))
+    assert await outages.take_turn(CHANNEL, "next") is True  # "gone" lost its place
+    await outages.answered(CHANNEL)
+    said = [j for j in await queue.read("test", count=100) if j.kind == NOTIFY]
+    assert len(said) == 1
+    notice = Notice.model_validate(said[0].payload)
+    assert notice.conversation.channel == "C1" and notice.conversation.platform == "slack"
+    assert notice.text.startswith("1 message(s)") and notice.data["paged"] is True
