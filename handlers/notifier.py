@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
+from orchestrator import deliveries
 from orchestrator.catalog import Workspace
+from orchestrator.clock import Clock, SystemClock
+from orchestrator.deliveries import CallLog
+from orchestrator.errors import Refused
 from orchestrator.evaluate import evaluate
 from orchestrator.intake import Session
 from orchestrator.models import Evaluation, Outcome
 from orchestrator.notices import Notice, NoticeKind
+from orchestrator.outages import ChannelOutages
 from orchestrator.store.redis_store import RedisStore
 
 from handlers import render, texts
 from handlers.cards import Card
 from handlers.digest import digest_cards
 from handlers.ports import ChatGateway
+
+log = logging.getLogger("baton.notifier")
 
 PROGRESS_REF = "progress_msg"
 APPROVAL_REF = "msg"
@@ -29,10 +38,12 @@ class ChatNotifier:
         store: RedisStore,
         gateways: Mapping[str, ChatGateway],
         workspace_of: Callable[[str], Workspace],
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
         self.gateways = gateways
         self.workspace_of = workspace_of
+        self.outages = ChannelOutages(store.redis, store.keys, clock or SystemClock())
         self._renderers: dict[NoticeKind, Callable[[Notice], Awaitable[None]]] = {
             NoticeKind.INTAKE: self._intake,
             NoticeKind.STARTED: self._progress,
@@ -53,7 +64,12 @@ class ChatNotifier:
         }
 
     async def deliver(self, notice: Notice) -> None:
-        await self._renderers[notice.kind](notice)
+        """Say `notice`. Its calls go through a call log named by the notice: a notice run
+        again (its second call deferred, the platform down) makes each call once, and its
+        messages keep their place in a channel that is down."""
+        name = f"notice:{_delivery_id(notice)}"
+        calls = CallLog(self.store.redis, self.store.keys, name, self.outages)
+        await deliveries.delivering(calls, lambda: self._renderers[notice.kind](notice))
 
     def _gateway(self, notice: Notice) -> ChatGateway:
         return self.gateways[notice.conversation.platform]
@@ -87,13 +103,20 @@ class ChatNotifier:
             await self.store.spent(outcome.id),
             cases=notice.data.get("cases"),  # a standing outcome's case counts
         )
-        key = self.store.keys.outcome(outcome.id)
-        ref = await self.store.message_ref(key, PROGRESS_REF)
-        if ref is None:
-            ref = await self._gateway(notice).send(conversation=notice.conversation, card=card)
-            await self.store.save_message_ref(key, PROGRESS_REF, ref)
-        else:
-            await self._gateway(notice).update(ref=ref, card=card)
+        await self._show(notice, self.store.keys.outcome(outcome.id), PROGRESS_REF, card)
+
+    async def _show(self, notice: Notice, key: str, name: str, card: Card) -> None:
+        """Update the record's message in place, or post it when there is none, or none any
+        more (deleted, or too old for the platform to edit: it refuses the update)."""
+        ref = await self.store.message_ref(key, name)
+        if ref is not None:
+            try:
+                await self._gateway(notice).update(ref=ref, card=card)
+                return
+            except Refused as refused:
+                log.warning("message %s not updated (%s); posting it again", name, refused)
+        ref = await self._gateway(notice).send(conversation=notice.conversation, card=card)
+        await self.store.save_message_ref(key, name, ref)
 
     async def _plan(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")
@@ -110,13 +133,7 @@ class ChatNotifier:
         step = await self.store.step(approval.step_id)
         outcome = await self.store.outcome(approval.outcome_id)
         card = render.approval_card(approval, step, outcome, self.workspace_of(outcome.workspace))
-        key = self.store.keys.approval(approval.id)
-        ref = await self.store.message_ref(key, APPROVAL_REF)
-        if ref is None:
-            ref = await self._gateway(notice).send(conversation=notice.conversation, card=card)
-            await self.store.save_message_ref(key, APPROVAL_REF, ref)
-        else:
-            await self._gateway(notice).update(ref=ref, card=card)
+        await self._show(notice, self.store.keys.approval(approval.id), APPROVAL_REF, card)
 
     async def _effect(self, notice: Notice) -> None:
         """Refresh a decided approval's card in place with the step's measured effect."""
@@ -157,7 +174,9 @@ class ChatNotifier:
     async def _incident(self, notice: Notice) -> None:
         kind = str(notice.data.get("incident", "incident"))
         card = Card(
-            title=texts.INCIDENT_TITLE.format(id=notice.outcome_id, kind=kind),
+            title=texts.INCIDENT_TITLE.format(id=notice.outcome_id, kind=kind)
+            if notice.outcome_id
+            else texts.INCIDENT_TITLE_CHANNEL.format(kind=kind),
             lines=(notice.text,),
             footer=texts.INCIDENT_RUNBOOK.format(kind=kind),
         )
@@ -193,3 +212,12 @@ class ChatNotifier:
         deadline = texts.APPROVAL_DECIDE_BY.format(when=render.when(approval.deadline))
         await self._send(notice, replace(card, title=title, footer=deadline))
         await self._approval(notice)
+
+
+def _delivery_id(notice: Notice) -> str:
+    """The notice's id; for a notice queued before notices had ids, one made from what it
+    says, so that it too keeps its name (and its place in a channel's queue) when run again."""
+    if "id" in notice.model_fields_set:
+        return notice.id
+    said = notice.model_dump_json(exclude={"id"})
+    return hashlib.sha1(said.encode(), usedforsecurity=False).hexdigest()[:24]

@@ -115,6 +115,7 @@ REPORT_AUTONOMY = (
     "{auto} of {total} steps ran with no human decision ({share:.0%}); {human} human decisions."
 )
 INCIDENT_TITLE = "Incident on outcome {id}: {kind}"
+INCIDENT_TITLE_CHANNEL = "Incident: {kind}"
 INCIDENT_RUNBOOK = "Runbook: RUNBOOK.md#{kind}"
 VERDICT_STARTING = "just started"
 VERDICT_HALTED = {"paused": "paused", "stopped": "stopped"}
@@ -133,6 +134,11 @@ SLACK_REJECT_CLOSE = "Cancel"
 SLACK_REJECT_PROMPT = "Why reject {approval}? The planner reads your reason."
 SLACK_REJECT_LABEL = "Reason"
 SLACK_HOME_TITLE = "Outcomes in this workspace"
+SLACK_CONTINUED = "{title} (continued, {part} of {parts})"
+SLACK_NOT_SHOWN = "{count} more not shown here (the message would be over Slack's size limit)."
+FALLBACK_MESSAGE = (
+    "This message could not be shown in full here ({reason}), so here it is in plain text:\n{text}"
+)
 SLACK_STATED = "{user} stated an outcome: {text}"
 SLACK_ON = "Slack: on at POST /slack/events (Web API {api})"
 SLACK_SOCKET = "Slack: on in Socket Mode (SLACK_APP_TOKEN)"
@@ -154,6 +160,8 @@ CONSOLE_LOGS = "Logs go to {path}."
 TEAMS_REASON_LABEL = "Reason (needed to reject)"
 TEAMS_REASON_PLACEHOLDER = "Why not? The planner learns from it."
 TEAMS_REFRESH = "Refresh"
+TEAMS_NOT_SHOWN = "{count} more lines not shown here (the card would be over Teams' size limit)."
+TEAMS_CHART_APART = "Chart: {title}"
 TEAMS_ALREADY_HANDLED = "That was already handled."
 TEAMS_REFUSED = (
     "Teams is not served: set {missing} (or BATON_ENV=development to run without "

@@ -100,3 +100,19 @@ class Unavailable(BatonError):
         self.channel = channel
         self.what = what
         self.seconds = seconds
+
+
+class Refused(BatonError):
+    """A system refused a job's request for good (a chat platform that will never take this
+    message here: a channel that is gone, a bot that was removed, a token revoked): running
+    the job again cannot help, so it is set aside at once, with its incident, not retried.
+
+    `channel` names where it was refused; `what` says what was refused and why; `code` is
+    the platform's own word for it (Slack's error, an HTTP status), when it has one.
+    """
+
+    def __init__(self, channel: str, what: str, *, code: str = "") -> None:
+        super().__init__(f"{channel} refused: {what}")
+        self.channel = channel
+        self.what = what
+        self.code = code

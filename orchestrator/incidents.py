@@ -26,6 +26,8 @@ class IncidentKind(StrEnum):
     PLANNER_UNAVAILABLE = "planner_unavailable"
     ACTION_FAILING = "action_failing"
     APPROVAL_ESCALATED = "approval_escalated"
+    CHAT_UNAVAILABLE = "chat_unavailable"
+    """A chat channel's platform has been failing for minutes; its messages wait in order."""
 
 
 class Incident(Record):

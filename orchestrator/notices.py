@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -32,6 +33,8 @@ class NoticeKind(StrEnum):
 class Notice(Record):
     """Something to say in a conversation; handlers render it for the platform."""
 
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    """Names this notice's delivery, so a delivery run again makes each call once."""
     kind: NoticeKind
     conversation: ConversationRef
     outcome_id: str | None = None

@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator import logcontext
 from orchestrator.clock import Clock
-from orchestrator.errors import Deferred, NotFound, TakenOver, Unavailable
+from orchestrator.errors import Deferred, NotFound, Refused, TakenOver, Unavailable
 from orchestrator.jobs import Delivery, Job, JobQueue, delivering
 
 log = logging.getLogger("baton.worker")
@@ -303,8 +303,11 @@ class Worker:
             log.info("job %s %s", job.kind, later)
             await self.queue.defer(job, self.clock.now() + timedelta(seconds=later.seconds))
             return
-        except Unavailable as down:
+        except Unavailable as down:  # not the job's failure: run it again when it may pass
             await self._wait_out(job, down)
+            return
+        except Refused as refused:  # for good: running it again cannot help
+            await self._dead(job, f"refused: {refused}")
             return
         except asyncio.CancelledError:
             raise  # left unacknowledged: another worker reclaims it
@@ -348,7 +351,10 @@ class Worker:
         if waited > self.give_up_s:
             await self._dead(job, f"{down} for {waited / 3600:.1f} hours")
             return
-        wait = max(down.seconds or 0.0, min(max(waited / 2, 1.0), OUTAGE_BACKOFF_CAP_S))
+        # A wait the dependency asked for (a Retry-After, a channel's queue) is kept to;
+        # otherwise the wait grows with the outage's age, capped.
+        backoff = down.seconds if down.seconds is not None else max(waited / 2, 1.0)
+        wait = min(max(backoff, 0.0), OUTAGE_BACKOFF_CAP_S)
         log.warning("job %s waits out an outage: %s; next try in %.0fs", job.kind, down, wait)
         await self.queue.wait_out(job, self.clock.now() + timedelta(seconds=wait), since)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from handlers import texts
@@ -16,6 +17,13 @@ REASON_BLOCK = "reason"
 REASON_INPUT = "reason_input"
 SECTION_LIMIT = 2900  # Slack refuses section text over 3000 characters
 MAX_FIELDS = 10  # Slack's limit per section
+FIELD_LIMIT = 1900  # Slack refuses a field's text over 2000 characters
+BUTTON_LIMIT = 75  # Slack refuses button text over 75 characters
+MAX_BUTTONS = 25  # Slack's limit of elements per actions block
+MAX_BLOCKS = 50  # Slack refuses a message of more blocks (invalid_blocks)
+MESSAGE_LIMIT = 12_000
+"""Characters of block JSON per message: Slack refuses much more (`msg_blocks_too_long`, at
+about 13,000 characters of text; the limit is not documented), whatever the block count."""
 
 
 def escape(text: str) -> str:
@@ -35,22 +43,55 @@ def to_blocks(card: Card) -> list[Block]:
     """A card as Block Kit blocks: title, lines, fields, progress, buttons, footer."""
     blocks = [section(f"*{escape(card.title)}*")]
     if card.lines:
-        blocks += [section(chunk) for chunk in _chunks(escape("\n".join(card.lines)))]
-    for start in range(0, len(card.fields), MAX_FIELDS):
-        fields = card.fields[start : start + MAX_FIELDS]
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [mrkdwn(f"*{escape(n)}*\n{escape(v)}"[:1900]) for n, v in fields],
-            }
-        )
+        blocks += [section(chunk) for chunk in _sections([escape(line) for line in card.lines])]
+    fields = [f"*{escape(n)}*\n{escape(v)}"[:FIELD_LIMIT] for n, v in card.fields]
+    blocks += [
+        {"type": "section", "fields": [mrkdwn(f) for f in group]} for group in _groups(fields)
+    ]
     if card.progress is not None:
         blocks.append({"type": "context", "elements": [mrkdwn(f"`{progress_bar(card.progress)}`")]})
     if card.buttons:
-        blocks.append({"type": "actions", "elements": [to_button(b) for b in card.buttons]})
+        buttons = [to_button(b) for b in card.buttons[:MAX_BUTTONS]]
+        blocks.append({"type": "actions", "elements": buttons})
     if card.footer:
         blocks.append({"type": "context", "elements": [mrkdwn(escape(card.footer))]})
     return blocks
+
+
+def to_messages(card: Card) -> list[list[Block]]:
+    """A card as one message, or as several when one would be over Slack's limits (blocks
+    per message, characters per message): the title opens the first, the buttons and the
+    footer close the last, and no block is cut."""
+    messages: list[list[Block]] = [[]]
+    for block in to_blocks(card):
+        if messages[-1] and not fits([*messages[-1], block]):
+            messages.append([])
+        messages[-1].append(block)
+    return messages
+
+
+def fitted(card: Card) -> list[Block]:
+    """A card as one message within Slack's limits (to replace a posted one in place): the
+    blocks that do not fit are left out, with a line saying how many, before the buttons
+    and the footer."""
+    blocks = to_blocks(card)
+    if fits(blocks):
+        return blocks
+    body = to_blocks(replace(card, buttons=(), footer=""))
+    tail = blocks[len(body) :]  # the buttons and the footer come last
+    kept = len(body)
+    while kept > 1 and not fits([*body[:kept], _not_shown(len(body) - kept), *tail]):
+        kept -= 1
+    return [*body[:kept], _not_shown(len(body) - kept), *tail]
+
+
+def fits(blocks: list[Block]) -> bool:
+    """Whether one message may carry `blocks`."""
+    return len(blocks) <= MAX_BLOCKS and len(json.dumps(blocks)) <= MESSAGE_LIMIT
+
+
+def _not_shown(count: int) -> Block:
+    return {"type": "context", "elements": [mrkdwn(texts.SLACK_NOT_SHOWN.format(count=count))]}
 
 
 def fallback_text(card: Card) -> str:
@@ -61,7 +102,7 @@ def fallback_text(card: Card) -> str:
 def to_button(button: Button) -> Block:
     element: Block = {
         "type": "button",
-        "text": {"type": "plain_text", "text": button.label[:75]},
+        "text": {"type": "plain_text", "text": button.label[:BUTTON_LIMIT]},
         "action_id": ACTION_PREFIX + button.action,
         "value": button.value,
     }
@@ -113,3 +154,29 @@ def home_view(cards: list[Card], pending: list[str]) -> Block:
 
 def _chunks(text: str) -> list[str]:
     return [text[i : i + SECTION_LIMIT] for i in range(0, len(text), SECTION_LIMIT)] or [""]
+
+
+def _groups(fields: list[str]) -> list[list[str]]:
+    """Fields in sections of at most `MAX_FIELDS`, and of at most `SECTION_LIMIT` characters
+    in all, so that any one section fits in a message."""
+    groups: list[list[str]] = []
+    for field in fields:
+        last = groups[-1] if groups else None
+        if last is None or len(last) == MAX_FIELDS or len("".join(last) + field) > SECTION_LIMIT:
+            groups.append([field])
+        else:
+            last.append(field)
+    return groups
+
+
+def _sections(lines: list[str]) -> list[str]:
+    """Lines packed into section texts within the limit, whole lines where they fit (so a
+    message split between sections never cuts a line), a longer line in pieces."""
+    sections: list[str] = []
+    for line in lines:
+        for piece in _chunks(line):
+            if sections and len(sections[-1]) + 1 + len(piece) <= SECTION_LIMIT:
+                sections[-1] += "\n" + piece
+            else:
+                sections.append(piece)
+    return sections or [""]

@@ -1,43 +1,73 @@
-"""SlackGateway: the chat gateway port over Slack's Web API."""
+"""SlackGateway: the chat gateway port over Slack's Web API.
+
+What Slack answers decides what happens to the delivery: a throttle is waited out (a long
+one defers the job), an outage (5xx, Slack's transient errors, no connection) raises
+`Unavailable`, so the job waits for as long as the outage lasts; a refusal for good raises
+`Refused` (the job is set aside at once), except a refused message, which is sent again as
+plain text, shortened, so the person still hears something.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.slack.blocks import fallback_text, to_blocks
+from bot.slack.blocks import Block, fallback_text, fitted, to_messages
 from bot.slack.pacing import ChannelPacer, Sleep, tier4_pacer
+from handlers import texts
 from handlers.cards import Card
-from orchestrator.errors import BatonError
+from orchestrator import deliveries
+from orchestrator.errors import Refused, Unavailable
 from orchestrator.models import ConversationRef, MessageRef
 
 log = logging.getLogger("baton.slack")
 
 Changed = Callable[[str], Awaitable[None]]
+Answer = dict[str, Any]
 RATE_LIMIT_RETRIES = 2
 MAX_RETRY_AFTER_S = 30.0
 """A longer wait is better spent back in the job queue than holding a worker."""
+TRANSIENT = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
+"""Errors Slack answers for its own trouble: the same call may succeed later."""
+UNSHOWABLE = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "too_many_attachments",
+        "invalid_attachments",
+        "invalid_arguments",
+        "no_text",
+    }
+)
+"""Refusals of a message's content: the same words in plain text may still be shown."""
+FALLBACK_LIMIT = 3_000
+NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
-class SlackDeliveryFailed(BatonError):
-    """Slack refused or could not take a message; the notify job will be retried."""
+class SlackRefused(Refused):
+    """Slack refused a call for good (`code` is Slack's error)."""
 
-    def __init__(self, method: str, detail: str) -> None:
-        super().__init__(f"Slack {method} failed: {detail}")
+    def __init__(self, channel: str, method: str, code: str) -> None:
+        super().__init__(channel, f"Slack {method}: {code}", code=code)
         self.method = method
-        self.detail = detail
 
 
 class SlackGateway:
     """Posts, updates, whispers and uploads; paced per channel, honouring 429 Retry-After.
 
-    Every failure raises, so a delivery made from a job is retried by the worker, never dropped.
+    Every failure raises, so a delivery made from a job is retried by the worker, never
+    dropped; inside a delivery (`orchestrator.deliveries`) each call is made once.
     """
 
     def __init__(
@@ -58,48 +88,48 @@ class SlackGateway:
         """Told the workspace after each post or update, to refresh App Home tabs."""
 
     async def send(self, *, conversation: ConversationRef, card: Card) -> MessageRef:
-        """Post a card in the channel (in its thread, if any)."""
-        response = await self._call(
-            "chat.postMessage",
-            self.client.chat_postMessage,
-            channel=conversation.channel,
-            thread_ts=conversation.thread,
-            text=fallback_text(card),
-            blocks=to_blocks(card),
-        )
+        """Post a card in the channel (in its thread, if any), as several messages when one
+        would be over Slack's limits; the reference is the first's."""
+        args = {"channel": conversation.channel, "thread_ts": conversation.thread}
+        post = self.client.chat_postMessage
+        first: str | None = None
+        parts = to_messages(card)
+        for part, blocks in enumerate(parts, start=1):
+            text = _part_text(card, part, len(parts))
+            answer = await self._message(
+                "chat.postMessage", post, conversation, args, card, text, blocks
+            )
+            first = first or str(answer["ts"])
         await self._changed(conversation.workspace)
-        return MessageRef(conversation=conversation, message_id=str(response["ts"]))
+        return MessageRef(conversation=conversation, message_id=str(first))
 
     async def update(self, *, ref: MessageRef, card: Card) -> None:
-        """Replace a posted message for everyone (chat.update outlives response_url)."""
-        await self._call(
-            "chat.update",
-            self.client.chat_update,
-            channel=ref.conversation.channel,
-            ts=ref.message_id,
-            text=fallback_text(card),
-            blocks=to_blocks(card),
-        )
-        await self._changed(ref.conversation.workspace)
+        """Replace a posted message for everyone (chat.update outlives response_url), within
+        Slack's limits: one message, shortened if it must be."""
+        where = ref.conversation
+        args = {"channel": where.channel, "ts": ref.message_id}
+        text, blocks = fallback_text(card), fitted(card)
+        await self._message("chat.update", self.client.chat_update, where, args, card, text, blocks)
+        await self._changed(where.workspace)
 
     async def send_private(self, *, conversation: ConversationRef, user: str, card: Card) -> None:
-        """An ephemeral message only `user` sees."""
-        await self._call(
-            "chat.postEphemeral",
-            self.client.chat_postEphemeral,
-            pace=(self.tier4, f"ephemeral:{conversation.workspace}"),
-            channel=conversation.channel,
-            user=user,
-            thread_ts=conversation.thread,
-            text=fallback_text(card),
-            blocks=to_blocks(card),
-        )
+        """An ephemeral message only `user` sees (several, when one would be too big)."""
+        args = {"channel": conversation.channel, "user": user, "thread_ts": conversation.thread}
+        whisper = self.client.chat_postEphemeral
+        pace = (self.tier4, f"ephemeral:{conversation.workspace}")
+        parts = to_messages(card)
+        for part, blocks in enumerate(parts, start=1):
+            text = _part_text(card, part, len(parts))
+            await self._message(
+                "chat.postEphemeral", whisper, conversation, args, card, text, blocks, pace
+            )
 
     async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
         """Upload a PNG into the conversation (files.getUploadURLExternal + complete)."""
         await self._call(
             "files.upload",
             self.client.files_upload_v2,
+            where=conversation,
             channel=conversation.channel,
             thread_ts=conversation.thread,
             file=png,
@@ -112,10 +142,36 @@ class SlackGateway:
         await self._call(
             "views.publish",
             self.client.views_publish,
+            where=None,
             pace=(self.tier4, f"views:{team}"),
             user_id=user,
             view=view,
         )
+
+    async def _message(
+        self,
+        method: str,
+        call: Callable[..., Awaitable[AsyncSlackResponse]],
+        where: ConversationRef,
+        args: Mapping[str, str | None],
+        card: Card,
+        text: str,
+        blocks: list[Block],
+        pace: tuple[ChannelPacer, str] | None = None,
+    ) -> Answer:
+        """One message call; a message Slack refuses to show goes again as plain text."""
+        try:
+            return await self._call(
+                method, call, where=where, pace=pace, **args, text=text, blocks=blocks
+            )
+        except Refused as refused:  # a SlackRefused, or the same remembered from before
+            if refused.code not in UNSHOWABLE:
+                raise
+            log.warning(
+                "Slack refused a message (%s: %s); sent as plain text", method, refused.code
+            )
+            text = _fallback(card, refused.code)
+            return await self._call(method, call, where=where, pace=pace, **args, text=text)
 
     async def _changed(self, workspace: str) -> None:
         if self.changed is None:
@@ -130,27 +186,76 @@ class SlackGateway:
         method: str,
         call: Callable[..., Awaitable[AsyncSlackResponse]],
         *,
+        where: ConversationRef | None,
         pace: tuple[ChannelPacer, str] | None = None,
         **kwargs: Any,
-    ) -> AsyncSlackResponse:
+    ) -> Answer:
+        """Make one call: through the running delivery's log (made once, kept in order in
+        its channel) when there is one and it is about a conversation."""
         args = {k: v for k, v in kwargs.items() if v is not None}
         pacer, key = pace or (self.pacer, str(args["channel"]))
+        channel = channel_name(where) if where is not None else f"slack:{key}"
+        calls = deliveries.current()
+
+        async def make(name: str | None) -> Answer:
+            return await self._attempts(method, call, pacer, key, channel, name, args)
+
+        if calls is None or where is None:
+            return await make(None)
+        return await calls.call(channel, make)
+
+    async def _attempts(
+        self,
+        method: str,
+        call: Callable[..., Awaitable[AsyncSlackResponse]],
+        pacer: ChannelPacer,
+        key: str,
+        channel: str,
+        name: str | None,
+        args: dict[str, Any],
+    ) -> Answer:
         for attempt in range(RATE_LIMIT_RETRIES + 1):
-            member = await pacer.wait(key)
+            member = await pacer.wait(key, name)
             try:
-                return await call(**args)
+                response = await call(**args)
             except SlackApiError as error:
+                code = str(error.response.get("error"))
                 wait = _retry_after(error)
                 if wait is None:
-                    raise SlackDeliveryFailed(method, str(error.response.get("error"))) from error
+                    raise _classified(channel, method, error.response.status_code, code) from error
                 log.info("Slack %s rate limited; retrying after %.0f s", method, wait)
                 await pacer.hold_off(key, wait, member)  # inside a job, defers it
                 if attempt == RATE_LIMIT_RETRIES or wait > MAX_RETRY_AFTER_S:
-                    raise SlackDeliveryFailed(method, str(error.response.get("error"))) from error
-                # The pause is the channel's next turn: the pacer sleeps it before the retry.
-            except Exception as error:  # network and protocol errors: the job queue retries
-                raise SlackDeliveryFailed(method, repr(error)) from error
-        raise SlackDeliveryFailed(method, "rate limited")
+                    raise Unavailable(channel, f"{method} rate limited", seconds=wait) from error
+                continue  # the pause is the channel's next turn: the pacer sleeps it first
+            except NETWORK_ERRORS as error:
+                raise Unavailable(channel, f"{method}: {type(error).__name__}") from error
+            return {"ts": response.get("ts")}
+        raise Unavailable(channel, f"{method} rate limited")
+
+
+def channel_name(where: ConversationRef) -> str:
+    """How a Slack channel is named in outages and logs."""
+    return f"slack:{where.workspace}:{where.channel}"
+
+
+def _classified(channel: str, method: str, status: int, code: str) -> Exception:
+    """A Slack error as an outage (it will pass) or a refusal (it will not)."""
+    if status >= 500 or code in TRANSIENT:
+        return Unavailable(channel, f"{method}: HTTP {status} {code}")
+    return SlackRefused(channel, method, code)
+
+
+def _part_text(card: Card, part: int, parts: int) -> str:
+    if part == 1:
+        return fallback_text(card)
+    return texts.SLACK_CONTINUED.format(title=card.title, part=part, parts=parts)
+
+
+def _fallback(card: Card, reason: str) -> str:
+    """The plain-text stand-in for a message Slack would not show, short enough to be."""
+    text = texts.FALLBACK_MESSAGE.format(reason=reason, text=card.text())
+    return text if len(text) <= FALLBACK_LIMIT else text[: FALLBACK_LIMIT - 1] + "…"
 
 
 def _retry_after(error: SlackApiError) -> float | None:

@@ -80,11 +80,12 @@ class ChannelPacer:
         self._turn = redis.register_script(TURN_LUA) if redis is not None else None
         self._hold = redis.register_script(HOLD_LUA) if redis is not None else None
 
-    async def wait(self, key: str) -> str | None:
+    async def wait(self, key: str, member: str | None = None) -> str | None:
         """Take the next turn for `key`: sleep until it if it is near, else defer the job.
 
-        Returns the call's stable name inside a job (None outside one)."""
-        member = next_delivery_call()
+        `member` is the call's stable name, when its delivery names it; otherwise, inside a
+        job, the job's next call is named. Returns the name (None outside a job)."""
+        member = member or next_delivery_call()
         wait = await self._take(key, member)
         if wait > MAX_SLEEP_S and member is not None:
             raise Deferred(wait)

@@ -1,25 +1,33 @@
 """Replies to commands and clicks, delivered durably through the job queue.
 
 A listener only enqueues (one XADD) before it acknowledges; a worker posts through the
-Web API with pacing and retries, so a Slack outage delays a reply but never loses it.
+Web API with pacing and retries, so a Slack outage delays a reply but never loses it, and
+each of a reply's calls is made once however often the job runs.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from dataclasses import asdict
 from typing import Any
 
 from bot.slack.gateway import SlackGateway
 from handlers.cards import Button, Card, Click, Inbound, Reply
+from orchestrator import deliveries
+from orchestrator.clock import Clock, SystemClock
+from orchestrator.deliveries import CallLog
+from orchestrator.errors import Refused
 from orchestrator.jobs import Job, JobQueue
 from orchestrator.models import ConversationRef, MessageRef
+from orchestrator.outages import ChannelOutages
 from orchestrator.store.redis_store import RedisStore
+
+log = logging.getLogger("baton.slack")
 
 SLACK_REPLY = "slack_reply"
 """The job kind that shows replies to one command or click, in order."""
-DONE_TTL_S = 86_400
 Op = dict[str, Any]
 
 
@@ -69,20 +77,34 @@ async def enqueue_replies(queue: JobQueue, source: Inbound | Click, replies: lis
 
 
 class ReplyDelivery:
-    """The `slack_reply` job handler. Each finished call is remembered, so a retry after a
-    partial failure resumes where it stopped instead of posting the same message twice."""
+    """The `slack_reply` job handler. Its calls go through a call log named by the job, so a
+    retry after a partial failure (or a deferral) resumes where it stopped instead of posting
+    the same message twice, and its messages keep their place in a channel that is down."""
 
-    def __init__(self, gateway: SlackGateway, store: RedisStore) -> None:
+    def __init__(
+        self, gateway: SlackGateway, store: RedisStore, clock: Clock | None = None
+    ) -> None:
         self.gateway = gateway
         self.store = store
+        self.outages = ChannelOutages(store.redis, store.keys, clock or SystemClock())
 
     async def __call__(self, job: Job) -> None:
-        for index, op in enumerate(job.payload["ops"]):
-            done = self.store.keys.dedupe(f"slack_reply:{job.payload['id']}:{index}")
-            if await self.store.redis.exists(done):
-                continue
-            await self._run(op)
-            await self.store.redis.set(done, "1", ex=DONE_TTL_S)
+        name = f"slack_reply:{job.payload['id']}"
+        calls = CallLog(self.store.redis, self.store.keys, name, self.outages)
+        await deliveries.delivering(calls, lambda: self._run_all(job.payload["ops"]))
+
+    async def _run_all(self, ops: list[Op]) -> None:
+        """Every op in order; one Slack refuses for good does not keep the others from
+        being shown, and the job still fails for it (set aside, with its incident)."""
+        refusals: list[Refused] = []
+        for op in ops:
+            try:
+                await self._run(op)
+            except Refused as refused:
+                log.warning("a reply was refused: %s", refused)
+                refusals.append(refused)
+        if refusals:
+            raise refusals[0]
 
     async def _run(self, op: Op) -> None:
         where = ConversationRef.model_validate(op["conversation"])

@@ -8,6 +8,8 @@ with an `Action.Submit` fallback for clients without Universal Actions. Approval
 from __future__ import annotations
 
 import base64
+import json
+from dataclasses import replace
 from typing import Any
 
 from handlers import texts
@@ -17,6 +19,9 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 REFRESH_VERB = "refresh"
 REASON_INPUT = "reason"
+CARD_LIMIT = 27_000
+"""Bytes of card JSON per message: Teams refuses a card over about 28 KB (413,
+MessageSizeTooBig); a little is kept for the rest of the activity."""
 _STYLES = {"primary": "positive", "danger": "destructive", "default": "default"}
 
 Json = dict[str, Any]
@@ -54,6 +59,24 @@ def to_adaptive_card(card: Card) -> Json:
     if approval is not None:
         adaptive["refresh"] = {"action": _execute(REFRESH_VERB, approval, texts.TEAMS_REFRESH)}
     return adaptive
+
+
+def fitted(card: Card, limit: int = CARD_LIMIT) -> Json:
+    """The Adaptive Card for `card` within `limit` bytes of JSON: lines that do not fit are
+    left out from the end, with a line saying how many (the title, the facts and the buttons
+    stay)."""
+    adaptive = to_adaptive_card(card)
+    kept = len(card.lines)
+    while kept > 0 and size(adaptive) > limit:
+        kept -= 1
+        lines = (*card.lines[:kept], texts.TEAMS_NOT_SHOWN.format(count=len(card.lines) - kept))
+        adaptive = to_adaptive_card(replace(card, lines=lines))
+    return adaptive
+
+
+def size(content: Json) -> int:
+    """Bytes of a card's JSON, as Teams counts a message's size."""
+    return len(json.dumps(content, separators=(",", ":")).encode())
 
 
 def attachment_json(card: Card) -> Json:

@@ -1,5 +1,8 @@
 """Outbound discipline for Teams: pace each conversation and retry throttling and gateway
-errors with backoff; a delivery that still fails raises so the job queue retries it."""
+errors with a short backoff. What still fails is told apart: an outage (throttled beyond
+that, 5xx, no connection) raises `Unavailable`, so the job waits for as long as it lasts; a
+refusal for good (a 4xx: the card too big or malformed, the bot removed) raises
+`TeamsDeliveryError`, a `Refused`."""
 
 from __future__ import annotations
 
@@ -8,8 +11,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from msrest.exceptions import HttpOperationError
+import aiohttp
+from msrest.exceptions import ClientRequestError, HttpOperationError
 from redis.asyncio import Redis
+
+from orchestrator.errors import Refused, Unavailable
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -18,13 +24,16 @@ Now = Callable[[], float]
 RETRY_STATUSES = frozenset({412, 429, 502, 504})
 MESSAGES_PER_SECOND = 7
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
+UNSHOWABLE = frozenset({"400", "413"})
+"""Refusals of a message's content: the same words as plain text may still be shown."""
+NETWORK_ERRORS = (ClientRequestError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
-class TeamsDeliveryError(Exception):
-    """The Bot Framework connector kept refusing a message."""
+class TeamsDeliveryError(Refused):
+    """The Bot Framework connector refused a message for good."""
 
     def __init__(self, conversation: str, status: int | None) -> None:
-        super().__init__(f"delivery to Teams conversation {conversation} failed ({status})")
+        super().__init__(conversation, f"delivery to Teams refused ({status})", code=str(status))
         self.conversation = conversation
         self.status = status
 
@@ -64,16 +73,37 @@ def status_of(error: HttpOperationError) -> int | None:
     return status if isinstance(status, int) else None
 
 
+def retry_after(error: HttpOperationError) -> float | None:
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
+    value = headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def transient(status: int | None) -> bool:
+    """Whether Teams answered for its own trouble (the same call may succeed later)."""
+    return status is None or status in RETRY_STATUSES or status >= 500
+
+
 async def with_retries(
-    conversation: str, call: Callable[[], Awaitable[T]], *, sleep: Sleep = asyncio.sleep
+    channel: str, call: Callable[[], Awaitable[T]], *, sleep: Sleep = asyncio.sleep
 ) -> T:
-    """Run `call`, retrying the statuses Teams uses for throttling and transient failures."""
+    """Run `call`, retrying the statuses Teams uses for throttling and transient failures a
+    few times; an outage that outlasts them raises `Unavailable`, a refusal for good
+    `TeamsDeliveryError`."""
     for attempt in range(len(BACKOFF_S) + 1):
         try:
             return await call()
         except HttpOperationError as error:
             status = status_of(error)
+            if not transient(status):
+                raise TeamsDeliveryError(channel, status) from error
             if status not in RETRY_STATUSES or attempt == len(BACKOFF_S):
-                raise TeamsDeliveryError(conversation, status) from error
+                wait = retry_after(error)
+                raise Unavailable(channel, f"Teams answered {status}", seconds=wait) from error
             await sleep(BACKOFF_S[attempt])
+        except NETWORK_ERRORS as error:
+            raise Unavailable(channel, f"Teams unreachable: {type(error).__name__}") from error
     raise AssertionError("unreachable")

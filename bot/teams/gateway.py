@@ -1,30 +1,70 @@
-"""TeamsGateway: the `ChatGateway` port over Bot Framework proactive messaging."""
+"""TeamsGateway: the `ChatGateway` port over Bot Framework proactive messaging.
+
+Inside a delivery (`orchestrator.deliveries`) each call is made once, and kept in order in
+its conversation while Teams is down; every card is sent within Teams' size limit.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.core.cloud_adapter_base import CloudAdapterBase
-from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationParameters
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationParameters,
+)
 
-from bot.teams.adaptive import to_adaptive_card
-from bot.teams.delivery import Pacer, Sleep, with_retries
-from bot.teams.references import ReferenceStore
+from bot.teams.adaptive import CARD_LIMIT, fitted, size, to_adaptive_card
+from bot.teams.delivery import UNSHOWABLE, Pacer, Sleep, with_retries
+from bot.teams.references import NoConversationReference, ReferenceStore
+from handlers import texts
 from handlers.cards import Card
+from orchestrator import deliveries
+from orchestrator.errors import Refused
 from orchestrator.models import ConversationRef, MessageRef
 
+log = logging.getLogger("baton.teams")
+
 Logic = Callable[[TurnContext], Awaitable[Any]]
+FALLBACK_LIMIT = 3_000
 
 
 def card_activity(card: Card) -> Activity:
-    """A message carrying `card` as an Adaptive Card, with its text as the notification."""
-    activity = MessageFactory.attachment(CardFactory.adaptive_card(to_adaptive_card(card)))
+    """A message carrying `card` as an Adaptive Card, with its text as the notification,
+    within Teams' size limit: a chart that would take the card over it goes with the card as
+    an image attachment of its own (Teams does not count base64 images toward the limit),
+    and lines that still do not fit are left out with a pointer."""
+    content, chart = to_adaptive_card(card), None
+    if size(content) > CARD_LIMIT and card.image_png:
+        chart = card.image_png
+        card = replace(card, image_png=None)
+        content = to_adaptive_card(card)
+    if size(content) > CARD_LIMIT:
+        content = fitted(card)
+    activity = MessageFactory.attachment(CardFactory.adaptive_card(content))
+    if chart is not None:
+        activity.attachments.append(_image(chart, card.title))
     activity.summary = card.title
     return activity
+
+
+def _image(png: bytes, title: str) -> Attachment:
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    return Attachment(content_type="image/png", content_url=uri, name=title[:100])
+
+
+def channel_name(where: ConversationRef) -> str:
+    """How a Teams conversation is named in outages and logs."""
+    return f"teams:{where.workspace}:{where.channel}"
 
 
 class TeamsGateway:
@@ -46,12 +86,22 @@ class TeamsGateway:
         self.sleep = sleep
 
     async def send(self, *, conversation: ConversationRef, card: Card) -> MessageRef:
-        """Post a card; the connector's activity id is the message ref."""
-        response = await self._turn(conversation.channel, _sender(card_activity(card)))
-        return MessageRef(conversation=conversation, message_id=response.id)
+        """Post a card; the connector's activity id is the message ref. A card Teams will
+        not show goes again as plain text, so the person still hears something."""
+        try:
+            answer = await self._turn(conversation, _sender(card_activity(card)))
+        except Refused as refused:  # a TeamsDeliveryError, or the same remembered from before
+            if refused.code not in UNSHOWABLE:
+                raise
+            log.warning("Teams refused a card (%s); sent as plain text", refused.code)
+            answer = await self._turn(conversation, _sender(_plain(card, refused.code)))
+        return MessageRef(conversation=conversation, message_id=str(answer["id"]))
 
     async def update(self, *, ref: MessageRef, card: Card) -> None:
-        """Replace a posted card in place (PUT .../activities/{id})."""
+        """Replace a posted card in place (PUT .../activities/{id}); one message only, so
+        a chart that would take it over the size limit is left out (it was shown before)."""
+        if card.image_png and size(to_adaptive_card(card)) > CARD_LIMIT:
+            card = replace(card, image_png=None)
         activity = card_activity(card)
         activity.id = ref.message_id
 
@@ -59,7 +109,7 @@ class TeamsGateway:
             activity.conversation = turn.activity.conversation
             return await turn.update_activity(activity)
 
-        await self._turn(ref.conversation.channel, logic)
+        await self._turn(ref.conversation, logic)
 
     async def send_private(self, *, conversation: ConversationRef, user: str, card: Card) -> None:
         """A 1:1 chat with `user` (an AAD object id) holding the card."""
@@ -77,16 +127,32 @@ class TeamsGateway:
             created = await client.conversations.create_conversation(parameters)
             return await client.conversations.send_to_conversation(created.id, card_activity(card))
 
-        await self._turn(conversation.channel, logic)
+        await self._turn(conversation, logic)
 
     async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
         """Teams takes images inline, as a data URI attachment."""
         uri = "data:image/png;base64," + base64.b64encode(png).decode()
         image = MessageFactory.content_url(uri, "image/png", name=title, text=title)
-        await self._turn(conversation.channel, _sender(image))
+        await self._turn(conversation, _sender(image))
 
-    async def _turn(self, conversation_id: str, logic: Logic) -> Any:
-        reference = await self.references.reference(conversation_id)
+    async def _turn(self, where: ConversationRef, logic: Logic) -> dict[str, Any]:
+        """One call in the conversation: through the running delivery's log (made once,
+        kept in order in its conversation) when there is one."""
+        channel = channel_name(where)
+        calls = deliveries.current()
+
+        async def make(name: str) -> dict[str, Any]:
+            return await self._call(where.channel, channel, logic)
+
+        if calls is None:
+            return await make("")
+        return await calls.call(channel, make)
+
+    async def _call(self, conversation_id: str, channel: str, logic: Logic) -> dict[str, Any]:
+        try:
+            reference = await self.references.reference(conversation_id)
+        except NoConversationReference as missing:
+            raise Refused(channel, "Baton was never contacted in this conversation") from missing
         await self.pacer.wait_turn(conversation_id)
         result: list[Any] = []
 
@@ -96,8 +162,14 @@ class TeamsGateway:
 
             await self.adapter.continue_conversation(reference, callback, self.app_id)
 
-        await with_retries(conversation_id, run, sleep=self.sleep)
-        return result[-1]
+        await with_retries(channel, run, sleep=self.sleep)
+        return {"id": getattr(result[-1], "id", None)}
+
+
+def _plain(card: Card, status: str) -> Activity:
+    """The plain-text stand-in for a card Teams would not show, short enough to be."""
+    text = texts.FALLBACK_MESSAGE.format(reason=f"HTTP {status}", text=card.text())
+    return MessageFactory.text(text if len(text) <= FALLBACK_LIMIT else text[:FALLBACK_LIMIT])
 
 
 def _sender(activity: Activity) -> Logic:

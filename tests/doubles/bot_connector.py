@@ -3,16 +3,29 @@
 It records what Baton sends the way Teams' connector receives it: new activities
 (`POST /v3/conversations/{id}/activities`), replies (`POST .../activities/{replyToId}`),
 updates in place (`PUT .../activities/{activityId}`) and new 1:1 chats
-(`POST /v3/conversations`). It can fail the next calls with a status, like a throttled channel.
+(`POST /v3/conversations`). It can fail the next calls with a status, like a throttled channel,
+or every call until it is up again, like an outage; and it refuses a card over Teams' size
+limit (about 28 KB of card JSON) with 413 `MessageSizeTooBig`, as Teams does.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+CARD_LIMIT = 28 * 1024
+"""Bytes of an Adaptive Card's JSON Teams takes in one message."""
+ADAPTIVE = "application/vnd.microsoft.card.adaptive"
+
+
+def _cards(body: dict[str, Any]) -> list[Any]:
+    return [
+        a.get("content") for a in body.get("attachments") or [] if a.get("contentType") == ADAPTIVE
+    ]
 
 
 @dataclass
@@ -48,6 +61,10 @@ class BotConnectorDouble:
     failures: list[int] = field(default_factory=list)
     """Statuses to answer the next calls with, first to last."""
     attempts: int = 0
+    outage: int | None = None
+    """While set, every call is answered with this status."""
+    too_big: int = 0
+    """Activities refused for their size."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     service_url: str = ""
@@ -71,6 +88,13 @@ class BotConnectorDouble:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    def down(self, status: int = 500) -> None:
+        """Answer every call with `status` until `up()`."""
+        self.outage = status
+
+    def up(self) -> None:
+        self.outage = None
+
     def of(self, kind: str) -> list[Recorded]:
         return [r for r in self.recorded if r.kind == kind]
 
@@ -79,9 +103,14 @@ class BotConnectorDouble:
 
     async def _record(self, request: web.Request, kind: str) -> web.Response:
         self.attempts += 1
+        if self.outage is not None:
+            return web.json_response({"error": {"code": "ServiceError"}}, status=self.outage)
         if self.failures:
             return web.json_response({"error": {"code": "Throttled"}}, status=self.failures.pop(0))
         body = await request.json()
+        if any(len(json.dumps(card).encode()) > CARD_LIMIT for card in _cards(body)):
+            self.too_big += 1
+            return web.json_response({"error": {"code": "MessageSizeTooBig"}}, status=413)
         activity_id = request.match_info.get("activity") if kind == "update" else None
         activity_id = activity_id or f"m{next(self._ids)}"
         conversation = request.match_info["conversation"]

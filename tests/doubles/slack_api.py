@@ -34,6 +34,21 @@ class Outage:
     retry_after: int = 1
     method: str | None = None
     """Only this method fails; None: every method but auth.test."""
+    error: str = "internal_error"
+    """What the answer's `error` says (with status 200: a refusal for good)."""
+
+
+MAX_BLOCKS = 50
+SECTION_TEXT = 3000
+FIELD_TEXT = 2000
+MAX_FIELDS = 10
+BUTTON_TEXT = 75
+HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+BLOCKS_CHARS = 13_000
+"""Slack answers `msg_blocks_too_long` past about 13,000 characters of blocks (undocumented)."""
+TEXT_CHARS = 40_000
+MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
 
 
 @dataclass
@@ -105,6 +120,17 @@ class SlackApiDouble:
         """Answer the next `count` calls (other than auth.test; or only `method`) with `status`."""
         self.outage = Outage(status, count, retry_after, method)
 
+    def refuse_next(self, error: str, count: int, method: str | None = None) -> None:
+        """Refuse the next `count` calls for good, as Slack does: HTTP 200, ok false, `error`."""
+        self.outage = Outage(200, count, method=method, error=error)
+
+    def down(self, status: int = 500) -> None:
+        """Fail every call (but auth.test) with `status` until `up()`."""
+        self.outage = Outage(status, 10**9)
+
+    def up(self) -> None:
+        self.outage = None
+
     def called(self, method: str) -> list[dict[str, Any]]:
         return [c.params for c in self.calls if c.method == method]
 
@@ -141,6 +167,10 @@ class SlackApiDouble:
             self.outage.remaining -= 1
             self.refused += 1
             return self._failure(self.outage)
+        refusal = _refusal(params) if method in MESSAGE_METHODS else None
+        if refusal is not None:
+            self.refused += 1
+            return web.json_response({"ok": False, "error": refusal})
         respond = self.answers.get(method, _nothing)
         answer = {"ok": True, **respond(params)}
         self.calls.append(Call(method, params, token, answer))
@@ -182,7 +212,7 @@ class SlackApiDouble:
                 status=429,
                 headers={"Retry-After": str(outage.retry_after)},
             )
-        return web.json_response({"ok": False, "error": "internal_error"}, status=outage.status)
+        return web.json_response({"ok": False, "error": outage.error}, status=outage.status)
 
     async def _upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
@@ -230,6 +260,50 @@ class SlackApiDouble:
 
 def _nothing(params: dict[str, Any]) -> dict[str, Any]:
     return {}
+
+
+def _refusal(params: dict[str, Any]) -> str | None:
+    """What Slack refuses a message for, checked as Slack checks it (its documented limits,
+    and the undocumented total), or None when it would be posted."""
+    blocks = _as_list(params.get("blocks"))
+    text = str(params.get("text") or "")
+    if not blocks and not text:
+        return "no_text"
+    if len(text) > TEXT_CHARS:
+        return "msg_too_long"
+    if len(blocks) > MAX_BLOCKS or not all(_block_ok(block) for block in blocks):
+        return "invalid_blocks"
+    if len(json.dumps(blocks)) > BLOCKS_CHARS:
+        return "msg_blocks_too_long"
+    return None
+
+
+def _block_ok(block: dict[str, Any]) -> bool:
+    kind = block.get("type")
+    if kind == "section":
+        fields = block.get("fields") or []
+        text = _text_of(block.get("text"))
+        return (
+            len(text) <= SECTION_TEXT
+            and len(fields) <= MAX_FIELDS
+            and all(len(_text_of(f)) <= FIELD_TEXT for f in fields)
+            and bool(text or fields)
+        )
+    if kind == "header":
+        return 0 < len(_text_of(block.get("text"))) <= HEADER_TEXT
+    if kind == "context":
+        elements = block.get("elements") or []
+        return 0 < len(elements) <= MAX_CONTEXT_ELEMENTS
+    if kind == "actions":
+        elements = block.get("elements") or []
+        return 0 < len(elements) <= 25 and all(
+            0 < len(_text_of(e.get("text"))) <= BUTTON_TEXT for e in elements
+        )
+    return kind in ("divider", "image", "input", "rich_text")
+
+
+def _text_of(value: Any) -> str:
+    return str(value.get("text", "")) if isinstance(value, dict) else ""
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

@@ -6,9 +6,10 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks import to_blocks
-from bot.slack.gateway import SlackDeliveryFailed, SlackGateway
+from bot.slack.gateway import SlackGateway, SlackRefused
 from bot.slack.pacing import ChannelPacer
 from handlers.cards import Button, Card
+from orchestrator.errors import Unavailable
 from orchestrator.models import ConversationRef
 from tests.doubles.slack_api import SlackApiDouble
 from tests.slack.conftest import BOT_TOKEN, small_png
@@ -83,11 +84,21 @@ async def test_429_waits_retry_after_then_delivers(slack_api: SlackApiDouble) ->
 async def test_outage_raises_so_the_job_is_retried(slack_api: SlackApiDouble) -> None:
     slack = gateway(slack_api, FakeTime())
     slack_api.fail_next(500, 1)
-    with pytest.raises(SlackDeliveryFailed, match=r"chat\.postMessage"):
+    with pytest.raises(Unavailable, match=r"chat\.postMessage") as down:
         await slack.send(conversation=WHERE, card=CARD)
+    assert down.value.channel == "slack:T1:C9"
     slack_api.fail_next(429, 3, retry_after=120)
-    with pytest.raises(SlackDeliveryFailed):
+    with pytest.raises(Unavailable) as throttled:
         await slack.update(ref=(await _sent(slack)), card=CARD)
+    assert throttled.value.seconds == 120
+
+
+async def test_a_refusal_for_good_is_not_an_outage(slack_api: SlackApiDouble) -> None:
+    slack = gateway(slack_api, FakeTime())
+    slack_api.refuse_next("channel_not_found", 2)
+    with pytest.raises(SlackRefused) as refused:
+        await slack.send(conversation=WHERE, card=CARD)
+    assert refused.value.code == "channel_not_found" and slack_api.refused == 1
 
 
 async def _sent(slack: SlackGateway):  # type: ignore[no-untyped-def]

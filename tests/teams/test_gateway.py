@@ -15,6 +15,7 @@ from bot.teams.references import NoConversationReference, ReferenceStore
 from bot.teams.surface import build_adapter
 from config.settings import Settings
 from handlers.cards import Button, Card
+from orchestrator.errors import Refused, Unavailable
 from orchestrator.models import ConversationRef, MessageRef
 from orchestrator.store.keys import Keys
 from tests.doubles.bot_connector import BotConnectorDouble
@@ -91,9 +92,9 @@ async def test_a_delivery_that_keeps_failing_raises_for_the_job_queue(
 ) -> None:
     teams, _ = gateway
     double.failures = [429] * 10
-    with pytest.raises(TeamsDeliveryError) as failed:
+    with pytest.raises(Unavailable) as down:
         await teams.send(conversation=HERE, card=Card(title="hello"))
-    assert failed.value.status == 429
+    assert down.value.channel == f"teams:{TENANT}:{CHANNEL_ID}"
     assert double.recorded == []
 
 
@@ -121,9 +122,10 @@ async def test_private_cards_go_to_a_one_to_one_chat(
 async def test_unknown_conversation_raises(gateway: tuple[TeamsGateway, Sleeps]) -> None:
     teams, _ = gateway
     elsewhere = ConversationRef(platform="teams", workspace=TENANT, channel="19:never")
-    with pytest.raises(NoConversationReference):
+    with pytest.raises(Refused) as refused:  # for good: the job is set aside, not retried
         await teams.send(conversation=elsewhere, card=Card(title="x"))
-    with pytest.raises(NoConversationReference):
+    assert isinstance(refused.value.__cause__, NoConversationReference)
+    with pytest.raises(Refused):
         await teams.update(ref=MessageRef(conversation=elsewhere, message_id="1"), card=Card("x"))
 
 
