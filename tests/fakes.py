@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from handlers.cards import Card
+from orchestrator import deliveries
+from orchestrator.deliveries import Answer
 from orchestrator.models import (
     ConversationRef,
     Direction,
@@ -30,7 +33,9 @@ class Sent:
 
 
 class RecordingGateway:
-    """A `ChatGateway` that remembers everything it was asked to show."""
+    """A `ChatGateway` that remembers everything it was asked to show. Like the real
+    gateways, inside a delivery each call goes through its call log, so a delivery run
+    again makes no call twice."""
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
@@ -38,23 +43,48 @@ class RecordingGateway:
         self.private: list[tuple[str, Card]] = []
         self.images: list[tuple[str, bytes]] = []
 
+    async def _once(self, where: ConversationRef, make: Callable[[], Answer]) -> Answer:
+        calls = deliveries.current()
+        if calls is None:
+            return make()
+
+        async def call(name: str) -> Answer:
+            return make()
+
+        return await calls.call(f"test:{where.channel}", call)
+
     async def send(self, *, conversation: ConversationRef, card: Card) -> MessageRef:
-        ref = MessageRef(conversation=conversation, message_id=str(next(self._ids)))
-        self.sent.append(Sent(ref, card))
-        return ref
+        def post() -> Answer:
+            ref = MessageRef(conversation=conversation, message_id=str(next(self._ids)))
+            self.sent.append(Sent(ref, card))
+            return {"message_id": ref.message_id}
+
+        answer = await self._once(conversation, post)
+        return MessageRef(conversation=conversation, message_id=str(answer["message_id"]))
 
     async def update(self, *, ref: MessageRef, card: Card) -> None:
-        for sent in self.sent:
-            if sent.ref == ref:
-                sent.updates.append(card)
-                return
-        raise AssertionError(f"update of a message never sent: {ref}")
+        def edit() -> Answer:
+            for sent in self.sent:
+                if sent.ref == ref:
+                    sent.updates.append(card)
+                    return {}
+            raise AssertionError(f"update of a message never sent: {ref}")
+
+        await self._once(ref.conversation, edit)
 
     async def send_private(self, *, conversation: ConversationRef, user: str, card: Card) -> None:
-        self.private.append((user, card))
+        def whisper() -> Answer:
+            self.private.append((user, card))
+            return {}
+
+        await self._once(conversation, whisper)
 
     async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
-        self.images.append((title, png))
+        def upload() -> Answer:
+            self.images.append((title, png))
+            return {}
+
+        await self._once(conversation, upload)
 
     def titles(self) -> list[str]:
         return [s.current.title for s in self.sent]
