@@ -56,7 +56,8 @@ class Processes:
     """Spawns `baton worker`/`baton clock` processes and kills them by pid only."""
 
     def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env = {**os.environ, **env}
+        # Production serving Slack or Teams seals its audit trail: a test key unless given.
+        self.env = {**os.environ, "BATON_AUDIT_KEY": "processes-audit-key-" + "0" * 32, **env}
         self.logs = logs
         self.running: list[subprocess.Popen[bytes]] = []
 
