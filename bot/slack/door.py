@@ -27,7 +27,7 @@ from slack_bolt.request.payload_utils import (
     to_view,
 )
 
-from bot.inbound_json import Unreadable, check_value
+from bot.inbound_json import MAX_DEPTH, Unreadable, check_value
 from bot.slack import inbound
 from bot.slack.inbound import Malformed
 
@@ -83,7 +83,7 @@ def _payload(text: str, kind: str | None) -> dict[str, Any]:
         payload: Any = parse_body(text, kind)
         check_value(payload)
     except RecursionError:
-        raise Malformed("JSON nested too deep") from None
+        raise Malformed(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as error:  # the JSON decoder's errors, and `Unreadable`
         detail = str(error) if isinstance(error, Unreadable) else "not JSON"
         raise Malformed(detail) from None

@@ -53,6 +53,8 @@ class SignerDouble:
     published: SigningKey = field(default_factory=lambda: SigningKey("published-key"))
     unpublished: SigningKey = field(default_factory=lambda: SigningKey("unpublished-key"))
     fetches: int = 0
+    down: bool = False
+    """Answer every fetch 503 (still counted)."""
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -76,6 +78,8 @@ class SignerDouble:
 
     async def _metadata(self, request: web.Request) -> web.Response:
         self.fetches += 1
+        if self.down:
+            return web.json_response({"error": "unavailable"}, status=503)
         return web.json_response(
             {"issuer": CHANNEL_ISSUER, "jwks_uri": f"http://127.0.0.1:{self.port}/keys"}
         )

@@ -25,6 +25,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
+from orchestrator.store.keys import Keys
 from tests.doubles.openid_signer import SignerDouble, baton_web_code
 from tests.doubles.slack_api import SlackApiDouble
 from tests.hardening import http_fuzz
@@ -51,6 +52,7 @@ class Served:
     process: subprocess.Popen[bytes]
     log: Path
     tokens: Tokens
+    keys: Keys
 
 
 @pytest.fixture
@@ -89,7 +91,7 @@ async def served(redis_url: str, business: Business, tmp_path: Path) -> AsyncIte
     url = f"http://127.0.0.1:{port}"
     try:
         await healthy(url, process, log)
-        yield Served(url, process, log, tokens)
+        yield Served(url, process, log, tokens, Keys(prefix))
     finally:
         stop(process)
         await signer.stop()
@@ -154,10 +156,13 @@ def named_failures(tokens: Tokens) -> list[tuple[Probe, int]]:
     ]
 
 
-async def test_the_failures_found_outside_are_4xx(served: Served) -> None:
+async def test_the_failures_found_outside_are_4xx_and_queue_nothing(
+    served: Served, redis: Redis
+) -> None:
     cases = named_failures(served.tokens)
     answers = await http_fuzz.send(served.url, [probe for probe, _ in cases])
     assert answers.in_order == [expected for _, expected in cases]
+    assert await redis.xlen(served.keys.jobs()) == 0
 
 
 async def test_hundreds_of_mutated_requests_get_no_5xx_and_the_server_stays_healthy(

@@ -120,7 +120,7 @@ async def test_a_silent_signer_costs_one_bounded_wait_and_the_server_keeps_answe
     async with baton_web(silent.metadata_url, redis_url, tmp_path) as web:
         async with aiohttp.ClientSession() as session:
             waiting = [asyncio.create_task(post(session, web, token)) for _ in range(3)]
-            await eventually(lambda: _true(silent.connections > 0), "the key fetch")
+            await eventually(lambda: fetching(silent), "the key fetch")
             async with session.get(
                 web.url + "/healthz", timeout=aiohttp.ClientTimeout(total=5)
             ) as health:
@@ -137,14 +137,15 @@ async def test_sigterm_stops_the_server_while_a_token_waits_for_the_signer(
     silent: SilentServer, redis_url: str, tmp_path: Path
 ) -> None:
     token = "Bearer " + SignerDouble().token(APP_ID, SERVICE_URL)
-    async with baton_web(silent.metadata_url, redis_url, tmp_path) as web:
-        async with aiohttp.ClientSession() as session:
-            waiting = asyncio.create_task(post(session, web, token))
-            await eventually(lambda: _true(silent.connections > 0), "the key fetch")
-            web.process.send_signal(signal.SIGTERM)
-            code = await asyncio.to_thread(web.process.wait, ANSWER_WITHIN_S)
-            assert code == 0
-            await asyncio.gather(waiting, return_exceptions=True)
+    async with (
+        baton_web(silent.metadata_url, redis_url, tmp_path) as web,
+        aiohttp.ClientSession() as session,
+    ):
+        waiting = asyncio.create_task(post(session, web, token))
+        await eventually(lambda: fetching(silent), "the key fetch")
+        web.process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(web.process.wait, ANSWER_WITHIN_S) == 0
+        await asyncio.gather(waiting, return_exceptions=True)
 
 
 async def test_tokens_that_cannot_be_verified_are_401(
@@ -177,13 +178,15 @@ async def test_tokens_that_cannot_be_verified_are_401(
 async def test_a_token_signed_by_a_published_key_is_accepted_and_the_keys_kept(
     signer: SignerDouble, redis_url: str, tmp_path: Path
 ) -> None:
-    async with baton_web(signer.metadata_url, redis_url, tmp_path) as web:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(3):
-                token = "Bearer " + signer.token(APP_ID, SERVICE_URL)
-                assert await post(session, web, token) in (200, 201)
+    async with (
+        baton_web(signer.metadata_url, redis_url, tmp_path) as web,
+        aiohttp.ClientSession() as session,
+    ):
+        for _ in range(3):
+            token = "Bearer " + signer.token(APP_ID, SERVICE_URL)
+            assert await post(session, web, token) in (200, 201)
     assert signer.fetches == 1
 
 
-async def _true(value: bool) -> bool:
-    return value
+async def fetching(silent: SilentServer) -> bool:
+    return silent.connections > 0
