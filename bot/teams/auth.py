@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -26,6 +27,7 @@ AAD_METADATA_URL = AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_
 CHANNEL_ISSUER = AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
 AUTHENTICATE_TIMEOUT_S = FETCH_TIMEOUT_S + 1.0
 MAX_TOKEN_CHARS = 16 * 1024
+_JWT = re.compile(r"[\w-]+\.[\w-]+\.[\w-]*", re.ASCII)
 ALGORITHMS = ["RS256"]
 LEEWAY_S = 5 * 60
 
@@ -140,9 +142,10 @@ class VerifiedAuthentication(ConfigurationBotFrameworkAuthentication):  # type: 
 
 
 def bearer_token(header: str | None) -> str:
-    """The token of `Bearer <token>` (botbuilder's reading of the header), or `Unverified`."""
+    """The token of `Bearer <token>` (botbuilder's reading of the header), or `Unverified`:
+    a JWT is three base64url parts, and nothing else is handed to the token library."""
     scheme, _, token = (header or "").partition(" ")
-    if scheme != "Bearer" or not token or " " in token or len(token) > MAX_TOKEN_CHARS:
+    if scheme != "Bearer" or len(token) > MAX_TOKEN_CHARS or not _JWT.fullmatch(token):
         raise Unverified("no Bearer token")
     return token
 

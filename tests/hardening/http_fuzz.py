@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from yarl import URL
 
 SLACK_SECRET = "fuzz-signing-secret"
 HOOK_SECRET = "fuzz-hook-secret"
@@ -73,6 +74,9 @@ class Probe:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     method: str = "POST"
+    raw_headers: dict[str, bytes] = field(default_factory=dict)
+    """Header values sent byte for byte (invalid UTF-8, say), which an HTTP client refuses:
+    a probe with any goes over a plain socket."""
 
 
 def slack_headers(body: bytes, secret: str | None, stamp: int | None = None) -> dict[str, str]:
@@ -302,7 +306,7 @@ def slack_probe(rng: random.Random) -> Probe:
     secret = rng.choices([SLACK_SECRET, None, "wrong-secret"], weights=[6, 2, 2])[0]
     headers = {"Content-Type": kind, **slack_headers(body, secret)}
     if secret and rng.random() < 0.05:
-        headers["X-Slack-Request-Timestamp"] = rng.choice(["abc", "", "1e3", "٣", "-1"])
+        headers["X-Slack-Request-Timestamp"] = rng.choice(["abc", "", "1e3", "٣", "-1", "9" * 5000])
     if secret and rng.random() < 0.03:
         headers["X-Slack-Signature"] = "v0=é" + "0" * 60
     label = f"slack:{maker.__name__}:{'signed' if secret == SLACK_SECRET else 'unsigned'}"
@@ -355,9 +359,27 @@ def hook_probe(rng: random.Random) -> Probe:
         body = corrupt(rng, body)
     forged = rng.random() < 0.3
     headers = hook_headers(body, "wrong-secret" if forged else HOOK_SECRET)
+    if forged and rng.random() < 0.2:
+        headers["X-Baton-Signature"] = rng.choice(["sha256=é", "", "sha256=", "é" * 64])
     headers["Content-Type"] = rng.choice(CONTENT_TYPES)
     source = HOOK_SOURCE if rng.random() < 0.9 else rng.choice(["contracts", "nope", "%00"])
     return Probe(f"hook:{'forged' if forged else 'signed'}", f"/hooks/{source}", body, headers)
+
+
+RAW_VALUES = (b"\xff", b"\xff\xfe", "é".encode(), b"\xc3", b"\xed\xa0\x80", b"\x80abc")
+
+
+def raw_probe(rng: random.Random, probe: Probe) -> Probe:
+    """`probe` with one header's value made of bytes that are not UTF-8 (or not ASCII)."""
+    name = rng.choice(
+        ["Authorization", "Content-Type", "X-Slack-Signature", "X-Slack-Request-Timestamp",
+         "X-Baton-Signature", "X-Request-Id"]
+    )  # fmt: skip
+    kept = probe.headers.pop(name, "").encode()
+    cut = rng.randrange(len(kept) + 1)
+    probe.raw_headers[name] = kept[:cut] + rng.choice(RAW_VALUES) + kept[cut:]
+    probe.kind += ":raw"
+    return probe
 
 
 def probes(seed: int, count: int, tokens: Tokens | None = None) -> Iterator[Probe]:
@@ -369,7 +391,8 @@ def probes(seed: int, count: int, tokens: Tokens | None = None) -> Iterator[Prob
         lambda: hook_probe(rng),
     ]
     for _ in range(count):
-        yield rng.choices(makers, weights=[5, 3, 2])[0]()
+        probe = rng.choices(makers, weights=[5, 3, 2])[0]()
+        yield raw_probe(rng, probe) if rng.random() < 0.08 else probe
 
 
 # --- sending ---------------------------------------------------------------------------
@@ -406,6 +429,8 @@ async def send(base_url: str, all_probes: list[Probe], *, parallel: int = 8) -> 
 
 
 async def _one(session: aiohttp.ClientSession, base_url: str, probe: Probe) -> int:
+    if probe.raw_headers:
+        return await _one_raw(base_url, probe)
     try:
         async with session.request(
             probe.method, base_url + probe.path, data=probe.body, headers=probe.headers,
@@ -415,6 +440,26 @@ async def _one(session: aiohttp.ClientSession, base_url: str, probe: Probe) -> i
             return response.status
     except aiohttp.ClientError:
         return 0  # no answer: the server closed the connection
+
+
+async def _one_raw(base_url: str, probe: Probe) -> int:
+    """The probe over a plain socket; the status of the answer (0 if none)."""
+    url = URL(base_url)
+    head = [f"{probe.method} {probe.path} HTTP/1.1".encode(), f"Host: {url.host}".encode()]
+    head += [f"{k}: {v}".encode() for k, v in probe.headers.items()]
+    head += [k.encode() + b": " + v for k, v in probe.raw_headers.items()]
+    head += [b"Content-Length: %d" % len(probe.body), b"Connection: close"]
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        writer.write(b"\r\n".join(head) + b"\r\n\r\n" + probe.body)
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 30)
+    except (OSError, TimeoutError):
+        return 0
+    finally:
+        writer.close()
+    parts = status_line.split()
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
 
 
 def main() -> None:

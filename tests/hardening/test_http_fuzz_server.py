@@ -153,7 +153,17 @@ def named_failures(tokens: Tokens) -> list[tuple[Probe, int]]:
         (hook({"ticket_id": "TCK\r\nX-Injected: 1", "opened_at": "2027-01-04T09:00:00Z"}), 400),
         (hook({"ticket_id": "TCK\x01", "opened_at": "2027-01-04T09:00:00Z"}), 400),
         (hook({"ticket_id": True}), 400),
+        (_with(hook({"ticket_id": "T-1"}), **{"X-Baton-Signature": "sha256=é"}), 401),
+        (
+            _with(slack(b"command=%2Foutcome", form), **{"X-Slack-Request-Timestamp": "9" * 5000}),
+            401,
+        ),
     ]
+
+
+def _with(probe: Probe, **headers: str) -> Probe:
+    probe.headers.update(headers)
+    return probe
 
 
 async def test_the_failures_found_outside_are_4xx_and_queue_nothing(
