@@ -91,8 +91,14 @@ class SigningKeys:
 
     async def _refresh(self) -> dict[str, PublicKey]:
         """One fetch at a time, shared by every request waiting for it; a request that goes
-        away does not cancel it for the others. On failure, the keys in hand (if any)."""
-        if self._fetch is None or self._fetch.done():
+        away does not cancel it for the others. On failure, the keys in hand (if any). (The
+        keys outlive an event loop in tests that run several: a fetch belongs to its loop.)"""
+        running = self._fetch
+        if (
+            running is None
+            or running.done()
+            or running.get_loop() is not asyncio.get_running_loop()
+        ):
             self._fetch = asyncio.create_task(self._fetch_keys())
             self._fetch.add_done_callback(_retrieved)
         try:
