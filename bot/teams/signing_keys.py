@@ -93,16 +93,12 @@ class SigningKeys:
         """One fetch at a time, shared by every request waiting for it; a request that goes
         away does not cancel it for the others. On failure, the keys in hand (if any). (The
         keys outlive an event loop in tests that run several: a fetch belongs to its loop.)"""
-        running = self._fetch
-        if (
-            running is None
-            or running.done()
-            or running.get_loop() is not asyncio.get_running_loop()
-        ):
-            self._fetch = asyncio.create_task(self._fetch_keys())
-            self._fetch.add_done_callback(_retrieved)
+        fetch = self._fetch
+        if fetch is None or fetch.done() or fetch.get_loop() is not asyncio.get_running_loop():
+            fetch = self._fetch = asyncio.create_task(self._fetch_keys())
+            fetch.add_done_callback(_retrieved)
         try:
-            return await asyncio.shield(self._fetch)
+            return await asyncio.shield(fetch)
         except Unverified:
             if not self._keys:
                 raise
