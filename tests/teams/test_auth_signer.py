@@ -124,8 +124,7 @@ async def test_a_silent_signer_costs_one_bounded_wait_and_the_server_keeps_answe
             async with session.get(
                 web.url + "/healthz", timeout=aiohttp.ClientTimeout(total=5)
             ) as health:
-                assert health.status == 200
-            assert not any(task.done() for task in waiting)  # answered while they wait
+                assert health.status == 200  # (a blocked loop would never answer)
             assert await asyncio.gather(*waiting) == [401, 401, 401]
             # One fetch served all three; the next token is refused without waiting again.
             assert await post(session, web, token) == 401
