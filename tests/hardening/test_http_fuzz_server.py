@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -179,7 +178,6 @@ async def test_hundreds_of_mutated_requests_get_no_5xx_and_the_server_stays_heal
     served: Served,
 ) -> None:
     sent = [p for seed in SEEDS for p in http_fuzz.probes(seed, PER_SEED, served.tokens)]
-    started = time.monotonic()
     answers = await http_fuzz.send(served.url, sent)
     assert answers.server_errors == []
     assert answers.statuses[0] == 0, "connections dropped without an answer"
@@ -191,7 +189,6 @@ async def test_hundreds_of_mutated_requests_get_no_5xx_and_the_server_stays_heal
     ):
         assert response.status == 200
     assert _errors_logged(served.log) == []
-    assert time.monotonic() - started < 120  # a guard against hangs, not a benchmark
 
 
 def _errors_logged(log: Path) -> list[str]:
