@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bootstrap import App
+from bot.slack import door
 from bot.slack.config import SlackConfig, banner, slack_config
 from bot.slack.gateway import SlackGateway
 from bot.slack.home import SLACK_HOME, HomeTabs
+from bot.slack.inbound import Malformed
 from bot.slack.listeners import SlackListeners
 from bot.slack.pacing import ChannelPacer, tier4_pacer
 from bot.slack.replies import SLACK_REPLY, ReplyDelivery
@@ -27,6 +30,7 @@ from orchestrator.worker import JobHandler
 log = logging.getLogger("baton.slack")
 
 BOLT_KEY: web.AppKey[AsyncApp] = web.AppKey("slack_bolt", AsyncApp)
+SECRET_KEY: web.AppKey[str] = web.AppKey("slack_signing_secret", str)
 
 
 def web_client(config: SlackConfig) -> AsyncWebClient:
@@ -111,6 +115,7 @@ async def mount(application: web.Application, baton: App) -> str:
         return banner(baton.settings)
     bolt = build_bolt(baton, config)
     application[BOLT_KEY] = bolt
+    application[SECRET_KEY] = config.signing_secret
     if config.app_token:
         application.cleanup_ctx.append(_socket_mode(bolt, config.app_token))
     application.router.add_post("/slack/events", slack_events)
@@ -118,26 +123,18 @@ async def mount(application: web.Application, baton: App) -> str:
 
 
 async def slack_events(request: web.Request) -> web.Response:
-    """Convert in, dispatch through Bolt (verification, ack, listeners), convert out."""
-    bolt = request.app[BOLT_KEY]
+    """The door (signature, then what the payload must hold), then Bolt: convert in,
+    dispatch (verification, ack, listeners), convert out."""
+    body = await request.read()
+    if not door.signed(request.app[SECRET_KEY], body, request.headers, time.time()):
+        return web.json_response({"error": "invalid request"}, status=401)
     try:
-        bolt_request = await to_bolt_request(request)
-    except (AttributeError, TypeError, ValueError) as error:
-        # Bolt reads a JSON body's fields before verifying the signature and fails on one
-        # that is not an object (`0`, `[]`): junk, answered as such, whoever sent it.
-        log.warning("unreadable Slack request: %s", error)
-        return web.json_response({"error": "unreadable request"}, status=400)
-    if not _event_well_formed(bolt_request.body):
-        log.warning("Slack event envelope without an event object dropped")
+        bolt_request = door.bolt_request(body, request.query_string, request.headers)
+    except Malformed as error:
+        log.warning("malformed Slack request: %s", error)
         return web.json_response({"error": "malformed request"}, status=400)
-    response = await bolt.async_dispatch(bolt_request)
+    response = await request.app[BOLT_KEY].async_dispatch(bolt_request)
     return await to_aiohttp_response(response)
-
-
-def _event_well_formed(body: dict[str, object]) -> bool:
-    """An event envelope's `event` must be an object: Bolt reads it unguarded everywhere,
-    its error handler included, and would answer 500."""
-    return "event" not in body or isinstance(body["event"], dict)
 
 
 def _socket_mode(

@@ -5,18 +5,14 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from azure.core.exceptions import DeserializationError
 from botbuilder.core import TurnContext
-from botbuilder.integration.aiohttp import (
-    CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
-)
-from botbuilder.schema import Activity
+from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot import gateways
 from bot import web as baton_web
 from bot.bootstrap import App
-from bot.teams.auth import AuthMode, auth_mode, bot_configuration, missing_variables
+from bot.teams import door
+from bot.teams.auth import AuthMode, VerifiedAuthentication, auth_mode, missing_variables
 from bot.teams.bot import BatonTeamsBot
 from bot.teams.delivery import Pacer
 from bot.teams.gateway import TeamsGateway
@@ -33,8 +29,7 @@ ROUTE = "/api/messages"
 
 def build_adapter(settings: Settings) -> CloudAdapter:
     """A CloudAdapter that authenticates as configured (or not at all, in development)."""
-    authentication = ConfigurationBotFrameworkAuthentication(bot_configuration(settings))
-    return CloudAdapter(authentication)
+    return CloudAdapter(VerifiedAuthentication(settings))
 
 
 async def _log_turn_error(turn_context: TurnContext, error: Exception) -> None:
@@ -57,16 +52,19 @@ async def mount(application: web.Application, baton: App) -> str:
 
         application.router.add_post(ROUTE, refuse)
         return message
-    adapter = build_adapter(settings)
+    authentication = VerifiedAuthentication(settings)
+    adapter = CloudAdapter(authentication)
     # Inbound turns log and answer; the gateway's adapter has no handler, so a failed
     # delivery raises and the notify job is retried from the queue.
     adapter.on_turn_error = _log_turn_error
     references = ReferenceStore(baton.redis, settings.key_prefix)
     bot = BatonTeamsBot(baton.conversation, references)
+    verifier = authentication if mode is AuthMode.AUTHENTICATED else None
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        if not await _is_activity(request):
-            return web.json_response({"error": "the body must be an activity object"}, status=400)
+        refused = await door.refusal(request, verifier)
+        if refused is not None:
+            return refused
         response = await adapter.process(request, bot)
         return response if response is not None else web.Response(status=201)
 
@@ -76,19 +74,6 @@ async def mount(application: web.Application, baton: App) -> str:
     return texts.TEAMS_ON.format(
         app_id=settings.microsoft_app_id, app_type=settings.microsoft_app_type
     )
-
-
-async def _is_activity(request: web.Request) -> bool:
-    """Whether the body reads as an activity: botbuilder answers 500 to any other JSON
-    (`[]`, `0`, a field of the wrong type), which is the sender's error, not ours."""
-    try:
-        body = await request.json()
-        if isinstance(body, dict):
-            Activity().deserialize(body)
-            return True
-    except (ValueError, DeserializationError):
-        pass
-    return False
 
 
 def teams_gateway(settings: Settings, store: RedisStore, clock: Clock) -> ChatGateway | None:

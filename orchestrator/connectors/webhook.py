@@ -2,13 +2,16 @@
 
 The body is signed with HMAC-SHA256 under the connection's secret and sent in the
 signature header as `sha256=<hex>`; the step id is the `Idempotency-Key`, so a receiver
-that honours it acts once however often a retry delivers.
+that honours it acts once however often a retry delivers. A header that cannot be sent (a
+control character or a non-ASCII one, which the HTTP client refuses) is a permanent error
+naming the header, not a transient one retried until the job is dead-lettered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +20,9 @@ from orchestrator.connectors.guard import Resolver
 from orchestrator.connectors.http import HttpConnector, Request
 from orchestrator.connectors.ledger import DeliveryLedger
 from orchestrator.connectors.payload import encode
+
+_SENDABLE = re.compile(r"[\t\x20-\x7e]*")
+"""What an HTTP/1.1 header value may hold as httpx sends it: tabs and printable ASCII."""
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -58,7 +64,15 @@ class WebhookConnector(HttpConnector):
         request.headers[self.connection.signature_header] = signature(
             self._secret, encode(request.body)
         )
+        self._check_headers(request.headers)
         return [request]
+
+    def _check_headers(self, headers: dict[str, str]) -> None:
+        """A permanent error: sending again would be refused again."""
+        for name, value in headers.items():
+            if not _SENDABLE.fullmatch(value):
+                detail = "it holds a control or non-ASCII character"
+                raise self.secrets.error(f"header {name} cannot be sent: {detail}")
 
 
 def _event(action: Action) -> dict[str, Any]:

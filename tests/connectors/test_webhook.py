@@ -64,6 +64,20 @@ async def test_outage_then_retry_delivers_once(receiver: Receiver) -> None:
     assert receiver.deliveries == ["s6", "s6", "s6"] and list(receiver.accepted) == ["s6"]
 
 
+@pytest.mark.parametrize("key", ["case:TCK\r\nX-Injected: 1:s1", "case:TCK\x01:s1", "case:€1:s1"])
+async def test_a_header_the_client_cannot_send_fails_at_once_and_sends_nothing(
+    receiver: Receiver, key: str
+) -> None:
+    connector = WebhookConnector("hook", hook(receiver.url), ENV)
+    try:
+        with pytest.raises(ConnectorError, match="header Idempotency-Key cannot be sent") as raised:
+            await connector.perform(action=ACTION, params={}, rows=[], key=key, shadow=False)
+    finally:
+        await connector.close()
+    assert not raised.value.transient  # retrying would be refused the same way
+    assert receiver.deliveries == []
+
+
 async def test_shadow_shows_the_signed_request_without_the_secret(receiver: Receiver) -> None:
     connector = WebhookConnector("hook", hook(receiver.url), ENV)
     try:

@@ -133,3 +133,25 @@ async def test_an_event_without_its_id_or_for_nobody_is_not_a_case(served: Serve
     status, _ = await served.post(bad, {"X-Baton-Signature": signature(SECRET, bad)})
     assert status == 400
     assert await served.cases() == 0
+
+
+async def test_an_event_whose_id_cannot_name_a_case_is_refused_at_the_door(
+    served: Served,
+) -> None:
+    """The id travels on as Redis keys and as the Idempotency-Key header of the case's
+    webhook steps: one the HTTP client would refuse is refused here, before any case."""
+    await _confirm_tickets_outcome(served)
+    bodies = [
+        json.dumps({"ticket_id": ticket}).encode()
+        for ticket in ("T\r\nX-Injected: 1", "T\x01", "T 1", "T-€", "T" * 129, True, 1.5, "")
+    ]
+    bodies.append(b'{"ticket_id": "T-1", "x": ' + b"[" * 10_000 + b"]" * 10_000 + b"}")
+    for body in bodies:
+        status, _ = await served.post(body, {"X-Baton-Signature": signature(SECRET, body)})
+        assert status == 400, body[:40]
+    assert await served.cases() == 0
+    number = json.dumps({"ticket_id": 42}).encode()
+    assert await served.post(number, {"X-Baton-Signature": signature(SECRET, number)}) == (
+        202,
+        {"duplicate": False, "case": "support_tickets:42"},
+    )
