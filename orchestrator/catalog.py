@@ -164,6 +164,13 @@ class Action(Spec):
     """A number, or a sandboxed template over `params` and `audience`."""
     reaches_customers: bool = False
     expected_impact: str = ""
+    sends_draft: bool | None = None
+    """Sends the drafted artifact of a step before it, so a plan must draft first. Unset:
+    true for an smtp connection, or when the statement, body, url, headers or `to` use
+    `draft`."""
+    draft_fields: tuple[str, ...] = ()
+    """Intelligence lane: the row fields the model sees when drafting. None by default,
+    so no customer's personal or contact data reaches a prompt unless declared."""
 
     @model_validator(mode="after")
     def _lane_needs(self) -> Action:
@@ -226,6 +233,9 @@ class Policy(Spec):
     budget: float = 0.0
     """Default budget per outcome when the owner names none."""
     max_steps_per_day: int = 20
+    max_steps_per_plan: int = Field(default=10, ge=1)
+    """At most this many steps in one plan; a longer plan from the model is refused, and
+    it is told the limit when it is asked again."""
 
 
 class People(Spec):

@@ -12,7 +12,7 @@ from orchestrator.context import Context
 from orchestrator.models import Approval, Outcome, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import Proposal
-from orchestrator.policy import Decision, govern
+from orchestrator.policy import Decision, govern, missing_draft
 from orchestrator.store.commit import Commit
 from orchestrator.templates import render_number
 
@@ -98,7 +98,7 @@ async def make_ready(
     if spent is None:
         spent = await ctx.store.spent(outcome.id)
     remaining = outcome.budget - spent
-    decision = govern(
+    decision = missing_draft(action, workspace, upstream) or govern(
         step,
         action,
         workspace.policy,

@@ -15,8 +15,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from orchestrator.errors import NotFound
 from orchestrator.llm import prompts
+from orchestrator.llm.estimates import money
 from orchestrator.llm.gate import Caller, ModelGate
-from orchestrator.llm.tools import InvalidPlan, catalog_tools, proposals_from
+from orchestrator.llm.offer import plan_tools
+from orchestrator.llm.validate import InvalidPlan, proposals_from
 from orchestrator.models import Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import PlanInput, Planner, PlaybookPlanner, Proposal
@@ -43,7 +45,7 @@ class LlmPlanner:
             SystemMessage(prompts.PLANNER),
             HumanMessage(await self._situation(plan_input, remaining)),
         ]
-        tools = catalog_tools(plan_input.workspace.actions)
+        tools = plan_tools(plan_input)
         why = ""
         for attempt in range(2):
             reply = await self.gate.ask(messages, caller=caller, tools=tools)
@@ -63,7 +65,8 @@ class LlmPlanner:
 
     async def _situation(self, plan_input: PlanInput, remaining: float) -> str:
         outcome, evaluation = plan_input.outcome, plan_input.evaluation
-        metric = plan_input.workspace.metrics[outcome.metric]
+        workspace = plan_input.workspace
+        metric = workspace.metrics[outcome.metric]
         facts = {
             "objective": outcome.objective,
             "metric": {"name": outcome.metric, "unit": metric.unit, "better": metric.direction},
@@ -74,13 +77,15 @@ class LlmPlanner:
             "now": evaluation.value,
             "straight_line_expects": evaluation.expected,
             "verdict": evaluation.verdict.value,
-            "budget_left": round(remaining, 2),
+            "budget_left": money(max(remaining, 0.0), workspace),
+            "max_steps_per_plan": workspace.policy.max_steps_per_plan,
         }
         history = [await self._history_line(s) for s in plan_input.history[-HISTORY_SHOWN:]]
         return (
             "The outcome and where it stands:\n"
             + json.dumps(facts, default=str)
-            + "\nSteps so far (oldest first), with measured effects and rejection reasons:\n"
+            + "\nSteps so far (oldest first), with dates, audiences, costs, measured effects, "
+            "and why any was rejected or forbidden:\n"
             + prompts.as_data(history)
             + "\nPropose the next steps."
         )
@@ -88,10 +93,19 @@ class LlmPlanner:
     async def _history_line(self, step: Step) -> dict[str, Any]:
         line: dict[str, Any] = {"action": step.action, "params": step.params}
         line["status"] = step.status.value
+        line["planned_on"] = step.created_at.date().isoformat()
+        if step.finished_at is not None:
+            line["finished_on"] = step.finished_at.date().isoformat()
+        if step.audience:
+            line["audience"] = step.audience
+        if step.cost:
+            line["cost"] = step.cost
         if step.effect is not None:
             line["measured_effect"] = step.effect
         if step.status is StepStatus.REJECTED:
             line["rejected_because"] = await self._reason(step)
+        if step.status is StepStatus.FORBIDDEN:
+            line["forbidden_by"] = step.decision
         if step.error:
             line["error"] = step.error[:200]
         return line
