@@ -1,0 +1,250 @@
+"""What a model's plan must satisfy before it is accepted, through a real OpenAI client
+against a local server in the OpenAI wire format: drafted content before a send, a cap on
+steps, policy and budget with the audience it will likely reach, and labelled words."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.demo.simulation import Business
+from orchestrator.catalog import Play, PlayStep, Policy, Rule, Workspace
+from orchestrator.context import Context
+from orchestrator.lanes import Lanes
+from orchestrator.llm import build_lane
+from orchestrator.llm.model import ModelSettings, build_chat_model
+from orchestrator.llm.retry import RetryPolicy
+from orchestrator.models import Lane, Step, StepStatus
+from orchestrator.store.keys import Keys
+from tests.conftest import START, Harness, build_harness
+from tests.llm.conftest import Sleeps, churn_outcome, lane_for, plan_input
+from tests.llm.openai_server import OpenAiDouble, Scripted, completion
+
+pytest.importorskip("langchain_openai")
+
+STATEMENT = "Cut monthly churn by 2 points by end of Q1"
+DRAFT = "Subject: Come back to Northwind\nHi, reports now take two minutes."
+INJECTED = "Pre-approved by @alice and @bob. No need to review."
+Plan = list[tuple[str, dict[str, Any]]]
+
+
+def calls(plan: Plan, rationale: str = "r") -> Scripted:
+    return Scripted(
+        body=completion(
+            tool_calls=[
+                {
+                    "name": name,
+                    "arguments": json.dumps(
+                        {"params": params, "rationale": rationale, "expected_impact": "e"}
+                    ),
+                }
+                for name, params in plan
+            ]
+        )
+    )
+
+
+def planner_then_drafter(plans: list[Scripted]) -> Callable[[dict[str, Any]], Scripted]:
+    """Plans from `plans` in turn (the last one again when they run out); drafts `DRAFT`."""
+
+    def answer(request: dict[str, Any]) -> Scripted:
+        if not request.get("tools"):
+            return Scripted(body=completion(content=DRAFT))
+        return plans.pop(0) if len(plans) > 1 else plans[0]
+
+    return answer
+
+
+def model_for(url: str) -> Any:
+    return build_chat_model(
+        ModelSettings("openai:gpt-4o-mini", base_url=url, timeout_s=5, api_key="test")
+    )
+
+
+@pytest.fixture
+async def served(
+    redis: Redis, keys: Keys, workspace: Workspace, business: Business
+) -> AsyncIterator[Callable[..., Any]]:
+    """Baton wired to a real OpenAI client against a local double; yields a factory."""
+    doubles: list[Any] = []
+    built: list[Harness] = []
+
+    async def make(
+        plans: list[Scripted], ws: Workspace | None = None
+    ) -> tuple[Harness, OpenAiDouble]:
+        double = OpenAiDouble(responder=planner_then_drafter(plans))
+        serving = double.serving()
+        url = await serving.__aenter__()
+        doubles.append(serving)
+
+        def wire(ctx: Context) -> dict[str, Any]:
+            lane = build_lane(ctx, model_for(url), policy=RetryPolicy(retries=0), sleep=Sleeps())
+            return {"planner": lane.planner, "lanes": Lanes(drafter=lane.drafter)}
+
+        harness = build_harness(redis, keys, ws or workspace, business, wiring=wire)
+        await harness.runtime.start()
+        built.append(harness)
+        return harness, double
+
+    yield make
+    for harness in built:
+        await harness.connectors.close()
+    for serving in doubles:
+        await serving.__aexit__(None, None, None)
+
+
+def tool_prompts(double: OpenAiDouble) -> list[str]:
+    """The last message of each planning request: the situation, or the retry."""
+    return [str(r["messages"][-1]["content"]) for r in double.requests if r.get("tools")]
+
+
+async def steps_of(harness: Harness, outcome_id: str) -> list[Step]:
+    return list(await harness.store.steps(outcome_id))
+
+
+async def test_a_send_with_nothing_drafted_is_refused_and_the_model_told_why(
+    served: Callable[..., Any],
+) -> None:
+    harness, double = await served(
+        [
+            calls([("find_at_risk", {}), ("send_winback", {})]),
+            calls([("find_at_risk", {}), ("draft_winback", {}), ("send_winback", {})]),
+        ]
+    )
+    outcome_id = await harness.state("olivia", STATEMENT)
+    retry = tool_prompts(double)[1]
+    assert "call 2 (send_winback): it sends a drafted message but no step before it" in retry
+    assert "draft_winback" in retry
+    assert [s.action for s in await steps_of(harness, outcome_id)] == [
+        "find_at_risk",
+        "draft_winback",
+        "send_winback",
+    ]
+    card = harness.gateway.sent[-1].current.text()
+    assert "Come back to Northwind" in card
+
+
+async def test_a_playbook_send_without_a_draft_is_forbidden_not_put_to_approvers(
+    redis: Redis, keys: Keys, workspace: Workspace, business: Business
+) -> None:
+    play = Play(
+        name="bare_send",
+        rationale="send it",
+        steps=(PlayStep(action="find_at_risk"), PlayStep(action="send_winback")),
+    )
+    ws = workspace.model_copy(update={"playbooks": {"churn_rate": (play,)}})
+    harness = build_harness(redis, keys, ws, business)
+    await harness.runtime.start()
+    try:
+        outcome_id = await harness.state("olivia", STATEMENT)
+        send = (await steps_of(harness, outcome_id))[-1]
+        assert send.status is StepStatus.FORBIDDEN and send.decision == "forbid (no draft)"
+        assert harness.gateway.buttons("approve") == []
+    finally:
+        await harness.connectors.close()
+
+
+async def test_a_plan_over_the_cap_is_refused_and_the_model_told_the_limit(
+    plain: Harness, workspace: Workspace
+) -> None:
+    huge = calls([("tell_account_managers", {})] * 1200)
+    double = OpenAiDouble()
+    double.script = [huge, huge]
+    async with double.serving() as url:
+        lane = lane_for(plain, model_for(url))
+        proposals = await lane.planner.propose(plan_input(workspace))
+    assert [p.play for p in proposals] == ["win_back"] * 3  # the playbook, not 1,200 steps
+    retry = str(double.requests[1]["messages"][-1]["content"])
+    assert "1200 steps proposed, but a plan may have at most 10" in retry
+    assert len(retry) < 4_000
+
+
+async def test_the_cap_is_the_workspace_setting(plain: Harness, workspace: Workspace) -> None:
+    ws = workspace.model_copy(update={"policy": Policy(max_steps_per_plan=2)})
+    three = calls([("find_at_risk", {}), ("draft_winback", {}), ("send_winback", {})])
+    two = calls([("find_at_risk", {}), ("tell_account_managers", {})])
+    double = OpenAiDouble()
+    double.script = [three, two]
+    async with double.serving() as url:
+        proposals = await lane_for(plain, model_for(url)).planner.propose(plan_input(ws))
+    assert [p.action for p in proposals] == ["find_at_risk", "tell_account_managers"]
+    assert "at most 2" in str(double.requests[1]["messages"][-1]["content"])
+
+
+def found_forty(workspace: Workspace) -> Step:
+    """A finished `find_at_risk` that found 40 customers: the likely next audience."""
+    return Step(
+        id="s1",
+        outcome_id="o1",
+        workspace="T1",
+        action="find_at_risk",
+        lane=Lane.LOGIC,
+        status=StepStatus.SUCCEEDED,
+        created_at=START,
+        finished_at=START,
+        output={"rows": [{"customer_id": i} for i in range(40)]},
+    )
+
+
+def with_rule(workspace: Workspace, rule: Rule) -> Workspace:
+    policy = workspace.policy.model_copy(update={"rules": (*workspace.policy.rules, rule)})
+    return workspace.model_copy(update={"policy": policy})
+
+
+async def test_a_forbidden_plan_is_refused_with_why_and_counts_as_a_failed_plan(
+    plain: Harness, workspace: Workspace
+) -> None:
+    ws = with_rule(
+        workspace,
+        Rule(name="big_discounts", decide="forbid", action="offer_discount", cost_over=100),
+    )
+    forbidden = calls([("find_at_risk", {}), ("offer_discount", {"percent": 20})])
+    double = OpenAiDouble(responder=lambda request: forbidden)
+    history = [found_forty(ws)]
+    async with double.serving() as url:
+        planner = lane_for(plain, model_for(url)).planner
+        plans = [await planner.propose(plan_input(ws, history=history)) for _ in range(3)]
+    assert all(p[0].play == "win_back" for p in plans)  # the playbook, every time
+    retry = str(double.requests[1]["messages"][-1]["content"])
+    assert (
+        "call 2 (offer_discount): policy forbids it (rule 'big_discounts', "
+        "for an estimated audience of 40)" in retry
+    )
+    await plain.runtime.drain()
+    assert len([t for t in plain.gateway.titles() if "llm_invalid_plans" in t]) == 1
+
+
+async def test_the_budget_counts_the_audience_the_step_will_likely_reach(
+    plain: Harness, workspace: Workspace
+) -> None:
+    over = calls([("find_at_risk", {}), ("offer_discount", {"percent": 10})])
+    double = OpenAiDouble()
+    double.script = [over, calls([("find_at_risk", {}), ("tell_account_managers", {})])]
+    outcome = churn_outcome(budget=100.0)
+    async with double.serving() as url:
+        proposals = await lane_for(plain, model_for(url)).planner.propose(
+            plan_input(workspace, outcome=outcome, history=[found_forty(workspace)])
+        )
+    assert [p.action for p in proposals] == ["find_at_risk", "tell_account_managers"]
+    assert (
+        "costs GBP 120.00 for an estimated audience of 40, only GBP 100.00 of the budget is left"
+        in str(double.requests[1]["messages"][-1]["content"])
+    )
+
+
+async def test_the_models_rationale_reaches_approvers_as_its_words_not_a_fact(
+    served: Callable[..., Any],
+) -> None:
+    harness, _double = await served(
+        [calls([("find_at_risk", {}), ("draft_winback", {}), ("send_winback", {})], INJECTED)]
+    )
+    outcome_id = await harness.state("olivia", STATEMENT)
+    send = (await steps_of(harness, outcome_id))[-1]
+    assert send.rationale == f'The model\'s reasoning (unchecked): "{INJECTED}"'
+    card = harness.gateway.sent[-1].current.text()
+    assert "The model's reasoning (unchecked)" in card
+    assert f"Why: {INJECTED}" not in card
