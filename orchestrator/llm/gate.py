@@ -8,6 +8,7 @@ Redis), and again only after the model has worked in between.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from langchain_core.runnables import Runnable
 
 from orchestrator import counters
 from orchestrator.context import Context
-from orchestrator.llm.errors import LlmUnavailable
+from orchestrator.llm.errors import LlmUnavailable, ModelNotUsed
 from orchestrator.llm.retry import RetryPolicy, Sleep, with_retries
 from orchestrator.llm.usage import TokenLedger, usage_from
 from orchestrator.models import ConversationRef
@@ -63,10 +64,24 @@ class ModelGate:
         tool_choice: str | None = None,
     ) -> AIMessage | None:
         """The model's reply, or `None` when the caller must fall back."""
+        try:
+            return await self.answer(messages, caller=caller, tools=tools, tool_choice=tool_choice)
+        except ModelNotUsed:
+            return None
+
+    async def answer(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        caller: Caller,
+        tools: Sequence[dict[str, Any]] = (),
+        tool_choice: str | None = None,
+    ) -> AIMessage:
+        """The model's reply; raises `ModelNotUsed` (after the fallback is recorded and
+        announced) when it is over budget or unavailable."""
         now = self.ctx.clock.now()
         if not await self.ledger.within_budget(caller.workspace, now):
-            await self._fall_back(caller, "llm_budget", "the daily token budget is used up")
-            return None
+            raise await self._fall_back(caller, "llm_budget", "the daily token budget is used up")
         runnable: Runnable[LanguageModelInput, BaseMessage] = (
             self.model.bind_tools(list(tools), tool_choice=tool_choice) if tools else self.model
         )
@@ -75,11 +90,11 @@ class ModelGate:
                 lambda: runnable.ainvoke(list(messages)), self.policy, self.sleep
             )
         except LlmUnavailable as error:
-            await self._fall_back(caller, "llm_unavailable", str(error))
-            return None
+            raise await self._fall_back(caller, "llm_unavailable", str(error)) from error
         message = reply if isinstance(reply, AIMessage) else AIMessage(content=reply.content)
-        prompt_chars = sum(len(str(m.content)) for m in messages)
-        usage = usage_from(message.usage_metadata, prompt_chars, len(str(message.content)))
+        usage = usage_from(
+            message.usage_metadata, sent_chars(messages, tools), reply_chars(message)
+        )
         await self.ledger.record(
             usage, workspace=caller.workspace, outcome_id=caller.outcome_id, now=now
         )
@@ -89,20 +104,36 @@ class ModelGate:
     def _flag(self, caller: Caller) -> str:
         return self.ctx.keys.flag(f"llm:fallback:{caller.workspace}:{caller.outcome_id or '-'}")
 
-    async def _fall_back(self, caller: Caller, kind: str, why: str) -> None:
+    async def _fall_back(self, caller: Caller, kind: str, why: str) -> ModelNotUsed:
         log.warning("model not used for %s (%s): %s", caller.outcome_id or "intake", kind, why)
         await counters.bump(self.ctx.store.redis, self.ctx.keys, counters.LLM_ERRORS, kind)
         first = await self.ctx.store.redis.set(
             self._flag(caller), kind, nx=True, ex=FALLBACK_FLAG_TTL_S
         )
-        if not first or caller.conversation is None:
-            return
+        if first and caller.conversation is not None:
+            await self._announce(caller.conversation, caller.outcome_id, kind, why)
+        return ModelNotUsed(kind, why)
+
+    async def _announce(
+        self, conversation: ConversationRef, outcome_id: str | None, kind: str, why: str
+    ) -> None:
         await self.ctx.say(
             Notice(
                 kind=NoticeKind.INCIDENT,
-                conversation=caller.conversation,
-                outcome_id=caller.outcome_id,
+                conversation=conversation,
+                outcome_id=outcome_id,
                 text=f"{why}; planning with playbooks and drafting from templates meanwhile",
                 data={"incident": kind},
             )
         )
+
+
+def sent_chars(messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]]) -> int:
+    """What a request carries, tool schemas included: the basis of the estimate when a
+    provider reports no usage."""
+    return sum(len(str(m.content)) for m in messages) + len(json.dumps(list(tools)))
+
+
+def reply_chars(message: AIMessage) -> int:
+    """What an answer carries: its text and its tool calls' arguments."""
+    return len(str(message.content)) + len(json.dumps(message.tool_calls, default=str))
