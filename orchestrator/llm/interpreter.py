@@ -12,7 +12,7 @@ import math
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError
 
 from orchestrator.catalog import Metric, Workspace
@@ -31,6 +31,10 @@ declare their own bounds."""
 TOOL = "outcome_draft"
 
 
+DIRECTIONS = ["decrease", "increase"]
+CHANGES = ["to", "relative", "points"]
+
+
 class OutcomeReading(BaseModel):
     """What the model read in a statement; `None` where the statement does not say."""
 
@@ -42,12 +46,32 @@ class OutcomeReading(BaseModel):
 
 
 def reading_tool() -> dict[str, Any]:
+    """The reading as a tool. Written out rather than derived from `OutcomeReading`:
+    pydantic says "may be null" with `anyOf`, which Ollama's client drops with the type;
+    a list of types survives every provider."""
+
+    def nullable(kind: str, description: str, enum: list[str] | None = None) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": [kind, "null"], "description": description}
+        if enum is not None:
+            schema["enum"] = [*enum, None]
+        return schema
+
     return {
         "type": "function",
         "function": {
             "name": TOOL,
             "description": "The outcome the statement describes.",
-            "parameters": OutcomeReading.model_json_schema(),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "metric": nullable("string", "one of the workspace's metric names"),
+                    "direction": nullable("string", "which way it should move", DIRECTIONS),
+                    "change": nullable("string", "how the number is meant", CHANGES),
+                    "amount": nullable("number", "the number for `change`"),
+                    "deadline": nullable("string", "a calendar date, YYYY-MM-DD"),
+                },
+                "required": ["metric", "direction", "change", "amount", "deadline"],
+            },
         },
     }
 
@@ -79,14 +103,25 @@ class LlmInterpreter:
             if self.explain_outage:
                 raise UnderstandingUnavailable(down.kind, down.why) from down
             return draft
-        calls = [c for c in reply.tool_calls if c["name"] == TOOL]
-        try:
-            reading = OutcomeReading.model_validate(calls[0]["args"]) if calls else None
-        except ValidationError:
-            reading = None
+        reading = reading_in(reply)
         if reading is None:
             return draft
         return merge(draft, checked(reading, workspace, now, settled_metric=draft.metric))
+
+
+def reading_in(reply: AIMessage) -> OutcomeReading | None:
+    """The reading in the tool call, or in the text when the provider ignored the forced
+    tool choice (Ollama) and the model answered with the JSON object instead."""
+    calls = [c["args"] for c in reply.tool_calls if c["name"] == TOOL]
+    if not calls:
+        try:
+            calls = [json.loads(str(reply.content))]
+        except ValueError:
+            return None
+    try:
+        return OutcomeReading.model_validate(calls[0])
+    except ValidationError:
+        return None
 
 
 def messages_for(text: str, workspace: Workspace, now: datetime) -> list[BaseMessage]:

@@ -15,7 +15,7 @@ from typing import Any
 from orchestrator.catalog import Action, Parameter
 from orchestrator.errors import BatonError
 from orchestrator.llm.estimates import audience_of, estimate, money
-from orchestrator.llm.tools import LLM_PLAY
+from orchestrator.llm.tools import LLM_PLAY, params_of
 from orchestrator.models import Lane
 from orchestrator.planner import PlanInput, Proposal, signature
 from orchestrator.policy import sends_draft
@@ -102,12 +102,13 @@ class _PlanCheck:
             self.errors.append(f"call {i + 1} ({name}): the arguments were not valid JSON")
         elif action is None:
             self.errors.append(f"call {i + 1}: {name!r} is not an action in the catalog")
-        elif not isinstance(args.get("params"), dict):
+        elif (params := params_of(args)) is None:
             self.errors.append(f"call {i + 1} ({name}): params must be an object")
         else:
-            problems = self._problems(name, action, args["params"])
+            problems = self._problems(name, action, params)
             self.errors += [f"call {i + 1} ({name}): {p}" for p in problems]
-            self.proposals.append(_proposal(name, action, args, after=i - 1 if i else None))
+            after = i - 1 if i else None
+            self.proposals.append(_proposal(name, action, params, args, after=after))
             self.drafted = self.drafted or action.lane is Lane.INTELLIGENCE
         self.previous = name
 
@@ -162,10 +163,16 @@ def model_words(label: str, text: object, limit: int) -> str:
     return f'{label}: "{said}"' if said else ""
 
 
-def _proposal(name: str, action: Action, args: Mapping[str, Any], after: int | None) -> Proposal:
+def _proposal(
+    name: str,
+    action: Action,
+    params: dict[str, Any],
+    args: Mapping[str, Any],
+    after: int | None,
+) -> Proposal:
     return Proposal(
         action=name,
-        params=dict(args["params"]),
+        params=params,
         rationale=model_words(MODEL_REASONING, args.get("rationale"), 500),
         expected_impact=(
             model_words(MODEL_EXPECTS, args.get("expected_impact"), 200) or action.expected_impact

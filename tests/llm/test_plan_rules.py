@@ -39,7 +39,7 @@ def calls(plan: Plan, rationale: str = "r") -> Scripted:
                 {
                     "name": name,
                     "arguments": json.dumps(
-                        {"params": params, "rationale": rationale, "expected_impact": "e"}
+                        {**params, "rationale": rationale, "expected_impact": "e"}
                     ),
                 }
                 for name, params in plan

@@ -38,12 +38,12 @@ async def test_valid_tool_calls_become_chained_proposals(
     names = {t["function"]["name"] for t in tools}
     assert names == set(offered(workspace))
     discount = next(t for t in tools if t["function"]["name"] == "offer_discount")
-    percent = discount["function"]["parameters"]["properties"]["params"]["properties"]["percent"]
+    percent = discount["function"]["parameters"]["properties"]["percent"]
     assert percent == {
         "type": "integer",
         "minimum": 1,
         "maximum": 50,
-        "description": "discount in percent",
+        "description": "discount in percent; from 1 to 50",
     }
 
 

@@ -86,7 +86,7 @@ def test_absurd_readings_are_refused(
     workspace: Workspace, metric: str, change: str, amount: float
 ) -> None:
     found = checked(
-        OutcomeReading(metric=metric, change=change, amount=amount),  # type: ignore[arg-type]
+        OutcomeReading(metric=metric, change=change, amount=amount),
         workspace,
         START,
     )

@@ -1,0 +1,110 @@
+"""What each provider is sent, in its own wire format: full tool schemas, an output cap,
+and a usage estimate that counts what was sent when the answer reports none."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage
+
+from orchestrator.catalog import Workspace
+from orchestrator.llm.gate import Caller, sent_chars
+from orchestrator.llm.interpreter import TOOL, reading_tool
+from orchestrator.llm.model import ModelSettings, build_chat_model
+from orchestrator.llm.offer import plan_tools
+from orchestrator.llm.usage import usage_from
+from orchestrator.parser import parse
+from tests.conftest import START, Harness
+from tests.llm.conftest import Sleeps, lane_for, plan_input
+from tests.llm.ollama_server import OllamaDouble, chat_answer
+from tests.llm.openai_server import OpenAiDouble, Scripted, completion
+
+pytest.importorskip("langchain_ollama")
+pytest.importorskip("langchain_openai")
+
+
+@pytest.fixture
+async def ollama() -> AsyncIterator[tuple[OllamaDouble, str]]:
+    double = OllamaDouble()
+    async with double.serving() as url:
+        yield double, url
+
+
+def ollama_model(url: str) -> BaseChatModel:
+    return build_chat_model(
+        ModelSettings("ollama:llama3.1", base_url=url, timeout_s=5, max_output_tokens=900)
+    )
+
+
+async def test_ollama_gets_every_tool_schema_in_full(
+    plain: Harness, workspace: Workspace, ollama: tuple[OllamaDouble, str]
+) -> None:
+    double, url = ollama
+    args = {"percent": 10, "rationale": "r", "expected_impact": "e"}
+    double.script = [
+        chat_answer(
+            tool_calls=[
+                {"name": "find_at_risk", "arguments": {"rationale": "r", "expected_impact": "e"}},
+                {"name": "offer_discount", "arguments": args},
+            ]
+        )
+    ]
+    lane = lane_for(plain, ollama_model(url), sleeps=Sleeps())
+    proposals = await lane.planner.propose(plan_input(workspace))
+    assert [(p.action, p.params) for p in proposals] == [
+        ("find_at_risk", {}),
+        ("offer_discount", {"percent": 10}),
+    ]
+    sent = double.requests[0]
+    discount = next(t for t in sent["tools"] if t["function"]["name"] == "offer_discount")
+    properties = discount["function"]["parameters"]["properties"]
+    assert properties["percent"] == {
+        "type": "integer",
+        "description": "discount in percent; from 1 to 50",
+    }
+    assert properties["rationale"]["type"] == "string"
+    assert sent["options"]["num_predict"] == 900
+    assert (await lane.gate.ledger.used_by("o1")).total == 82
+
+
+async def test_ollama_keeps_the_intake_tools_types_and_its_json_answer_is_read(
+    plain: Harness, workspace: Workspace, ollama: tuple[OllamaDouble, str]
+) -> None:
+    double, url = ollama
+    reading = {"metric": "open_tickets", "direction": "decrease", "change": "to", "amount": 40}
+    double.script = [chat_answer(content=json.dumps({**reading, "deadline": "2027-02-28"}))]
+    lane = lane_for(plain, ollama_model(url), sleeps=Sleeps())
+    text = "Get the support queue under control"
+    draft = await lane.interpreter.interpret(
+        text=text, draft=parse(text, workspace, START), workspace=workspace, now=START
+    )
+    assert (draft.metric, draft.amount) == ("open_tickets", 40.0)
+    tool = double.requests[0]["tools"][0]["function"]
+    assert tool["name"] == TOOL
+    assert (
+        tool["parameters"]["properties"] == reading_tool()["function"]["parameters"]["properties"]
+    )
+    assert tool["parameters"]["properties"]["amount"]["type"] == ["number", "null"]
+
+
+async def test_openai_requests_carry_an_output_cap(plain: Harness, workspace: Workspace) -> None:
+    double = OpenAiDouble()
+    double.script = [Scripted(body=completion(content="Subject: hi\nHello"))]
+    async with double.serving() as url:
+        model = build_chat_model(
+            ModelSettings("openai:gpt-4o-mini", base_url=url, api_key="test", max_output_tokens=700)
+        )
+        lane = lane_for(plain, model, sleeps=Sleeps())
+        await lane.gate.answer([HumanMessage("Write it")], caller=Caller("T1"))
+    sent = double.requests[0]
+    assert sent.get("max_completion_tokens", sent.get("max_tokens")) == 700
+
+
+def test_the_estimate_counts_the_tool_schemas_sent(workspace: Workspace) -> None:
+    tools = plan_tools(plan_input(workspace))
+    schemas = len(json.dumps(tools))
+    estimated = usage_from(None, sent_chars([], tools), 0)
+    assert estimated.input >= schemas // 4
