@@ -67,7 +67,7 @@ async def create(
             actor="agent",
             at=now,
             action="step.planned",
-            detail={"params": step.params, "play": step.play},
+            detail={"params": step.params, "play": step.play, "proposal": proposal.source},
         )
         commit.op("RPUSH", ctx.keys.steps_of(outcome.id), step.id)
         steps.append(step)

@@ -31,7 +31,7 @@ class LlmDrafter:
         """The model's message, or the template's when the model is not available."""
         outcome = lane_input.outcome
         caller = Caller(outcome.workspace, outcome.id, outcome.conversation)
-        reply = await self.gate.ask(messages_for(lane_input), caller=caller)
+        reply = await self.gate.ask(messages_for(lane_input), caller=caller, purpose="draft")
         text = str(reply.content).strip() if reply is not None else ""
         if not text:
             return await self.fallback.draft(lane_input)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from langchain_core.runnables import Runnable
 
 from orchestrator import counters
 from orchestrator.context import Context
+from orchestrator.llm import trace
 from orchestrator.llm.errors import LlmUnavailable, ModelNotUsed
 from orchestrator.llm.retry import RetryPolicy, Sleep, with_retries
 from orchestrator.llm.usage import TokenLedger, usage_from
@@ -37,6 +39,14 @@ class Caller:
     workspace: str
     outcome_id: str | None = None
     conversation: ConversationRef | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A model's reply, and the call it came from (named in the audit trail)."""
+
+    message: AIMessage
+    call: trace.Call
 
 
 class ModelGate:
@@ -62,12 +72,16 @@ class ModelGate:
         caller: Caller,
         tools: Sequence[dict[str, Any]] = (),
         tool_choice: str | None = None,
+        purpose: str = "",
     ) -> AIMessage | None:
         """The model's reply, or `None` when the caller must fall back."""
         try:
-            return await self.answer(messages, caller=caller, tools=tools, tool_choice=tool_choice)
+            answer = await self.answer(
+                messages, caller=caller, tools=tools, tool_choice=tool_choice, purpose=purpose
+            )
         except ModelNotUsed:
             return None
+        return answer.message
 
     async def answer(
         self,
@@ -76,21 +90,29 @@ class ModelGate:
         caller: Caller,
         tools: Sequence[dict[str, Any]] = (),
         tool_choice: str | None = None,
-    ) -> AIMessage:
-        """The model's reply; raises `ModelNotUsed` (after the fallback is recorded and
-        announced) when it is over budget or unavailable."""
+        purpose: str = "",
+    ) -> Answer:
+        """The model's reply and its call's id in the audit trail; raises `ModelNotUsed`
+        (after the fallback is recorded and announced) when it is over budget or down."""
         now = self.ctx.clock.now()
+        call = trace.Call(
+            await self.ctx.store.next_id("m"), caller.workspace, caller.outcome_id, purpose
+        )
         if not await self.ledger.within_budget(caller.workspace, now):
-            raise await self._fall_back(caller, "llm_budget", "the daily token budget is used up")
+            raise await self._fall_back(
+                caller, call, "llm_budget", "the daily token budget is used up"
+            )
         runnable: Runnable[LanguageModelInput, BaseMessage] = (
             self.model.bind_tools(list(tools), tool_choice=tool_choice) if tools else self.model
         )
+        started = time.perf_counter()
         try:
             reply = await with_retries(
                 lambda: runnable.ainvoke(list(messages)), self.policy, self.sleep
             )
         except LlmUnavailable as error:
-            raise await self._fall_back(caller, "llm_unavailable", str(error)) from error
+            raise await self._fall_back(caller, call, "llm_unavailable", str(error)) from error
+        latency_ms = int((time.perf_counter() - started) * 1000)
         message = reply if isinstance(reply, AIMessage) else AIMessage(content=reply.content)
         usage = usage_from(
             message.usage_metadata, sent_chars(messages, tools), reply_chars(message)
@@ -98,14 +120,26 @@ class ModelGate:
         await self.ledger.record(
             usage, workspace=caller.workspace, outcome_id=caller.outcome_id, now=now
         )
+        await trace.answered(
+            self.ctx,
+            call,
+            model=trace.model_of(self.model),
+            usage=usage,
+            estimated=not message.usage_metadata,
+            latency_ms=latency_ms,
+            reply=message,
+        )
         await self.ctx.store.redis.delete(self._flag(caller))
-        return message
+        return Answer(message, call)
 
     def _flag(self, caller: Caller) -> str:
         return self.ctx.keys.flag(f"llm:fallback:{caller.workspace}:{caller.outcome_id or '-'}")
 
-    async def _fall_back(self, caller: Caller, kind: str, why: str) -> ModelNotUsed:
+    async def _fall_back(
+        self, caller: Caller, call: trace.Call, kind: str, why: str
+    ) -> ModelNotUsed:
         log.warning("model not used for %s (%s): %s", caller.outcome_id or "intake", kind, why)
+        await trace.not_used(self.ctx, call, model=trace.model_of(self.model), kind=kind, why=why)
         await counters.bump(self.ctx.store.redis, self.ctx.keys, counters.LLM_ERRORS, kind)
         first = await self.ctx.store.redis.set(
             self._flag(caller), kind, nx=True, ex=FALLBACK_FLAG_TTL_S

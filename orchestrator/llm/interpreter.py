@@ -93,17 +93,18 @@ class LlmInterpreter:
         """`draft` with the gaps the model could fill, after validation."""
         # Intake happens before an outcome exists: the workspace pays, nobody is notified.
         try:
-            reply = await self.gate.answer(
+            answer = await self.gate.answer(
                 messages_for(text, workspace, now),
                 caller=Caller(workspace.name),
                 tools=[reading_tool()],
                 tool_choice=TOOL,
+                purpose="understand",
             )
         except ModelNotUsed as down:
             if self.explain_outage:
                 raise UnderstandingUnavailable(down.kind, down.why) from down
             return draft
-        reading = reading_in(reply)
+        reading = reading_in(answer.message)
         if reading is None:
             return draft
         return merge(draft, checked(reading, workspace, now, settled_metric=draft.metric))

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from orchestrator.errors import NotFound
-from orchestrator.llm import prompts
+from orchestrator.llm import prompts, trace
+from orchestrator.llm.errors import ModelNotUsed
 from orchestrator.llm.estimates import money
-from orchestrator.llm.gate import Caller, ModelGate
+from orchestrator.llm.gate import Answer, Caller, ModelGate
 from orchestrator.llm.offer import plan_tools
 from orchestrator.llm.validate import InvalidPlan, proposals_from
 from orchestrator.models import Step, StepStatus
@@ -48,18 +50,23 @@ class LlmPlanner:
         tools = plan_tools(plan_input)
         why = ""
         for attempt in range(2):
-            reply = await self.gate.ask(messages, caller=caller, tools=tools)
-            if reply is None:
+            try:
+                answer = await self.gate.answer(
+                    messages, caller=caller, tools=tools, purpose="plan"
+                )
+            except ModelNotUsed:
                 return await self.fallback.propose(plan_input)
+            reply = answer.message
             try:
                 proposals = proposals_from(_calls(reply), plan_input, remaining)
             except InvalidPlan as invalid:
                 log.info("plan for %s invalid (attempt %d): %s", outcome.id, attempt + 1, invalid)
                 why = str(invalid)
+                await trace.refused(self.gate.ctx, answer.call, why)
                 messages.append(HumanMessage(_retry_prompt(reply, invalid)))
                 continue
             await self._succeeded(outcome.id)
-            return proposals
+            return sourced(proposals, answer)
         await self._failed(plan_input, why)
         return await self.fallback.propose(plan_input)
 
@@ -136,6 +143,16 @@ class LlmPlanner:
                 data={"incident": "llm_invalid_plans", "failures": failures},
             )
         )
+
+
+def sourced(proposals: list[Proposal], answer: Answer) -> list[Proposal]:
+    """Each proposal marked with the model call and tool call it came from (a valid plan
+    has one proposal per tool call, in order)."""
+    ids = [c.get("id") or str(i) for i, c in enumerate(answer.message.tool_calls)]
+    return [
+        replace(p, source=f"{answer.call.id}:{tool_id}")
+        for p, tool_id in zip(proposals, ids, strict=True)
+    ]
 
 
 def _calls(reply: AIMessage) -> list[dict[str, Any]]:
