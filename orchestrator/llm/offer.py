@@ -17,6 +17,8 @@ from orchestrator.llm.tools import action_tool
 from orchestrator.models import Step
 from orchestrator.planner import PlanInput
 
+SAMPLED = 200
+"""An integer parameter with at most this many values is described value by value."""
 _VERDICTS = {"auto": "runs without approval", "approve": "a person must approve it"}
 
 
@@ -39,15 +41,41 @@ def plan_tools(plan_input: PlanInput) -> list[dict[str, Any]]:
 def facts_of(name: str, plan_input: PlanInput) -> dict[str, str]:
     workspace, action = plan_input.workspace, plan_input.workspace.actions[name]
     audience = audience_of(name, None, plan_input.history) or last_rows(plan_input.history)
-    seen = _extremes(name, action, audience, workspace, plan_input)
     facts = {"estimated audience": str(audience)} if audience else {}
+    seen = _samples(name, action, audience, plan_input)
     if not seen:
         return {**facts, "cost": "depends on its parameters", "policy": "decided per step"}
-    costs = sorted({money(e.cost, workspace) for e in seen})
-    facts["cost"] = " to ".join(costs) if len(costs) <= 2 else f"{costs[0]} to {costs[-1]}"
-    words = {_said(e) for e in seen}
-    facts["policy"] = " or ".join(sorted(words))
+    facts["policy"] = _policy_words(seen)
+    each = [] if audience else _samples(name, action, 1, plan_input)
+    if each and [e.cost for _, e in each] != [e.cost for _, e in seen]:
+        facts["cost"] = f"{_span(each, workspace)} per customer it reaches"  # audience unknown
+    else:
+        facts["cost"] = _span(seen, workspace)
     return facts
+
+
+def _span(seen: list[tuple[str, Estimate]], workspace: Workspace) -> str:
+    costs = [e.cost for _, e in seen]
+    low, high = money(min(costs), workspace), money(max(costs), workspace)
+    return low if low == high else f"{low} to {high}"
+
+
+def _policy_words(seen: list[tuple[str, Estimate]]) -> str:
+    """Policy's word per run of parameter values that share it: `percent 1-10: runs
+    without approval; percent 11-30: a person must approve it`."""
+    runs: list[tuple[str, str, str]] = []  # (first label, last label, words)
+    for label, estimated in seen:
+        words = _said(estimated)
+        if runs and runs[-1][2] == words:
+            runs[-1] = (runs[-1][0], label, words)
+        else:
+            runs.append((label, label, words))
+    if len(runs) == 1:
+        return runs[0][2]
+    return "; ".join(
+        f"{first if first == last else f'{first}-{last.split()[-1]}'}: {words}"
+        for first, last, words in runs
+    )
 
 
 def _said(seen: Estimate) -> str:
@@ -55,38 +83,37 @@ def _said(seen: Estimate) -> str:
     return _VERDICTS.get(decision.verdict, f"forbidden ({decision.reason})")
 
 
-def _extremes(
-    name: str, action: Action, audience: int, workspace: Workspace, plan_input: PlanInput
-) -> list[Estimate]:
-    """Estimates at the parameters' minimum and maximum (or with none when it has none)."""
-    ends: list[dict[str, Any]] = [{}, {}]
-    for key, spec in action.parameters.items():
-        if spec.minimum is None or spec.maximum is None:
+def _samples(
+    name: str, action: Action, audience: int, plan_input: PlanInput
+) -> list[tuple[str, Estimate]]:
+    """Estimates over the values of the action's one bounded integer parameter (every
+    value, up to `SAMPLED`), or with no parameters when it has none; empty otherwise."""
+    params = action.parameters
+    if not params:
+        choices: list[tuple[str, dict[str, Any]]] = [("", {})]
+    else:
+        (key, spec), *others = params.items()
+        low, high = spec.minimum, spec.maximum
+        if others or spec.type != "integer" or low is None or high is None:
             return []
-        ends[0][key], ends[1][key] = (
-            _typed(spec.type, spec.minimum),
-            _typed(spec.type, spec.maximum),
-        )
+        if high - low >= SAMPLED:
+            return []
+        choices = [(f"{key} {v}", {key: v}) for v in range(int(low), int(high) + 1)]
     found = []
-    for params in ends[: 2 if action.parameters else 1]:
+    for label, values in choices:
         try:
-            found.append(
-                estimate(
-                    name,
-                    action,
-                    params,
-                    audience=audience,
-                    workspace=workspace,
-                    rules=(*plan_input.rules,),
-                )
+            estimated = estimate(
+                name,
+                action,
+                values,
+                audience=audience,
+                workspace=plan_input.workspace,
+                rules=(*plan_input.rules,),
             )
         except BatonError:  # a cost template the probe cannot fill: say it depends
             return []
+        found.append((label, estimated))
     return found
-
-
-def _typed(kind: str, value: float) -> float | int:
-    return int(value) if kind == "integer" else value
 
 
 def last_rows(history: Sequence[Step]) -> int:
