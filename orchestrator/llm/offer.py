@@ -10,13 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.catalog import Action, Workspace
+from orchestrator.catalog import Action, Rule, Workspace
 from orchestrator.errors import BatonError
 from orchestrator.llm.estimates import Estimate, audience_of, estimate, money
 from orchestrator.llm.tools import action_tool
 from orchestrator.models import Step
 from orchestrator.planner import PlanInput
 
+FACTS_KEPT = 4_096
+_FACTS: dict[tuple[int, tuple[Rule, ...], str, int], tuple[Workspace, dict[str, str]]] = {}
+"""A memo of `_facts`: the same workspace, rules, action and audience always say the same,
+and working it out renders the cost template once per parameter value. Keyed by the
+workspace object's identity (checked on a hit), cleared when full."""
 SAMPLED = 200
 """An integer parameter with at most this many values is described value by value."""
 _VERDICTS = {"auto": "runs without approval", "approve": "a person must approve it"}
@@ -39,14 +44,30 @@ def plan_tools(plan_input: PlanInput) -> list[dict[str, Any]]:
 
 
 def facts_of(name: str, plan_input: PlanInput) -> dict[str, str]:
-    workspace, action = plan_input.workspace, plan_input.workspace.actions[name]
+    """What the planner is told about `name` now: audience, cost in money, policy's word."""
     audience = audience_of(name, None, plan_input.history) or last_rows(plan_input.history)
+    workspace, rules = plan_input.workspace, tuple(plan_input.rules)
+    key = (id(workspace), rules, name, audience)
+    cached = _FACTS.get(key)
+    if cached is not None and cached[0] is workspace:
+        return dict(cached[1])
+    if len(_FACTS) >= FACTS_KEPT:
+        _FACTS.clear()
+    facts = _facts(name, workspace, rules, audience)
+    _FACTS[key] = (workspace, facts)
+    return dict(facts)
+
+
+def _facts(
+    name: str, workspace: Workspace, rules: tuple[Rule, ...], audience: int
+) -> dict[str, str]:
+    action = workspace.actions[name]
     facts = {"estimated audience": str(audience)} if audience else {}
-    seen = _samples(name, action, audience, plan_input)
+    seen = _samples(name, action, audience, workspace, rules)
     if not seen:
         return {**facts, "cost": "depends on its parameters", "policy": "decided per step"}
     facts["policy"] = _policy_words(seen)
-    each = [] if audience else _samples(name, action, 1, plan_input)
+    each = [] if audience else _samples(name, action, 1, workspace, rules)
     if each and [e.cost for _, e in each] != [e.cost for _, e in seen]:
         facts["cost"] = f"{_span(each, workspace)} per customer it reaches"  # audience unknown
     else:
@@ -84,7 +105,7 @@ def _said(seen: Estimate) -> str:
 
 
 def _samples(
-    name: str, action: Action, audience: int, plan_input: PlanInput
+    name: str, action: Action, audience: int, workspace: Workspace, rules: tuple[Rule, ...]
 ) -> list[tuple[str, Estimate]]:
     """Estimates over the values of the action's one bounded integer parameter (every
     value, up to `SAMPLED`), or with no parameters when it has none; empty otherwise."""
@@ -107,8 +128,8 @@ def _samples(
                 action,
                 values,
                 audience=audience,
-                workspace=plan_input.workspace,
-                rules=(*plan_input.rules,),
+                workspace=workspace,
+                rules=rules,
             )
         except BatonError:  # a cost template the probe cannot fill: say it depends
             return []

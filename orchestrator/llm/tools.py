@@ -84,3 +84,8 @@ def params_of(args: Mapping[str, Any]) -> dict[str, Any] | None:
         nested = args["params"]
         return dict(nested) if isinstance(nested, dict) else None
     return {k: v for k, v in args.items() if k not in RESERVED}
+
+
+def catalog_tools(actions: Mapping[str, Action]) -> list[dict[str, Any]]:
+    """Every action as a tool, with no planner facts (the planner offers `offer.plan_tools`)."""
+    return [action_tool(name, action) for name, action in sorted(actions.items())]
