@@ -90,6 +90,17 @@ async def test_a_plan_over_the_cap_is_refused_and_the_model_told_the_limit(
     assert len(retry) < 4_000
 
 
+async def test_a_runaway_answer_through_the_loop_plans_the_playbook_not_1200_steps(
+    served: Callable[..., Any],
+) -> None:
+    runaway = calls([("tell_account_managers", {})] * 1200, nested=True)
+    harness, double = await served([runaway])
+    outcome_id = await harness.state("olivia", STATEMENT)
+    assert [s.play for s in await steps_of(harness, outcome_id)] == ["win_back"] * 3
+    assert len([r for r in double.requests if r.get("tools")]) == 2
+    assert len(harness.gateway.sent) < 10
+
+
 async def test_the_cap_is_the_workspace_setting(plain: Harness, workspace: Workspace) -> None:
     ws = workspace.model_copy(update={"policy": Policy(max_steps_per_plan=2)})
     three = calls([("find_at_risk", {}), ("draft_winback", {}), ("send_winback", {})])

@@ -17,18 +17,17 @@ Served = Callable[..., Any]
 Plan = list[tuple[str, dict[str, Any]]]
 
 
-def calls(plan: Plan, rationale: str = "r") -> Scripted:
+def calls(plan: Plan, rationale: str = "r", *, nested: bool = False) -> Scripted:
+    """Tool calls with flat arguments, as the schemas ask; `nested` puts the parameters
+    in a `params` object instead (as the schemas asked before, still accepted)."""
+
+    def arguments(params: dict[str, Any]) -> str:
+        given: dict[str, Any] = {"params": params} if nested else dict(params)
+        return json.dumps({**given, "rationale": rationale, "expected_impact": "e"})
+
     return Scripted(
         body=completion(
-            tool_calls=[
-                {
-                    "name": name,
-                    "arguments": json.dumps(
-                        {**params, "rationale": rationale, "expected_impact": "e"}
-                    ),
-                }
-                for name, params in plan
-            ]
+            tool_calls=[{"name": name, "arguments": arguments(params)} for name, params in plan]
         )
     )
 
