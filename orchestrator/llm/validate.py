@@ -94,6 +94,10 @@ class _PlanCheck:
     proposals: list[Proposal] = field(default_factory=list)
     drafted: bool = False
     previous: str | None = None
+    rejected: set[tuple[str, str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.rejected = self.plan_input.rejected()
 
     def add(self, i: int, call: Mapping[str, Any]) -> None:
         name, args = str(call.get("name", "")), call.get("args") or {}
@@ -114,7 +118,7 @@ class _PlanCheck:
 
     def _problems(self, name: str, action: Action, params: dict[str, Any]) -> list[str]:
         problems = param_errors(action, params)
-        if signature(name, params) in self.plan_input.rejected():
+        if signature(name, params) in self.rejected:
             problems.append("a person rejected this action with these parameters")
         problems += self._content(action)
         return problems or self._policy(name, action, params)
