@@ -18,16 +18,15 @@ from orchestrator.errors import NotFound
 from orchestrator.llm import prompts, trace
 from orchestrator.llm.errors import ModelNotUsed
 from orchestrator.llm.estimates import money
+from orchestrator.llm.failures import PlanFailures
 from orchestrator.llm.gate import Answer, Caller, ModelGate
 from orchestrator.llm.offer import plan_tools
 from orchestrator.llm.validate import InvalidPlan, proposals_from
 from orchestrator.models import Step, StepStatus
-from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import PlanInput, Planner, PlaybookPlanner, Proposal
 from orchestrator.steps import approval_id_for
 
 log = logging.getLogger("baton.llm")
-FAILURES_FOR_INCIDENT = 3
 HISTORY_SHOWN = 30
 
 
@@ -37,10 +36,12 @@ class LlmPlanner:
     def __init__(self, gate: ModelGate, fallback: Planner | None = None) -> None:
         self.gate = gate
         self.fallback = fallback or PlaybookPlanner()
+        self.failures = PlanFailures(gate.ctx)
 
     async def propose(self, plan_input: PlanInput) -> list[Proposal]:
         """Validated model proposals, or the fallback planner's when the model fails."""
         outcome = plan_input.outcome
+        await self.failures.judge_last(outcome, plan_input.history)
         caller = Caller(outcome.workspace, outcome.id, outcome.conversation)
         remaining = outcome.budget - await self.gate.ctx.store.spent(outcome.id)
         messages: list[BaseMessage] = [
@@ -65,9 +66,8 @@ class LlmPlanner:
                 await trace.refused(self.gate.ctx, answer.call, why)
                 messages.append(HumanMessage(_retry_prompt(reply, invalid)))
                 continue
-            await self._succeeded(outcome.id)
-            return sourced(proposals, answer)
-        await self._failed(plan_input, why)
+            return sourced(proposals, answer)  # counted once policy has governed it
+        await self.failures.failed(outcome, why)
         return await self.fallback.propose(plan_input)
 
     async def _situation(self, plan_input: PlanInput, remaining: float) -> str:
@@ -122,27 +122,6 @@ class LlmPlanner:
             return (await self.gate.ctx.store.approval(approval_id_for(step.id))).reason
         except NotFound:
             return ""  # rejected before approvals kept reasons; the rejection still counts
-
-    def _counter(self, outcome_id: str) -> str:
-        return self.gate.ctx.keys.flag(f"llm:plan_failures:{outcome_id}")
-
-    async def _succeeded(self, outcome_id: str) -> None:
-        await self.gate.ctx.store.redis.delete(self._counter(outcome_id))
-
-    async def _failed(self, plan_input: PlanInput, why: str) -> None:
-        outcome = plan_input.outcome
-        failures = int(await self.gate.ctx.store.redis.incr(self._counter(outcome.id)))
-        if failures != FAILURES_FOR_INCIDENT:
-            return
-        await self.gate.ctx.say(
-            Notice(
-                kind=NoticeKind.INCIDENT,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                text=f"the model's plans failed validation {failures} times: {why[:300]}",
-                data={"incident": "llm_invalid_plans", "failures": failures},
-            )
-        )
 
 
 def sourced(proposals: list[Proposal], answer: Answer) -> list[Proposal]:

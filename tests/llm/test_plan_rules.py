@@ -5,6 +5,7 @@ steps, policy and budget with the audience it will likely reach, and labelled wo
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -186,3 +187,56 @@ async def test_the_models_rationale_reaches_approvers_as_its_words_not_a_fact(
     card = harness.gateway.sent[-1].current.text()
     assert "The model's reasoning (unchecked)" in card
     assert f"Why: {INJECTED}" not in card
+
+
+def governed_plan(day: int, status: StepStatus, decision: str) -> list[Step]:
+    """A plan of the model's from `day` days after the start, as policy left it."""
+    at = START + timedelta(days=day)
+    return [
+        Step(
+            id=f"s{day}a",
+            outcome_id="o1",
+            workspace="T1",
+            action="find_at_risk",
+            lane=Lane.LOGIC,
+            play="llm",
+            status=StepStatus.SUCCEEDED,
+            decision="auto (internal work runs itself)",
+            created_at=at,
+        ),
+        Step(
+            id=f"s{day}b",
+            outcome_id="o1",
+            workspace="T1",
+            action="offer_discount",
+            lane=Lane.SYSTEMS,
+            params={"percent": 20},
+            play="llm",
+            status=status,
+            decision=decision,
+            created_at=at,
+        ),
+    ]
+
+
+async def test_plans_policy_forbade_when_governed_count_as_failed_plans(
+    plain: Harness, workspace: Workspace
+) -> None:
+    valid = calls([("find_at_risk", {}), ("tell_account_managers", {})], nested=True)
+    double = OpenAiDouble(responder=lambda request: valid)
+    forbidden = (StepStatus.FORBIDDEN, "forbid (big_discounts)")
+    let_through = (StepStatus.AWAITING_APPROVAL, "approve (default)")
+    history: list[Step] = []
+    async with double.serving() as url:
+        planner = lane_for(plain, model_for(url)).planner
+        for day, (status, decision) in enumerate(
+            [forbidden, forbidden, let_through, forbidden, forbidden, forbidden, forbidden],
+            start=1,
+        ):
+            history += governed_plan(day, status, decision)
+            await planner.propose(plan_input(workspace, history=history))
+            await planner.propose(plan_input(workspace, history=history))  # counted once
+    await plain.runtime.drain()
+    incidents = [s for s in plain.gateway.sent if "llm_invalid_plans" in s.current.title]
+    assert len(incidents) == 1  # the run of two ended; the next run of three raised it
+    assert "policy forbade offer_discount (forbid (big_discounts))" in incidents[0].current.text()
