@@ -30,6 +30,8 @@ from orchestrator.notices import Notice, NoticeKind
 
 log = logging.getLogger("baton.llm")
 FALLBACK_FLAG_TTL_S = 30 * 86_400
+OLLAMA = "chat-ollama"
+"""langchain's `_llm_type` of ChatOllama."""
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,7 @@ class ModelGate:
             raise await self._fall_back(
                 caller, call, "llm_budget", "the daily token budget is used up"
             )
-        runnable: Runnable[LanguageModelInput, BaseMessage] = (
-            self.model.bind_tools(list(tools), tool_choice=tool_choice) if tools else self.model
-        )
+        runnable = bound(self.model, tools, tool_choice)
         started = time.perf_counter()
         try:
             reply = await with_retries(
@@ -171,3 +171,17 @@ def sent_chars(messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]])
 def reply_chars(message: AIMessage) -> int:
     """What an answer carries: its text and its tool calls' arguments."""
     return len(str(message.content)) + len(json.dumps(message.tool_calls, default=str))
+
+
+def bound(
+    model: BaseChatModel, tools: Sequence[dict[str, Any]], tool_choice: str | None
+) -> Runnable[LanguageModelInput, BaseMessage]:
+    """The model with its tools. Ollama ignores a forced tool choice, so there the chosen
+    tool's schema is sent as the answer's required JSON format instead (its JSON text is
+    read like the tool call's arguments)."""
+    if not tools:
+        return model
+    chosen = [t["function"] for t in tools if t["function"]["name"] == tool_choice]
+    if chosen and model._llm_type == OLLAMA:
+        return model.bind(format=chosen[0]["parameters"])
+    return model.bind_tools(list(tools), tool_choice=tool_choice)
