@@ -117,3 +117,28 @@ async def test_the_planner_is_told_money_audience_approval_dates_and_why_forbidd
     assert '"planned_on": "2027-01-04"' in situation
     assert '"forbidden_by": "forbid (budget)"' in situation
     assert '"budget_left": "GBP 500.00"' in situation
+
+
+def drafting_request(double: OpenAiDouble) -> str:
+    return next(str(r["messages"][-1]["content"]) for r in double.requests if not r.get("tools"))
+
+
+async def test_the_drafting_prompt_carries_no_customer_data_by_default(served: Served) -> None:
+    harness, double = await served([calls(FULL)])
+    await harness.state("olivia", STATEMENT)
+    prompt = drafting_request(double)
+    assert "<<<DATA" not in prompt and "@" not in prompt and "customer_id" not in prompt
+    assert '"audience": 40' in prompt
+
+
+async def test_the_drafting_prompt_carries_only_the_declared_fields(
+    served: Served, workspace: Workspace
+) -> None:
+    action = workspace.actions["draft_winback"].model_copy(update={"draft_fields": ("plan",)})
+    ws = workspace.model_copy(update={"actions": {**workspace.actions, "draft_winback": action}})
+    harness, double = await served([calls(FULL)], ws)
+    await harness.state("olivia", STATEMENT)
+    prompt = drafting_request(double)
+    rows = json.loads(prompt[prompt.index("<<<DATA") + 7 : prompt.index("DATA>>>")])
+    assert rows and all(set(row) == {"plan"} for row in rows)
+    assert "@" not in prompt
