@@ -223,6 +223,13 @@ class Action(Spec):
     rows: str = ""
     """What one row it finds or works on is, in the plural (`customers`, `refunds`);
     default: the rows of the step it depends on, else `rows`."""
+    sends_draft: bool | None = None
+    """Sends the drafted artifact of a step before it, so a plan must draft first. Unset:
+    true for an smtp connection, or when the statement, body, url, headers or `to` use
+    `draft`."""
+    draft_fields: tuple[str, ...] = ()
+    """Intelligence lane: the row fields the model sees when drafting. None by default,
+    so no customer's personal or contact data reaches a prompt unless declared."""
 
     @model_validator(mode="after")
     def _lane_needs(self) -> Action:
@@ -285,6 +292,9 @@ class Policy(Spec):
     budget: float = Field(default=0.0, ge=0)
     """Default budget per outcome when the owner names none."""
     max_steps_per_day: int = Field(default=20, ge=0)
+    max_steps_per_plan: int = Field(default=10, ge=1)
+    """At most this many steps in one plan; a longer plan from the model is refused, and
+    it is told the limit when it is asked again."""
 
 
 class People(Spec):

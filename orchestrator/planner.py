@@ -27,6 +27,9 @@ class Proposal:
     expected_impact: str = ""
     play: str = ""
     after: int | None = None
+    source: str = ""
+    """The model call and tool call it came from (`m12:call_0`), kept in the step's
+    audit event; empty for a playbook's."""
 
 
 @dataclass(frozen=True)

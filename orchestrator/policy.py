@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import operator
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.catalog import Action, Policy, Rule
-from orchestrator.models import Step
+from orchestrator.catalog import Action, Policy, Rule, Workspace
+from orchestrator.models import Lane, Step
 
 _RISK = {"low": 0, "medium": 1, "high": 2}
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -20,6 +22,9 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "!=": operator.ne,
 }
 _STRICTNESS = {"auto": 0, "approve": 1, "forbid": 2}
+_USES_DRAFT = re.compile(r"\bdraft\b")
+NO_DRAFT = "no draft"
+"""The rule name of the decision that forbids sending when nothing was drafted."""
 
 
 @dataclass(frozen=True)
@@ -90,3 +95,32 @@ def govern(
         return Decision(policy.default, "default", "no rule matched")
     strictest = max(matching, key=lambda r: _STRICTNESS[r.decide])
     return Decision(strictest.decide, strictest.name, f"rule {strictest.name!r}")
+
+
+def sends_draft(action: Action, workspace: Workspace) -> bool:
+    """Whether a step of `action` sends the draft of a step before it: without one it
+    would send empty messages, so it is never proposed or run without a draft."""
+    if action.sends_draft is not None:
+        return action.sends_draft
+    if action.lane is not Lane.SYSTEMS:
+        return False
+    connection = workspace.connections.get(action.connection or "")
+    if connection is not None and connection.kind == "smtp":
+        return True
+    used = (
+        action.statement,
+        action.url,
+        action.to,
+        json.dumps(action.body),
+        *action.headers.values(),
+    )
+    return any(_USES_DRAFT.search(text or "") for text in used)
+
+
+def missing_draft(
+    action: Action, workspace: Workspace, upstream: dict[str, Any]
+) -> Decision | None:
+    """A forbid when the step would send a draft that does not exist (or is blank)."""
+    if not sends_draft(action, workspace) or str(upstream.get("draft") or "").strip():
+        return None
+    return Decision("forbid", NO_DRAFT, "it sends a drafted message and nothing was drafted")

@@ -12,7 +12,7 @@ from orchestrator.context import Context
 from orchestrator.models import Approval, Outcome, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import Proposal
-from orchestrator.policy import Decision, govern
+from orchestrator.policy import Decision, govern, missing_draft
 from orchestrator.store.commit import Commit
 from orchestrator.templates import render_number
 
@@ -67,7 +67,7 @@ async def create(
             actor="agent",
             at=now,
             action="step.planned",
-            detail={"params": step.params, "play": step.play},
+            detail={"params": step.params, "play": step.play, "proposal": proposal.source},
         )
         commit.op("RPUSH", ctx.keys.steps_of(outcome.id), step.id)
         steps.append(step)
@@ -98,7 +98,7 @@ async def make_ready(
     if spent is None:
         spent = await ctx.store.spent(outcome.id)
     remaining = outcome.budget - spent
-    decision = govern(
+    decision = missing_draft(action, workspace, upstream) or govern(
         step,
         action,
         workspace.policy,

@@ -36,12 +36,17 @@ def build_lane(
     daily_tokens: int = DEFAULT_DAILY_TOKENS,
     policy: RetryPolicy | None = None,
     sleep: Sleep | None = None,
+    explain_intake_outage: bool = False,
 ) -> IntelligenceLane:
-    """Wire the planner, drafter and interpreter around one model."""
+    """Wire the planner, drafter and interpreter around one model.
+
+    `explain_intake_outage` makes the interpreter raise `UnderstandingUnavailable` when
+    the model is down or over budget, for an intake that tells the owner why."""
     ledger = TokenLedger(ctx.store, daily_tokens)
     gate = (
         ModelGate(ctx, model, ledger, policy=policy, sleep=sleep)
         if sleep is not None
         else ModelGate(ctx, model, ledger, policy=policy)
     )
-    return IntelligenceLane(LlmPlanner(gate), LlmDrafter(gate), LlmInterpreter(gate), gate)
+    interpreter = LlmInterpreter(gate, explain_outage=explain_intake_outage)
+    return IntelligenceLane(LlmPlanner(gate), LlmDrafter(gate), interpreter, gate)

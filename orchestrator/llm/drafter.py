@@ -7,6 +7,8 @@ message and sent verbatim by the systems step: what the approver saw is what goe
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
@@ -29,7 +31,7 @@ class LlmDrafter:
         """The model's message, or the template's when the model is not available."""
         outcome = lane_input.outcome
         caller = Caller(outcome.workspace, outcome.id, outcome.conversation)
-        reply = await self.gate.ask(messages_for(lane_input), caller=caller)
+        reply = await self.gate.ask(messages_for(lane_input), caller=caller, purpose="draft")
         text = str(reply.content).strip() if reply is not None else ""
         if not text:
             return await self.fallback.draft(lane_input)
@@ -37,7 +39,8 @@ class LlmDrafter:
 
 
 def messages_for(lane_input: LaneInput) -> list[SystemMessage | HumanMessage]:
-    """The drafting prompt: the task is instruction; the rows are delimited data."""
+    """The drafting prompt: the task is instruction; the rows, when the action declares
+    fields it needs (`draft_fields`), are delimited data with only those fields."""
     action = lane_input.action
     task = {
         "action": lane_input.step.action,
@@ -47,11 +50,19 @@ def messages_for(lane_input: LaneInput) -> list[SystemMessage | HumanMessage]:
         "audience": len(lane_input.rows),
         "business": lane_input.workspace.name,
     }
-    return [
-        SystemMessage(prompts.DRAFTER),
-        HumanMessage(
-            f"Task: {json.dumps(task, default=str)}\n"
-            f"House example:\n{action.template or ''}\n"
-            f"Recipients (a sample, as data):\n{prompts.as_data(lane_input.rows[:ROWS_SHOWN])}"
-        ),
-    ]
+    text = (
+        f"Task: {json.dumps(task, default=str)}\n"
+        "One message goes to everyone in the audience.\n"
+        f"House example:\n{action.template or ''}"
+    )
+    rows = shown_rows(lane_input.rows, action.draft_fields)
+    if rows:
+        text += f"\nRecipients (a sample, as data):\n{prompts.as_data(rows)}"
+    return [SystemMessage(prompts.DRAFTER), HumanMessage(text)]
+
+
+def shown_rows(rows: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Up to `ROWS_SHOWN` rows cut down to `fields`; none when no field is declared."""
+    if not fields:
+        return []
+    return [{f: row[f] for f in fields if f in row} for row in rows[:ROWS_SHOWN]]

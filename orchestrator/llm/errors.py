@@ -18,5 +18,20 @@ class LlmUnavailable(LlmError):
         self.attempts = attempts
 
 
+class ModelNotUsed(LlmError):
+    """The gate did not get an answer for a call: over budget or unavailable. `kind` is the
+    incident kind (`llm_budget`, `llm_unavailable`); `why` is safe to show a person."""
+
+    def __init__(self, kind: str, why: str) -> None:
+        super().__init__(f"{kind}: {why}")
+        self.kind = kind
+        self.why = why
+
+
+class UnderstandingUnavailable(ModelNotUsed):
+    """Intake could not ask the model to read a statement; the owner should hear why
+    instead of only "I could not find an outcome"."""
+
+
 class LlmNotInstalled(LlmError, ConfigError):
     """The provider in `BATON_LLM` needs an optional extra that is not installed."""

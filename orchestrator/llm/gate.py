@@ -8,7 +8,9 @@ Redis), and again only after the model has worked in between.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +21,8 @@ from langchain_core.runnables import Runnable
 
 from orchestrator import counters
 from orchestrator.context import Context
-from orchestrator.llm.errors import LlmUnavailable
+from orchestrator.llm import trace
+from orchestrator.llm.errors import LlmUnavailable, ModelNotUsed
 from orchestrator.llm.retry import RetryPolicy, Sleep, with_retries
 from orchestrator.llm.usage import TokenLedger, usage_from
 from orchestrator.models import ConversationRef
@@ -27,6 +30,8 @@ from orchestrator.notices import Notice, NoticeKind
 
 log = logging.getLogger("baton.llm")
 FALLBACK_FLAG_TTL_S = 30 * 86_400
+OLLAMA = "chat-ollama"
+"""langchain's `_llm_type` of ChatOllama."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,14 @@ class Caller:
     workspace: str
     outcome_id: str | None = None
     conversation: ConversationRef | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A model's reply, and the call it came from (named in the audit trail)."""
+
+    message: AIMessage
+    call: trace.Call
 
 
 class ModelGate:
@@ -61,48 +74,114 @@ class ModelGate:
         caller: Caller,
         tools: Sequence[dict[str, Any]] = (),
         tool_choice: str | None = None,
+        purpose: str = "",
     ) -> AIMessage | None:
         """The model's reply, or `None` when the caller must fall back."""
-        now = self.ctx.clock.now()
-        if not await self.ledger.within_budget(caller.workspace, now):
-            await self._fall_back(caller, "llm_budget", "the daily token budget is used up")
+        try:
+            answer = await self.answer(
+                messages, caller=caller, tools=tools, tool_choice=tool_choice, purpose=purpose
+            )
+        except ModelNotUsed:
             return None
-        runnable: Runnable[LanguageModelInput, BaseMessage] = (
-            self.model.bind_tools(list(tools), tool_choice=tool_choice) if tools else self.model
+        return answer.message
+
+    async def answer(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        caller: Caller,
+        tools: Sequence[dict[str, Any]] = (),
+        tool_choice: str | None = None,
+        purpose: str = "",
+    ) -> Answer:
+        """The model's reply and its call's id in the audit trail; raises `ModelNotUsed`
+        (after the fallback is recorded and announced) when it is over budget or down."""
+        now = self.ctx.clock.now()
+        call = trace.Call(
+            await self.ctx.store.next_id("m"), caller.workspace, caller.outcome_id, purpose
         )
+        if not await self.ledger.within_budget(caller.workspace, now):
+            raise await self._fall_back(
+                caller, call, "llm_budget", "the daily token budget is used up"
+            )
+        runnable = bound(self.model, tools, tool_choice)
+        started = time.perf_counter()
         try:
             reply = await with_retries(
                 lambda: runnable.ainvoke(list(messages)), self.policy, self.sleep
             )
         except LlmUnavailable as error:
-            await self._fall_back(caller, "llm_unavailable", str(error))
-            return None
+            raise await self._fall_back(caller, call, "llm_unavailable", str(error)) from error
+        latency_ms = int((time.perf_counter() - started) * 1000)
         message = reply if isinstance(reply, AIMessage) else AIMessage(content=reply.content)
-        prompt_chars = sum(len(str(m.content)) for m in messages)
-        usage = usage_from(message.usage_metadata, prompt_chars, len(str(message.content)))
+        usage = usage_from(
+            message.usage_metadata, sent_chars(messages, tools), reply_chars(message)
+        )
         await self.ledger.record(
             usage, workspace=caller.workspace, outcome_id=caller.outcome_id, now=now
         )
+        await trace.answered(
+            self.ctx,
+            call,
+            model=trace.model_of(self.model),
+            usage=usage,
+            estimated=not message.usage_metadata,
+            latency_ms=latency_ms,
+            reply=message,
+        )
         await self.ctx.store.redis.delete(self._flag(caller))
-        return message
+        return Answer(message, call)
 
     def _flag(self, caller: Caller) -> str:
         return self.ctx.keys.flag(f"llm:fallback:{caller.workspace}:{caller.outcome_id or '-'}")
 
-    async def _fall_back(self, caller: Caller, kind: str, why: str) -> None:
+    async def _fall_back(
+        self, caller: Caller, call: trace.Call, kind: str, why: str
+    ) -> ModelNotUsed:
         log.warning("model not used for %s (%s): %s", caller.outcome_id or "intake", kind, why)
+        await trace.not_used(self.ctx, call, model=trace.model_of(self.model), kind=kind, why=why)
         await counters.bump(self.ctx.store.redis, self.ctx.keys, counters.LLM_ERRORS, kind)
         first = await self.ctx.store.redis.set(
             self._flag(caller), kind, nx=True, ex=FALLBACK_FLAG_TTL_S
         )
-        if not first or caller.conversation is None:
-            return
+        if first and caller.conversation is not None:
+            await self._announce(caller.conversation, caller.outcome_id, kind, why)
+        return ModelNotUsed(kind, why)
+
+    async def _announce(
+        self, conversation: ConversationRef, outcome_id: str | None, kind: str, why: str
+    ) -> None:
         await self.ctx.say(
             Notice(
                 kind=NoticeKind.INCIDENT,
-                conversation=caller.conversation,
-                outcome_id=caller.outcome_id,
+                conversation=conversation,
+                outcome_id=outcome_id,
                 text=f"{why}; planning with playbooks and drafting from templates meanwhile",
                 data={"incident": kind},
             )
         )
+
+
+def sent_chars(messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]]) -> int:
+    """What a request carries, tool schemas included: the basis of the estimate when a
+    provider reports no usage."""
+    return sum(len(str(m.content)) for m in messages) + len(json.dumps(list(tools)))
+
+
+def reply_chars(message: AIMessage) -> int:
+    """What an answer carries: its text and its tool calls' arguments."""
+    return len(str(message.content)) + len(json.dumps(message.tool_calls, default=str))
+
+
+def bound(
+    model: BaseChatModel, tools: Sequence[dict[str, Any]], tool_choice: str | None
+) -> Runnable[LanguageModelInput, BaseMessage]:
+    """The model with its tools. Ollama ignores a forced tool choice, so there the chosen
+    tool's schema is sent as the answer's required JSON format instead (its JSON text is
+    read like the tool call's arguments)."""
+    if not tools:
+        return model
+    chosen = [t["function"] for t in tools if t["function"]["name"] == tool_choice]
+    if chosen and model._llm_type == OLLAMA:
+        return model.bind(format=chosen[0]["parameters"])
+    return model.bind_tools(list(tools), tool_choice=tool_choice)

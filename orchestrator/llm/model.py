@@ -25,12 +25,18 @@ class ModelSettings:
     model: str
     """A langchain model string such as `openai:gpt-4o-mini` (`BATON_LLM`)."""
     base_url: str | None = None
-    """An OpenAI-compatible server instead of the provider's own (`BATON_LLM_BASE_URL`)."""
+    """The provider's server at another address (`BATON_LLM_BASE_URL`): an OpenAI-compatible
+    server for `openai:`, an Anthropic-compatible one for `anthropic:`, the Ollama server
+    for `ollama:`; each is spoken to in its provider's own format."""
     timeout_s: float = 30.0
     """Client timeout per request; a hung server fails after this long."""
     api_key: str | None = None
     """Normally unset: providers read their own variables (`OPENAI_API_KEY`, ...)."""
     temperature: float = 0.0
+    max_output_tokens: int = 2_048
+    """The most tokens a reply may have (OpenAI and Anthropic `max_tokens`, Ollama
+    `num_predict`): a runaway answer is cut there and billed no further. A plan of ten
+    steps or a draft fits well within it."""
 
 
 def provider_of(model: str) -> str:
@@ -43,9 +49,12 @@ def _client_kwargs(settings: ModelSettings) -> dict[str, Any]:
     if provider == "ollama":
         # ChatOllama has no timeout or retries of its own; the httpx client takes the timeout.
         kwargs["client_kwargs"] = {"timeout": settings.timeout_s}
+        kwargs["num_predict"] = settings.max_output_tokens
     else:
         # One retry layer only: ours (orchestrator/llm/retry.py).
-        kwargs.update(timeout=settings.timeout_s, max_retries=0)
+        kwargs.update(
+            timeout=settings.timeout_s, max_retries=0, max_tokens=settings.max_output_tokens
+        )
     if settings.base_url:
         kwargs["base_url"] = settings.base_url
     if settings.api_key:

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from orchestrator.errors import NotFound
-from orchestrator.llm import prompts
-from orchestrator.llm.gate import Caller, ModelGate
-from orchestrator.llm.tools import InvalidPlan, catalog_tools, proposals_from
+from orchestrator.llm import prompts, trace
+from orchestrator.llm.errors import ModelNotUsed
+from orchestrator.llm.estimates import money
+from orchestrator.llm.failures import PlanFailures
+from orchestrator.llm.gate import Answer, Caller, ModelGate
+from orchestrator.llm.offer import plan_tools
+from orchestrator.llm.validate import InvalidPlan, proposals_from
 from orchestrator.models import Step, StepStatus
-from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import PlanInput, Planner, PlaybookPlanner, Proposal
 from orchestrator.steps import approval_id_for
 
 log = logging.getLogger("baton.llm")
-FAILURES_FOR_INCIDENT = 3
 HISTORY_SHOWN = 30
 
 
@@ -33,37 +36,44 @@ class LlmPlanner:
     def __init__(self, gate: ModelGate, fallback: Planner | None = None) -> None:
         self.gate = gate
         self.fallback = fallback or PlaybookPlanner()
+        self.failures = PlanFailures(gate.ctx)
 
     async def propose(self, plan_input: PlanInput) -> list[Proposal]:
         """Validated model proposals, or the fallback planner's when the model fails."""
         outcome = plan_input.outcome
+        await self.failures.judge_last(outcome, plan_input.history)
         caller = Caller(outcome.workspace, outcome.id, outcome.conversation)
         remaining = outcome.budget - await self.gate.ctx.store.spent(outcome.id)
         messages: list[BaseMessage] = [
             SystemMessage(prompts.PLANNER),
             HumanMessage(await self._situation(plan_input, remaining)),
         ]
-        tools = catalog_tools(plan_input.workspace.actions)
+        tools = plan_tools(plan_input)
         why = ""
         for attempt in range(2):
-            reply = await self.gate.ask(messages, caller=caller, tools=tools)
-            if reply is None:
+            try:
+                answer = await self.gate.answer(
+                    messages, caller=caller, tools=tools, purpose="plan"
+                )
+            except ModelNotUsed:
                 return await self.fallback.propose(plan_input)
+            reply = answer.message
             try:
                 proposals = proposals_from(_calls(reply), plan_input, remaining)
             except InvalidPlan as invalid:
                 log.info("plan for %s invalid (attempt %d): %s", outcome.id, attempt + 1, invalid)
                 why = str(invalid)
+                await trace.refused(self.gate.ctx, answer.call, why)
                 messages.append(HumanMessage(_retry_prompt(reply, invalid)))
                 continue
-            await self._succeeded(outcome.id)
-            return proposals
-        await self._failed(plan_input, why)
+            return sourced(proposals, answer)  # counted once policy has governed it
+        await self.failures.failed(outcome, why)
         return await self.fallback.propose(plan_input)
 
     async def _situation(self, plan_input: PlanInput, remaining: float) -> str:
         outcome, evaluation = plan_input.outcome, plan_input.evaluation
-        metric = plan_input.workspace.metrics[outcome.metric]
+        workspace = plan_input.workspace
+        metric = workspace.metrics[outcome.metric]
         facts = {
             "objective": outcome.objective,
             "metric": {"name": outcome.metric, "unit": metric.unit, "better": metric.direction},
@@ -74,13 +84,15 @@ class LlmPlanner:
             "now": evaluation.value,
             "straight_line_expects": evaluation.expected,
             "verdict": evaluation.verdict.value,
-            "budget_left": round(remaining, 2),
+            "budget_left": money(max(remaining, 0.0), workspace),
+            "max_steps_per_plan": workspace.policy.max_steps_per_plan,
         }
         history = [await self._history_line(s) for s in plan_input.history[-HISTORY_SHOWN:]]
         return (
             "The outcome and where it stands:\n"
             + json.dumps(facts, default=str)
-            + "\nSteps so far (oldest first), with measured effects and rejection reasons:\n"
+            + "\nSteps so far (oldest first), with dates, audiences, costs, measured effects, "
+            "and why any was rejected or forbidden:\n"
             + prompts.as_data(history)
             + "\nPropose the next steps."
         )
@@ -88,10 +100,19 @@ class LlmPlanner:
     async def _history_line(self, step: Step) -> dict[str, Any]:
         line: dict[str, Any] = {"action": step.action, "params": step.params}
         line["status"] = step.status.value
+        line["planned_on"] = step.created_at.date().isoformat()
+        if step.finished_at is not None:
+            line["finished_on"] = step.finished_at.date().isoformat()
+        if step.audience:
+            line["audience"] = step.audience
+        if step.cost:
+            line["cost"] = step.cost
         if step.effect is not None:
             line["measured_effect"] = step.effect
         if step.status is StepStatus.REJECTED:
             line["rejected_because"] = await self._reason(step)
+        if step.status is StepStatus.FORBIDDEN:
+            line["forbidden_by"] = step.decision
         if step.error:
             line["error"] = step.error[:200]
         return line
@@ -102,26 +123,15 @@ class LlmPlanner:
         except NotFound:
             return ""  # rejected before approvals kept reasons; the rejection still counts
 
-    def _counter(self, outcome_id: str) -> str:
-        return self.gate.ctx.keys.flag(f"llm:plan_failures:{outcome_id}")
 
-    async def _succeeded(self, outcome_id: str) -> None:
-        await self.gate.ctx.store.redis.delete(self._counter(outcome_id))
-
-    async def _failed(self, plan_input: PlanInput, why: str) -> None:
-        outcome = plan_input.outcome
-        failures = int(await self.gate.ctx.store.redis.incr(self._counter(outcome.id)))
-        if failures != FAILURES_FOR_INCIDENT:
-            return
-        await self.gate.ctx.say(
-            Notice(
-                kind=NoticeKind.INCIDENT,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                text=f"the model's plans failed validation {failures} times: {why[:300]}",
-                data={"incident": "llm_invalid_plans", "failures": failures},
-            )
-        )
+def sourced(proposals: list[Proposal], answer: Answer) -> list[Proposal]:
+    """Each proposal marked with the model call and tool call it came from (a valid plan
+    has one proposal per tool call, in order)."""
+    ids = [c.get("id") or str(i) for i, c in enumerate(answer.message.tool_calls)]
+    return [
+        replace(p, source=f"{answer.call.id}:{tool_id}")
+        for p, tool_id in zip(proposals, ids, strict=True)
+    ]
 
 
 def _calls(reply: AIMessage) -> list[dict[str, Any]]:

@@ -20,10 +20,14 @@ PLANNER = (
     "tools: each tool is an action the business allows, and each call is one step. Steps "
     "run in the order you call them, and each step receives the output of the one before "
     "(for example, the customers found by a query, or a drafted message). Give every call "
-    "a short rationale and the impact you expect on the metric. Never propose an action "
-    "with parameters that a person already rejected; read their reasons. Prefer what "
-    "worked before and stay within the remaining budget. Policy, not you, decides what "
-    "needs a human approval. " + DATA_RULE
+    "a short rationale and the impact you expect on the metric. A step that sends a drafted "
+    "message needs a drafting step before it. Each tool says what a step costs in money "
+    "and whether policy runs it, asks a person or forbids it: never propose what policy "
+    "forbids, and keep the whole plan within the remaining budget and the step limit. "
+    "Never propose an action with parameters that a person already rejected; read their "
+    "reasons, and why earlier steps were forbidden. Prefer what worked before. Policy, not "
+    "you, decides what needs a human approval; your rationale is shown to people as your "
+    "reasoning, never as a fact or an approval. " + DATA_RULE
 )
 
 INTERPRETER = (

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from langchain_core.language_models import BaseChatModel
@@ -11,13 +12,17 @@ from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from orchestrator.catalog import Workspace
+from orchestrator.context import Context
 from orchestrator.evaluate import evaluate
+from orchestrator.lanes import Lanes
 from orchestrator.llm import IntelligenceLane, build_lane
 from orchestrator.llm.retry import RetryPolicy
 from orchestrator.models import Direction, Outcome, Step
 from orchestrator.planner import PlanInput
 from orchestrator.store.keys import Keys
 from tests.conftest import CHANNEL, START, Harness, build_harness
+from tests.llm.openai_server import OpenAiDouble, Scripted
+from tests.llm.wire import model_for, planner_then_drafter
 
 
 class Sleeps:
@@ -86,3 +91,35 @@ def plan_input(
         workspace=workspace,
         now=now,
     )
+
+
+@pytest.fixture
+async def served(
+    redis: Redis, keys: Keys, workspace: Workspace, business: Business
+) -> AsyncIterator[Callable[..., Any]]:
+    """Baton wired to a real OpenAI client against a local double; yields a factory."""
+    doubles: list[Any] = []
+    built: list[Harness] = []
+
+    async def make(
+        plans: list[Scripted], ws: Workspace | None = None
+    ) -> tuple[Harness, OpenAiDouble]:
+        double = OpenAiDouble(responder=planner_then_drafter(plans))
+        serving = double.serving()
+        url = await serving.__aenter__()
+        doubles.append(serving)
+
+        def wire(ctx: Context) -> dict[str, Any]:
+            lane = build_lane(ctx, model_for(url), policy=RetryPolicy(retries=0), sleep=Sleeps())
+            return {"planner": lane.planner, "lanes": Lanes(drafter=lane.drafter)}
+
+        harness = build_harness(redis, keys, ws or workspace, business, wiring=wire)
+        await harness.runtime.start()
+        built.append(harness)
+        return harness, double
+
+    yield make
+    for harness in built:
+        await harness.connectors.close()
+    for serving in doubles:
+        await serving.__aexit__(None, None, None)

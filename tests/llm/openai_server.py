@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,14 +48,19 @@ def completion(
 class OpenAiDouble:
     """Serves `POST /v1/chat/completions`, one scripted answer per request."""
 
-    def __init__(self) -> None:
+    def __init__(self, responder: Callable[[dict[str, Any]], Scripted] | None = None) -> None:
         self.script: list[Scripted] = []
+        self.responder = responder
+        """Computes the answer from the request when the script is empty."""
         self.requests: list[dict[str, Any]] = []
         self.released = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(await request.json())
-        answer = self.script.pop(0)
+        if self.script or self.responder is None:
+            answer = self.script.pop(0)
+        else:
+            answer = self.responder(self.requests[-1])
         if answer.hang:
             await self.released.wait()  # until the test ends; the client must time out
         body = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)

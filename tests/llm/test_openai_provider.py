@@ -11,6 +11,7 @@ from orchestrator.catalog import Workspace
 from orchestrator.llm import IntelligenceLane
 from orchestrator.llm.interpreter import TOOL
 from orchestrator.llm.model import ModelSettings, build_chat_model
+from orchestrator.llm.offer import offered
 from orchestrator.parser import parse
 from tests.conftest import START, Harness
 from tests.llm.conftest import Sleeps, lane_for, plan_input
@@ -61,7 +62,7 @@ async def test_tool_calls_become_proposals(
     ]
     sent = double.requests[0]
     assert sent["model"] == "gpt-4o-mini"
-    assert {t["function"]["name"] for t in sent["tools"]} == set(workspace.actions)
+    assert {t["function"]["name"] for t in sent["tools"]} == set(offered(workspace))
     assert (await built.gate.ledger.used_by("o1")).total == 60
 
 

@@ -7,7 +7,9 @@ from datetime import timedelta
 from langchain_core.messages import AIMessage, HumanMessage
 
 from orchestrator.catalog import Workspace
+from orchestrator.llm.offer import offered
 from orchestrator.llm.tools import LLM_PLAY
+from orchestrator.llm.validate import MODEL_REASONING
 from orchestrator.models import Approval, ApprovalStatus, Lane, Step, StepStatus
 from tests.conftest import START, Harness
 from tests.llm.conftest import churn_outcome, lane_for, plan_input
@@ -30,17 +32,18 @@ async def test_valid_tool_calls_become_chained_proposals(
         ("find_at_risk", {}, None),
         ("offer_discount", {"percent": 10}, 0),
     ]
-    assert proposals[1].rationale == "price-sensitive" and proposals[1].play == LLM_PLAY
+    assert proposals[1].rationale == f'{MODEL_REASONING}: "price-sensitive"'
+    assert proposals[1].play == LLM_PLAY
     tools = model.bound[0]["tools"]
     names = {t["function"]["name"] for t in tools}
-    assert names == set(workspace.actions)
+    assert names == set(offered(workspace))
     discount = next(t for t in tools if t["function"]["name"] == "offer_discount")
-    percent = discount["function"]["parameters"]["properties"]["params"]["properties"]["percent"]
+    percent = discount["function"]["parameters"]["properties"]["percent"]
     assert percent == {
         "type": "integer",
         "minimum": 1,
         "maximum": 50,
-        "description": "discount in percent",
+        "description": "discount in percent; from 1 to 50",
     }
 
 
@@ -153,7 +156,9 @@ async def test_a_plan_over_the_remaining_budget_is_invalid(
         plan_input(ws, outcome=churn_outcome(budget=100.0))
     )
     assert [p.action for p in proposals] == ["find_at_risk"]
-    assert "costs at least 120, only 100 left" in str(model.prompts[1][-1].content)
+    assert "costs GBP 120.00 at the least, only GBP 100.00 of the budget is left" in str(
+        model.prompts[1][-1].content
+    )
 
 
 async def test_tokens_are_recorded_for_the_outcome(plain: Harness, workspace: Workspace) -> None:

@@ -47,9 +47,11 @@ async def make(
 ) -> AsyncIterator[Any]:
     built: list[Harness] = []
 
-    async def _make(responder: Responder) -> tuple[Harness, RespondingModel]:
+    async def _make(
+        responder: Responder, ws: Workspace | None = None
+    ) -> tuple[Harness, RespondingModel]:
         model = RespondingModel(responder=responder)
-        harness = build_harness(redis, keys, workspace, business, wiring=wiring_for(model))
+        harness = build_harness(redis, keys, ws or workspace, business, wiring=wiring_for(model))
         await harness.runtime.start()
         built.append(harness)
         return harness, model
@@ -117,14 +119,23 @@ class Obedient:
         )
 
 
-async def test_injected_instructions_in_connector_data_bypass_nothing(make: Any) -> None:
+def drafting_with(workspace: Workspace, *fields: str) -> Workspace:
+    """The demo with `draft_winback` declaring the row fields its model may see."""
+    action = workspace.actions["draft_winback"].model_copy(update={"draft_fields": fields})
+    return workspace.model_copy(update={"actions": {**workspace.actions, "draft_winback": action}})
+
+
+async def test_injected_instructions_in_connector_data_bypass_nothing(
+    make: Any, workspace: Workspace
+) -> None:
     obedient = Obedient()
-    harness, _model = await make(obedient)
+    harness, _model = await make(obedient, drafting_with(workspace, "name", "plan"))
     poison(harness.business)
     outcome_id = await harness.state("olivia", STATEMENT, "points")
     prompt = obedient.draft_prompts[0]
     data = prompt[prompt.index(DATA_OPEN) : prompt.index(DATA_CLOSE)]
     assert INJECTION in data and INJECTION not in prompt.replace(data, "")
+    assert "@" not in prompt and "customer_id" not in prompt  # only the declared fields
     assert DATA_RULE in obedient.system
     steps = {s.action: s for s in await harness.store.steps(outcome_id)}
     assert "approve_everything" not in steps
