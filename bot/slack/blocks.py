@@ -42,8 +42,7 @@ def section(text: str) -> Block:
 def to_blocks(card: Card) -> list[Block]:
     """A card as Block Kit blocks: title, lines, fields, progress, buttons, footer."""
     blocks = [section(f"*{escape(card.title)}*")]
-    if card.lines:
-        blocks += [section(chunk) for chunk in _sections([escape(line) for line in card.lines])]
+    blocks += _line_blocks(card)
     fields = [f"*{escape(n)}*\n{escape(v)}"[:FIELD_LIMIT] for n, v in card.fields]
     blocks += [
         {"type": "section", "fields": [mrkdwn(f) for f in group]} for group in _groups(fields)
@@ -56,6 +55,28 @@ def to_blocks(card: Card) -> list[Block]:
     if card.footer:
         blocks.append({"type": "context", "elements": [mrkdwn(escape(card.footer))]})
     return blocks
+
+
+def _line_blocks(card: Card) -> list[Block]:
+    """The card's lines: runs of ordinary lines as mrkdwn sections, a literal line (a draft
+    as it will be sent) as preformatted rich text, which Slack never reads as markup."""
+    blocks: list[Block] = []
+    run: list[str] = []
+    for index, line in enumerate(card.lines):
+        if index not in card.literal:
+            run.append(escape(line))
+            continue
+        blocks += [section(chunk) for chunk in _sections(run)] if run else []
+        run = []
+        blocks += [literal(piece) for piece in _chunks(line)]
+    return blocks + ([section(chunk) for chunk in _sections(run)] if run else [])
+
+
+def literal(text: str) -> Block:
+    """Text shown exactly as written: no mrkdwn, no links, no mentions."""
+    element = {"type": "text", "text": text}
+    preformatted = {"type": "rich_text_preformatted", "elements": [element]}
+    return {"type": "rich_text", "elements": [preformatted]}
 
 
 def to_messages(card: Card) -> list[list[Block]]:
@@ -95,8 +116,9 @@ def _not_shown(count: int) -> Block:
 
 
 def fallback_text(card: Card) -> str:
-    """The notification text Slack shows where blocks cannot be shown."""
-    return card.text()[:SECTION_LIMIT]
+    """The notification text Slack shows where blocks cannot be shown (notifications use
+    it): escaped, so data and drafts in it never mention anyone or make a link."""
+    return escape(card.text())[:SECTION_LIMIT]
 
 
 def to_button(button: Button) -> Block:

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.slack.blocks import Block, fallback_text, fitted, to_messages
+from bot.slack.blocks import Block, escape, fallback_text, fitted, to_messages
 from bot.slack.pacing import ChannelPacer, Sleep, tier4_pacer
 from handlers import texts
 from handlers.cards import Card
@@ -254,7 +254,7 @@ def _part_text(card: Card, part: int, parts: int) -> str:
 
 def _fallback(card: Card, reason: str) -> str:
     """The plain-text stand-in for a message Slack would not show, short enough to be."""
-    text = texts.FALLBACK_MESSAGE.format(reason=reason, text=card.text())
+    text = texts.FALLBACK_MESSAGE.format(reason=reason, text=escape(card.text()))
     return text if len(text) <= FALLBACK_LIMIT else text[: FALLBACK_LIMIT - 1] + "…"
 
 

@@ -47,6 +47,7 @@ def card_from_json(data: dict[str, Any]) -> Card:
         buttons=tuple(Button(**b) for b in data.get("buttons", ())),
         footer=data.get("footer", ""),
         image_png=base64.b64decode(image) if image else None,
+        literal=tuple(int(i) for i in data.get("literal", ())),
     )
 
 

@@ -30,7 +30,10 @@ Json = dict[str, Any]
 def to_adaptive_card(card: Card) -> Json:
     """The Adaptive Card for `card`."""
     body: list[Json] = [_text(card.title, weight="Bolder", size="Medium")]
-    body += [_text(line) for line in card.lines]
+    body += [
+        _literal(line) if index in card.literal else _text(line)
+        for index, line in enumerate(card.lines)
+    ]
     if card.fields:
         facts = [{"title": name, "value": value} for name, value in card.fields]
         body.append({"type": "FactSet", "facts": facts})
@@ -109,6 +112,13 @@ def _execute(verb: str, value: str, title: str) -> Json:
         "verb": verb,
         "data": {"baton": verb, "value": value},
     }
+
+
+def _literal(text: str) -> Json:
+    """Text shown exactly as written (a draft as it will be sent): a TextRun is never read
+    as Markdown, so list marks, emphasis and links stay the characters they are."""
+    run = {"type": "TextRun", "text": text, "fontType": "Monospace"}
+    return {"type": "RichTextBlock", "inlines": [run]}
 
 
 def _text(text: str, **style: object) -> Json:
