@@ -91,7 +91,7 @@ async def status(request: Request) -> Reply:
     card = render.progress_card(
         outcome, evaluation, steps, workspace, await ctx.store.spent(outcome.id)
     )
-    history = tuple(render.step_line(s, workspace) for s in steps)
+    history = tuple(render.step_line(s, outcome, workspace) for s in steps)
     tokens = await TokenLedger(ctx.store).used_by(outcome.id)
     used = ((texts.MODEL_TOKENS, f"{tokens.total:,}"),) if tokens.total else ()
     # Drawing takes tens of milliseconds: off the event loop, so acknowledgements stay fast.

@@ -109,6 +109,33 @@ ENDED_TITLE = {"achieved": "Outcome {id} achieved", "missed": "Outcome {id} miss
 REPORT_AUTONOMY = (
     "{auto} of {total} steps ran with no human decision ({share:.0%}); {human} human decisions."
 )
+HOLDOUT_SPLIT = "{treated} get this {what}; {control} {verb} held back to measure its effect"
+HOLDOUT_NONE = "{audience}; not measured causally: {reason}"
+EFFECT_MEASURED = (
+    "Measured effect: {effect} (95% CI {low} to {high}), "
+    "{treated} treated against {control} held back{early}"
+)
+EFFECT_EARLY = "; read early, the outcome ended"
+EFFECT_NOT_ENOUGH = (
+    "Measured effect: not enough data yet ({treated} treated, {control} held back{early})"
+)
+EFFECT_PENDING = "Measured effect: read on {when}, when its effect window ends"
+EFFECT_BEFORE_AFTER = (
+    "Not measured causally: the metric moved {effect} since it ran "
+    "(before and after, the trend included)"
+)
+STEP_EFFECT = " · effect {effect} (95% CI {low} to {high}), {control} held back"
+STEP_NOT_ENOUGH = " · not enough data yet"
+STEP_NOT_CAUSAL = " · not measured causally"
+STEP_NOT_CAUSAL_MOVED = " · not measured causally (metric moved {effect} since)"
+REPORT_EXPLAINED = (
+    "The metric moved {movement}: steps measured against a control group explain {explained} "
+    "(95% CI {low} to {high}); unexplained (trend, season, everything else): {rest}"
+)
+REPORT_UNEXPLAINED = (
+    "The metric moved {movement}: no step was measured against a control group, so none "
+    "of it is explained by Baton's steps"
+)
 INCIDENT_TITLE = "Incident on outcome {id}: {kind}"
 INCIDENT_RUNBOOK = "Runbook: RUNBOOK.md#{kind}"
 VERDICT_STARTING = "just started"

@@ -149,6 +149,13 @@ class Metric(Spec):
     is asked about ("did you mean ...?") instead of being proposed."""
     rows: str = ""
     """What one row of its data is, in the plural (`refunds`, `patients`); default `rows`."""
+    entity_query: str = ""
+    """sql: the metric per entity, for measuring a step against its control group: a query
+    with `:ids` (expanded to the entity ids) returning `id` and `value` per entity. For a
+    percent metric a value is yes/no (1 or 0), e.g. churned."""
+    entity_total: str = ""
+    """sql: how many entities the metric is over (one number), to translate a per-entity
+    effect into the metric; unset: the metric is a sum of the entities' values."""
 
     # Checked at load: a format that cannot show a number would fail at every reading.
     _format_ok = field_validator("format")(lambda cls, text: check_number_format(text))
@@ -223,6 +230,14 @@ class Action(Spec):
     rows: str = ""
     """What one row it finds or works on is, in the plural (`customers`, `refunds`);
     default: the rows of the step it depends on, else `rows`."""
+    holdout: float | None = Field(default=None, ge=0, lt=1)
+    """The share of its audience held back to measure it; default the policy's; 0 opts out
+    (its effect is then not measured causally)."""
+    entity_key: str = ""
+    """The row field holding the entity id; default `id`, else the first field ending `_id`."""
+    effect_days: float | None = Field(default=None, gt=0)
+    """How long after it ran its effect is read; default from `expected_impact` ("within 3
+    weeks"), else 14 days."""
 
     @model_validator(mode="after")
     def _lane_needs(self) -> Action:
@@ -285,6 +300,11 @@ class Policy(Spec):
     budget: float = Field(default=0.0, ge=0)
     """Default budget per outcome when the owner names none."""
     max_steps_per_day: int = Field(default=20, ge=0)
+    holdout: float = Field(default=0.10, ge=0, lt=1)
+    """The share of a step's audience held back as a control group (0: none)."""
+    holdout_min: int = Field(default=4, ge=2)
+    """The smallest control group worth holding back, and the fewest entities per group an
+    effect is estimated from; a smaller audience is not held back."""
 
 
 class People(Spec):

@@ -9,7 +9,8 @@ from typing import Any
 from orchestrator import sla, transitions
 from orchestrator.catalog import Action, Rule, Workspace
 from orchestrator.context import Context
-from orchestrator.models import Approval, Outcome, Step, StepStatus
+from orchestrator.learning import holdout, verify
+from orchestrator.models import Approval, Holdout, Outcome, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import Proposal
 from orchestrator.policy import Decision, govern
@@ -93,8 +94,17 @@ async def make_ready(
     it itself)."""
     workspace = ctx.workspace_of(outcome.workspace)
     action = workspace.actions[step.action]
+    upstream, held = _hold_out(step, action, workspace, upstream)
+    if held is not None and held.measured:
+        with_held = step.model_copy(update={"holdout": held})
+        pre = await verify.read_pre(
+            with_held, workspace, outcome.metric, ctx.connectors_of(outcome.workspace)
+        )
+        held = held.model_copy(update={"pre": pre})
     audience = len(upstream.get("rows", []))
-    step = step.model_copy(update={"audience": audience, "cost": cost_of(action, step, audience)})
+    step = step.model_copy(
+        update={"audience": audience, "cost": cost_of(action, step, audience), "holdout": held}
+    )
     if spent is None:
         spent = await ctx.store.spent(outcome.id)
     remaining = outcome.budget - spent
@@ -109,6 +119,18 @@ async def make_ready(
     return _apply_decision(
         ctx, outcome, workspace, step, decision, upstream, commit, queue_execution=queue_execution
     )
+
+
+def _hold_out(
+    step: Step, action: Action, workspace: Workspace, upstream: dict[str, Any]
+) -> tuple[dict[str, Any], Holdout | None]:
+    """The upstream the step acts on (its control group removed) and its holdout: the
+    control never reaches the step's record of what to act on, let alone its action."""
+    rows = upstream.get("rows")
+    if not rows:
+        return upstream, None
+    kept, held = holdout.split(step, action, workspace, rows)
+    return ({**upstream, "rows": kept} if held is not None else upstream), held
 
 
 def _apply_decision(
@@ -148,6 +170,7 @@ def _apply_decision(
             "reason": decision.reason,
             "cost": after.cost,
             "audience": after.audience,
+            **_holdout_detail(after),
         },
     )
     if status is StepStatus.APPROVED:
@@ -167,6 +190,15 @@ def _apply_decision(
             ),
         )
     return after
+
+
+def _holdout_detail(step: Step) -> dict[str, Any]:
+    held = step.holdout
+    if held is None:
+        return {}
+    if not held.measured:
+        return {"held_back": 0, "not_measured": held.reason}
+    return {"held_back": len(held.control), "experiment": held.experiment}
 
 
 def ask_in(

@@ -1,0 +1,118 @@
+"""What a step's holdout and measured effect say on cards: the audience split, the
+incremental effect with its interval, and the movement it explains in a report."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from orchestrator.catalog import Workspace
+from orchestrator.learning.verify import measurable, window
+from orchestrator.models import Effect, Lane, Outcome, Step, StepStatus
+
+from handlers import texts
+
+
+def in_metric(value: float, workspace: Workspace, metric: str) -> str:
+    """A change in the outcome's metric: "-0.42 points of churn_rate", "+3.00 mrr"."""
+    unit = workspace.metrics[metric].unit
+    return f"{value:+.2f} points of {metric}" if unit == "percent" else f"{value:+.2f} {metric}"
+
+
+def audience(step: Step, workspace: Workspace, noun: Callable[[int], str]) -> str:
+    """The approval card's audience: who gets the step and who is held back (`noun`:
+    a count in the rows' words, "36 customers")."""
+    held = step.holdout
+    if held is None:
+        return noun(step.audience)
+    if not held.measured:
+        return texts.HOLDOUT_NONE.format(audience=noun(step.audience), reason=held.reason)
+    action = workspace.actions[step.action]
+    return texts.HOLDOUT_SPLIT.format(
+        treated=noun(len(held.treated)),
+        what="message" if action.reaches_customers else "step",
+        control=len(held.control),
+        verb="is" if len(held.control) == 1 else "are",
+    )
+
+
+def effect_lines(step: Step, outcome: Outcome, workspace: Workspace) -> list[str]:
+    """What the step's approval card says of its effect once it ran."""
+    if step.status is not StepStatus.SUCCEEDED:
+        return []
+    effect = step.incremental
+    if effect is not None:
+        return [_measured(effect, outcome, workspace)]
+    metric = workspace.metrics[outcome.metric]
+    if measurable(step, metric) and step.finished_at is not None:
+        due = step.finished_at + window(workspace.actions[step.action])
+        return [texts.EFFECT_PENDING.format(when=due.strftime("%Y-%m-%d"))]
+    if step.effect is not None:
+        moved = in_metric(step.effect, workspace, outcome.metric)
+        return [texts.EFFECT_BEFORE_AFTER.format(effect=moved)]
+    return []
+
+
+def _measured(effect: Effect, outcome: Outcome, workspace: Workspace) -> str:
+    early = texts.EFFECT_EARLY if effect.early else ""
+    if effect.on_metric is None or effect.metric_low is None or effect.metric_high is None:
+        return texts.EFFECT_NOT_ENOUGH.format(
+            treated=effect.treated, control=effect.control, early=early
+        )
+    return texts.EFFECT_MEASURED.format(
+        effect=in_metric(effect.on_metric, workspace, outcome.metric),
+        low=f"{effect.metric_low:+.2f}",
+        high=f"{effect.metric_high:+.2f}",
+        treated=effect.treated,
+        control=effect.control,
+        early=early,
+    )
+
+
+def step_effect(step: Step, outcome: Outcome, workspace: Workspace) -> str:
+    """A report line's credit: the incremental effect, or why there is none. Lookups and
+    drafts are credited with nothing."""
+    if step.lane in (Lane.LOGIC, Lane.INTELLIGENCE) or step.status is not StepStatus.SUCCEEDED:
+        return ""
+    effect = step.incremental
+    if effect is not None and effect.on_metric is not None:
+        return texts.STEP_EFFECT.format(
+            effect=in_metric(effect.on_metric, workspace, outcome.metric),
+            low=f"{effect.metric_low:+.2f}",
+            high=f"{effect.metric_high:+.2f}",
+            control=effect.control,
+        )
+    if effect is not None or measurable(step, workspace.metrics[outcome.metric]):
+        return texts.STEP_NOT_ENOUGH
+    if step.effect is not None:
+        return texts.STEP_NOT_CAUSAL_MOVED.format(effect=f"{step.effect:+.2f}")
+    return texts.STEP_NOT_CAUSAL
+
+
+def explained(outcome: Outcome, value: float, steps: Sequence[Step], workspace: Workspace) -> str:
+    """The outcome's movement split into what measured steps explain and the rest. The
+    explained part's interval adds the steps' half-widths in quadrature (independent
+    control groups)."""
+    movement = value - outcome.baseline
+    show = workspace.metrics[outcome.metric]
+    effects = [
+        s.incremental
+        for s in steps
+        if s.incremental is not None
+        and s.incremental.on_metric is not None
+        and s.status is StepStatus.SUCCEEDED
+    ]
+    moved = f"{movement:+.2f}" + (" points" if show.unit == "percent" else "")
+    if not effects:
+        return texts.REPORT_UNEXPLAINED.format(movement=moved)
+    total = sum(e.on_metric or 0.0 for e in effects)
+    spread = math.sqrt(
+        sum(((e.metric_high or 0.0) - (e.metric_low or 0.0)) ** 2 / 4 for e in effects)
+    )
+    return texts.REPORT_EXPLAINED.format(
+        movement=moved,
+        explained=f"{total:+.2f}",
+        low=f"{total - spread:+.2f}",
+        high=f"{total + spread:+.2f}",
+        rest=f"{movement - total:+.2f}",
+    )
