@@ -119,7 +119,7 @@ EFFECT_EARLY = "; read early, the outcome ended"
 EFFECT_NOT_ENOUGH = (
     "Measured effect: not enough data yet ({treated} treated, {control} held back{early})"
 )
-EFFECT_PENDING = "Measured effect: read on {when}, when its effect window ends"
+EFFECT_PENDING = "Effect to be measured on {when}, when its effect window ends"
 EFFECT_BEFORE_AFTER = (
     "Not measured causally: the metric moved {effect} since it ran "
     "(before and after, the trend included)"
