@@ -16,9 +16,10 @@ from bot.console import ConsoleGateway, run_console
 from bot.demo.seed import example_env
 from bot.logging import configure_logging
 from config.settings import Settings
-from handlers import render, texts
+from handlers import effects, render, texts
 from orchestrator.audit import export, verify
 from orchestrator.errors import ConfigError, NotFound
+from orchestrator.learning.evidence import library
 from orchestrator.store.redis_store import RedisStore
 
 app = typer.Typer(
@@ -130,6 +131,25 @@ def audit(
             await baton.close()
 
     raise typer.Exit(run_async(main))
+
+
+@app.command()
+def evidence() -> None:
+    """Print the evidence library: measured effects per action, pooled across outcomes."""
+
+    async def main() -> None:
+        baton = await open_baton()
+        try:
+            store = baton.runtime.ctx.store
+            for workspace in await store.workspaces():
+                pooled = list((await library(store, workspace)).values())
+                typer.echo(texts.EVIDENCE_TITLE.format(count=len(pooled)) + f" · {workspace}")
+                for line in effects.evidence_rows(pooled) or [texts.EVIDENCE_EMPTY]:
+                    typer.echo(f"  {line}")
+        finally:
+            await baton.close()
+
+    run_async(main)
 
 
 async def _verify(store: RedisStore) -> int:

@@ -7,8 +7,9 @@ import math
 from collections.abc import Callable, Sequence
 
 from orchestrator.catalog import Workspace
+from orchestrator.learning.evidence import Evidence
 from orchestrator.learning.verify import measurable, window
-from orchestrator.models import Effect, Lane, Outcome, Step, StepStatus
+from orchestrator.models import Approval, Effect, Lane, Outcome, Step, StepStatus
 
 from handlers import texts
 
@@ -116,3 +117,44 @@ def explained(outcome: Outcome, value: float, steps: Sequence[Step], workspace: 
         high=f"{total + spread:+.2f}",
         rest=f"{movement - total:+.2f}",
     )
+
+
+def evidence_line(
+    approval: Approval, step: Step, outcome: Outcome, workspace: Workspace, rows: str
+) -> list[str]:
+    """What earlier runs of this action and parameters measured, for the approval card."""
+    found = approval.evidence
+    if not found:
+        held = step.holdout
+        measured = held is not None and held.measured
+        return [texts.EVIDENCE_NONE] if measured else []
+    runs = int(found["runs"])
+    return [
+        texts.EVIDENCE_LINE.format(
+            runs=runs,
+            word="run" if runs == 1 else "runs",
+            effect=in_metric(found["effect"], workspace, outcome.metric),
+            rows=rows,
+            low=f"{found['low']:+.2f}",
+            high=f"{found['high']:+.2f}",
+        )
+    ]
+
+
+def evidence_rows(pooled: Sequence[Evidence]) -> list[str]:
+    """The workspace's evidence library, one line per action, parameters and metric."""
+    return [
+        texts.EVIDENCE_ROW.format(
+            action=e.key.action,
+            params=f" {e.key.params}" if e.key.params else "",
+            metric=e.key.metric,
+            effect=f"{e.effect:+.2f}",
+            low=f"{e.low:+.2f}",
+            high=f"{e.high:+.2f}",
+            runs=e.runs,
+            word="run" if e.runs == 1 else "runs",
+            treated=e.treated,
+            control=e.control,
+        )
+        for e in sorted(pooled, key=lambda e: (e.key.metric, e.effect))
+    ]

@@ -320,6 +320,8 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
         lines.append(texts.DRAFT_HEADING)
         literal = (len(lines),)
         lines.append(str(draft))
+    rows = rows_noun(workspace, step.action, outcome.metric)
+    lines += effects.evidence_line(approval, step, outcome, workspace, rows)
     lines += effects.effect_lines(step, outcome, workspace)
     title = texts.APPROVAL_TITLE.format(what=approval.what)
     status = _decided(approval, workspace)

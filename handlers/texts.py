@@ -15,6 +15,7 @@ HELP = (
     "  check <id>            measure and plan now instead of at the next tick\n"
     "  audit <id>            the audit trail\n"
     "  policies              the policy rules; policies remove <n> drops a learned one\n"
+    "  evidence              what earlier steps measured against their control groups\n"
     "  help                  this text"
 )
 
@@ -123,6 +124,16 @@ EFFECT_PENDING = "Effect to be measured on {when}, when its effect window ends"
 EFFECT_BEFORE_AFTER = (
     "Not measured causally: the metric moved {effect} since it ran "
     "(before and after, the trend included)"
+)
+EVIDENCE_LINE = (
+    "Evidence: {runs} earlier {word}: {effect} per 100 {rows} treated (95% CI {low} to {high})"
+)
+EVIDENCE_NONE = "Evidence: no earlier run measured yet; this one will be"
+EVIDENCE_TITLE = "Evidence ({count})"
+EVIDENCE_EMPTY = "No evidence yet: no step has been measured against a control group."
+EVIDENCE_ROW = (
+    "{action}{params} on {metric}: {effect} per 100 treated (95% CI {low} to {high}), "
+    "{runs} {word}, {treated} treated against {control} held back"
 )
 STEP_EFFECT = " · effect {effect} (95% CI {low} to {high}), {control} held back"
 STEP_NOT_ENOUGH = " · not enough data yet"

@@ -252,6 +252,9 @@ class Approval(Record):
     decided_by: str | None = None
     decided_at: datetime | None = None
     reason: str = ""
+    evidence: dict[str, float] = Field(default_factory=dict)
+    """What earlier runs of the same action and parameters measured, pooled: `runs`,
+    `effect`, `low`, `high` (in the metric, per 100 entities treated); empty if none."""
 
 
 class AuditEvent(Record):

@@ -9,7 +9,8 @@ from typing import Any
 from orchestrator import sla, transitions
 from orchestrator.catalog import Action, Rule, Workspace
 from orchestrator.context import Context
-from orchestrator.learning import holdout, verify
+from orchestrator.learning import evidence, holdout, verify
+from orchestrator.learning.evidence import Evidence
 from orchestrator.models import Approval, Holdout, Outcome, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import Proposal
@@ -116,8 +117,20 @@ async def make_ready(
         remaining_budget=remaining,
         steps_today=steps_today,
     )
+    found = None
+    if decision.verdict == "approve":
+        pooled = await evidence.library(ctx.store, outcome.workspace)
+        found = pooled.get(evidence.key_of(step, outcome.metric))
     return _apply_decision(
-        ctx, outcome, workspace, step, decision, upstream, commit, queue_execution=queue_execution
+        ctx,
+        outcome,
+        workspace,
+        step,
+        decision,
+        upstream,
+        commit,
+        queue_execution=queue_execution,
+        pooled=found,
     )
 
 
@@ -143,6 +156,7 @@ def _apply_decision(
     commit: Commit,
     *,
     queue_execution: bool = True,
+    pooled: Evidence | None = None,
 ) -> Step:
     now = ctx.clock.now()
     status = {
@@ -177,7 +191,7 @@ def _apply_decision(
         if queue_execution:
             ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
     elif status is StepStatus.AWAITING_APPROVAL:
-        _request_approval(ctx, outcome, workspace, after, commit, now)
+        _request_approval(ctx, outcome, workspace, after, commit, now, pooled)
     else:
         ctx.notify(
             commit,
@@ -215,7 +229,13 @@ def ask_in(
 
 
 def _request_approval(
-    ctx: Context, outcome: Outcome, workspace: Workspace, step: Step, commit: Commit, now: datetime
+    ctx: Context,
+    outcome: Outcome,
+    workspace: Workspace,
+    step: Step,
+    commit: Commit,
+    now: datetime,
+    pooled: Evidence | None = None,
 ) -> None:
     policy = workspace.policy
     approval = Approval(
@@ -232,6 +252,7 @@ def _request_approval(
         requested_at=now,
         deadline=now + timedelta(hours=policy.approval_timeout_h),
         on_timeout=policy.on_timeout,
+        evidence=_evidence(pooled),
     )
     transitions.record(
         commit,
@@ -262,6 +283,12 @@ def _request_approval(
             approval_id=approval.id,
         ),
     )
+
+
+def _evidence(found: Evidence | None) -> dict[str, float]:
+    if found is None:
+        return {}
+    return {"runs": found.runs, "effect": found.effect, "low": found.low, "high": found.high}
 
 
 def steps_on(day: datetime, steps: Sequence[Step]) -> int:
