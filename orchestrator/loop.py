@@ -14,6 +14,7 @@ from orchestrator.context import Context
 from orchestrator.errors import BatonError, TransitionRefused
 from orchestrator.evaluate import evaluate
 from orchestrator.execute import Executor
+from orchestrator.learning.evidence import library
 from orchestrator.learning.verify import due, measurable
 from orchestrator.learning.verify import measure as measure_effect
 from orchestrator.models import (
@@ -324,6 +325,7 @@ class Loop:
                 workspace=workspace,
                 now=self.ctx.clock.now(),
                 rules=rules,
+                evidence=await library(self.ctx.store, outcome.workspace),
             )
         )
         if not proposals:
