@@ -18,8 +18,7 @@ estimator (`learning.estimate`) after the 21-day window. It reports:
 - best-play rate: after `--warmup` outcomes, the share of plans that chose the play with
   the truly best effect per cost; goal at least 80%;
 - attribution: the effect on the metric Baton reports against the true one (mean error
-  and mean absolute error, in points of churn; the business is 12.5 times the audience,
-  as the demo's 40 quiet customers of 500).
+  and mean absolute error, in points of churn of a business of 12,500 customers).
 
 It measures the estimators, assignment, pooling and choice on a simulated world, not the
 chat, queue and store around them (the tests drive those).
@@ -28,6 +27,7 @@ chat, queue and store around them (the tests drive those).
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import statistics
 from dataclasses import dataclass
@@ -38,13 +38,17 @@ from orchestrator.catalog import Workspace
 from orchestrator.learning import holdout
 from orchestrator.learning.choice import choose, play_cost
 from orchestrator.learning.estimate import estimate, on_metric
-from orchestrator.learning.evidence import entries, pool
+from orchestrator.learning.evidence import PER, entries, pool
 from orchestrator.models import Direction, Effect, Holdout, Lane, Step, StepStatus
 
 WINDOW_DAYS = 21
-BASE_PER_TREATED = 12.5
-"""Customers the churn rate is over per customer reached (the demo's: 40 of 500)."""
+BASE = 12_500
+"""Customers the churn rate is over (each outcome reaches 40 to 1,000 of them)."""
 EPOCH = datetime(2027, 1, 1, tzinfo=UTC)
+NOISE = 0.4
+"""The spread (log scale) of customers' own churn odds around their world's."""
+DAYS_APART = 7
+"""Days between one outcome's plan and the next's."""
 PLAYS = {"win_back": ("send_winback", {}), "discount": ("offer_discount", {"percent": 10})}
 
 
@@ -102,13 +106,16 @@ def workspace_for(world: World) -> Workspace:
     return Workspace.model_validate(spec)
 
 
-def best_play(world: World, workspace: Workspace) -> str:
-    """The play with the truly best effect per cost (the choice's own scoring)."""
-    typical = CHURN_QUIET
+def best_play(world: World, workspace: Workspace, rounds: int) -> str:
+    """The play with the truly best effect per cost (the choice's own scoring), for this
+    world's customers (their odds' mean) in the middle of its outcomes (the trend)."""
+    typical = world.quiet_churn * math.exp(NOISE**2 / 2)
+    middle = rounds * DAYS_APART // 2
 
     def score(name: str) -> float:
         action = PLAYS[name][0]
-        effect = 100 * (world.truth(action, typical, 0) - world.truth("none", typical, 0))
+        per_entity = world.truth(action, typical, middle) - world.truth("none", typical, middle)
+        effect = on_metric(per_entity, PER, BASE, True)  # as the evidence has it: per 100
         play = next(p for p in workspace.playbooks["churn_rate"] if p.name == name)
         cost = 1.0 + play_cost(play, workspace)
         benefit = -effect
@@ -125,7 +132,9 @@ def run_outcome(
     ids = list(range(number * 100_000, number * 100_000 + audience))
     treated, control = holdout.assign(f"bench:o{number}:s1", ids, 0.10, 4)
     # Each customer's own churn odds around the world's: the noise between customers.
-    odds: dict[int | str, float] = {e: world.quiet_churn * rng.lognormvariate(0, 0.4) for e in ids}
+    odds: dict[int | str, float] = {
+        e: world.quiet_churn * rng.lognormvariate(0, NOISE) for e in ids
+    }
     truths = [world.truth(action, odds[e], start_day) - world.truth("none", odds[e], start_day)
               for e in treated]  # fmt: skip
 
@@ -135,8 +144,7 @@ def run_outcome(
     interval = estimate(
         [churned(e, action) for e in treated], [churned(e, "none") for e in control]
     )
-    base = BASE_PER_TREATED * audience
-    scaled = [None if v is None else on_metric(v, len(treated), base, True)
+    scaled = [None if v is None else on_metric(v, len(treated), BASE, True)
               for v in (interval.value, interval.low, interval.high)]  # fmt: skip
     effect = Effect(
         status=interval.status, treated=interval.treated, control=interval.control,
@@ -166,7 +174,7 @@ def run_seed(seed: int, rounds: int, warmup: int, audiences: list[int], tally: T
     workspace = workspace_for(world)
     plays = list(workspace.playbooks["churn_rate"])
     rng.shuffle(plays)  # the playbook's order is no hint of the truth
-    best = best_play(world, workspace)
+    best = best_play(world, workspace, rounds)
     history: list[Step] = []
     for number in range(rounds):
         evidence = pool(entries(history, "churn_rate"))
@@ -177,13 +185,15 @@ def run_seed(seed: int, rounds: int, warmup: int, audiences: list[int], tally: T
             tally.chose_best.append(play.name == best)
         action = play.steps[0].action
         audience = audiences[number % len(audiences)]
-        step, truth = run_outcome(rng, world, action, audience, number, start_day=number * 7)
+        step, truth = run_outcome(
+            rng, world, action, audience, number, start_day=number * DAYS_APART
+        )
         history.append(step)
         effect = step.incremental
         if effect is None or effect.low is None or effect.high is None:
             continue
         tally.covered.setdefault(audience, []).append(effect.low <= truth <= effect.high)
-        true_on_metric = on_metric(truth, effect.treated, BASE_PER_TREATED * audience, True)
+        true_on_metric = on_metric(truth, effect.treated, BASE, True)
         tally.errors.append((effect.on_metric or 0.0) - true_on_metric)
 
 
