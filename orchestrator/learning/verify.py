@@ -32,7 +32,9 @@ def window(action: Action) -> timedelta:
 
 
 def measurable(step: Step, metric: Metric) -> bool:
-    return bool(step.holdout and step.holdout.measured and metric.entity_query)
+    """A step with a control group, on a metric read per entity; never a shadow step (it
+    did nothing, so treated and control differ by chance alone)."""
+    return bool(step.holdout and step.holdout.measured and metric.entity_query) and not step.shadow
 
 
 def due(step: Step, action: Action, now: datetime) -> bool:
