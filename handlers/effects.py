@@ -158,3 +158,19 @@ def evidence_rows(pooled: Sequence[Evidence]) -> list[str]:
         )
         for e in sorted(pooled, key=lambda e: (e.key.metric, e.effect))
     ]
+
+
+def worked(steps: Sequence[Step], outcome: Outcome, workspace: Workspace) -> list[str]:
+    """The digest's "what worked": measured effects with their intervals first, then the
+    before-and-after of acting steps without a control group, labelled as such."""
+    found = []
+    for step in steps:
+        effect = step.incremental
+        if effect is not None and effect.on_metric is not None:
+            found.append(
+                f"{step.id} {step.action} {in_metric(effect.on_metric, workspace, outcome.metric)}"
+                f" (95% CI {effect.metric_low:+.2f} to {effect.metric_high:+.2f})"
+            )
+        elif step.effect is not None and step.lane not in (Lane.LOGIC, Lane.INTELLIGENCE):
+            found.append(f"{step.id} {step.action} {step.effect:+.2f}{texts.STEP_NOT_CAUSAL}")
+    return found
