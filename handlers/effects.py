@@ -125,8 +125,7 @@ def evidence_line(
     """What earlier runs of this action and parameters measured, for the approval card."""
     found = approval.evidence
     if not found:
-        held = step.holdout
-        measured = held is not None and held.measured
+        measured = measurable(step, workspace.metrics[outcome.metric])
         return [texts.EVIDENCE_NONE] if measured else []
     runs = int(found["runs"])
     return [

@@ -14,7 +14,7 @@ from orchestrator.context import Context
 from orchestrator.errors import BatonError, TransitionRefused
 from orchestrator.evaluate import evaluate
 from orchestrator.execute import Executor
-from orchestrator.learning.evidence import library
+from orchestrator.learning.evidence import Evidence, Key, library
 from orchestrator.learning.verify import due, measurable
 from orchestrator.learning.verify import measure as measure_effect
 from orchestrator.models import (
@@ -325,7 +325,7 @@ class Loop:
                 workspace=workspace,
                 now=self.ctx.clock.now(),
                 rules=rules,
-                evidence=await library(self.ctx.store, outcome.workspace),
+                evidence=await self._evidence(outcome),
             )
         )
         if not proposals:
@@ -359,6 +359,14 @@ class Loop:
                 if governed.status is StepStatus.APPROVED:
                     approved.append(governed)
         return approved, [by_id[s.id] for s in everything]
+
+    async def _evidence(self, outcome: Outcome) -> dict[Key, Evidence]:
+        """The evidence on the outcome's metric; none to read (no round trips) when the
+        metric cannot be read per entity, so no step on it was ever measured."""
+        metric = self.ctx.workspace_of(outcome.workspace).metrics[outcome.metric]
+        if not metric.entity_query:
+            return {}
+        return await library(self.ctx.store, outcome.workspace, outcome.metric)
 
     async def _end(
         self, outcome: Outcome, evaluation: Evaluation, history: list[Step], closing: Commit

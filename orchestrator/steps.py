@@ -118,8 +118,8 @@ async def make_ready(
         steps_today=steps_today,
     )
     found = None
-    if decision.verdict == "approve":
-        pooled = await evidence.library(ctx.store, outcome.workspace)
+    if decision.verdict == "approve" and verify.measurable(step, workspace.metrics[outcome.metric]):
+        pooled = await evidence.library(ctx.store, outcome.workspace, outcome.metric)
         found = pooled.get(evidence.key_of(step, outcome.metric))
     return _apply_decision(
         ctx,

@@ -97,9 +97,13 @@ def pool(found: Iterable[tuple[Key, float, float, int, int]]) -> dict[Key, Evide
     return pooled
 
 
-async def library(store: RedisStore, workspace: str) -> dict[Key, Evidence]:
-    """The workspace's evidence, from every outcome's steps."""
+async def library(
+    store: RedisStore, workspace: str, metric: str | None = None
+) -> dict[Key, Evidence]:
+    """The workspace's evidence, from every outcome's steps; on `metric` alone if given
+    (only its outcomes' steps are read)."""
     found = []
     for outcome in await store.outcomes(workspace):
-        found += entries(await store.steps(outcome.id), outcome.metric)
+        if metric is None or outcome.metric == metric:
+            found += entries(await store.steps(outcome.id), outcome.metric)
     return pool(found)

@@ -78,7 +78,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     engine.dispose()
 
 
-def _split() -> tuple[list[int], list[int]]:
+def _split() -> tuple[list[int | str], list[int | str]]:
     return holdout.assign("T1:o1:s1", list(range(1, 201)), 0.5, 4)
 
 
@@ -137,6 +137,7 @@ async def test_a_steps_effect_is_estimated_and_translated(url: str) -> None:
     assert effect.low is not None and effect.high is not None
     assert effect.low < truth < effect.high
     assert effect.on_metric is not None and effect.metric_low is not None
+    assert effect.per_entity is not None
     # In points of churn over the 400 customers, for the 100 treated.
     assert effect.on_metric == pytest.approx(effect.per_entity * 100 / CUSTOMERS * 100)
     assert effect.metric_low == pytest.approx(effect.low * 100 / CUSTOMERS * 100)
