@@ -157,6 +157,13 @@ class Metric(Spec):
     """sql: how many entities the metric is over (one number), to translate a per-entity
     effect into the metric; unset: the metric is a sum of the entities' values."""
 
+    @field_validator("entity_query")
+    @classmethod
+    def _names_ids(cls, query: str) -> str:
+        if query and ":ids" not in query:
+            raise ValueError("an entity query reads the entities it is given: use :ids")
+        return query
+
     # Checked at load: a format that cannot show a number would fail at every reading.
     _format_ok = field_validator("format")(lambda cls, text: check_number_format(text))
 

@@ -142,3 +142,10 @@ async def test_a_steps_effect_is_estimated_and_translated(url: str) -> None:
     assert effect.on_metric == pytest.approx(effect.per_entity * 100 / CUSTOMERS * 100)
     assert effect.metric_low == pytest.approx(effect.low * 100 / CUSTOMERS * 100)
     assert verify.window(workspace.actions["nudge"]).days == 14
+
+
+def test_an_entity_query_must_read_the_ids_it_is_given() -> None:
+    spec = _workspace("sqlite://").model_dump()
+    spec["metrics"]["churn"]["entity_query"] = "SELECT id, churned AS value FROM customers"
+    with pytest.raises(ValueError, match="metrics.churn.entity_query"):
+        Workspace.model_validate(spec)
