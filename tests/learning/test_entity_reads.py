@@ -147,5 +147,5 @@ async def test_a_steps_effect_is_estimated_and_translated(url: str) -> None:
 def test_an_entity_query_must_read_the_ids_it_is_given() -> None:
     spec = _workspace("sqlite://").model_dump()
     spec["metrics"]["churn"]["entity_query"] = "SELECT id, churned AS value FROM customers"
-    with pytest.raises(ValueError, match="metrics.churn.entity_query"):
+    with pytest.raises(ValueError, match=r"metrics\.churn\.entity_query"):
         Workspace.model_validate(spec)
