@@ -83,8 +83,11 @@ def step_effect(step: Step, outcome: Outcome, workspace: Workspace) -> str:
             high=f"{effect.metric_high:+.2f}",
             control=effect.control,
         )
-    if effect is not None or measurable(step, workspace.metrics[outcome.metric]):
+    if effect is not None:
         return texts.STEP_NOT_ENOUGH
+    if measurable(step, workspace.metrics[outcome.metric]) and step.finished_at is not None:
+        due = step.finished_at + window(workspace.actions[step.action])
+        return texts.STEP_PENDING.format(when=due.strftime("%Y-%m-%d"))
     if step.effect is not None:
         return texts.STEP_NOT_CAUSAL_MOVED.format(effect=f"{step.effect:+.2f}")
     return texts.STEP_NOT_CAUSAL

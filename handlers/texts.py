@@ -137,6 +137,7 @@ EVIDENCE_ROW = (
 )
 STEP_EFFECT = " · effect {effect} (95% CI {low} to {high}), {control} held back"
 STEP_NOT_ENOUGH = " · not enough data yet"
+STEP_PENDING = " · effect to be measured on {when}"
 STEP_NOT_CAUSAL = " · not measured causally"
 STEP_NOT_CAUSAL_MOVED = " · not measured causally (metric moved {effect} since)"
 REPORT_EXPLAINED = (

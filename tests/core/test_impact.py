@@ -41,6 +41,10 @@ async def test_measured_effect_reaches_the_approval_card_once(harness: Harness) 
     assert "Effect to be measured on 2027-01-25, when its effect window ends" in (
         message.current.lines
     )
+    status = (await harness.say("olivia", f"status {outcome_id}"))[0].card.text()
+    assert f"{step_id} send_winback [succeeded, human] · effect to be measured on 2027-01-25" in (
+        status
+    )
     for _ in range(21):  # the action's expected impact says "within 3 weeks"
         step = await harness.store.step(step_id)
         if step.incremental is not None:
