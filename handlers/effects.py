@@ -93,12 +93,11 @@ def step_effect(step: Step, outcome: Outcome, workspace: Workspace) -> str:
     return texts.STEP_NOT_CAUSAL
 
 
-def explained(outcome: Outcome, value: float, steps: Sequence[Step], workspace: Workspace) -> str:
-    """The outcome's movement split into what measured steps explain and the rest. The
-    explained part's interval adds the steps' half-widths in quadrature (independent
-    control groups)."""
-    movement = value - outcome.baseline
-    show = workspace.metrics[outcome.metric]
+def _split(
+    outcome: Outcome, value: float, steps: Sequence[Step]
+) -> tuple[float, float, float] | None:
+    """(movement, explained, explained's 95% half-width), or None with no measured step.
+    The half-widths of independent control groups add in quadrature."""
     effects = [
         s.incremental
         for s in steps
@@ -106,19 +105,46 @@ def explained(outcome: Outcome, value: float, steps: Sequence[Step], workspace: 
         and s.incremental.on_metric is not None
         and s.status is StepStatus.SUCCEEDED
     ]
-    moved = f"{movement:+.2f}" + (" points" if show.unit == "percent" else "")
     if not effects:
-        return texts.REPORT_UNEXPLAINED.format(movement=moved)
+        return None
     total = sum(e.on_metric or 0.0 for e in effects)
     spread = math.sqrt(
         sum(((e.metric_high or 0.0) - (e.metric_low or 0.0)) ** 2 / 4 for e in effects)
     )
+    return value - outcome.baseline, total, spread
+
+
+def explained(outcome: Outcome, value: float, steps: Sequence[Step], workspace: Workspace) -> str:
+    """The report's split of the outcome's movement: what measured steps explain, and the
+    rest (trend, season, everything else)."""
+    movement = value - outcome.baseline
+    unit = " points" if workspace.metrics[outcome.metric].unit == "percent" else ""
+    found = _split(outcome, value, steps)
+    if found is None:
+        return texts.REPORT_UNEXPLAINED.format(movement=f"{movement:+.2f}{unit}")
+    movement, total, spread = found
     return texts.REPORT_EXPLAINED.format(
-        movement=moved,
+        movement=f"{movement:+.2f}{unit}",
         explained=f"{total:+.2f}",
         low=f"{total - spread:+.2f}",
         high=f"{total + spread:+.2f}",
         rest=f"{movement - total:+.2f}",
+    )
+
+
+def explained_field(
+    outcome: Outcome, value: float, steps: Sequence[Step]
+) -> tuple[str, str] | None:
+    """The progress card's field, once a step has been measured."""
+    found = _split(outcome, value, steps)
+    if found is None:
+        return None
+    movement, total, spread = found
+    return texts.PROGRESS_EXPLAINED_FIELD, texts.PROGRESS_EXPLAINED.format(
+        explained=f"{total:+.2f}",
+        movement=f"{movement:+.2f}",
+        low=f"{total - spread:+.2f}",
+        high=f"{total + spread:+.2f}",
     )
 
 

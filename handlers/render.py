@@ -393,6 +393,9 @@ def progress_card(
                 + verdict(outcome, evaluation),
             ),
         )
+    split = effects.explained_field(outcome, evaluation.value, steps) if evaluation else None
+    if split is not None and outcome.kind is OutcomeKind.TARGET:
+        fields.append(split)
     in_flight = [
         f"{s.id} {s.action} ({s.status.value.replace('_', ' ')})"
         for s in steps

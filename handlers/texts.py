@@ -144,6 +144,11 @@ REPORT_EXPLAINED = (
     "The metric moved {movement}: steps measured against a control group explain {explained} "
     "(95% CI {low} to {high}); unexplained (trend, season, everything else): {rest}"
 )
+PROGRESS_EXPLAINED_FIELD = "Explained"
+PROGRESS_EXPLAINED = (
+    "{explained} of the {movement} movement by steps measured against a control group "
+    "(95% CI {low} to {high})"
+)
 REPORT_UNEXPLAINED = (
     "The metric moved {movement}: no step was measured against a control group, so none "
     "of it is explained by Baton's steps"

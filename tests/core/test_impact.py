@@ -3,6 +3,7 @@ measured against its control group once its effect window has passed, and only t
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from orchestrator.models import StepStatus
@@ -56,6 +57,13 @@ async def test_measured_effect_reaches_the_approval_card_once(harness: Harness) 
     assert (step.incremental.treated, step.incremental.control) == (36, 4)
     (shown,) = effect_lines(message)
     assert "36 treated against 4 held back" in shown
+    if step.incremental.on_metric is not None:  # the status card splits the movement
+        status = (await harness.say("olivia", f"status {outcome_id}"))[0].card.text()
+        assert re.search(
+            r"Explained: [+-]\d+\.\d\d of the [+-]\d+\.\d\d movement by steps measured "
+            r"against a control group \(95% CI [+-]\d+\.\d\d to [+-]\d+\.\d\d\)",
+            status,
+        )
     # Read once: the card does not change with later ticks.
     updates = len(message.updates)
     await next_day(harness)
