@@ -141,7 +141,10 @@ def evidence() -> None:
         baton = await open_baton()
         try:
             store = baton.runtime.ctx.store
-            for workspace in await store.workspaces():
+            workspaces = await store.workspaces()
+            if not workspaces:
+                typer.echo(texts.EVIDENCE_EMPTY)
+            for workspace in workspaces:
                 pooled = list((await library(store, workspace)).values())
                 typer.echo(texts.EVIDENCE_TITLE.format(count=len(pooled)) + f" · {workspace}")
                 for line in effects.evidence_rows(pooled) or [texts.EVIDENCE_EMPTY]:
