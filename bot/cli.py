@@ -17,9 +17,10 @@ from bot.demo.seed import example_env
 from bot.logging import configure_logging
 from bot.startup import CannotStart, load_settings
 from config.settings import Settings
-from handlers import render, texts
+from handlers import effects, render, texts
 from orchestrator.audit import PostedHead, Verdict, export, rotate, verify
 from orchestrator.errors import ConfigError, NotFound
+from orchestrator.learning.evidence import library
 from orchestrator.store.redis_store import RedisStore
 
 app = typer.Typer(
@@ -159,6 +160,28 @@ def audit(
             await baton.close()
 
     raise typer.Exit(run_async(main))
+
+
+@app.command()
+def evidence() -> None:
+    """Print the evidence library: measured effects per action, pooled across outcomes."""
+
+    async def main() -> None:
+        baton = await open_baton()
+        try:
+            store = baton.runtime.ctx.store
+            workspaces = await store.workspaces()
+            if not workspaces:
+                typer.echo(texts.EVIDENCE_EMPTY)
+            for workspace in workspaces:
+                pooled = list((await library(store, workspace)).values())
+                typer.echo(texts.EVIDENCE_TITLE.format(count=len(pooled)) + f" · {workspace}")
+                for line in effects.evidence_rows(pooled) or [texts.EVIDENCE_EMPTY]:
+                    typer.echo(f"  {line}")
+        finally:
+            await baton.close()
+
+    run_async(main)
 
 
 def _posted_heads(texts: list[str]) -> list[PostedHead]:

@@ -7,6 +7,7 @@ a CFO or an approver wants in the channel.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from orchestrator.catalog import Workspace
 from orchestrator.models import AuditEvent
@@ -63,6 +64,8 @@ def summary_lines(events: Sequence[AuditEvent], workspace: Workspace) -> tuple[s
             decided.append(f"{at} {who} {event.action}" + (f": {rule}" if rule else ""))
         elif event.action in RAN:
             ran.append(f"{at} {_step(event)} {RAN[event.action]}{_outcome_of_run(event)}")
+        elif event.action == "step.verified" and "status" in event.detail:
+            changed.append(f"{at} {_step(event)}: {_incremental(event.detail)}")
         elif event.action == "step.verified" and isinstance(event.detail.get("effect"), float):
             effect = float(event.detail["effect"])
             changed.append(f"{at} {_step(event)}: the metric moved {effect:+.2f} since it ran")
@@ -71,3 +74,14 @@ def summary_lines(events: Sequence[AuditEvent], workspace: Workspace) -> tuple[s
         if section:
             lines += [title, *(f"  {line}" for line in section)]
     return tuple(lines)
+
+
+def _incremental(detail: dict[str, Any]) -> str:
+    """A step measured against its control group: its effect with the 95% interval."""
+    held = f"{detail.get('treated')} treated against {detail.get('control')} held back"
+    if "on_metric" not in detail:
+        return f"not enough data to measure its effect ({held})"
+    return (
+        f"measured effect {float(detail['on_metric']):+.2f} (95% CI "
+        f"{float(detail['metric_low']):+.2f} to {float(detail['metric_high']):+.2f}; {held})"
+    )

@@ -16,13 +16,14 @@ from orchestrator.actors import (
 )
 from orchestrator.errors import NotAllowed, NotFound, TransitionRefused
 from orchestrator.evaluate import evaluate
+from orchestrator.learning.evidence import library
 from orchestrator.llm.usage import TokenLedger
 from orchestrator.loop import TICK_JOB
 from orchestrator.models import Outcome
 from orchestrator.rules import RuleBook
 from orchestrator.runtime import Runtime
 
-from handlers import render, texts
+from handlers import effects, render, texts
 from handlers.audit_summary import summary_lines
 from handlers.cards import Card, Inbound, Reply
 from handlers.charts import outcome_chart
@@ -104,7 +105,7 @@ async def status(request: Request) -> Reply:
     card = render.progress_card(
         outcome, evaluation, steps, workspace, await ctx.store.spent(outcome.id)
     )
-    history = tuple(render.step_line(s, workspace) for s in steps)
+    history = tuple(render.step_line(s, outcome, workspace) for s in steps)
     tokens = await TokenLedger(ctx.store).used_by(outcome.id)
     used = ((texts.MODEL_TOKENS, f"{tokens.total:,}"),) if tokens.total else ()
     # Drawing takes tens of milliseconds: off the event loop, so acknowledgements stay fast.
@@ -227,6 +228,13 @@ async def _remove_rule(request: Request) -> Reply:
     return text_reply(texts.POLICY_REMOVED.format(who=who, rule=rule.name))
 
 
+async def evidence(request: Request) -> Reply:
+    """`/outcome evidence`: the workspace's measured effects, pooled across outcomes."""
+    pooled = list((await library(request.runtime.ctx.store, request.workspace)).values())
+    lines = effects.evidence_rows(pooled) or [texts.EVIDENCE_EMPTY]
+    return Reply(Card(title=texts.EVIDENCE_TITLE.format(count=len(pooled)), lines=tuple(lines)))
+
+
 COMMANDS: dict[str, Command] = {
     "help": help_,
     "list": list_,
@@ -234,6 +242,7 @@ COMMANDS: dict[str, Command] = {
     "audit": audit,
     "check": check,
     "policies": policies,
+    "evidence": evidence,
     "pause": _control("pause"),
     "resume": _control("resume"),
     "stop": _control("stop"),

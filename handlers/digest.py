@@ -16,7 +16,7 @@ from orchestrator.notices import Notice
 from orchestrator.steps import approval_id_for
 from orchestrator.store.redis_store import RedisStore
 
-from handlers import render, texts
+from handlers import effects, render, texts
 from handlers.cards import Card
 from handlers.charts import outcome_chart
 
@@ -58,7 +58,7 @@ async def _outcome_card(
     metric = workspace.metrics[outcome.metric]
     # Drawing takes tens of milliseconds: off the event loop.
     chart = await asyncio.to_thread(outcome_chart, outcome, metric, measurements, steps)
-    worked = [f"{s.id} {s.action} {s.effect:+.2f}" for s in steps if s.effect is not None]
+    worked = effects.worked(steps, outcome, workspace)
     pending = [a for a in approvals if a.status is ApprovalStatus.PENDING]
     lines = (
         texts.DIGEST_WORKED.format(steps="; ".join(worked))

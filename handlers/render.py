@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from orchestrator.models import (
 from orchestrator.parser import Change
 from orchestrator.planner import IN_FLIGHT
 
-from handlers import texts
+from handlers import effects, texts
 from handlers.cards import Button, Card
 
 
@@ -307,7 +307,7 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
         ("Why", approval.why or "-"),
         ("Expected impact", approval.expected_impact or "-"),
         ("Cost", money(workspace, approval.cost)),
-        ("Audience", counted(step.audience, rows_noun(workspace, step.action, outcome.metric))),
+        ("Audience", effects.audience(step, workspace, _counter(workspace, step, outcome))),
         ("Decide by", when(approval.deadline)),
         ("Approvers", people(workspace, approval.approvers)),
     ]
@@ -320,11 +320,9 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
         lines.append(texts.DRAFT_HEADING)
         literal = (len(lines),)
         lines.append(str(draft))
-    if step.effect is not None:
-        lines.append(
-            f"Measured effect since it ran: {step.effect:+.2f} "
-            f"({outcome.metric}); expected: {approval.expected_impact or '-'}"
-        )
+    rows = rows_noun(workspace, step.action, outcome.metric)
+    lines += effects.evidence_line(approval, step, outcome, workspace, rows)
+    lines += effects.effect_lines(step, outcome, workspace)
     title = texts.APPROVAL_TITLE.format(what=approval.what)
     status = _decided(approval, workspace)
     if status:
@@ -343,6 +341,11 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
         footer=f"Step {step.id} · policy: {step.decision}",
         literal=literal,
     )
+
+
+def _counter(workspace: Workspace, step: Step, outcome: Outcome) -> Callable[[int], str]:
+    plural = rows_noun(workspace, step.action, outcome.metric)
+    return lambda count: counted(count, plural)
 
 
 def _decided(approval: Approval, workspace: Workspace) -> str:
@@ -390,6 +393,9 @@ def progress_card(
                 + verdict(outcome, evaluation),
             ),
         )
+    split = effects.explained_field(outcome, evaluation.value, steps) if evaluation else None
+    if split is not None and outcome.kind is OutcomeKind.TARGET:
+        fields.append(split)
     in_flight = [
         f"{s.id} {s.action} ({s.status.value.replace('_', ' ')})"
         for s in steps
@@ -434,12 +440,10 @@ def _starting(outcome: Outcome, evaluation: Evaluation) -> bool:
     return elapsed < outcome.check_every_s
 
 
-def step_line(step: Step, workspace: Workspace) -> str:
-    metric = ""
-    if step.effect is not None:
-        metric = f" · effect {step.effect:+.2f}"
+def step_line(step: Step, outcome: Outcome, workspace: Workspace) -> str:
+    credit = effects.step_effect(step, outcome, workspace)
     who = "auto" if step.decision.startswith("auto") else "human"
-    return f"{step.id} {step.action} [{step.status.value}, {who}]{metric}"
+    return f"{step.id} {step.action} [{step.status.value}, {who}]{credit}"
 
 
 def report_card(
@@ -457,7 +461,10 @@ def report_card(
         f"{metric.show(outcome.baseline)} -> {metric.show(evaluation.value)} "
         f"(target {metric.show(outcome.target)})"
     ]
-    lines += [step_line(s, workspace) for s in steps if s.status is not StepStatus.CANCELLED]
+    lines += [
+        step_line(s, outcome, workspace) for s in steps if s.status is not StepStatus.CANCELLED
+    ]
+    lines.append(effects.explained(outcome, evaluation.value, steps, workspace))
     if ran:
         lines.append(
             texts.REPORT_AUTONOMY.format(

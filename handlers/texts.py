@@ -15,6 +15,7 @@ HELP = (
     "  check <id>            measure and plan now instead of at the next tick\n"
     "  audit <id>            the audit trail\n"
     "  policies              the policy rules; policies remove <n> drops a learned one\n"
+    "  evidence              what earlier steps measured against their control groups\n"
     "  help                  this text"
 )
 
@@ -113,6 +114,49 @@ SHADOW = "[shadow] "
 ENDED_TITLE = {"achieved": "Outcome {id} achieved", "missed": "Outcome {id} missed"}
 REPORT_AUTONOMY = (
     "{auto} of {total} steps ran with no human decision ({share:.0%}); {human} human decisions."
+)
+HOLDOUT_SPLIT = "{treated} get this {what}; {control} {verb} held back to measure its effect"
+HOLDOUT_NONE = "{audience}; not measured causally: {reason}"
+EFFECT_MEASURED = (
+    "Measured effect: {effect} (95% CI {low} to {high}), "
+    "{treated} treated against {control} held back{early}"
+)
+EFFECT_EARLY = "; read early, the outcome ended"
+EFFECT_NOT_ENOUGH = (
+    "Measured effect: not enough data yet ({treated} treated, {control} held back{early})"
+)
+EFFECT_PENDING = "Effect to be measured on {when}, when its effect window ends"
+EFFECT_BEFORE_AFTER = (
+    "Not measured causally: the metric moved {effect} since it ran "
+    "(before and after, the trend included)"
+)
+EVIDENCE_LINE = (
+    "Evidence: {runs} earlier {word}: {effect} per 100 {rows} treated (95% CI {low} to {high})"
+)
+EVIDENCE_NONE = "Evidence: no earlier run measured yet; this one will be"
+EVIDENCE_TITLE = "Evidence ({count})"
+EVIDENCE_EMPTY = "No evidence yet: no step has been measured against a control group."
+EVIDENCE_ROW = (
+    "{action}{params} on {metric}: {effect} per 100 treated (95% CI {low} to {high}), "
+    "{runs} {word}, {treated} treated against {control} held back"
+)
+STEP_EFFECT = " · effect {effect} (95% CI {low} to {high}), {control} held back"
+STEP_NOT_ENOUGH = " · not enough data yet"
+STEP_PENDING = " · effect to be measured on {when}"
+STEP_NOT_CAUSAL = " · not measured causally"
+STEP_NOT_CAUSAL_MOVED = " · not measured causally (metric moved {effect} since)"
+REPORT_EXPLAINED = (
+    "The metric moved {movement}: steps measured against a control group explain {explained} "
+    "(95% CI {low} to {high}); unexplained (trend, season, everything else): {rest}"
+)
+PROGRESS_EXPLAINED_FIELD = "Explained"
+PROGRESS_EXPLAINED = (
+    "{explained} of the {movement} movement by steps measured against a control group "
+    "(95% CI {low} to {high})"
+)
+REPORT_UNEXPLAINED = (
+    "The metric moved {movement}: no step was measured against a control group, so none "
+    "of it is explained by Baton's steps"
 )
 INCIDENT_TITLE = "Incident on outcome {id}: {kind}"
 INCIDENT_TITLE_CHANNEL = "Incident: {kind}"

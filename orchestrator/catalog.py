@@ -149,6 +149,20 @@ class Metric(Spec):
     is asked about ("did you mean ...?") instead of being proposed."""
     rows: str = ""
     """What one row of its data is, in the plural (`refunds`, `patients`); default `rows`."""
+    entity_query: str = ""
+    """sql: the metric per entity, for measuring a step against its control group: a query
+    with `:ids` (expanded to the entity ids) returning `id` and `value` per entity. For a
+    percent metric a value is yes/no (1 or 0), e.g. churned."""
+    entity_total: str = ""
+    """sql: how many entities the metric is over (one number), to translate a per-entity
+    effect into the metric; unset: the metric is a sum of the entities' values."""
+
+    @field_validator("entity_query")
+    @classmethod
+    def _names_ids(cls, query: str) -> str:
+        if query and ":ids" not in query:
+            raise ValueError("an entity query reads the entities it is given: use :ids")
+        return query
 
     # Checked at load: a format that cannot show a number would fail at every reading.
     _format_ok = field_validator("format")(lambda cls, text: check_number_format(text))
@@ -230,6 +244,14 @@ class Action(Spec):
     draft_fields: tuple[str, ...] = ()
     """Intelligence lane: the row fields the model sees when drafting. None by default,
     so no customer's personal or contact data reaches a prompt unless declared."""
+    holdout: float | None = Field(default=None, ge=0, lt=1)
+    """The share of its audience held back to measure it; default the policy's; 0 opts out
+    (its effect is then not measured causally)."""
+    entity_key: str = ""
+    """The row field holding the entity id; default `id`, else the first field ending `_id`."""
+    effect_days: float | None = Field(default=None, gt=0)
+    """How long after it ran its effect is read; default from `expected_impact` ("within 3
+    weeks"), else 14 days."""
 
     @model_validator(mode="after")
     def _lane_needs(self) -> Action:
@@ -295,6 +317,11 @@ class Policy(Spec):
     max_steps_per_plan: int = Field(default=10, ge=1)
     """At most this many steps in one plan; a longer plan from the model is refused, and
     it is told the limit when it is asked again."""
+    holdout: float = Field(default=0.10, ge=0, lt=1)
+    """The share of a step's audience held back as a control group (0: none)."""
+    holdout_min: int = Field(default=4, ge=2)
+    """The smallest control group worth holding back, and the fewest entities per group an
+    effect is estimated from; a smaller audience is not held back."""
 
 
 class People(Spec):

@@ -12,6 +12,7 @@ from orchestrator.cases import CASE_JOB
 from orchestrator.context import Context
 from orchestrator.errors import BatonError, ConnectorError, TransitionRefused
 from orchestrator.lanes import LaneInput, Lanes
+from orchestrator.learning import holdout
 from orchestrator.models import Outcome, OutcomeStatus, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.store.commit import Commit
@@ -168,7 +169,7 @@ class Executor:
             action=workspace.actions[step.action],
             outcome=outcome,
             workspace=workspace,
-            upstream=step.output.get("upstream", {}),
+            upstream=_acted_on(step),
             connectors=self.ctx.connectors_of(step.workspace),
             shadow=step.shadow,
         )
@@ -302,6 +303,15 @@ class Executor:
             await self.ctx.store.apply(commit)
         except TransitionRefused:
             return
+
+
+def _acted_on(step: Step) -> dict[str, Any]:
+    """What the step depends on, with its control group removed once more: governance
+    left it out already, and nothing held back may be acted on, whatever the record."""
+    upstream = dict(step.output.get("upstream", {}))
+    if "rows" in upstream and step.holdout is not None:
+        upstream["rows"] = holdout.without_control(upstream["rows"], step.holdout)
+    return upstream
 
 
 def _summary(step: Step) -> dict[str, Any]:

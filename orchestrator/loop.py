@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from orchestrator import counters, transitions
 from orchestrator import steps as step_ops
@@ -12,9 +14,13 @@ from orchestrator.context import Context
 from orchestrator.errors import BatonError, TransitionRefused
 from orchestrator.evaluate import evaluate
 from orchestrator.execute import Executor
+from orchestrator.learning.evidence import Evidence, Key, library
+from orchestrator.learning.verify import due, measurable
+from orchestrator.learning.verify import measure as measure_effect
 from orchestrator.models import (
     ApprovalStatus,
     Evaluation,
+    Lane,
     Measurement,
     Outcome,
     OutcomeStatus,
@@ -32,6 +38,8 @@ TICK_JOB = "tick"
 LEASE_MS = 60_000
 MEASURE_FAILURES_FOR_INCIDENT = 3
 VERIFY_WINDOW = timedelta(days=30)
+
+log = logging.getLogger("baton.loop")
 
 
 class Loop:
@@ -94,8 +102,9 @@ class Loop:
             return await self._close(self._schedule(outcome, closing))
         evaluation = evaluate(outcome, value, self.ctx.clock.now())
         history = snapshot.history
-        self._verify(outcome, value, history, closing)
-        if evaluation.verdict in (Verdict.ACHIEVED, Verdict.MISSED):
+        ending = evaluation.verdict in (Verdict.ACHIEVED, Verdict.MISSED)
+        await self._verify(outcome, value, history, closing, ending=ending)
+        if ending:
             return await self._end(outcome, evaluation, history, closing)
         history = await self._advance_ready(snapshot, history)
         # A plan and its governance go first, as when they were commits of their own.
@@ -198,33 +207,60 @@ class Loop:
                 ),
             )
 
-    def _verify(self, outcome: Outcome, value: float, history: list[Step], closing: Commit) -> None:
-        """Record the metric's movement since each recently finished step against it."""
+    async def _verify(
+        self, outcome: Outcome, value: float, history: list[Step], closing: Commit, *, ending: bool
+    ) -> None:
+        """Credit the steps that act. One with a control group gets its incremental effect
+        once its window has passed (at once, marked early, when the outcome ends); one
+        without gets the metric's movement since it ran, shown as not measured causally.
+        Lookups and drafts are credited with nothing."""
         now = self.ctx.clock.now()
+        workspace = self.ctx.workspace_of(outcome.workspace)
+        metric = workspace.metrics[outcome.metric]
         for step in history:
-            if (
-                step.status is not StepStatus.SUCCEEDED
-                or step.value_at_finish is None
-                or not step.finished_at
-                or now - step.finished_at > VERIFY_WINDOW
-            ):
+            if step.status is not StepStatus.SUCCEEDED or not step.finished_at:
                 continue
-            effect = round(value - step.value_at_finish, 6)
-            if effect == step.effect:
+            if step.lane in (Lane.LOGIC, Lane.INTELLIGENCE):
                 continue
+            if measurable(step, metric):
+                verified = await self._incremental(outcome, step, now, ending=ending)
+            else:
+                verified = _before_after(step, value, now)
+            if verified is None:
+                continue
+            step_after, detail = verified
             transitions.record(
                 closing,
                 self.ctx.keys,
                 step,
-                step.model_copy(update={"effect": effect}),
+                step_after,
                 actor="system",
                 at=now,
                 action="step.verified",
-                detail={"effect": effect},
+                detail=detail,
             )
             if step.decision.startswith("approve"):
                 # A person decided it: their approval card learns what it paid off.
                 self.ctx.notify(closing, _effect_notice(outcome, step))
+
+    async def _incremental(
+        self, outcome: Outcome, step: Step, now: datetime, *, ending: bool
+    ) -> tuple[Step, dict[str, Any]] | None:
+        """The step with its incremental effect, when it is due and not yet read."""
+        workspace = self.ctx.workspace_of(outcome.workspace)
+        action = workspace.actions[step.action]
+        if step.incremental is not None or not (ending or due(step, action, now)):
+            return None
+        connectors = self.ctx.connectors_of(outcome.workspace)
+        try:
+            effect = await measure_effect(
+                step, workspace, outcome.metric, connectors, now, early=not due(step, action, now)
+            )
+        except BatonError as error:  # read again next tick
+            log.warning("effect of step %s not read: %s", step.id, error)
+            return None
+        detail = effect.model_dump(mode="json", exclude_none=True)
+        return step.model_copy(update={"incremental": effect}), detail
 
     async def _advance_ready(self, snapshot: TickSnapshot, history: list[Step]) -> list[Step]:
         """Govern planned steps whose inputs are ready (recovers an interrupted plan), each
@@ -289,6 +325,7 @@ class Loop:
                 workspace=workspace,
                 now=self.ctx.clock.now(),
                 rules=rules,
+                evidence=await self._evidence(outcome),
             )
         )
         if not proposals:
@@ -322,6 +359,14 @@ class Loop:
                 if governed.status is StepStatus.APPROVED:
                     approved.append(governed)
         return approved, [by_id[s.id] for s in everything]
+
+    async def _evidence(self, outcome: Outcome) -> dict[Key, Evidence]:
+        """The evidence on the outcome's metric; none to read (no round trips) when the
+        metric cannot be read per entity, so no step on it was ever measured."""
+        metric = self.ctx.workspace_of(outcome.workspace).metrics[outcome.metric]
+        if not metric.entity_query:
+            return {}
+        return await library(self.ctx.store, outcome.workspace, outcome.metric)
 
     async def _end(
         self, outcome: Outcome, evaluation: Evaluation, history: list[Step], closing: Commit
@@ -373,6 +418,19 @@ class Loop:
         return self.ctx.queue.schedule_in(
             commit, f"tick:{outcome.id}", due, TICK_JOB, {"outcome": outcome.id}
         )
+
+
+def _before_after(step: Step, value: float, now: datetime) -> tuple[Step, dict[str, Any]] | None:
+    """The metric's movement since a step without a control group finished: before and
+    after, not a measured effect (the trend moves it as much as the step)."""
+    if step.value_at_finish is None or not step.finished_at:
+        return None
+    if now - step.finished_at > VERIFY_WINDOW:
+        return None
+    effect = round(value - step.value_at_finish, 6)
+    if effect == step.effect:
+        return None
+    return step.model_copy(update={"effect": effect}), {"effect": effect, "causal": False}
 
 
 def _inputs_ready(step: Step, by_id: dict[str, Step]) -> bool:

@@ -149,6 +149,50 @@ class Evaluation(Record):
     verdict: Verdict
 
 
+class Holdout(Record):
+    """A step's control group: the share of its audience held back and never touched, so
+    its incremental effect can be measured. Recorded with the step when it is governed."""
+
+    experiment: str
+    """What the assignment hashes with each entity id: the same audience splits the same."""
+    key: str
+    """The row field holding the entity id."""
+    share: float
+    """The share of the audience policy asked to hold back (0: opted out)."""
+    treated: tuple[int | str, ...] = ()
+    control: tuple[int | str, ...] = ()
+    reason: str = ""
+    """Why nothing is held back (opted out, audience too small): not measured causally."""
+    pre: dict[str, float] = Field(default_factory=dict)
+    """Treated and control members' values of the metric when the step was governed, by
+    id: the pre-period values a CUPED adjustment uses."""
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.control)
+
+
+class Effect(Record):
+    """A step's incremental effect: treated against control, with a 95% interval."""
+
+    status: str
+    """`measured`, or `not_enough_data` (no number is claimed)."""
+    treated: int
+    control: int
+    method: str = ""
+    """`difference of proportions`, `difference of means` or `CUPED`."""
+    per_entity: float | None = None
+    low: float | None = None
+    high: float | None = None
+    on_metric: float | None = None
+    """The effect translated into the outcome's metric (e.g. points of churn)."""
+    metric_low: float | None = None
+    metric_high: float | None = None
+    at: datetime | None = None
+    early: bool = False
+    """Read before the effect window ended (the outcome ended first)."""
+
+
 class Step(Record):
     """One planned use of an action for one outcome."""
 
@@ -181,6 +225,10 @@ class Step(Record):
     shadow: bool = False
     case_id: str | None = None
     """The case of a standing outcome this step belongs to (a step a person decides)."""
+    holdout: Holdout | None = None
+    """The control group held back from its audience, when it acts on one."""
+    incremental: Effect | None = None
+    """Its incremental effect against the control group, once its window has passed."""
 
 
 class Approval(Record):
@@ -204,6 +252,9 @@ class Approval(Record):
     decided_by: str | None = None
     decided_at: datetime | None = None
     reason: str = ""
+    evidence: dict[str, float] = Field(default_factory=dict)
+    """What earlier runs of the same action and parameters measured, pooled: `runs`,
+    `effect`, `low`, `high` (in the metric, per 100 entities treated); empty if none."""
 
 
 class AuditEvent(Record):

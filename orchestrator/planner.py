@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from orchestrator.catalog import Play, Rule, Workspace
+from orchestrator.learning.choice import choose
+from orchestrator.learning.evidence import Evidence, Key
 from orchestrator.models import Evaluation, Outcome, Step, StepStatus
 from orchestrator.policy import forbids
 
@@ -43,6 +46,8 @@ class PlanInput:
     now: datetime
     rules: Sequence[Rule] = ()
     """Rules learned on top of the file (the file's own are in `workspace.policy`)."""
+    evidence: Mapping[Key, Evidence] = field(default_factory=dict)
+    """The workspace's evidence library: measured effects pooled across outcomes."""
 
     def rejected(self) -> set[tuple[str, str]]:
         """(action, params) pairs a person rejected: never to be proposed again."""
@@ -62,34 +67,49 @@ def signature(action: str, params: dict[str, Any]) -> tuple[str, str]:
 
 
 class PlaybookPlanner:
-    """Proposes the first play of the metric's playbook that may run now.
+    """Proposes one play of the metric's playbook that may run now: by Thompson sampling
+    on expected effect per cost from the evidence library (`learning.choice`), or the
+    first one in the playbook's order while none has evidence.
 
     A play may run when none of its steps was rejected with the same parameters, and it
-    has not finished before (or its cooldown has passed).
+    has not finished before (or its cooldown has passed). The draw is seeded by the
+    outcome and its history, so a plan is the same when a tick is run again.
     """
 
     async def propose(self, plan_input: PlanInput) -> list[Proposal]:
         plays = plan_input.workspace.playbooks.get(plan_input.outcome.metric, ())
-        rejected = plan_input.rejected()
-        for play in plays:
-            if rejected and any(signature(s.action, s.params) in rejected for s in play.steps):
-                continue
-            if not _may_run_again(play.name, play.cooldown_days, plan_input):
-                continue
-            if _forbidden(play, plan_input):
-                continue
-            return [
-                Proposal(
-                    action=s.action,
-                    params=dict(s.params),
-                    rationale=play.rationale,
-                    expected_impact=plan_input.workspace.actions[s.action].expected_impact,
-                    play=play.name,
-                    after=i - 1 if i else None,
-                )
-                for i, s in enumerate(play.steps)
-            ]
-        return []
+        eligible = [play for play in plays if _eligible(play, plan_input)]
+        if not eligible:
+            return []
+        outcome = plan_input.outcome
+        play = choose(
+            eligible,
+            metric=outcome.metric,
+            direction=outcome.direction,
+            workspace=plan_input.workspace,
+            evidence=plan_input.evidence,
+            rng=random.Random(f"{outcome.id}:{len(plan_input.history)}"),
+        )
+        return [
+            Proposal(
+                action=s.action,
+                params=dict(s.params),
+                rationale=play.rationale,
+                expected_impact=plan_input.workspace.actions[s.action].expected_impact,
+                play=play.name,
+                after=i - 1 if i else None,
+            )
+            for i, s in enumerate(play.steps)
+        ]
+
+
+def _eligible(play: Play, plan_input: PlanInput) -> bool:
+    rejected = plan_input.rejected()
+    if rejected and any(signature(s.action, s.params) in rejected for s in play.steps):
+        return False
+    return _may_run_again(play.name, play.cooldown_days, plan_input) and not _forbidden(
+        play, plan_input
+    )
 
 
 def _forbidden(play: Play, plan_input: PlanInput) -> bool:

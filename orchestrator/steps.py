@@ -9,7 +9,9 @@ from typing import Any
 from orchestrator import sla, transitions
 from orchestrator.catalog import Action, Rule, Workspace
 from orchestrator.context import Context
-from orchestrator.models import Approval, Outcome, Step, StepStatus
+from orchestrator.learning import evidence, holdout, verify
+from orchestrator.learning.evidence import Evidence
+from orchestrator.models import Approval, Holdout, Outcome, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import Proposal
 from orchestrator.policy import Decision, govern, missing_draft
@@ -93,8 +95,17 @@ async def make_ready(
     it itself)."""
     workspace = ctx.workspace_of(outcome.workspace)
     action = workspace.actions[step.action]
+    upstream, held = _hold_out(step, action, workspace, upstream)
+    if held is not None and held.measured:
+        with_held = step.model_copy(update={"holdout": held})
+        pre = await verify.read_pre(
+            with_held, workspace, outcome.metric, ctx.connectors_of(outcome.workspace)
+        )
+        held = held.model_copy(update={"pre": pre})
     audience = len(upstream.get("rows", []))
-    step = step.model_copy(update={"audience": audience, "cost": cost_of(action, step, audience)})
+    step = step.model_copy(
+        update={"audience": audience, "cost": cost_of(action, step, audience), "holdout": held}
+    )
     if spent is None:
         spent = await ctx.store.spent(outcome.id)
     remaining = outcome.budget - spent
@@ -106,9 +117,33 @@ async def make_ready(
         remaining_budget=remaining,
         steps_today=steps_today,
     )
+    found = None
+    if decision.verdict == "approve" and verify.measurable(step, workspace.metrics[outcome.metric]):
+        pooled = await evidence.library(ctx.store, outcome.workspace, outcome.metric)
+        found = pooled.get(evidence.key_of(step, outcome.metric))
     return _apply_decision(
-        ctx, outcome, workspace, step, decision, upstream, commit, queue_execution=queue_execution
+        ctx,
+        outcome,
+        workspace,
+        step,
+        decision,
+        upstream,
+        commit,
+        queue_execution=queue_execution,
+        pooled=found,
     )
+
+
+def _hold_out(
+    step: Step, action: Action, workspace: Workspace, upstream: dict[str, Any]
+) -> tuple[dict[str, Any], Holdout | None]:
+    """The upstream the step acts on (its control group removed) and its holdout: the
+    control never reaches the step's record of what to act on, let alone its action."""
+    rows = upstream.get("rows")
+    if not rows:
+        return upstream, None
+    kept, held = holdout.split(step, action, workspace, rows)
+    return ({**upstream, "rows": kept} if held is not None else upstream), held
 
 
 def _apply_decision(
@@ -121,6 +156,7 @@ def _apply_decision(
     commit: Commit,
     *,
     queue_execution: bool = True,
+    pooled: Evidence | None = None,
 ) -> Step:
     now = ctx.clock.now()
     status = {
@@ -148,13 +184,14 @@ def _apply_decision(
             "reason": decision.reason,
             "cost": after.cost,
             "audience": after.audience,
+            **_holdout_detail(after),
         },
     )
     if status is StepStatus.APPROVED:
         if queue_execution:
             ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
     elif status is StepStatus.AWAITING_APPROVAL:
-        _request_approval(ctx, outcome, workspace, after, commit, now)
+        _request_approval(ctx, outcome, workspace, after, commit, now, pooled)
     else:
         ctx.notify(
             commit,
@@ -167,6 +204,15 @@ def _apply_decision(
             ),
         )
     return after
+
+
+def _holdout_detail(step: Step) -> dict[str, Any]:
+    held = step.holdout
+    if held is None:
+        return {}
+    if not held.measured:
+        return {"held_back": 0, "not_measured": held.reason}
+    return {"held_back": len(held.control), "experiment": held.experiment}
 
 
 def ask_in(
@@ -183,7 +229,13 @@ def ask_in(
 
 
 def _request_approval(
-    ctx: Context, outcome: Outcome, workspace: Workspace, step: Step, commit: Commit, now: datetime
+    ctx: Context,
+    outcome: Outcome,
+    workspace: Workspace,
+    step: Step,
+    commit: Commit,
+    now: datetime,
+    pooled: Evidence | None = None,
 ) -> None:
     policy = workspace.policy
     approval = Approval(
@@ -200,6 +252,7 @@ def _request_approval(
         requested_at=now,
         deadline=now + timedelta(hours=policy.approval_timeout_h),
         on_timeout=policy.on_timeout,
+        evidence=_evidence(pooled),
     )
     transitions.record(
         commit,
@@ -230,6 +283,12 @@ def _request_approval(
             approval_id=approval.id,
         ),
     )
+
+
+def _evidence(found: Evidence | None) -> dict[str, float]:
+    if found is None:
+        return {}
+    return {"runs": found.runs, "effect": found.effect, "low": found.low, "high": found.high}
 
 
 def steps_on(day: datetime, steps: Sequence[Step]) -> int:

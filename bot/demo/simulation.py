@@ -3,6 +3,8 @@
 Each day some customers go quiet, some quiet ones churn, and new ones sign up. What
 Baton does changes the odds: a win-back email reactivates many quiet customers, a
 discount makes them much less likely to leave, and account managers save a few.
+`churn_probability` and `true_effect` state the same rules as numbers: the ground truth
+the benchmark (`bench/learning.py`) holds Baton's measured effects against.
 """
 
 from __future__ import annotations
@@ -58,14 +60,65 @@ REACTIVATE_AFTER_EMAIL = 0.65  # chance a quiet customer comes back after the wi
 DISCOUNT_FACTOR = 0.25  # a discounted customer's churn odds are multiplied by this
 SIGNUPS_PER_DAY = 2
 HISTORY_DAYS = 90
+DISCOUNT_DAYS = 90
+
+
+def churn_probability(
+    action: str,
+    days: int,
+    *,
+    quiet_churn: float = CHURN_QUIET,
+    reactivate: float = REACTIVATE_AFTER_EMAIL,
+    discount_factor: float = DISCOUNT_FACTOR,
+    trend: float = 0.0,
+    start_day: int = 0,
+) -> float:
+    """The ground truth: the chance a quiet customer churns within `days` after `action`
+    (`send_winback`, `offer_discount`, or anything else for none), under this business's
+    rules. Engaged customers practically never go quiet again (that takes 14 days in a
+    row without activity), so a reactivated customer churns at the engaged rate. `trend`
+    scales every churn chance by (1 + trend * day): a drift no step causes."""
+    back = reactivate if action == "send_winback" else 0.0
+    factor = discount_factor if action == "offer_discount" else 1.0
+    stay_quiet = stay_engaged = 1.0
+    for day in range(start_day + 1, start_day + days + 1):
+        drift = max(1.0 + trend * day, 0.0)
+        discount = factor if day - start_day <= DISCOUNT_DAYS else 1.0
+        stay_quiet *= 1 - min(quiet_churn * drift * discount, 1.0)
+        stay_engaged *= 1 - min(CHURN_ENGAGED * drift * discount, 1.0)
+    return 1 - (back * stay_engaged + (1 - back) * stay_quiet)
+
+
+def true_effect(
+    action: str,
+    days: int,
+    *,
+    quiet_churn: float = CHURN_QUIET,
+    reactivate: float = REACTIVATE_AFTER_EMAIL,
+    discount_factor: float = DISCOUNT_FACTOR,
+    trend: float = 0.0,
+    start_day: int = 0,
+) -> float:
+    """The true per-customer effect of `action` on churning within `days` (a difference of
+    probabilities; negative: fewer churn)."""
+    world = {
+        "quiet_churn": quiet_churn,
+        "reactivate": reactivate,
+        "discount_factor": discount_factor,
+        "trend": trend,
+    }
+    treated = churn_probability(action, days, start_day=start_day, **world)
+    return treated - churn_probability("none", days, start_day=start_day, **world)
 
 
 class Business:
     """The simulated business; `advance_day` is the only way time passes for it."""
 
-    def __init__(self, path: Path, seed: int = 7) -> None:
+    def __init__(self, path: Path, seed: int = 7, trend: float = 0.0) -> None:
         self.path = path
         self.rng = random.Random(seed)
+        self.trend = trend
+        """Every churn chance is scaled by (1 + trend * day): a drift no step causes."""
 
     def create(self, customers: int = 500) -> None:
         """A fresh CRM with `HISTORY_DAYS` of history, so churn has a real baseline."""
@@ -112,6 +165,7 @@ class Business:
         odds = CHURN_QUIET if quiet else CHURN_ENGAGED
         if discounted:
             odds *= DISCOUNT_FACTOR
+        odds *= max(1.0 + self.trend * day, 0.0)
         if self.rng.random() < odds:
             db.execute(
                 "UPDATE customers SET status = 'churned', churned_day = ? WHERE id = ?",

@@ -1,10 +1,11 @@
-"""Impact on the card: a decided step's approval message learns its measured effect."""
+"""Impact on the card: a decided step's approval message learns its incremental effect,
+measured against its control group once its effect window has passed, and only then."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
-from orchestrator.loop import VERIFY_WINDOW
 from orchestrator.models import StepStatus
 from tests.conftest import Harness
 from tests.fakes import Sent
@@ -24,43 +25,50 @@ async def next_day(harness: Harness) -> None:
     await harness.runtime.drain()
 
 
-async def test_measured_effect_reaches_the_approval_card(harness: Harness) -> None:
+def effect_lines(message: Sent) -> list[str]:
+    return [line for line in message.current.lines if line.startswith("Measured effect")]
+
+
+async def test_measured_effect_reaches_the_approval_card_once(harness: Harness) -> None:
     outcome_id = await harness.state("olivia", STATEMENT)
     approval_id = harness.gateway.buttons("approve")[-1]
+    audience = dict(approval_message(harness, approval_id).current.fields)["Audience"]
+    assert audience == "36 customers get this message; 4 are held back to measure its effect"
     await harness.click("alice", "approve", approval_id)
     message = approval_message(harness, approval_id)
-    assert not any("Measured effect" in line for line in message.current.lines)
-    await next_day(harness)
-    step = await harness.store.step((await harness.store.approval(approval_id)).step_id)
-    assert step.status is StepStatus.SUCCEEDED and step.effect is not None
-    shown = [line for line in message.current.lines if "Measured effect" in line]
-    assert shown == [
-        f"Measured effect since it ran: {step.effect:+.2f} (churn_rate); "
-        f"expected: {(await harness.store.approval(approval_id)).expected_impact}"
-    ]
-    assert message.current.footer.startswith("Approved by @alice")
-    # A further tick moves the metric again: exactly one more update, with the new effect.
-    ticked = len(message.updates)
-    await next_day(harness)
-    again = await harness.store.step(step.id)
-    assert again.effect != step.effect
-    assert len(message.updates) == ticked + 1
-    assert f"{again.effect:+.2f}" in message.current.lines[-1]
-    trail = await harness.store.audit_trail(await harness.store.outcome(outcome_id))
-    assert any(e.action == "step.verified" and e.subject == f"step:{step.id}" for e in trail)
-
-
-async def test_cards_stop_changing_after_the_verification_window(harness: Harness) -> None:
-    await harness.state("olivia", STATEMENT)
-    approval_id = harness.gateway.buttons("approve")[-1]
-    await harness.click("alice", "approve", approval_id)
-    await next_day(harness)
-    message = approval_message(harness, approval_id)
-    harness.clock.advance(VERIFY_WINDOW + timedelta(days=1))
-    frozen = len(message.updates)
     step_id = (await harness.store.approval(approval_id)).step_id
-    effect = (await harness.store.step(step_id)).effect
+    await next_day(harness)
+    assert effect_lines(message) == []
+    assert "Effect to be measured on 2027-01-25, when its effect window ends" in (
+        message.current.lines
+    )
+    status = (await harness.say("olivia", f"status {outcome_id}"))[0].card.text()
+    assert f"{step_id} send_winback [succeeded, human] · effect to be measured on 2027-01-25" in (
+        status
+    )
+    for _ in range(21):  # the action's expected impact says "within 3 weeks"
+        step = await harness.store.step(step_id)
+        if step.incremental is not None:
+            break
+        assert step.effect is None  # never credited with the metric's whole movement
+        await next_day(harness)
+    step = await harness.store.step(step_id)
+    assert step.status is StepStatus.SUCCEEDED and step.incremental is not None
+    assert (step.incremental.treated, step.incremental.control) == (36, 4)
+    (shown,) = effect_lines(message)
+    assert "36 treated against 4 held back" in shown
+    if step.incremental.on_metric is not None:  # the status card splits the movement
+        status = (await harness.say("olivia", f"status {outcome_id}"))[0].card.text()
+        assert re.search(
+            r"Explained: [+-]\d+\.\d\d of the [+-]\d+\.\d\d movement by steps measured "
+            r"against a control group \(95% CI [+-]\d+\.\d\d to [+-]\d+\.\d\d\)",
+            status,
+        )
+    # Read once: the card does not change with later ticks.
+    updates = len(message.updates)
     await next_day(harness)
     await next_day(harness)
-    assert len(message.updates) == frozen
-    assert (await harness.store.step(step_id)).effect == effect  # no longer verified
+    assert len(message.updates) == updates
+    trail = await harness.store.audit_trail(await harness.store.outcome(outcome_id))
+    verified = [e for e in trail if e.action == "step.verified" and e.subject == f"step:{step_id}"]
+    assert len(verified) == 1 and verified[0].detail["control"] == 4

@@ -98,7 +98,7 @@ async def test_rows_are_named_by_the_action_or_the_metric(variant: Variant) -> N
         shown = texts_of(harness)
         assert "Done: find_at_risk (40 accounts)" in shown
         assert "Done: draft_winback (40 customers, draft ready)" in shown  # the metric's
-        assert "Audience: 40 customers" in shown
+        assert "Audience: 36 customers get this message; 4 are held back" in shown
     for metric in raw["metrics"].values():
         metric.pop("rows", None)
     raw["actions"]["find_at_risk"].pop("rows")

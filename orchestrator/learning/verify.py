@@ -1,0 +1,123 @@
+"""A step's incremental effect, once its effect window has passed: its treated and
+control groups read per entity, compared, and translated into the outcome's metric."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+
+from orchestrator.catalog import Action, Metric, Workspace
+from orchestrator.connectors import Connectors
+from orchestrator.errors import BatonError
+from orchestrator.learning.estimate import Interval, estimate, on_metric
+from orchestrator.learning.measure import in_order, read_entities, read_total
+from orchestrator.models import Effect, Step
+
+DEFAULT_WINDOW_DAYS = 14.0
+_WITHIN = re.compile(r"within\s+(\d+(?:\.\d+)?)\s*(day|week|month)s?", re.IGNORECASE)
+_DAYS = {"day": 1.0, "week": 7.0, "month": 30.0}
+
+log = logging.getLogger("baton.learning")
+
+
+def window(action: Action) -> timedelta:
+    """How long after a step its effect is read: the action's `effect_days`, else what its
+    expected impact says ("within 3 weeks"), else two weeks."""
+    if action.effect_days is not None:
+        return timedelta(days=action.effect_days)
+    found = _WITHIN.search(action.expected_impact)
+    days = float(found[1]) * _DAYS[found[2].lower()] if found else DEFAULT_WINDOW_DAYS
+    return timedelta(days=days)
+
+
+def measurable(step: Step, metric: Metric) -> bool:
+    """A step with a control group, on a metric read per entity; never a shadow step (it
+    did nothing, so treated and control differ by chance alone)."""
+    return bool(step.holdout and step.holdout.measured and metric.entity_query) and not step.shadow
+
+
+def due(step: Step, action: Action, now: datetime) -> bool:
+    return step.finished_at is not None and now - step.finished_at >= window(action)
+
+
+async def read_pre(
+    step: Step, workspace: Workspace, metric_name: str, connectors: Connectors
+) -> dict[str, float]:
+    """The audience's values before the step acts (the pre-period, for CUPED); empty
+    when they cannot be read: the estimate then goes without the adjustment."""
+    metric = workspace.metrics[metric_name]
+    if not measurable(step, metric) or step.holdout is None:
+        return {}
+    ids = [*step.holdout.treated, *step.holdout.control]
+    try:
+        return await read_entities(connectors.get(metric.connection), metric, ids)
+    except BatonError as error:
+        log.warning("pre-period values for step %s not read: %s", step.id, error)
+        return {}
+
+
+async def measure(
+    step: Step,
+    workspace: Workspace,
+    metric_name: str,
+    connectors: Connectors,
+    now: datetime,
+    *,
+    early: bool,
+) -> Effect:
+    """Read treated and control now and estimate the step's effect."""
+    metric = workspace.metrics[metric_name]
+    assert step.holdout is not None
+    treated, control = step.holdout.treated, step.holdout.control
+    connector = connectors.get(metric.connection)
+    post = await read_entities(connector, metric, [*treated, *control])
+    pre = step.holdout.pre
+    both = [str(e) for e in (*treated, *control) if str(e) in post]
+    if pre and all(e in pre for e in both):
+        t_ids = [e for e in treated if str(e) in post]
+        c_ids = [e for e in control if str(e) in post]
+        interval = estimate(
+            in_order(post, t_ids),
+            in_order(post, c_ids),
+            pre_treated=in_order(pre, t_ids),
+            pre_control=in_order(pre, c_ids),
+            minimum=workspace.policy.holdout_min,
+        )
+    else:
+        interval = estimate(
+            in_order(post, treated), in_order(post, control), minimum=workspace.policy.holdout_min
+        )
+    total = await read_total(connector, metric) if interval.measured else None
+    return to_effect(interval, len(treated), total, metric, now, early=early)
+
+
+def to_effect(
+    interval: Interval,
+    audience: int,
+    total: float | None,
+    metric: Metric,
+    now: datetime,
+    *,
+    early: bool,
+) -> Effect:
+    """The interval as a step's `Effect`, translated for the whole treated audience."""
+    percent = metric.unit == "percent"
+
+    def scaled(value: float | None) -> float | None:
+        return None if value is None else round(on_metric(value, audience, total, percent), 6)
+
+    return Effect(
+        status=interval.status,
+        treated=interval.treated,
+        control=interval.control,
+        method=interval.method,
+        per_entity=interval.value,
+        low=interval.low,
+        high=interval.high,
+        on_metric=scaled(interval.value),
+        metric_low=scaled(interval.low),
+        metric_high=scaled(interval.high),
+        at=now,
+        early=early,
+    )
