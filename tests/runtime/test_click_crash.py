@@ -50,6 +50,7 @@ async def _seed(env: dict[str, str], slack_api: SlackApiDouble, count: int) -> N
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=env["SLACK_API_URL"],
+        audit_key=env["BATON_AUDIT_KEY"],
     )
     app = await bootstrap(settings, {}, env={"BATON_DEMO_DB": env["BATON_DEMO_DB"]})
 

@@ -54,6 +54,7 @@ async def running(
         "BATON_LOG_LEVEL": "WARNING",
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "BATON_AUDIT_KEY": "outage-audit-key-" + "0" * 32,  # production serving Slack
         "SLACK_API_URL": slack_api.base_url,
     }
     processes = Processes(env, tmp_path)
