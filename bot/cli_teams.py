@@ -16,8 +16,12 @@ import typer
 import bot.teams.surface  # noqa: F401  (registers Teams on the web server and gateways)
 from bot.cli_web import manifest_app
 
+MANIFEST_VERSION = "1.29"
+"""The current app manifest schema (OfficeDev/microsoft-teams-app-schema, June 2026); the
+tests validate the package against a copy of it."""
 MANIFEST_SCHEMA = (
-    "https://developer.microsoft.com/en-us/json-schemas/teams/v1.16/MicrosoftTeams.schema.json"
+    "https://developer.microsoft.com/en-us/json-schemas/teams/"
+    f"v{MANIFEST_VERSION}/MicrosoftTeams.schema.json"
 )
 BATON_BLUE = (37, 99, 235)
 
@@ -47,7 +51,7 @@ def manifest(app_id: str, base_url: str) -> dict[str, Any]:
     domain = urlsplit(base_url).hostname or base_url
     return {
         "$schema": MANIFEST_SCHEMA,
-        "manifestVersion": "1.16",
+        "manifestVersion": MANIFEST_VERSION,
         "version": "1.0.0",
         "id": app_id,
         "developer": {
@@ -89,11 +93,16 @@ def manifest(app_id: str, base_url: str) -> dict[str, Any]:
 COMMAND_HINTS = {
     "list": "Outcomes in this workspace",
     "status": "Where an outcome stands: status <id>",
+    "check": "Measure and plan now, not at the next tick: check <id>",
     "pause": "Pause an outcome, or everything: pause <id>|all",
     "resume": "Resume: resume <id>|all",
+    "stop": "Stop an outcome for good: stop <id>",
     "audit": "The audit trail: audit <id>",
+    "policies": "The policy rules; policies remove <n> drops a learned one",
     "help": "What Baton understands",
 }
+"""Every command of handlers.commands.COMMANDS, in the order Teams lists them (a test keeps
+the two in step)."""
 
 
 def write_package(path: Path, app_id: str, base_url: str) -> Path:
