@@ -174,7 +174,8 @@ SLACK_SOCKET = "Slack: on in Socket Mode (SLACK_APP_TOKEN)"
 SLACK_OFF = "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on)"
 SLACK_NO_SIGNING_SECRET = (
     "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not. Set SLACK_SIGNING_SECRET to the "
-    "app's signing secret (Slack app settings > Basic Information > App Credentials)."
+    "app's signing secret (Slack app settings > Basic Information > App Credentials), "
+    "or SLACK_APP_TOKEN for Socket Mode, which needs no signing secret."
 )
 
 # The console
