@@ -4,6 +4,7 @@ command Baton understands."""
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
+from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from bot import cli_teams
@@ -78,3 +80,13 @@ def test_every_command_is_listed_in_every_scope(tmp_path: Path, scope: str) -> N
     listed = [c["title"] for cl in lists if scope in cl["scopes"] for c in cl["commands"]]
     assert sorted(listed) == sorted(COMMANDS)
     assert set(cli_teams.COMMAND_HINTS) == set(COMMANDS)
+
+
+def test_icons_are_what_teams_asks_for(tmp_path: Path) -> None:
+    """Colour: 192 x 192. Outline: 32 x 32, white on transparency and nothing else."""
+    _manifest, files = _package(tmp_path)
+    color = imread(io.BytesIO(files["color.png"]), format="png")
+    outline = imread(io.BytesIO(files["outline.png"]), format="png")
+    assert color.shape[:2] == (192, 192) and outline.shape == (32, 32, 4)
+    drawn = outline[outline[..., 3] > 0]
+    assert len(drawn) > 32 and (drawn[:, :3] == 1.0).all()
