@@ -9,53 +9,29 @@ display or global state is involved."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from orchestrator.catalog import Metric, Workspace
+from orchestrator.catalog import Workspace
 from orchestrator.evaluate import evaluate
 from orchestrator.models import Measurement, Outcome, OutcomeKind, Step, StepStatus
 
 from handlers import chart_style as style
 from handlers import render, texts
+from handlers.chart_alt import alt_text
 from handlers.chart_header import Header, draw_header
+from handlers.chart_model import Chart, Context, Window
+from handlers.chart_steps import SHOWN_STEPS, automatic, draw_steps, key_lines, legend
 
-SHOWN_STEPS = 3
-"""Steps numbered on the chart and named in its key; earlier ones are plain markers."""
+__all__ = ["Chart", "chart_window", "draw_outcome", "outcome_chart"]
+
 FULL_SPAN_SHARE = 0.4
 """Below this share of the way from start to deadline, the chart shows the time so far and
 as much again ahead (at least a week), not the whole span with the data squeezed left."""
 PACE_READINGS = 5
 """The projection follows the slope of this many latest readings."""
-
-
-@dataclass(frozen=True)
-class Chart:
-    """A picture and the words a screen reader says in its place."""
-
-    png: bytes
-    alt: str
-
-
-@dataclass(frozen=True)
-class Window:
-    start: datetime
-    end: datetime
-    full: bool
-    """The whole way from start to deadline is shown."""
-
-
-@dataclass(frozen=True)
-class Context:
-    outcome: Outcome
-    workspace: Workspace
-    metric: Metric
-    name: str
-    now: datetime
 
 
 def outcome_chart(
@@ -88,27 +64,18 @@ def draw_outcome(
     )
     window = chart_window(outcome, measurements, now)
     projection = _projection(ctx, measurements)
-    key_lines = _key(finished)
+    key = key_lines(finished)
     header = _header(ctx, measurements, window)
-    kinds = {_automatic(s) for s in finished}
+    kinds = {automatic(s) for s in finished}
     entries = (outcome.kind is OutcomeKind.TARGET) + bool(measurements) + bool(projection)
-    fig, axes, legend_y = _layout(header, (entries + len(kinds) + 1) // 2, len(key_lines))
+    fig, axes, legend_y = _layout(header, (entries + len(kinds) + 1) // 2, len(key))
     _draw(axes, ctx, window, measurements, projection)
-    _draw_steps(axes, finished, measurements, ctx.outcome.baseline, numbered=SHOWN_STEPS)
-    _legend(fig, axes, legend_y, kinds)
-    for i, line in enumerate(key_lines):
-        bottom_in = 0.12 + 0.17 * (len(key_lines) - 1 - i)
+    draw_steps(axes, finished, measurements, ctx.outcome.baseline, numbered=SHOWN_STEPS)
+    legend(fig, axes, legend_y, kinds)
+    for i, line in enumerate(key):
+        bottom_in = 0.12 + 0.17 * (len(key) - 1 - i)
         fig.text(0.04, bottom_in / fig.get_figheight(), line, fontsize=style.SMALL_PT)
-    return fig, _alt(ctx, measurements, finished, projection)
-
-
-def _key(finished: Sequence[Step]) -> list[str]:
-    """The latest steps, numbered as on the chart, with how many earlier ones are not named."""
-    keyed = finished[-SHOWN_STEPS:]
-    lines = [_key_line(len(finished) - len(keyed) + i + 1, s) for i, s in enumerate(keyed)]
-    if len(finished) > len(keyed):
-        lines.insert(0, texts.CHART_MORE_STEPS.format(count=len(finished) - len(keyed)))
-    return lines
+    return fig, alt_text(ctx, measurements, finished, projection)
 
 
 def chart_window(outcome: Outcome, measurements: Sequence[Measurement], now: datetime) -> Window:
@@ -301,92 +268,6 @@ def _projected(axes: Axes, ctx: Context, window: Window, end: tuple[datetime, fl
     )
 
 
-def _draw_steps(
-    axes: Axes,
-    steps: Sequence[Step],
-    measurements: Sequence[Measurement],
-    baseline: float,
-    *,
-    numbered: int,
-) -> None:
-    """A filled orange diamond where a person approved the step, an open purple circle where
-    policy let it run by itself; the latest few carry the number the key explains."""
-    xs = [style.days(m.at) for m in measurements]
-    ys = [m.value for m in measurements]
-    for i, step in enumerate(steps):
-        at = style.days(step.finished_at or step.created_at)
-        y = step.value_at_finish
-        if y is None:
-            y = float(np.interp(at, xs, ys)) if xs else baseline
-        auto = _automatic(step)
-        axes.plot(
-            [at],
-            [y],
-            linestyle="none",
-            zorder=5,
-            marker="o" if auto else "D",
-            markersize=7 if auto else 6.5,
-            markerfacecolor="white" if auto else style.HUMAN,
-            markeredgecolor=style.AUTO if auto else style.HUMAN,
-            markeredgewidth=1.6,
-        )
-        if i >= len(steps) - numbered:
-            axes.annotate(
-                str(i + 1),
-                (at, y),
-                xytext=(0, 7 if i % 2 == 0 else -13),
-                textcoords="offset points",
-                ha="center",
-                fontsize=style.SMALL_PT,
-                weight="bold",
-                color=style.AUTO if auto else style.HUMAN,
-                zorder=6,
-            )
-
-
-def _legend(fig: Figure, axes: Axes, top: float, kinds: set[bool]) -> None:
-    """Only what is drawn: the lines, then the kinds of step markers present."""
-    handles, _labels = axes.get_legend_handles_labels()
-    if False in kinds:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                linestyle="none",
-                marker="D",
-                markersize=6,
-                color=style.HUMAN,
-                label=texts.CHART_HUMAN_STEP,
-            )
-        )
-    if True in kinds:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                linestyle="none",
-                marker="o",
-                markersize=6.5,
-                markerfacecolor="white",
-                markeredgecolor=style.AUTO,
-                markeredgewidth=1.6,
-                label=texts.CHART_AUTO_STEP,
-            )
-        )
-    fig.legend(
-        handles=handles,
-        loc="upper left",
-        bbox_to_anchor=(0.02, top),
-        ncols=2,
-        frameon=False,
-        fontsize=style.SMALL_PT,
-        handlelength=2.0,
-        columnspacing=1.0,
-        borderaxespad=0.0,
-        labelcolor=style.INK,
-    )
-
-
 def _projection(ctx: Context, measurements: Sequence[Measurement]) -> list[tuple[datetime, float]]:
     """Where the latest readings' pace leads by the deadline, held within the metric's bounds;
     nothing for a standing outcome (it has no deadline) or fewer than two readings."""
@@ -404,60 +285,3 @@ def _projection(ctx: Context, measurements: Sequence[Measurement]) -> list[tuple
     low, high = ctx.metric.bounds()
     value = float(np.clip(value, -np.inf if low is None else low, np.inf if high is None else high))
     return [(recent[-1].at, recent[-1].value), (end, value)]
-
-
-def _automatic(step: Step) -> bool:
-    return step.decision.startswith("auto")
-
-
-def _key_line(n: int, step: Step) -> str:
-    who = texts.CHART_WHO["auto" if _automatic(step) else "human"]
-    return texts.CHART_STEP_KEY.format(
-        n=n,
-        action=step.action.replace("_", " "),
-        who=who,
-        date=style.short_date(step.finished_at or step.created_at),
-    )
-
-
-def _alt(
-    ctx: Context,
-    measurements: Sequence[Measurement],
-    steps: Sequence[Step],
-    projection: list[tuple[datetime, float]],
-) -> str:
-    """What the chart shows, in a sentence or three, for people who cannot see it."""
-    outcome = ctx.outcome
-
-    def show(value: float) -> str:
-        return style.value_text(ctx.metric, ctx.workspace, value)
-
-    if not measurements:
-        return texts.CHART_ALT_EMPTY.format(
-            metric=ctx.name, id=outcome.id, target=show(outcome.target)
-        )
-    auto = sum(1 for s in steps if _automatic(s))
-    steps_text = (
-        texts.CHART_ALT_STEPS.format(count=len(steps), human=len(steps) - auto, auto=auto)
-        if steps
-        else ""
-    )
-    latest = measurements[-1]
-    fields = {
-        "metric": ctx.name,
-        "id": outcome.id,
-        "value": show(latest.value),
-        "verdict": render.verdict(outcome, evaluate(outcome, latest.value, ctx.now)),
-        "target": show(outcome.target),
-        "deadline": style.long_date(outcome.deadline),
-        "readings": len(measurements),
-        "first": style.long_date(measurements[0].at),
-        "last": style.long_date(latest.at),
-        "steps": steps_text,
-        "projection": texts.CHART_ALT_PROJECTION.format(value=show(projection[-1][1]))
-        if projection
-        else "",
-    }
-    if outcome.kind is OutcomeKind.STANDING:
-        return texts.CHART_ALT_STANDING.format(**fields)
-    return texts.CHART_ALT.format(**fields)

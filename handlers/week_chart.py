@@ -20,7 +20,7 @@ from orchestrator.models import Measurement, Outcome, OutcomeKind, Step, StepSta
 from handlers import chart_style as style
 from handlers import render, texts
 from handlers.chart_header import Header, draw_header
-from handlers.charts import Chart
+from handlers.chart_model import Chart
 
 MOST_ROWS = 8
 """Outcomes drawn; more are named in a line under the chart (each has its own card)."""
