@@ -15,7 +15,10 @@ from orchestrator.models import Measurement, Step
 from handlers import chart_style as style
 from handlers import texts
 
-SHOWN_STEPS = 3
+NUMBER_PLACES = ((0, 10), (0, -11), (11, 0))
+"""Above, below and right of its marker, in points: the numbered steps take one place each,
+so their numbers stay apart even when the steps finished moments apart."""
+SHOWN_STEPS = len(NUMBER_PLACES)
 """Steps numbered on the chart and named in its key; earlier ones are plain markers."""
 
 
@@ -75,9 +78,10 @@ def draw_steps(
             axes.annotate(
                 str(i + 1),
                 (at, y),
-                xytext=(0, 7 if i % 2 == 0 else -13),
+                xytext=NUMBER_PLACES[(i - len(steps)) % len(NUMBER_PLACES)],
                 textcoords="offset points",
                 ha="center",
+                va="center",
                 fontsize=style.SMALL_PT,
                 weight="bold",
                 color=style.AUTO if auto else style.HUMAN,

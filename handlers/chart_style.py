@@ -42,6 +42,9 @@ VERDICT_COLOURS = {
     Verdict.MISSED: "#c62828",
 }
 
+BEHIND_LABEL = {"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"}
+"""A label drawn over lines stays readable: white behind its letters."""
+
 _SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "JPY": "¥"}
 
 

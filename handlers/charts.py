@@ -214,6 +214,8 @@ def _marks(axes: Axes, ctx: Context, window: Window) -> None:
         fontsize=style.SMALL_PT,
         color=style.TARGET,
         weight="bold",
+        bbox=style.BEHIND_LABEL,
+        zorder=7,
     )
     over_x = axes.get_xaxis_transform()
     now = style.days(ctx.now)
@@ -264,7 +266,7 @@ def _projected(axes: Axes, ctx: Context, window: Window, end: tuple[datetime, fl
         fontsize=style.SMALL_PT,
         color=style.MEASURED,
         weight="bold",
-        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"},
+        bbox=style.BEHIND_LABEL,
     )
 
 

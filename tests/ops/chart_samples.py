@@ -142,6 +142,38 @@ def no_readings() -> Sample:
     )
 
 
+def _series(values: list[float], hours: float = 24) -> list[Measurement]:
+    return [
+        Measurement(value=v, at=START + timedelta(hours=i * hours)) for i, v in enumerate(values)
+    ]
+
+
+def day(days: float) -> datetime:
+    return START + timedelta(days=days)
+
+
+def edge_cases() -> dict[str, Sample]:
+    """Histories that once put words on top of each other or outside the picture."""
+    churn, mrr = early_churn(), late_mrr()
+    short = churn.outcome.model_copy(update={"deadline": START + timedelta(days=10)})
+    missed = churn.outcome.model_copy(update={"deadline": START + timedelta(days=20)})
+    large = mrr.outcome.model_copy(update={"baseline": 4.8e6, "target": 5.6e6})
+    together = [_step(f"s{i}", "o", "send_winback", 1 + i / 100, i % 2 == 0) for i in range(6)]
+    return {
+        "past the deadline": Sample(missed, _series([6.2, 6.1, 6.0, 5.9] * 6), [], day(25)),
+        "flat": Sample(churn.outcome, _series([6.2] * 4), [], day(4)),
+        "one reading": Sample(churn.outcome, _series([6.0]), [], day(5 / 24)),
+        "projection at target": Sample(short, _series([6.2, 5.8, 5.4, 5.0, 4.6, 4.4]), [], day(6)),
+        "millions": Sample(
+            large, _series([4.8e6 + 1e4 * i for i in range(30)]), mrr.steps, day(30)
+        ),
+        "steps moments apart": Sample(
+            churn.outcome, _series([6.2, 6.0, 5.9, 5.8]), together, day(3)
+        ),
+        "standing, no reading": Sample(standing_onboarding().outcome, [], [], day(3)),
+    }
+
+
 SAMPLES = {
     "status-early": early_churn,
     "status-late": late_mrr,

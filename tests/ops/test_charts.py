@@ -21,7 +21,15 @@ from orchestrator.models import Measurement
 from orchestrator.notices import Notice, NoticeKind
 from tests.conftest import Harness
 from tests.ops import chart_samples
-from tests.ops.chart_samples import REFERENCE, SAMPLES, START, Sample, draw_all, week_rows
+from tests.ops.chart_samples import (
+    REFERENCE,
+    SAMPLES,
+    START,
+    Sample,
+    draw_all,
+    edge_cases,
+    week_rows,
+)
 
 PHONE_CSS_PX = 360
 """A phone's thread width: the picture is scaled to this."""
@@ -54,9 +62,9 @@ def _words(fig: Figure) -> str:
     return " | ".join(t.get_text() for t in _texts(fig))
 
 
-@pytest.mark.parametrize("name", sorted(SAMPLES))
+@pytest.mark.parametrize("name", [*sorted(SAMPLES), *edge_cases()])
 def test_every_word_is_inside_the_picture_and_large_enough_on_a_phone(name: str) -> None:
-    fig, _alt = _drawn(SAMPLES[name]())
+    fig, _alt = _drawn(SAMPLES[name]() if name in SAMPLES else edge_cases()[name])
     scale = PHONE_CSS_PX / fig.bbox.width
     for text in _texts(fig):
         box = _box(text)
@@ -67,13 +75,13 @@ def test_every_word_is_inside_the_picture_and_large_enough_on_a_phone(name: str)
     assert fig.bbox.width >= 1200 and fig.dpi >= 200  # at least twice the old 600 x 300
 
 
-@pytest.mark.parametrize("name", [*sorted(SAMPLES), "digest-week"])
+@pytest.mark.parametrize("name", [*sorted(SAMPLES), *edge_cases(), "digest-week"])
 def test_no_words_run_into_each_other(name: str) -> None:
     if name == "digest-week":
         rows, since, now = week_rows()
         fig = draw_week(rows, since=since, now=now)[0]
     else:
-        fig = _drawn(SAMPLES[name]())[0]
+        fig = _drawn(SAMPLES[name]() if name in SAMPLES else edge_cases()[name])[0]
     texts = _texts(fig)
     for a, b in itertools.combinations(texts, 2):
         assert not _box(a).overlaps(_box(b)), (a.get_text(), b.get_text())
