@@ -1,9 +1,10 @@
 """What every Baton chart shares: a size that stays legible at a phone's thread width, the
 palette, numbers in the metric's own units, and dates that never run into each other.
 
-A phone shows an image about 360 CSS pixels wide. The figures are 4 inches wide at 300 dpi
-(1200 px), so one point of type is about 1.25 px on the phone: 8-point tick labels read at
-about 10 px and the 13-point headline at about 16 px."""
+A phone shows an image about 360 CSS pixels wide. The figures are 4 inches wide, so one
+point of type is about 1.25 px there whatever the resolution: 8.5-point tick labels read at
+about 10 px and the 13-point headline at about 16 px. They are drawn at 200 dpi, twice the
+old charts', and stay within 1024 x 1024 px, the largest image Teams shows."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from orchestrator.catalog import Metric, Workspace
 from orchestrator.models import Verdict
 
 WIDTH_IN = 4.0
-DPI = 300
+DPI = 200
+MAX_HEIGHT_IN = 1024 / DPI
+"""Teams shows images up to 1024 px on a side; layouts keep within this height."""
 HEADLINE_PT = 13.0
 TEXT_PT = 8.5
 SMALL_PT = 7.5

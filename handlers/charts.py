@@ -124,10 +124,10 @@ def _header(ctx: Context, measurements: Sequence[Measurement], window: Window) -
 
 
 def _layout(header: Header, legend_rows: int, key_lines: int) -> tuple[Figure, Axes, float]:
-    """A figure whose height fits the header, a plot 2.2 inches high, the legend and the key.
+    """A figure whose height fits the header, a plot 2 inches high, the legend and the key.
     Heights are in inches so the type keeps its size whatever is shown."""
     top_in = header.height()
-    plot_in, ticks_in, legend_in = 2.2, 0.42, 0.17 * legend_rows + 0.08
+    plot_in, ticks_in, legend_in = 2.0, 0.42, 0.17 * legend_rows + 0.08
     key_in = 0.17 * key_lines + (0.12 if key_lines else 0.0)
     height = top_in + plot_in + ticks_in + legend_in + key_in
     fig, _canvas = style.figure(height)

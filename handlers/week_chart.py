@@ -22,9 +22,9 @@ from handlers import render, texts
 from handlers.chart_header import Header, draw_header
 from handlers.chart_model import Chart
 
-MOST_ROWS = 8
+MOST_ROWS = 5
 """Outcomes drawn; more are named in a line under the chart (each has its own card)."""
-ROW_IN = 0.72
+ROW_IN = 0.64
 
 
 @dataclass(frozen=True)

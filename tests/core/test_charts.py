@@ -28,5 +28,5 @@ async def test_chart_of_a_running_outcome_is_a_png(harness: Harness) -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     width = int.from_bytes(png[16:20], "big")
     height = int.from_bytes(png[20:24], "big")
-    assert width == 1200 and height > 900  # twice the old 600 x 300, and taller for phones
+    assert width == 800 and 600 < height <= 1024  # phone-shaped, within Teams' 1024 x 1024
     assert outcome_id in chart.alt

@@ -158,6 +158,15 @@ def edge_cases() -> dict[str, Sample]:
     short = churn.outcome.model_copy(update={"deadline": START + timedelta(days=10)})
     missed = churn.outcome.model_copy(update={"deadline": START + timedelta(days=20)})
     large = mrr.outcome.model_copy(update={"baseline": 4.8e6, "target": 5.6e6})
+    everything = churn.outcome.model_copy(
+        update={
+            "metric": "onboarding_within_sla",
+            "direction": Direction.INCREASE,
+            "baseline": 92,
+            "target": 99,
+            "id": "o-long",
+        }
+    )
     together = [_step(f"s{i}", "o", "send_winback", 1 + i / 100, i % 2 == 0) for i in range(6)]
     return {
         "past the deadline": Sample(missed, _series([6.2, 6.1, 6.0, 5.9] * 6), [], day(25)),
@@ -169,6 +178,9 @@ def edge_cases() -> dict[str, Sample]:
         ),
         "steps moments apart": Sample(
             churn.outcome, _series([6.2, 6.0, 5.9, 5.8]), together, day(3)
+        ),
+        "everything at once": Sample(
+            everything, _series([92, 92.5, 93, 93.2, 93.9]), together[:5], day(5)
         ),
         "standing, no reading": Sample(standing_onboarding().outcome, [], [], day(3)),
     }

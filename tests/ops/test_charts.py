@@ -72,7 +72,8 @@ def test_every_word_is_inside_the_picture_and_large_enough_on_a_phone(name: str)
         assert fig.bbox.y0 - 1 <= box.y0 and box.y1 <= fig.bbox.y1 + 1, text.get_text()
         # Cap height on the phone: at least about 9 CSS px for the smallest words.
         assert float(text.get_fontsize()) * fig.dpi / 72 * scale >= 9, text.get_text()
-    assert fig.bbox.width >= 1200 and fig.dpi >= 200  # at least twice the old 600 x 300
+    assert fig.dpi >= 200  # twice the old charts' 100
+    assert fig.bbox.width == 800 and fig.bbox.height <= 1024  # Teams shows up to 1024 x 1024
 
 
 @pytest.mark.parametrize("name", [*sorted(SAMPLES), *edge_cases(), "digest-week"])
@@ -174,6 +175,14 @@ def test_alt_text_says_what_the_picture_shows() -> None:
     assert "2 approved by a person, 3 ran by itself" in alt
     _fig, empty = _drawn(chart_samples.no_readings())
     assert "no reading yet" in empty
+
+
+def test_week_view_of_many_outcomes_stays_within_teams_limits() -> None:
+    rows, since, now = week_rows()
+    fig, alt = draw_week(rows * 3, since=since, now=now)
+    assert fig.bbox.width == 800 and fig.bbox.height <= 1024
+    assert "+7 more outcomes in the cards below" in _words(fig)
+    assert alt.count("o-churn") == 3  # the alt text names them all
 
 
 def test_week_view_has_a_bar_per_outcome_with_its_verdict() -> None:
