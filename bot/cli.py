@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
+from importlib.metadata import version as package_version
 from typing import Annotated, TextIO, TypeVar
 
 import typer
@@ -30,6 +31,24 @@ app = typer.Typer(
 )
 T = TypeVar("T")
 log = logging.getLogger("baton")
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"baton {package_version('baton')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print Baton's version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Baton: outcome orchestration for Slack and Microsoft Teams."""
 
 
 def run_async(main: Callable[[], Coroutine[object, object, T]]) -> T:

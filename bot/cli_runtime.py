@@ -17,6 +17,7 @@ import typer
 from bot.bootstrap import App
 from bot.cli import app, open_baton, run_async
 from bot.clock import build_clock
+from bot.health import serve_health
 from bot.logging import configure_logging
 from bot.startup import load_settings, preflight
 
@@ -55,6 +56,13 @@ async def _web(baton: App, stop: asyncio.Event) -> None:
     await serve(baton, stop)
 
 
+def _probes(command: str, port: int) -> Role:
+    async def role(baton: App, stop: asyncio.Event) -> None:
+        await serve_health(baton, stop, process=command, port=port)
+
+    return role
+
+
 def _serve(command: str, roles: list[Role], *, separate: bool) -> None:
     async def main() -> None:
         settings = load_settings()
@@ -66,8 +74,9 @@ def _serve(command: str, roles: list[Role], *, separate: bool) -> None:
         baton = await open_baton(settings=settings, serving=True, worker_only=roles == [_worker])
         typer.echo(f"Baton {command} · {baton.workspace.name} · {baton.store_label}")
         stop = _stop_on_signals()
+        probes = [_probes(command, settings.health_port)] if settings.health_port else []
         try:
-            await asyncio.gather(*(role(baton, stop) for role in roles))
+            await asyncio.gather(*(role(baton, stop) for role in [*roles, *probes]))
         finally:
             stop.set()
             await baton.close()

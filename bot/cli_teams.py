@@ -2,44 +2,46 @@
 
 from __future__ import annotations
 
+import io
 import json
-import struct
 import uuid
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, Rectangle
 
 import bot.teams.surface  # noqa: F401  (registers Teams on the web server and gateways)
 from bot.cli_web import manifest_app
 
+MANIFEST_VERSION = "1.29"
+"""The current app manifest schema (OfficeDev/microsoft-teams-app-schema, June 2026); the
+tests validate the package against a copy of it."""
 MANIFEST_SCHEMA = (
-    "https://developer.microsoft.com/en-us/json-schemas/teams/v1.16/MicrosoftTeams.schema.json"
+    "https://developer.microsoft.com/en-us/json-schemas/teams/"
+    f"v{MANIFEST_VERSION}/MicrosoftTeams.schema.json"
 )
-BATON_BLUE = (37, 99, 235)
+BATON_BLUE = "#2563EB"
 
 
-def png(size: int, rgba: tuple[int, int, int, int], *, ring: bool = False) -> bytes:
-    """A square PNG; the outline icon is a white ring on transparency, as Teams asks."""
-    rows = []
-    for y in range(size):
-        row = bytearray([0])
-        for x in range(size):
-            distance = ((x - size / 2 + 0.5) ** 2 + (y - size / 2 + 0.5) ** 2) ** 0.5
-            inside = size * 0.3 <= distance <= size * 0.45 if ring else True
-            row += bytes(rgba if inside else (0, 0, 0, 0))
-        rows.append(bytes(row))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)
-    raw = zlib.compress(b"".join(rows))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+def icon(size: int, *, outline: bool) -> bytes:
+    """A square PNG of Baton's ring, drawn with matplotlib (no pyplot): in colour on blue,
+    or, for the outline icon Teams asks for, white on transparency."""
+    figure = Figure(figsize=(1, 1), dpi=size)
+    axes = figure.add_axes((0, 0, 1, 1))
+    axes.set_axis_off()
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    if not outline:
+        axes.add_patch(Rectangle((0, 0), 1, 1, color=BATON_BLUE))
+    # The ring is 15% of the icon thick: 0.15 inch at one inch per icon, in points.
+    axes.add_patch(Circle((0.5, 0.5), 0.3, fill=False, color="white", linewidth=0.15 * 72))
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=size, transparent=True)
+    return out.getvalue()
 
 
 def manifest(app_id: str, base_url: str) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def manifest(app_id: str, base_url: str) -> dict[str, Any]:
     domain = urlsplit(base_url).hostname or base_url
     return {
         "$schema": MANIFEST_SCHEMA,
-        "manifestVersion": "1.16",
+        "manifestVersion": MANIFEST_VERSION,
         "version": "1.0.0",
         "id": app_id,
         "developer": {
@@ -63,7 +65,7 @@ def manifest(app_id: str, base_url: str) -> dict[str, Any]:
             "toward it, and asks the approvers whenever policy says a human must decide.",
         },
         "icons": {"color": "color.png", "outline": "outline.png"},
-        "accentColor": "#2563EB",
+        "accentColor": BATON_BLUE,
         "bots": [
             {
                 "botId": app_id,
@@ -89,18 +91,23 @@ def manifest(app_id: str, base_url: str) -> dict[str, Any]:
 COMMAND_HINTS = {
     "list": "Outcomes in this workspace",
     "status": "Where an outcome stands: status <id>",
+    "check": "Measure and plan now, not at the next tick: check <id>",
     "pause": "Pause an outcome, or everything: pause <id>|all",
     "resume": "Resume: resume <id>|all",
+    "stop": "Stop an outcome for good: stop <id>",
     "audit": "The audit trail: audit <id>",
+    "policies": "The policy rules; policies remove <n> drops a learned one",
     "help": "What Baton understands",
 }
+"""Every command of handlers.commands.COMMANDS, in the order Teams lists them (a test keeps
+the two in step)."""
 
 
 def write_package(path: Path, app_id: str, base_url: str) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
         package.writestr("manifest.json", json.dumps(manifest(app_id, base_url), indent=2))
-        package.writestr("color.png", png(192, (*BATON_BLUE, 255)))
-        package.writestr("outline.png", png(32, (255, 255, 255, 255), ring=True))
+        package.writestr("color.png", icon(192, outline=False))
+        package.writestr("outline.png", icon(32, outline=True))
     return path
 
 

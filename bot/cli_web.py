@@ -59,8 +59,18 @@ async def serve(baton: App, stop: asyncio.Event) -> None:
 @manifest_app.command("slack")
 def manifest_slack(
     base_url: Annotated[
-        str, typer.Option("--base-url", help="Where Slack reaches `baton web`, e.g. https://…")
-    ],
+        str | None,
+        typer.Option("--base-url", help="Where Slack reaches `baton web`, e.g. https://…"),
+    ] = None,
+    socket_mode: Annotated[
+        bool,
+        typer.Option(
+            "--socket-mode", help="For Socket Mode (SLACK_APP_TOKEN): no public URL needed."
+        ),
+    ] = False,
 ) -> None:
     """Print the Slack app manifest (YAML) to paste at api.slack.com/apps > Create New App."""
-    typer.echo(manifest_yaml(base_url), nl=False)
+    if socket_mode == (base_url is not None):
+        typer.echo("Give either --base-url https://… or --socket-mode.", err=True)
+        raise typer.Exit(2)
+    typer.echo(manifest_yaml(None if socket_mode else base_url), nl=False)

@@ -113,8 +113,11 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(settings.log_level)
-    # httpx logs every request's full URL at INFO: a query string may carry a key.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request's full URL at INFO: a query string may carry a key. The
+    # scheduler logs two INFO lines per job run (170,000 a day per clock): only its warnings
+    # (a missed or failed run) say something an operator needs.
+    for chatty in ("httpx", "apscheduler"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     """A dead clock's lock expires after this; the standby takes over then."""
     ready_max_backlog: int = Field(default=1_000, validation_alias="BATON_READY_MAX_BACKLOG")
     """`/readyz` answers 503 while more jobs than this wait or run."""
+    health_port: int | None = Field(
+        default=None, ge=0, le=65535, validation_alias="BATON_HEALTH_PORT"
+    )
+    """`baton worker` and `baton clock`: serve GET /healthz and /readyz on this port for an
+    orchestrator's probes (`baton web` has its own on PORT); unset, no probe server."""
     log_json: bool = Field(default=True, validation_alias="BATON_LOG_JSON")
     """Structured JSON log lines (set false for plain text while developing)."""
 

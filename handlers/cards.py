@@ -32,6 +32,8 @@ class Card:
     buttons: tuple[Button, ...] = ()
     footer: str = ""
     image_png: bytes | None = field(default=None, repr=False)
+    image_alt: str = ""
+    """What the image shows, in words, for screen readers and clients that show no images."""
     literal: tuple[int, ...] = ()
     """Indices of `lines` shown exactly as written, every character as it will be sent (a
     draft): a platform renders them as preformatted text, never as markup, lists or links."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from orchestrator.actors import (
     Actor,
@@ -110,9 +111,9 @@ async def status(request: Request) -> Reply:
     used = ((texts.MODEL_TOKENS, f"{tokens.total:,}"),) if tokens.total else ()
     # Drawing takes tens of milliseconds: off the event loop, so acknowledgements stay fast.
     chart = await asyncio.to_thread(
-        outcome_chart,
+        partial(outcome_chart, now=ctx.clock.now()),
         outcome,
-        workspace.metrics[outcome.metric],
+        workspace,
         await ctx.store.measurements(outcome.id),
         steps,
     )
@@ -122,7 +123,8 @@ async def status(request: Request) -> Reply:
             fields=card.fields + used,
             progress=card.progress,
             lines=history,
-            image_png=chart,
+            image_png=chart.png,
+            image_alt=chart.alt,
         )
     )
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
 from orchestrator.catalog import Workspace
-from orchestrator.digest import Week, audit_head, week_of
+from orchestrator.digest import WEEK, Week, audit_head, week_of
 from orchestrator.evaluate import evaluate
 from orchestrator.models import Approval, ApprovalStatus, Outcome
 from orchestrator.notices import Notice
@@ -19,30 +21,36 @@ from orchestrator.store.redis_store import RedisStore
 from handlers import effects, render, texts
 from handlers.cards import Card
 from handlers.charts import outcome_chart
+from handlers.week_chart import WeekRow, week_chart
 
 
 async def digest_cards(
     store: RedisStore, workspace_of: Callable[[str], Workspace], notice: Notice
 ) -> list[Card]:
-    """Every card of one conversation's digest, charts included, in posting order."""
+    """Every card of one conversation's digest, charts included, in posting order: the
+    summary carries the week across all outcomes, each outcome's card its own chart."""
     since = datetime.fromisoformat(notice.data["since"])
-    cards, weeks, workspaces = [], [], set()
+    cards, weeks, rows, workspaces = [], [], [], set()
     for outcome_id in notice.data["outcomes"]:
         outcome = await store.outcome(outcome_id)
-        card, week = await _outcome_card(store, workspace_of(outcome.workspace), outcome, since)
+        workspace = workspace_of(outcome.workspace)
+        card, week, row = await _outcome_card(store, workspace, outcome, since)
         cards.append(card)
         weeks.append(week)
+        rows.append(row)
         workspaces.add(outcome.workspace)
     heads = [
         texts.DIGEST_AUDIT_HEAD.format(workspace=ws, head=await audit_head(store, ws))
         for ws in sorted(workspaces)
     ]
-    return [_summary(len(cards), weeks, " ".join(heads)), *cards]
+    chart = await asyncio.to_thread(partial(week_chart, since=since, now=since + WEEK), rows)
+    summary = _summary(len(cards), weeks, " ".join(heads))
+    return [replace(summary, image_png=chart.png, image_alt=chart.alt), *cards]
 
 
 async def _outcome_card(
     store: RedisStore, workspace: Workspace, outcome: Outcome, since: datetime
-) -> tuple[Card, Week]:
+) -> tuple[Card, Week, WeekRow]:
     steps = await store.steps(outcome.id)
     approvals = [
         await store.approval(approval_id_for(s.id))
@@ -55,9 +63,10 @@ async def _outcome_card(
     progress = render.progress_card(
         outcome, evaluation, steps, workspace, await store.spent(outcome.id)
     )
-    metric = workspace.metrics[outcome.metric]
     # Drawing takes tens of milliseconds: off the event loop.
-    chart = await asyncio.to_thread(outcome_chart, outcome, metric, measurements, steps)
+    chart = await asyncio.to_thread(
+        partial(outcome_chart, now=since + WEEK), outcome, workspace, measurements, steps
+    )
     worked = effects.worked(steps, outcome, workspace)
     pending = [a for a in approvals if a.status is ApprovalStatus.PENDING]
     lines = (
@@ -71,9 +80,10 @@ async def _outcome_card(
         lines=lines,
         fields=progress.fields,
         progress=progress.progress,
-        image_png=chart,
+        image_png=chart.png,
+        image_alt=chart.alt,
     )
-    return card, week_of(steps, approvals, since)
+    return card, week_of(steps, approvals, since), WeekRow(outcome, workspace, measurements, steps)
 
 
 def _pending(approvals: list[Approval], workspace: Workspace) -> str:

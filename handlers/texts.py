@@ -171,6 +171,43 @@ VERDICTS = {
     "missed": "missed",
 }
 
+# Charts: a headline, labels on the chart and the alt text read out in place of the picture
+CHART_NO_READING = "No reading yet"
+CHART_SUBTITLE = "{metric} · target {target} by {deadline}"
+CHART_STANDING_SUBTITLE = "{metric} · hold {target} within SLA"
+CHART_WINDOW = "Showing {start} to {end} · deadline {deadline} →"
+CHART_TARGET = "target {value}"
+CHART_DEADLINE = "deadline"
+CHART_TODAY = "today"
+CHART_PLAN = "straight line to target"
+CHART_PROJECTION = "projection"
+CHART_PROJECTED = "≈{value} at deadline"
+CHART_HUMAN_STEP = "step a person approved"
+CHART_AUTO_STEP = "step that ran by itself"
+CHART_STEP_KEY = "{n}  {action} · {who} · {date}"
+CHART_WHO = {"human": "approved by a person", "auto": "ran by itself"}
+CHART_MORE_STEPS = "+{count} earlier steps: see the status card"
+CHART_ALT = (
+    "Chart of {metric} for outcome {id}: now {value}, {verdict}. Target {target} by "
+    "{deadline}. {readings} readings from {first} to {last}.{projection}{steps}"
+)
+CHART_ALT_STANDING = (
+    "Chart of {metric} for outcome {id}: now {value} within SLA, {verdict}. Target {target}. "
+    "{readings} readings from {first} to {last}.{steps}"
+)
+CHART_ALT_EMPTY = "Chart of {metric} for outcome {id}: no reading yet. Target {target}."
+CHART_ALT_PROJECTION = " At this pace about {value} at the deadline."
+CHART_ALT_STEPS = " {count} steps finished: {human} approved by a person, {auto} ran by itself."
+WEEK_CHART_TITLE = "The week across {count} outcomes"
+WEEK_CHART_SUBTITLE = "Bar: way from baseline to target · tick: today's plan"
+WEEK_CHART_ROW = "{metric}: {value}"
+WEEK_CHART_VERDICT = " · {verdict}"
+WEEK_CHART_DETAIL = "{id}{change} · steps: {ran} ran, {human} approved by a person"
+WEEK_CHART_CHANGE = " · {change} this week"
+WEEK_CHART_MORE = "+{count} more outcomes in the cards below"
+WEEK_CHART_ALT = "Chart of the week across {count} outcomes. {rows}"
+WEEK_CHART_ALT_ROW = "{id} {metric}: {value}, {share:.0%} of the way to target, {verdict}."
+
 # Slack
 SLACK_REJECT_TITLE = "Reject this step"
 SLACK_REJECT_SUBMIT = "Reject"
@@ -189,7 +226,8 @@ SLACK_SOCKET = "Slack: on in Socket Mode (SLACK_APP_TOKEN)"
 SLACK_OFF = "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on)"
 SLACK_NO_SIGNING_SECRET = (
     "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not. Set SLACK_SIGNING_SECRET to the "
-    "app's signing secret (Slack app settings > Basic Information > App Credentials)."
+    "app's signing secret (Slack app settings > Basic Information > App Credentials), "
+    "or SLACK_APP_TOKEN for Socket Mode, which needs no signing secret."
 )
 
 # The console

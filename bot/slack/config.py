@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from config.settings import Settings
@@ -18,15 +19,18 @@ class SlackConfig:
 
 
 def slack_config(settings: Settings) -> SlackConfig | None:
-    """The Slack settings, None when Slack is off; a token without a secret is refused."""
+    """The Slack settings, None when Slack is off; a token without a secret is refused,
+    except in Socket Mode, where Slack signs nothing: its events come over the websocket."""
     if not settings.slack_bot_token:
         return None
-    if not settings.slack_signing_secret:
+    if not settings.slack_signing_secret and not settings.slack_app_token:
         raise ConfigError(texts.SLACK_NO_SIGNING_SECRET)
     api_url = settings.slack_api_url
     return SlackConfig(
         bot_token=settings.slack_bot_token,
-        signing_secret=settings.slack_signing_secret,
+        # Without a secret, POST /slack/events checks signatures against one nobody holds,
+        # so it refuses every HTTP request rather than trusting an empty key.
+        signing_secret=settings.slack_signing_secret or secrets.token_hex(32),
         app_token=settings.slack_app_token,
         api_url=api_url if api_url.endswith("/") else api_url + "/",
     )

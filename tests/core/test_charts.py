@@ -17,14 +17,16 @@ async def test_chart_of_a_running_outcome_is_a_png(harness: Harness) -> None:
         harness.business.advance_day()
         await harness.runtime.drain()
     outcome = await harness.store.outcome(outcome_id)
-    metric = harness.runtime.ctx.workspace_of("T1").metrics[outcome.metric]
-    png = outcome_chart(
+    chart = outcome_chart(
         outcome,
-        metric,
+        harness.runtime.ctx.workspace_of("T1"),
         await harness.store.measurements(outcome_id),
         await harness.store.steps(outcome_id),
+        now=harness.clock.now(),
     )
+    png = chart.png
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     width = int.from_bytes(png[16:20], "big")
     height = int.from_bytes(png[20:24], "big")
-    assert (width, height) == (600, 300)
+    assert width == 800 and 600 < height <= 1024  # phone-shaped, within Teams' 1024 x 1024
+    assert outcome_id in chart.alt

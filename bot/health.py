@@ -1,0 +1,54 @@
+"""Probes for the processes that serve no HTTP of their own (`baton worker`, `baton clock`):
+with BATON_HEALTH_PORT set, a tiny server answers an orchestrator's checks.
+
+- `GET /healthz`: liveness. It answers from the process's own event loop, so an answer means
+  the loop runs; a loop stuck in a blocking call cannot answer, and the probe times out.
+- `GET /readyz`: readiness, 503 while Redis does not take writes (gone or full): the process
+  can do nothing useful then, yet restarting it would not help, so it is not a liveness fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from bot.bootstrap import App
+
+log = logging.getLogger("baton.health")
+
+APP_KEY = web.AppKey("baton", App)
+NAME_KEY = web.AppKey("process", str)
+
+
+def health_app(baton: App, process: str) -> web.Application:
+    application = web.Application()
+    application[APP_KEY] = baton
+    application[NAME_KEY] = process
+    application.router.add_get("/healthz", healthz)
+    application.router.add_get("/readyz", readyz)
+    return application
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"process": request.app[NAME_KEY], "alive": True})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    problem = await request.app[APP_KEY].capacity.current(max_age_s=0)
+    body = {"process": request.app[NAME_KEY], "redis": problem or "ok"}
+    return web.json_response(body, status=503 if problem else 200)
+
+
+async def serve_health(baton: App, stop: asyncio.Event, *, process: str, port: int) -> None:
+    """Serve the probes on `port` (the configured host) until `stop`."""
+    runner = web.AppRunner(health_app(baton, process), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, baton.settings.host, port)
+    await site.start()
+    log.info("health probes on port %d (/healthz, /readyz)", port)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
