@@ -97,6 +97,7 @@ COMMAND_HINTS = {
     "stop": "Stop an outcome for good: stop <id>",
     "audit": "The audit trail: audit <id>",
     "policies": "The policy rules; policies remove <n> drops a learned one",
+    "evidence": "What Baton has measured each action to do, across outcomes",
     "help": "What Baton understands",
 }
 """Every command of handlers.commands.COMMANDS, in the order Teams lists them (a test keeps
