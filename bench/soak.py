@@ -2,14 +2,17 @@
 Redis server (started here, appendonly, on a free port), with failures injected, then a
 consistency check of everything that was said and done.
 
-Usage: python bench/soak.py [--minutes 10] [--concurrency 8] [--rate 5]
+Usage: python bench/soak.py [--minutes 10] [--concurrency 8] [--rate 5] [--hard]
 
 Traffic (signed exactly as Slack signs): new outcomes (`/outcome <statement>` by one of 40
 people, then their Confirm click), approvals (an approver's click, sometimes a second
 approver's click on the same card, sometimes a stranger's), `status <id>` and `check <id>`
 (a tick now, by the outcome's owner). Failures: at 25% a worker is killed -9 (and restarted
 a second later); at 50% Redis is shut down and started again on its append-only file; at
-70% the Slack Web API double answers 429 to everything for 15 seconds.
+70% the Slack Web API double answers 429 to everything for 15 seconds. With `--hard`, as an
+operator's worst week would have it: two clocks, a worker killed -9 every 8 seconds (mostly
+mid-job), the leading clock stopped with SIGSTOP for 20 seconds, Redis restarted on its
+append-only file, and the Slack Web API answering 500 to everything for 60 seconds.
 """
 
 from __future__ import annotations
@@ -208,7 +211,7 @@ def confirmed_outcomes(slack: SlackApiDouble) -> list[str]:
     )
 
 
-async def run(minutes: float, concurrency: int, rate: float) -> int:
+async def run(minutes: float, concurrency: int, rate: float, hard: bool = False) -> int:
     work = Path(tempfile.mkdtemp(prefix="baton-soak-"))
     redis = RedisServer(work)
     await redis.start()
@@ -224,6 +227,8 @@ async def run(minutes: float, concurrency: int, rate: float) -> int:
         "worker-b": spawn("worker", env, work / "worker-b.log"),
         "clock": spawn("clock", env, work / "clock.log"),
     }
+    if hard:
+        processes["clock-b"] = spawn("clock", env, work / "clock-b.log")
     traffic = Traffic(f"http://127.0.0.1:{env['PORT']}/slack/events", slack)
     events: list[str] = []
     try:
@@ -231,8 +236,9 @@ async def run(minutes: float, concurrency: int, rate: float) -> int:
         await _healthy(traffic.session, env["PORT"])
         seconds = minutes * 60
         began = time.monotonic()
+        inject = _inject_hard if hard else _inject
         injector = asyncio.create_task(
-            _inject(seconds, began, processes, env, work, redis, slack, events)
+            inject(seconds, began, processes, env, work, redis, slack, events)
         )
         rng = random.Random(7)
 
@@ -319,6 +325,60 @@ async def _inject(
     events.append(f"Slack API answered 429 for 15s from {start:.0f}s ({slack.refused} calls)")
 
 
+async def _inject_hard(
+    seconds: float,
+    began: float,
+    processes: dict[str, subprocess.Popen[bytes]],
+    env: dict[str, str],
+    work: Path,
+    redis: RedisServer,
+    slack: SlackApiDouble,
+    events: list[str],
+) -> None:
+    """Kills all along; a clock stopped, Redis restarted, Slack down for a minute."""
+    killer = asyncio.create_task(_kill_workers(seconds, began, processes, env, work, events))
+
+    async def at(fraction: float) -> None:
+        await asyncio.sleep(max(0.0, began + seconds * fraction - time.monotonic()))
+
+    await at(0.2)
+    clock = processes["clock"]
+    clock.send_signal(signal.SIGSTOP)
+    await asyncio.sleep(20)
+    clock.send_signal(signal.SIGCONT)
+    events.append(
+        f"leading clock stopped (SIGSTOP) for 20s at {time.monotonic() - began - 20:.0f}s"
+    )
+    await at(0.45)
+    down = await redis.restart()
+    events.append(f"Redis restarted at {time.monotonic() - began:.0f}s (down {down:.1f}s)")
+    await at(0.6)
+    slack.down(500)
+    await asyncio.sleep(60)
+    slack.up()
+    events.append(f"Slack API answered 500 for 60s from {time.monotonic() - began - 60:.0f}s")
+    await killer
+
+
+async def _kill_workers(
+    seconds: float,
+    began: float,
+    processes: dict[str, subprocess.Popen[bytes]],
+    env: dict[str, str],
+    work: Path,
+    events: list[str],
+) -> None:
+    kills = 0
+    while time.monotonic() - began < seconds - 10:
+        await asyncio.sleep(8)
+        name = ("worker-a", "worker-b")[kills % 2]
+        processes[name].kill()  # SIGKILL, usually mid-job under this traffic
+        processes[name].wait()
+        processes[name] = spawn("worker", env, work / f"{name}.log")
+        kills += 1
+    events.append(f"{kills} workers killed -9 (every 8s, alternating), each restarted at once")
+
+
 async def _healthy(session: aiohttp.ClientSession, port: str) -> None:
     for _ in range(600):
         try:
@@ -349,10 +409,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="requests per second offered")
     parser.add_argument("--channels", type=int, default=8, help="channels the 40 people use")
     parser.add_argument("--keep", action="store_true", help="keep the logs and the CRM copy")
+    parser.add_argument(
+        "--hard",
+        action="store_true",
+        help="kills all along, a stopped clock, Redis restarted, Slack down for a minute",
+    )
     args = parser.parse_args()
     sqlite3.connect(":memory:").close()
     CHANNELS[0] = args.channels
-    raise SystemExit(asyncio.run(run(args.minutes, args.concurrency, args.rate)))
+    raise SystemExit(asyncio.run(run(args.minutes, args.concurrency, args.rate, args.hard)))
 
 
 if __name__ == "__main__":
