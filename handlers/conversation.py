@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from orchestrator.actors import Actor, check_home, done_before, marked, refused_as_done
-from orchestrator.approvals import AlreadyDecided
+from orchestrator.approvals import AlreadyDecided, AlreadyVoted
 from orchestrator.catalog import Workspace
 from orchestrator.control import AlreadyConfirmed
 from orchestrator.errors import BatonError, NotAllowed, NotFound, TakenOver, TransitionRefused
 from orchestrator.intake import IntakeGone
-from orchestrator.models import ApprovalStatus
+from orchestrator.models import Approval, ApprovalStatus
 from orchestrator.parser import match_metrics
 from orchestrator.ratelimit import RateLimiter, Verdict
 from orchestrator.rules import RuleBook, derive
@@ -177,7 +178,9 @@ class Conversation:
         if not approve and not click.reason.strip():
             return [text_reply(texts.REASON_REQUIRED, private=True)]
         try:
-            await self.runtime.approvals.decide(click.value, actor_of(click), approve, click.reason)
+            decided = await self.runtime.approvals.decide(
+                click.value, actor_of(click), approve, click.reason
+            )
         except NotAllowed:
             approval = await self.runtime.ctx.store.approval(click.value)
             workspace = self.runtime.ctx.workspace_of(approval.workspace)
@@ -190,12 +193,20 @@ class Conversation:
                     private=True,
                 )
             ]
-        except AlreadyDecided as decided:
-            return [_already(decided, self.runtime.ctx.workspace_of(decided.approval.workspace))]
+        except AlreadyDecided as already:
+            return [_already(already, self.runtime.ctx.workspace_of(already.approval.workspace))]
+        except AlreadyVoted as voted:
+            return [_voted(voted.approval, click.user, self.runtime.ctx.workspace_of)]
         except BatonError as error:
             log.warning("decision failed: %s", error)
             return [text_reply(texts.SOMETHING_WRONG, private=True)]
-        return [] if approve else [await self._rule_offer(click.value)]
+        if not approve:
+            return [await self._rule_offer(click.value)]
+        if decided.status is ApprovalStatus.PENDING:  # counted; the quorum is not met yet
+            workspace = self.runtime.ctx.workspace_of(decided.workspace)
+            progress = render.quorum_line(decided, workspace)
+            return [text_reply(texts.VOTE_COUNTED.format(progress=progress), private=True)]
+        return []
 
     async def _rule_offer(self, approval_id: str) -> Reply:
         """After a rejection with a reason: the rule it suggests, one click away."""
@@ -250,6 +261,19 @@ def _already(decided: AlreadyDecided, workspace: Workspace) -> Reply:
             status=approval.status.value,
             who="@" + workspace.display(approval.decided_by or "policy"),
             when=approval.decided_at.strftime("%H:%M") if approval.decided_at else "-",
+        ),
+        private=True,
+    )
+
+
+def _voted(approval: Approval, user: str, workspace_of: Callable[[str], Workspace]) -> Reply:
+    vote = next(v for v in approval.votes if user in (v.voter, v.counts_for))
+    workspace = workspace_of(approval.workspace)
+    return text_reply(
+        texts.ALREADY_VOTED.format(
+            decided="approved" if vote.approve else "rejected",
+            when=vote.at.strftime("%H:%M"),
+            progress=render.quorum_line(approval, workspace),
         ),
         private=True,
     )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from orchestrator import quorum
 from orchestrator.catalog import Metric, Workspace
 from orchestrator.intake import Session
 from orchestrator.models import (
@@ -311,6 +312,8 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
         ("Decide by", when(approval.deadline)),
         ("Approvers", people(workspace, approval.approvers)),
     ]
+    if not quorum.is_single(approval):
+        fields.append(("Approvals", quorum_line(approval, workspace)))
     if step.params:
         fields.insert(0, ("Parameters", ", ".join(f"{k}={v}" for k, v in step.params.items())))
     draft = step.output.get("upstream", {}).get("draft") or step.output.get("draft")
@@ -345,8 +348,37 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
     )
 
 
+def quorum_line(approval: Approval, workspace: Workspace) -> str:
+    """Who has approved and who is still awaited, for an approval that needs several."""
+    yes = quorum.approved_by(approval)
+    by = texts.QUORUM_BY.format(who=people(workspace, yes)) if yes else ""
+    groups = [
+        texts.QUORUM_GROUP.format(group=name)
+        for name, members in approval.groups.items()
+        if not set(yes) & set(members)
+    ]
+    waiting = quorum.awaited(approval)
+    if approval.status is not ApprovalStatus.PENDING or quorum.met(approval):
+        awaiting = "nobody"
+    elif waiting:
+        awaiting = people(workspace, waiting) + (f" ({', '.join(groups)})" if groups else "")
+    else:
+        awaiting = texts.QUORUM_NOBODY
+    needed = max(approval.needed, len(yes) + len(groups))
+    return texts.QUORUM_PROGRESS.format(have=len(yes), needed=needed, by=by, awaiting=awaiting)
+
+
 def _decided(approval: Approval, workspace: Workspace) -> str:
-    who = "@" + workspace.display(approval.decided_by or "policy")
+    deciders = (
+        quorum.approved_by(approval)
+        if approval.status is ApprovalStatus.APPROVED and not quorum.is_single(approval)
+        else ()
+    )
+    who = (
+        people(workspace, deciders)
+        if deciders
+        else "@" + workspace.display(approval.decided_by or "policy")
+    )
     at = approval.decided_at.strftime("%H:%M") if approval.decided_at else ""
     if approval.status is ApprovalStatus.APPROVED:
         return texts.APPROVED_BY.format(who=who, when=at)

@@ -82,6 +82,12 @@ NOT_APPROVER = (
     "Your attempt was recorded."
 )
 ALREADY_DECIDED = "Already {status} by {who} at {when}."
+ALREADY_VOTED = "You have already {decided} this at {when}; each person counts once. {progress}"
+VOTE_COUNTED = "Your approval is counted. {progress}"
+QUORUM_PROGRESS = "{have} of {needed} approvals{by}; awaiting {awaiting}"
+QUORUM_BY = " (by {who})"
+QUORUM_GROUP = "one from {group}"
+QUORUM_NOBODY = "nobody left who may approve: it will expire unless someone is added"
 REASON_REQUIRED = "Please give a reason for the rejection; the planner learns from it."
 NOT_ALLOWED_CONTROL = "You are not allowed to {what}. Ask the outcome's owner or an approver."
 NOT_FOUND = "I have no outcome {id}. Try 'list'."

@@ -183,6 +183,17 @@ class Step(Record):
     """The case of a standing outcome this step belongs to (a step a person decides)."""
 
 
+class Vote(Record):
+    """One person's decision on an approval that needs several."""
+
+    voter: str
+    """Who clicked."""
+    counts_for: str
+    """Whose vote it is: the voter, or the approver the voter stands in for."""
+    approve: bool
+    at: datetime
+
+
 class Approval(Record):
     """A request for a human decision on a step: a fixed spec and a changing status."""
 
@@ -204,6 +215,14 @@ class Approval(Record):
     decided_by: str | None = None
     decided_at: datetime | None = None
     reason: str = ""
+    needed: int = 1
+    """How many different people must approve (the policy's quorum, `all` resolved to the
+    number of approvers when requested); one is a single approver's click."""
+    groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Groups that must each give one approval: name to members, as the workspace file
+    said when the approval was requested."""
+    votes: tuple[Vote, ...] = ()
+    """The decisions given so far, in order; any rejection decides the approval."""
 
 
 class AuditEvent(Record):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from orchestrator import transitions
+from orchestrator import ballot, transitions
 from orchestrator.catalog import Policy
 from orchestrator.context import Context
 from orchestrator.errors import TransitionRefused
@@ -72,9 +72,20 @@ class Ladder:
 
     async def escalate(self, approval_id: str) -> None:
         """Add the next person of the on-call chain as an approver, and page on-call."""
-        approval = await self._due(approval_id, ESCALATE_JOB)
-        if approval is None:
+        for _ in range(ballot.TRIES):
+            read = await ballot.version(self.ctx.store, approval_id)
+            approval = await self._due(approval_id, ESCALATE_JOB)
+            if approval is None:
+                return
+            try:
+                await self.ctx.store.apply(await self._escalation(approval, read))
+            except TransitionRefused as refused:
+                if ballot.raced(refused, self.ctx.keys, approval_id):
+                    continue  # a vote came first: escalate what it left
+                return  # decided in the meantime: the rung no longer applies
             return
+
+    async def _escalation(self, approval: Approval, read: str) -> Commit:
         chain = [p for p in approval.escalation if p not in approval.approvers]
         to = chain[0] if chain else None
         after = approval.model_copy(
@@ -83,15 +94,16 @@ class Ladder:
         commit = await self._rung(
             after, "approval.escalated", NoticeKind.APPROVAL_ESCALATED, {"to": to}
         )
-        # Same status, new approvers: a compare-and-set on `pending` keeps a decision that
-        # lands first from being overwritten.
+        # Same status, new approvers: a compare-and-set on `pending` and on the approval's
+        # version keeps a decision or a vote that lands first from being overwritten.
         key = self.ctx.keys.approval(approval.id)
+        ballot.advance_in(commit, self.ctx.keys, approval.id, read)
         commit.expect(key, ApprovalStatus.PENDING.value)
         commit.write(key, ApprovalStatus.PENDING.value, after.model_dump_json())
         page = _page(after, self.ctx.clock.now(), "trigger", f"escalated to {to or 'on-call'}")
         self.ctx.queue.enqueue_in(commit, PAGE_JOB, page.model_dump(mode="json"))
         commit.op("SET", paged_flag(self.ctx, approval.id), "1")
-        await self._apply(commit)
+        return commit
 
     async def _due(self, approval_id: str, rung: str) -> Approval | None:
         """The approval if the rung should fire now; re-arms a timer that fired early."""
