@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from bot.demo.simulation import Business
 from handlers.cards import Click, Reply
 from orchestrator.catalog import Workspace
-from orchestrator.models import AuditEvent, ApprovalStatus, StepStatus
+from orchestrator.models import ApprovalStatus, AuditEvent, StepStatus
 from orchestrator.store.keys import Keys
 from tests.conftest import CHANNEL, Harness, build_harness
 
@@ -34,9 +34,6 @@ def with_quorum(workspace: Workspace, approvers: tuple[str, ...], **quorum: Any)
     data["people"]["approvers"] = list(approvers)
     data["people"]["groups"] = {"finance": list(FINANCE), "support": list(SUPPORT)}
     return Workspace.model_validate(data)
-
-
-Build = Callable[..., "asyncio.Future[Harness]"]
 
 
 @pytest.fixture
@@ -132,7 +129,8 @@ async def test_all_approvers_must_approve(harnesses: Callable[..., Any]) -> None
     await harness.click("alice", "approve", approval_id)
     approval = await harness.store.approval(approval_id)
     assert approval.status is ApprovalStatus.PENDING
-    assert "2 of 3 approvals (by @carol, @alice); awaiting @bob" in await _card_text(harness, approval_id)
+    card = await _card_text(harness, approval_id)
+    assert "2 of 3 approvals (by @carol, @alice); awaiting @bob" in card
     await harness.click("bob", "approve", approval_id)
     assert (await harness.store.approval(approval_id)).status is ApprovalStatus.APPROVED
 
