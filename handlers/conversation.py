@@ -267,12 +267,12 @@ def _already(decided: AlreadyDecided, workspace: Workspace) -> Reply:
 
 
 def _voted(approval: Approval, user: str, workspace_of: Callable[[str], Workspace]) -> Reply:
-    vote = next(v for v in approval.votes if user in (v.voter, v.counts_for))
+    vote = next((v for v in approval.votes if user in (v.voter, v.counts_for)), None)
     workspace = workspace_of(approval.workspace)
     return text_reply(
         texts.ALREADY_VOTED.format(
-            decided="approved" if vote.approve else "rejected",
-            when=vote.at.strftime("%H:%M"),
+            decided="rejected" if vote is not None and not vote.approve else "approved",
+            when=vote.at.strftime("%H:%M") if vote is not None else "-",
             progress=render.quorum_line(approval, workspace),
         ),
         private=True,
