@@ -22,7 +22,7 @@ from orchestrator.models import Outcome
 from orchestrator.rules import RuleBook
 from orchestrator.runtime import Runtime
 
-from handlers import render, texts
+from handlers import absence, render, texts
 from handlers.audit_summary import summary_lines
 from handlers.cards import Card, Inbound, Reply
 from handlers.charts import outcome_chart
@@ -237,6 +237,8 @@ COMMANDS: dict[str, Command] = {
     "pause": _control("pause"),
     "resume": _control("resume"),
     "stop": _control("stop"),
+    "away": absence.away,
+    "back": absence.back,
 }
 
 

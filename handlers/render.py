@@ -310,7 +310,7 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
         ("Cost", money(workspace, approval.cost)),
         ("Audience", counted(step.audience, rows_noun(workspace, step.action, outcome.metric))),
         ("Decide by", when(approval.deadline)),
-        ("Approvers", people(workspace, approval.approvers)),
+        ("Approvers", approvers(approval, workspace)),
     ]
     if not quorum.is_single(approval):
         fields.append(("Approvals", quorum_line(approval, workspace)))
@@ -348,10 +348,34 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
     )
 
 
+def approvers(approval: Approval, workspace: Workspace) -> str:
+    """The approvers, naming who decides for those away: "@alice (away: @bob decides)"."""
+    named = []
+    for user in approval.approvers:
+        who = "@" + workspace.display(user)
+        stand_in = approval.stand_ins.get(user)
+        if stand_in and approval.status is ApprovalStatus.PENDING:
+            who = texts.STOOD_IN.format(who=who, by="@" + workspace.display(stand_in))
+        named.append(who)
+    return ", ".join(named)
+
+
+def voters(approval: Approval, workspace: Workspace, approved: bool = True) -> str:
+    """Who decided, naming a delegate with whom they decided for: "@bob for @alice"."""
+    named = []
+    for vote in approval.votes:
+        if vote.approve is approved:
+            who = "@" + workspace.display(vote.voter)
+            if vote.counts_for != vote.voter:
+                who = texts.ON_BEHALF.format(who=who, of="@" + workspace.display(vote.counts_for))
+            named.append(who)
+    return ", ".join(named)
+
+
 def quorum_line(approval: Approval, workspace: Workspace) -> str:
     """Who has approved and who is still awaited, for an approval that needs several."""
     yes = quorum.approved_by(approval)
-    by = texts.QUORUM_BY.format(who=people(workspace, yes)) if yes else ""
+    by = texts.QUORUM_BY.format(who=voters(approval, workspace)) if yes else ""
     groups = [
         texts.QUORUM_GROUP.format(group=name)
         for name, members in approval.groups.items()
@@ -369,16 +393,14 @@ def quorum_line(approval: Approval, workspace: Workspace) -> str:
 
 
 def _decided(approval: Approval, workspace: Workspace) -> str:
-    deciders = (
-        quorum.approved_by(approval)
-        if approval.status is ApprovalStatus.APPROVED and not quorum.is_single(approval)
-        else ()
-    )
-    who = (
-        people(workspace, deciders)
-        if deciders
-        else "@" + workspace.display(approval.decided_by or "policy")
-    )
+    approved = approval.status is ApprovalStatus.APPROVED
+    decisive = [v for v in approval.votes if v.approve is approved]
+    if approval.status is ApprovalStatus.EXPIRED or not decisive:
+        who = "@" + workspace.display(approval.decided_by or "policy")
+    elif approved:
+        who = voters(approval, workspace)
+    else:
+        who = voters(approval.model_copy(update={"votes": decisive[-1:]}), workspace, False)
     at = approval.decided_at.strftime("%H:%M") if approval.decided_at else ""
     if approval.status is ApprovalStatus.APPROVED:
         return texts.APPROVED_BY.format(who=who, when=at)

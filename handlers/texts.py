@@ -15,6 +15,8 @@ HELP = (
     "  check <id>            measure and plan now instead of at the next tick\n"
     "  audit <id>            the audit trail\n"
     "  policies              the policy rules; policies remove <n> drops a learned one\n"
+    "  approvals             what waits for your decision (also: what waits for me?)\n"
+    "  away until <day>, delegate @someone   hand your approvals over while away; back\n"
     "  help                  this text"
 )
 
@@ -87,6 +89,20 @@ VOTE_COUNTED = "Your approval is counted. {progress}"
 QUORUM_PROGRESS = "{have} of {needed} approvals{by}; awaiting {awaiting}"
 QUORUM_BY = " (by {who})"
 QUORUM_GROUP = "one from {group}"
+ON_BEHALF = "{who} for {of}"
+STOOD_IN = "{who} (away: {by} decides)"
+AWAY_SET = "You are away until the end of {day} (UTC); {delegate} decides your approvals meanwhile."
+AWAY_NOBODY = (
+    "You are away until the end of {day} (UTC). Nobody decides for you meanwhile: name "
+    "someone with 'away until {day}, delegate @someone'."
+)
+AWAY_NOT_ELIGIBLE = (
+    "{who} may not approve in this workspace and is not a deputy of yours in the workspace "
+    "file; nothing was changed."
+)
+AWAY_PAST = "{day} has passed; nothing was changed."
+AWAY_USAGE = "Usage: away until <YYYY-MM-DD>[, delegate @someone], or back."
+BACK = "Welcome back: your approvals are yours again."
 QUORUM_NOBODY = "nobody left who may approve: it will expire unless someone is added"
 REASON_REQUIRED = "Please give a reason for the rejection; the planner learns from it."
 NOT_ALLOWED_CONTROL = "You are not allowed to {what}. Ask the outcome's owner or an approver."

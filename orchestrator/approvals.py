@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from orchestrator import ballot, quorum, sla, transitions
+from orchestrator import ballot, delegation, quorum, sla, transitions
 from orchestrator.actors import Actor, check_home, done_before, marked, refused_as_done
 from orchestrator.cases import CASE_JOB
 from orchestrator.context import Context
+from orchestrator.delegation import Delegation
 from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
 from orchestrator.models import Approval, ApprovalStatus, Outcome, Step, StepStatus, Vote
 from orchestrator.notices import Notice, NoticeKind
@@ -48,17 +49,15 @@ class Approvals:
             approval = await self.ctx.store.approval(approval_id)
             outcome = await self.ctx.store.outcome(approval.outcome_id)
             check_home(actor, outcome.conversation, "approval", approval_id)
-            if actor.user not in approval.approvers:
-                await self._refused(approval, actor)
-                raise NotAllowed(actor.user, f"decide approval {approval_id}")
-            if approval.status is not ApprovalStatus.PENDING or quorum.voted(approval, actor.user):
+            principal = await self._principal(approval, actor)
+            if approval.status is not ApprovalStatus.PENDING or quorum.voted(approval, principal):
                 if await done_before(self.ctx.store, actor):
                     return approval
                 if approval.status is not ApprovalStatus.PENDING:
                     raise AlreadyDecided(approval)
                 raise AlreadyVoted(approval)
             vote = Vote(
-                voter=actor.user, counts_for=actor.user, approve=approve, at=self.ctx.clock.now()
+                voter=actor.user, counts_for=principal, approve=approve, at=self.ctx.clock.now()
             )
             after, commit = await self._vote(approval, outcome, actor, vote, read, reason)
             try:
@@ -74,6 +73,17 @@ class Approvals:
                 raise AlreadyDecided(current) from None
             return after
         raise AlreadyDecided(await self.ctx.store.approval(approval_id))
+
+    async def _principal(self, approval: Approval, actor: Actor) -> str:
+        """Whom `actor`'s vote counts for (themselves, or an absent approver they decide
+        for); a person who may not decide is refused, and the attempt audited."""
+        people = self.ctx.workspace_of(approval.workspace).people
+        away = await Delegation(self.ctx).absences(approval.workspace)
+        principal = delegation.counts_for(approval, actor.user, away, people)
+        if principal is None:
+            await self._refused(approval, actor)
+            raise NotAllowed(actor.user, f"decide approval {approval.id}")
+        return principal
 
     async def _vote(
         self,
@@ -121,6 +131,7 @@ class Approvals:
             subject=f"approval:{before.id}",
             outcome_id=before.outcome_id,
             detail={
+                **_on_behalf(vote),
                 "approvals": len(quorum.approved_by(after)),
                 "needed": after.needed,
                 "awaiting": list(quorum.awaited(after)),
@@ -272,8 +283,15 @@ class Approvals:
                 raise
 
 
+def _on_behalf(vote: Vote) -> dict[str, str]:
+    """`for`: whom a delegate decided for ("approved by @bob for @alice")."""
+    return {"for": vote.counts_for} if vote.counts_for != vote.voter else {}
+
+
 def _decision_detail(approval: Approval) -> dict[str, object]:
     detail: dict[str, object] = {"reason": approval.reason} if approval.reason else {}
+    if approval.votes and approval.status is not ApprovalStatus.EXPIRED:
+        detail.update(_on_behalf(approval.votes[-1]))
     if not quorum.is_single(approval):
         detail["approved_by"] = list(quorum.approved_by(approval))
         detail["needed"] = approval.needed

@@ -319,6 +319,9 @@ class People(Spec):
     groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Named groups of people (`finance: [fay, fred]`) a rule's `from_groups` can ask one
     approval from each of."""
+    deputies: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Standing deputies (`alice: [bob]`): who decides for someone away who named nobody,
+    and who may be named as their delegate even without being an approver."""
 
 
 class RateLimit(Spec):

@@ -223,6 +223,8 @@ class Approval(Record):
     said when the approval was requested."""
     votes: tuple[Vote, ...] = ()
     """The decisions given so far, in order; any rejection decides the approval."""
+    stand_ins: dict[str, str] = Field(default_factory=dict)
+    """Approvers away, to who decides for them, as last shown on the card."""
 
 
 class AuditEvent(Record):

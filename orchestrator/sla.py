@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from orchestrator import ballot, transitions
 from orchestrator.catalog import Policy
 from orchestrator.context import Context
+from orchestrator.delegation import Delegation
 from orchestrator.errors import TransitionRefused
 from orchestrator.incidents import PAGE_JOB, Incident, IncidentKind, dedup_key
 from orchestrator.models import Approval, ApprovalStatus
@@ -64,10 +65,16 @@ class Ladder:
         self.ctx = ctx
 
     async def remind(self, approval_id: str) -> None:
-        approval = await self._due(approval_id, REMIND_JOB)
-        if approval is None:
+        if await self._due(approval_id, REMIND_JOB) is None:
             return
-        commit = await self._rung(approval, "approval.reminded", NoticeKind.APPROVAL_REMINDER, {})
+        # Name on the reminder who decides for approvers away (requested before they left,
+        # or while they were away).
+        approval = await Delegation(self.ctx).refresh(approval_id)
+        stand_ins = ", ".join(f"{d} for {a}" for a, d in approval.stand_ins.items())
+        detail: dict[str, str | None] = {"stand_ins": stand_ins} if stand_ins else {}
+        commit = await self._rung(
+            approval, "approval.reminded", NoticeKind.APPROVAL_REMINDER, detail
+        )
         await self._apply(commit)
 
     async def escalate(self, approval_id: str) -> None:
