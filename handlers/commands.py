@@ -22,7 +22,7 @@ from orchestrator.models import Outcome
 from orchestrator.rules import RuleBook
 from orchestrator.runtime import Runtime
 
-from handlers import absence, render, texts
+from handlers import absence, approvals_view, render, texts
 from handlers.audit_summary import summary_lines
 from handlers.cards import Card, Inbound, Reply
 from handlers.charts import outcome_chart
@@ -239,6 +239,8 @@ COMMANDS: dict[str, Command] = {
     "stop": _control("stop"),
     "away": absence.away,
     "back": absence.back,
+    "approvals": approvals_view.approvals,
+    "what": approvals_view.what,
 }
 
 

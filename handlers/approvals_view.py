@@ -1,0 +1,72 @@
+"""`approvals` (or "what waits for me?"): a person's own list of what waits for them,
+private, with the buttons to decide from there."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator import quorum
+from orchestrator.catalog import Workspace
+from orchestrator.inbox import Waiting, waiting_for
+
+from handlers import render, texts
+from handlers.cards import Button, Card, Reply
+
+if TYPE_CHECKING:
+    from handlers.commands import Request
+
+SHOWN = 10
+"""Approvals listed with their buttons at most: a chat message holds so many."""
+_ASKS = ("waits for me", "is waiting for me", "waits for my decision")
+
+
+async def approvals(request: Request) -> Reply:
+    ctx = request.runtime.ctx
+    waiting = await waiting_for(ctx, request.actor)
+    card = waiting_card(waiting, request.user, ctx.workspace_of(request.workspace))
+    return Reply(card, private=True)
+
+
+async def what(request: Request) -> Reply:
+    """ "what waits for me?" in plain words; any other "what ..." is not a command."""
+    asked = " ".join(request.args).lower().strip(" ?")
+    if asked in _ASKS:
+        return await approvals(request)
+    workspace = request.runtime.ctx.workspace_of(request.workspace)
+    unknown = texts.UNKNOWN_COMMAND.format(word="what") + render.help_text(workspace)
+    return Reply(Card(title=unknown), private=True)
+
+
+def waiting_card(waiting: list[Waiting], user: str, workspace: Workspace) -> Card:
+    if not waiting:
+        return Card(title=texts.WAITING_NONE)
+    shown = waiting[:SHOWN]
+    lines = [_line(w, user, workspace) for w in shown]
+    if len(waiting) > SHOWN:
+        lines.append(texts.WAITING_SHOWN.format(shown=SHOWN))
+    buttons = tuple(
+        button
+        for w in shown
+        for button in (
+            Button(f"Approve {w.approval.id}", "approve", w.approval.id, "primary"),
+            Button(f"Reject {w.approval.id}", "reject", w.approval.id, "danger", True),
+        )
+    )
+    title = texts.WAITING_TITLE.format(count=len(waiting))
+    return Card(title=title, lines=tuple(lines), buttons=buttons)
+
+
+def _line(waiting: Waiting, user: str, workspace: Workspace) -> str:
+    approval = waiting.approval
+    progress = "" if quorum.is_single(approval) else " · " + render.quorum_line(approval, workspace)
+    on_behalf = ""
+    if waiting.counts_for != user:
+        on_behalf = texts.WAITING_FOR.format(who="@" + workspace.display(waiting.counts_for))
+    return texts.WAITING_LINE.format(
+        id=approval.id,
+        what=approval.what,
+        outcome=approval.outcome_id,
+        when=render.when(approval.deadline),
+        progress=progress,
+        on_behalf=on_behalf,
+    )
