@@ -178,9 +178,7 @@ class Conversation:
         if not approve and not click.reason.strip():
             return [text_reply(texts.REASON_REQUIRED, private=True)]
         try:
-            decided = await self.runtime.approvals.decide(
-                click.value, actor_of(click), approve, click.reason
-            )
+            await self.runtime.approvals.decide(click.value, actor_of(click), approve, click.reason)
         except NotAllowed:
             approval = await self.runtime.ctx.store.approval(click.value)
             workspace = self.runtime.ctx.workspace_of(approval.workspace)
@@ -200,13 +198,9 @@ class Conversation:
         except BatonError as error:
             log.warning("decision failed: %s", error)
             return [text_reply(texts.SOMETHING_WRONG, private=True)]
-        if not approve:
-            return [await self._rule_offer(click.value)]
-        if decided.status is ApprovalStatus.PENDING:  # counted; the quorum is not met yet
-            workspace = self.runtime.ctx.workspace_of(decided.workspace)
-            progress = render.quorum_line(decided, workspace)
-            return [text_reply(texts.VOTE_COUNTED.format(progress=progress), private=True)]
-        return []
+        # An approval, deciding or counted toward a quorum, is shown on the card itself,
+        # updated in place for everyone (Teams answers the click with it).
+        return [] if approve else [await self._rule_offer(click.value)]
 
     async def _rule_offer(self, approval_id: str) -> Reply:
         """After a rejection with a reason: the rule it suggests, one click away."""

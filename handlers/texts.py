@@ -85,7 +85,6 @@ NOT_APPROVER = (
 )
 ALREADY_DECIDED = "Already {status} by {who} at {when}."
 ALREADY_VOTED = "You have already {decided} this at {when}; each person counts once. {progress}"
-VOTE_COUNTED = "Your approval is counted. {progress}"
 QUORUM_PROGRESS = "{have} of {needed} approvals{by}; awaiting {awaiting}"
 QUORUM_BY = " (by {who})"
 QUORUM_GROUP = "one from {group}"

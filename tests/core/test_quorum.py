@@ -89,8 +89,7 @@ async def test_two_of_three_runs_on_the_second_approval_and_shows_who_is_awaited
         harness, approval_id
     )
 
-    said = _said(await harness.click("alice", "approve", approval_id))
-    assert "Your approval is counted. 1 of 2 approvals (by @alice); awaiting @bob, @carol" in said
+    assert await harness.click("alice", "approve", approval_id) == []
     approval = await harness.store.approval(approval_id)
     assert approval.status is ApprovalStatus.PENDING
     assert (await harness.store.step(approval.step_id)).status is StepStatus.AWAITING_APPROVAL
