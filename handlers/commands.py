@@ -22,7 +22,7 @@ from orchestrator.models import Outcome
 from orchestrator.rules import RuleBook
 from orchestrator.runtime import Runtime
 
-from handlers import absence, approvals_view, render, texts
+from handlers import absence, approvals_view, edit_command, render, texts
 from handlers.audit_summary import summary_lines
 from handlers.cards import Card, Inbound, Reply
 from handlers.charts import outcome_chart
@@ -241,6 +241,7 @@ COMMANDS: dict[str, Command] = {
     "back": absence.back,
     "approvals": approvals_view.approvals,
     "what": approvals_view.what,
+    "edit": edit_command.edit,
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from orchestrator import quorum
 from orchestrator.catalog import Metric, Workspace
+from orchestrator.edits import diff
 from orchestrator.intake import Session
 from orchestrator.models import (
     Approval,
@@ -314,6 +315,9 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
     ]
     if not quorum.is_single(approval):
         fields.append(("Approvals", quorum_line(approval, workspace)))
+    for edit in approval.edits:  # the card shows what was changed, and by whom
+        who = texts.EDITED_BY.format(who="@" + workspace.display(edit.by))
+        fields.append((who, "; ".join(diff(edit))[:1500]))
     if step.params:
         fields.insert(0, ("Parameters", ", ".join(f"{k}={v}" for k, v in step.params.items())))
     draft = step.output.get("upstream", {}).get("draft") or step.output.get("draft")

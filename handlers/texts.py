@@ -102,6 +102,13 @@ AWAY_NOT_ELIGIBLE = (
 AWAY_PAST = "{day} has passed; nothing was changed."
 AWAY_USAGE = "Usage: away until <YYYY-MM-DD>[, delegate @someone], or back."
 BACK = "Welcome back: your approvals are yours again."
+EDITED = "You approved {id} as edited:\n{changes}"
+EDIT_REFUSED = "Not edited, nothing was approved: {why}."
+EDIT_USAGE = (
+    "Usage: edit <approval id> <new draft>, or edit <approval id> <parameter>=<value> "
+    "(for example: edit a3 percent=10)."
+)
+EDITED_BY = "Edited by {who} before approving"
 WAITING_TITLE = "Waiting for your decision ({count})"
 WAITING_NONE = "Nothing waits for your decision."
 WAITING_LINE = "• {id}: {what} (outcome {outcome}) · decide by {when}{progress}{on_behalf}"

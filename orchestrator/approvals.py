@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from orchestrator import ballot, delegation, quorum, sla, transitions
+from orchestrator import ballot, delegation, edits, quorum, sla, transitions
 from orchestrator.actors import Actor, check_home, done_before, marked, refused_as_done
 from orchestrator.cases import CASE_JOB
 from orchestrator.context import Context
 from orchestrator.delegation import Delegation
+from orchestrator.edits import Change, EditRefused
 from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
-from orchestrator.models import Approval, ApprovalStatus, Outcome, Step, StepStatus, Vote
+from orchestrator.models import Approval, ApprovalStatus, Edit, Outcome, Step, StepStatus, Vote
 from orchestrator.notices import Notice, NoticeKind
-from orchestrator.steps import EXECUTE_JOB, execute_payload
+from orchestrator.policy import govern
+from orchestrator.steps import EXECUTE_JOB, cost_of, execute_payload
 from orchestrator.store.commit import Commit
 
 TICK_JOB = "tick"
@@ -37,13 +39,19 @@ class Approvals:
         self.ctx = ctx
 
     async def decide(
-        self, approval_id: str, actor: Actor, approve: bool, reason: str = ""
+        self,
+        approval_id: str,
+        actor: Actor,
+        approve: bool,
+        reason: str = "",
+        change: Change | None = None,
     ) -> Approval:
         """Record `actor`'s vote, for the tenant that owns the approval; the vote that meets
         the quorum, or any rejection, decides. Each person counts once (`AlreadyVoted`); a
         vote after the decision, or a race lost to it, raises `AlreadyDecided`; the same
         delivery run again returns the approval as its vote left it (the vote, any decision
-        and the delivery's mark are one commit). A race with another voter is tried again."""
+        and the delivery's mark are one commit). A race with another voter is tried again.
+        With `change`, the approval is of the step as corrected (`edits`)."""
         for _ in range(ballot.TRIES):
             read = await ballot.version(self.ctx.store, approval_id)
             approval = await self.ctx.store.approval(approval_id)
@@ -59,14 +67,15 @@ class Approvals:
             vote = Vote(
                 voter=actor.user, counts_for=principal, approve=approve, at=self.ctx.clock.now()
             )
-            after, commit = await self._vote(approval, outcome, actor, vote, read, reason)
+            fix = await self._edit(approval, outcome, vote, change) if change and approve else None
+            after, commit = await self._vote(approval, outcome, actor, vote, read, reason, fix)
             try:
                 await self.ctx.store.apply(commit)
             except TransitionRefused as refused:
                 current = await self.ctx.store.approval(approval_id)
                 if refused_as_done(refused):
                     return current
-                if ballot.already_voted(refused):
+                if ballot.already_voted(refused) and current.status is ApprovalStatus.PENDING:
                     raise AlreadyVoted(current) from None
                 if ballot.raced(refused, self.ctx.keys, approval_id):
                     continue  # another vote came first: count again from what it left
@@ -93,14 +102,24 @@ class Approvals:
         vote: Vote,
         read: str,
         reason: str,
+        fix: tuple[Step, Edit] | None = None,
     ) -> tuple[Approval, Commit]:
-        """The commit of one vote: the person's vote key, the approval's version, and either
-        the decision (a rejection, or the quorum met) or the approval with one more vote."""
+        """The commit of one vote: the person's vote key, the approval's version, any edit,
+        and either the decision (a rejection, or the quorum met) or one more vote."""
         commit = marked(self.ctx.store, actor)
         ballot.vote_in(commit, self.ctx.keys, approval.id, vote.counts_for, vote.voter)
         ballot.advance_in(commit, self.ctx.keys, approval.id, read)
         voted = approval.model_copy(update={"votes": (*approval.votes, vote)})
+        step = None
+        if fix is not None:
+            step, edit = fix
+            voted = voted.model_copy(update={"edits": (*voted.edits, edit), "cost": step.cost})
+            self._edit_in(commit, step, edit, approval)
         if vote.approve and not quorum.met(voted):
+            if step is not None:  # the corrected version waits for the others
+                key = self.ctx.keys.step(step.id)
+                commit.expect(key, StepStatus.AWAITING_APPROVAL.value)
+                commit.write(key, StepStatus.AWAITING_APPROVAL.value, step.model_dump_json())
             return voted, self._counted(approval, voted, outcome, vote, commit)
         status = ApprovalStatus.APPROVED if vote.approve else ApprovalStatus.REJECTED
         after = voted.model_copy(
@@ -111,7 +130,52 @@ class Approvals:
                 "reason": reason.strip()[:1000],
             }
         )
-        return after, await self._settle(approval, after, outcome, actor=actor.user, commit=commit)
+        settled = await self._settle(
+            approval, after, outcome, actor=actor.user, commit=commit, edited=step
+        )
+        return after, settled
+
+    async def _edit(
+        self, approval: Approval, outcome: Outcome, vote: Vote, change: Change
+    ) -> tuple[Step, Edit]:
+        """The step as `change` corrects it, checked again as if planned that way."""
+        if quorum.approved_by(approval):
+            raise EditRefused("others approved this version already; reject it instead")
+        step = await self.ctx.store.step(approval.step_id)
+        workspace = self.ctx.workspace_of(approval.workspace)
+        action = workspace.actions[step.action]
+        fixed = edits.edited(step, action, change)
+        fixed = fixed.model_copy(update={"cost": cost_of(action, fixed, fixed.audience)})
+        remaining = outcome.budget - await self.ctx.store.spent(outcome.id)
+        decision = govern(
+            fixed,
+            action,
+            workspace.policy,
+            extra_rules=await self.ctx.extra_rules(approval.workspace),
+            remaining_budget=remaining,
+            steps_today=0,  # the same step, already counted when it was planned
+        )
+        edits.checked(decision)
+        return fixed, edits.record(step, fixed, vote.voter, vote.at)
+
+    def _edit_in(self, commit: Commit, step: Step, edit: Edit, approval: Approval) -> None:
+        transitions.audit(
+            commit,
+            self.ctx.keys,
+            approval.workspace,
+            actor=edit.by,
+            at=edit.at,
+            action="step.edited",
+            subject=f"step:{step.id}",
+            outcome_id=approval.outcome_id,
+            detail={
+                "approval": approval.id,
+                "diff": edits.diff(edit),
+                "before": {"params": edit.params_before, "draft": edit.draft_before},
+                "after": {"params": edit.params_after, "draft": edit.draft_after},
+                "cost": step.cost,
+            },
+        )
 
     def _counted(
         self, before: Approval, after: Approval, outcome: Outcome, vote: Vote, commit: Commit
@@ -185,12 +249,20 @@ class Approvals:
             return
 
     async def _settle(
-        self, before: Approval, after: Approval, outcome: Outcome, *, actor: str, commit: Commit
+        self,
+        before: Approval,
+        after: Approval,
+        outcome: Outcome,
+        *,
+        actor: str,
+        commit: Commit,
+        edited: Step | None = None,
     ) -> Commit:
         # The step is read after the approval; a concurrent decision may have moved it on.
         # Expect the state a pending approval implies, so that race ends in the store's
         # compare-and-set refusing (one decision wins) rather than in an illegal transition.
-        loaded = await self.ctx.store.step(before.step_id)
+        # An edited step is the version approved: it is written, and it is what runs.
+        loaded = edited or await self.ctx.store.step(before.step_id)
         step = loaded.model_copy(update={"status": StepStatus.AWAITING_APPROVAL})
         now = self.ctx.clock.now()
         runs = after.status is ApprovalStatus.APPROVED or (

@@ -194,6 +194,17 @@ class Vote(Record):
     at: datetime
 
 
+class Edit(Record):
+    """An approver's correction of a step before approving it: what it was, what it is."""
+
+    by: str
+    at: datetime
+    params_before: dict[str, Any] = Field(default_factory=dict)
+    params_after: dict[str, Any] = Field(default_factory=dict)
+    draft_before: str | None = None
+    draft_after: str | None = None
+
+
 class Approval(Record):
     """A request for a human decision on a step: a fixed spec and a changing status."""
 
@@ -225,6 +236,8 @@ class Approval(Record):
     """The decisions given so far, in order; any rejection decides the approval."""
     stand_ins: dict[str, str] = Field(default_factory=dict)
     """Approvers away, to who decides for them, as last shown on the card."""
+    edits: tuple[Edit, ...] = ()
+    """Corrections made before approving; the step holds the corrected version."""
 
 
 class AuditEvent(Record):
