@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator import quorum
+from orchestrator import decision_stats, quorum
+from orchestrator.actors import check_workspace
 from orchestrator.catalog import Workspace
+from orchestrator.decision_stats import DecisionStats, percentile
 from orchestrator.inbox import Waiting, waiting_for
 
 from handlers import render, texts
@@ -22,6 +24,10 @@ _ASKS = ("waits for me", "is waiting for me", "waits for my decision")
 
 async def approvals(request: Request) -> Reply:
     ctx = request.runtime.ctx
+    if request.args[:1] == ["stats"]:
+        await check_workspace(ctx.store, request.actor)
+        stats = await decision_stats.gather(ctx.store, request.workspace)
+        return Reply(stats_card(stats, ctx.workspace_of(request.workspace)), private=True)
     waiting = await waiting_for(ctx, request.actor)
     card = waiting_card(waiting, request.user, ctx.workspace_of(request.workspace))
     return Reply(card, private=True)
@@ -70,3 +76,46 @@ def _line(waiting: Waiting, user: str, workspace: Workspace) -> str:
         progress=progress,
         on_behalf=on_behalf,
     )
+
+
+def stats_card(stats: DecisionStats, workspace: Workspace) -> Card:
+    """Decisions per approver and per action, time to decide, expiries, escalations, edits."""
+    overall = stats.overall
+    if not (overall.decided or overall.expired or stats.pending):
+        return Card(title=texts.STATS_NONE)
+    lines = [
+        texts.STATS_OVERALL.format(
+            decided=overall.decided,
+            approved=overall.approved,
+            rejected=overall.rejected,
+            expired=overall.expired,
+            pending=stats.pending,
+            median=render.span(percentile(overall.seconds, 0.5)),
+            p90=render.span(percentile(overall.seconds, 0.9)),
+        ),
+        texts.STATS_EXTRAS.format(escalations=stats.escalations, edits=stats.edits),
+        texts.STATS_APPROVERS,
+    ]
+    for user, tally in sorted(stats.approvers.items(), key=lambda item: -item[1].decided):
+        lines.append(
+            texts.STATS_APPROVER.format(
+                who="@" + workspace.display(user),
+                decided=tally.decided,
+                approved=tally.approved,
+                median=render.span(percentile(tally.seconds, 0.5)),
+                p90=render.span(percentile(tally.seconds, 0.9)),
+            )
+        )
+    lines.append(texts.STATS_ACTIONS)
+    for what, tally in sorted(stats.actions.items()):
+        rate = tally.rate
+        lines.append(
+            texts.STATS_ACTION.format(
+                what=what,
+                approved=tally.approved,
+                decided=tally.decided,
+                rate=texts.STATS_RATE.format(rate=rate) if rate is not None else "",
+                expired=texts.STATS_EXPIRED.format(expired=tally.expired) if tally.expired else "",
+            )
+        )
+    return Card(title=texts.STATS_TITLE.format(workspace=workspace.name), lines=tuple(lines))

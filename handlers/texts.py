@@ -109,6 +109,19 @@ EDIT_USAGE = (
     "(for example: edit a3 percent=10)."
 )
 EDITED_BY = "Edited by {who} before approving"
+STATS_TITLE = "Approval decisions in {workspace}"
+STATS_NONE = "No approval has been requested in this workspace yet."
+STATS_OVERALL = (
+    "{decided} decided ({approved} approved, {rejected} rejected), {expired} expired to "
+    "their default, {pending} waiting; time to decide: median {median}, p90 {p90}"
+)
+STATS_EXTRAS = "{escalations} escalated · {edits} edited before approval"
+STATS_APPROVERS = "By approver:"
+STATS_APPROVER = "• {who}: {decided} decisions ({approved} approved) · median {median}, p90 {p90}"
+STATS_ACTIONS = "By action:"
+STATS_ACTION = "• {what}: {approved} of {decided} approved{rate}{expired}"
+STATS_RATE = " ({rate:.0%})"
+STATS_EXPIRED = ", {expired} expired"
 WAITING_TITLE = "Waiting for your decision ({count})"
 WAITING_NONE = "Nothing waits for your decision."
 WAITING_LINE = "• {id}: {what} (outcome {outcome}) · decide by {when}{progress}{on_behalf}"
