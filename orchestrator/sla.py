@@ -90,6 +90,8 @@ class Ladder:
                 if ballot.raced(refused, self.ctx.keys, approval_id):
                     continue  # a vote came first: escalate what it left
                 return  # decided in the meantime: the rung no longer applies
+            # The person escalated to may be away: the card names who decides for them.
+            await Delegation(self.ctx).refresh(approval_id)
             return
 
     async def _escalation(self, approval: Approval, read: str) -> Commit:

@@ -157,3 +157,17 @@ async def test_a_reminder_names_who_decides_for_an_approver_away(
     assert approvers == "@alice, @bob (away: @alice decides)"
     events = [e.action for e in await _trail(harness, approval_id)]
     assert "approval.reminded" in events
+
+
+async def test_an_escalation_to_someone_away_names_their_delegate(
+    harnesses: Callable[..., Any],
+) -> None:
+    harness: Harness = await harnesses(escalate_after_h=2)
+    await harness.say("oscar", "away until 2027-01-10, delegate @bob")
+    await harness.state("olivia", STATEMENT)
+    approval_id = harness.gateway.buttons("approve")[-1]
+    harness.clock.advance(timedelta(hours=2))
+    await harness.runtime.drain()
+    approval = await harness.store.approval(approval_id)
+    assert "oscar" in approval.approvers and approval.stand_ins == {"oscar": "bob"}
+    assert "@oscar (away: @bob decides)" in await _card(harness, approval_id)
