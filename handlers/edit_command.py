@@ -47,8 +47,10 @@ async def edit(request: Request) -> Reply:
         workspace = request.runtime.ctx.workspace_of(current.workspace)
         who = ", ".join("@" + workspace.display(a) for a in current.approvers)
         return _private(texts.NOT_APPROVER.format(outcome=current.outcome_id, approvers=who))
-    except (AlreadyDecided, AlreadyVoted) as already:
+    except AlreadyDecided as already:
         status = already.approval.status.value
-        return _private(texts.EDIT_REFUSED.format(why=f"it is {status} already"))
+        return _private(texts.EDIT_REFUSED.format(why=texts.EDIT_DECIDED.format(status=status)))
+    except AlreadyVoted:
+        return _private(texts.EDIT_REFUSED.format(why=texts.EDIT_VOTED))
     changes = "\n".join(diff(approval.edits[-1])) if approval.edits else ""
     return _private(texts.EDITED.format(id=approval_id, changes=changes))

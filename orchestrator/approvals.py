@@ -145,7 +145,11 @@ class Approvals:
         workspace = self.ctx.workspace_of(approval.workspace)
         action = workspace.actions[step.action]
         fixed = edits.edited(step, action, change)
-        fixed = fixed.model_copy(update={"cost": cost_of(action, fixed, fixed.audience)})
+        try:
+            cost = cost_of(action, fixed, fixed.audience)
+        except BatonError as error:
+            raise EditRefused(f"the edited step's cost cannot be computed ({error})") from None
+        fixed = fixed.model_copy(update={"cost": cost})
         remaining = outcome.budget - await self.ctx.store.spent(outcome.id)
         decision = govern(
             fixed,
