@@ -22,6 +22,8 @@ from orchestrator.store.commit import Commit
 
 REMIND_JOB = "approval_remind"
 ESCALATE_JOB = "approval_escalate"
+STAND_INS_JOB = "approval_stand_ins"
+"""Right after a request: name on its card who decides for approvers already away."""
 RUNGS = (REMIND_JOB, ESCALATE_JOB)
 
 
@@ -30,7 +32,9 @@ def timer_id(approval_id: str, rung: str) -> str:
 
 
 def schedule_in(ctx: Context, commit: Commit, approval: Approval, policy: Policy) -> Commit:
-    """Add the reminder and escalation timers that fall before the approval's deadline."""
+    """Add the reminder and escalation timers that fall before the approval's deadline, and
+    the job that names the delegates of approvers away."""
+    ctx.queue.enqueue_in(commit, STAND_INS_JOB, {"approval": approval.id})
     rungs = ((REMIND_JOB, policy.remind_after_h), (ESCALATE_JOB, policy.escalate_after_h))
     for rung, hours in rungs:
         if hours is None:
@@ -76,6 +80,11 @@ class Ladder:
             approval, "approval.reminded", NoticeKind.APPROVAL_REMINDER, detail
         )
         await self._apply(commit)
+
+    async def stand_ins(self, approval_id: str) -> None:
+        """A request's card names who decides for its approvers away (a no-op when nobody
+        is away: nothing is written)."""
+        await Delegation(self.ctx).refresh(approval_id)
 
     async def escalate(self, approval_id: str) -> None:
         """Add the next person of the on-call chain as an approver, and page on-call."""

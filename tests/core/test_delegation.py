@@ -171,3 +171,13 @@ async def test_an_escalation_to_someone_away_names_their_delegate(
     approval = await harness.store.approval(approval_id)
     assert "oscar" in approval.approvers and approval.stand_ins == {"oscar": "bob"}
     assert "@oscar (away: @bob decides)" in await _card(harness, approval_id)
+
+
+async def test_a_request_made_while_an_approver_is_away_names_the_delegate(
+    harnesses: Callable[..., Any],
+) -> None:
+    harness: Harness = await harnesses()
+    await harness.say("alice", "away until 2027-01-10, delegate @bob")
+    await harness.state("olivia", STATEMENT)
+    approval_id = harness.gateway.buttons("approve")[-1]
+    assert "Approvers: @alice (away: @bob decides), @bob" in await _card(harness, approval_id)
