@@ -24,7 +24,7 @@ from orchestrator.models import Outcome
 from orchestrator.rules import RuleBook
 from orchestrator.runtime import Runtime
 
-from handlers import effects, render, texts
+from handlers import absence, approvals_view, edit_command, effects, render, texts
 from handlers.audit_summary import summary_lines
 from handlers.cards import Card, Inbound, Reply
 from handlers.charts import outcome_chart
@@ -248,6 +248,11 @@ COMMANDS: dict[str, Command] = {
     "pause": _control("pause"),
     "resume": _control("resume"),
     "stop": _control("stop"),
+    "away": absence.away,
+    "back": absence.back,
+    "approvals": approvals_view.approvals,
+    "what": approvals_view.what,
+    "edit": edit_command.edit,
 }
 
 

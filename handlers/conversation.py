@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from orchestrator.actors import Actor, check_home, done_before, marked, refused_as_done
-from orchestrator.approvals import AlreadyDecided
+from orchestrator.approvals import AlreadyDecided, AlreadyVoted
 from orchestrator.catalog import Workspace
 from orchestrator.control import AlreadyConfirmed
 from orchestrator.errors import BatonError, NotAllowed, NotFound, TakenOver, TransitionRefused
 from orchestrator.intake import IntakeGone
-from orchestrator.models import ApprovalStatus
+from orchestrator.models import Approval, ApprovalStatus
 from orchestrator.parser import match_metrics
 from orchestrator.ratelimit import RateLimiter, Verdict
 from orchestrator.rules import RuleBook, derive
@@ -190,11 +191,15 @@ class Conversation:
                     private=True,
                 )
             ]
-        except AlreadyDecided as decided:
-            return [_already(decided, self.runtime.ctx.workspace_of(decided.approval.workspace))]
+        except AlreadyDecided as already:
+            return [_already(already, self.runtime.ctx.workspace_of(already.approval.workspace))]
+        except AlreadyVoted as voted:
+            return [_voted(voted.approval, click.user, self.runtime.ctx.workspace_of)]
         except BatonError as error:
             log.warning("decision failed: %s", error)
             return [text_reply(texts.SOMETHING_WRONG, private=True)]
+        # An approval, deciding or counted toward a quorum, is shown on the card itself,
+        # updated in place for everyone (Teams answers the click with it).
         return [] if approve else [await self._rule_offer(click.value)]
 
     async def _rule_offer(self, approval_id: str) -> Reply:
@@ -250,6 +255,19 @@ def _already(decided: AlreadyDecided, workspace: Workspace) -> Reply:
             status=approval.status.value,
             who="@" + workspace.display(approval.decided_by or "policy"),
             when=approval.decided_at.strftime("%H:%M") if approval.decided_at else "-",
+        ),
+        private=True,
+    )
+
+
+def _voted(approval: Approval, user: str, workspace_of: Callable[[str], Workspace]) -> Reply:
+    vote = next((v for v in approval.votes if user in (v.voter, v.counts_for)), None)
+    workspace = workspace_of(approval.workspace)
+    return text_reply(
+        texts.ALREADY_VOTED.format(
+            decided="rejected" if vote is not None and not vote.approve else "approved",
+            when=vote.at.strftime("%H:%M") if vote is not None else "-",
+            progress=render.quorum_line(approval, workspace),
         ),
         private=True,
     )

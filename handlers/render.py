@@ -6,7 +6,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from orchestrator import quorum
 from orchestrator.catalog import Metric, Workspace
+from orchestrator.edits import diff
 from orchestrator.intake import Session
 from orchestrator.models import (
     Approval,
@@ -309,8 +311,13 @@ def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: W
         ("Cost", money(workspace, approval.cost)),
         ("Audience", effects.audience(step, workspace, _counter(workspace, step, outcome))),
         ("Decide by", when(approval.deadline)),
-        ("Approvers", people(workspace, approval.approvers)),
+        ("Approvers", approvers(approval, workspace)),
     ]
+    if not quorum.is_single(approval):
+        fields.append(("Approvals", quorum_line(approval, workspace)))
+    for edit in approval.edits:  # the card shows what was changed, and by whom
+        who = texts.EDITED_BY.format(who="@" + workspace.display(edit.by))
+        fields.append((who, "; ".join(diff(edit))[:1500]))
     if step.params:
         fields.insert(0, ("Parameters", ", ".join(f"{k}={v}" for k, v in step.params.items())))
     draft = step.output.get("upstream", {}).get("draft") or step.output.get("draft")
@@ -348,8 +355,59 @@ def _counter(workspace: Workspace, step: Step, outcome: Outcome) -> Callable[[in
     return lambda count: counted(count, plural)
 
 
+def approvers(approval: Approval, workspace: Workspace) -> str:
+    """The approvers, naming who decides for those away: "@alice (away: @bob decides)"."""
+    named = []
+    for user in approval.approvers:
+        who = "@" + workspace.display(user)
+        stand_in = approval.stand_ins.get(user)
+        if stand_in and approval.status is ApprovalStatus.PENDING:
+            who = texts.STOOD_IN.format(who=who, by="@" + workspace.display(stand_in))
+        named.append(who)
+    return ", ".join(named)
+
+
+def voters(approval: Approval, workspace: Workspace, approved: bool = True) -> str:
+    """Who decided, naming a delegate with whom they decided for: "@bob for @alice"."""
+    named = []
+    for vote in approval.votes:
+        if vote.approve is approved:
+            who = "@" + workspace.display(vote.voter)
+            if vote.counts_for != vote.voter:
+                who = texts.ON_BEHALF.format(who=who, of="@" + workspace.display(vote.counts_for))
+            named.append(who)
+    return ", ".join(named)
+
+
+def quorum_line(approval: Approval, workspace: Workspace) -> str:
+    """Who has approved and who is still awaited, for an approval that needs several."""
+    yes = quorum.approved_by(approval)
+    by = texts.QUORUM_BY.format(who=voters(approval, workspace)) if yes else ""
+    groups = [
+        texts.QUORUM_GROUP.format(group=name)
+        for name, members in approval.groups.items()
+        if not set(yes) & set(members)
+    ]
+    waiting = quorum.awaited(approval)
+    if approval.status is not ApprovalStatus.PENDING or quorum.met(approval):
+        awaiting = "nobody"
+    elif waiting:
+        awaiting = people(workspace, waiting) + (f" ({', '.join(groups)})" if groups else "")
+    else:
+        awaiting = texts.QUORUM_NOBODY
+    needed = max(approval.needed, len(yes) + len(groups))
+    return texts.QUORUM_PROGRESS.format(have=len(yes), needed=needed, by=by, awaiting=awaiting)
+
+
 def _decided(approval: Approval, workspace: Workspace) -> str:
-    who = "@" + workspace.display(approval.decided_by or "policy")
+    approved = approval.status is ApprovalStatus.APPROVED
+    decisive = [v for v in approval.votes if v.approve is approved]
+    if approval.status is ApprovalStatus.EXPIRED or not decisive:
+        who = "@" + workspace.display(approval.decided_by or "policy")
+    elif approved:
+        who = voters(approval, workspace)
+    else:
+        who = voters(approval.model_copy(update={"votes": decisive[-1:]}), workspace, False)
     at = approval.decided_at.strftime("%H:%M") if approval.decided_at else ""
     if approval.status is ApprovalStatus.APPROVED:
         return texts.APPROVED_BY.format(who=who, when=at)

@@ -16,6 +16,8 @@ HELP = (
     "  audit <id>            the audit trail\n"
     "  policies              the policy rules; policies remove <n> drops a learned one\n"
     "  evidence              what earlier steps measured against their control groups\n"
+    "  approvals             what waits for your decision (also: what waits for me?)\n"
+    "  away until <day>, delegate @someone   hand your approvals over while away; back\n"
     "  help                  this text"
 )
 
@@ -83,6 +85,52 @@ NOT_APPROVER = (
     "Your attempt was recorded."
 )
 ALREADY_DECIDED = "Already {status} by {who} at {when}."
+ALREADY_VOTED = "You have already {decided} this at {when}; each person counts once. {progress}"
+QUORUM_PROGRESS = "{have} of {needed} approvals{by}; awaiting {awaiting}"
+QUORUM_BY = " (by {who})"
+QUORUM_GROUP = "one from {group}"
+ON_BEHALF = "{who} for {of}"
+STOOD_IN = "{who} (away: {by} decides)"
+AWAY_SET = "You are away until the end of {day} (UTC); {delegate} decides your approvals meanwhile."
+AWAY_NOBODY = (
+    "You are away until the end of {day} (UTC). Nobody decides for you meanwhile: name "
+    "someone with 'away until {day}, delegate @someone'."
+)
+AWAY_NOT_ELIGIBLE = (
+    "{who} may not approve in this workspace and is not a deputy of yours in the workspace "
+    "file; nothing was changed."
+)
+AWAY_PAST = "{day} has passed; nothing was changed."
+AWAY_USAGE = "Usage: away until <YYYY-MM-DD>[, delegate @someone], or back."
+BACK = "Welcome back: your approvals are yours again."
+EDITED = "You approved {id} as edited:\n{changes}"
+EDIT_REFUSED = "Not edited, nothing was approved: {why}."
+EDIT_DECIDED = "it is {status} already"
+EDIT_VOTED = "you have decided it already (each person counts once)"
+EDIT_USAGE = (
+    "Usage: edit <approval id> <new draft>, or edit <approval id> <parameter>=<value> "
+    "(for example: edit a3 percent=10)."
+)
+EDITED_BY = "Edited by {who} before approving"
+STATS_TITLE = "Approval decisions in {workspace}"
+STATS_NONE = "No approval has been requested in this workspace yet."
+STATS_OVERALL = (
+    "{decided} decided ({approved} approved, {rejected} rejected), {expired} expired to "
+    "their default, {pending} waiting; time to decide: median {median}, p90 {p90}"
+)
+STATS_EXTRAS = "{escalations} escalated · {edits} edited before approval"
+STATS_APPROVERS = "By approver:"
+STATS_APPROVER = "• {who}: {decided} decisions ({approved} approved) · median {median}, p90 {p90}"
+STATS_ACTIONS = "By action:"
+STATS_ACTION = "• {what}: {approved} of {decided} approved{rate}{expired}"
+STATS_RATE = " ({rate:.0%})"
+STATS_EXPIRED = ", {expired} expired"
+WAITING_TITLE = "Waiting for your decision ({count})"
+WAITING_NONE = "Nothing waits for your decision."
+WAITING_LINE = "• {id}: {what} (outcome {outcome}) · decide by {when}{progress}{on_behalf}"
+WAITING_FOR = " · for {who}, who is away"
+WAITING_SHOWN = "The {shown} soonest are shown; the others wait after them."
+QUORUM_NOBODY = "nobody left who may approve: it will expire unless someone is added"
 REASON_REQUIRED = "Please give a reason for the rejection; the planner learns from it."
 NOT_ALLOWED_CONTROL = "You are not allowed to {what}. Ask the outcome's owner or an approver."
 NOT_FOUND = "I have no outcome {id}. Try 'list'."

@@ -295,12 +295,24 @@ class Rule(Spec):
     param: str | None = None
     op: Literal["<", "<=", ">", ">=", "==", "!="] | None = None
     value: float | str | None = None
+    approvals: int | Literal["all"] | None = None
+    """For `approve`: how many different approvers must approve, or `all` of them."""
+    from_groups: tuple[str, ...] = ()
+    """For `approve`: one approval from each of these groups of `people.groups`."""
 
     @model_validator(mode="after")
     def _param_complete(self) -> Rule:
         given = [self.param is not None, self.op is not None, self.value is not None]
         if any(given) and not all(given):
             raise ValueError("a parameter condition needs param, op and value together")
+        return self
+
+    @model_validator(mode="after")
+    def _quorum_needs_approve(self) -> Rule:
+        if (self.approvals is not None or self.from_groups) and self.decide != "approve":
+            raise ValueError("approvals and from_groups apply to a rule that decides approve")
+        if isinstance(self.approvals, int) and self.approvals < 1:
+            raise ValueError("approvals must be at least 1, or all")
         return self
 
 
@@ -331,6 +343,12 @@ class People(Spec):
     """The escalation chain, first to last."""
     names: dict[str, str] = Field(default_factory=dict)
     """Display names by user id."""
+    groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Named groups of people (`finance: [fay, fred]`) a rule's `from_groups` can ask one
+    approval from each of."""
+    deputies: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Standing deputies (`alice: [bob]`): who decides for someone away who named nobody,
+    and who may be named as their delegate even without being an approver."""
 
 
 class RateLimit(Spec):
@@ -411,6 +429,13 @@ class Workspace(Spec):
                         f"actions.{name}",
                         f"a {kind} action needs {field}",
                     )
+        for i, rule in enumerate(self.policy.rules):
+            for group in rule.from_groups:
+                _need(
+                    group in self.people.groups,
+                    f"policy.rules.{i}.from_groups",
+                    f"unknown group {group!r} (people.groups names them)",
+                )
         for metric, plays in self.playbooks.items():
             _need(metric in self.metrics, f"playbooks.{metric}", "unknown metric")
             for i, play in enumerate(plays):

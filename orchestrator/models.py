@@ -231,6 +231,28 @@ class Step(Record):
     """Its incremental effect against the control group, once its window has passed."""
 
 
+class Vote(Record):
+    """One person's decision on an approval that needs several."""
+
+    voter: str
+    """Who clicked."""
+    counts_for: str
+    """Whose vote it is: the voter, or the approver the voter stands in for."""
+    approve: bool
+    at: datetime
+
+
+class Edit(Record):
+    """An approver's correction of a step before approving it: what it was, what it is."""
+
+    by: str
+    at: datetime
+    params_before: dict[str, Any] = Field(default_factory=dict)
+    params_after: dict[str, Any] = Field(default_factory=dict)
+    draft_before: str | None = None
+    draft_after: str | None = None
+
+
 class Approval(Record):
     """A request for a human decision on a step: a fixed spec and a changing status."""
 
@@ -255,6 +277,18 @@ class Approval(Record):
     evidence: dict[str, float] = Field(default_factory=dict)
     """What earlier runs of the same action and parameters measured, pooled: `runs`,
     `effect`, `low`, `high` (in the metric, per 100 entities treated); empty if none."""
+    needed: int = 1
+    """How many different people must approve (the policy's quorum, `all` resolved to the
+    number of approvers when requested); one is a single approver's click."""
+    groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Groups that must each give one approval: name to members, as the workspace file
+    said when the approval was requested."""
+    votes: tuple[Vote, ...] = ()
+    """The decisions given so far, in order; any rejection decides the approval."""
+    stand_ins: dict[str, str] = Field(default_factory=dict)
+    """Approvers away, to who decides for them, as last shown on the card."""
+    edits: tuple[Edit, ...] = ()
+    """Corrections made before approving; the step holds the corrected version."""
 
 
 class AuditEvent(Record):

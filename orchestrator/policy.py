@@ -11,6 +11,7 @@ from typing import Any
 
 from orchestrator.catalog import Action, Policy, Rule, Workspace
 from orchestrator.models import Lane, Step
+from orchestrator.quorum import SINGLE, Quorum, of_rules
 
 _RISK = {"low": 0, "medium": 1, "high": 2}
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -34,6 +35,8 @@ class Decision:
     verdict: str  # auto | approve | forbid
     rule: str
     reason: str
+    quorum: Quorum = SINGLE
+    """For `approve`: the approvals the matching rules ask for together."""
 
     def __str__(self) -> str:
         return f"{self.verdict} ({self.rule})"
@@ -94,7 +97,8 @@ def govern(
     if not matching:
         return Decision(policy.default, "default", "no rule matched")
     strictest = max(matching, key=lambda r: _STRICTNESS[r.decide])
-    return Decision(strictest.decide, strictest.name, f"rule {strictest.name!r}")
+    quorum = of_rules(matching) if strictest.decide == "approve" else SINGLE
+    return Decision(strictest.decide, strictest.name, f"rule {strictest.name!r}", quorum)
 
 
 def sends_draft(action: Action, workspace: Workspace) -> bool:

@@ -26,7 +26,7 @@ from orchestrator.notices import NOTIFY, Notice, Notifier
 from orchestrator.paging import Pager, Pagers
 from orchestrator.planner import Planner, PlaybookPlanner
 from orchestrator.runtime_ops import dead_letter_incident, page_incident_notice, take_over_lease
-from orchestrator.sla import ESCALATE_JOB, REMIND_JOB, Ladder
+from orchestrator.sla import ESCALATE_JOB, REMIND_JOB, STAND_INS_JOB, Ladder
 from orchestrator.standing import Standing
 from orchestrator.steps import APPROVAL_TIMEOUT_JOB, EXECUTE_JOB
 from orchestrator.worker import JobHandler, Worker
@@ -73,6 +73,7 @@ class Runtime:
             APPROVAL_TIMEOUT_JOB: lambda job: self.approvals.expire(job.payload["approval"]),
             REMIND_JOB: lambda job: self.ladder.remind(job.payload["approval"]),
             ESCALATE_JOB: lambda job: self.ladder.escalate(job.payload["approval"]),
+            STAND_INS_JOB: lambda job: self.ladder.stand_ins(job.payload["approval"]),
             PAGE_JOB: self._page,
             DIGEST_JOB: self._digest,
             **case_jobs(self.ctx, self.cases),

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from orchestrator import transitions
+from orchestrator import ballot, transitions
 from orchestrator.catalog import Policy
 from orchestrator.context import Context
+from orchestrator.delegation import Delegation
 from orchestrator.errors import TransitionRefused
 from orchestrator.incidents import PAGE_JOB, Incident, IncidentKind, dedup_key
 from orchestrator.models import Approval, ApprovalStatus
@@ -21,6 +22,8 @@ from orchestrator.store.commit import Commit
 
 REMIND_JOB = "approval_remind"
 ESCALATE_JOB = "approval_escalate"
+STAND_INS_JOB = "approval_stand_ins"
+"""Right after a request: name on its card who decides for approvers already away."""
 RUNGS = (REMIND_JOB, ESCALATE_JOB)
 
 
@@ -29,7 +32,9 @@ def timer_id(approval_id: str, rung: str) -> str:
 
 
 def schedule_in(ctx: Context, commit: Commit, approval: Approval, policy: Policy) -> Commit:
-    """Add the reminder and escalation timers that fall before the approval's deadline."""
+    """Add the reminder and escalation timers that fall before the approval's deadline, and
+    the job that names the delegates of approvers away."""
+    ctx.queue.enqueue_in(commit, STAND_INS_JOB, {"approval": approval.id})
     rungs = ((REMIND_JOB, policy.remind_after_h), (ESCALATE_JOB, policy.escalate_after_h))
     for rung, hours in rungs:
         if hours is None:
@@ -64,17 +69,41 @@ class Ladder:
         self.ctx = ctx
 
     async def remind(self, approval_id: str) -> None:
-        approval = await self._due(approval_id, REMIND_JOB)
-        if approval is None:
+        if await self._due(approval_id, REMIND_JOB) is None:
             return
-        commit = await self._rung(approval, "approval.reminded", NoticeKind.APPROVAL_REMINDER, {})
+        # Name on the reminder who decides for approvers away (requested before they left,
+        # or while they were away).
+        approval = await Delegation(self.ctx).refresh(approval_id)
+        stand_ins = ", ".join(f"{d} for {a}" for a, d in approval.stand_ins.items())
+        detail: dict[str, str | None] = {"stand_ins": stand_ins} if stand_ins else {}
+        commit = await self._rung(
+            approval, "approval.reminded", NoticeKind.APPROVAL_REMINDER, detail
+        )
         await self._apply(commit)
+
+    async def stand_ins(self, approval_id: str) -> None:
+        """A request's card names who decides for its approvers away (a no-op when nobody
+        is away: nothing is written)."""
+        await Delegation(self.ctx).refresh(approval_id)
 
     async def escalate(self, approval_id: str) -> None:
         """Add the next person of the on-call chain as an approver, and page on-call."""
-        approval = await self._due(approval_id, ESCALATE_JOB)
-        if approval is None:
+        for _ in range(ballot.TRIES):
+            read = await ballot.version(self.ctx.store, approval_id)
+            approval = await self._due(approval_id, ESCALATE_JOB)
+            if approval is None:
+                return
+            try:
+                await self.ctx.store.apply(await self._escalation(approval, read))
+            except TransitionRefused as refused:
+                if ballot.raced(refused, self.ctx.keys, approval_id):
+                    continue  # a vote came first: escalate what it left
+                return  # decided in the meantime: the rung no longer applies
+            # The person escalated to may be away: the card names who decides for them.
+            await Delegation(self.ctx).refresh(approval_id)
             return
+
+    async def _escalation(self, approval: Approval, read: str) -> Commit:
         chain = [p for p in approval.escalation if p not in approval.approvers]
         to = chain[0] if chain else None
         after = approval.model_copy(
@@ -83,15 +112,16 @@ class Ladder:
         commit = await self._rung(
             after, "approval.escalated", NoticeKind.APPROVAL_ESCALATED, {"to": to}
         )
-        # Same status, new approvers: a compare-and-set on `pending` keeps a decision that
-        # lands first from being overwritten.
+        # Same status, new approvers: a compare-and-set on `pending` and on the approval's
+        # version keeps a decision or a vote that lands first from being overwritten.
         key = self.ctx.keys.approval(approval.id)
+        ballot.advance_in(commit, self.ctx.keys, approval.id, read)
         commit.expect(key, ApprovalStatus.PENDING.value)
         commit.write(key, ApprovalStatus.PENDING.value, after.model_dump_json())
         page = _page(after, self.ctx.clock.now(), "trigger", f"escalated to {to or 'on-call'}")
         self.ctx.queue.enqueue_in(commit, PAGE_JOB, page.model_dump(mode="json"))
         commit.op("SET", paged_flag(self.ctx, approval.id), "1")
-        await self._apply(commit)
+        return commit
 
     async def _due(self, approval_id: str, rung: str) -> Approval | None:
         """The approval if the rung should fire now; re-arms a timer that fired early."""

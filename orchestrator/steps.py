@@ -15,6 +15,7 @@ from orchestrator.models import Approval, Holdout, Outcome, Step, StepStatus
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import Proposal
 from orchestrator.policy import Decision, govern, missing_draft
+from orchestrator.quorum import SINGLE, Quorum, resolve
 from orchestrator.store.commit import Commit
 from orchestrator.templates import render_number
 
@@ -191,7 +192,7 @@ def _apply_decision(
         if queue_execution:
             ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
     elif status is StepStatus.AWAITING_APPROVAL:
-        _request_approval(ctx, outcome, workspace, after, commit, now, pooled)
+        _request_approval(ctx, outcome, workspace, after, commit, now, pooled, decision.quorum)
     else:
         ctx.notify(
             commit,
@@ -236,8 +237,10 @@ def _request_approval(
     commit: Commit,
     now: datetime,
     pooled: Evidence | None = None,
+    asked: Quorum = SINGLE,
 ) -> None:
     policy = workspace.policy
+    quorum = resolve(asked, outcome.approvers, workspace.people)
     approval = Approval(
         id=approval_id_for(step.id),
         step_id=step.id,
@@ -247,7 +250,9 @@ def _request_approval(
         why=step.rationale,
         expected_impact=step.expected_impact,
         cost=step.cost,
-        approvers=outcome.approvers,
+        approvers=quorum.approvers,
+        needed=quorum.needed,
+        groups=quorum.groups,
         escalation=workspace.people.on_call,
         requested_at=now,
         deadline=now + timedelta(hours=policy.approval_timeout_h),

@@ -1,0 +1,107 @@
+"""Decision analytics: who decides, how fast, and how often each action is approved.
+
+Read from the audit trail (which approvals were requested, escalated) and the approval
+records (every vote with its time, edits, the outcome): nothing extra is written when
+people decide, so the figures cover every approval ever requested in the workspace.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from orchestrator.errors import NotFound
+from orchestrator.models import Approval, ApprovalStatus, Vote
+from orchestrator.store.redis_store import RedisStore
+
+
+@dataclass
+class Tally:
+    approved: int = 0
+    rejected: int = 0
+    expired: int = 0
+    seconds: list[float] = field(default_factory=list)
+    """Time from the request to each decision counted here."""
+
+    @property
+    def decided(self) -> int:
+        return self.approved + self.rejected
+
+    @property
+    def rate(self) -> float | None:
+        """Share approved of those people decided; None before any decision."""
+        return self.approved / self.decided if self.decided else None
+
+
+@dataclass
+class DecisionStats:
+    approvers: dict[str, Tally]
+    actions: dict[str, Tally]
+    overall: Tally
+    escalations: int
+    edits: int
+    pending: int
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """The nearest-rank percentile (`share` in 0..1) of `values`; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _count(tally: Tally, approve: bool, seconds: float) -> None:
+    if approve:
+        tally.approved += 1
+    else:
+        tally.rejected += 1
+    tally.seconds.append(seconds)
+
+
+def _votes(approval: Approval) -> tuple[Vote, ...]:
+    """Each decision given; an approval decided before votes were kept, as one vote."""
+    if approval.votes or approval.decided_by is None or approval.decided_at is None:
+        return approval.votes
+    approve = approval.status is ApprovalStatus.APPROVED
+    vote = Vote(
+        voter=approval.decided_by,
+        counts_for=approval.decided_by,
+        approve=approve,
+        at=approval.decided_at,
+    )
+    return (vote,)
+
+
+async def gather(store: RedisStore, workspace: str) -> DecisionStats:
+    events = await store.audit_chain(workspace)
+    ids = [e.subject.split(":", 1)[1] for e in events if e.action == "approval.requested"]
+    stats = DecisionStats(defaultdict(Tally), defaultdict(Tally), Tally(), 0, 0, 0)
+    stats.escalations = sum(1 for e in events if e.action == "approval.escalated")
+    for approval_id in dict.fromkeys(ids):
+        try:
+            approval = await store.approval(approval_id)
+        except NotFound:
+            continue
+        _add(stats, approval)
+    return stats
+
+
+def _add(stats: DecisionStats, approval: Approval) -> None:
+    action = stats.actions[approval.what]
+    stats.edits += len(approval.edits)
+    for vote in _votes(approval):
+        waited = (vote.at - approval.requested_at).total_seconds()
+        _count(stats.approvers[vote.voter], vote.approve, waited)
+    if approval.status is ApprovalStatus.PENDING:
+        stats.pending += 1
+    elif approval.status is ApprovalStatus.EXPIRED:
+        action.expired += 1
+        stats.overall.expired += 1
+    elif approval.decided_at is not None:
+        waited = (approval.decided_at - approval.requested_at).total_seconds()
+        approved = approval.status is ApprovalStatus.APPROVED
+        _count(action, approved, waited)
+        _count(stats.overall, approved, waited)
