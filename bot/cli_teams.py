@@ -98,10 +98,15 @@ COMMAND_HINTS = {
     "audit": "The audit trail: audit <id>",
     "policies": "The policy rules; policies remove <n> drops a learned one",
     "evidence": "What Baton has measured each action to do, across outcomes",
-    "help": "What Baton understands",
+    "approvals": "What waits for your decision, as approver or stand-in",
+    "edit": "Correct a step before approving it: edit <approval> <change>",
+    "away": "Hand your approvals over: away until <day>, delegate @someone (back ends it)",
 }
-"""Every command of handlers.commands.COMMANDS, in the order Teams lists them (a test keeps
-the two in step)."""
+"""The commands Teams offers, in its order. Teams takes at most 12 per scope, so these are
+all of handlers.commands.COMMANDS but `UNLISTED` (a test keeps them in step)."""
+UNLISTED = frozenset({"help", "back", "what"})
+"""Commands Teams does not offer: `help` is what any unknown word answers, `back` ends
+`away` (its hint says so), `what` is "what waits for me?", the words of `approvals`."""
 
 
 def write_package(path: Path, app_id: str, base_url: str) -> Path:

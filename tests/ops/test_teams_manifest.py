@@ -78,8 +78,9 @@ def test_every_command_is_listed_in_every_scope(tmp_path: Path, scope: str) -> N
     manifest, _files = _package(tmp_path)
     lists = manifest["bots"][0]["commandLists"]
     listed = [c["title"] for cl in lists if scope in cl["scopes"] for c in cl["commands"]]
-    assert sorted(listed) == sorted(COMMANDS)
-    assert set(cli_teams.COMMAND_HINTS) == set(COMMANDS)
+    assert len(listed) <= 12, "Teams refuses more commands per scope"
+    assert sorted(listed) == sorted(set(COMMANDS) - cli_teams.UNLISTED)
+    assert set(cli_teams.COMMAND_HINTS) | cli_teams.UNLISTED == set(COMMANDS)
 
 
 def test_icons_are_what_teams_asks_for(tmp_path: Path) -> None:
