@@ -76,7 +76,17 @@ CONFIRMED = "Confirmed: outcome {id} is active. I will measure {metric} every {e
 CANCELLED = "Cancelled. Nothing was started."
 INTAKE_GONE = "That statement is no longer open (it was confirmed, cancelled or expired)."
 ALREADY_CONFIRMED = "That outcome was already confirmed."
+CONFIRMED_BEFORE = "Outcome {id} was already confirmed by {who}; it is {status}."
+NOT_CONFIRMABLE = (
+    "Nothing to confirm: that statement was cancelled, has expired or never was, and nothing "
+    "was started. State it again to start over."
+)
+NOT_READY = "That statement is still waiting for an answer; answer its question first."
 NOT_OWNER = "Only {owner}, who stated this outcome, can confirm or cancel it."
+NOT_YOUR_QUESTION = (
+    "This question is for {owner}, who stated the outcome; nothing was changed. "
+    "To state an outcome of your own, start a new message."
+)
 NOT_APPROVER = (
     "Only the approvers of outcome {outcome} ({approvers}) can decide this. "
     "Your attempt was recorded."
@@ -92,6 +102,7 @@ CONTROL_ALREADY = "Outcome {id} is {status}; it cannot be {verb} now."
 PAUSED_ALL = "Everything in this workspace is paused. Nothing executes until 'resume all'."
 RESUMED_ALL = "Everything in this workspace is resumed."
 CHECK_QUEUED = "Checking outcome {id} now."
+STATUS_CHART_THERE = "The chart is shown when you ask in the outcome's own thread."
 USAGE = "Usage: {command} <outcome id>. Try 'list' to see the ids."
 UNKNOWN_COMMAND = "I do not know '{word}'.\n"
 SOMETHING_WRONG = "Something went wrong on my side; nothing was changed. Please try again."
@@ -105,6 +116,10 @@ DRAFT_HEADING = "Draft (sent exactly as shown):"
 APPROVED_BY = "Approved by {who} at {when}"
 REJECTED_BY = "Rejected by {who} at {when}: {reason}"
 EXPIRED = "Expired at {when}: {reason}"
+WITHDRAWN = "Withdrawn: the outcome was {status}{by}."
+WITHDRAWN_BY = " by {who}"
+WITHDRAWN_CLICK = "This approval was withdrawn: the outcome was {status}{by}. Nothing was decided."
+APPROVAL_FOR = "Waiting for {people}"
 PLAN_TITLE = "Plan for {outcome}: {play}"
 PLAN_AROUND = 'Re-planned around {who}\'s rejection: "{reason}"'
 STEP_DONE = "Done: {action} ({detail})"

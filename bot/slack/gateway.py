@@ -124,6 +124,26 @@ class SlackGateway:
                 "chat.postEphemeral", whisper, conversation, args, card, text, blocks, pace
             )
 
+    async def send_direct(self, *, conversation: ConversationRef, user: str, card: Card) -> None:
+        """A post in `user`'s direct messages with Baton (a user id as the channel opens them)."""
+        direct = conversation.model_copy(update={"channel": user, "thread": None})
+        await self.send(conversation=direct, card=card)
+
+    async def user_name(self, *, workspace: str, user: str) -> str | None:
+        """How Slack names `user` (users.info, which needs the users:read scope): the
+        display name, else the real name, else the handle; None when Slack will not say."""
+        try:
+            answer = await self.client.users_info(user=user)
+        except SlackApiError as error:
+            log.info("users.info %s: %s", user, error.response.get("error"))
+            return None
+        found = answer.get("user") or {}
+        profile = found.get("profile") or {}
+        for name in (profile.get("display_name"), profile.get("real_name"), found.get("name")):
+            if isinstance(name, str) and name.strip():
+                return name.strip()
+        return None
+
     async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
         """Upload a PNG into the conversation (files.getUploadURLExternal + complete)."""
         await self._call(
