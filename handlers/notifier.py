@@ -21,6 +21,7 @@ from orchestrator.models import (
     ApprovalStatus,
     ConversationRef,
     Evaluation,
+    MessageRef,
     Outcome,
     OutcomeStatus,
     Step,
@@ -43,6 +44,8 @@ PROGRESS_REF = "progress_msg"
 APPROVAL_REF = "msg"
 CHANNEL_REF = "approvals_channel_msg"
 """The approval card's copy in the workspace's approvals channel."""
+DIRECT_REF = "direct_msg:"
+"""An approval card's copy in an approver's direct messages, by the approver's id."""
 
 
 @runtime_checkable
@@ -51,7 +54,7 @@ class DirectMessages(Protocol):
 
     async def send_direct(
         self, *, conversation: ConversationRef, user: str, card: Card
-    ) -> None: ...
+    ) -> MessageRef: ...
 
 
 class ChatNotifier:
@@ -175,11 +178,18 @@ class ChatNotifier:
         card, workspace = await self._approval_card(notice, approval, step, outcome)
         key = self.store.keys.approval(approval.id)
         await self._show(notice, key, APPROVAL_REF, card)
-        copy = await self.store.message_ref(key, CHANNEL_REF)
-        if copy is not None:
+        copies = await self._copies(approval)
+        for copy in copies:
             await self._gateway(notice).update(ref=copy, card=card)
-        elif notice.kind is NoticeKind.APPROVAL_REQUESTED and card.mentions:
+        if not copies and notice.kind is NoticeKind.APPROVAL_REQUESTED and card.mentions:
             await self._reach_approvers(notice, approval, outcome, workspace, card)
+
+    async def _copies(self, approval: Approval) -> list[MessageRef]:
+        """Where else the approval's card was posted: the approvals channel, direct messages."""
+        key = self.store.keys.approval(approval.id)
+        names = [CHANNEL_REF, *(DIRECT_REF + user for user in approval.approvers)]
+        refs = [await self.store.message_ref(key, name) for name in names]
+        return [ref for ref in refs if ref is not None]
 
     async def _approval_card(
         self, notice: Notice, approval: Approval, step: Step, outcome: Outcome
@@ -209,14 +219,18 @@ class ChatNotifier:
             return
         for user in approval.approvers:
             if not (alone and user == outcome.owner):  # the owner's chat is where it was said
-                await self._direct(notice, user, card)
+                await self._direct(notice, approval, user, card)
 
-    async def _direct(self, notice: Notice, user: str, card: Card) -> None:
+    async def _direct(self, notice: Notice, approval: Approval, user: str, card: Card) -> None:
         gateway = self._gateway(notice)
-        if isinstance(gateway, DirectMessages):
-            await gateway.send_direct(conversation=notice.conversation, user=user, card=card)
-        else:  # a one-to-one chat is how this platform shows a card to one person
+        if not isinstance(gateway, DirectMessages):
+            # A one-to-one chat is how this platform shows a card to one person (Teams: the
+            # card refreshes itself to the approval's state whenever it is opened).
             await gateway.send_private(conversation=notice.conversation, user=user, card=card)
+            return
+        ref = await gateway.send_direct(conversation=notice.conversation, user=user, card=card)
+        key = self.store.keys.approval(approval.id)
+        await self.store.save_message_ref(key, DIRECT_REF + user, ref)
 
     async def _withdrawn(self, notice: Notice, outcome: Outcome) -> None:
         """The cards of approvals withdrawn when `outcome` ended, updated in place: they
@@ -225,16 +239,15 @@ class ChatNotifier:
             if step.status is not StepStatus.CANCELLED:
                 continue
             key = self.store.keys.approval(approval_id_for(step.id))
-            refs = [await self.store.message_ref(key, name) for name in (APPROVAL_REF, CHANNEL_REF)]
-            if not any(refs):
-                continue
+            shown = await self.store.message_ref(key, APPROVAL_REF)
+            if shown is None:
+                continue  # never posted: when it is, it says it was withdrawn
             approval = await self.store.approval(approval_id_for(step.id))
             if withdrawn_because(approval) is None:
                 continue
             card, _ = await self._approval_card(notice, approval, step, outcome)
-            for ref in refs:
-                if ref is not None:
-                    await self._gateway(notice).update(ref=ref, card=card)
+            for ref in [shown, *await self._copies(approval)]:
+                await self._gateway(notice).update(ref=ref, card=card)
 
     async def _effect(self, notice: Notice) -> None:
         """Refresh a decided approval's card in place with the step's measured effect."""
