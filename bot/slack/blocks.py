@@ -100,10 +100,11 @@ def _not_shown(count: int) -> Block:
 
 
 def fallback_text(card: Card) -> str:
-    """The notification text Slack shows where blocks cannot be shown; it carries the
-    mentions too, which is what notifies the people mentioned."""
+    """The notification text Slack shows where blocks cannot be shown (notifications use
+    it): escaped, so data and drafts in it never mention anyone or make a link; the card's
+    own mentions, which notify the people it is for, come first, so no cut drops them."""
     mentions = mentioned(card)
-    return (card.text() + ("\n" + mentions if mentions else ""))[:SECTION_LIMIT]
+    return ((mentions + "\n" if mentions else "") + escape(card.text()))[:SECTION_LIMIT]
 
 
 def mentioned(card: Card) -> str:
