@@ -3,6 +3,7 @@ the channel. Activities through the bot, as Teams sends them; several people."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -147,3 +148,42 @@ async def test_read_only_answers_in_a_channel_go_to_the_person(
     titles = [said(card_of(activity)) for _, activity in connector.sent]
     assert "State an outcome" in titles[0] and "No outcomes" in titles[1]
     assert "Policy" in titles[2] or "policy" in titles[2]
+
+
+APPROVALS = "19:approvals@thread.tacv2"
+
+
+async def test_an_ended_outcome_withdraws_its_cards_in_the_approvals_channel_too(
+    redis: Redis, keys: Keys, workspace: Workspace, business: Business
+) -> None:
+    people = workspace.people.model_copy(update={"approvals_channel": APPROVALS})
+    harness = build_harness(redis, keys, workspace.model_copy(update={"people": people}), business)
+    await harness.runtime.start()
+    try:
+        cast(dict[str, Any], cast(ChatNotifier, harness.runtime.notifier).gateways)["teams"] = (
+            harness.gateway
+        )
+        bot = BatonTeamsBot(
+            harness.conversation, ReferenceStore(harness.store.redis, harness.store.keys.prefix)
+        )
+        teams = TeamsTurns(TestAdapter(bot.on_turn), bot, harness)
+        statement = "Reduce at-risk customers by 50% by 31 March"
+        await teams.turn(message("olivia", statement, mention=True))
+        await teams.invoke(execute("olivia", "confirm", harness.gateway.buttons("confirm")[-1]))
+        cards = [s for s in harness.gateway.sent if s.card.title.startswith("Approval needed")]
+        assert sorted(s.ref.conversation.channel for s in cards)[0] == APPROVALS
+        assert len(cards) == 2 and harness.gateway.buttons("approve")
+
+        # Every quiet customer comes back: the next check finds the outcome achieved.
+        with sqlite3.connect(business.path) as db:
+            db.execute("UPDATE customers SET last_active_day = (SELECT day FROM sim)")
+        await teams.turn(message("olivia", "check o1", mention=True))
+        assert (await harness.store.outcome("o1")).status.value == "achieved"
+        for card in cards:
+            assert card.current.footer == "Withdrawn: the outcome was achieved."
+            assert not card.current.buttons
+        approval = cards[0].card.buttons[0].value
+        body = await teams.invoke(execute("alice", "approve", approval))
+        assert "This approval was withdrawn: the outcome was achieved." in str(body["value"])
+    finally:
+        await harness.connectors.close()
