@@ -100,7 +100,7 @@ class Channel:
         await eventually(lambda: len(self.posts("stated an outcome")) > before, "the anchor")
         anchor = self.posts("stated an outcome")[-1]
         return next(
-            c.answer["ts"]
+            str(c.answer["ts"])
             for c in self.api.calls
             if c.method == "chat.postMessage" and c.params is anchor
         )
