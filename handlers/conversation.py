@@ -203,8 +203,8 @@ class Conversation:
             await self.runtime.intake.cancel(click.value, actor_of(click))
         except NotAllowed:
             return [await self._not_owner(click)]
-        except IntakeGone:
-            return [text_reply(texts.INTAKE_GONE, private=True)]
+        except IntakeGone:  # said as it is: confirmed before, or gone
+            return [await self._not_confirmed(click)]
         return [Reply(Card(title=texts.CANCELLED), replace=True)]
 
     async def _not_owner(self, click: Click) -> Reply:

@@ -78,8 +78,8 @@ INTAKE_GONE = "That statement is no longer open (it was confirmed, cancelled or 
 ALREADY_CONFIRMED = "That outcome was already confirmed."
 CONFIRMED_BEFORE = "Outcome {id} was already confirmed by {who}; it is {status}."
 NOT_CONFIRMABLE = (
-    "Nothing to confirm: that statement was cancelled, has expired or never was, and nothing "
-    "was started. State it again to start over."
+    "That statement was cancelled, has expired or never was; nothing was started. "
+    "State it again to start over."
 )
 NOT_READY = "That statement is still waiting for an answer; answer its question first."
 NOT_OWNER = "Only {owner}, who stated this outcome, can confirm or cancel it."

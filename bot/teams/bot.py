@@ -23,7 +23,7 @@ from bot.teams.references import ReferenceStore, to_conversation_ref
 from handlers import render, texts
 from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation, transient
-from handlers.names import Names
+from handlers.names import Names, named_in
 from orchestrator.actors import Actor, check_home
 from orchestrator.errors import NotFound
 from orchestrator.models import ConversationRef
@@ -219,7 +219,11 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
             step = await ctx.store.step(approval.step_id)
         except NotFound:
             return None
-        return render.approval_card(approval, step, outcome, ctx.workspace_of(outcome.workspace))
+        people = [*approval.approvers, approval.decided_by or ""]
+        workspace = await named_in(
+            self.conversation.runtime, outcome.workspace, actor.where, people
+        )
+        return render.approval_card(approval, step, outcome, workspace)
 
     async def _reply(self, turn_context: TurnContext, reply: Reply) -> None:
         # In a personal chat the conversation is already private; elsewhere a private reply
