@@ -74,7 +74,7 @@ class Names:
             name = (await lookup.user_name(workspace=tenant, user=user) or "").strip()
         except Exception:  # a name is a nicety: never what fails a message
             log.warning("could not look up the name of %s", user, exc_info=True)
-            return ""
+            return ""  # not remembered: the platform may well answer next time
         await self.redis.set(key, name, ex=NAME_TTL_S if name else UNKNOWN_TTL_S)
         return name
 
