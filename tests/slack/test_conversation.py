@@ -148,6 +148,16 @@ async def test_a_thread_belongs_to_its_owner_and_a_question_can_be_left(
         "the tickets Statement",
     )
     assert statements[0]["thread_ts"] == third
+
+    # A fourth: its question card's Cancel button leaves it.
+    fourth = await channel.statement(STATEMENT, OLIVIA)
+    await eventually(lambda: channel.asking(fourth), "the fourth question")
+    session, ts, _ = next(b for b in slack_api.buttons("cancel") if b[2] == fourth)
+    await channel.click("cancel", session, OLIVIA, ts, fourth)
+    await eventually(
+        lambda: channel.posts("Cancelled. Nothing was started.", "chat.update"), "Cancel"
+    )
+    assert not channel.asking(fourth)
     assert not [p for p in channel.posts("Statement of Benefit") if "3.0%" in _blocks(p)]
 
 
