@@ -110,8 +110,8 @@ class Conversation:
     async def _message(self, inbound: Inbound, text: str) -> list[Reply]:
         words = text.split()
         workspace = self.runtime.ctx.workspace_of(inbound.conversation.workspace)
-        if not words:
-            return [text_reply(render.help_text(workspace))]
+        if not words:  # a bare mention: help, to the person
+            return [text_reply(render.help_text(workspace), private=True)]
         name = words[0].lower()
         if name in COMMANDS:
             reply = await run_command(name, Request(inbound, words[1:], self.runtime))
@@ -125,7 +125,7 @@ class Conversation:
                 return answered
         if len(words) == 1 and not _could_be_outcome(text, workspace):
             unknown = texts.UNKNOWN_COMMAND.format(word=words[0][:40])
-            return [text_reply(unknown + render.help_text(workspace))]
+            return [text_reply(unknown + render.help_text(workspace), private=True)]
         try:
             await intake.start(actor, text, replacing=waiting)
         except NotFound:  # a workspace whose outcomes live on another platform

@@ -75,7 +75,6 @@ STATEMENT_FOOTER = "Nothing runs until you confirm."
 CONFIRMED = "Confirmed: outcome {id} is active. I will measure {metric} every {every}."
 CANCELLED = "Cancelled. Nothing was started."
 INTAKE_GONE = "That statement is no longer open (it was confirmed, cancelled or expired)."
-ALREADY_CONFIRMED = "That outcome was already confirmed."
 CONFIRMED_BEFORE = "Outcome {id} was already confirmed by {who}; it is {status}."
 NOT_CONFIRMABLE = (
     "That statement was cancelled, has expired or never was; nothing was started. "
