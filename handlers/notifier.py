@@ -214,14 +214,16 @@ class ChatNotifier:
             await self.store.save_message_ref(
                 self.store.keys.approval(approval.id), CHANNEL_REF, ref
             )
-        alone = one_to_one(where)
-        if people.notify != "dm" and not alone:
+        if people.notify != "dm" and not one_to_one(where):
             return
-        for user in approval.approvers:
-            if not (alone and user == outcome.owner):  # the owner's chat is where it was said
-                await self._direct(notice, approval, user, card)
+        for user in _recipients(where, outcome, approval.approvers):
+            await self._direct(notice, approval, user, card)
 
-    async def _direct(self, notice: Notice, approval: Approval, user: str, card: Card) -> None:
+    async def _direct(
+        self, notice: Notice, approval: Approval, user: str, card: Card, *, keep: bool = True
+    ) -> None:
+        """`card` in `user`'s direct messages; `keep`: as the approval's copy there, updated
+        with the original from then on."""
         gateway = self._gateway(notice)
         if not isinstance(gateway, DirectMessages):
             # A one-to-one chat is how this platform shows a card to one person (Teams: the
@@ -229,8 +231,9 @@ class ChatNotifier:
             await gateway.send_private(conversation=notice.conversation, user=user, card=card)
             return
         ref = await gateway.send_direct(conversation=notice.conversation, user=user, card=card)
-        key = self.store.keys.approval(approval.id)
-        await self.store.save_message_ref(key, DIRECT_REF + user, ref)
+        if keep:
+            key = self.store.keys.approval(approval.id)
+            await self.store.save_message_ref(key, DIRECT_REF + user, ref)
 
     async def _withdrawn(self, notice: Notice, outcome: Outcome) -> None:
         """The cards of approvals withdrawn when `outcome` ended, updated in place: they
@@ -326,8 +329,22 @@ class ChatNotifier:
         else:
             title = texts.APPROVAL_REMINDER.format(what=approval.what, who=who)
         deadline = texts.APPROVAL_DECIDE_BY.format(when=render.when(approval.deadline))
-        await self._send(notice, replace(card, title=title, footer=deadline))
+        rung = replace(card, title=title, footer=deadline)
+        await self._send(notice, rung)
+        if workspace.people.notify == "dm" or one_to_one(notice.conversation):
+            # Told where the request was: the one escalated to gets a copy kept up to date.
+            escalated = str(notice.data.get("to") or "")
+            told = [escalated] if escalated in approval.approvers else list(approval.approvers)
+            for user in _recipients(notice.conversation, outcome, told):
+                await self._direct(notice, approval, user, rung, keep=bool(escalated))
         await self._approval(notice)
+
+
+def _recipients(where: ConversationRef, outcome: Outcome, users: Iterable[str]) -> list[str]:
+    """Who gets a direct copy: everyone in `users` but the owner of an outcome that lives in
+    the owner's own one-to-one chat, where it is said already."""
+    alone = one_to_one(where)
+    return [user for user in users if not (alone and user == outcome.owner)]
 
 
 def one_to_one(where: ConversationRef) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -185,5 +186,39 @@ async def test_an_ended_outcome_withdraws_its_cards_in_the_approvals_channel_too
         approval = cards[0].card.buttons[0].value
         body = await teams.invoke(execute("alice", "approve", approval))
         assert "This approval was withdrawn: the outcome was achieved." in str(body["value"])
+    finally:
+        await harness.connectors.close()
+
+
+async def test_reminders_and_escalations_reach_the_approvers_of_a_personal_chat(
+    redis: Redis, keys: Keys, workspace: Workspace, business: Business
+) -> None:
+    policy = workspace.policy.model_copy(
+        update={"remind_after_h": 4, "escalate_after_h": 12, "approval_timeout_h": 24}
+    )
+    harness = build_harness(redis, keys, workspace.model_copy(update={"policy": policy}), business)
+    await harness.runtime.start()
+    try:
+        notifier = cast(ChatNotifier, harness.runtime.notifier)
+        cast(dict[str, Any], notifier.gateways)["teams"] = harness.gateway
+        bot = BatonTeamsBot(
+            harness.conversation, ReferenceStore(harness.store.redis, harness.store.keys.prefix)
+        )
+        teams = TeamsTurns(TestAdapter(bot.on_turn), bot, harness)
+        await teams.turn(personal(message("olivia", STATEMENT), "olivia"))
+        await teams.turn(personal(message("olivia", "points"), "olivia"))
+        session = harness.gateway.buttons("confirm")[-1]
+        await teams.invoke(personal(execute("olivia", "confirm", session), "olivia"))
+
+        def told(start: str) -> list[str]:
+            return sorted(u for u, card in harness.gateway.private if card.title.startswith(start))
+
+        assert told("Approval needed") == ["alice", "bob"]
+        harness.clock.advance(timedelta(hours=4))
+        await harness.runtime.drain()
+        assert told("Reminder") == ["alice", "bob"]
+        harness.clock.advance(timedelta(hours=8))
+        await harness.runtime.drain()
+        assert told("Escalated") == ["oscar"]
     finally:
         await harness.connectors.close()
