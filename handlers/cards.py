@@ -37,6 +37,9 @@ class Card:
     literal: tuple[int, ...] = ()
     """Indices of `lines` shown exactly as written, every character as it will be sent (a
     draft): a platform renders them as preformatted text, never as markup, lists or links."""
+    mentions: tuple[str, ...] = ()
+    """People to notify, by platform id (approvers of a pending approval): a platform that
+    can mention people does, in the message text and its body."""
 
     def text(self) -> str:
         """A plain-text rendering, used by the console and as a notification fallback."""

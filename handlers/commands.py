@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from orchestrator.actors import (
@@ -20,7 +20,7 @@ from orchestrator.evaluate import evaluate
 from orchestrator.learning.evidence import library
 from orchestrator.llm.usage import TokenLedger
 from orchestrator.loop import TICK_JOB
-from orchestrator.models import Outcome
+from orchestrator.models import ConversationRef, Outcome
 from orchestrator.rules import RuleBook
 from orchestrator.runtime import Runtime
 
@@ -28,6 +28,7 @@ from handlers import absence, approvals_view, edit_command, effects, render, tex
 from handlers.audit_summary import summary_lines
 from handlers.cards import Card, Inbound, Reply
 from handlers.charts import outcome_chart
+from handlers.names import named_in
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class Request:
     @property
     def user(self) -> str:
         return self.inbound.user
+
+    @property
+    def where(self) -> ConversationRef:
+        return self.inbound.conversation
 
     @property
     def actor(self) -> Actor:
@@ -72,8 +77,16 @@ class _Usage(Exception):
         self.command = command
 
 
+def _answer(request: Request, card: Card, outcome: Outcome | None = None) -> Reply:
+    """A read-only answer: to the person alone, or to everyone in the outcome's own thread
+    when asked there (where the conversation is about it)."""
+    there = outcome is not None and outcome.conversation.key == request.inbound.conversation.key
+    return Reply(card, private=not there)
+
+
 async def help_(request: Request) -> Reply:
-    return text_reply(render.help_text(request.runtime.ctx.workspace_of(request.workspace)))
+    workspace = request.runtime.ctx.workspace_of(request.workspace)
+    return _answer(request, Card(title=render.help_text(workspace)))
 
 
 async def list_(request: Request) -> Reply:
@@ -81,7 +94,7 @@ async def list_(request: Request) -> Reply:
     await check_workspace(ctx.store, request.actor)
     outcomes = await ctx.store.outcomes(request.workspace)
     if not outcomes:
-        return text_reply(texts.NO_OUTCOMES)
+        return text_reply(texts.NO_OUTCOMES, private=True)
     workspace = ctx.workspace_of(request.workspace)
     lines = []
     for outcome in outcomes:
@@ -93,7 +106,7 @@ async def list_(request: Request) -> Reply:
             f"{metric.show(outcome.target)} by {render.day(outcome.deadline)}: "
             f"{outcome.objective}"
         )
-    return Reply(Card(title=f"Outcomes ({len(outcomes)})", lines=tuple(lines)))
+    return _answer(request, Card(title=f"Outcomes ({len(outcomes)})", lines=tuple(lines)))
 
 
 async def status(request: Request) -> Reply:
@@ -109,6 +122,13 @@ async def status(request: Request) -> Reply:
     history = tuple(render.step_line(s, outcome, workspace) for s in steps)
     tokens = await TokenLedger(ctx.store).used_by(outcome.id)
     used = ((texts.MODEL_TOKENS, f"{tokens.total:,}"),) if tokens.total else ()
+    answer = _answer(
+        request,
+        Card(title=card.title, fields=card.fields + used, progress=card.progress, lines=history),
+        outcome,
+    )
+    if answer.private:  # a chart is a file everyone in the channel sees: only in its thread
+        return replace(answer, card=replace(answer.card, footer=texts.STATUS_CHART_THERE))
     # Drawing takes tens of milliseconds: off the event loop, so acknowledgements stay fast.
     chart = await asyncio.to_thread(
         partial(outcome_chart, now=ctx.clock.now()),
@@ -117,30 +137,22 @@ async def status(request: Request) -> Reply:
         await ctx.store.measurements(outcome.id),
         steps,
     )
-    return Reply(
-        Card(
-            title=card.title,
-            fields=card.fields + used,
-            progress=card.progress,
-            lines=history,
-            image_png=chart.png,
-            image_alt=chart.alt,
-        )
-    )
+    return replace(answer, card=replace(answer.card, image_png=chart.png, image_alt=chart.alt))
 
 
 async def audit(request: Request) -> Reply:
     outcome = await _outcome(request, "audit")
     ctx = request.runtime.ctx
     events = await ctx.store.audit_trail(outcome)
-    lines = summary_lines(events, ctx.workspace_of(outcome.workspace))
-    return Reply(
-        Card(
-            title=f"Audit trail of {outcome.id} ({len(events)} events)",
-            lines=lines,
-            footer=texts.AUDIT_FULL.format(id=outcome.id),
-        )
+    actors = [event.actor for event in events]
+    workspace = await named_in(request.runtime, outcome.workspace, request.where, actors)
+    lines = summary_lines(events, workspace)
+    card = Card(
+        title=f"Audit trail of {outcome.id} ({len(events)} events)",
+        lines=lines,
+        footer=texts.AUDIT_FULL.format(id=outcome.id),
     )
+    return _answer(request, card, outcome)
 
 
 def _control(verb: str) -> Command:
@@ -172,7 +184,7 @@ async def check(request: Request) -> Reply:
     if not request.runtime.control.may_control(request.user, outcome):
         raise NotAllowed(request.user, f"check outcome {outcome.id} now")
     await request.runtime.ctx.queue.enqueue(TICK_JOB, {"outcome": outcome.id})
-    return text_reply(texts.CHECK_QUEUED.format(id=outcome.id))
+    return _answer(request, Card(title=texts.CHECK_QUEUED.format(id=outcome.id)), outcome)
 
 
 async def policies(request: Request) -> Reply:
@@ -181,12 +193,13 @@ async def policies(request: Request) -> Reply:
     await check_workspace(ctx.store, request.actor)
     if request.args[:1] == ["remove"]:
         return await _remove_rule(request)
-    workspace = ctx.workspace_of(request.workspace)
+    learned = await RuleBook(ctx.store, ctx.clock).listing(request.workspace)
+    who = [item.accepted_by for item in learned]
+    workspace = await named_in(request.runtime, request.workspace, request.where, who)
     lines = [
         texts.POLICIES_FILE,
         *(f"- {rule.name}: {rule.decide}" for rule in workspace.policy.rules),
     ]
-    learned = await RuleBook(ctx.store, ctx.clock).listing(request.workspace)
     lines.append(texts.POLICIES_LEARNED if learned else texts.POLICIES_NONE_LEARNED)
     lines += [
         texts.POLICIES_LEARNED_LINE.format(
@@ -198,14 +211,14 @@ async def policies(request: Request) -> Reply:
         for n, item in enumerate(learned, start=1)
     ]
     title = texts.POLICIES_TITLE.format(workspace=workspace.name, default=workspace.policy.default)
-    return Reply(Card(title=title, lines=tuple(lines)))
+    return _answer(request, Card(title=title, lines=tuple(lines)))
 
 
 async def _remove_rule(request: Request) -> Reply:
     if len(request.args) < 2 or not request.args[1].isdigit():
         raise _Usage("policies remove <n>")
     ctx, actor = request.runtime.ctx, request.actor
-    workspace = ctx.workspace_of(request.workspace)
+    workspace = await named_in(request.runtime, request.workspace, request.where, [request.user])
     who = "@" + workspace.display(request.user)
     # Rules are numbered: this delivery run again must not remove the next one.
     done = texts.POLICY_REMOVED_BEFORE.format(n=request.args[1], who=who)

@@ -7,12 +7,12 @@ import re
 from collections.abc import Callable
 
 from orchestrator.actors import Actor, check_home, done_before, marked, refused_as_done
-from orchestrator.approvals import AlreadyDecided, AlreadyVoted
+from orchestrator.approvals import AlreadyDecided, AlreadyVoted, withdrawn_because
 from orchestrator.catalog import Workspace
-from orchestrator.control import AlreadyConfirmed
+from orchestrator.control import AlreadyConfirmed, outcome_id_of
 from orchestrator.errors import BatonError, NotAllowed, NotFound, TakenOver, TransitionRefused
-from orchestrator.intake import IntakeGone
-from orchestrator.models import Approval, ApprovalStatus
+from orchestrator.intake import IntakeGone, Session
+from orchestrator.models import Approval, ApprovalStatus, ConversationRef
 from orchestrator.parser import match_metrics
 from orchestrator.ratelimit import RateLimiter, Verdict
 from orchestrator.rules import RuleBook, derive
@@ -24,10 +24,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from handlers import render, texts
 from handlers.cards import Button, Card, Click, Inbound, Reply
 from handlers.commands import COMMANDS, Request, run_command, text_reply
+from handlers.names import named_in
 
 log = logging.getLogger("baton.conversation")
 
 _PREFIX = re.compile(r"^\s*(?:/outcome\b|<@\w+>|@baton\b)\s*", re.IGNORECASE)
+_LEAVING = re.compile(
+    r"\s*(?:cancel|never\s*mind|nevermind|forget it|no thanks)\s*[.!]*\s*", re.IGNORECASE
+)
+"""What the owner of a waiting question says to leave it."""
 
 
 def transient(error: BaseException) -> bool:
@@ -106,8 +111,8 @@ class Conversation:
     async def _message(self, inbound: Inbound, text: str) -> list[Reply]:
         words = text.split()
         workspace = self.runtime.ctx.workspace_of(inbound.conversation.workspace)
-        if not words:
-            return [text_reply(render.help_text(workspace))]
+        if not words:  # a bare mention: help, to the person
+            return [text_reply(render.help_text(workspace), private=True)]
         name = words[0].lower()
         if name in COMMANDS:
             reply = await run_command(name, Request(inbound, words[1:], self.runtime))
@@ -115,16 +120,34 @@ class Conversation:
         actor = actor_of(inbound)
         intake = self.runtime.intake
         waiting = await intake.waiting_in(inbound.conversation)
-        if waiting is not None and waiting.owner == inbound.user:
-            await intake.answer(waiting, actor, text)
-            return []
+        if waiting is not None:
+            answered = await self._answer(waiting, inbound, text)
+            if answered is not None:
+                return answered
         if len(words) == 1 and not _could_be_outcome(text, workspace):
             unknown = texts.UNKNOWN_COMMAND.format(word=words[0][:40])
-            return [text_reply(unknown + render.help_text(workspace))]
+            return [text_reply(unknown + render.help_text(workspace), private=True)]
         try:
-            await intake.start(actor, text)
+            await intake.start(actor, text, replacing=waiting)
         except NotFound:  # a workspace whose outcomes live on another platform
             return [text_reply(texts.OTHER_TENANT, private=True)]
+        return []
+
+    async def _answer(self, waiting: Session, inbound: Inbound, text: str) -> list[Reply] | None:
+        """Words said while a question waits: only its owner answers it (anyone else is
+        told so, privately, and changes nothing); the owner may leave it, or state something
+        new instead. None: a new statement, to start."""
+        if waiting.owner != inbound.user:
+            names = await self._names(waiting.workspace, inbound.conversation, [waiting.owner])
+            owner = "@" + names.display(waiting.owner)
+            return [text_reply(texts.NOT_YOUR_QUESTION.format(owner=owner), private=True)]
+        actor = actor_of(inbound)
+        if _LEAVING.fullmatch(text):
+            await self.runtime.intake.cancel(waiting.id, actor)
+            return [text_reply(texts.CANCELLED)]
+        if self.runtime.intake.is_new_statement(waiting, text):
+            return None
+        await self.runtime.intake.answer(waiting, actor, text)
         return []
 
     async def _click(self, click: Click) -> list[Reply]:
@@ -148,7 +171,7 @@ class Conversation:
         except NotAllowed:
             return [await self._not_owner(click)]
         except (IntakeGone, AlreadyConfirmed):
-            return [text_reply(texts.ALREADY_CONFIRMED, private=True)]
+            return [await self._not_confirmed(click)]
         every = render.span(outcome.check_every_s)
         return [
             Reply(
@@ -159,19 +182,42 @@ class Conversation:
             )
         ]
 
+    async def _not_confirmed(self, click: Click) -> Reply:
+        """Why a Confirm did nothing, as it is: confirmed before (by whom, and how the outcome
+        stands now), still asking, or cancelled, expired or never stated."""
+        session = await self.runtime.intake.load(click.value)
+        if session is not None and not session.ready:
+            return text_reply(texts.NOT_READY, private=True)
+        try:
+            outcome = await self.runtime.ctx.store.outcome(outcome_id_of(click.value))
+            check_home(actor_of(click), outcome.conversation, "intake", click.value)
+        except NotFound:
+            return text_reply(texts.NOT_CONFIRMABLE, private=True)
+        names = await self._names(outcome.workspace, click.conversation, [outcome.owner])
+        said = texts.CONFIRMED_BEFORE.format(
+            id=outcome.id, who="@" + names.display(outcome.owner), status=outcome.status.value
+        )
+        return text_reply(said, private=True)
+
     async def _cancel(self, click: Click) -> list[Reply]:
         try:
             await self.runtime.intake.cancel(click.value, actor_of(click))
         except NotAllowed:
             return [await self._not_owner(click)]
-        except IntakeGone:
-            return [text_reply(texts.INTAKE_GONE, private=True)]
+        except IntakeGone:  # said as it is: confirmed before, or gone
+            return [await self._not_confirmed(click)]
         return [Reply(Card(title=texts.CANCELLED), replace=True)]
 
     async def _not_owner(self, click: Click) -> Reply:
         session = await self.runtime.intake.load(click.value)
         owner = session.owner if session else "the owner"
-        return text_reply(texts.NOT_OWNER.format(owner="@" + owner), private=True)
+        tenant = click.conversation.workspace
+        names = await self._names(tenant, click.conversation, [owner])
+        return text_reply(texts.NOT_OWNER.format(owner="@" + names.display(owner)), private=True)
+
+    async def _names(self, tenant: str, where: ConversationRef, users: list[str]) -> Workspace:
+        """The tenant's workspace, knowing `users` by name for what a person reads."""
+        return await named_in(self.runtime, tenant, where, users)
 
     async def _decide(self, click: Click) -> list[Reply]:
         approve = click.action == "approve"
@@ -181,7 +227,9 @@ class Conversation:
             await self.runtime.approvals.decide(click.value, actor_of(click), approve, click.reason)
         except NotAllowed:
             approval = await self.runtime.ctx.store.approval(click.value)
-            workspace = self.runtime.ctx.workspace_of(approval.workspace)
+            workspace = await self._names(
+                approval.workspace, click.conversation, list(approval.approvers)
+            )
             return [
                 text_reply(
                     texts.NOT_APPROVER.format(
@@ -191,8 +239,12 @@ class Conversation:
                     private=True,
                 )
             ]
-        except AlreadyDecided as already:
-            return [_already(already, self.runtime.ctx.workspace_of(already.approval.workspace))]
+        except AlreadyDecided as decided:
+            approval = decided.approval
+            who = [approval.decided_by or "policy"]
+            return [
+                _already(decided, await self._names(approval.workspace, click.conversation, who))
+            ]
         except AlreadyVoted as voted:
             return [_voted(voted.approval, click.user, self.runtime.ctx.workspace_of)]
         except BatonError as error:
@@ -224,7 +276,7 @@ class Conversation:
         step = await ctx.store.step(approval.step_id)
         rule = derive(step)
         book = RuleBook(ctx.store, ctx.clock)
-        workspace = ctx.workspace_of(approval.workspace)
+        workspace = await self._names(approval.workspace, click.conversation, [click.user])
         actor = actor_of(click)
         try:
             added = await book.add(
@@ -250,6 +302,9 @@ class Conversation:
 
 def _already(decided: AlreadyDecided, workspace: Workspace) -> Reply:
     approval = decided.approval
+    if withdrawn_because(approval) is not None:  # the outcome ended: nothing is left to decide
+        said = texts.WITHDRAWN_CLICK.format(**render.withdrawal(approval, workspace))
+        return text_reply(said, private=True)
     return text_reply(
         texts.ALREADY_DECIDED.format(
             status=approval.status.value,

@@ -4,30 +4,57 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
+from typing import Protocol, runtime_checkable
 
 from orchestrator import deliveries
+from orchestrator.approvals import withdrawn_because
 from orchestrator.catalog import Workspace
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.deliveries import CallLog
 from orchestrator.errors import Refused
 from orchestrator.evaluate import evaluate
 from orchestrator.intake import Session
-from orchestrator.models import Evaluation, Outcome
+from orchestrator.models import (
+    Approval,
+    ApprovalStatus,
+    ConversationRef,
+    Evaluation,
+    MessageRef,
+    Outcome,
+    OutcomeStatus,
+    Step,
+    StepStatus,
+)
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.outages import ChannelOutages
+from orchestrator.steps import approval_id_for
 from orchestrator.store.redis_store import RedisStore
 
 from handlers import render, texts
 from handlers.cards import Card
 from handlers.digest import digest_cards
+from handlers.names import Names
 from handlers.ports import ChatGateway
 
 log = logging.getLogger("baton.notifier")
 
 PROGRESS_REF = "progress_msg"
 APPROVAL_REF = "msg"
+CHANNEL_REF = "approvals_channel_msg"
+"""The approval card's copy in the workspace's approvals channel."""
+DIRECT_REF = "direct_msg:"
+"""An approval card's copy in an approver's direct messages, by the approver's id."""
+
+
+@runtime_checkable
+class DirectMessages(Protocol):
+    """A gateway that posts to a person's direct messages with Baton (Slack's IM)."""
+
+    async def send_direct(
+        self, *, conversation: ConversationRef, user: str, card: Card
+    ) -> MessageRef: ...
 
 
 class ChatNotifier:
@@ -44,6 +71,7 @@ class ChatNotifier:
         self.gateways = gateways
         self.workspace_of = workspace_of
         self.outages = ChannelOutages(store.redis, store.keys, clock or SystemClock())
+        self.names = Names(store.redis, store.keys.prefix, gateways)
         self._renderers: dict[NoticeKind, Callable[[Notice], Awaitable[None]]] = {
             NoticeKind.INTAKE: self._intake,
             NoticeKind.STARTED: self._progress,
@@ -77,9 +105,20 @@ class ChatNotifier:
     async def _send(self, notice: Notice, card: Card) -> None:
         await self._gateway(notice).send(conversation=notice.conversation, card=card)
 
+    async def _named(self, notice: Notice, tenant: str, users: Iterable[str | None]) -> Workspace:
+        """The tenant's workspace, knowing `users` by name for what people read here."""
+        where = notice.conversation
+        people = [u for u in users if u]
+        return await self.names.named(
+            self.workspace_of(tenant), where.platform, where.workspace, people
+        )
+
     async def _intake(self, notice: Notice) -> None:
         session = Session.model_validate(notice.data["session"])
-        await self._send(notice, render.intake_card(session, self.workspace_of(session.workspace)))
+        plain = self.workspace_of(session.workspace)
+        people = [session.owner, *(session.draft.approvers or plain.people.approvers)]
+        workspace = await self._named(notice, session.workspace, people)
+        await self._send(notice, render.intake_card(session, workspace))
 
     async def _progress(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")
@@ -125,15 +164,93 @@ class ChatNotifier:
         if notice.data.get("around"):
             rejected = await self.store.step(notice.data["around"][0])
             around = await self.store.approval("a" + rejected.id[1:])
-        workspace = self.workspace_of(outcome.workspace)
+        who = [around.decided_by] if around else []
+        workspace = await self._named(notice, outcome.workspace, who)
         await self._send(notice, render.plan_card(outcome, steps, notice.data, around, workspace))
 
     async def _approval(self, notice: Notice) -> None:
+        """The approval's card, posted or updated in place. A pending one mentions its
+        approvers (a Slack mention notifies them), and when first requested also reaches them
+        where the outcome's conversation would not: the approvals channel, direct messages."""
         approval = await self.store.approval(notice.approval_id or "")
         step = await self.store.step(approval.step_id)
         outcome = await self.store.outcome(approval.outcome_id)
-        card = render.approval_card(approval, step, outcome, self.workspace_of(outcome.workspace))
-        await self._show(notice, self.store.keys.approval(approval.id), APPROVAL_REF, card)
+        card, workspace = await self._approval_card(notice, approval, step, outcome)
+        key = self.store.keys.approval(approval.id)
+        await self._show(notice, key, APPROVAL_REF, card)
+        copies = await self._copies(approval)
+        for copy in copies:
+            await self._gateway(notice).update(ref=copy, card=card)
+        if not copies and notice.kind is NoticeKind.APPROVAL_REQUESTED and card.mentions:
+            await self._reach_approvers(notice, approval, outcome, workspace, card)
+
+    async def _copies(self, approval: Approval) -> list[MessageRef]:
+        """Where else the approval's card was posted: the approvals channel, direct messages."""
+        key = self.store.keys.approval(approval.id)
+        names = [CHANNEL_REF, *(DIRECT_REF + user for user in approval.approvers)]
+        refs = [await self.store.message_ref(key, name) for name in names]
+        return [ref for ref in refs if ref is not None]
+
+    async def _approval_card(
+        self, notice: Notice, approval: Approval, step: Step, outcome: Outcome
+    ) -> tuple[Card, Workspace]:
+        who = [*approval.approvers, approval.decided_by]
+        workspace = await self._named(notice, outcome.workspace, who)
+        card = render.approval_card(approval, step, outcome, workspace)
+        if approval.status is ApprovalStatus.PENDING:
+            card = replace(card, mentions=approval.approvers)
+        return card, workspace
+
+    async def _reach_approvers(
+        self, notice: Notice, approval: Approval, outcome: Outcome, workspace: Workspace, card: Card
+    ) -> None:
+        """The workspace's approvals channel, if it has one; a direct message to each
+        approver when the file asks for it, or when the outcome lives in a one-to-one chat
+        (nobody else would see the card there)."""
+        people, where = workspace.people, notice.conversation
+        if people.approvals_channel and people.approvals_channel != where.channel:
+            channel = where.model_copy(update={"channel": people.approvals_channel, "thread": None})
+            ref = await self._gateway(notice).send(conversation=channel, card=card)
+            await self.store.save_message_ref(
+                self.store.keys.approval(approval.id), CHANNEL_REF, ref
+            )
+        if people.notify != "dm" and not one_to_one(where):
+            return
+        for user in _recipients(where, outcome, approval.approvers):
+            await self._direct(notice, approval, user, card)
+
+    async def _direct(
+        self, notice: Notice, approval: Approval, user: str, card: Card, *, keep: bool = True
+    ) -> None:
+        """`card` in `user`'s direct messages; `keep`: as the approval's copy there, updated
+        with the original from then on."""
+        gateway = self._gateway(notice)
+        if not isinstance(gateway, DirectMessages):
+            # A one-to-one chat is how this platform shows a card to one person (Teams: the
+            # card refreshes itself to the approval's state whenever it is opened).
+            await gateway.send_private(conversation=notice.conversation, user=user, card=card)
+            return
+        ref = await gateway.send_direct(conversation=notice.conversation, user=user, card=card)
+        if keep:
+            key = self.store.keys.approval(approval.id)
+            await self.store.save_message_ref(key, DIRECT_REF + user, ref)
+
+    async def _withdrawn(self, notice: Notice, outcome: Outcome) -> None:
+        """The cards of approvals withdrawn when `outcome` ended, updated in place: they
+        say why and by whom, and their buttons are gone."""
+        for step in await self.store.steps(outcome.id):
+            if step.status is not StepStatus.CANCELLED:
+                continue
+            key = self.store.keys.approval(approval_id_for(step.id))
+            shown = await self.store.message_ref(key, APPROVAL_REF)
+            if shown is None:
+                continue  # never posted: when it is, it says it was withdrawn
+            approval = await self.store.approval(approval_id_for(step.id))
+            if withdrawn_because(approval) is None:
+                continue
+            card, _ = await self._approval_card(notice, approval, step, outcome)
+            for ref in [shown, *await self._copies(approval)]:
+                await self._gateway(notice).update(ref=ref, card=card)
 
     async def _effect(self, notice: Notice) -> None:
         """Refresh a decided approval's card in place with the step's measured effect."""
@@ -144,7 +261,7 @@ class ChatNotifier:
         approval = await self.store.approval(notice.approval_id or "")
         step = await self.store.step(approval.step_id)
         outcome = await self.store.outcome(approval.outcome_id)
-        card = render.approval_card(approval, step, outcome, self.workspace_of(outcome.workspace))
+        card, _ = await self._approval_card(notice, approval, step, outcome)
         await self._gateway(notice).update(ref=ref, card=card)
 
     async def _digest(self, notice: Notice) -> None:
@@ -170,6 +287,7 @@ class ChatNotifier:
         workspace = self.workspace_of(outcome.workspace)
         await self._show_progress(notice, outcome, evaluation)
         await self._send(notice, render.report_card(outcome, evaluation, steps, workspace))
+        await self._withdrawn(notice, outcome)
 
     async def _incident(self, notice: Notice) -> None:
         kind = str(notice.data.get("incident", "incident"))
@@ -194,6 +312,8 @@ class ChatNotifier:
         latest = await self.store.measurements(outcome.id, last=1)
         evaluation = evaluate(outcome, latest[-1].value, latest[-1].at) if latest else None
         await self._show_progress(notice, outcome, evaluation)
+        if outcome.status is OutcomeStatus.STOPPED:
+            await self._withdrawn(notice, outcome)
 
     async def _sla_rung(self, notice: Notice) -> None:
         """A reminder or an escalation: a new message that names who must decide, with
@@ -201,8 +321,7 @@ class ChatNotifier:
         approval = await self.store.approval(notice.approval_id or "")
         step = await self.store.step(approval.step_id)
         outcome = await self.store.outcome(approval.outcome_id)
-        workspace = self.workspace_of(outcome.workspace)
-        card = render.approval_card(approval, step, outcome, workspace)
+        card, workspace = await self._approval_card(notice, approval, step, outcome)
         who = render.people(workspace, approval.approvers)
         if notice.kind is NoticeKind.APPROVAL_ESCALATED:
             to = workspace.display(str(notice.data.get("to") or "on-call"))
@@ -210,8 +329,29 @@ class ChatNotifier:
         else:
             title = texts.APPROVAL_REMINDER.format(what=approval.what, who=who)
         deadline = texts.APPROVAL_DECIDE_BY.format(when=render.when(approval.deadline))
-        await self._send(notice, replace(card, title=title, footer=deadline))
+        rung = replace(card, title=title, footer=deadline)
+        await self._send(notice, rung)
+        if workspace.people.notify == "dm" or one_to_one(notice.conversation):
+            # Told where the request was: the one escalated to gets a copy kept up to date.
+            escalated = str(notice.data.get("to") or "")
+            told = [escalated] if escalated in approval.approvers else list(approval.approvers)
+            for user in _recipients(notice.conversation, outcome, told):
+                await self._direct(notice, approval, user, rung, keep=bool(escalated))
         await self._approval(notice)
+
+
+def _recipients(where: ConversationRef, outcome: Outcome, users: Iterable[str]) -> list[str]:
+    """Who gets a direct copy: everyone in `users` but the owner of an outcome that lives in
+    the owner's own one-to-one chat, where it is said already."""
+    alone = one_to_one(where)
+    return [user for user in users if not (alone and user == outcome.owner)]
+
+
+def one_to_one(where: ConversationRef) -> bool:
+    """A chat of one person with Baton (a Slack DM, `D...`; a Teams personal chat, `a:...`),
+    where nobody else would see what is posted."""
+    prefix = {"slack": "D", "teams": "a:"}.get(where.platform)
+    return prefix is not None and where.channel.startswith(prefix)
 
 
 def _delivery_id(notice: Notice) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator import quorum
+from orchestrator.approvals import withdrawn_because
 from orchestrator.catalog import Metric, Workspace
 from orchestrator.edits import diff
 from orchestrator.intake import Session
@@ -93,8 +94,12 @@ def intake_card(session: Session, workspace: Workspace) -> Card:
         return Card(title=texts.UNKNOWN_CASES.format(sources=sources or "none declared"))
     if session.problem is not None:
         return Card(title=_problem(session, workspace), lines=_understood(session, workspace))
-    if session.asking is not None:
-        return Card(title=_question(session, workspace), lines=_understood(session, workspace))
+    if session.asking is not None:  # a question may be left: its card can cancel it
+        return Card(
+            title=_question(session, workspace),
+            lines=_understood(session, workspace),
+            buttons=(Button("Cancel", "cancel", session.id, "danger"),),
+        )
     return statement_card(session, workspace)
 
 
@@ -399,7 +404,19 @@ def quorum_line(approval: Approval, workspace: Workspace) -> str:
     return texts.QUORUM_PROGRESS.format(have=len(yes), needed=needed, by=by, awaiting=awaiting)
 
 
+def withdrawal(approval: Approval, workspace: Workspace) -> dict[str, str]:
+    """How a withdrawn approval's outcome ended and by whom: `status` and `by`."""
+    because = withdrawn_because(approval) or ""
+    by = approval.decided_by
+    return {
+        "status": because.removeprefix("outcome ") or "ended",
+        "by": texts.WITHDRAWN_BY.format(who="@" + workspace.display(by)) if by else "",
+    }
+
+
 def _decided(approval: Approval, workspace: Workspace) -> str:
+    if withdrawn_because(approval) is not None:
+        return texts.WITHDRAWN.format(**withdrawal(approval, workspace))
     approved = approval.status is ApprovalStatus.APPROVED
     decisive = [v for v in approval.votes if v.approve is approved]
     if approval.status is ApprovalStatus.EXPIRED or not decisive:

@@ -372,3 +372,56 @@ def _decision_detail(approval: Approval) -> dict[str, object]:
         detail["approved_by"] = list(quorum.approved_by(approval))
         detail["needed"] = approval.needed
     return detail
+
+
+WITHDRAWN = "withdrawn: "
+"""How a withdrawn approval's reason starts (`withdrawn: outcome stopped`)."""
+
+
+def withdrawn_because(approval: Approval) -> str | None:
+    """Why `approval` was withdrawn ("outcome stopped"), or None when it was decided."""
+    if approval.status is ApprovalStatus.EXPIRED and approval.reason.startswith(WITHDRAWN):
+        return approval.reason.removeprefix(WITHDRAWN)
+    return None
+
+
+async def withdraw_pending(
+    ctx: Context, history: list[Step], commit: Commit, *, by: str, reason: str
+) -> list[Step]:
+    """Withdraw, in `commit`, the pending approvals of an outcome a person ended, naming
+    them as who withdrew it (a click on such a card then says so), and cancel their steps.
+    Returns `history` as it will stand, for the rest of the closing to skip those steps."""
+    now = ctx.clock.now()
+    after: list[Step] = []
+    for step in history:
+        if step.status is not StepStatus.AWAITING_APPROVAL:
+            after.append(step)
+            continue
+        approval = await ctx.store.approval(f"a{step.id[1:]}")
+        withdrawn = approval.model_copy(
+            update={
+                "status": ApprovalStatus.EXPIRED,
+                "decided_by": by,
+                "decided_at": now,
+                "reason": WITHDRAWN + reason,
+            }
+        )
+        transitions.record(
+            commit, ctx.keys, approval, withdrawn, actor=by, at=now, action="approval.withdrawn"
+        )
+        cancelled = step.model_copy(update={"status": StepStatus.CANCELLED})
+        transitions.record(
+            commit,
+            ctx.keys,
+            step,
+            cancelled,
+            actor=by,
+            at=now,
+            action="step.cancelled",
+            detail={"because": reason},
+        )
+        commit.op("SREM", ctx.keys.pending_approvals(approval.workspace), approval.id)
+        ctx.queue.cancel_in(commit, f"approval:{approval.id}")
+        await sla.settle_in(ctx, commit, approval)
+        after.append(cancelled)
+    return after

@@ -342,7 +342,12 @@ class People(Spec):
     on_call: tuple[str, ...] = ()
     """The escalation chain, first to last."""
     names: dict[str, str] = Field(default_factory=dict)
-    """Display names by user id."""
+    """Display names by user id; anyone else is named as the chat platform names them."""
+    notify: Literal["channel", "dm"] = "channel"
+    """`dm`: each approval request also goes to each approver's direct messages."""
+    approvals_channel: str = ""
+    """A channel (Slack channel id, Teams conversation id) where every approval card is
+    posted as well, kept up to date with the original."""
     groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Named groups of people (`finance: [fay, fred]`) a rule's `from_groups` can ask one
     approval from each of."""

@@ -11,6 +11,7 @@ from orchestrator.actors import (
     marked,
     refused_as_done,
 )
+from orchestrator.approvals import withdraw_pending
 from orchestrator.context import Context
 from orchestrator.errors import NotAllowed, TransitionRefused
 from orchestrator.intake import Intake, IntakeGone, Session, outcome_from
@@ -157,6 +158,10 @@ class Control:
         )
         history = await self.ctx.store.steps(outcome_id)
         if target is OutcomeStatus.STOPPED:
+            # Its pending approvals are withdrawn in this person's name; the rest as ever.
+            history = await withdraw_pending(
+                self.ctx, history, commit, by=user, reason="outcome stopped"
+            )
             await cancel_in_flight(self.ctx, history, commit, reason="outcome stopped")
             self.ctx.queue.cancel_in(commit, f"tick:{outcome_id}")
         if target is OutcomeStatus.ACTIVE:

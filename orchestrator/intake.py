@@ -100,8 +100,9 @@ class Intake:
         self.ctx = ctx
         self.interpreter = interpreter
 
-    async def start(self, actor: Actor, text: str) -> None:
-        """Open a session for `actor`'s statement and queue its first step, once per delivery."""
+    async def start(self, actor: Actor, text: str, replacing: Session | None = None) -> None:
+        """Open a session for `actor`'s statement and queue its first step, once per delivery;
+        `replacing` (the owner's own session still asking) is forgotten in the same commit."""
         await check_workspace(self.ctx.store, actor)
         workspace = self.ctx.workspace_of(actor.workspace)
         draft = parse(text, workspace, self.ctx.clock.now())
@@ -112,7 +113,20 @@ class Intake:
             owner=actor.user,
             draft=draft,
         )
-        await self._advance_with(marked(self.ctx.store, actor), session)
+        commit = marked(self.ctx.store, actor)
+        if replacing is not None and replacing.owner == actor.user:
+            commit.op("DEL", self.ctx.keys.intake(replacing.id))
+        await self._advance_with(commit, session)
+
+    def is_new_statement(self, session: Session, text: str) -> bool:
+        """Whether words said while `session` asks are a statement of their own, not its
+        answer: a metric with a target, and a deadline or a metric other than the draft's."""
+        workspace = self.ctx.workspace_of(session.workspace)
+        said = parse(text, workspace, self.ctx.clock.now())
+        if said.metric is None or said.amount is None:
+            return False
+        other = session.draft.metric is not None and said.metric != session.draft.metric
+        return other or said.deadline is not None
 
     async def waiting_in(self, conversation: ConversationRef) -> Session | None:
         """The session in this conversation that is waiting for an answer, if any."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -10,6 +11,8 @@ from handlers import texts
 from handlers.cards import Button, Card, progress_bar
 
 Block = dict[str, Any]
+_USER_ID = re.compile(r"[\w.-]+")
+"""A user id that is safe inside a mention (no `<`, `>`, `|`, `&`)."""
 
 ACTION_PREFIX = "baton_"
 REJECT_CALLBACK = "baton_reject_reason"
@@ -42,6 +45,8 @@ def section(text: str) -> Block:
 def to_blocks(card: Card) -> list[Block]:
     """A card as Block Kit blocks: title, lines, fields, progress, buttons, footer."""
     blocks = [section(f"*{escape(card.title)}*")]
+    if mentioned(card):
+        blocks.append(section(mentioned(card)))
     blocks += _line_blocks(card)
     fields = [f"*{escape(n)}*\n{escape(v)}"[:FIELD_LIMIT] for n, v in card.fields]
     blocks += [
@@ -117,8 +122,18 @@ def _not_shown(count: int) -> Block:
 
 def fallback_text(card: Card) -> str:
     """The notification text Slack shows where blocks cannot be shown (notifications use
-    it): escaped, so data and drafts in it never mention anyone or make a link."""
-    return escape(card.text())[:SECTION_LIMIT]
+    it): escaped, so data and drafts in it never mention anyone or make a link; the card's
+    own mentions, which notify the people it is for, come first, so no cut drops them."""
+    mentions = mentioned(card)
+    return ((mentions + "\n" if mentions else "") + escape(card.text()))[:SECTION_LIMIT]
+
+
+def mentioned(card: Card) -> str:
+    """The card's people as Slack mentions (`<@U123>`), which notify them; "" for none."""
+    users = [u for u in card.mentions if _USER_ID.fullmatch(u)]
+    if not users:
+        return ""
+    return texts.APPROVAL_FOR.format(people=", ".join(f"<@{u}>" for u in users))
 
 
 def to_button(button: Button) -> Block:

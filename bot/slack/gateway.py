@@ -124,6 +124,35 @@ class SlackGateway:
                 "chat.postEphemeral", whisper, conversation, args, card, text, blocks, pace
             )
 
+    async def send_direct(
+        self, *, conversation: ConversationRef, user: str, card: Card
+    ) -> MessageRef:
+        """A post in `user`'s direct messages with Baton (conversations.open, im:write): in
+        the IM channel itself, so the message can be updated later."""
+        try:  # idempotent (the same IM every time), so made outside the call log
+            opened = await self.client.conversations_open(users=user)
+            channel = str((opened.get("channel") or {}).get("id") or user)
+        except SlackApiError as error:  # posting to the user id reaches the IM too
+            log.info("conversations.open %s refused: %s", user, error)
+            channel = user
+        direct = conversation.model_copy(update={"channel": channel, "thread": None})
+        return await self.send(conversation=direct, card=card)
+
+    async def user_name(self, *, workspace: str, user: str) -> str | None:
+        """How Slack names `user` (users.info, which needs the users:read scope): the
+        display name, else the real name, else the handle; None when Slack will not say."""
+        try:  # a form POST, as every other call Baton makes (Slack takes either)
+            answer = await self.client.api_call("users.info", data={"user": user})
+        except SlackApiError as error:
+            log.info("users.info %s refused: %s", user, error)
+            return None
+        found = answer.get("user") or {}
+        profile = found.get("profile") or {}
+        for name in (profile.get("display_name"), profile.get("real_name"), found.get("name")):
+            if isinstance(name, str) and name.strip():
+                return name.strip()
+        return None
+
     async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
         """Upload a PNG into the conversation (files.getUploadURLExternal + complete)."""
         await self._call(

@@ -18,6 +18,7 @@ from bot.slack.replies import SLACK_REPLY, reply_ops
 from handlers import texts
 from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation
+from handlers.names import named_in
 from orchestrator.jobs import Job, JobQueue
 from orchestrator.models import ConversationRef, MessageRef
 
@@ -111,8 +112,15 @@ class SlackWork:
         posted = await store.redis.get(key)
         if posted is not None:
             return posted.decode() if isinstance(posted, bytes) else str(posted)
-        text = texts.SLACK_STATED.format(user="@" + body["user_id"], text=body.get("text", ""))
+        who = await self._name(body["team_id"], body["user_id"])
+        text = texts.SLACK_STATED.format(user="@" + who, text=body.get("text", ""))
         where = inbound.conversation(body["team_id"], body["channel_id"])
         ref = await self.gateway.send(conversation=where, card=Card(title=text))
         await store.redis.set(key, ref.message_id, ex=ANCHOR_TTL_S)
         return ref.message_id
+
+    async def _name(self, team: str, user: str) -> str:
+        """How people read `user`: the workspace file's name, else Slack's (cached)."""
+        where = inbound.conversation(team, "")
+        workspace = await named_in(self.conversation.runtime, team, where, [user])
+        return workspace.display(user)

@@ -7,6 +7,8 @@ are answered well inside Teams' 5 seconds.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
@@ -21,10 +23,12 @@ from bot.teams.references import ReferenceStore, to_conversation_ref
 from handlers import render, texts
 from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation, transient
+from handlers.names import Names, named_in
 from orchestrator.actors import Actor, check_home
 from orchestrator.errors import NotFound
 from orchestrator.models import ConversationRef
 
+log = logging.getLogger("baton.teams")
 INVOKE_NAME = "adaptiveCard/action"
 MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
 
@@ -104,7 +108,17 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
         activity = turn_context.activity
         if activity.conversation is not None and activity.service_url:
             await self.references.remember(activity)
+            await self._remember_name(activity)
         await super().on_turn(turn_context)
+
+    async def _remember_name(self, activity: Activity) -> None:
+        """Teams names the sender with every activity: kept, so cards show people by name."""
+        sender = activity.from_property
+        names = getattr(self.conversation.runtime.notifier, "names", None)
+        if sender is None or not sender.name or not isinstance(names, Names):
+            return
+        where = to_conversation_ref(activity)
+        await names.remember(where.platform, where.workspace, person(activity), sender.name)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -152,8 +166,10 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
     async def _answer(
         self, turn_context: TurnContext, click: Click, replies: list[Reply]
     ) -> InvokeResponse:
+        said: Card | None = None
         for reply in replies:
             if reply.replace:
+                await self._replace_for_everyone(turn_context, reply.card)
                 return card_response(reply.card)
             if reply.private and not reply.card.buttons:
                 return message_response(reply.card.text())
@@ -161,9 +177,28 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
             # as a card in the conversation (only owners and approvers may accept it), while
             # the invoke still answers with the refreshed approval.
             await turn_context.send_activity(card_activity(reply.card))
+            said = reply.card
         if click.action in ("approve", "reject"):
             return await self._refresh(turn_context.activity, {"value": click.value})
+        if said is not None:  # what the click did, said to everyone: its card says it too
+            return card_response(replace(said, buttons=()))
         return message_response(texts.TEAMS_ALREADY_HANDLED)
+
+    async def _replace_for_everyone(self, turn_context: TurnContext, card: Card) -> None:
+        """The invoke's answer replaces the card for the person who clicked only; the
+        message itself is updated too, so everyone else sees it (a Statement once
+        confirmed has no Confirm left to press)."""
+        clicked = turn_context.activity.reply_to_id
+        if not clicked:
+            return
+        activity = card_activity(card)
+        activity.id = clicked
+        try:
+            await turn_context.update_activity(activity)
+        except Exception as error:  # the clicker's card is right; the rest see it later
+            if transient(error):
+                raise
+            log.warning("card %s not updated for everyone", clicked, exc_info=True)
 
     async def _refresh(self, activity: Activity, data: Any) -> InvokeResponse:
         """The approval card as it stands now, for whoever opens or clicks it in the tenant
@@ -184,7 +219,11 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
             step = await ctx.store.step(approval.step_id)
         except NotFound:
             return None
-        return render.approval_card(approval, step, outcome, ctx.workspace_of(outcome.workspace))
+        people = [*approval.approvers, approval.decided_by or ""]
+        workspace = await named_in(
+            self.conversation.runtime, outcome.workspace, actor.where, people
+        )
+        return render.approval_card(approval, step, outcome, workspace)
 
     async def _reply(self, turn_context: TurnContext, reply: Reply) -> None:
         # In a personal chat the conversation is already private; elsewhere a private reply

@@ -63,6 +63,19 @@ class Slack:
         status, _ = await self.baton.post(*event_body(event, event_id))
         return status
 
+    async def mention(self, text: str, user: str, thread: str, event_id: str) -> int:
+        self.n += 1
+        event = {
+            "type": "app_mention",
+            "channel": "C1",
+            "user": user,
+            "text": f"<@UBATON> {text}",
+            "ts": f"1700002000.{self.n:06d}",
+            "thread_ts": thread,
+        }
+        status, _ = await self.baton.post(*event_body(event, event_id))
+        return status
+
     async def click(self, action: str, value: str, user: str) -> int:
         self.n += 1
         _, ts, thread = next(b for b in self.api.buttons(action) if b[0] == value)
@@ -127,8 +140,15 @@ async def test_the_demo_story_through_slack(
         {c.answer["ts"] for c in slack_api.calls if c.method == "chat.postMessage"}
     )
 
-    # Status draws its chart in a worker, not in the web process, and uploads it.
+    # Status by slash command comes back to the person only, from a worker, without a chart;
+    # asked in the outcome's thread, it is said there, with its chart.
     assert await slack.command("status o1", "olivia") == 200
+    await eventually(
+        lambda: [t for t in slack_api.texts("chat.postEphemeral") if "Outcome o1 ·" in t],
+        "the private status",
+    )
+    assert not slack_api.uploads
+    assert await slack.mention("status o1", "olivia", thread, "EvStatus") == 200
     await eventually(lambda: slack_api.uploads, "the status chart")
     assert all(png.startswith(b"\x89PNG") for png in slack_api.uploads.values())
     assert slack.posted("Outcome o1")

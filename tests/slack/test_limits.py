@@ -53,11 +53,9 @@ async def seed_outcomes(harness: Harness, count: int, padding: int = 0) -> list[
     return ids
 
 
-def shown(api: SlackApiDouble) -> str:
-    """Everything the channel shows, message after message."""
-    return "\n".join(
-        json.dumps(p.get("blocks") or p.get("text")) for p in api.called("chat.postMessage")
-    )
+def shown(api: SlackApiDouble, method: str = "chat.postMessage") -> str:
+    """Everything the channel shows (or shows one person), message after message."""
+    return "\n".join(json.dumps(p.get("blocks") or p.get("text")) for p in api.called(method))
 
 
 @pytest.mark.parametrize("padding", [0, 290], ids=["usual objectives", "very long objectives"])
@@ -73,9 +71,9 @@ async def test_a_list_of_sixty_outcomes_arrives_whole_and_in_order(
     await harness.runtime.drain()
     await run_for(harness, 180, step=5)  # the parts take their paced turns
     assert slack_api.refused == 0 and await harness.runtime.ctx.queue.dead() == 0
-    posted = slack_api.called("chat.postMessage")
+    posted = slack_api.called("chat.postEphemeral")  # a list goes to the person who asked
     assert len(posted) > 1 and all(len(p["blocks"]) <= 50 for p in posted)
-    text = shown(slack_api)
+    text = shown(slack_api, "chat.postEphemeral")
     places = [text.index(f"{outcome_id} [") for outcome_id in ids]
     assert places == sorted(places)  # every outcome, in order, each once
     assert all(text.count(f"{outcome_id} [") == 1 for outcome_id in ids)

@@ -52,7 +52,10 @@ async def test_mention_states_an_outcome_in_the_teams_tenant(teams: TeamsTurns) 
 
 
 async def test_commands_reply_with_adaptive_cards(teams: TeamsTurns) -> None:
-    sent = await teams.turn(message("olivia", "help", mention=True))
+    # In a personal chat: the private answer comes back in the same conversation.
+    asked = message("olivia", "help", mention=True)
+    asked["conversation"].update(conversationType="personal", isGroup=False, id="a:olivia")
+    sent = await teams.turn(asked)
     card = sent[0].attachments[0]
     assert card.content_type == "application/vnd.microsoft.card.adaptive"
     assert card.content["version"] == "1.5"
