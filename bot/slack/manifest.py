@@ -2,8 +2,9 @@
 
 Scopes are the ones Baton's calls use: chat.postMessage, chat.update and chat.postEphemeral
 (`chat:write`), files.uploadV2 (`files:write`), the slash command (`commands`), the message
-and mention events it reads (`*:history`, `app_mentions:read`). It opens no DMs and looks up
-no users, so it asks for neither `im:write` nor `users:read`."""
+and mention events it reads (`*:history`, `app_mentions:read`), the direct message each
+approver gets when the workspace file asks for it (conversations.open, `im:write`), and the
+names people are shown by (users.info, `users:read`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ BOT_SCOPES = (
     "files:write",
     "groups:history",
     "im:history",
+    "im:write",
+    "users:read",
 )
 BOT_EVENTS = ("app_home_opened", "app_mention", "message.channels", "message.groups", "message.im")
 SLASH_COMMAND = "/outcome"

@@ -117,7 +117,7 @@ SCOPE_CALLS = {
     "chat:write": r"chat_postMessage|chat_update|chat_postEphemeral",
     "files:write": r"files_upload_v2",
     "im:write": r"conversations_open",
-    "users:read": r"users_info|users_list|users_lookupByEmail",
+    "users:read": r"users_info|users_list|users_lookupByEmail|\"users\.info\"",
 }
 """Web API calls in Baton's code and the scope each needs."""
 
@@ -188,9 +188,9 @@ def test_only_scopes_baton_uses_are_asked_for() -> None:
     source = "\n".join(p.read_text() for p in (ROOT / "bot").rglob("*.py"))
     for scope, calls in SCOPE_CALLS.items():
         assert (scope in BOT_SCOPES) == bool(re.search(calls, source)), scope
-    assert "im:write" not in BOT_SCOPES and "users:read" not in BOT_SCOPES
     needed = set(EVENT_SCOPES.values()) | {"commands", "chat:write", "files:write"}
-    assert set(BOT_SCOPES) == needed
+    used = {scope for scope, calls in SCOPE_CALLS.items() if re.search(calls, source)}
+    assert set(BOT_SCOPES) == needed | used
 
 
 @pytest.fixture
