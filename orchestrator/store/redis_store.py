@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast
+from datetime import datetime
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -51,6 +52,22 @@ Skipped = Literal["missing", "standing", "leased"]
 worker holds the lease."""
 
 
+class Archive(Protocol):
+    """Where records moved out of Redis are read (`orchestrator.history.store`)."""
+
+    async def steps(self, outcome_id: str) -> list[Step]: ...
+
+    async def measurements(
+        self, outcome_id: str, upto: int, last: int = 0
+    ) -> list[Measurement]: ...
+
+    async def approval(self, approval_id: str) -> Approval | None: ...
+
+    async def audit(
+        self, workspace: str, upto: int, outcome_id: str | None = None
+    ) -> list[str]: ...
+
+
 class RedisStore:
     """All of Baton's state, in one Redis database, under `keys.prefix`."""
 
@@ -65,6 +82,8 @@ class RedisStore:
         """Per id kind: the next reserved id and the last one."""
         head, tail = keys.kill_switch("\n").split("\n")
         self._kill_switch_parts = (head, tail)
+        self.history: Archive | None = None
+        """The history store, where readers find what was moved out of Redis."""
 
     async def apply(self, commit: Commit) -> None:
         """Apply `commit` atomically or raise `TransitionRefused` naming the failed check.
@@ -127,7 +146,15 @@ class RedisStore:
         return await self._load(Case, self.keys.case(case_id), "case", case_id)
 
     async def approval(self, approval_id: str) -> Approval:
-        return await self._load(Approval, self.keys.approval(approval_id), "approval", approval_id)
+        try:
+            return await self._load(
+                Approval, self.keys.approval(approval_id), "approval", approval_id
+            )
+        except NotFound:
+            archived = await self.history.approval(approval_id) if self.history else None
+            if archived is None:
+                raise
+            return archived
 
     async def outcomes(self, workspace: str) -> list[Outcome]:
         ids = sorted(_text(m) for m in await self.redis.smembers(self.keys.outcomes_of(workspace)))
@@ -138,7 +165,20 @@ class RedisStore:
         return sorted(_text(m) for m in await self.redis.smembers(self.keys.workspaces()))
 
     async def steps(self, outcome_id: str) -> list[Step]:
-        """An outcome's steps in planning order, in one round trip."""
+        """An outcome's steps in planning order: those moved to the history store, then
+        those still in Redis (read first: a step leaves Redis only once stored there)."""
+        live = await self.live_steps(outcome_id)
+        if self.history is None:
+            return live
+        here = {s.id for s in live}
+        archived = [s for s in await self.history.steps(outcome_id) if s.id not in here]
+        if not archived:
+            return live
+        # Redis keeps some old steps (a play's last run, rejections): back in planning order.
+        return sorted(archived + live, key=_planning_order)
+
+    async def live_steps(self, outcome_id: str) -> list[Step]:
+        """The steps Redis still holds (all the loop needs), in one round trip."""
         raws: Any = await self.redis.sort(
             self.keys.steps_of(outcome_id), by="nosort", get=[self._step_data_pattern()]
         )
@@ -206,9 +246,19 @@ class RedisStore:
         return await self._load_many(Approval, [self.keys.approval(i) for i in ids])
 
     async def measurements(self, outcome_id: str, last: int = 0) -> list[Measurement]:
+        """An outcome's measurements, oldest first (the `last` ones only, if set), from the
+        history store for those Redis no longer holds."""
         start = -last if last else 0
-        raws = await self.redis.lrange(self.keys.measurements(outcome_id), start, -1)
-        return [Measurement.model_validate_json(raw) for raw in raws]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(self.keys.measurements(outcome_id), start, -1)
+            pipe.get(self.keys.measurements_archived(outcome_id))
+            raws, archived = await pipe.execute()
+        live = [Measurement.model_validate_json(raw) for raw in raws]
+        moved = int(archived or 0)
+        if self.history is None or not moved or (last and len(live) >= last):
+            return live
+        older = await self.history.measurements(outcome_id, moved, last - len(live) if last else 0)
+        return older + live
 
     async def spent(self, outcome_id: str) -> float:
         return float(await self.redis.hget(self.keys.outcome(outcome_id), "spent") or 0)
@@ -246,8 +296,24 @@ class RedisStore:
         return [parse_audit_entry(raw) for raw in raws]
 
     async def audit_entries(self, workspace: str) -> list[bytes]:
-        """A workspace's chain as stored: each entry's JSON, oldest first."""
-        return cast(list[bytes], await self.redis.lrange(self.keys.audit(workspace), 0, -1))
+        """A workspace's chain as stored: each entry's JSON, oldest first, the part moved
+        to the history store first."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.keys.audit_base(workspace), "seq")
+            pipe.lrange(self.keys.audit(workspace), 0, -1)
+            base, live = await pipe.execute()
+        moved = int(base or 0)
+        if not moved:
+            return cast(list[bytes], live)
+        if self.history is None:
+            raise Unavailable("history store", f"{workspace}'s audit events 1-{moved} are there")
+        archived = [entry.encode() for entry in await self.history.audit(workspace, moved)]
+        return archived + cast(list[bytes], live)
+
+    async def audit_base(self, workspace: str) -> Head:
+        """The last event moved to the history store (seq 0 while none was)."""
+        seq, hash_ = await self.redis.hmget(self.keys.audit_base(workspace), ["seq", "hash"])
+        return Head(int(seq or 0), _text(hash_ or b""), "")
 
     async def audit_head(self, chain: str) -> Head:
         """The head a chain records (its last seq, hash and key), as writers left it."""
@@ -272,11 +338,36 @@ class RedisStore:
         return True
 
     async def audit_trail(self, outcome: Outcome) -> list[AuditEvent]:
-        seqs = await self.redis.lrange(self.keys.audit_index(outcome.id), 0, -1)
-        pipe = self.redis.pipeline(transaction=False)
+        """An outcome's audit events, oldest first, wherever they are."""
+        for _ in range(SEAL_ATTEMPTS):
+            moved, live = await self._live_trail(outcome)
+            if live is not None:
+                break
+        else:
+            raise Unavailable("audit trail", "its events kept moving to the history store")
+        archived: list[AuditEvent] = []
+        if moved and self.history is not None:
+            raws = await self.history.audit(outcome.workspace, moved, outcome.id)
+            archived = [parse_audit_entry(raw) for raw in raws]
+        return archived + live
+
+    async def _live_trail(self, outcome: Outcome) -> tuple[int, list[AuditEvent] | None]:
+        """The chain's base and the outcome's events after it; None when the archive moved
+        events between the two reads (the entries found are then not the ones indexed)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.keys.audit_base(outcome.workspace), "seq")
+            pipe.lrange(self.keys.audit_index(outcome.id), 0, -1)
+            base, indexed = await pipe.execute()
+        moved = int(base or 0)
+        seqs = [int(seq) for seq in indexed if int(seq) > moved]
+        pipe = self.redis.pipeline(transaction=True)
         for seq in seqs:
-            pipe.lindex(self.keys.audit(outcome.workspace), int(seq) - 1)
-        return [parse_audit_entry(raw) for raw in await pipe.execute() if raw is not None]
+            pipe.lindex(self.keys.audit(outcome.workspace), seq - 1 - moved)
+        pipe.hget(self.keys.audit_base(outcome.workspace), "seq")
+        *raws, after = await pipe.execute()
+        if int(after or 0) != moved:
+            return moved, None
+        return moved, [parse_audit_entry(raw) for raw in raws if raw is not None]
 
     async def get_json(self, key: str) -> dict[str, Any] | None:
         raw = await self.redis.get(key)
@@ -316,6 +407,12 @@ class TickSnapshot:
     spent: float
     paused_all: bool
     history: list[Step]
+
+
+def _planning_order(step: Step) -> tuple[datetime, int, str]:
+    """Steps planned together share a time; their ids count up in planning order."""
+    digits = "".join(c for c in step.id if c.isdigit())
+    return step.created_at, int(digits or 0), step.id
 
 
 def _steps(raws: list[bytes | str | None]) -> list[Step]:
