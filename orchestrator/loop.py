@@ -62,7 +62,8 @@ class Loop:
         """Run one tick unless another worker holds the outcome's lease.
 
         False for a standing outcome: its ticks are not this loop's."""
-        snapshot = await self.ctx.store.tick_snapshot(outcome_id, self.worker_id, LEASE_MS)
+        today = self.ctx.clock.now().date()
+        snapshot = await self.ctx.store.tick_snapshot(outcome_id, self.worker_id, LEASE_MS, today)
         if not isinstance(snapshot, TickSnapshot):
             return snapshot != "standing"
         lease = self.ctx.keys.lease(f"outcome:{outcome_id}")
@@ -264,7 +265,7 @@ class Loop:
             step,
             upstream.output if upstream else {},
             commit,
-            step_ops.steps_on(self.ctx.clock.now(), history),
+            step_ops.steps_on(self.ctx.clock.now(), history) + snapshot.earlier_today,
             spent=snapshot.spent,
             rules=rules,
             queue_execution=queue_execution,

@@ -64,9 +64,17 @@ if #ARGV > 2 then
     if ARGV[i + 3] ~= '' then redis.call('DEL', ARGV[i + 3]) end
   end
   local kept = {}
-  for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-    if not gone[id] then kept[#kept + 1] = id end
+  local cursor = tonumber(redis.call('HGET', KEYS[6], 'cursor') or '0')
+  local before = 0
+  for at, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+    if not gone[id] then
+      kept[#kept + 1] = id
+    elseif at <= cursor then
+      before = before + 1
+    end
   end
+  -- The tick's window starts at the same step as before (`RedisStore.tick_snapshot`).
+  if before > 0 then redis.call('HSET', KEYS[6], 'cursor', cursor - before) end
   redis.call('DEL', KEYS[1])
   for at = 1, #kept, 1000 do
     redis.call('RPUSH', KEYS[1], unpack(kept, at, math.min(at + 999, #kept)))
@@ -80,8 +88,8 @@ while true do
 end
 return 1
 """
-"""KEYS: the outcome's step list, measurements, their archived count, its audit index and
-its chain's base. ARGV: the archived count expected, the measurements to drop, then per
+"""KEYS: the outcome's step list, measurements, their archived count, its audit index, its
+chain's base and its tick aggregates. ARGV: the archived count expected, the measurements to drop, then per
 step: its record's key, its id, the status written to SQL, and its approval's key ('')."""
 
 REMOVE_AUDIT_LUA = """
@@ -268,6 +276,7 @@ class Archiver:
             keys.measurements_archived(outcome.id),
             keys.audit_index(outcome.id),
             keys.audit_base(outcome.workspace),
+            keys.tick_aggregates(outcome.id),
         ]
 
     def _step_args(self, steps: Sequence[Step], approvals: Sequence[Approval]) -> list[str]:

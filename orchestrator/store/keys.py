@@ -27,6 +27,14 @@ class Keys:
     def steps_of(self, outcome_id: str) -> str:
         return f"{self.prefix}:outcome:{outcome_id}:steps"
 
+    def tick_aggregates(self, outcome_id: str) -> str:
+        """What a tick keeps of steps older than those it reads (`RedisStore.tick_snapshot`)."""
+        return f"{self.prefix}:outcome:{outcome_id}:tick"
+
+    def pinned_steps(self, outcome_id: str) -> str:
+        """Older steps a tick still reads: unfinished or rejected ones."""
+        return f"{self.prefix}:outcome:{outcome_id}:steps:pinned"
+
     def measurements(self, outcome_id: str) -> str:
         return f"{self.prefix}:outcome:{outcome_id}:measurements"
 

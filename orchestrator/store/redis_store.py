@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
@@ -35,11 +35,90 @@ local outcome = cjson.decode(row[1])
 if outcome.kind == 'standing' then return {'standing'} end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'leased'} end
 local paused = redis.call('EXISTS', ARGV[4] .. outcome.workspace .. ARGV[5])
-local steps = redis.call('SORT', KEYS[3], 'BY', 'nosort', 'GET', ARGV[3])
-return {'ok', row[1], row[2] or '', row[3] or '', paused, steps}
+local list, agg, pins = KEYS[3], KEYS[4], KEYS[5]
+local prefix, suffix, window, today = ARGV[3], ARGV[8], tonumber(ARGV[6]), ARGV[7]
+local FINAL = {succeeded=1, failed=1, expired=1, forbidden=1, cancelled=1, rejected=1}
+local state = redis.call('HMGET', agg, 'cursor', 'day', 'today')
+local cursor = tonumber(state[1] or '0')
+local counted = 0
+if state[2] == today then counted = tonumber(state[3] or '0') end
+local function data(id) return redis.call('HGET', prefix .. id .. suffix, 'data') end
+-- A step leaving the window: pinned while the planner needs it (unfinished, rejected),
+-- else remembered as its play's last run and counted against today's cap.
+local function settle(id, step)
+  if step.status == 'rejected' or not FINAL[step.status] then
+    redis.call('SADD', pins, id)
+    return
+  end
+  if step.status == 'succeeded' or step.status == 'failed' then
+    local t = step.created_at
+    if type(step.finished_at) == 'string' then t = step.finished_at end
+    local known = redis.call('HGET', agg, 'play:' .. step.play)
+    if not known or string.match(known, '^[^\\n]*') < t then
+      redis.call('HSET', agg, 'play:' .. step.play, t .. '\\n' .. id)
+    end
+  end
+  if step.status ~= 'cancelled' and string.sub(step.created_at, 1, 10) == today then
+    counted = counted + 1
+  end
+end
+local length = redis.call('LLEN', list)
+local start = math.max(cursor, length - window)
+if start > cursor then
+  for _, id in ipairs(redis.call('LRANGE', list, cursor, start - 1)) do
+    local raw = data(id)
+    if raw then settle(id, cjson.decode(raw)) end
+  end
+end
+local seen, extra = {}, {}
+local ids = redis.call('LRANGE', list, start, -1)
+for _, id in ipairs(ids) do seen[id] = true end
+for _, id in ipairs(redis.call('SMEMBERS', pins)) do
+  local raw = data(id)
+  if not raw then
+    redis.call('SREM', pins, id)
+  elseif not seen[id] then
+    local step = cjson.decode(raw)
+    if step.status == 'rejected' or not FINAL[step.status] then
+      seen[id] = true
+      extra[#extra + 1] = raw
+    else
+      redis.call('SREM', pins, id)
+      settle(id, step)
+    end
+  end
+end
+local fields, shown = redis.call('HGETALL', agg), 0
+for i = 1, #fields, 2 do
+  if string.sub(fields[i], 1, 5) == 'play:' then
+    local id = string.match(fields[i + 1], '\\n(.*)$')
+    local raw = id and not seen[id] and data(id)
+    if raw then
+      seen[id] = true
+      extra[#extra + 1] = raw
+      local step = cjson.decode(raw)
+      if step.status ~= 'cancelled' and string.sub(step.created_at, 1, 10) == today then
+        shown = shown + 1  -- counted already, and in the history the tick reads
+      end
+    end
+  end
+end
+redis.call('HSET', agg, 'cursor', start, 'day', today, 'today', counted)
+local steps = {}
+for _, id in ipairs(ids) do steps[#steps + 1] = data(id) end
+return {'ok', row[1], row[2] or '', row[3] or '', paused, steps, extra, counted - shown}
 """
-"""KEYS: the outcome, its lease, its step list. ARGV: the lease's owner and TTL (ms), the
-pattern of a step's record, and the kill switch's key around the workspace id."""
+"""KEYS: the outcome, its lease, its step list, its tick aggregates and its pinned steps.
+ARGV: the lease's owner and TTL (ms), a step record's key around its id (ARGV[3], ARGV[8]),
+the kill switch's key around the workspace id, the window's size and today's date.
+
+A tick reads the last `TICK_WINDOW` steps, not the whole history: what the loop needs from
+older ones is kept as they leave the window (the aggregates): unfinished and rejected steps
+stay pinned (the planner never proposes a rejected (action, params) again), each play's
+last run stays (its cooldown), and today's count of the others (the daily cap)."""
+
+TICK_WINDOW = 16
+"""The latest steps a tick reads in full (the effects it verifies are theirs)."""
 
 SEAL_ATTEMPTS = 3
 """A commit is sealed again when a chain turns out to have another key (once per key)."""
@@ -189,32 +268,45 @@ class RedisStore:
         return self.keys.step("*") + "->data"
 
     async def tick_snapshot(
-        self, outcome_id: str, owner: str, lease_ms: int
+        self, outcome_id: str, owner: str, lease_ms: int, today: date | None = None
     ) -> TickSnapshot | Skipped:
         """Take the outcome's lease and read what a tick needs, in one round trip.
 
         One script reads the outcome, takes the lease and reads the rest after it, so the
         reads see the state this worker may now change. The lease is not taken for a
-        missing outcome or a standing one (whose ticks take their own).
+        missing outcome or a standing one (whose ticks take their own). The steps are those
+        a tick needs (see `TICK_SNAPSHOT_LUA`), however long the outcome's history.
         """
+        step_head, step_tail = self.keys.step("\n").split("\n")
         reply: Any = await self._tick_snapshot(
             keys=[
                 self.keys.outcome(outcome_id),
                 self.keys.lease(f"outcome:{outcome_id}"),
                 self.keys.steps_of(outcome_id),
+                self.keys.tick_aggregates(outcome_id),
+                self.keys.pinned_steps(outcome_id),
             ],
-            args=[owner, lease_ms, self._step_data_pattern(), *self._kill_switch_parts],
+            args=[
+                owner,
+                lease_ms,
+                step_head,
+                *self._kill_switch_parts,
+                TICK_WINDOW,
+                (today or datetime.now(UTC).date()).isoformat(),
+                step_tail,
+            ],
         )
         status = _text(reply[0])
         if status != "ok":
             return cast(Skipped, status)
-        _, data, failures, spent, paused, raws = reply
+        _, data, failures, spent, paused, raws, extra, counted = reply
         return TickSnapshot(
             outcome=Outcome.model_validate_json(data),
             measure_failures=int(failures or 0),
             spent=float(spent or 0),
             paused_all=bool(paused),
-            history=_steps(raws),
+            history=sorted(_steps(extra), key=_planning_order) + _steps(raws),
+            earlier_today=int(counted),
         )
 
     async def step_and_outcome(self, step_id: str, outcome_id: str) -> tuple[Step, Outcome]:
@@ -407,6 +499,10 @@ class TickSnapshot:
     spent: float
     paused_all: bool
     history: list[Step]
+    """The steps the loop needs: the latest ones, and older ones still unfinished,
+    rejected, or their play's last run."""
+    earlier_today: int = 0
+    """Steps created today (and counting against the daily cap) not in `history`."""
 
 
 def _planning_order(step: Step) -> tuple[datetime, int, str]:

@@ -169,4 +169,3 @@ async def test_a_crash_between_the_store_and_redis_redoes_the_batch(
         await harness.store.live_steps(outcome_id)
     )
     assert (await verify(harness.store, "T1")).intact
-
