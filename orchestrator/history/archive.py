@@ -89,8 +89,9 @@ end
 return 1
 """
 """KEYS: the outcome's step list, measurements, their archived count, its audit index, its
-chain's base and its tick aggregates. ARGV: the archived count expected, the measurements to drop, then per
-step: its record's key, its id, the status written to SQL, and its approval's key ('')."""
+chain's base and its tick aggregates. ARGV: the archived count expected, the measurements
+to drop, then per step: its record's key, its id, the status written to SQL, and its
+approval's key ('')."""
 
 REMOVE_AUDIT_LUA = """
 if tonumber(redis.call('HGET', KEYS[2], 'seq') or '0') ~= tonumber(ARGV[1]) then return 0 end

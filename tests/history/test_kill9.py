@@ -184,7 +184,7 @@ async def test_the_archive_moves_everything_once_under_kill_9(
         before = await _in_redis(ctx)
         worker = processes.spawn("worker")
         await ctx.queue.enqueue(ARCHIVE_JOB, {})
-        assert await until(lambda: _moved_since(ctx, before), rounds=1500, every_s=0.02)
+        assert await until(lambda b=before: _moved_since(ctx, b), rounds=1500, every_s=0.02)
         await asyncio.sleep(random.uniform(0, 0.15))
         processes.kill(worker)
         kills += 1

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from orchestrator import transitions
+from orchestrator.clock import ManualClock
 from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
-from orchestrator.clock import ManualClock
 from orchestrator.models import Lane, Outcome, Step, StepStatus
 from orchestrator.planner import signature
 from orchestrator.steps import steps_on
@@ -39,8 +39,8 @@ def _step(n: int, status: StepStatus, play: str, days_ago: float) -> Step:
 
 
 def _history() -> list[Step]:
-    """2,000 finished steps over 60 days, a hundred of them today; among the old ones, a rejection, a step still
-    waiting for a person, and the only run of a play with a cooldown."""
+    """2,000 finished steps over 60 days, a hundred of them today; among the old ones, a
+    rejection, a step still waiting for a person, and the only run of a play with a cooldown."""
     steps = []
     for n in range(1, FINISHED + 1):
         # The last hundred today (more than a tick reads), the others over 60 days.
