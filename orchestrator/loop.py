@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from orchestrator import counters, transitions
+from orchestrator import counters, gauges, transitions
 from orchestrator import steps as step_ops
 from orchestrator.catalog import Rule
 from orchestrator.context import Context
@@ -94,6 +94,7 @@ class Loop:
         if value is None:
             return await self._close(self._schedule(outcome, closing))
         evaluation = evaluate(outcome, value, self.ctx.clock.now())
+        gauges.judged(closing, self.ctx.keys, snapshot, evaluation, self.ctx.clock.now())
         history = snapshot.history
         self._verify(outcome, value, history, closing)
         if evaluation.verdict in (Verdict.ACHIEVED, Verdict.MISSED):
@@ -295,6 +296,7 @@ class Loop:
         if not proposals:
             return [], history
         created = await step_ops.create(self.ctx, outcome, proposals, commit)
+        gauges.proposed(commit, self.ctx.keys, snapshot, evaluation, self.ctx.clock.now())
         rejected = [s for s in history if s.status is StepStatus.REJECTED]
         self.ctx.notify(
             commit,

@@ -29,7 +29,8 @@ from orchestrator.store.keys import Keys
 M = TypeVar("M", bound=BaseModel)
 
 TICK_SNAPSHOT_LUA = """
-local row = redis.call('HMGET', KEYS[1], 'data', 'measure_failures', 'spent')
+local row = redis.call('HMGET', KEYS[1], 'data', 'measure_failures', 'spent', 'off_since',
+                       'off_answered')
 if not row[1] then return {'missing'} end
 local outcome = cjson.decode(row[1])
 if outcome.kind == 'standing' then return {'standing'} end
@@ -106,7 +107,8 @@ end
 redis.call('HSET', agg, 'cursor', start, 'day', today, 'today', counted)
 local steps = {}
 for _, id in ipairs(ids) do steps[#steps + 1] = data(id) end
-return {'ok', row[1], row[2] or '', row[3] or '', paused, steps, extra, counted - shown}
+return {'ok', row[1], row[2] or '', row[3] or '', paused, steps, extra, counted - shown,
+        row[4] or '', row[5] or ''}
 """
 """KEYS: the outcome, its lease, its step list, its tick aggregates and its pinned steps.
 ARGV: the lease's owner and TTL (ms), a step record's key around its id (ARGV[3], ARGV[8]),
@@ -299,7 +301,7 @@ class RedisStore:
         status = _text(reply[0])
         if status != "ok":
             return cast(Skipped, status)
-        _, data, failures, spent, paused, raws, extra, counted = reply
+        _, data, failures, spent, paused, raws, extra, counted, off_since, answered = reply
         return TickSnapshot(
             outcome=Outcome.model_validate_json(data),
             measure_failures=int(failures or 0),
@@ -307,6 +309,8 @@ class RedisStore:
             paused_all=bool(paused),
             history=sorted(_steps(extra), key=_planning_order) + _steps(raws),
             earlier_today=int(counted),
+            off_since=float(off_since) if off_since else None,
+            off_answered=bool(answered),
         )
 
     async def step_and_outcome(self, step_id: str, outcome_id: str) -> tuple[Step, Outcome]:
@@ -503,6 +507,10 @@ class TickSnapshot:
     rejected, or their play's last run."""
     earlier_today: int = 0
     """Steps created today (and counting against the daily cap) not in `history`."""
+    off_since: float | None = None
+    """When the metric went off track (epoch seconds), while it is (`orchestrator.gauges`)."""
+    off_answered: bool = False
+    """A step was proposed since it went off track."""
 
 
 def _planning_order(step: Step) -> tuple[datetime, int, str]:
