@@ -236,7 +236,7 @@ def open_history(settings: Settings, runtime: Runtime) -> HistoryStore:
     """The history store: readers find moved records there, and workers run the archive."""
     history = HistoryStore(settings.history_url or default_url(settings.state_dir))
     kept = retention(
-        settings.history_live_days,
+        settings.history_live_audit,
         settings.history_live_measurements,
         settings.history_keep,
         settings.history_batch,

@@ -94,11 +94,13 @@ class Settings(BaseSettings):
     history_url: str | None = Field(default=None, validation_alias="BATON_HISTORY_URL")
     """Where history moved out of Redis is kept: a SQLAlchemy URL (`postgresql://...`);
     unset, a SQLite file under `state_dir` (history.sqlite3)."""
-    history_live_days: float = Field(default=30.0, gt=0, validation_alias="BATON_HISTORY_LIVE_DAYS")
-    """Finished steps, their approvals and audit events stay in Redis this long before the
-    archive moves them to the history store (effects are verified over 30 days)."""
+    history_live_audit: int = Field(
+        default=1_000, ge=1, validation_alias="BATON_HISTORY_LIVE_AUDIT"
+    )
+    """Audit events Redis keeps per workspace (the newest); older ones are moved to the
+    history store, where `baton audit` and its verification read them."""
     history_live_measurements: int = Field(
-        default=200, ge=1, validation_alias="BATON_HISTORY_LIVE_MEASUREMENTS"
+        default=24, ge=1, validation_alias="BATON_HISTORY_LIVE_MEASUREMENTS"
     )
     """Measurements Redis keeps per outcome (the trend, the chart's recent window)."""
     history_keep: str = Field(default="", validation_alias="BATON_HISTORY_KEEP")

@@ -3,16 +3,17 @@
 A worker runs it when the clock enqueues it (`orchestrator.clock_service`). Each batch is
 written to SQL first (idempotent by record id), then removed from Redis by one script that
 first checks Redis still holds exactly what was written (a counter, a chain's base, each
-step's status): a worker killed between the two leaves Redis as it was, and the next run
-writes the same batch again (nothing changes in SQL) and removes it. Nothing is lost and
-nothing is stored twice.
+step's status and place): a worker killed between the two leaves Redis as it was, and the
+next run writes the same batch again (nothing changes in SQL) and removes it. Nothing is
+lost and nothing is stored twice.
 
-What stays in Redis (`Retention`): every unfinished step, every rejected one (the planner
-never proposes a rejected (action, params) again), the last finished step of each play
-(its cooldown), steps that finished within `live_days` (verification of effects, daily
-caps), the last `live_measurements` measurements (trend and chart), and audit events of the
-last `live_days`. A chain's Redis part keeps its link to the moved part: the seq and hash
-of the last event moved (`Keys.audit_base`), so the chain verifies end to end.
+What stays in Redis (`Retention`) is what the loop reads (`RedisStore.tick_snapshot`): the
+steps in a tick's window, every unfinished step, every rejected one (the planner never
+proposes a rejected (action, params) again) and each play's last run (its cooldown); the
+last `live_measurements` measurements; and the last `live_audit` events of each chain,
+whose Redis part keeps its link to the moved part (the seq and hash of the last event
+moved, `Keys.audit_base`), so the chain verifies end to end. Once an outcome has ended,
+all its finished steps go.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from orchestrator.clock import Clock
 from orchestrator.errors import ConfigError, NotFound
 from orchestrator.history.store import KINDS, Batch, HistoryStore
 from orchestrator.jobs import Job
-from orchestrator.models import Approval, Measurement, Outcome, Step, StepStatus
+from orchestrator.models import Approval, Measurement, Outcome, OutcomeStatus, Step, StepStatus
 from orchestrator.steps import approval_id_for
 from orchestrator.store.redis_store import RedisStore
 
@@ -48,7 +49,7 @@ RAN = (StepStatus.SUCCEEDED, StepStatus.FAILED)
 
 REMOVE_OUTCOME_LUA = """
 if tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[1]) then return 0 end
-for i = 3, #ARGV, 4 do
+for i = 4, #ARGV, 4 do
   if redis.call('HGET', ARGV[i], 'status') ~= ARGV[i + 2] then return 0 end
 end
 local trim = tonumber(ARGV[2])
@@ -56,29 +57,31 @@ if trim > 0 then
   redis.call('LTRIM', KEYS[2], trim, -1)
   redis.call('INCRBY', KEYS[3], trim)
 end
-if #ARGV > 2 then
-  local gone = {}
-  for i = 3, #ARGV, 4 do
-    gone[ARGV[i + 1]] = true
-    redis.call('DEL', ARGV[i])
-    if ARGV[i + 3] ~= '' then redis.call('DEL', ARGV[i + 3]) end
-  end
-  local kept = {}
+if #ARGV > 3 then
+  local gone, kept, before = {}, {}, 0
+  for i = 4, #ARGV, 4 do gone[ARGV[i + 1]] = true end
   local cursor = tonumber(redis.call('HGET', KEYS[6], 'cursor') or '0')
-  local before = 0
+  local limit = cursor
+  if ARGV[3] == '1' then limit = math.huge end
   for at, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
     if not gone[id] then
       kept[#kept + 1] = id
+    elseif at > limit then
+      return 0
     elseif at <= cursor then
       before = before + 1
     end
   end
-  -- The tick's window starts at the same step as before (`RedisStore.tick_snapshot`).
-  if before > 0 then redis.call('HSET', KEYS[6], 'cursor', cursor - before) end
+  for i = 4, #ARGV, 4 do
+    redis.call('DEL', ARGV[i])
+    if ARGV[i + 3] ~= '' then redis.call('DEL', ARGV[i + 3]) end
+  end
   redis.call('DEL', KEYS[1])
   for at = 1, #kept, 1000 do
     redis.call('RPUSH', KEYS[1], unpack(kept, at, math.min(at + 999, #kept)))
   end
+  -- The tick's window starts at the same step as before (`RedisStore.tick_snapshot`).
+  if before > 0 then redis.call('HSET', KEYS[6], 'cursor', cursor - before) end
 end
 local base = tonumber(redis.call('HGET', KEYS[5], 'seq') or '0')
 while true do
@@ -90,8 +93,9 @@ return 1
 """
 """KEYS: the outcome's step list, measurements, their archived count, its audit index, its
 chain's base and its tick aggregates. ARGV: the archived count expected, the measurements
-to drop, then per step: its record's key, its id, the status written to SQL, and its
-approval's key ('')."""
+to drop, '1' when the outcome has ended (its steps may go from anywhere in the list), then
+per step: its record's key, its id, the status written to SQL, and its approval's key ('').
+A step in a tick's window is never removed: the script then changes nothing."""
 
 REMOVE_AUDIT_LUA = """
 if tonumber(redis.call('HGET', KEYS[2], 'seq') or '0') ~= tonumber(ARGV[1]) then return 0 end
@@ -110,10 +114,10 @@ seq and hash of the last one (the chain's new base)."""
 class Retention:
     """What Redis keeps, and how long the history store keeps each kind."""
 
-    live_days: float = 30.0
-    """Finished steps, their approvals and audit events stay in Redis this long."""
-    live_measurements: int = 200
-    """Measurements Redis keeps per outcome."""
+    live_audit: int = 1_000
+    """Audit events Redis keeps per chain (the newest)."""
+    live_measurements: int = 24
+    """Measurements Redis keeps per outcome (the newest)."""
     keep_days: dict[str, float] = field(default_factory=dict)
     """Per kind (`steps`, `measurements`, `approvals`): days the history store keeps
     records; a kind not listed is kept for good. The audit trail is always kept."""
@@ -139,13 +143,13 @@ class Retention:
         return kept
 
 
-def retention(live_days: float, live_measurements: int, keep: str, batch: int) -> Retention:
+def retention(live_audit: int, live_measurements: int, keep: str, batch: int) -> Retention:
     """The archive's retention from settings; a `ConfigError` names a bad BATON_HISTORY_KEEP."""
     try:
         keep_days = Retention.parse_keep(keep)
     except ValueError as error:
         raise ConfigError(f"BATON_HISTORY_KEEP: {error}") from None
-    return Retention(live_days, live_measurements, keep_days, batch)
+    return Retention(live_audit, live_measurements, keep_days, batch)
 
 
 @dataclass
@@ -184,12 +188,11 @@ class Archiver:
     async def run(self) -> Moved:
         """Move everything due, workspace by workspace; then apply retention."""
         moved = Moved()
-        cutoff = self.clock.now() - timedelta(days=self.retention.live_days)
         for workspace in await self.store.workspaces():
-            while await self.audit_batch(workspace, cutoff, moved):
+            while await self.audit_batch(workspace, moved):
                 pass
             for outcome in await self.store.outcomes(workspace):
-                while await self.outcome_batch(outcome, cutoff, moved):
+                while await self.outcome_batch(outcome, moved):
                     pass
         for kind, days in self.retention.keep_days.items():
             moved.pruned += await self.history.prune(kind, self.clock.now() - timedelta(days=days))
@@ -208,14 +211,17 @@ class Archiver:
             )
         return moved
 
-    async def audit_batch(self, workspace: str, cutoff: datetime, moved: Moved) -> bool:
-        """Move the chain's oldest events older than `cutoff`; True if there may be more."""
+    async def audit_batch(self, workspace: str, moved: Moved) -> bool:
+        """Move the chain's oldest events beyond the newest `live_audit`; True if there may
+        be more."""
         keys = self.store.keys
         async with self.store.redis.pipeline(transaction=True) as pipe:
             pipe.hget(keys.audit_base(workspace), "seq")
+            pipe.llen(keys.audit(workspace))
             pipe.lrange(keys.audit(workspace), 0, self.retention.batch - 1)
-            base, raws = await pipe.execute()
-        rows = _old_audit(workspace, raws, cutoff)
+            base, length, raws = await pipe.execute()
+        due = max(0, min(int(length) - self.retention.live_audit, len(raws)))
+        rows = [_audit_row(workspace, raw) for raw in raws[:due]]
         if not rows:
             return False
         await self.history.put(Batch(audit=rows))
@@ -230,14 +236,17 @@ class Archiver:
         moved.audit += len(rows)
         return len(rows) == self.retention.batch
 
-    async def outcome_batch(self, outcome: Outcome, cutoff: datetime, moved: Moved) -> bool:
+    async def outcome_batch(self, outcome: Outcome, moved: Moved) -> bool:
         """Move one batch of `outcome`'s records; True if there may be more."""
         keys, batch_size = self.store.keys, self.retention.batch
+        ended = outcome.status not in (OutcomeStatus.ACTIVE, OutcomeStatus.PAUSED)
         async with self.store.redis.pipeline(transaction=True) as pipe:
             pipe.get(keys.measurements_archived(outcome.id))
             pipe.llen(keys.measurements(outcome.id))
             pipe.lrange(keys.measurements(outcome.id), 0, batch_size - 1)
-            archived, length, raws = await pipe.execute()
+            pipe.hgetall(keys.tick_aggregates(outcome.id))
+            pipe.sort(keys.steps_of(outcome.id), by="nosort", get=[keys.step("*") + "->data"])
+            archived, length, raws, aggregates, steps = await pipe.execute()
         done = int(archived or 0)
         trim = max(0, min(int(length) - self.retention.live_measurements, len(raws)))
         batch = Batch(
@@ -246,7 +255,9 @@ class Archiver:
                 for n, raw in enumerate(raws[:trim], start=1)
             ]
         )
-        leaving = movable(await self.store.live_steps(outcome.id), cutoff)[:batch_size]
+        live = [Step.model_validate_json(raw) for raw in steps if raw is not None]
+        window = len(live) if ended else int(aggregates.get(b"cursor", 0))
+        leaving = movable(live[:window], live)[:batch_size]
         batch.steps = leaving
         batch.approvals = await self._approvals(leaving)
         if not len(batch):
@@ -255,7 +266,7 @@ class Archiver:
         await self.history.put(batch)
         removed = await self._remove_outcome(
             keys=self._outcome_keys(outcome),
-            args=[done, trim, *self._step_args(leaving, batch.approvals)],
+            args=[done, trim, "1" if ended else "0", *self._step_args(leaving, batch.approvals)],
         )
         if not int(removed):
             moved.conflicts += 1
@@ -267,7 +278,7 @@ class Archiver:
 
     async def _trim_index(self, outcome: Outcome, done: int) -> None:
         """Drop the outcome's audit index entries the chain's base has passed."""
-        await self._remove_outcome(keys=self._outcome_keys(outcome), args=[done, 0])
+        await self._remove_outcome(keys=self._outcome_keys(outcome), args=[done, 0, "0"])
 
     def _outcome_keys(self, outcome: Outcome) -> list[str]:
         keys = self.store.keys
@@ -300,32 +311,25 @@ class Archiver:
         return found
 
 
-def movable(steps: Sequence[Step], cutoff: datetime) -> list[Step]:
-    """The steps the loop no longer needs (see the module's docstring), oldest first."""
+def movable(before_window: Sequence[Step], steps: Sequence[Step]) -> list[Step]:
+    """Of the steps a tick no longer reads in full (`before_window`), those the loop does
+    not need (see the module's docstring), oldest first; `steps`: all of them."""
     latest: dict[str, Step] = {}
     for step in steps:
         if step.status in RAN and _ended(step) >= _ended(latest.get(step.play, step)):
             latest[step.play] = step
     needed = {s.depends_on for s in steps if s.status not in FINISHED and s.depends_on}
     keep = {s.id for s in latest.values()} | needed
-    return [s for s in steps if s.status in FINISHED and s.id not in keep and _ended(s) < cutoff]
+    return [s for s in before_window if s.status in FINISHED and s.id not in keep]
 
 
 def _ended(step: Step) -> datetime:
     return step.finished_at or step.created_at
 
 
-def _old_audit(
-    workspace: str, raws: Sequence[bytes], cutoff: datetime
-) -> list[tuple[str, int, str | None, str, str]]:
-    """The leading entries of a chain older than `cutoff`, as the history store keeps them."""
-    rows: list[tuple[str, int, str | None, str, str]] = []
-    for raw in raws:
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        entry = json.loads(text)
-        body = json.loads(entry["body"])
-        at = datetime.fromisoformat(body["at"])
-        if at >= cutoff:
-            break
-        rows.append((workspace, int(entry["seq"]), body.get("outcome_id"), body["at"], text))
-    return rows
+def _audit_row(workspace: str, raw: bytes | str) -> tuple[str, int, str | None, str, str]:
+    """An entry of a chain as the history store keeps it."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    entry = json.loads(text)
+    body = json.loads(entry["body"])
+    return workspace, int(entry["seq"]), body.get("outcome_id"), str(body.get("at", "")), text

@@ -12,6 +12,7 @@ from bot.metrics import snapshot
 from config.settings import Settings
 from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
+from orchestrator.store import redis_store
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 from tests.conftest import Harness
@@ -40,8 +41,9 @@ async def test_a_scrape_reads_no_records(harness: Harness, monkeypatch: pytest.M
 
 
 async def test_steps_moved_out_of_redis_still_count(
-    harness: Harness, history: HistoryStore
+    harness: Harness, history: HistoryStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(redis_store, "TICK_WINDOW", 2)  # the story's steps leave the window
     outcome_id = await story(harness)
     before = await snapshot(harness.runtime.ctx)
     harness.store.history = history

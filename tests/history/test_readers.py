@@ -8,6 +8,7 @@ import contextlib
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
 from handlers.digest import digest_cards
@@ -15,11 +16,18 @@ from orchestrator.audit import export, verify
 from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
 from orchestrator.notices import Notice, NoticeKind
+from orchestrator.store import redis_store
 from tests.conftest import Harness
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
-SMALL = Retention(live_days=30, live_measurements=2, batch=3)
+SMALL = Retention(live_audit=5, live_measurements=2, batch=3)
 """Small batches, so one run moves everything in several."""
+
+
+@pytest.fixture(autouse=True)
+def small_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ticks read the last two steps in full, so the demo's few steps leave Redis."""
+    monkeypatch.setattr(redis_store, "TICK_WINDOW", 2)
 
 
 async def _run_days(harness: Harness, days: int) -> str:

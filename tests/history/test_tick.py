@@ -134,7 +134,7 @@ async def test_the_window_holds_after_the_archive_moves_steps(
     await _snapshot(store)  # the window starts near the end of the list
     store.history = history
     clock = ManualClock(START)
-    moved = await Archiver(store, history, clock, Retention(live_days=30, batch=300)).run()
+    moved = await Archiver(store, history, clock, Retention(batch=300)).run()
 
     snapshot = await _snapshot(store)
 
