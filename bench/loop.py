@@ -157,6 +157,7 @@ async def confirm(ctx: Context, count: int) -> None:
             Commit(), ctx.keys, None, outcome, actor="olivia", at=now, action="outcome.confirmed"
         )
         commit.op("SADD", ctx.keys.outcomes_of("T1"), outcome.id)
+        commit.op("SADD", ctx.keys.workspaces(), "T1")
         first = Measurement(value=9.0, at=now).model_dump_json()
         commit.op("RPUSH", ctx.keys.measurements(outcome.id), first)
         ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id})

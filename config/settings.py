@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     """Audit events Redis keeps per workspace (the newest); older ones are moved to the
     history store, where `baton audit` and its verification read them."""
     history_live_measurements: int = Field(
-        default=24, ge=1, validation_alias="BATON_HISTORY_LIVE_MEASUREMENTS"
+        default=12, ge=1, validation_alias="BATON_HISTORY_LIVE_MEASUREMENTS"
     )
     """Measurements Redis keeps per outcome (the trend, the chart's recent window)."""
     history_keep: str = Field(default="", validation_alias="BATON_HISTORY_KEEP")

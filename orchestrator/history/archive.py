@@ -116,7 +116,7 @@ class Retention:
 
     live_audit: int = 1_000
     """Audit events Redis keeps per chain (the newest)."""
-    live_measurements: int = 24
+    live_measurements: int = 12
     """Measurements Redis keeps per outcome (the newest)."""
     keep_days: dict[str, float] = field(default_factory=dict)
     """Per kind (`steps`, `measurements`, `approvals`): days the history store keeps

@@ -119,8 +119,9 @@ older ones is kept as they leave the window (the aggregates): unfinished and rej
 stay pinned (the planner never proposes a rejected (action, params) again), each play's
 last run stays (its cooldown), and today's count of the others (the daily cap)."""
 
-TICK_WINDOW = 16
-"""The latest steps a tick reads in full (the effects it verifies are theirs)."""
+TICK_WINDOW = 4
+"""The latest steps a tick reads in full (the effects it verifies are theirs). Each is
+about 1 KB in Redis (its output included): the window is most of an outcome's memory."""
 
 SEAL_ATTEMPTS = 3
 """A commit is sealed again when a chain turns out to have another key (once per key)."""
