@@ -9,7 +9,7 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -188,7 +188,7 @@ async def test_the_archive_moves_everything_once_under_kill_9(
         before = await _in_redis(ctx)
         worker = processes.spawn("worker")
         await ctx.queue.enqueue(ARCHIVE_JOB, {})
-        assert await until(lambda b=before: _moved_since(ctx, b), rounds=1500, every_s=0.02)
+        assert await until(_moved_since(ctx, before), rounds=1500, every_s=0.02)
         await asyncio.sleep(random.uniform(0, 0.05))
         processes.kill(worker)
         kills += 1
@@ -214,8 +214,13 @@ async def test_the_archive_moves_everything_once_under_kill_9(
     )
 
 
-async def _moved_since(ctx: Context, before: int) -> bool:
-    return await _in_redis(ctx) < before
+def _moved_since(ctx: Context, before: int) -> Callable[[], Awaitable[bool]]:
+    """Whether the archive has moved anything since Redis held `before` records."""
+
+    async def moved() -> bool:
+        return await _in_redis(ctx) < before
+
+    return moved
 
 
 async def _only(ctx: Context, left: int) -> bool:

@@ -10,7 +10,7 @@ from orchestrator import transitions
 from orchestrator.clock import ManualClock
 from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
-from orchestrator.models import Lane, Outcome, Step, StepStatus
+from orchestrator.models import Direction, Lane, Outcome, Step, StepStatus
 from orchestrator.planner import signature
 from orchestrator.steps import steps_on
 from orchestrator.store.commit import Commit
@@ -64,7 +64,7 @@ async def _write(store: RedisStore, steps: list[Step]) -> None:
         workspace="T1",
         objective="Cut churn",
         metric="churn_rate",
-        direction="decrease",  # type: ignore[arg-type]
+        direction=Direction.DECREASE,
         baseline=9.0,
         target=0.1,
         started_at=START - timedelta(days=61),
