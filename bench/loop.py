@@ -29,7 +29,7 @@ due tick and drains the stream, C times, which is far less noisy on a shared mac
 
 `--age T` ages outcomes instead: one process ticks them T times each on a clock that moves
 an hour per tick (each tick runs one step, so T finished steps each), the archive moving
-history to a SQLite history store every 10 ticks as the clock's cron would (`--no-archive`:
+history to a SQLite history store after every tick as the clock's cron would (`--no-archive`:
 never, as before the history store), and reports Redis memory per outcome and CPU per tick
 (worker and Redis) for the outcomes fresh and aged. `--scrape N ...` times a `/metrics`
 scrape with N outcomes.
@@ -253,7 +253,7 @@ async def memory(redis: Redis, outcomes: int) -> dict[str, float]:
     steps in flight, its lease, shared sets), history (measurements, audit trail, finished
     steps and the step list) and the job stream (a queue, not state)."""
     keys = [key async for key in redis.scan_iter(match=f"{PREFIX}:*", count=5000)]
-    totals = {"live": 0, "history": 0, "queue": 0}
+    totals = {"live": 0, "history": 0, "queue": 0, "chain": 0}
     for chunk in range(0, len(keys), 1000):
         batch = keys[chunk : chunk + 1000]
         pipe = redis.pipeline(transaction=False)
@@ -269,6 +269,8 @@ async def memory(redis: Redis, outcomes: int) -> dict[str, float]:
 def _kind(key: str, data: Any) -> str:
     if key.endswith(":jobs"):
         return "queue"
+    if key.startswith(f"{PREFIX}:audit:T1"):
+        return "chain"  # the workspace's: shared by its outcomes
     if ":step:" in key:
         return "live" if b'"finished_at":null' in data else "history"
     return "history" if any(mark in key for mark in HISTORY) else "live"
@@ -370,8 +372,9 @@ async def cycle_cost(
     }
 
 
-ARCHIVE_EVERY = 10
-"""Ticks (clock hours) between archive runs in the aging mode."""
+ARCHIVE_EVERY = 1
+"""Ticks (clock hours) between archive runs in the aging mode: the clock's cron runs it
+every 10 minutes, so at least once between two hourly ticks."""
 
 
 async def aging(
@@ -464,8 +467,9 @@ async def _aging(url: str, workspace: Path, db: Path, args: argparse.Namespace) 
         print(
             f"{outcomes:>6} outcomes aged {args.age} ticks ({moving}), "
             f"{r['steps_per_outcome']} steps each: Redis {mem['live'] + mem['history']:.0f} "
-            f"B/outcome (live {mem['live']:.0f}, history {mem['history']:.0f}; job stream "
-            f"{mem['queue']:.0f}; used_memory delta {r['used_memory_per_outcome']:.0f}); "
+            f"B/outcome (live {mem['live']:.0f}, history {mem['history']:.0f}; the workspace's "
+            f"audit chain {mem['chain']:.0f}; job stream {mem['queue']:.0f}; used_memory delta "
+            f"{r['used_memory_per_outcome']:.0f}); "
             f"CPU/tick fresh: worker {fresh['cpu_ms']:.2f} ms, Redis {fresh['redis_ms']:.2f} ms; "
             f"aged: worker {aged['cpu_ms']:.2f} ms, Redis {aged['redis_ms']:.2f} ms "
             f"({ratio:.2f}x); "
@@ -571,7 +575,8 @@ async def main(argv: list[str] | None = None) -> None:
                     f"({r['commands_per_tick']:4.0f} commands), "
                     f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
                     f"live state {r['bytes_live']:.0f} B/outcome "
-                    f"(history {r['bytes_history']:.0f}, job stream {r['bytes_queue']:.0f}, "
+                    f"(history {r['bytes_history'] + r['bytes_chain']:.0f}, "
+                    f"job stream {r['bytes_queue']:.0f}, "
                     f"used_memory delta {r['used_memory_per_outcome']:.0f} B/outcome); "
                     f"CPU/tick: worker {r['cpu_ms_per_tick']:.2f} ms, "
                     f"Redis {r['redis_cpu_ms_per_tick']:.2f} ms; jobs/tick in the window: "
