@@ -421,9 +421,9 @@ async def aging(
         await cycle()
         if archive and n % ARCHIVE_EVERY == 0:
             await archiver.run()
-    if archive:
-        await archiver.run()
     aged = await cost()
+    if archive:  # memory as the archive leaves it (it runs every 10 minutes)
+        await archiver.run()
     used = int((await redis.info("memory"))["used_memory"]) - empty
     mem = await memory(redis, outcomes)
     finished = len(await ctx.store.steps("o0"))
