@@ -255,9 +255,12 @@ class Archiver:
                 for n, raw in enumerate(raws[:trim], start=1)
             ]
         )
-        live = [Step.model_validate_json(raw) for raw in steps if raw is not None]
-        window = len(live) if ended else int(aggregates.get(b"cursor", 0))
-        leaving = movable(live[:window], live)[:batch_size]
+        # Places count in the list as Redis holds it (the tick's cursor is one of them).
+        parsed = [Step.model_validate_json(raw) if raw is not None else None for raw in steps]
+        window = len(parsed) if ended else int(aggregates.get(b"cursor", 0))
+        live = [step for step in parsed if step is not None]
+        before = [step for step in parsed[:window] if step is not None]
+        leaving = movable(before, live)[:batch_size]
         batch.steps = leaving
         batch.approvals = await self._approvals(leaving)
         if not len(batch):
