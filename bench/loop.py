@@ -27,6 +27,13 @@ many outcomes a short warm-up leaves the window mostly first ticks (`--warmup`).
 `--cycles C` measures CPU per tick with that mix fixed instead: one process moves every
 due tick and drains the stream, C times, which is far less noisy on a shared machine.
 
+`--age T` ages outcomes instead: one process ticks them T times each on a clock that moves
+an hour per tick (each tick runs one step, so T finished steps each), the archive moving
+history to a SQLite history store after every tick as the clock's cron would (`--no-archive`:
+never, as before the history store), and reports Redis memory per outcome and CPU per tick
+(worker and Redis) for the outcomes fresh and aged. `--scrape N ...` times a `/metrics`
+scrape with N outcomes.
+
 The peer is the same measure -> plan -> govern -> execute loop as a LangGraph StateGraph
 with its SQLite checkpointer (AsyncSqliteSaver), one invocation per outcome per step, in
 one process; its time per step is compared with Baton's with one worker.
@@ -43,8 +50,9 @@ import sqlite3
 import statistics
 import tempfile
 import time
+import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +60,14 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bench import target
+from bot.metrics import exposition, snapshot
 from config.workspace import load_workspace
 from orchestrator import transitions
-from orchestrator.clock import SystemClock
+from orchestrator.clock import Clock, ManualClock, SystemClock
 from orchestrator.connectors import Connectors
 from orchestrator.context import Context
+from orchestrator.history.archive import Archiver, Retention
+from orchestrator.history.store import HistoryStore
 from orchestrator.jobs import Job, JobQueue, consumer_name
 from orchestrator.loop import TICK_JOB
 from orchestrator.models import ConversationRef, Direction, Measurement, Outcome
@@ -108,7 +119,7 @@ def prepare(directory: Path) -> tuple[Path, Path]:
     return path, db
 
 
-def context(redis: Redis, workspace_path: Path, db: Path) -> Context:
+def context(redis: Redis, workspace_path: Path, db: Path, clock: Clock | None = None) -> Context:
     workspace = load_workspace(workspace_path)
     connectors = Connectors(
         workspace, {"BENCH_DB": str(db)}, sqlite_on_loop=True
@@ -117,7 +128,7 @@ def context(redis: Redis, workspace_path: Path, db: Path) -> Context:
     return Context(
         store=store,
         queue=JobQueue(redis, store.keys),
-        clock=SystemClock(),
+        clock=clock or SystemClock(),
         workspace_of=lambda tenant: workspace,
         connectors_of=lambda tenant: connectors,
     )
@@ -146,6 +157,7 @@ async def confirm(ctx: Context, count: int) -> None:
             Commit(), ctx.keys, None, outcome, actor="olivia", at=now, action="outcome.confirmed"
         )
         commit.op("SADD", ctx.keys.outcomes_of("T1"), outcome.id)
+        commit.op("SADD", ctx.keys.workspaces(), "T1")
         first = Measurement(value=9.0, at=now).model_dump_json()
         commit.op("RPUSH", ctx.keys.measurements(outcome.id), first)
         ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id})
@@ -241,7 +253,7 @@ async def memory(redis: Redis, outcomes: int) -> dict[str, float]:
     steps in flight, its lease, shared sets), history (measurements, audit trail, finished
     steps and the step list) and the job stream (a queue, not state)."""
     keys = [key async for key in redis.scan_iter(match=f"{PREFIX}:*", count=5000)]
-    totals = {"live": 0, "history": 0, "queue": 0}
+    totals = {"live": 0, "history": 0, "queue": 0, "chain": 0}
     for chunk in range(0, len(keys), 1000):
         batch = keys[chunk : chunk + 1000]
         pipe = redis.pipeline(transaction=False)
@@ -257,6 +269,8 @@ async def memory(redis: Redis, outcomes: int) -> dict[str, float]:
 def _kind(key: str, data: Any) -> str:
     if key.endswith(":jobs"):
         return "queue"
+    if key.startswith(f"{PREFIX}:audit:T1"):
+        return "chain"  # the workspace's: shared by its outcomes
     if ":step:" in key:
         return "live" if b'"finished_at":null' in data else "history"
     return "history" if any(mark in key for mark in HISTORY) else "live"
@@ -358,6 +372,111 @@ async def cycle_cost(
     }
 
 
+ARCHIVE_EVERY = 1
+"""Ticks (clock hours) between archive runs in the aging mode: the clock's cron runs it
+every 10 minutes, so at least once between two hourly ticks."""
+
+
+async def aging(
+    url: str, workspace: Path, db: Path, outcomes: int, age: int, cycles: int, archive: bool
+) -> dict[str, Any]:
+    """Memory per outcome and CPU per tick, fresh and after `age` ticks each (an hour of
+    the clock per tick), with the archive running every `ARCHIVE_EVERY` ticks (or never)."""
+    redis = redis_client(url, worker=True)
+    await target.clear(redis, PREFIX)
+    clock = ManualClock(datetime.now(UTC))
+    ctx = context(redis, workspace, db, clock)
+    history = HistoryStore(f"sqlite:///{db.parent / f'history-{uuid.uuid4().hex[:6]}.sqlite3'}")
+    ctx.store.history = history
+    archiver = Archiver(ctx.store, history, clock, Retention())
+    await ctx.queue.ensure_group()
+    empty = int((await redis.info("memory"))["used_memory"])
+    await confirm(ctx, outcomes)
+    runtime = Runtime(ctx, Sink(), name=consumer_name("bench"))
+    kinds: Counter[str] = Counter()
+    for kind, handler in list(runtime.worker.handlers.items()):
+        runtime.worker.handlers[kind] = _counted(kind, handler, kinds, (0.0, float("inf")))
+
+    async def cycle() -> None:
+        clock.advance(timedelta(hours=1))
+        await ctx.queue.move_due(clock.now(), limit=outcomes)
+        while await runtime.worker.run_once(block_ms=None, count=10):
+            pass
+
+    async def cost() -> dict[str, float]:
+        before = kinds[TICK_JOB]
+        cpu, server = time.process_time(), await redis_cpu(redis)
+        for _ in range(cycles):
+            await cycle()
+        ticks = max(kinds[TICK_JOB] - before, 1)
+        return {
+            "cpu_ms": 1000 * (time.process_time() - cpu) / ticks,
+            "redis_ms": 1000 * (await redis_cpu(redis) - server) / ticks,
+        }
+
+    for _ in range(2):
+        await cycle()
+    fresh = await cost()
+    for n in range(age - 2 - 2 * cycles):
+        await cycle()
+        if archive and n % ARCHIVE_EVERY == 0:
+            await archiver.run()
+    aged = await cost()
+    if archive:  # memory as the archive leaves it (it runs every 10 minutes)
+        await archiver.run()
+    used = int((await redis.info("memory"))["used_memory"]) - empty
+    mem = await memory(redis, outcomes)
+    finished = len(await ctx.store.steps("o0"))
+    stored = await history.counts()
+    await history.close()
+    await target.clear(redis, PREFIX)
+    await redis.aclose()
+    return {
+        "fresh": fresh,
+        "aged": aged,
+        "bytes": mem,
+        "used_memory_per_outcome": used / outcomes,
+        "steps_per_outcome": finished,
+        "stored": stored,
+    }
+
+
+async def scrape_ms(url: str, workspace: Path, db: Path, outcomes: int, tries: int = 5) -> float:
+    """The median time of a `/metrics` scrape (read and render) with `outcomes` outcomes."""
+    redis = Redis.from_url(url)
+    await target.clear(redis, PREFIX)
+    ctx = context(redis, workspace, db)
+    await ctx.queue.ensure_group()
+    await confirm(ctx, outcomes)
+    times = []
+    for _ in range(tries):
+        began = time.perf_counter()
+        exposition(await snapshot(ctx))
+        times.append(time.perf_counter() - began)
+    await target.clear(redis, PREFIX)
+    await redis.aclose()
+    return 1000 * statistics.median(times)
+
+
+async def _aging(url: str, workspace: Path, db: Path, args: argparse.Namespace) -> None:
+    for outcomes in args.outcomes:
+        r = await aging(url, workspace, db, outcomes, args.age, args.cycles or 5, args.archive)
+        fresh, aged, mem = r["fresh"], r["aged"], r["bytes"]
+        ratio = (aged["cpu_ms"] + aged["redis_ms"]) / (fresh["cpu_ms"] + fresh["redis_ms"])
+        moving = f"archive every {ARCHIVE_EVERY} ticks" if args.archive else "no archive"
+        print(
+            f"{outcomes:>6} outcomes aged {args.age} ticks ({moving}), "
+            f"{r['steps_per_outcome']} steps each: Redis {mem['live'] + mem['history']:.0f} "
+            f"B/outcome (live {mem['live']:.0f}, history {mem['history']:.0f}; the workspace's "
+            f"audit chain {mem['chain']:.0f}; job stream {mem['queue']:.0f}; used_memory delta "
+            f"{r['used_memory_per_outcome']:.0f}); "
+            f"CPU/tick fresh: worker {fresh['cpu_ms']:.2f} ms, Redis {fresh['redis_ms']:.2f} ms; "
+            f"aged: worker {aged['cpu_ms']:.2f} ms, Redis {aged['redis_ms']:.2f} ms "
+            f"({ratio:.2f}x); "
+            f"history store rows: {r['stored']}"
+        )
+
+
 def _jobs_per_tick(reports: list[dict[str, Any]]) -> dict[str, float]:
     """Jobs of each kind the workers handled in the window, per tick handled there."""
     kinds: Counter[str] = Counter()
@@ -404,10 +523,39 @@ async def main(argv: list[str] | None = None) -> None:
         help="instead of timed windows: CPU per tick over this many move-and-drain cycles "
         "in one process (a fixed mix of jobs per tick, so less noisy on a shared machine)",
     )
+    parser.add_argument(
+        "--age",
+        type=int,
+        default=0,
+        help="instead: tick each outcome this many times (an hour of the clock per tick) and "
+        "report memory per outcome and CPU per tick fresh and aged",
+    )
+    parser.add_argument(
+        "--no-archive",
+        dest="archive",
+        action="store_false",
+        help="--age: never move history out of Redis (the figures before the history store)",
+    )
+    parser.add_argument(
+        "--scrape",
+        type=int,
+        nargs="*",
+        default=[],
+        help="instead: time a /metrics scrape with each of these numbers of outcomes",
+    )
     args = parser.parse_args(argv)
     url = target.redis_url(args.redis_url, os.environ)
     with tempfile.TemporaryDirectory() as tmp:
         workspace, db = prepare(Path(tmp))
+        if args.scrape:
+            for outcomes in args.scrape:
+                ms = await scrape_ms(url, workspace, db, outcomes)
+                print(f"/metrics scrape with {outcomes:>7} outcomes: {ms:.1f} ms")
+            return
+        if args.age:
+            print(f"Redis {url}, {os.cpu_count()} cores")
+            await _aging(url, workspace, db, args)
+            return
         if args.cycles:
             print(f"Redis {url}, {os.cpu_count()} cores")
             await _cycles(url, workspace, db, args.outcomes, args.cycles, args.peer_steps)
@@ -427,7 +575,8 @@ async def main(argv: list[str] | None = None) -> None:
                     f"({r['commands_per_tick']:4.0f} commands), "
                     f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
                     f"live state {r['bytes_live']:.0f} B/outcome "
-                    f"(history {r['bytes_history']:.0f}, job stream {r['bytes_queue']:.0f}, "
+                    f"(history {r['bytes_history'] + r['bytes_chain']:.0f}, "
+                    f"job stream {r['bytes_queue']:.0f}, "
                     f"used_memory delta {r['used_memory_per_outcome']:.0f} B/outcome); "
                     f"CPU/tick: worker {r['cpu_ms_per_tick']:.2f} ms, "
                     f"Redis {r['redis_cpu_ms_per_tick']:.2f} ms; jobs/tick in the window: "

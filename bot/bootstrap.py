@@ -27,6 +27,8 @@ from orchestrator.connectors import Connectors
 from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.context import Context
 from orchestrator.errors import BatonError
+from orchestrator.history.archive import ARCHIVE_JOB, Archiver, retention
+from orchestrator.history.store import HistoryStore, default_url
 from orchestrator.jobs import JobQueue, consumer_name
 from orchestrator.lanes import Lanes
 from orchestrator.llm import build_lane
@@ -58,9 +60,13 @@ class App:
     gateways: Mapping[str, ChatGateway]
     capacity: RedisCapacity
     """Whether Redis takes new work now (readiness, the web door, the page about it)."""
+    history: HistoryStore | None = None
+    """Where history moved out of Redis is kept (and read)."""
 
     async def close(self) -> None:
         await self.connectors.close()
+        if self.history is not None:
+            await self.history.close()
         await self.capacity.close()
         await self.redis.aclose()
         if self.embedded is not None:
@@ -197,6 +203,7 @@ async def bootstrap(
         pager=build_pager(settings),
         **intelligence(settings, ctx),
     )
+    history = open_history(settings, runtime)
     runtime.set_visibility(settings.worker_visibility_s)
     runtime.worker.grace_s = settings.shutdown_grace_s
     runtime.worker.give_up_s = settings.outage_give_up_h * 3600
@@ -217,8 +224,24 @@ async def bootstrap(
             settings.key_prefix,
             runtime.pager,
         ),
+        history=history,
     )
     for kinds in JOB_KINDS:
         for kind, handler in kinds(app).items():
             runtime.register(kind, handler)
     return app
+
+
+def open_history(settings: Settings, runtime: Runtime) -> HistoryStore:
+    """The history store: readers find moved records there, and workers run the archive."""
+    history = HistoryStore(settings.history_url or default_url(settings.state_dir))
+    kept = retention(
+        settings.history_live_audit,
+        settings.history_live_measurements,
+        settings.history_keep,
+        settings.history_batch,
+    )
+    ctx = runtime.ctx
+    ctx.store.history = history
+    runtime.register(ARCHIVE_JOB, Archiver(ctx.store, history, ctx.clock, kept).handle)
+    return history

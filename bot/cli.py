@@ -218,7 +218,8 @@ async def _verify(store: RedisStore, posted: list[PostedHead], only: str) -> int
     broken = 0
     for workspace in workspaces:
         verdict = await verify(store, workspace, posted)
-        typer.echo(f"{workspace}: {verdict.events} events, {_state(verdict, store)}")
+        moved = f" ({verdict.archived} in the history store)" if verdict.archived else ""
+        typer.echo(f"{workspace}: {verdict.events} events{moved}, {_state(verdict, store)}")
         broken += not verdict.intact
     return 1 if broken else 0
 

@@ -1,44 +1,44 @@
-"""Prometheus metrics for `GET /metrics`, computed from Redis at scrape time.
+"""Prometheus metrics for `GET /metrics`, read from Redis at scrape time in constant time.
 
-Every number is read when Prometheus scrapes: counters the core keeps in Redis
-(`orchestrator.counters`) and the records themselves (steps, approvals, measurements).
-So any number of worker processes count as one Baton, a restart loses nothing, and the
-core never imports prometheus_client. Each scrape builds a fresh registry from one snapshot.
+Every number is read when Prometheus scrapes, from a few hashes the commits keep up to date
+(`orchestrator.counters`, `orchestrator.gauges`) and what Redis reports (the job stream's
+backlog and dead letters, open incidents, pending approvals per workspace, the archive's
+last run), never from a scan of records: a scrape costs the same at 100 or 100,000
+outcomes. So any number of worker processes count as one Baton, a restart loses nothing,
+and the core never imports prometheus_client. Each scrape builds a fresh registry from one
+snapshot.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
+    InfoMetricFamily,
     Metric,
 )
 from prometheus_client.registry import Collector
 
-from orchestrator import counters
+from orchestrator import counters, gauges
 from orchestrator.context import Context
-from orchestrator.evaluate import evaluate
-from orchestrator.models import ApprovalStatus, Outcome, Step, Verdict
-from orchestrator.steps import approval_id_for
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-LATENCY_BUCKETS_S = (
-    60.0,
-    300.0,
-    900.0,
-    3_600.0,
-    14_400.0,
-    43_200.0,
-    86_400.0,
-    172_800.0,
-    604_800.0,
-)
+LATENCY_BUCKETS_S = gauges.LATENCY_BUCKETS_S
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Cumulative counts per bucket bound (as `gauges.observe` keeps them), and the sum."""
+
+    buckets: tuple[tuple[str, float], ...] = ()
+    total: float = 0.0
 
 
 @dataclass
@@ -49,60 +49,67 @@ class Snapshot:
     steps: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Steps by (lane, status)."""
     approvals_pending: int = 0
-    approval_latency_s: list[float] = field(default_factory=list)
-    """Requested -> decided by a person, per decided approval."""
-    decision_latency_s: list[float] = field(default_factory=list)
-    """The metric goes off track -> the first corrective step is proposed."""
+    approval_latency: Histogram = Histogram()
+    decision_latency: Histogram = Histogram()
     backlog: int = 0
     dead_letters: int = 0
     incidents_open: int = 0
+    archive_lag_s: float | None = None
+    """Seconds since the archive last finished a run (None before its first)."""
 
 
 async def snapshot(ctx: Context) -> Snapshot:
-    """Read everything `/metrics` reports from Redis."""
+    """Read everything `/metrics` reports from Redis, in a handful of round trips."""
     redis, keys = ctx.store.redis, ctx.keys
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(gauges.gauges_key(keys))
+    pipe.hgetall(gauges.histograms_key(keys))
+    pipe.hget(keys.archive(), "at")
+    gauged, histograms, archived_at = await pipe.execute()
     snap = Snapshot(
         counters=await counters.read(redis, keys),
         backlog=await ctx.queue.backlog(),
         dead_letters=await ctx.queue.dead(),
         incidents_open=await counters.incidents_open(redis, keys),
+        approval_latency=_histogram_of(histograms, gauges.APPROVAL_DECISION),
+        decision_latency=_histogram_of(histograms, gauges.DECISION_LATENCY),
     )
-    for workspace in await ctx.store.workspaces():
-        snap.approvals_pending += int(await redis.scard(keys.pending_approvals(workspace)))
-        for outcome in await ctx.store.outcomes(workspace):
-            steps = await ctx.store.steps(outcome.id)
-            snap.steps.update((s.lane.value, s.status.value) for s in steps)
-            snap.approval_latency_s += await _approval_latencies(ctx, steps)
-            snap.decision_latency_s += await _decision_latencies(ctx, outcome, steps)
+    for name, value in gauged.items():
+        kind, _, rest = _text(name).partition("|")
+        if kind == "steps" and int(value):
+            lane, _, status = rest.partition("|")
+            snap.steps[(lane, status)] = int(value)
+    workspaces = await ctx.store.workspaces()
+    if workspaces:
+        pipe = redis.pipeline(transaction=False)
+        for workspace in workspaces:
+            pipe.scard(keys.pending_approvals(workspace))
+        snap.approvals_pending = sum(int(n) for n in await pipe.execute())
+    if archived_at is not None:
+        snap.archive_lag_s = max(0.0, ctx.clock.now().timestamp() - float(archived_at))
     return snap
 
 
-async def _approval_latencies(ctx: Context, steps: Sequence[Step]) -> list[float]:
-    latencies = []
-    for step in steps:
-        if not step.decision.startswith("approve"):
-            continue
-        approval = await ctx.store.approval(approval_id_for(step.id))
-        decided = approval.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED)
-        if decided and approval.decided_at is not None:
-            latencies.append((approval.decided_at - approval.requested_at).total_seconds())
-    return latencies
+def _histogram_of(raw: Mapping[bytes | str, bytes | str], name: str) -> Histogram:
+    values = {
+        _text(k).removeprefix(f"{name}|"): float(v)
+        for k, v in raw.items()
+        if _text(k).startswith(f"{name}|")
+    }
+    buckets = [(f"{bound:g}", values.get(f"{bound:g}", 0.0)) for bound in LATENCY_BUCKETS_S]
+    buckets.append(("+Inf", values.get("+Inf", 0.0)))
+    return Histogram(tuple(buckets), values.get("sum", 0.0))
 
 
-async def _decision_latencies(ctx: Context, outcome: Outcome, steps: Sequence[Step]) -> list[float]:
-    """One latency per episode: each time the metric turns off track, until a step follows."""
-    latencies, off_since = [], None
-    created = sorted(s.created_at for s in steps)
-    for measurement in await ctx.store.measurements(outcome.id):
-        off = evaluate(outcome, measurement.value, measurement.at).verdict is Verdict.OFF_TRACK
-        if off and off_since is None:
-            off_since = measurement.at
-            answer = next((at for at in created if at >= off_since), None)
-            if answer is not None:
-                latencies.append((answer - off_since).total_seconds())
-        elif not off:
-            off_since = None
-    return latencies
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _build() -> str:
+    try:
+        return version("baton")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class SnapshotCollector(Collector):
@@ -132,12 +139,12 @@ class SnapshotCollector(Collector):
         yield _histogram(
             "baton_approval_decision_seconds",
             "From an approval's request to a person's decision.",
-            snap.approval_latency_s,
+            snap.approval_latency,
         )
         yield _histogram(
             "baton_decision_latency_seconds",
             "From the metric going off track to the first corrective step proposed.",
-            snap.decision_latency_s,
+            snap.decision_latency,
         )
         yield _counter(
             "baton_llm_calls", "Model calls answered.", count.get((counters.LLM_CALLS, ""), 0)
@@ -166,18 +173,22 @@ class SnapshotCollector(Collector):
             "Incidents triggered and not resolved.",
             value=snap.incidents_open,
         )
+        yield InfoMetricFamily("baton_build", "The running Baton.", value={"version": _build()})
+        if snap.archive_lag_s is not None:
+            yield GaugeMetricFamily(
+                "baton_archive_lag_seconds",
+                "Seconds since the archive last moved history out of Redis.",
+                value=snap.archive_lag_s,
+            )
 
 
 def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
     return CounterMetricFamily(name, documentation, value=value)
 
 
-def _histogram(name: str, documentation: str, values: Sequence[float]) -> HistogramMetricFamily:
-    buckets = [
-        (f"{bound:g}", float(sum(1 for v in values if v <= bound))) for bound in LATENCY_BUCKETS_S
-    ]
-    buckets.append(("+Inf", float(len(values))))
-    return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=float(sum(values)))
+def _histogram(name: str, documentation: str, histogram: Histogram) -> HistogramMetricFamily:
+    buckets = list(histogram.buckets) or [("+Inf", 0.0)]
+    return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=histogram.total)
 
 
 def exposition(snap: Snapshot) -> bytes:

@@ -96,6 +96,23 @@ class Settings(BaseSettings):
     orchestrator's probes (`baton web` has its own on PORT); unset, no probe server."""
     log_json: bool = Field(default=True, validation_alias="BATON_LOG_JSON")
     """Structured JSON log lines (set false for plain text while developing)."""
+    history_url: str | None = Field(default=None, validation_alias="BATON_HISTORY_URL")
+    """Where history moved out of Redis is kept: a SQLAlchemy URL (`postgresql://...`);
+    unset, a SQLite file under `state_dir` (history.sqlite3)."""
+    history_live_audit: int = Field(
+        default=1_000, ge=1, validation_alias="BATON_HISTORY_LIVE_AUDIT"
+    )
+    """Audit events Redis keeps per workspace (the newest); older ones are moved to the
+    history store, where `baton audit` and its verification read them."""
+    history_live_measurements: int = Field(
+        default=12, ge=1, validation_alias="BATON_HISTORY_LIVE_MEASUREMENTS"
+    )
+    """Measurements Redis keeps per outcome (the trend, the chart's recent window)."""
+    history_keep: str = Field(default="", validation_alias="BATON_HISTORY_KEEP")
+    """Days the history store keeps each kind, e.g. `steps=365,measurements=90,approvals=365`;
+    a kind not listed is kept for good. The audit trail is always kept."""
+    history_batch: int = Field(default=500, ge=1, le=10_000, validation_alias="BATON_HISTORY_BATCH")
+    """Records the archive moves per batch (one SQL transaction, one Redis script)."""
 
     @field_validator("redis_url")
     @classmethod

@@ -79,6 +79,8 @@ class Verdict:
     """Events no key protects: unsealed, and no sealed event vouches for them."""
     head: str = ""
     """The chain's last event as a posted head names it (`seq:fingerprint`)."""
+    archived: int = 0
+    """Of `events`, those read from the history store (the chain's oldest part)."""
 
     @property
     def intact(self) -> bool:
@@ -209,23 +211,42 @@ def check_posted(walk: _Walk, posted: Sequence[PostedHead]) -> str:
 
 
 async def verify(store: RedisStore, workspace: str, posted: Sequence[PostedHead] = ()) -> Verdict:
-    """Check a workspace's chain with the store's keys, and against heads posted earlier."""
+    """Check a workspace's chain with the store's keys, and against heads posted earlier:
+    end to end, the part moved to the history store first, then the part in Redis."""
+    base = await store.audit_base(workspace)
     raws = await store.audit_entries(workspace)
     head = await store.audit_head(store.keys.audit(workspace))
     try:
         entries = [json.loads(raw) for raw in raws]
     except ValueError:
         return Verdict(workspace, len(raws), "an event is not valid JSON: it was changed")
+    archived = sum(1 for entry in entries if int(entry.get("seq", 0)) <= base.seq)
     problem, walk = check_chain(entries, head, store.seal.keys, workspace)
     fingerprint = store.seal.fingerprint(workspace, walk.seq, walk.links[-1])
     return Verdict(
         workspace,
         len(entries),
-        problem or check_posted(walk, posted),
+        problem or check_base(walk, base) or check_posted(walk, posted),
         kid=walk.kid,
         unkeyed=max(0, walk.unsealed - walk.vouched),
         head=f"{walk.seq}:{fingerprint}" if walk.seq else "0",
+        archived=archived,
     )
+
+
+def check_base(walk: _Walk, base: Head) -> str:
+    """Whether the chain's Redis part links to the part in the history store: the event
+    Redis's part starts after must be there, with the hash Redis recorded for it."""
+    if not base.seq:
+        return ""
+    if walk.seq < base.seq:
+        return (
+            f"the history store's part of the chain ends at event {walk.seq}, but Redis's "
+            f"part continues from event {base.seq + 1}: events were removed from it"
+        )
+    if walk.links[base.seq] != base.hash:
+        return f"event {base.seq} in the history store is not the one Redis's part links to"
+    return ""
 
 
 async def rotate(store: RedisStore, at: str) -> list[str]:

@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from redis.exceptions import RedisError
 
 from orchestrator.clock import Clock
+from orchestrator.history.archive import ARCHIVE_JOB
 from orchestrator.jobs import JobQueue
 from orchestrator.leader import LeaderLock, lead
 from orchestrator.store.redis_store import RedisStore
@@ -42,6 +43,11 @@ class CronJob:
 
 CRON_JOBS: list[CronJob] = []
 """Cron jobs every clock runs; features append theirs at import time."""
+
+CRON_JOBS.append(
+    # Moves what the loop no longer needs from Redis to the history store, in batches.
+    CronJob(name="history_archive", kind=ARCHIVE_JOB, cron={"minute": "*/10"})
+)
 
 
 class ClockService:

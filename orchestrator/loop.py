@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator import counters, transitions
+from orchestrator import counters, gauges, transitions
 from orchestrator import steps as step_ops
 from orchestrator.catalog import Rule
 from orchestrator.context import Context
@@ -70,7 +70,8 @@ class Loop:
         """Run one tick unless another worker holds the outcome's lease.
 
         False for a standing outcome: its ticks are not this loop's."""
-        snapshot = await self.ctx.store.tick_snapshot(outcome_id, self.worker_id, LEASE_MS)
+        today = self.ctx.clock.now().date()
+        snapshot = await self.ctx.store.tick_snapshot(outcome_id, self.worker_id, LEASE_MS, today)
         if not isinstance(snapshot, TickSnapshot):
             return snapshot != "standing"
         lease = self.ctx.keys.lease(f"outcome:{outcome_id}")
@@ -101,6 +102,7 @@ class Loop:
         if value is None:
             return await self._close(self._schedule(outcome, closing))
         evaluation = evaluate(outcome, value, self.ctx.clock.now())
+        gauges.judged(closing, self.ctx.keys, snapshot, evaluation, self.ctx.clock.now())
         history = snapshot.history
         ending = evaluation.verdict in (Verdict.ACHIEVED, Verdict.MISSED)
         await self._verify(outcome, value, history, closing, ending=ending)
@@ -300,7 +302,7 @@ class Loop:
             step,
             upstream.output if upstream else {},
             commit,
-            step_ops.steps_on(self.ctx.clock.now(), history),
+            step_ops.steps_on(self.ctx.clock.now(), history) + snapshot.earlier_today,
             spent=snapshot.spent,
             rules=rules,
             queue_execution=queue_execution,
@@ -331,6 +333,7 @@ class Loop:
         if not proposals:
             return [], history
         created = await step_ops.create(self.ctx, outcome, proposals, commit)
+        gauges.proposed(commit, self.ctx.keys, snapshot, evaluation, self.ctx.clock.now())
         rejected = [s for s in history if s.status is StepStatus.REJECTED]
         self.ctx.notify(
             commit,

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from orchestrator import gauges
 from orchestrator.errors import IllegalTransition
 from orchestrator.models import Approval, AuditEvent, Case, Outcome, Step
 from orchestrator.store.commit import Commit
@@ -87,6 +88,7 @@ def record(
     key = key_of(keys, after)
     commit.expect(key, source)
     commit.write(key, target, after.model_dump_json())
+    gauges.track(commit, keys, before, after)
     return audit(
         commit,
         keys,

@@ -27,6 +27,14 @@ class Keys:
     def steps_of(self, outcome_id: str) -> str:
         return f"{self.prefix}:outcome:{outcome_id}:steps"
 
+    def tick_aggregates(self, outcome_id: str) -> str:
+        """What a tick keeps of steps older than those it reads (`RedisStore.tick_snapshot`)."""
+        return f"{self.prefix}:outcome:{outcome_id}:tick"
+
+    def pinned_steps(self, outcome_id: str) -> str:
+        """Older steps a tick still reads: unfinished or rejected ones."""
+        return f"{self.prefix}:outcome:{outcome_id}:steps:pinned"
+
     def measurements(self, outcome_id: str) -> str:
         return f"{self.prefix}:outcome:{outcome_id}:measurements"
 
@@ -41,6 +49,19 @@ class Keys:
 
     def audit_index(self, outcome_id: str) -> str:
         return f"{self.prefix}:audit:outcome:{outcome_id}"
+
+    def audit_base(self, workspace: str) -> str:
+        """Where a chain's Redis part starts: the seq and link hash of its last event moved
+        to the history store (absent while none was)."""
+        return f"{self.audit(workspace)}:base"
+
+    def measurements_archived(self, outcome_id: str) -> str:
+        """How many of an outcome's measurements were moved to the history store."""
+        return f"{self.prefix}:outcome:{outcome_id}:measurements:archived"
+
+    def archive(self) -> str:
+        """The archive's last run: when it ended and what it moved (its lag, for `/metrics`)."""
+        return f"{self.prefix}:history:archive"
 
     def intake(self, conversation_key: str) -> str:
         return f"{self.prefix}:intake:{conversation_key}"

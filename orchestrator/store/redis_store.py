@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast
+from datetime import UTC, date, datetime
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -28,17 +29,99 @@ from orchestrator.store.keys import Keys
 M = TypeVar("M", bound=BaseModel)
 
 TICK_SNAPSHOT_LUA = """
-local row = redis.call('HMGET', KEYS[1], 'data', 'measure_failures', 'spent')
+local row = redis.call('HMGET', KEYS[1], 'data', 'measure_failures', 'spent', 'off_since',
+                       'off_answered')
 if not row[1] then return {'missing'} end
 local outcome = cjson.decode(row[1])
 if outcome.kind == 'standing' then return {'standing'} end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'leased'} end
 local paused = redis.call('EXISTS', ARGV[4] .. outcome.workspace .. ARGV[5])
-local steps = redis.call('SORT', KEYS[3], 'BY', 'nosort', 'GET', ARGV[3])
-return {'ok', row[1], row[2] or '', row[3] or '', paused, steps}
+local list, agg, pins = KEYS[3], KEYS[4], KEYS[5]
+local prefix, suffix, window, today = ARGV[3], ARGV[8], tonumber(ARGV[6]), ARGV[7]
+local FINAL = {succeeded=1, failed=1, expired=1, forbidden=1, cancelled=1, rejected=1}
+local state = redis.call('HMGET', agg, 'cursor', 'day', 'today')
+local cursor = tonumber(state[1] or '0')
+local counted = 0
+if state[2] == today then counted = tonumber(state[3] or '0') end
+local function data(id) return redis.call('HGET', prefix .. id .. suffix, 'data') end
+-- A step leaving the window: pinned while the planner needs it (unfinished, rejected),
+-- else remembered as its play's last run and counted against today's cap.
+local function settle(id, step)
+  if step.status == 'rejected' or not FINAL[step.status] then
+    redis.call('SADD', pins, id)
+    return
+  end
+  if step.status == 'succeeded' or step.status == 'failed' then
+    local t = step.created_at
+    if type(step.finished_at) == 'string' then t = step.finished_at end
+    local known = redis.call('HGET', agg, 'play:' .. step.play)
+    if not known or string.match(known, '^[^\\n]*') < t then
+      redis.call('HSET', agg, 'play:' .. step.play, t .. '\\n' .. id)
+    end
+  end
+  if step.status ~= 'cancelled' and string.sub(step.created_at, 1, 10) == today then
+    counted = counted + 1
+  end
+end
+local length = redis.call('LLEN', list)
+local start = math.max(cursor, length - window)
+if start > cursor then
+  for _, id in ipairs(redis.call('LRANGE', list, cursor, start - 1)) do
+    local raw = data(id)
+    if raw then settle(id, cjson.decode(raw)) end
+  end
+end
+local seen, extra = {}, {}
+local ids = redis.call('LRANGE', list, start, -1)
+for _, id in ipairs(ids) do seen[id] = true end
+for _, id in ipairs(redis.call('SMEMBERS', pins)) do
+  local raw = data(id)
+  if not raw then
+    redis.call('SREM', pins, id)
+  elseif not seen[id] then
+    local step = cjson.decode(raw)
+    if step.status == 'rejected' or not FINAL[step.status] then
+      seen[id] = true
+      extra[#extra + 1] = raw
+    else
+      redis.call('SREM', pins, id)
+      settle(id, step)
+    end
+  end
+end
+local fields, shown = redis.call('HGETALL', agg), 0
+for i = 1, #fields, 2 do
+  if string.sub(fields[i], 1, 5) == 'play:' then
+    local id = string.match(fields[i + 1], '\\n(.*)$')
+    local raw = id and not seen[id] and data(id)
+    if raw then
+      seen[id] = true
+      extra[#extra + 1] = raw
+      local step = cjson.decode(raw)
+      if step.status ~= 'cancelled' and string.sub(step.created_at, 1, 10) == today then
+        shown = shown + 1  -- counted already, and in the history the tick reads
+      end
+    end
+  end
+end
+redis.call('HSET', agg, 'cursor', start, 'day', today, 'today', counted)
+local steps = {}
+for _, id in ipairs(ids) do steps[#steps + 1] = data(id) end
+return {'ok', row[1], row[2] or '', row[3] or '', paused, steps, extra, counted - shown,
+        row[4] or '', row[5] or ''}
 """
-"""KEYS: the outcome, its lease, its step list. ARGV: the lease's owner and TTL (ms), the
-pattern of a step's record, and the kill switch's key around the workspace id."""
+"""KEYS: the outcome, its lease, its step list, its tick aggregates and its pinned steps.
+ARGV: the lease's owner and TTL (ms), a step record's key around its id (ARGV[3], ARGV[8]),
+the kill switch's key around the workspace id, the window's size and today's date.
+
+A tick reads the last `TICK_WINDOW` steps, not the whole history: what the loop needs from
+older ones is kept as they leave the window (the aggregates): unfinished and rejected steps
+stay pinned (the planner never proposes a rejected (action, params) again), each play's
+last run stays (its cooldown), and today's count of the others (the daily cap)."""
+
+TICK_WINDOW = 4
+"""The latest steps a tick reads in full (the effects it verifies are theirs). Each is
+about 1 KB in Redis (its output included): the window is most of an outcome's memory."""
 
 SEAL_ATTEMPTS = 3
 """A commit is sealed again when a chain turns out to have another key (once per key)."""
@@ -49,6 +132,22 @@ ID_BLOCK = 20
 Skipped = Literal["missing", "standing", "leased"]
 """Why a tick snapshot was not taken: no such outcome, a standing outcome, or another
 worker holds the lease."""
+
+
+class Archive(Protocol):
+    """Where records moved out of Redis are read (`orchestrator.history.store`)."""
+
+    async def steps(self, outcome_id: str) -> list[Step]: ...
+
+    async def measurements(
+        self, outcome_id: str, upto: int, last: int = 0
+    ) -> list[Measurement]: ...
+
+    async def approval(self, approval_id: str) -> Approval | None: ...
+
+    async def audit(
+        self, workspace: str, upto: int, outcome_id: str | None = None
+    ) -> list[str]: ...
 
 
 class RedisStore:
@@ -65,6 +164,8 @@ class RedisStore:
         """Per id kind: the next reserved id and the last one."""
         head, tail = keys.kill_switch("\n").split("\n")
         self._kill_switch_parts = (head, tail)
+        self.history: Archive | None = None
+        """The history store, where readers find what was moved out of Redis."""
 
     async def apply(self, commit: Commit) -> None:
         """Apply `commit` atomically or raise `TransitionRefused` naming the failed check.
@@ -127,7 +228,15 @@ class RedisStore:
         return await self._load(Case, self.keys.case(case_id), "case", case_id)
 
     async def approval(self, approval_id: str) -> Approval:
-        return await self._load(Approval, self.keys.approval(approval_id), "approval", approval_id)
+        try:
+            return await self._load(
+                Approval, self.keys.approval(approval_id), "approval", approval_id
+            )
+        except NotFound:
+            archived = await self.history.approval(approval_id) if self.history else None
+            if archived is None:
+                raise
+            return archived
 
     async def outcomes(self, workspace: str) -> list[Outcome]:
         ids = sorted(_text(m) for m in await self.redis.smembers(self.keys.outcomes_of(workspace)))
@@ -138,7 +247,20 @@ class RedisStore:
         return sorted(_text(m) for m in await self.redis.smembers(self.keys.workspaces()))
 
     async def steps(self, outcome_id: str) -> list[Step]:
-        """An outcome's steps in planning order, in one round trip."""
+        """An outcome's steps in planning order: those moved to the history store, then
+        those still in Redis (read first: a step leaves Redis only once stored there)."""
+        live = await self.live_steps(outcome_id)
+        if self.history is None:
+            return live
+        here = {s.id for s in live}
+        archived = [s for s in await self.history.steps(outcome_id) if s.id not in here]
+        if not archived:
+            return live
+        # Redis keeps some old steps (a play's last run, rejections): back in planning order.
+        return sorted(archived + live, key=_planning_order)
+
+    async def live_steps(self, outcome_id: str) -> list[Step]:
+        """The steps Redis still holds (all the loop needs), in one round trip."""
         raws: Any = await self.redis.sort(
             self.keys.steps_of(outcome_id), by="nosort", get=[self._step_data_pattern()]
         )
@@ -149,32 +271,47 @@ class RedisStore:
         return self.keys.step("*") + "->data"
 
     async def tick_snapshot(
-        self, outcome_id: str, owner: str, lease_ms: int
+        self, outcome_id: str, owner: str, lease_ms: int, today: date | None = None
     ) -> TickSnapshot | Skipped:
         """Take the outcome's lease and read what a tick needs, in one round trip.
 
         One script reads the outcome, takes the lease and reads the rest after it, so the
         reads see the state this worker may now change. The lease is not taken for a
-        missing outcome or a standing one (whose ticks take their own).
+        missing outcome or a standing one (whose ticks take their own). The steps are those
+        a tick needs (see `TICK_SNAPSHOT_LUA`), however long the outcome's history.
         """
+        step_head, step_tail = self.keys.step("\n").split("\n")
         reply: Any = await self._tick_snapshot(
             keys=[
                 self.keys.outcome(outcome_id),
                 self.keys.lease(f"outcome:{outcome_id}"),
                 self.keys.steps_of(outcome_id),
+                self.keys.tick_aggregates(outcome_id),
+                self.keys.pinned_steps(outcome_id),
             ],
-            args=[owner, lease_ms, self._step_data_pattern(), *self._kill_switch_parts],
+            args=[
+                owner,
+                lease_ms,
+                step_head,
+                *self._kill_switch_parts,
+                TICK_WINDOW,
+                (today or datetime.now(UTC).date()).isoformat(),
+                step_tail,
+            ],
         )
         status = _text(reply[0])
         if status != "ok":
             return cast(Skipped, status)
-        _, data, failures, spent, paused, raws = reply
+        _, data, failures, spent, paused, raws, extra, counted, off_since, answered = reply
         return TickSnapshot(
             outcome=Outcome.model_validate_json(data),
             measure_failures=int(failures or 0),
             spent=float(spent or 0),
             paused_all=bool(paused),
-            history=_steps(raws),
+            history=sorted(_steps(extra), key=_planning_order) + _steps(raws),
+            earlier_today=int(counted),
+            off_since=float(off_since) if off_since else None,
+            off_answered=bool(answered),
         )
 
     async def step_and_outcome(self, step_id: str, outcome_id: str) -> tuple[Step, Outcome]:
@@ -206,9 +343,19 @@ class RedisStore:
         return await self._load_many(Approval, [self.keys.approval(i) for i in ids])
 
     async def measurements(self, outcome_id: str, last: int = 0) -> list[Measurement]:
+        """An outcome's measurements, oldest first (the `last` ones only, if set), from the
+        history store for those Redis no longer holds."""
         start = -last if last else 0
-        raws = await self.redis.lrange(self.keys.measurements(outcome_id), start, -1)
-        return [Measurement.model_validate_json(raw) for raw in raws]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(self.keys.measurements(outcome_id), start, -1)
+            pipe.get(self.keys.measurements_archived(outcome_id))
+            raws, archived = await pipe.execute()
+        live = [Measurement.model_validate_json(raw) for raw in raws]
+        moved = int(archived or 0)
+        if self.history is None or not moved or (last and len(live) >= last):
+            return live
+        older = await self.history.measurements(outcome_id, moved, last - len(live) if last else 0)
+        return older + live
 
     async def spent(self, outcome_id: str) -> float:
         return float(await self.redis.hget(self.keys.outcome(outcome_id), "spent") or 0)
@@ -246,8 +393,24 @@ class RedisStore:
         return [parse_audit_entry(raw) for raw in raws]
 
     async def audit_entries(self, workspace: str) -> list[bytes]:
-        """A workspace's chain as stored: each entry's JSON, oldest first."""
-        return cast(list[bytes], await self.redis.lrange(self.keys.audit(workspace), 0, -1))
+        """A workspace's chain as stored: each entry's JSON, oldest first, the part moved
+        to the history store first."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.keys.audit_base(workspace), "seq")
+            pipe.lrange(self.keys.audit(workspace), 0, -1)
+            base, live = await pipe.execute()
+        moved = int(base or 0)
+        if not moved:
+            return cast(list[bytes], live)
+        if self.history is None:
+            raise Unavailable("history store", f"{workspace}'s audit events 1-{moved} are there")
+        archived = [entry.encode() for entry in await self.history.audit(workspace, moved)]
+        return archived + cast(list[bytes], live)
+
+    async def audit_base(self, workspace: str) -> Head:
+        """The last event moved to the history store (seq 0 while none was)."""
+        seq, hash_ = await self.redis.hmget(self.keys.audit_base(workspace), ["seq", "hash"])
+        return Head(int(seq or 0), _text(hash_ or b""), "")
 
     async def audit_head(self, chain: str) -> Head:
         """The head a chain records (its last seq, hash and key), as writers left it."""
@@ -272,11 +435,36 @@ class RedisStore:
         return True
 
     async def audit_trail(self, outcome: Outcome) -> list[AuditEvent]:
-        seqs = await self.redis.lrange(self.keys.audit_index(outcome.id), 0, -1)
-        pipe = self.redis.pipeline(transaction=False)
+        """An outcome's audit events, oldest first, wherever they are."""
+        for _ in range(SEAL_ATTEMPTS):
+            moved, live = await self._live_trail(outcome)
+            if live is not None:
+                break
+        else:
+            raise Unavailable("audit trail", "its events kept moving to the history store")
+        archived: list[AuditEvent] = []
+        if moved and self.history is not None:
+            raws = await self.history.audit(outcome.workspace, moved, outcome.id)
+            archived = [parse_audit_entry(raw) for raw in raws]
+        return archived + live
+
+    async def _live_trail(self, outcome: Outcome) -> tuple[int, list[AuditEvent] | None]:
+        """The chain's base and the outcome's events after it; None when the archive moved
+        events between the two reads (the entries found are then not the ones indexed)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.keys.audit_base(outcome.workspace), "seq")
+            pipe.lrange(self.keys.audit_index(outcome.id), 0, -1)
+            base, indexed = await pipe.execute()
+        moved = int(base or 0)
+        seqs = [int(seq) for seq in indexed if int(seq) > moved]
+        pipe = self.redis.pipeline(transaction=True)
         for seq in seqs:
-            pipe.lindex(self.keys.audit(outcome.workspace), int(seq) - 1)
-        return [parse_audit_entry(raw) for raw in await pipe.execute() if raw is not None]
+            pipe.lindex(self.keys.audit(outcome.workspace), seq - 1 - moved)
+        pipe.hget(self.keys.audit_base(outcome.workspace), "seq")
+        *raws, after = await pipe.execute()
+        if int(after or 0) != moved:
+            return moved, None
+        return moved, [parse_audit_entry(raw) for raw in raws if raw is not None]
 
     async def get_json(self, key: str) -> dict[str, Any] | None:
         raw = await self.redis.get(key)
@@ -325,6 +513,20 @@ class TickSnapshot:
     spent: float
     paused_all: bool
     history: list[Step]
+    """The steps the loop needs: the latest ones, and older ones still unfinished,
+    rejected, or their play's last run."""
+    earlier_today: int = 0
+    """Steps created today (and counting against the daily cap) not in `history`."""
+    off_since: float | None = None
+    """When the metric went off track (epoch seconds), while it is (`orchestrator.gauges`)."""
+    off_answered: bool = False
+    """A step was proposed since it went off track."""
+
+
+def _planning_order(step: Step) -> tuple[datetime, int, str]:
+    """Steps planned together share a time; their ids count up in planning order."""
+    digits = "".join(c for c in step.id if c.isdigit())
+    return step.created_at, int(digits or 0), step.id
 
 
 def _steps(raws: list[bytes | str | None]) -> list[Step]:

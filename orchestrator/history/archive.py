@@ -1,0 +1,338 @@
+"""The archive job: moves what the loop no longer needs from Redis to the history store.
+
+A worker runs it when the clock enqueues it (`orchestrator.clock_service`). Each batch is
+written to SQL first (idempotent by record id), then removed from Redis by one script that
+first checks Redis still holds exactly what was written (a counter, a chain's base, each
+step's status and place): a worker killed between the two leaves Redis as it was, and the
+next run writes the same batch again (nothing changes in SQL) and removes it. Nothing is
+lost and nothing is stored twice.
+
+What stays in Redis (`Retention`) is what the loop reads (`RedisStore.tick_snapshot`): the
+steps in a tick's window, every unfinished step, every rejected one (the planner never
+proposes a rejected (action, params) again) and each play's last run (its cooldown); the
+last `live_measurements` measurements; and the last `live_audit` events of each chain,
+whose Redis part keeps its link to the moved part (the seq and hash of the last event
+moved, `Keys.audit_base`), so the chain verifies end to end. Once an outcome has ended,
+all its finished steps go.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from orchestrator.clock import Clock
+from orchestrator.errors import ConfigError, NotFound
+from orchestrator.history.store import KINDS, Batch, HistoryStore
+from orchestrator.jobs import Job
+from orchestrator.models import Approval, Measurement, Outcome, OutcomeStatus, Step, StepStatus
+from orchestrator.steps import approval_id_for
+from orchestrator.store.redis_store import RedisStore
+
+log = logging.getLogger("baton.history")
+
+ARCHIVE_JOB = "archive"
+FINISHED = frozenset(
+    {
+        StepStatus.SUCCEEDED,
+        StepStatus.FAILED,
+        StepStatus.EXPIRED,
+        StepStatus.FORBIDDEN,
+        StepStatus.CANCELLED,
+    }
+)
+"""Step statuses that never change again and that the planner does not need for good."""
+RAN = (StepStatus.SUCCEEDED, StepStatus.FAILED)
+
+REMOVE_OUTCOME_LUA = """
+if tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[1]) then return 0 end
+for i = 4, #ARGV, 4 do
+  if redis.call('HGET', ARGV[i], 'status') ~= ARGV[i + 2] then return 0 end
+end
+local trim = tonumber(ARGV[2])
+if trim > 0 then
+  redis.call('LTRIM', KEYS[2], trim, -1)
+  redis.call('INCRBY', KEYS[3], trim)
+end
+if #ARGV > 3 then
+  local gone, kept, before = {}, {}, 0
+  for i = 4, #ARGV, 4 do gone[ARGV[i + 1]] = true end
+  local cursor = tonumber(redis.call('HGET', KEYS[6], 'cursor') or '0')
+  local limit = cursor
+  if ARGV[3] == '1' then limit = math.huge end
+  for at, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+    if not gone[id] then
+      kept[#kept + 1] = id
+    elseif at > limit then
+      return 0
+    elseif at <= cursor then
+      before = before + 1
+    end
+  end
+  for i = 4, #ARGV, 4 do
+    redis.call('DEL', ARGV[i])
+    if ARGV[i + 3] ~= '' then redis.call('DEL', ARGV[i + 3]) end
+  end
+  redis.call('DEL', KEYS[1])
+  for at = 1, #kept, 1000 do
+    redis.call('RPUSH', KEYS[1], unpack(kept, at, math.min(at + 999, #kept)))
+  end
+  -- The tick's window starts at the same step as before (`RedisStore.tick_snapshot`).
+  if before > 0 then redis.call('HSET', KEYS[6], 'cursor', cursor - before) end
+end
+local base = tonumber(redis.call('HGET', KEYS[5], 'seq') or '0')
+while true do
+  local first = redis.call('LINDEX', KEYS[4], 0)
+  if not first or tonumber(first) > base then break end
+  redis.call('LPOP', KEYS[4])
+end
+return 1
+"""
+"""KEYS: the outcome's step list, measurements, their archived count, its audit index, its
+chain's base and its tick aggregates. ARGV: the archived count expected, the measurements
+to drop, '1' when the outcome has ended (its steps may go from anywhere in the list), then
+per step: its record's key, its id, the status written to SQL, and its approval's key ('').
+A step in a tick's window is never removed: the script then changes nothing."""
+
+REMOVE_AUDIT_LUA = """
+if tonumber(redis.call('HGET', KEYS[2], 'seq') or '0') ~= tonumber(ARGV[1]) then return 0 end
+local count = tonumber(ARGV[2])
+local last = redis.call('LINDEX', KEYS[1], count - 1)
+if not last or cjson.decode(last).seq ~= tonumber(ARGV[3]) then return 0 end
+redis.call('LTRIM', KEYS[1], count, -1)
+redis.call('HSET', KEYS[2], 'seq', ARGV[3], 'hash', ARGV[4])
+return 1
+"""
+"""KEYS: the chain and its base. ARGV: the base expected, how many events to drop, and the
+seq and hash of the last one (the chain's new base)."""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What Redis keeps, and how long the history store keeps each kind."""
+
+    live_audit: int = 1_000
+    """Audit events Redis keeps per chain (the newest)."""
+    live_measurements: int = 12
+    """Measurements Redis keeps per outcome (the newest)."""
+    keep_days: dict[str, float] = field(default_factory=dict)
+    """Per kind (`steps`, `measurements`, `approvals`): days the history store keeps
+    records; a kind not listed is kept for good. The audit trail is always kept."""
+    batch: int = 500
+    """Records per batch (one SQL transaction, one Redis script)."""
+
+    @classmethod
+    def parse_keep(cls, text: str) -> dict[str, float]:
+        """`steps=365,measurements=90` (days per kind); a `ValueError` says what is wrong."""
+        kept: dict[str, float] = {}
+        for item in (part.strip() for part in text.split(",")):
+            if not item:
+                continue
+            kind, _, days = item.partition("=")
+            if kind.strip() not in KINDS:
+                raise ValueError(f"{kind.strip()!r} is not one of {', '.join(KINDS)}")
+            try:
+                kept[kind.strip()] = float(days)
+            except ValueError:
+                raise ValueError(f"{item!r}: the days are not a number") from None
+            if kept[kind.strip()] <= 0:
+                raise ValueError(f"{item!r}: the days must be more than 0")
+        return kept
+
+
+def retention(live_audit: int, live_measurements: int, keep: str, batch: int) -> Retention:
+    """The archive's retention from settings; a `ConfigError` names a bad BATON_HISTORY_KEEP."""
+    try:
+        keep_days = Retention.parse_keep(keep)
+    except ValueError as error:
+        raise ConfigError(f"BATON_HISTORY_KEEP: {error}") from None
+    return Retention(live_audit, live_measurements, keep_days, batch)
+
+
+@dataclass
+class Moved:
+    """What one run moved (and pruned)."""
+
+    steps: int = 0
+    measurements: int = 0
+    approvals: int = 0
+    audit: int = 0
+    pruned: int = 0
+    conflicts: int = 0
+    """Batches Redis had changed under (left for the next run)."""
+
+    @property
+    def total(self) -> int:
+        return self.steps + self.measurements + self.approvals + self.audit
+
+
+class Archiver:
+    """Moves finished records out of Redis, in batches, exactly once."""
+
+    def __init__(
+        self, store: RedisStore, history: HistoryStore, clock: Clock, retention: Retention
+    ) -> None:
+        self.store = store
+        self.history = history
+        self.clock = clock
+        self.retention = retention
+        self._remove_outcome = store.redis.register_script(REMOVE_OUTCOME_LUA)
+        self._remove_audit = store.redis.register_script(REMOVE_AUDIT_LUA)
+
+    async def handle(self, job: Job) -> None:
+        await self.run()
+
+    async def run(self) -> Moved:
+        """Move everything due, workspace by workspace; then apply retention."""
+        moved = Moved()
+        for workspace in await self.store.workspaces():
+            while await self.audit_batch(workspace, moved):
+                pass
+            for outcome in await self.store.outcomes(workspace):
+                while await self.outcome_batch(outcome, moved):
+                    pass
+        for kind, days in self.retention.keep_days.items():
+            moved.pruned += await self.history.prune(kind, self.clock.now() - timedelta(days=days))
+        await self.store.redis.hset(
+            self.store.keys.archive(),
+            mapping={"at": self.clock.now().timestamp(), "moved": moved.total},
+        )
+        if moved.total or moved.pruned:
+            log.info(
+                "archived %d steps, %d measurements, %d approvals, %d audit events; pruned %d",
+                moved.steps,
+                moved.measurements,
+                moved.approvals,
+                moved.audit,
+                moved.pruned,
+            )
+        return moved
+
+    async def audit_batch(self, workspace: str, moved: Moved) -> bool:
+        """Move the chain's oldest events beyond the newest `live_audit`; True if there may
+        be more."""
+        keys = self.store.keys
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(keys.audit_base(workspace), "seq")
+            pipe.llen(keys.audit(workspace))
+            pipe.lrange(keys.audit(workspace), 0, self.retention.batch - 1)
+            base, length, raws = await pipe.execute()
+        due = max(0, min(int(length) - self.retention.live_audit, len(raws)))
+        rows = [_audit_row(workspace, raw) for raw in raws[:due]]
+        if not rows:
+            return False
+        await self.history.put(Batch(audit=rows))
+        last = json.loads(rows[-1][4])
+        done = await self._remove_audit(
+            keys=[keys.audit(workspace), keys.audit_base(workspace)],
+            args=[int(base or 0), len(rows), last["seq"], last["hash"]],
+        )
+        if not int(done):
+            moved.conflicts += 1
+            return False
+        moved.audit += len(rows)
+        return len(rows) == self.retention.batch
+
+    async def outcome_batch(self, outcome: Outcome, moved: Moved) -> bool:
+        """Move one batch of `outcome`'s records; True if there may be more."""
+        keys, batch_size = self.store.keys, self.retention.batch
+        ended = outcome.status not in (OutcomeStatus.ACTIVE, OutcomeStatus.PAUSED)
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.get(keys.measurements_archived(outcome.id))
+            pipe.llen(keys.measurements(outcome.id))
+            pipe.lrange(keys.measurements(outcome.id), 0, batch_size - 1)
+            pipe.hgetall(keys.tick_aggregates(outcome.id))
+            pipe.sort(keys.steps_of(outcome.id), by="nosort", get=[keys.step("*") + "->data"])
+            archived, length, raws, aggregates, steps = await pipe.execute()
+        done = int(archived or 0)
+        trim = max(0, min(int(length) - self.retention.live_measurements, len(raws)))
+        batch = Batch(
+            measurements=[
+                (outcome.id, done + n, Measurement.model_validate_json(raw))
+                for n, raw in enumerate(raws[:trim], start=1)
+            ]
+        )
+        # Places count in the list as Redis holds it (the tick's cursor is one of them).
+        parsed = [Step.model_validate_json(raw) if raw is not None else None for raw in steps]
+        window = len(parsed) if ended else int(aggregates.get(b"cursor", 0))
+        live = [step for step in parsed if step is not None]
+        before = [step for step in parsed[:window] if step is not None]
+        leaving = movable(before, live)[:batch_size]
+        batch.steps = leaving
+        batch.approvals = await self._approvals(leaving)
+        if not len(batch):
+            await self._trim_index(outcome, done)
+            return False
+        await self.history.put(batch)
+        removed = await self._remove_outcome(
+            keys=self._outcome_keys(outcome),
+            args=[done, trim, "1" if ended else "0", *self._step_args(leaving, batch.approvals)],
+        )
+        if not int(removed):
+            moved.conflicts += 1
+            return False
+        moved.steps += len(batch.steps)
+        moved.measurements += trim
+        moved.approvals += len(batch.approvals)
+        return trim == batch_size or len(leaving) == batch_size
+
+    async def _trim_index(self, outcome: Outcome, done: int) -> None:
+        """Drop the outcome's audit index entries the chain's base has passed."""
+        await self._remove_outcome(keys=self._outcome_keys(outcome), args=[done, 0, "0"])
+
+    def _outcome_keys(self, outcome: Outcome) -> list[str]:
+        keys = self.store.keys
+        return [
+            keys.steps_of(outcome.id),
+            keys.measurements(outcome.id),
+            keys.measurements_archived(outcome.id),
+            keys.audit_index(outcome.id),
+            keys.audit_base(outcome.workspace),
+            keys.tick_aggregates(outcome.id),
+        ]
+
+    def _step_args(self, steps: Sequence[Step], approvals: Sequence[Approval]) -> list[str]:
+        keys, with_approval = self.store.keys, {a.step_id for a in approvals}
+        args: list[str] = []
+        for step in steps:
+            approval = keys.approval(approval_id_for(step.id)) if step.id in with_approval else ""
+            args += [keys.step(step.id), step.id, step.status.value, approval]
+        return args
+
+    async def _approvals(self, steps: Sequence[Step]) -> list[Approval]:
+        found: list[Approval] = []
+        for step in steps:
+            if not step.decision.startswith("approve"):
+                continue
+            try:
+                found.append(await self.store.approval(approval_id_for(step.id)))
+            except NotFound:
+                continue
+        return found
+
+
+def movable(before_window: Sequence[Step], steps: Sequence[Step]) -> list[Step]:
+    """Of the steps a tick no longer reads in full (`before_window`), those the loop does
+    not need (see the module's docstring), oldest first; `steps`: all of them."""
+    latest: dict[str, Step] = {}
+    for step in steps:
+        if step.status in RAN and _ended(step) >= _ended(latest.get(step.play, step)):
+            latest[step.play] = step
+    needed = {s.depends_on for s in steps if s.status not in FINISHED and s.depends_on}
+    keep = {s.id for s in latest.values()} | needed
+    return [s for s in before_window if s.status in FINISHED and s.id not in keep]
+
+
+def _ended(step: Step) -> datetime:
+    return step.finished_at or step.created_at
+
+
+def _audit_row(workspace: str, raw: bytes | str) -> tuple[str, int, str | None, str, str]:
+    """An entry of a chain as the history store keeps it."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    entry = json.loads(text)
+    body = json.loads(entry["body"])
+    return workspace, int(entry["seq"]), body.get("outcome_id"), str(body.get("at", "")), text
