@@ -264,10 +264,21 @@ class ChatNotifier:
         card, _ = await self._approval_card(notice, approval, step, outcome)
         await self._gateway(notice).update(ref=ref, card=card)
 
+    async def _digest_names(self, notice: Notice) -> dict[str, Workspace]:
+        """Each tenant's workspace in the digest, knowing its owners and approvers by name."""
+        people: dict[str, set[str]] = {}
+        for outcome_id in notice.data["outcomes"]:
+            outcome = await self.store.outcome(outcome_id)
+            people.setdefault(outcome.workspace, set()).update({outcome.owner, *outcome.approvers})
+        return {
+            tenant: await self._named(notice, tenant, users) for tenant, users in people.items()
+        }
+
     async def _digest(self, notice: Notice) -> None:
         """The weekly digest: cards in order, each chart uploaded right after its card."""
         gateway = self._gateway(notice)
-        for card in await digest_cards(self.store, self.workspace_of, notice):
+        named = await self._digest_names(notice)
+        for card in await digest_cards(self.store, named.__getitem__, notice):
             await gateway.send(conversation=notice.conversation, card=replace(card, image_png=None))
             if card.image_png:
                 await gateway.upload_image(

@@ -14,8 +14,10 @@ from bot.slack.blocks import home_view
 from bot.slack.gateway import SlackGateway
 from handlers import render, texts
 from handlers.cards import Card
+from handlers.names import named_in
 from orchestrator.evaluate import evaluate
 from orchestrator.jobs import Job
+from orchestrator.models import ConversationRef
 from orchestrator.runtime import Runtime
 
 SLACK_HOME = "slack_home"
@@ -79,14 +81,18 @@ class HomeTabs:
             latest = await ctx.store.measurements(outcome.id, last=1)
             evaluation = evaluate(outcome, latest[-1].value, latest[-1].at) if latest else None
             cards.append(render.progress_card(outcome, evaluation, steps, workspace, spent))
+        approvals = await ctx.store.pending_approvals(team)
+        people = {user for approval in approvals for user in approval.approvers}
+        where = ConversationRef(platform="slack", workspace=team, channel="")
+        named = await named_in(self.runtime, team, where, people)
         pending = [
             texts.SLACK_HOME_APPROVAL.format(
                 id=approval.id,
                 what=approval.what,
                 outcome=approval.outcome_id,
-                approvers=render.people(workspace, approval.approvers),
+                approvers=render.people(named, approval.approvers),
                 when=render.when(approval.deadline),
             )
-            for approval in await ctx.store.pending_approvals(team)
+            for approval in approvals
         ]
         return cards, pending

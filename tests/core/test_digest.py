@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from redis.asyncio import Redis
+
+from bot.demo.simulation import Business
+from orchestrator.catalog import Workspace
 from orchestrator.clock_service import CRON_JOBS, ClockService
 from orchestrator.digest import DIGEST_JOB
 from orchestrator.leader import LeaderLock
-from tests.conftest import Harness
+from orchestrator.store.keys import Keys
+from tests.conftest import Harness, build_harness
+from tests.fakes import RecordingGateway
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -66,3 +72,35 @@ async def test_no_active_outcomes_no_digest(harness: Harness) -> None:
     await harness.runtime.ctx.queue.enqueue(DIGEST_JOB, {})
     await harness.runtime.drain()
     assert len(harness.gateway.sent) == before
+
+
+class NamingGateway(RecordingGateway):
+    """A gateway whose platform names people, as Slack's users.info does."""
+
+    async def user_name(self, *, workspace: str, user: str) -> str | None:
+        return f"{user.title()} Example"
+
+
+async def test_the_digest_names_people_as_their_platform_does(
+    redis: Redis, keys: Keys, workspace: Workspace, business: Business
+) -> None:
+    unnamed = workspace.model_copy(
+        update={"people": workspace.people.model_copy(update={"names": {}})}
+    )
+    harness = build_harness(redis, keys, unnamed, business)
+    gateway = NamingGateway()
+    harness.gateway = gateway
+    notifier = harness.runtime.notifier
+    notifier.gateways["test"] = gateway  # type: ignore[attr-defined]
+    notifier.names.lookups = {"test": gateway}  # type: ignore[attr-defined]
+    await harness.runtime.start()
+    try:
+        await harness.state("olivia", STATEMENT)
+        assert await harness.store.pending_approvals("T1"), "an approval is waiting"
+        await harness.runtime.ctx.queue.enqueue(DIGEST_JOB, {})
+        sent_before = len(gateway.sent)
+        await harness.runtime.drain()
+    finally:
+        await harness.connectors.close()
+    lines = [line for sent in gateway.sent[sent_before:] for line in sent.card.lines]
+    assert any("@Alice Example, @Bob Example" in line for line in lines), lines
