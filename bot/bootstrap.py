@@ -152,7 +152,9 @@ def intelligence(settings: Settings, ctx: Context) -> dict[str, Any]:
             settings.llm, base_url=settings.llm_base_url, timeout_s=settings.llm_timeout_s
         )
     )
-    lane = build_lane(ctx, model, daily_tokens=settings.llm_daily_tokens)
+    lane = build_lane(
+        ctx, model, daily_tokens=settings.llm_daily_tokens, explain_intake_outage=True
+    )
     where = f" at {redact(settings.llm_base_url)}" if settings.llm_base_url else ""
     log.info("LLM lane: %s%s (falls back to playbooks and templates)", settings.llm, where)
     return {

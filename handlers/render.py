@@ -10,7 +10,7 @@ from orchestrator import quorum
 from orchestrator.approvals import withdrawn_because
 from orchestrator.catalog import Metric, Workspace
 from orchestrator.edits import diff
-from orchestrator.intake import Session
+from orchestrator.intake import Problem, Session
 from orchestrator.models import (
     Approval,
     ApprovalStatus,
@@ -241,7 +241,7 @@ def _problem(session: Session, workspace: Workspace) -> str:
     detail = ""
     if session.target is not None and session.baseline is not None:
         detail = f" (from {shown(session.baseline)} to {shown(session.target)})"
-    return texts.PROBLEMS[str(session.problem)].format(
+    said = texts.PROBLEMS[str(session.problem)].format(
         text=draft.text[:200],
         choices=choices(workspace),
         metric=draft.metric,
@@ -258,6 +258,9 @@ def _problem(session: Session, workspace: Workspace) -> str:
         meant=_meant(session, metric),
         far=metric.far_change if metric else 0.0,
     )
+    if session.model_down and session.problem is Problem.NOTHING_UNDERSTOOD:
+        said += texts.MODEL_DOWN_AT_INTAKE.format(why=session.model_down)
+    return said
 
 
 def _limits(metric: Metric) -> str:

@@ -33,6 +33,10 @@ QUESTIONS = {
     "target": "To what value, or by how much? For example 'to {to}' or 'by 10%'.",
 }
 
+MODEL_DOWN_AT_INTAKE = (
+    " (I read it without the language model, which could not be asked just now: {why}.)"
+)
+
 PROBLEMS = {
     "nothing_understood": (
         'I could not find an outcome in "{text}". Try something like '

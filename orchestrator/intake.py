@@ -7,6 +7,7 @@ the owner confirms. The work that needs a measurement runs as a job.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -25,11 +26,14 @@ from orchestrator.context import Context
 from orchestrator.deadlines import find_deadline
 from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
 from orchestrator.evaluate import met
+from orchestrator.llm.errors import UnderstandingUnavailable
 from orchestrator.models import ConversationRef, Direction, Outcome, OutcomeKind, Record
 from orchestrator.notices import Notice, NoticeKind
 from orchestrator.parser import Change, Draft, match_metrics, parse
 from orchestrator.store.commit import Commit
 from orchestrator.targets import judge
+
+log = logging.getLogger("baton.intake")
 
 SESSION_TTL_S = 7 * 86_400
 INTAKE_JOB = "intake"
@@ -83,6 +87,8 @@ class Session(Record):
     asking: Question | None = None
     problem: Problem | None = None
     problem_detail: str = ""
+    model_down: str = ""
+    """Why the model could not read the statement (it was down or over budget), if so."""
     baseline: float | None = None
     target: float | None = None
     direction: Direction | None = None
@@ -214,12 +220,16 @@ class Intake:
         if self.interpreter is None or session.interpreted or not needs_model(session.draft):
             return session
         workspace = self.ctx.workspace_of(session.workspace)
-        draft = await self.interpreter.interpret(
-            text=session.draft.text,
-            draft=session.draft,
-            workspace=workspace,
-            now=self.ctx.clock.now(),
-        )
+        try:
+            draft = await self.interpreter.interpret(
+                text=session.draft.text,
+                draft=session.draft,
+                workspace=workspace,
+                now=self.ctx.clock.now(),
+            )
+        except UnderstandingUnavailable as down:  # the parser's reading stands, and why
+            log.warning("intake %s without the model: %s", session.id, down.why)
+            return session.model_copy(update={"interpreted": True, "model_down": down.why})
         return session.model_copy(update={"draft": draft, "interpreted": True})
 
     async def _next(self, session: Session) -> Session:

@@ -130,3 +130,15 @@ async def test_a_model_down_during_intake_says_why(
         )
     assert raised.value.kind == "llm_unavailable"
     assert raised.value.why == "model unavailable after 3 attempt(s): OpenAIAPIError (HTTP 500)"
+
+
+async def test_the_owner_hears_why_when_the_model_is_down_at_intake(
+    plain: Harness, double: tuple[OpenAiDouble, str]
+) -> None:
+    served, url = double
+    served.script = [Scripted(status=500, body={"error": {"message": "down"}})] * 3
+    interpreting(plain, url).explain_outage = True
+    await plain.say("olivia", "Fewer people leaving us")
+    text = last_text(plain)
+    assert "I could not find an outcome" in text
+    assert "without the language model" in text and "HTTP 500" in text
