@@ -270,7 +270,9 @@ async def run(minutes: float, concurrency: int, rate: float, hard: bool = False)
         for name, process in processes.items():
             state = "running" if process.poll() is None else f"exited {process.returncode}"
             print(f"  {name}: {state}")
-        problems = await check(redis.url, env["BATON_KEY_PREFIX"], business.path, announced)
+        problems = await check(
+            redis.url, env["BATON_KEY_PREFIX"], business.path, announced, env["BATON_AUDIT_KEY"]
+        )
         print(f"  outcomes confirmed in chat: {len(announced())}")
         print(f"  Slack calls refused with 429 (all retried): {slack.refused}")
         print("consistency: " + ("OK" if not problems else f"{len(problems)} PROBLEMS"))

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from orchestrator.audit import verify
 from orchestrator.models import Approval, ApprovalStatus, Outcome, Step, StepStatus
+from orchestrator.store.audit_seal import AuditKeys
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 
@@ -25,7 +26,11 @@ UNFINISHED = (StepStatus.APPROVED, StepStatus.RUNNING)
 
 
 async def check(
-    url: str, prefix: str, crm: Path, announced: Callable[[], list[tuple[str, str]]]
+    url: str,
+    prefix: str,
+    crm: Path,
+    announced: Callable[[], list[tuple[str, str]]],
+    audit_key: str = "",
 ) -> list[str]:
     """Problems found (empty when consistent), once the workers have settled.
 
@@ -33,7 +38,7 @@ async def check(
     or for a 429 to pass have arrived), each outcome chat was told is confirmed, with who
     stated it."""
     redis = Redis.from_url(url)
-    store = RedisStore(redis, Keys(prefix))
+    store = RedisStore(redis, Keys(prefix), AuditKeys.parse(key=audit_key))
     try:
         began = time.monotonic()
         settled = await _settle(store)
