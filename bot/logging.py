@@ -36,7 +36,8 @@ def connector_secrets(workspace_file: Path, env: Mapping[str, str]) -> list[str]
 def all_secrets(settings: Settings, env: Mapping[str, str]) -> list[str]:
     """Everything configured that must never be logged."""
     values = [*settings.secrets(), *connector_secrets(settings.workspace_file, env)]
-    for url in (settings.redis_url, settings.llm_base_url, settings.pager_webhook_url):
+    urls = (settings.redis_url, settings.llm_base_url, settings.pager_webhook_url)
+    for url in (*urls, settings.history_url):
         if url and urlsplit(url).password:
             values.append(str(urlsplit(url).password))
     if settings.pager_webhook_url:
