@@ -22,15 +22,16 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from orchestrator.clock import Clock
 from orchestrator.errors import ConfigError, NotFound
 from orchestrator.history.store import KINDS, Batch, HistoryStore
 from orchestrator.jobs import Job
+from orchestrator.learning.verify import awaits_effect
 from orchestrator.models import Approval, Measurement, Outcome, OutcomeStatus, Step, StepStatus
 from orchestrator.steps import approval_id_for
-from orchestrator.store.redis_store import RedisStore
+from orchestrator.store.redis_store import EFFECT_PIN_DAYS, RedisStore
 
 log = logging.getLogger("baton.history")
 
@@ -260,7 +261,8 @@ class Archiver:
         window = len(parsed) if ended else int(aggregates.get(b"cursor", 0))
         live = [step for step in parsed if step is not None]
         before = [step for step in parsed[:window] if step is not None]
-        leaving = movable(before, live)[:batch_size]
+        since = self.clock.now().date() - timedelta(days=EFFECT_PIN_DAYS)
+        leaving = movable(before, live, since)[:batch_size]
         batch.steps = leaving
         batch.approvals = await self._approvals(leaving)
         if not len(batch):
@@ -314,15 +316,20 @@ class Archiver:
         return found
 
 
-def movable(before_window: Sequence[Step], steps: Sequence[Step]) -> list[Step]:
+def movable(
+    before_window: Sequence[Step], steps: Sequence[Step], effects_since: date | None = None
+) -> list[Step]:
     """Of the steps a tick no longer reads in full (`before_window`), those the loop does
-    not need (see the module's docstring), oldest first; `steps`: all of them."""
+    not need (see the module's docstring), oldest first; `steps`: all of them. A step whose
+    control group's effect is still to be read (finished since `effects_since`) stays."""
     latest: dict[str, Step] = {}
     for step in steps:
         if step.status in RAN and _ended(step) >= _ended(latest.get(step.play, step)):
             latest[step.play] = step
     needed = {s.depends_on for s in steps if s.status not in FINISHED and s.depends_on}
     keep = {s.id for s in latest.values()} | needed
+    if effects_since is not None:
+        keep |= {s.id for s in steps if awaits_effect(s, effects_since)}
     return [s for s in before_window if s.status in FINISHED and s.id not in keep]
 
 

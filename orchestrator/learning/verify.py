@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from orchestrator.catalog import Action, Metric, Workspace
 from orchestrator.connectors import Connectors
@@ -29,6 +29,15 @@ def window(action: Action) -> timedelta:
     found = _WITHIN.search(action.expected_impact)
     days = float(found[1]) * _DAYS[found[2].lower()] if found else DEFAULT_WINDOW_DAYS
     return timedelta(days=days)
+
+
+def awaits_effect(step: Step, since: date) -> bool:
+    """Whether `step` held a control group back and its effect is still to be read (and it
+    finished on or after `since`): the tick must keep reading it (and the archive keep it)
+    until it is. The tick snapshot's script says the same in Lua."""
+    held = step.holdout is not None and bool(step.holdout.control)
+    finished = step.finished_at is not None and step.finished_at.date() >= since
+    return held and finished and step.incremental is None and not step.shadow
 
 
 def measurable(step: Step, metric: Metric) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
@@ -38,6 +38,7 @@ if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'le
 local paused = redis.call('EXISTS', ARGV[4] .. outcome.workspace .. ARGV[5])
 local list, agg, pins = KEYS[3], KEYS[4], KEYS[5]
 local prefix, suffix, window, today = ARGV[3], ARGV[8], tonumber(ARGV[6]), ARGV[7]
+local effects_since = ARGV[9]
 local FINAL = {succeeded=1, failed=1, expired=1, forbidden=1, cancelled=1, rejected=1}
 local state = redis.call('HMGET', agg, 'cursor', 'day', 'today')
 local cursor = tonumber(state[1] or '0')
@@ -46,8 +47,19 @@ if state[2] == today then counted = tonumber(state[3] or '0') end
 local function data(id) return redis.call('HGET', prefix .. id .. suffix, 'data') end
 -- A step leaving the window: pinned while the planner needs it (unfinished, rejected),
 -- else remembered as its play's last run and counted against today's cap.
+-- A step whose control group's effect is still to be read stays too (`awaits_effect`).
+local function awaits_effect(step)
+  local h = step.holdout
+  if type(h) ~= 'table' or type(h.control) ~= 'table' or #h.control == 0 then return false end
+  if step.status ~= 'succeeded' or type(step.incremental) == 'table' then return false end
+  if step.shadow == true or type(step.finished_at) ~= 'string' then return false end
+  return string.sub(step.finished_at, 1, 10) >= effects_since
+end
+local function needed(step)
+  return step.status == 'rejected' or not FINAL[step.status] or awaits_effect(step)
+end
 local function settle(id, step)
-  if step.status == 'rejected' or not FINAL[step.status] then
+  if needed(step) then
     redis.call('SADD', pins, id)
     return
   end
@@ -80,7 +92,7 @@ for _, id in ipairs(redis.call('SMEMBERS', pins)) do
     redis.call('SREM', pins, id)
   elseif not seen[id] then
     local step = cjson.decode(raw)
-    if step.status == 'rejected' or not FINAL[step.status] then
+    if needed(step) then
       seen[id] = true
       extra[#extra + 1] = raw
     else
@@ -118,6 +130,11 @@ A tick reads the last `TICK_WINDOW` steps, not the whole history: what the loop 
 older ones is kept as they leave the window (the aggregates): unfinished and rejected steps
 stay pinned (the planner never proposes a rejected (action, params) again), each play's
 last run stays (its cooldown), and today's count of the others (the daily cap)."""
+
+EFFECT_PIN_DAYS = 90
+"""How long a step with a control group stays where every tick reads it (pinned), until its
+effect is read: longer than any effect window a workspace sets in practice, and bounded, so
+that steps whose effect can never be read (no per-entity query) do not stay for ever."""
 
 TICK_WINDOW = 4
 """The latest steps a tick reads in full (the effects it verifies are theirs). Each is
@@ -281,6 +298,7 @@ class RedisStore:
         a tick needs (see `TICK_SNAPSHOT_LUA`), however long the outcome's history.
         """
         step_head, step_tail = self.keys.step("\n").split("\n")
+        day = today or datetime.now(UTC).date()
         reply: Any = await self._tick_snapshot(
             keys=[
                 self.keys.outcome(outcome_id),
@@ -295,8 +313,9 @@ class RedisStore:
                 step_head,
                 *self._kill_switch_parts,
                 TICK_WINDOW,
-                (today or datetime.now(UTC).date()).isoformat(),
+                day.isoformat(),
                 step_tail,
+                (day - timedelta(days=EFFECT_PIN_DAYS)).isoformat(),
             ],
         )
         status = _text(reply[0])
