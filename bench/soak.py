@@ -271,7 +271,12 @@ async def run(minutes: float, concurrency: int, rate: float, hard: bool = False)
             state = "running" if process.poll() is None else f"exited {process.returncode}"
             print(f"  {name}: {state}")
         problems = await check(
-            redis.url, env["BATON_KEY_PREFIX"], business.path, announced, env["BATON_AUDIT_KEY"]
+            redis.url,
+            env["BATON_KEY_PREFIX"],
+            business.path,
+            announced,
+            env["BATON_AUDIT_KEY"],
+            Path(env["BATON_STATE_DIR"]),
         )
         print(f"  outcomes confirmed in chat: {len(announced())}")
         print(f"  Slack calls refused with 429 (all retried): {slack.refused}")

@@ -14,6 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from orchestrator.audit import verify
+from orchestrator.history.store import HistoryStore, default_url
 from orchestrator.models import Approval, ApprovalStatus, Outcome, Step, StepStatus
 from orchestrator.store.audit_seal import AuditKeys
 from orchestrator.store.keys import Keys
@@ -31,6 +32,7 @@ async def check(
     crm: Path,
     announced: Callable[[], list[tuple[str, str]]],
     audit_key: str = "",
+    state_dir: Path | None = None,
 ) -> list[str]:
     """Problems found (empty when consistent), once the workers have settled.
 
@@ -39,6 +41,8 @@ async def check(
     stated it."""
     redis = Redis.from_url(url)
     store = RedisStore(redis, Keys(prefix), AuditKeys.parse(key=audit_key))
+    history = HistoryStore(default_url(state_dir)) if state_dir is not None else None
+    store.history = history  # records the workers moved out of Redis are read there
     try:
         began = time.monotonic()
         settled = await _settle(store)
@@ -64,6 +68,8 @@ async def check(
         async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
             await redis.delete(key)
         await redis.aclose()
+        if history is not None:
+            await history.close()
 
 
 async def _settle(store: RedisStore) -> bool:
