@@ -24,6 +24,8 @@ TABLES = {"send_winback": "outbox", "offer_discount": "discounts"}
 """Actions that write rows to the demo CRM, keyed by the step id (the idempotency key)."""
 SETTLE_S = 600
 UNFINISHED = (StepStatus.APPROVED, StepStatus.RUNNING)
+WAITING = ("retry:", "defer:", "wait:")
+"""Timers of jobs still to run: retried, deferred for their turn, waiting out an outage."""
 
 
 async def check(
@@ -82,7 +84,7 @@ async def _settle(store: RedisStore) -> bool:
         queue = store.keys
         backlog = int(await store.redis.xlen(queue.jobs()))
         timers = await store.redis.zrange(queue.timers(), 0, -1)
-        backlog += sum(1 for t in timers if t.decode().startswith(("retry:", "defer:")))
+        backlog += sum(1 for t in timers if t.decode().startswith(WAITING))
         outcomes = await store.outcomes("T1")
         open_steps = [
             s for o in outcomes for s in await store.steps(o.id) if s.status in UNFINISHED
@@ -103,7 +105,7 @@ async def _waiting(store: RedisStore) -> dict[str, int]:
     for _, fields in await store.redis.xrange(store.keys.jobs()):
         kinds[json.loads(fields[b"job"])["kind"]] += 1
     for timer in await store.redis.zrange(store.keys.timers(), 0, -1):
-        if timer.decode().startswith(("retry:", "defer:")):
+        if timer.decode().startswith(WAITING):
             raw = await store.redis.hget(store.keys.timer_jobs(), timer)
             kinds[json.loads(raw or "{}").get("kind", "?") + " (timer)"] += 1
     return dict(kinds)
