@@ -20,11 +20,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator.incidents import Incident, dedup_key
 from orchestrator.paging import Pager
+from orchestrator.store.client import redis_full
 
 log = logging.getLogger("baton.capacity")
 
@@ -37,11 +38,7 @@ PAGE_RETRY_S = 30.0
 
 def is_full(error: BaseException) -> bool:
     """Redis refused a write because it is at `maxmemory` (a command, a script or EXEC)."""
-    # redis-py strips the "OOM" code of a refused command (OutOfMemoryError) but not of one
-    # refused inside a script or a transaction; the message names maxmemory in both.
-    return isinstance(error, OutOfMemoryError) or (
-        isinstance(error, ResponseError) and "used memory > 'maxmemory'" in str(error)
-    )
+    return redis_full(error)
 
 
 def is_gone(error: BaseException) -> bool:

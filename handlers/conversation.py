@@ -17,8 +17,8 @@ from orchestrator.parser import match_metrics
 from orchestrator.ratelimit import RateLimiter, Verdict
 from orchestrator.rules import RuleBook, derive
 from orchestrator.runtime import Runtime
+from orchestrator.store.client import redis_full
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from handlers import render, texts
@@ -40,9 +40,9 @@ def transient(error: BaseException) -> bool:
     request run again later will be. A job is left to be retried instead of being answered
     "something went wrong" and counted done. A job another worker took over is that
     worker's to answer."""
-    if isinstance(error, RedisConnectionError | RedisTimeoutError | TakenOver):
-        return True
-    return isinstance(error, ResponseError) and str(error).startswith("OOM")
+    return isinstance(error, RedisConnectionError | RedisTimeoutError | TakenOver) or redis_full(
+        error
+    )
 
 
 def actor_of(source: Inbound | Click) -> Actor:

@@ -17,6 +17,7 @@ from orchestrator import logcontext
 from orchestrator.clock import Clock
 from orchestrator.errors import Deferred, NotFound, Refused, TakenOver, Unavailable
 from orchestrator.jobs import Delivery, Job, JobQueue, delivering
+from orchestrator.store.client import redis_refused
 
 log = logging.getLogger("baton.worker")
 
@@ -312,7 +313,7 @@ class Worker:
         except asyncio.CancelledError:
             raise  # left unacknowledged: another worker reclaims it
         except Exception as error:  # any failure is retried, then dead-lettered
-            if _redis_refused(error):
+            if redis_refused(error):
                 raise  # Redis is away or full, not the job at fault: it stays pending
             if delivery.acknowledged:  # its work was committed: running it again is wrong
                 log.exception("job %s failed after its work was committed", job.kind)
@@ -334,7 +335,7 @@ class Worker:
             except TakenOver:
                 raise
             except (RedisConnectionError, RedisTimeoutError, ResponseError, OSError) as error:
-                if not _redis_refused(error) or self._stop is None or self._stop.is_set():
+                if not redis_refused(error) or self._stop is None or self._stop.is_set():
                     raise
                 log.warning(
                     "job %s: redis refused (%s); trying again in %.1fs", job.kind, error, backoff
@@ -372,13 +373,6 @@ class Worker:
         await self.queue.dead_letter(job, detail)
         if self.on_dead_letter is not None:
             await self.on_dead_letter(job, detail)
-
-
-def _redis_refused(error: Exception) -> bool:
-    """Whether Redis, not the job, is at fault: unreachable, timed out, or out of memory."""
-    if isinstance(error, ResponseError):
-        return str(error).startswith(("OOM", "LOADING", "BUSY", "MASTERDOWN", "READONLY"))
-    return isinstance(error, (RedisConnectionError, RedisTimeoutError, OSError))
 
 
 def payload(job: Job, name: str) -> Any:

@@ -12,11 +12,36 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import AuthenticationError, OutOfMemoryError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator.errors import ConfigError
+
+UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY")
+"""Error replies of a Redis that cannot serve for now (starting, busy, failing over)."""
+
+
+def redis_full(error: BaseException) -> bool:
+    """Redis refused a write because it is at `maxmemory` (a command, a script or EXEC)."""
+    # redis-py strips the "OOM" code of a refused command (OutOfMemoryError) but not of one
+    # refused inside a script or a transaction; the message names maxmemory in both.
+    if isinstance(error, OutOfMemoryError):
+        return True
+    text = str(error)
+    return isinstance(error, ResponseError) and (
+        text.startswith("OOM") or "used memory > 'maxmemory'" in text
+    )
+
+
+def redis_refused(error: BaseException) -> bool:
+    """Redis, not the work, is at fault: unreachable, timed out, full, or not serving yet."""
+    if redis_full(error):
+        return True
+    if isinstance(error, ResponseError):
+        return str(error).startswith(UNAVAILABLE_REPLIES)
+    return isinstance(error, RedisConnectionError | RedisTimeoutError | OSError)
+
 
 log = logging.getLogger("baton")
 
