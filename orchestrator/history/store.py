@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from orchestrator.models import Approval, Measurement, Step
 
@@ -125,7 +126,7 @@ class HistoryStore:
         self.engine: Engine = create_engine(self.url, pool_pre_ping=not sqlite_file)
         if sqlite_file:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        META.create_all(self.engine)
+        _create_tables(self.engine)
 
     @property
     def label(self) -> str:
@@ -265,3 +266,14 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create the tables that do not exist yet. Processes starting together on a new
+    database race between looking and creating: the loser finds them on its second look."""
+    try:
+        META.create_all(engine)
+    except DBAPIError as error:
+        if "already exists" not in str(error):
+            raise
+        META.create_all(engine)
