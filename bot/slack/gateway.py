@@ -52,6 +52,8 @@ UNSHOWABLE = frozenset(
 )
 """Refusals of a message's content: the same words in plain text may still be shown."""
 FALLBACK_LIMIT = 3_000
+ALT_LIMIT = 1_000
+"""Slack's longest alt text for an uploaded image."""
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
@@ -153,8 +155,11 @@ class SlackGateway:
                 return name.strip()
         return None
 
-    async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
-        """Upload a PNG into the conversation (files.getUploadURLExternal + complete)."""
+    async def upload_image(
+        self, *, conversation: ConversationRef, title: str, png: bytes, alt: str = ""
+    ) -> None:
+        """Upload a PNG into the conversation (files.getUploadURLExternal + complete), with
+        `alt` as its alt text (Slack takes up to 1,000 characters)."""
         await self._call(
             "files.upload",
             self.client.files_upload_v2,
@@ -164,6 +169,7 @@ class SlackGateway:
             file=png,
             filename="chart.png",
             title=title[:200],
+            alt_txt=(alt or title)[:ALT_LIMIT],
         )
 
     async def publish_home(self, *, team: str, user: str, view: dict[str, Any]) -> None:

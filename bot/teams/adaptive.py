@@ -42,7 +42,7 @@ def to_adaptive_card(card: Card) -> Json:
     if card.image_png is not None:
         # Teams shows data URIs in cards, so charts need no public file host.
         uri = "data:image/png;base64," + base64.b64encode(card.image_png).decode()
-        body.append({"type": "Image", "url": uri, "altText": card.title})
+        body.append({"type": "Image", "url": uri, "altText": card.image_alt or card.title})
     if any(button.asks_reason for button in card.buttons):
         body.append(
             {

@@ -129,11 +129,12 @@ class TeamsGateway:
 
         await self._turn(conversation, logic)
 
-    async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
-        """Teams takes images inline, as a data URI attachment."""
-        uri = "data:image/png;base64," + base64.b64encode(png).decode()
-        image = MessageFactory.content_url(uri, "image/png", name=title, text=title)
-        await self._turn(conversation, _sender(image))
+    async def upload_image(
+        self, *, conversation: ConversationRef, title: str, png: bytes, alt: str = ""
+    ) -> None:
+        """A card holding the picture inline (a data URI), with `alt` as its alt text."""
+        picture = Card(title=title, image_png=png, image_alt=alt)
+        await self._turn(conversation, _sender(card_activity(picture)))
 
     async def _turn(self, where: ConversationRef, logic: Logic) -> dict[str, Any]:
         """One call in the conversation: through the running delivery's log (made once,

@@ -138,3 +138,19 @@ async def test_pacing_holds_the_eighth_message_in_a_second(redis: Redis, keys: K
     assert sleeps.taken == []
     await pacer.wait_turn("c1")
     assert [round(s, 3) for s in sleeps.taken] == [0.8]
+
+
+async def test_a_charts_alt_text_reaches_teams(
+    gateway: tuple[TeamsGateway, Sleeps], double: BotConnectorDouble
+) -> None:
+    teams, _ = gateway
+    png = b"\x89PNG\r\n\x1a\n chart"
+    alt = "Chart of Monthly churn rate: 7.1% now, target 6%, on track"
+    await teams.send(
+        conversation=HERE, card=Card(title="Status of o1", image_png=png, image_alt=alt)
+    )
+    await teams.upload_image(conversation=HERE, title="Week of outcomes", png=png, alt=alt)
+    for posted in double.recorded:
+        assert posted.card is not None
+        images = [e for e in posted.card["body"] if e["type"] == "Image"]
+        assert [image["altText"] for image in images] == [alt]
