@@ -1,5 +1,10 @@
 """Adaptive Cards 1.5 from the neutral `Card`, and clicks back out of their action data.
 
+Every piece of text goes as a `TextRun` in a `RichTextBlock`, which Teams never reads as
+Markdown: a name, a customer's row or a drafted line showing `[Verify account](https://...)`
+shows those characters, never a link (a TextBlock's or a Fact's text would be parsed, and
+Teams honours no escape reliably). Fields are rows of two such blocks rather than a FactSet.
+
 Buttons are `Action.Execute` (an `adaptiveCard/action` invoke answered with the updated card)
 with an `Action.Submit` fallback for clients without Universal Actions. Approval cards carry a
 `refresh` so whoever opens them later sees the current state.
@@ -34,9 +39,7 @@ def to_adaptive_card(card: Card) -> Json:
         _literal(line) if index in card.literal else _text(line)
         for index, line in enumerate(card.lines)
     ]
-    if card.fields:
-        facts = [{"title": name, "value": value} for name, value in card.fields]
-        body.append({"type": "FactSet", "facts": facts})
+    body += [_field(name, value) for name, value in card.fields]
     if card.progress is not None:
         body.append(_text(progress_bar(card.progress), fontType="Monospace"))
     if card.image_png is not None:
@@ -114,6 +117,19 @@ def _execute(verb: str, value: str, title: str) -> Json:
     }
 
 
+def _field(name: str, value: str) -> Json:
+    """One field as a row: its name in bold, its value beside it (a FactSet would parse
+    both as Markdown)."""
+    return {
+        "type": "ColumnSet",
+        "spacing": "Small",
+        "columns": [
+            {"type": "Column", "width": 2, "items": [_text(name, weight="Bolder")]},
+            {"type": "Column", "width": 3, "items": [_text(value)]},
+        ],
+    }
+
+
 def _literal(text: str) -> Json:
     """Text shown exactly as written (a draft as it will be sent): a TextRun is never read
     as Markdown, so list marks, emphasis and links stay the characters they are."""
@@ -122,4 +138,6 @@ def _literal(text: str) -> Json:
 
 
 def _text(text: str, **style: object) -> Json:
-    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+    """Text shown as written, in the given style: a TextRun is never read as Markdown."""
+    run = {"type": "TextRun", "text": text, **style}
+    return {"type": "RichTextBlock", "inlines": [run]}

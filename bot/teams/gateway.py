@@ -21,6 +21,7 @@ from botbuilder.schema import (
     Attachment,
     ChannelAccount,
     ConversationParameters,
+    TextFormatTypes,
 )
 
 from bot.teams.adaptive import CARD_LIMIT, fitted, size, to_adaptive_card
@@ -170,7 +171,9 @@ class TeamsGateway:
 def _plain(card: Card, status: str) -> Activity:
     """The plain-text stand-in for a card Teams would not show, short enough to be."""
     text = texts.FALLBACK_MESSAGE.format(reason=f"HTTP {status}", text=card.text())
-    return MessageFactory.text(text if len(text) <= FALLBACK_LIMIT else text[:FALLBACK_LIMIT])
+    activity = MessageFactory.text(text if len(text) <= FALLBACK_LIMIT else text[:FALLBACK_LIMIT])
+    activity.text_format = TextFormatTypes.plain  # shown as written: no Markdown, no links
+    return activity
 
 
 def _sender(activity: Activity) -> Logic:

@@ -154,3 +154,15 @@ async def test_a_charts_alt_text_reaches_teams(
         assert posted.card is not None
         images = [e for e in posted.card["body"] if e["type"] == "Image"]
         assert [image["altText"] for image in images] == [alt]
+
+
+async def test_a_refused_card_goes_again_as_plain_text_teams_does_not_parse(
+    gateway: tuple[TeamsGateway, Sleeps], double: BotConnectorDouble
+) -> None:
+    teams, _ = gateway
+    hostile = "[Verify account](https://evil.example)"
+    double.failures = [400]
+    await teams.send(conversation=HERE, card=Card(title="Status", lines=(hostile,)))
+    (sent,) = double.recorded
+    assert sent.card is None and hostile in sent.body["text"]
+    assert sent.body["textFormat"] == "plain"

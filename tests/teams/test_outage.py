@@ -28,7 +28,7 @@ from orchestrator.incidents import IncidentKind
 from orchestrator.models import ConversationRef
 from orchestrator.notices import Notice, NoticeKind
 from tests.conftest import CHANNEL, Harness
-from tests.doubles.bot_connector import CARD_LIMIT, BotConnectorDouble
+from tests.doubles.bot_connector import CARD_LIMIT, BotConnectorDouble, texts_of
 from tests.slack.delivery import RecordingPager, run_for
 from tests.slack.test_gateway import FakeTime
 from tests.teams.activities import CHANNEL_ID, TENANT, message
@@ -121,7 +121,7 @@ async def test_a_card_too_long_for_teams_is_shortened_with_a_pointer(
     await teams.send(conversation=HERE, card=card)
     (sent,) = double.of("send")
     assert sent.card is not None and len(json.dumps(sent.card).encode()) <= CARD_LIMIT
-    assert "more lines not shown" in sent.card["body"][-1]["text"]
+    assert "more lines not shown" in texts_of(sent.card["body"][-1])[0]
 
 
 async def test_a_conversation_baton_was_removed_from_is_set_aside_at_once(
