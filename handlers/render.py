@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -315,6 +316,13 @@ def _understood(session: Session, workspace: Workspace) -> tuple[str, ...]:
 
 
 def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: Workspace) -> Card:
+    """The approval's card; it concerns its approvers and its outcome's owner."""
+    card = _approval_card(approval, step, outcome, workspace)
+    concerns = dict.fromkeys((*approval.approvers, *outcome.approvers, outcome.owner))
+    return replace(card, concerns=tuple(concerns))
+
+
+def _approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: Workspace) -> Card:
     fields = [
         reasoning(approval.why, by_model=step.play == LLM_PLAY),
         impact(approval.expected_impact),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,9 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 REFRESH_VERB = "refresh"
 REASON_INPUT = "reason"
+REFRESH_USERS = 60
+"""The most people a refresh block names (Teams' limit): cards refresh by themselves for
+them in chats and channels of any size, and for everyone in those of up to 60."""
 CARD_LIMIT = 27_000
 """Bytes of card JSON per message: Teams refuses a card over about 28 KB (413,
 MessageSizeTooBig); a little is kept for the rest of the activity."""
@@ -32,8 +36,9 @@ _STYLES = {"primary": "positive", "danger": "destructive", "default": "default"}
 Json = dict[str, Any]
 
 
-def to_adaptive_card(card: Card) -> Json:
-    """The Adaptive Card for `card`."""
+def to_adaptive_card(card: Card, user_ids: Sequence[str] = ()) -> Json:
+    """The Adaptive Card for `card`; its refresh, if any, names `user_ids` (the Teams user
+    ids of the people the card concerns, as the gateway knows them)."""
     body: list[Json] = [_text(card.title, weight="Bolder", size="Medium")]
     body += [
         _literal(line) if index in card.literal else _text(line)
@@ -63,20 +68,23 @@ def to_adaptive_card(card: Card) -> Json:
         adaptive["actions"] = [_action(button) for button in card.buttons]
     approval = next((b.value for b in card.buttons if b.action == "approve"), None)
     if approval is not None:
-        adaptive["refresh"] = {"action": _execute(REFRESH_VERB, approval, texts.TEAMS_REFRESH)}
+        refresh: Json = {"action": _execute(REFRESH_VERB, approval, texts.TEAMS_REFRESH)}
+        if user_ids:
+            refresh["userIds"] = list(dict.fromkeys(user_ids))[:REFRESH_USERS]
+        adaptive["refresh"] = refresh
     return adaptive
 
 
-def fitted(card: Card, limit: int = CARD_LIMIT) -> Json:
+def fitted(card: Card, limit: int = CARD_LIMIT, user_ids: Sequence[str] = ()) -> Json:
     """The Adaptive Card for `card` within `limit` bytes of JSON: lines that do not fit are
     left out from the end, with a line saying how many (the title, the facts and the buttons
     stay)."""
-    adaptive = to_adaptive_card(card)
+    adaptive = to_adaptive_card(card, user_ids)
     kept = len(card.lines)
     while kept > 0 and size(adaptive) > limit:
         kept -= 1
         lines = (*card.lines[:kept], texts.TEAMS_NOT_SHOWN.format(count=len(card.lines) - kept))
-        adaptive = to_adaptive_card(replace(card, lines=lines))
+        adaptive = to_adaptive_card(replace(card, lines=lines), user_ids)
     return adaptive
 
 

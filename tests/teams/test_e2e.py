@@ -256,7 +256,9 @@ async def test_data_and_drafted_text_never_become_markdown_in_teams(teams: Teams
     await teams.post(hostile(message("olivia", "points", url, mention=True)))
     _, session = await teams.card_with("confirm")
     confirmed = await teams.invoke(hostile(execute("olivia", "confirm", session, url)))
-    _, approval_id = await teams.card_with("approve")
+    approval, approval_id = await teams.card_with("approve")
+    assert approval.card is not None  # the owner wrote to Baton: the card refreshes for her
+    assert approval.card["refresh"]["userIds"] == ["29:olivia"]
     rejected = await teams.invoke(execute("bob", "reject", approval_id, url, HOSTILE))
     answers = [confirmed["value"], rejected["value"]]  # cards answering the clicks
     await eventually(lambda: _has_update(teams.double), "the rejected card updated in place")
