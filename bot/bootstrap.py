@@ -149,7 +149,10 @@ def intelligence(settings: Settings, ctx: Context) -> dict[str, Any]:
         return {}
     model = build_chat_model(
         ModelSettings(
-            settings.llm, base_url=settings.llm_base_url, timeout_s=settings.llm_timeout_s
+            settings.llm,
+            base_url=settings.llm_base_url,
+            timeout_s=settings.llm_timeout_s,
+            max_output_tokens=settings.llm_max_output_tokens,
         )
     )
     lane = build_lane(

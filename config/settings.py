@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     """Client timeout per model request; retries (with backoff) come on top."""
     llm_daily_tokens: int = Field(default=500_000, validation_alias="BATON_LLM_DAILY_TOKENS")
     """Tokens each workspace may use per day; past it Baton plans with playbooks."""
+    llm_max_output_tokens: int = Field(
+        default=2_048, ge=64, le=100_000, validation_alias="BATON_LLM_MAX_OUTPUT_TOKENS"
+    )
+    """The most tokens one model reply may have (OpenAI and Anthropic `max_tokens`, Ollama
+    `num_predict`): a runaway answer is cut there and billed no further."""
 
     pager_webhook_url: str | None = Field(default=None, validation_alias="BATON_PAGER_WEBHOOK_URL")
     """A URL that receives each incident as JSON (trigger and resolve)."""

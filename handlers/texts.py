@@ -337,6 +337,8 @@ CHECK_UNEXPECTED = "ERROR connection {connection!r}: {kind}: {detail}"
 CHECK_NO_LLM = "LLM: none configured (playbooks plan, templates draft; set BATON_LLM to add one)"
 
 MODEL_TOKENS = "Model tokens"
+PLAYBOOK_REASONING = "The playbook's reasoning"
+EXPECTED_IMPACT = "Expected impact"
 
 RULE_OFFER = "Make this a rule? {rule}"
 RULE_OFFER_DETAIL = "Derived from the step you rejected; it applies from the next plan on."

@@ -19,8 +19,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.pacing import ChannelPacer, Sleep, take_turns
 from bot.slack.blocks import Block, escape, fallback_text, fitted, to_messages
-from bot.slack.pacing import ChannelPacer, Sleep, tier4_pacer
+from bot.slack.pacing import tier4_pacer
 from handlers import texts
 from handlers.cards import Card
 from orchestrator import deliveries
@@ -31,9 +32,6 @@ log = logging.getLogger("baton.slack")
 
 Changed = Callable[[str], Awaitable[None]]
 Answer = dict[str, Any]
-RATE_LIMIT_RETRIES = 2
-MAX_RETRY_AFTER_S = 30.0
-"""A longer wait is better spent back in the job queue than holding a worker."""
 TRANSIENT = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
@@ -52,6 +50,8 @@ UNSHOWABLE = frozenset(
 )
 """Refusals of a message's content: the same words in plain text may still be shown."""
 FALLBACK_LIMIT = 3_000
+ALT_LIMIT = 1_000
+"""Slack's longest alt text for an uploaded image."""
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
@@ -153,8 +153,11 @@ class SlackGateway:
                 return name.strip()
         return None
 
-    async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
-        """Upload a PNG into the conversation (files.getUploadURLExternal + complete)."""
+    async def upload_image(
+        self, *, conversation: ConversationRef, title: str, png: bytes, alt: str = ""
+    ) -> None:
+        """Upload a PNG into the conversation (files.getUploadURLExternal + complete), with
+        `alt` as its alt text (Slack takes up to 1,000 characters)."""
         await self._call(
             "files.upload",
             self.client.files_upload_v2,
@@ -164,6 +167,7 @@ class SlackGateway:
             file=png,
             filename="chart.png",
             title=title[:200],
+            alt_txt=(alt or title)[:ALT_LIMIT],
         )
 
     async def publish_home(self, *, team: str, user: str, view: dict[str, Any]) -> None:
@@ -243,24 +247,22 @@ class SlackGateway:
         name: str | None,
         args: dict[str, Any],
     ) -> Answer:
-        for attempt in range(RATE_LIMIT_RETRIES + 1):
-            member = await pacer.wait(key, name)
-            try:
-                response = await call(**args)
-            except SlackApiError as error:
-                code = str(error.response.get("error"))
-                wait = _retry_after(error)
-                if wait is None:
-                    raise _classified(channel, method, error.response.status_code, code) from error
-                log.info("Slack %s rate limited; retrying after %.0f s", method, wait)
-                await pacer.hold_off(key, wait, member)  # inside a job, defers it
-                if attempt == RATE_LIMIT_RETRIES or wait > MAX_RETRY_AFTER_S:
-                    raise Unavailable(channel, f"{method} rate limited", seconds=wait) from error
-                continue  # the pause is the channel's next turn: the pacer sleeps it first
-            except NETWORK_ERRORS as error:
-                raise Unavailable(channel, f"{method}: {type(error).__name__}") from error
-            return {"ts": response.get("ts")}
-        raise Unavailable(channel, f"{method} rate limited")
+        try:
+            response = await take_turns(
+                pacer,
+                key,
+                name,
+                lambda: call(**args),
+                throttled=_retry_after,
+                channel=channel,
+                what=f"Slack {method}",
+            )
+        except SlackApiError as error:
+            code = str(error.response.get("error"))
+            raise _classified(channel, method, error.response.status_code, code) from error
+        except NETWORK_ERRORS as error:
+            raise Unavailable(channel, f"{method}: {type(error).__name__}") from error
+        return {"ts": response.get("ts")}
 
 
 def channel_name(where: ConversationRef) -> str:
@@ -287,8 +289,9 @@ def _fallback(card: Card, reason: str) -> str:
     return text if len(text) <= FALLBACK_LIMIT else text[: FALLBACK_LIMIT - 1] + "…"
 
 
-def _retry_after(error: SlackApiError) -> float | None:
-    if error.response.status_code != 429:
+def _retry_after(error: BaseException) -> float | None:
+    """The seconds Slack asked to wait (429 Retry-After), else None."""
+    if not isinstance(error, SlackApiError) or error.response.status_code != 429:
         return None
     headers = {str(k).lower(): v for k, v in (error.response.headers or {}).items()}
     value = headers.get("retry-after", "1")
