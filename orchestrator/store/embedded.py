@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from orchestrator.errors import ConfigError
+
+if sys.platform != "win32":
+    import fcntl
 
 _SOCKET_PATH_MAX = 100
 _ON_THE_PATH = ("valkey-server", "redis-server")
@@ -56,9 +60,8 @@ class EmbeddedRedis:
         socket = self.directory / "redis.sock"
         if len(str(socket)) > _SOCKET_PATH_MAX:
             digest = hashlib.sha256(str(self.directory).encode()).hexdigest()[:16]
-            socket = (
-                Path(tempfile.gettempdir()) / f"baton-{digest}.sock"
-            )  # the same in every process
+            # named alike in every process (Python's hash() differs between processes)
+            socket = Path(tempfile.gettempdir()) / f"baton-{digest}.sock"
         self.socket = socket
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -71,10 +74,18 @@ class EmbeddedRedis:
         return self.directory / "redis.log"
 
     async def start(self) -> str:
-        """Start the server unless one already answers on the socket; return its URL."""
+        """Start the server unless one already answers on the socket; return its URL.
+        Processes starting together take turns, so one directory never gets two servers."""
+        if sys.platform == "win32":
+            raise ConfigError("there is no embedded server on Windows: set REDIS_URL")
         self.directory.mkdir(parents=True, exist_ok=True)
-        if await self._answers():
-            return self.url
+        with (self.directory / "start.lock").open("ab") as lock:
+            await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)  # closing releases it
+            if await self._answers():
+                return self.url
+            return await self._launch()
+
+    async def _launch(self) -> str:
         command = self._command(server_binary())
         with self.log.open("ab") as early:  # what the binary says before its log is open
             self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=early)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -52,6 +53,24 @@ async def test_a_second_process_reuses_the_server_and_leaves_it_running(tmp_path
     with pytest.raises(RedisConnectionError):
         await gone.ping()  # the process that started it stopped it
     await gone.aclose()
+
+
+def _servers_on(socket: Path) -> int:
+    """How many server processes listen on `socket` (Valkey names it in its process title)."""
+    listing = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True)
+    return sum(str(socket) in line for line in listing.stdout.splitlines())
+
+
+async def test_processes_starting_together_get_one_server(tmp_path: Path) -> None:
+    starting = [EmbeddedRedis(tmp_path / "redis") for _ in range(3)]
+    urls = await asyncio.gather(*(server.start() for server in starting))
+    try:
+        assert len(set(urls)) == 1
+        assert _servers_on(starting[0].socket) == 1
+    finally:
+        for server in starting:
+            await server.stop()
+    assert _servers_on(starting[0].socket) == 0
 
 
 async def test_processes_share_the_server_of_a_long_state_directory(tmp_path: Path) -> None:
