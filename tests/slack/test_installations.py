@@ -1,0 +1,146 @@
+"""The Redis installation and OAuth state stores (Bolt's contracts), the Slack settings for
+an install into many workspaces, and the workspace file each tenant gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+from redis.asyncio import Redis
+from slack_sdk.oauth.installation_store.models.installation import Installation
+
+from bot.slack.config import slack_config
+from bot.slack.installations import RedisInstallationStore, RedisOAuthStateStore
+from config.settings import DEMO_WORKSPACE, Settings
+from config.workspace import load_workspaces
+from orchestrator.errors import ConfigError
+from orchestrator.store.keys import Keys
+
+KEY = Fernet.generate_key().decode()
+
+
+def _installation(team: str, token: str, user: str = "UADMIN") -> Installation:
+    return Installation(
+        app_id="A1",
+        team_id=team,
+        team_name=f"Team {team}",
+        bot_token=token,
+        bot_id="B1",
+        bot_user_id="UBATON",
+        bot_scopes="chat:write,commands",
+        user_id=user,
+    )
+
+
+@pytest.fixture
+def installations(redis: Redis, keys: Keys) -> RedisInstallationStore:
+    return RedisInstallationStore(redis, keys, Fernet(KEY.encode()))
+
+
+async def test_an_installation_is_stored_encrypted_and_found_per_team(
+    installations: RedisInstallationStore, redis: Redis, keys: Keys
+) -> None:
+    await installations.async_save(_installation("T2", "xoxb-two"))
+    await installations.async_save(_installation("T3", "xoxb-three"))
+    raw = await redis.hgetall(keys.slack_installation("T2"))
+    assert raw and all(b"xoxb-two" not in value for value in raw.values())
+
+    assert await installations.bot_token("T2") == "xoxb-two"
+    assert await installations.bot_token("T3") == "xoxb-three"
+    assert await installations.bot_token("T9") is None
+    found = await installations.async_find_installation(enterprise_id=None, team_id="T2")
+    assert found is not None and found.team_name == "Team T2"
+    # Asked for another person's installation: Baton keeps only the installer's.
+    other = await installations.async_find_installation(
+        enterprise_id=None, team_id="T2", user_id="USOMEONE"
+    )
+    assert other is None
+
+
+async def test_a_reinstall_replaces_the_token_and_an_uninstall_removes_it(
+    installations: RedisInstallationStore,
+) -> None:
+    await installations.async_save(_installation("T2", "xoxb-old"))
+    await installations.async_save(_installation("T2", "xoxb-new"))
+    assert await installations.bot_token("T2") == "xoxb-new"
+    await installations.async_delete_all(enterprise_id=None, team_id="T2")
+    assert await installations.bot_token("T2") is None
+    assert await installations.async_find_installation(enterprise_id=None, team_id="T2") is None
+
+
+async def test_tokens_sealed_under_another_key_do_not_open(
+    installations: RedisInstallationStore, redis: Redis, keys: Keys
+) -> None:
+    await installations.async_save(_installation("T2", "xoxb-two"))
+    other = RedisInstallationStore(redis, keys, Fernet(Fernet.generate_key()))
+    assert await other.bot_token("T2") is None
+
+
+async def test_a_state_is_consumed_once_and_expires(redis: Redis, keys: Keys) -> None:
+    states = RedisOAuthStateStore(redis, keys, expiration_s=600)
+    state = await states.async_issue()
+    assert 0 < await redis.ttl(keys.slack_oauth_state(state)) <= 600
+    assert await states.async_consume(state) is True
+    assert await states.async_consume(state) is False
+    assert await states.async_consume("never-issued") is False
+
+
+def _settings(**values: str) -> Settings:
+    return Settings.model_validate(values)
+
+
+def test_oauth_settings_fail_fast_naming_what_to_set() -> None:
+    secret = {"SLACK_SIGNING_SECRET": "s"}
+    with pytest.raises(ConfigError, match="SLACK_CLIENT_SECRET"):
+        slack_config(_settings(SLACK_CLIENT_ID="1.2", **secret))
+    with pytest.raises(ConfigError, match="BATON_SLACK_TOKEN_KEY is required"):
+        slack_config(_settings(SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="c", **secret))
+    with pytest.raises(ConfigError, match="not a Fernet key"):
+        slack_config(
+            _settings(
+                SLACK_CLIENT_ID="1.2",
+                SLACK_CLIENT_SECRET="c",
+                BATON_SLACK_TOKEN_KEY="not-a-key",
+                **secret,
+            )
+        )
+    oauth = {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "BATON_SLACK_TOKEN_KEY": KEY}
+    with pytest.raises(ConfigError, match="not both"):
+        slack_config(_settings(SLACK_BOT_TOKEN="xoxb-1", **oauth, **secret))
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+        slack_config(_settings(**oauth))
+    config = slack_config(_settings(**oauth, **secret))
+    assert config is not None and config.bot_token is None and config.oauth is not None
+    single = slack_config(_settings(SLACK_BOT_TOKEN="xoxb-1", **secret))
+    assert single is not None and single.oauth is None and single.bot_token == "xoxb-1"
+
+
+def _file(directory: Path, name: str, title: str) -> None:
+    raw = yaml.safe_load(DEMO_WORKSPACE.read_text())
+    raw["name"] = title
+    (directory / name).write_text(yaml.safe_dump(raw))
+
+
+def test_each_tenant_gets_its_own_file_else_the_default(tmp_path: Path) -> None:
+    _file(tmp_path, "T2.yaml", "Two Ltd")
+    tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"  # a Teams tenant id
+    _file(tmp_path, f"{tenant}.yml", "Contoso")
+    files = load_workspaces(DEMO_WORKSPACE, tmp_path)
+    assert files.of("T2").name == "Two Ltd"
+    assert files.of(tenant).name == "Contoso"
+    assert files.of("T9") is files.default and files.default.name.startswith("Northwind")
+    assert len(files.distinct()) == 3
+
+    _file(tmp_path, "default.yaml", "Everyone else")
+    assert load_workspaces(DEMO_WORKSPACE, tmp_path).of("T9").name == "Everyone else"
+    assert load_workspaces(DEMO_WORKSPACE, None).of("T2").name.startswith("Northwind")
+
+
+def test_a_bad_file_in_the_directory_stops_start_up_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "T2.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="T2.yaml"):
+        load_workspaces(DEMO_WORKSPACE, tmp_path)
+    with pytest.raises(ConfigError, match="not a directory"):
+        load_workspaces(DEMO_WORKSPACE, tmp_path / "missing")
