@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from functools import partial
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -84,11 +85,24 @@ def build_bolt(baton: App, config: SlackConfig) -> AsyncApp:
         # Bolt's own 404 for payloads nobody listens to would make Slack retry them.
         raise_error_for_unhandled_request=False,
     )
+    if oauth is not None:  # an uninstall (or revoked tokens) removes the team's installation
+        bolt.enable_token_revocation_listeners()
+    else:
+        bolt.event("app_uninstalled")(_uninstalled)
+        bolt.event("tokens_revoked")(_uninstalled)
     if config.assistant:  # before the listeners: it takes threaded direct messages
         bolt.use(SlackAssistant(baton.conversation).middleware())
     SlackListeners(baton.conversation, gateway, HomeTabs(gateway, baton.runtime)).register(bolt)
     bolt.error(_malformed)
     return bolt
+
+
+async def _uninstalled(body: dict[str, Any]) -> None:
+    log.warning(
+        "Slack says Baton was uninstalled from team %s (or its tokens revoked): "
+        "SLACK_BOT_TOKEN no longer works there",
+        body.get("team_id"),
+    )
 
 
 MALFORMED = (KeyError, IndexError, TypeError, AttributeError, ValueError)

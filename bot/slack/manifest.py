@@ -25,7 +25,17 @@ BOT_SCOPES = (
     "im:write",
     "users:read",
 )
-BOT_EVENTS = ("app_home_opened", "app_mention", "message.channels", "message.groups", "message.im")
+BOT_EVENTS = (
+    "app_home_opened",
+    "app_mention",
+    "message.channels",
+    "message.groups",
+    "message.im",
+    "app_uninstalled",
+    "tokens_revoked",
+)
+"""The last two need no scope: installed into many workspaces, they remove the team's
+installation (Bolt's token revocation listeners)."""
 SLASH_COMMAND = "/outcome"
 ASSISTANT_SCOPES = ("assistant:write",)
 ASSISTANT_EVENTS = ("assistant_thread_started", "assistant_thread_context_changed")

@@ -104,7 +104,7 @@ SLACK_MANIFEST: dict[str, Any] = {
                             "items": {"type": "string", "pattern": "^[a-z_]+:[a-z_.]+$|^commands$"},
                         }
                     },
-                }
+                },
             },
         },
         "settings": {

@@ -140,7 +140,7 @@ def test_each_tenant_gets_its_own_file_else_the_default(tmp_path: Path) -> None:
 
 def test_a_bad_file_in_the_directory_stops_start_up_naming_it(tmp_path: Path) -> None:
     (tmp_path / "T2.yaml").write_text("name: [unclosed\n")
-    with pytest.raises(ConfigError, match="T2.yaml"):
+    with pytest.raises(ConfigError, match=r"T2\.yaml"):
         load_workspaces(DEMO_WORKSPACE, tmp_path)
     with pytest.raises(ConfigError, match="not a directory"):
         load_workspaces(DEMO_WORKSPACE, tmp_path / "missing")

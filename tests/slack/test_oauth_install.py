@@ -4,11 +4,12 @@ own token and its own workspace file."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,7 +22,7 @@ from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE
 from orchestrator.store.keys import Keys
 from tests.doubles.slack_api import SlackApiDouble
-from tests.slack.conftest import command_body
+from tests.slack.conftest import command_body, event_body
 from tests.slack.processes import Baton, baton_env, eventually, serving
 
 AUTHORIZE_URL = "https://slack.example/oauth/v2/authorize"
@@ -90,7 +91,7 @@ async def _install(baton: Baton, api: SlackApiDouble, team: str) -> str:
     state = parse_qs(urlsplit(link).query)["state"][0]
     status, page = await _redirect(baton, f"code={api.grant(team)}&state={state}", cookie)
     assert status == 200 and "Baton is installed in Team " + team in page, page
-    return next(t for t, installed in api.teams.items() if installed == team)
+    return [t for t, installed in api.teams.items() if installed == team][-1]  # the newest
 
 
 def _command(team: str, trigger: str, text: str = STATEMENT) -> tuple[str, str]:
@@ -194,3 +195,39 @@ async def test_an_issued_state_expires(installable: Baton) -> None:
     finally:
         await redis.aclose()
     assert 0 < ttl <= 600
+
+
+async def test_an_uninstall_removes_the_team_and_a_reinstall_brings_it_back(
+    installable: Baton, slack_api: SlackApiDouble
+) -> None:
+    await _install(installable, slack_api, "T2")
+    uninstalled = {"type": "app_uninstalled", "event_ts": "1700000000.000001"}
+    body, kind = event_body(uninstalled, "EvUninstall")
+    assert (await installable.post(body.replace('"T1"', '"T2"'), kind))[0] == 200
+    redis = _redis(installable)
+    key = Keys(installable.env["BATON_KEY_PREFIX"]).slack_installation("T2")
+    try:
+        await eventually_async(lambda: _gone(redis, key), "the installation removed")
+    finally:
+        await redis.aclose()
+    status, text = await installable.post(*_command("T2", "t2", "list"))
+    assert status == 200 and "not installed" in text
+
+    token = await _install(installable, slack_api, "T2")
+    assert (await installable.post(*_command("T2", "t3")))[0] == 200
+    await eventually(
+        lambda: any(c.token == token for c in slack_api.calls if c.method == "chat.postMessage"),
+        "the anchor with the new token",
+    )
+
+
+async def _gone(redis: Redis, key: str) -> bool:
+    return not await redis.exists(key)
+
+
+async def eventually_async(probe: Callable[[], Awaitable[bool]], what: str) -> None:
+    for _ in range(600):
+        if await probe():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
