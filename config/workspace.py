@@ -43,6 +43,7 @@ class WorkspaceFiles:
     """Which workspace file serves which tenant (a Slack team id, a Teams tenant id)."""
 
     default: Workspace
+    default_source: Path
     by_tenant: Mapping[str, Workspace] = field(default_factory=dict)
     """Files named after their tenant, all read and validated at start."""
 
@@ -62,15 +63,16 @@ def load_workspaces(default_file: Path, directory: Path | None) -> WorkspaceFile
     """The default file plus, with `directory`, one file per tenant named `<tenant>.yaml`;
     `default.yaml` in the directory replaces `default_file`. Every file is validated now."""
     if directory is None:
-        return WorkspaceFiles(load_workspace(default_file))
+        return WorkspaceFiles(load_workspace(default_file), default_file)
     if not directory.is_dir():
         raise ConfigError(f"{directory}: BATON_WORKSPACES_DIR is not a directory")
     files = sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES and p.is_file())
     loaded = {path.stem: load_workspace(path) for path in files}
     if len(loaded) != len(files):
         raise ConfigError(f"{directory}: two files name the same tenant (.yaml and .yml)")
+    own_default = next((p for p in files if p.stem == DEFAULT_NAME), None)
     default = loaded.pop(DEFAULT_NAME, None) or load_workspace(default_file)
-    return WorkspaceFiles(default, loaded)
+    return WorkspaceFiles(default, own_default or default_file, loaded)
 
 
 def validate_workspace(raw: Any, *, source: str) -> Workspace:
