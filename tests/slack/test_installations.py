@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
+from bot.logging import Scrubber, all_secrets
 from bot.slack.config import slack_config
 from bot.slack.installations import RedisInstallationStore, RedisOAuthStateStore
 from config.settings import DEMO_WORKSPACE, Settings
@@ -144,3 +145,13 @@ def test_a_bad_file_in_the_directory_stops_start_up_naming_it(tmp_path: Path) ->
         load_workspaces(DEMO_WORKSPACE, tmp_path)
     with pytest.raises(ConfigError, match="not a directory"):
         load_workspaces(DEMO_WORKSPACE, tmp_path / "missing")
+
+
+def test_installed_tokens_and_every_files_secrets_are_scrubbed_from_logs(tmp_path: Path) -> None:
+    raw = yaml.safe_load(DEMO_WORKSPACE.read_text())
+    raw["connections"]["crm"]["url"] = "postgresql://baton:${T2_DB_PASSWORD}@db/crm"
+    (tmp_path / "T2.yaml").write_text(yaml.safe_dump(raw))
+    settings = Settings.model_validate({"BATON_WORKSPACES_DIR": str(tmp_path)})
+    scrub = Scrubber(all_secrets(settings, {"T2_DB_PASSWORD": "hunter2-of-two"}))
+    line = scrub.text("token xoxb-T2-1234567 for T2; password hunter2-of-two")
+    assert "xoxb-T2" not in line and "hunter2" not in line and "for T2" in line
