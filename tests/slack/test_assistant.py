@@ -130,3 +130,19 @@ async def test_commands_in_the_thread_and_channels_work_as_before(
         "the channel's thread anchor",
     )
     assert "stated an outcome" in anchor[0]["text"]
+
+
+async def test_malformed_assistant_events_are_refused_not_failed(
+    baton: Baton, slack_api: SlackApiDouble
+) -> None:
+    broken: list[dict[str, Any]] = [
+        {"type": "assistant_thread_started"},
+        {"type": "assistant_thread_started", "assistant_thread": "D1"},
+        {"type": "assistant_thread_started", "assistant_thread": {"channel_id": DM}},
+        {**said(STATEMENT, "olivia", 9), "thread_ts": 12},
+        {**said(STATEMENT, "olivia", 9), "text": None},
+    ]
+    for n, event in enumerate(broken):
+        status, _ = await baton.post(*event_body(event, f"EvBad{n}"))
+        assert status == 400, (event, status)
+    assert slack_api.called("assistant.threads.setTitle") == []
