@@ -289,7 +289,10 @@ FALLBACK_MESSAGE = (
 SLACK_STATED = "{user} stated an outcome: {text}"
 SLACK_ON = "Slack: on at POST /slack/events (Web API {api})"
 SLACK_SOCKET = "Slack: on in Socket Mode (SLACK_APP_TOKEN)"
-SLACK_OFF = "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on)"
+SLACK_OFF = (
+    "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_CLIENT_ID and "
+    "SLACK_CLIENT_SECRET to install into many workspaces, to turn it on)"
+)
 SLACK_NO_SIGNING_SECRET = (
     "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not. Set SLACK_SIGNING_SECRET to the "
     "app's signing secret (Slack app settings > Basic Information > App Credentials), "
@@ -326,7 +329,7 @@ SLACK_NOT_INSTALLED = (
     "can install it from Baton's install page, /slack/install on Baton's address."
 )
 SLACK_ASSISTANT_PROMPTS = (
-    ("State an outcome", "Cut monthly churn from 8% to 5% by 31 March"),
+    ("State an outcome", "help"),  # how to, with an example from the workspace's own metrics
     ("What waits for me?", "What waits for me?"),
     ("How are my outcomes?", "list"),
 )
