@@ -10,14 +10,20 @@ import yaml
 from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 from slack_sdk.oauth.installation_store.models.installation import Installation
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logging import Scrubber, all_secrets
 from bot.slack.config import slack_config
+from bot.slack.gateway import SlackGateway, SlackRefused
 from bot.slack.installations import RedisInstallationStore, RedisOAuthStateStore
 from config.settings import DEMO_WORKSPACE, Settings
 from config.workspace import load_workspaces
+from handlers.cards import Card
 from orchestrator.errors import ConfigError
+from orchestrator.models import ConversationRef
 from orchestrator.store.keys import Keys
+from tests.doubles.slack_api import SlackApiDouble
+from tests.slack.conftest import small_png
 
 KEY = Fernet.generate_key().decode()
 
@@ -155,3 +161,28 @@ def test_installed_tokens_and_every_files_secrets_are_scrubbed_from_logs(tmp_pat
     scrub = Scrubber(all_secrets(settings, {"T2_DB_PASSWORD": "hunter2-of-two"}))
     line = scrub.text("token xoxb-T2-1234567 for T2; password hunter2-of-two")
     assert "xoxb-T2" not in line and "hunter2" not in line and "for T2" in line
+
+
+async def test_the_gateway_calls_each_team_with_its_token_and_refuses_an_uninstalled_one(
+    installations: RedisInstallationStore, slack_api: SlackApiDouble
+) -> None:
+    await installations.async_save(_installation("T2", "xoxb-two"))
+    await installations.async_save(_installation("T3", "xoxb-three"))
+    client = AsyncWebClient(base_url=slack_api.base_url)  # no token of its own
+    slack = SlackGateway(client, token_of=installations.bot_token)
+    for team in ("T2", "T3"):
+        where = ConversationRef(platform="slack", workspace=team, channel="C1")
+        await slack.send(conversation=where, card=Card(title=f"Hello {team}"))
+        await slack.send_private(conversation=where, user="U1", card=Card(title="Only you"))
+        await slack.upload_image(conversation=where, title="chart", png=small_png())
+        await slack.publish_home(team=team, user="U1", view={"type": "home", "blocks": []})
+        assert await slack.user_name(workspace=team, user="U1") is None  # double: no profile
+    by_token = {c.token for c in slack_api.calls if c.params.get("channel") == "C1"}
+    assert by_token == {"xoxb-two", "xoxb-three"}
+    assert all(c.token in ("xoxb-two", "xoxb-three") for c in slack_api.calls)
+
+    nowhere = ConversationRef(platform="slack", workspace="T9", channel="C1")
+    calls = len(slack_api.calls)
+    with pytest.raises(SlackRefused) as refused:
+        await slack.send(conversation=nowhere, card=Card(title="Hello"))
+    assert refused.value.code == "not_installed" and len(slack_api.calls) == calls
