@@ -22,7 +22,7 @@ from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE
 from orchestrator.store.keys import Keys
 from tests.doubles.slack_api import SlackApiDouble
-from tests.slack.conftest import command_body, event_body
+from tests.slack.conftest import block_action, command_body, event_body, interaction_body
 from tests.slack.processes import Baton, baton_env, eventually, serving
 
 AUTHORIZE_URL = "https://slack.example/oauth/v2/authorize"
@@ -146,6 +146,17 @@ async def test_two_teams_install_and_each_is_answered_with_its_own_token_and_fil
         "each team's clarifying question",
     )
     assert not [c for c in slack_api.calls if c.method.startswith("chat.") and not c.token]
+
+    # The reject modal opens on the request, with the clicking team's token (Bolt's client).
+    click = block_action(
+        "reject", "a1", user="alice", channel="C1", ts="1.000001", thread=None, n=7
+    )
+    click["team"]["id"] = click["user"]["team_id"] = "T3"
+    assert (await installable.post(*interaction_body(click)))[0] == 200
+    opened = await eventually(
+        lambda: [c for c in slack_api.calls if c.method == "views.open"], "the reject modal"
+    )
+    assert opened[0].token == token3
 
 
 async def test_a_team_that_did_not_install_is_told_and_nothing_is_posted(
