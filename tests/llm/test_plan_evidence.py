@@ -17,11 +17,11 @@ from orchestrator.models import Effect, Lane, Step, StepStatus
 from tests.conftest import START, Harness
 from tests.llm.conftest import lane_for, plan_input
 from tests.llm.openai_server import OpenAiDouble
-from tests.llm.wire import STATEMENT, calls, model_for
+from tests.llm.wire import STATEMENT, Plan, calls, model_for
 
 pytest.importorskip("langchain_openai")
 
-WIN_BACK = [("find_at_risk", {}), ("draft_winback", {}), ("send_winback", {})]
+WIN_BACK: Plan = [("find_at_risk", {}), ("draft_winback", {}), ("send_winback", {})]
 
 
 def situations(double: OpenAiDouble) -> list[str]:
