@@ -30,18 +30,18 @@ def setup(env: dict[str, str], business: Business, tmp_path: Path) -> dict[str, 
     return {**env, "BATON_WORKSPACE": str(workspace_file), "BATON_DEMO_DB": str(business.path)}
 
 
-async def typed(lines: list[str], env: dict[str, str], cwd: Path) -> Session:
-    session = await console(lines, env, cwd)
+async def typed(lines: list[str], environ: dict[str, str], cwd: Path) -> Session:
+    session = await console(lines, environ, cwd)
     assert session.code == 0, session.err
     return session
 
 
-async def approved(statement: str, env: dict[str, str], cwd: Path) -> tuple[str, Session]:
-    stated = await typed([statement], env, cwd)
+async def approved(statement: str, environ: dict[str, str], cwd: Path) -> tuple[str, Session]:
+    stated = await typed([statement], environ, cwd)
     session = re.findall(r"confirm (i\d+)", stated.out)[-1]
-    confirmed = await typed([f"confirm {session}"], env, cwd)
+    confirmed = await typed([f"confirm {session}"], environ, cwd)
     (approval,) = APPROVE.findall(confirmed.out)
-    return approval, await typed(["as alice", f"approve {approval}"], env, cwd)
+    return approval, await typed(["as alice", f"approve {approval}"], environ, cwd)
 
 
 async def test_earned_autonomy_in_the_console(
