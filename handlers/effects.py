@@ -177,6 +177,7 @@ def evidence_line(
                 low=f"{part['low']:+.2f}",
                 high=f"{part['high']:+.2f}",
                 runs=int(part["runs"]),
+                word="run" if int(part["runs"]) == 1 else "runs",
             )
         )
     return lines

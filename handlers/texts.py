@@ -200,7 +200,7 @@ EVIDENCE_LINE = (
     "Evidence: {runs} earlier {word}: {effect} per 100 {rows} treated (95% CI {low} to {high})"
 )
 EVIDENCE_SEGMENT_LINE = (
-    "  {field} {segment}: {effect} per 100 (95% CI {low} to {high}), {runs} measured"
+    "  {field} {segment}: {effect} per 100 (95% CI {low} to {high}), {runs} {word}"
 )
 EVIDENCE_IN_SEGMENT = " [segment {segment}]"
 EVIDENCE_NONE = "Evidence: no earlier run measured yet; this one will be"

@@ -327,6 +327,8 @@ class Rule(Spec):
             raise ValueError("approvals and from_groups apply to a rule that decides approve")
         if isinstance(self.approvals, int) and self.approvals < 1:
             raise ValueError("approvals must be at least 1, or all")
+        if self.earned and self.decide != "auto":
+            raise ValueError("an earned rule decides auto")
         return self
 
 

@@ -14,7 +14,7 @@ from orchestrator.errors import BatonError
 from orchestrator.learning.estimate import Interval, estimate, on_metric
 from orchestrator.learning.holdout import EntityId
 from orchestrator.learning.measure import in_order, read_entities, read_total
-from orchestrator.models import Effect, Step
+from orchestrator.models import Effect, Holdout, Step
 
 DEFAULT_WINDOW_DAYS = 14.0
 _WITHIN = re.compile(r"within\s+(\d+(?:\.\d+)?)\s*(day|week|month)s?", re.IGNORECASE)
@@ -90,13 +90,24 @@ async def measure(
     effect = to_effect(interval, len(treated), total, metric, now, early=early)
     if not step.holdout.segments or not interval.measured:
         return effect
-    parts = {}
-    for segment in sorted(set(step.holdout.segments.values())):
-        t_ids = [e for e in treated if step.holdout.segments.get(str(e)) == segment]
-        c_ids = [e for e in control if step.holdout.segments.get(str(e)) == segment]
-        part = _interval(t_ids, c_ids, post, pre, minimum)
-        parts[segment] = to_effect(part, len(t_ids), total, metric, now, early=early)
+    parts = {
+        segment: to_effect(part, audience, total, metric, now, early=early)
+        for segment, (part, audience) in _by_segment(step.holdout, post, minimum).items()
+    }
     return effect.model_copy(update={"segments": parts})
+
+
+def _by_segment(
+    held: Holdout, post: dict[str, float], minimum: int
+) -> dict[str, tuple[Interval, int]]:
+    """The estimate within each segment of the audience, as recorded with the split, and
+    the segment's treated count."""
+    found = {}
+    for segment in sorted(set(held.segments.values())):
+        t_ids = [e for e in held.treated if held.segments.get(str(e)) == segment]
+        c_ids = [e for e in held.control if held.segments.get(str(e)) == segment]
+        found[segment] = (_interval(t_ids, c_ids, post, held.pre, minimum), len(t_ids))
+    return found
 
 
 def _interval(

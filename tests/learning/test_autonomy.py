@@ -89,6 +89,13 @@ async def test_an_earned_rule_is_offered_accepted_honoured_and_revoked(harness: 
     assert "2 runs" in whole
     assert any(line.startswith("send_winback [segment ") for line in listed)
     approval_id, replies = await approve_next(harness, STATEMENTS[2])
+    card = next(
+        s.current
+        for s in harness.gateway.sent
+        if any(b.value == approval_id for b in s.card.buttons)
+    )
+    segments = [line for line in card.lines if line.startswith("  plan ")]
+    assert segments and all("per 100 (95% CI " in line for line in segments)
     (offer,) = replies
     assert not offer.private  # to the conversation, where the approvers are
     assert offer.card.title == "Approve this without asking next time? send_winback"
