@@ -136,13 +136,16 @@ def _offer_key(ctx: Context, tenant: str, approval_id: str) -> str:
 
 async def offer(ctx: Context, approval: Approval) -> Offer | None:
     """The offer to make after `approval` was approved, kept for the click that accepts
-    it; None when none is earned, or the same was offered lately."""
-    found = await eligible(ctx, approval)
-    if found is None:
+    it; None when none is earned, or the same was offered lately (checked first: it
+    spares reading the workspace's decisions and evidence on every approval)."""
+    if by_people(approval) is not True:
         return None
-    step_class = f"{found.rule.action}|{param_class(found.rule.params or {})}"
-    once = f"autonomy:{approval.workspace}:{step_class}"
-    if not await ctx.store.first_time(once, REOFFER_S):
+    step = await ctx.store.step(approval.step_id)
+    once = f"autonomy:{approval.workspace}:{step.action}|{param_class(step.params)}"
+    if await ctx.store.redis.exists(ctx.keys.dedupe(once)):
+        return None
+    found = await eligible(ctx, approval)
+    if found is None or not await ctx.store.first_time(once, REOFFER_S):
         return None
     stored = {"rule": found.rule.model_dump(mode="json"), "approved": found.record.approved}
     await ctx.store.put_json(_offer_key(ctx, approval.workspace, approval.id), stored, OFFER_TTL_S)
