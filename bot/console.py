@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bot.bootstrap import App
 
 CONSOLE = ConversationRef(platform="console", workspace="local", channel="console")
-CLICKS = ("approve", "reject", "confirm", "cancel", "rule")
+CLICKS = ("approve", "reject", "confirm", "cancel", "rule", "autonomy", "revoke")
 """First words that make a line a button press: every button the console shows."""
 SETTLE_S = 30.0
 """How long a line's work (intake, a tick, its steps) may take before the prompt returns."""

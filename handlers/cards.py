@@ -16,7 +16,7 @@ class Button:
     """A button; `action` is what a click means, `value` the record it is about."""
 
     label: str
-    action: Literal["confirm", "cancel", "approve", "reject", "rule"]
+    action: Literal["confirm", "cancel", "approve", "reject", "rule", "autonomy", "revoke"]
     value: str
     style: Literal["primary", "danger", "default"] = "default"
     asks_reason: bool = False

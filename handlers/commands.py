@@ -204,7 +204,7 @@ async def policies(request: Request) -> Reply:
     lines += [
         texts.POLICIES_LEARNED_LINE.format(
             n=n,
-            rule=item.rule.name,
+            rule=item.rule.name + (texts.POLICIES_EARNED if item.rule.earned else ""),
             who="@" + workspace.display(item.accepted_by),
             when=render.when(item.accepted_at),
         )

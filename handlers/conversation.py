@@ -21,6 +21,7 @@ from orchestrator.store.client import redis_full
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from handlers import autonomy as autonomy_view
 from handlers import render, texts
 from handlers.cards import Button, Card, Click, Inbound, Reply
 from handlers.commands import COMMANDS, Request, run_command, text_reply
@@ -157,6 +158,8 @@ class Conversation:
             "approve": self._decide,
             "reject": self._decide,
             "rule": self._rule,
+            autonomy_view.ACCEPT: self._autonomy,
+            autonomy_view.REVOKE: self._autonomy,
         }.get(click.action)
         if handler is None:
             return []
@@ -251,8 +254,22 @@ class Conversation:
             log.warning("decision failed: %s", error)
             return [text_reply(texts.SOMETHING_WRONG, private=True)]
         # An approval, deciding or counted toward a quorum, is shown on the card itself,
-        # updated in place for everyone (Teams answers the click with it).
-        return [] if approve else [await self._rule_offer(click.value)]
+        # updated in place for everyone (Teams answers the click with it). An approval may
+        # earn an offer to approve the same next time without asking.
+        if approve:
+            return await autonomy_view.after_approval(self.runtime, click.value)
+        return [await self._rule_offer(click.value)]
+
+    async def _autonomy(self, click: Click) -> list[Reply]:
+        """Accept or revoke an earned auto-approval rule (owners and approvers only)."""
+        approval = await self.runtime.ctx.store.approval(click.value)
+        outcome = await self.runtime.ctx.store.outcome(approval.outcome_id)
+        actor = actor_of(click)
+        check_home(actor, outcome.conversation, "approval", approval.id)
+        workspace = await self._names(approval.workspace, click.conversation, [click.user])
+        if click.action == autonomy_view.ACCEPT:
+            return [await autonomy_view.accept(self.runtime, click, workspace, actor)]
+        return [await autonomy_view.revoke(self.runtime, click, workspace, actor)]
 
     async def _rule_offer(self, approval_id: str) -> Reply:
         """After a rejection with a reason: the rule it suggests, one click away."""

@@ -157,7 +157,7 @@ def evidence_line(
         measured = measurable(step, workspace.metrics[outcome.metric])
         return [texts.EVIDENCE_NONE] if measured else []
     runs = int(found["runs"])
-    return [
+    lines = [
         texts.EVIDENCE_LINE.format(
             runs=runs,
             word="run" if runs == 1 else "runs",
@@ -167,25 +167,48 @@ def evidence_line(
             high=f"{found['high']:+.2f}",
         )
     ]
+    field = workspace.actions[step.action].segment
+    for segment, part in sorted(approval.segment_evidence.items()):
+        lines.append(
+            texts.EVIDENCE_SEGMENT_LINE.format(
+                field=field or "segment",
+                segment=segment,
+                effect=in_metric(part["effect"], workspace, outcome.metric),
+                low=f"{part['low']:+.2f}",
+                high=f"{part['high']:+.2f}",
+                runs=int(part["runs"]),
+                word="run" if int(part["runs"]) == 1 else "runs",
+            )
+        )
+    return lines
 
 
 def evidence_rows(pooled: Sequence[Evidence]) -> list[str]:
-    """The workspace's evidence library, one line per action, parameters and metric."""
-    return [
-        texts.EVIDENCE_ROW.format(
-            action=e.key.action,
-            params=f" {e.key.params}" if e.key.params else "",
-            metric=e.key.metric,
-            effect=f"{e.effect:+.2f}",
-            low=f"{e.low:+.2f}",
-            high=f"{e.high:+.2f}",
-            runs=e.runs,
-            word="run" if e.runs == 1 else "runs",
-            treated=e.treated,
-            control=e.control,
-        )
-        for e in sorted(pooled, key=lambda e: (e.key.metric, e.effect))
-    ]
+    """The workspace's evidence library, one line per action, parameters and metric, most
+    favourable first within a metric, each segment's line under the whole audience's."""
+    whole = {(e.key.action, e.key.params, e.key.metric): e.effect for e in pooled}
+
+    def place(e: Evidence) -> tuple[str, float, str, str, str]:
+        group = whole.get((e.key.action, e.key.params, e.key.metric), e.effect)
+        return (e.key.metric, group, e.key.action, e.key.params, e.key.segment)
+
+    return [_evidence_row(e) for e in sorted(pooled, key=place)]
+
+
+def _evidence_row(e: Evidence) -> str:
+    return texts.EVIDENCE_ROW.format(
+        action=e.key.action,
+        params=f" {e.key.params}" if e.key.params else "",
+        segment=texts.EVIDENCE_IN_SEGMENT.format(segment=e.key.segment) if e.key.segment else "",
+        metric=e.key.metric,
+        effect=f"{e.effect:+.2f}",
+        low=f"{e.low:+.2f}",
+        high=f"{e.high:+.2f}",
+        runs=e.runs,
+        word="run" if e.runs == 1 else "runs",
+        treated=e.treated,
+        control=e.control,
+    )
 
 
 def worked(steps: Sequence[Step], outcome: Outcome, workspace: Workspace) -> list[str]:

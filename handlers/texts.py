@@ -199,11 +199,15 @@ EFFECT_BEFORE_AFTER = (
 EVIDENCE_LINE = (
     "Evidence: {runs} earlier {word}: {effect} per 100 {rows} treated (95% CI {low} to {high})"
 )
+EVIDENCE_SEGMENT_LINE = (
+    "  {field} {segment}: {effect} per 100 (95% CI {low} to {high}), {runs} {word}"
+)
+EVIDENCE_IN_SEGMENT = " [segment {segment}]"
 EVIDENCE_NONE = "Evidence: no earlier run measured yet; this one will be"
 EVIDENCE_TITLE = "Evidence ({count})"
 EVIDENCE_EMPTY = "No evidence yet: no step has been measured against a control group."
 EVIDENCE_ROW = (
-    "{action}{params} on {metric}: {effect} per 100 treated (95% CI {low} to {high}), "
+    "{action}{params}{segment} on {metric}: {effect} per 100 treated (95% CI {low} to {high}), "
     "{runs} {word}, {treated} treated against {control} held back"
 )
 STEP_EFFECT = " · effect {effect} (95% CI {low} to {high}), {control} held back"
@@ -440,3 +444,25 @@ RATE_LIMITED = (
     "I did not act on the last one; please wait a minute and send it again. "
     "Buttons (Approve, Reject, Confirm) always work."
 )
+AUTONOMY_OFFER = "Approve this without asking next time? {action}"
+AUTONOMY_RECORD = "Approved {approved} times by people, never rejected."
+AUTONOMY_EVIDENCE = (
+    "Measured over {runs} {word}: {effect} per 100 treated (95% CI {low} to {high})."
+)
+AUTONOMY_BOUNDS = (
+    "Within bounds: up to {audience} in the audience and {cost} a step; anything larger, "
+    "other parameters, a forbid or the budget still decide as today."
+)
+AUTONOMY_REVOCABLE = "An owner or approver can accept; it is listed by `policies` and revocable."
+AUTONOMY_BUTTON = "Auto-approve within these bounds"
+AUTONOMY_ADDED = (
+    "Rule added by {who}: {rule}. Baton approves matching steps itself from now on and "
+    "the audit names this rule. Revoke it here or with `policies remove <n>`."
+)
+AUTONOMY_GONE = "That offer is no longer open: {why}"
+AUTONOMY_EXPIRED = "it expired, or was never made"
+AUTONOMY_REJECTED_SINCE = "a step of it was rejected since, or the action now always asks"
+AUTONOMY_REVOKE_BUTTON = "Revoke"
+AUTONOMY_REVOKED = "Rule revoked by {who}: {rule}. Steps of it ask a person again."
+AUTONOMY_REVOKED_BEFORE = "That rule is no longer in the policy."
+POLICIES_EARNED = " · earned"

@@ -262,6 +262,12 @@ class Action(Spec):
     effect_days: float | None = Field(default=None, gt=0)
     """How long after it ran its effect is read; default from `expected_impact` ("within 3
     weeks"), else 14 days."""
+    always_ask: bool = False
+    """Every step of it waits for a person: policy never runs it unasked, and Baton never
+    offers to auto-approve it however often it was approved."""
+    segment: str = ""
+    """A row field (plan, tier) whose values split its measured effect: estimated and
+    pooled per segment as well as overall."""
 
     @field_validator("parameters")
     @classmethod
@@ -314,6 +320,14 @@ class Rule(Spec):
     param: str | None = None
     op: Literal["<", "<=", ">", ">=", "==", "!="] | None = None
     value: float | str | None = None
+    params: dict[str, Any] | None = None
+    """Applies only to steps with exactly these parameters (a parameter class)."""
+    audience_at_most: int | None = None
+    cost_at_most: float | None = None
+    earned: bool = False
+    """An `auto` rule earned by approvals (earned autonomy): it turns what other rules
+    would ask a person about into an automatic approval, within its bounds; it never
+    overrides a forbid, a budget, a rate cap or an action marked `always_ask`."""
     approvals: int | Literal["all"] | None = None
     """For `approve`: how many different approvers must approve, or `all` of them."""
     from_groups: tuple[str, ...] = ()
@@ -332,6 +346,8 @@ class Rule(Spec):
             raise ValueError("approvals and from_groups apply to a rule that decides approve")
         if isinstance(self.approvals, int) and self.approvals < 1:
             raise ValueError("approvals must be at least 1, or all")
+        if self.earned and self.decide != "auto":
+            raise ValueError("an earned rule decides auto")
         return self
 
 
@@ -350,6 +366,9 @@ class Policy(Spec):
     it is told the limit when it is asked again."""
     holdout: float = Field(default=0.10, ge=0, lt=1)
     """The share of a step's audience held back as a control group (0: none)."""
+    autonomy_after: int = Field(default=5, ge=1)
+    """Approvals of an action with the same parameters, none rejected, after which (with a
+    favourable measured effect) Baton offers the approvers to auto-approve it."""
     holdout_min: int = Field(default=4, ge=2)
     """The smallest control group worth holding back, and the fewest entities per group an
     effect is estimated from; a smaller audience is not held back."""

@@ -166,6 +166,9 @@ class Holdout(Record):
     pre: dict[str, float] = Field(default_factory=dict)
     """Treated and control members' values of the metric when the step was governed, by
     id: the pre-period values a CUPED adjustment uses."""
+    segments: dict[str, str] = Field(default_factory=dict)
+    """Each treated and control member's segment (the action's `segment` field), by id;
+    empty when the action names no segment."""
 
     @property
     def measured(self) -> bool:
@@ -191,6 +194,8 @@ class Effect(Record):
     at: datetime | None = None
     early: bool = False
     """Read before the effect window ended (the outcome ended first)."""
+    segments: dict[str, Effect] = Field(default_factory=dict)
+    """The same estimate within each segment of the audience, by segment value."""
 
 
 class Step(Record):
@@ -277,6 +282,8 @@ class Approval(Record):
     evidence: dict[str, float] = Field(default_factory=dict)
     """What earlier runs of the same action and parameters measured, pooled: `runs`,
     `effect`, `low`, `high` (in the metric, per 100 entities treated); empty if none."""
+    segment_evidence: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """The same per segment of the action's audience, by segment value."""
     needed: int = 1
     """How many different people must approve (the policy's quorum, `all` resolved to the
     number of approvers when requested); one is a single approver's click."""

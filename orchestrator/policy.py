@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,8 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 _STRICTNESS = {"auto": 0, "approve": 1, "forbid": 2}
 _USES_DRAFT = re.compile(r"\bdraft\b")
+ALWAYS_ASK = "always ask"
+"""The rule name of the decision that asks a person about an action marked `always_ask`."""
 NO_DRAFT = "no draft"
 """The rule name of the decision that forbids sending when nothing was drafted."""
 
@@ -60,9 +62,17 @@ def applies(rule: Rule, step: Step, action: Action) -> bool:
         rule.reaches_customers is None or rule.reaches_customers == action.reaches_customers,
         rule.cost_over is None or step.cost > rule.cost_over,
         rule.audience_over is None or step.audience > rule.audience_over,
+        rule.audience_at_most is None or step.audience <= rule.audience_at_most,
+        rule.cost_at_most is None or step.cost <= rule.cost_at_most + 1e-9,
+        rule.params is None or param_class(rule.params) == param_class(step.params),
         rule.risk_at_least is None or _RISK[action.risk] >= _RISK[rule.risk_at_least],
     )
     return all(checks) and _param_holds(rule, step.params)
+
+
+def param_class(params: Mapping[str, Any]) -> str:
+    """Parameters in a canonical form: two steps with the same class are the same use."""
+    return json.dumps(dict(params), sort_keys=True, default=str) if params else ""
 
 
 def forbids(rule: Rule, action_name: str, action: Action, params: dict[str, Any]) -> bool:
@@ -94,6 +104,19 @@ def govern(
     if steps_today >= policy.max_steps_per_day:
         return Decision("forbid", "rate cap", f"{policy.max_steps_per_day} steps a day at most")
     matching = [r for r in (*policy.rules, *extra_rules) if applies(r, step, action)]
+    earned = [r for r in matching if r.earned]
+    decision = _strictest([r for r in matching if not r.earned], policy)
+    if action.always_ask:
+        if decision.verdict == "auto":
+            return Decision("approve", ALWAYS_ASK, "the action always asks a person")
+        return decision
+    if decision.verdict == "approve" and earned:
+        rule = earned[0]
+        return Decision("auto", rule.name, f"earned rule {rule.name!r}")
+    return decision
+
+
+def _strictest(matching: Sequence[Rule], policy: Policy) -> Decision:
     if not matching:
         return Decision(policy.default, "default", "no rule matched")
     strictest = max(matching, key=lambda r: _STRICTNESS[r.decide])

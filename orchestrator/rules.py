@@ -99,9 +99,10 @@ class RuleBook:
         step: Step,
         outcome: Outcome,
         commit: Commit | None = None,
+        detail: dict[str, str] | None = None,
     ) -> bool:
-        """Add `rule` (audited with who accepted it) in `commit`, if given, with what it
-        already holds; False when the rule is already there."""
+        """Add `rule` (audited with who accepted it, and `detail`) in `commit`, if given,
+        with what it already holds; False when the rule is already there."""
         if not may_govern(by, workspace, outcome):
             raise NotAllowed(by, "add a policy rule")
         key = self._key(tenant)
@@ -110,8 +111,8 @@ class RuleBook:
         now = self.clock.now()
         learned = LearnedRule(rule=rule, accepted_by=by, accepted_at=now, from_step=step.id)
         commit = (commit or Commit()).op("HSET", key, rule.name, learned.model_dump_json())
-        detail = {"rule": rule.name, "from_step": step.id}
-        await self._apply(commit, tenant, "policy.rule_added", by, now, detail, outcome.id)
+        audited = {"rule": rule.name, "from_step": step.id, **(detail or {})}
+        await self._apply(commit, tenant, "policy.rule_added", by, now, audited, outcome.id)
         return True
 
     async def remove(
@@ -130,7 +131,25 @@ class RuleBook:
         listing = await self.listing(tenant)
         if not 1 <= number <= len(listing):
             raise IndexError(number)
-        rule = listing[number - 1].rule
+        return await self._drop(tenant, listing[number - 1].rule, by, commit)
+
+    async def revoke(
+        self,
+        workspace: Workspace,
+        tenant: str,
+        name: str,
+        *,
+        by: str,
+        commit: Commit | None = None,
+    ) -> Rule | None:
+        """Remove the learned rule called `name` in `commit`, if given; None when there is
+        no such rule (removed before)."""
+        if not may_govern(by, workspace):
+            raise NotAllowed(by, "remove a policy rule")
+        found = [item.rule for item in await self.listing(tenant) if item.rule.name == name]
+        return await self._drop(tenant, found[0], by, commit) if found else None
+
+    async def _drop(self, tenant: str, rule: Rule, by: str, commit: Commit | None) -> Rule:
         commit = (commit or Commit()).op("HDEL", self._key(tenant), rule.name)
         now = self.clock.now()
         await self._apply(commit, tenant, "policy.rule_removed", by, now, {"rule": rule.name})

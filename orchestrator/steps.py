@@ -118,10 +118,10 @@ async def make_ready(
         remaining_budget=remaining,
         steps_today=steps_today,
     )
-    found = None
+    found: tuple[Evidence, ...] = ()
     if decision.verdict == "approve" and verify.measurable(step, workspace.metrics[outcome.metric]):
         pooled = await evidence.library(ctx.store, outcome.workspace, outcome.metric)
-        found = pooled.get(evidence.key_of(step, outcome.metric))
+        found = evidence.of_step(pooled, step, outcome.metric)
     return _apply_decision(
         ctx,
         outcome,
@@ -157,7 +157,7 @@ def _apply_decision(
     commit: Commit,
     *,
     queue_execution: bool = True,
-    pooled: Evidence | None = None,
+    pooled: tuple[Evidence, ...] = (),
 ) -> Step:
     now = ctx.clock.now()
     status = {
@@ -236,7 +236,7 @@ def _request_approval(
     step: Step,
     commit: Commit,
     now: datetime,
-    pooled: Evidence | None = None,
+    pooled: tuple[Evidence, ...] = (),
     asked: Quorum = SINGLE,
 ) -> None:
     policy = workspace.policy
@@ -257,7 +257,8 @@ def _request_approval(
         requested_at=now,
         deadline=now + timedelta(hours=policy.approval_timeout_h),
         on_timeout=policy.on_timeout,
-        evidence=_evidence(pooled),
+        evidence=next((_evidence(e) for e in pooled if not e.key.segment), {}),
+        segment_evidence={e.key.segment: _evidence(e) for e in pooled if e.key.segment},
     )
     transitions.record(
         commit,
@@ -290,9 +291,7 @@ def _request_approval(
     )
 
 
-def _evidence(found: Evidence | None) -> dict[str, float]:
-    if found is None:
-        return {}
+def _evidence(found: Evidence) -> dict[str, float]:
     return {"runs": found.runs, "effect": found.effect, "low": found.low, "high": found.high}
 
 

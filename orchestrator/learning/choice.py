@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 
 from orchestrator.catalog import Play, Workspace
 from orchestrator.errors import BatonError
-from orchestrator.learning.evidence import PER, Evidence, Key, param_class
+from orchestrator.learning.evidence import PER, Evidence, Key
 from orchestrator.models import Direction
+from orchestrator.policy import param_class
 from orchestrator.templates import render_number
 
 PRIOR_SPREAD = 2.0

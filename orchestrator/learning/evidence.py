@@ -1,5 +1,6 @@
 """The evidence library: every measured effect of a workspace's steps, pooled per action,
-parameter class and metric across outcomes.
+parameter class, metric and (where the action names a segment field) segment across
+outcomes. The whole audience's estimate is segment "".
 
 It is read from the steps' own records (each carries its estimate), so it can never
 disagree with them. An entry's effect is in the outcome's metric per 100 entities
@@ -9,14 +10,13 @@ squared standard error, taken from its 95% interval).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from orchestrator.learning.estimate import Z95
-from orchestrator.models import Step, StepStatus
+from orchestrator.models import Effect, Step, StepStatus
+from orchestrator.policy import param_class
 from orchestrator.store.redis_store import RedisStore
 
 PER = 100
@@ -29,6 +29,8 @@ class Key:
     params: str
     """The parameter class: the parameters, canonical ("" for none)."""
     metric: str
+    segment: str = ""
+    """The segment's value ("" for the whole audience)."""
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,8 @@ class Evidence:
         return (self.high - self.low) / (2 * Z95)
 
 
-def param_class(params: Mapping[str, Any]) -> str:
-    return json.dumps(dict(params), sort_keys=True, default=str) if params else ""
-
-
-def key_of(step: Step, metric: str) -> Key:
-    return Key(step.action, param_class(step.params), metric)
+def key_of(step: Step, metric: str, segment: str = "") -> Key:
+    return Key(step.action, param_class(step.params), metric, segment)
 
 
 def entries(steps: Iterable[Step], metric: str) -> list[tuple[Key, float, float, int, int]]:
@@ -63,16 +61,23 @@ def entries(steps: Iterable[Step], metric: str) -> list[tuple[Key, float, float,
     found = []
     for step in steps:
         effect = step.incremental
-        if step.status is not StepStatus.SUCCEEDED or effect is None or not effect.treated:
+        if step.status is not StepStatus.SUCCEEDED or effect is None:
             continue
-        if effect.on_metric is None or effect.metric_low is None or effect.metric_high is None:
-            continue
-        scale = PER / effect.treated
-        se = (effect.metric_high - effect.metric_low) / (2 * Z95) * scale
-        if se > 0:
-            key = key_of(step, metric)
-            found.append((key, effect.on_metric * scale, se, effect.treated, effect.control))
+        parts = [("", effect), *effect.segments.items()]
+        found += [e for seg, part in parts if (e := _entry(key_of(step, metric, seg), part))]
     return found
+
+
+def _entry(key: Key, effect: Effect) -> tuple[Key, float, float, int, int] | None:
+    if not effect.treated or effect.on_metric is None:
+        return None
+    if effect.metric_low is None or effect.metric_high is None:
+        return None
+    scale = PER / effect.treated
+    se = (effect.metric_high - effect.metric_low) / (2 * Z95) * scale
+    if se <= 0:
+        return None
+    return key, effect.on_metric * scale, se, effect.treated, effect.control
 
 
 def pool(found: Iterable[tuple[Key, float, float, int, int]]) -> dict[Key, Evidence]:
@@ -107,3 +112,11 @@ async def library(
         if metric is None or outcome.metric == metric:
             found += entries(await store.steps(outcome.id), outcome.metric)
     return pool(found)
+
+
+def of_step(pooled: Mapping[Key, Evidence], step: Step, metric: str) -> tuple[Evidence, ...]:
+    """The evidence for `step`'s action and parameters: the whole audience's first, then
+    each segment's, by segment."""
+    same = (step.action, param_class(step.params), metric)
+    found = [e for k, e in pooled.items() if (k.action, k.params, k.metric) == same]
+    return tuple(sorted(found, key=lambda e: e.key.segment))

@@ -96,8 +96,16 @@ def split(
         treated=tuple(treated),
         control=tuple(control),
         reason=reason,
+        segments=segments_of(action, key, rows) if control else {},
     )
     return kept, holdout
+
+
+def segments_of(action: Action, key: str, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Each row's segment by its id as text (a row without the field is in segment "-")."""
+    if not action.segment:
+        return {}
+    return {str(row[key]): str(row.get(action.segment, "-")) for row in rows}
 
 
 def without_control(

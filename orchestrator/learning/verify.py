@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from orchestrator.catalog import Action, Metric, Workspace
 from orchestrator.connectors import Connectors
 from orchestrator.errors import BatonError
 from orchestrator.learning.estimate import Interval, estimate, on_metric
+from orchestrator.learning.holdout import EntityId
 from orchestrator.learning.measure import in_order, read_entities, read_total
-from orchestrator.models import Effect, Step
+from orchestrator.models import Effect, Holdout, Step
 
 DEFAULT_WINDOW_DAYS = 14.0
 _WITHIN = re.compile(r"within\s+(\d+(?:\.\d+)?)\s*(day|week|month)s?", re.IGNORECASE)
@@ -82,23 +84,53 @@ async def measure(
     connector = connectors.get(metric.connection)
     post = await read_entities(connector, metric, [*treated, *control])
     pre = step.holdout.pre
+    minimum = workspace.policy.holdout_min
+    interval = _interval(treated, control, post, pre, minimum)
+    total = await read_total(connector, metric) if interval.measured else None
+    effect = to_effect(interval, len(treated), total, metric, now, early=early)
+    if not step.holdout.segments or not interval.measured:
+        return effect
+    parts = {
+        segment: to_effect(part, audience, total, metric, now, early=early)
+        for segment, (part, audience) in _by_segment(step.holdout, post, minimum).items()
+    }
+    return effect.model_copy(update={"segments": parts})
+
+
+def _by_segment(
+    held: Holdout, post: dict[str, float], minimum: int
+) -> dict[str, tuple[Interval, int]]:
+    """The estimate within each segment of the audience, as recorded with the split, and
+    the segment's treated count."""
+    found = {}
+    for segment in sorted(set(held.segments.values())):
+        t_ids = [e for e in held.treated if held.segments.get(str(e)) == segment]
+        c_ids = [e for e in held.control if held.segments.get(str(e)) == segment]
+        found[segment] = (_interval(t_ids, c_ids, post, held.pre, minimum), len(t_ids))
+    return found
+
+
+def _interval(
+    treated: Sequence[EntityId],
+    control: Sequence[EntityId],
+    post: dict[str, float],
+    pre: dict[str, float],
+    minimum: int,
+) -> Interval:
+    """Treated against control as read; CUPED-adjusted when every member read has a
+    pre-period value."""
     both = [str(e) for e in (*treated, *control) if str(e) in post]
     if pre and all(e in pre for e in both):
         t_ids = [e for e in treated if str(e) in post]
         c_ids = [e for e in control if str(e) in post]
-        interval = estimate(
+        return estimate(
             in_order(post, t_ids),
             in_order(post, c_ids),
             pre_treated=in_order(pre, t_ids),
             pre_control=in_order(pre, c_ids),
-            minimum=workspace.policy.holdout_min,
+            minimum=minimum,
         )
-    else:
-        interval = estimate(
-            in_order(post, treated), in_order(post, control), minimum=workspace.policy.holdout_min
-        )
-    total = await read_total(connector, metric) if interval.measured else None
-    return to_effect(interval, len(treated), total, metric, now, early=early)
+    return estimate(in_order(post, treated), in_order(post, control), minimum=minimum)
 
 
 def to_effect(

@@ -22,7 +22,7 @@ from orchestrator.llm.failures import PlanFailures
 from orchestrator.llm.gate import Answer, Caller, ModelGate
 from orchestrator.llm.offer import plan_tools
 from orchestrator.llm.validate import InvalidPlan, proposals_from
-from orchestrator.models import Step, StepStatus
+from orchestrator.models import Direction, Step, StepStatus
 from orchestrator.planner import PlanInput, Planner, PlaybookPlanner, Proposal
 from orchestrator.steps import approval_id_for
 
@@ -94,6 +94,8 @@ class LlmPlanner:
             + "\nSteps so far (oldest first), with dates, audiences, costs, measured effects, "
             "and why any was rejected or forbidden:\n"
             + prompts.as_data(history)
+            + "\n"
+            + _evidence_table(plan_input)
             + "\nPropose the next steps."
         )
 
@@ -107,8 +109,18 @@ class LlmPlanner:
             line["audience"] = step.audience
         if step.cost:
             line["cost"] = step.cost
-        if step.effect is not None:
-            line["measured_effect"] = step.effect
+        measured = step.incremental
+        if measured is not None and measured.on_metric is not None:
+            line["incremental_effect"] = {
+                "on_metric": measured.on_metric,
+                "ci95": [measured.metric_low, measured.metric_high],
+                "treated": measured.treated,
+                "held_back": measured.control,
+            }
+        elif measured is not None:
+            line["incremental_effect"] = "not enough data"
+        elif step.effect is not None:
+            line["before_after_change"] = step.effect
         if step.status is StepStatus.REJECTED:
             line["rejected_because"] = await self._reason(step)
         if step.status is StepStatus.FORBIDDEN:
@@ -122,6 +134,30 @@ class LlmPlanner:
             return (await self.gate.ctx.store.approval(approval_id_for(step.id))).reason
         except NotFound:
             return ""  # rejected before approvals kept reasons; the rejection still counts
+
+
+def _evidence_table(plan_input: PlanInput) -> str:
+    """The evidence library on the outcome's metric as data, most favourable first."""
+    outcome = plan_input.outcome
+    metric = plan_input.workspace.metrics[outcome.metric]
+    found = [e for k, e in plan_input.evidence.items() if k.metric == outcome.metric]
+    if not found:
+        return prompts.EVIDENCE_NONE
+    sign = 1.0 if metric.direction is Direction.INCREASE else -1.0
+    rows = [
+        {
+            "action": e.key.action,
+            "params": json.loads(e.key.params) if e.key.params else {},
+            "segment": e.key.segment or None,
+            "effect_per_100_treated": round(e.effect, 4),
+            "ci95": [round(e.low, 4), round(e.high, 4)],
+            "runs": e.runs,
+            "treated": e.treated,
+            "held_back": e.control,
+        }
+        for e in sorted(found, key=lambda e: (e.key.segment, -sign * e.effect))
+    ]
+    return prompts.evidence_intro(outcome.metric, metric.direction.value) + prompts.as_data(rows)
 
 
 def sourced(proposals: list[Proposal], answer: Answer) -> list[Proposal]:

@@ -25,7 +25,13 @@ PLANNER = (
     "and whether policy runs it, asks a person or forbids it: never propose what policy "
     "forbids, and keep the whole plan within the remaining budget and the step limit. "
     "Never propose an action with parameters that a person already rejected; read their "
-    "reasons, and why earlier steps were forbidden. Prefer what worked before. Policy, not "
+    "reasons, and why earlier steps were forbidden. Prefer what worked before: the evidence "
+    "table gives each action's effect measured against a held-back control group, pooled "
+    "across outcomes, per 100 entities treated with its 95% interval (and per segment where "
+    "the business defines segments); an interval wholly on the metric's better side is an "
+    "effect Baton can stand behind, one that spans zero is not yet. Weigh effect against "
+    "cost, and still try an action with little or no evidence now and then, so it gets "
+    "measured. Before-and-after changes in the history are not measured causally. Policy, not "
     "you, decides what needs a human approval; your rationale is shown to people as your "
     "reasoning, never as a fact or an approval. " + DATA_RULE
 )
@@ -51,3 +57,13 @@ def as_data(value: Any) -> str:
     for marker in (DATA_OPEN, DATA_CLOSE):
         text = text.replace(marker, marker.replace("<", "\\u003c").replace(">", "\\u003e"))
     return f"{DATA_OPEN}\n{text}\n{DATA_CLOSE}"
+
+
+EVIDENCE_NONE = "No evidence yet: no step on this metric has been measured against a control group."
+
+
+def evidence_intro(metric: str, better: str) -> str:
+    return (
+        f"Evidence on {metric} ({better} is better), measured against control groups, one row "
+        "per action, parameters and segment (segment null: the whole audience):\n"
+    )

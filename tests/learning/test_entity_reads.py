@@ -9,14 +9,15 @@ import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from statistics import fmean
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from orchestrator.catalog import Workspace
+from orchestrator.catalog import Policy, Workspace
 from orchestrator.connectors import Connectors
 from orchestrator.errors import ConnectorError
-from orchestrator.learning import holdout, measure, verify
+from orchestrator.learning import evidence, holdout, measure, verify
 from orchestrator.models import Holdout, Lane, Step, StepStatus
 from tests.conftest import START
 
@@ -82,6 +83,10 @@ def _split() -> tuple[list[int | str], list[int | str]]:
     return holdout.assign("T1:o1:s1", list(range(1, 201)), 0.5, 4)
 
 
+def plan_of(customer: int) -> str:
+    return "pro" if customer % 3 == 0 else "basic"
+
+
 def _fill(url: str) -> None:
     """400 customers; the first 200 were the audience: treated churned at 5%, control 30%."""
     rng = random.Random(3)
@@ -89,10 +94,15 @@ def _fill(url: str) -> None:
     churn = {**dict.fromkeys(treated, TREATED_CHURN), **dict.fromkeys(control, CONTROL_CHURN)}
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE customers (id INTEGER PRIMARY KEY, churned INTEGER)"))
+        conn.execute(
+            text("CREATE TABLE customers (id INTEGER PRIMARY KEY, churned INTEGER, plan TEXT)")
+        )
         for i in range(1, CUSTOMERS + 1):
             churned = int(rng.random() < churn.get(i, 0.1))
-            conn.execute(text("INSERT INTO customers VALUES (:i, :c)"), {"i": i, "c": churned})
+            conn.execute(
+                text("INSERT INTO customers VALUES (:i, :c, :p)"),
+                {"i": i, "c": churned, "p": plan_of(i)},
+            )
     engine.dispose()
 
 
@@ -149,3 +159,54 @@ def test_an_entity_query_must_read_the_ids_it_is_given() -> None:
     spec["metrics"]["churn"]["entity_query"] = "SELECT id, churned AS value FROM customers"
     with pytest.raises(ValueError, match=r"metrics\.churn\.entity_query"):
         Workspace.model_validate(spec)
+
+
+async def test_an_effect_is_estimated_per_segment_and_enters_the_evidence(url: str) -> None:
+    """An action naming a segment field: its rows' plans are recorded with the split, and
+    the effect is estimated for each plan as well as overall, on SQLite and PostgreSQL."""
+    workspace = _workspace(url)
+    nudge = workspace.actions["nudge"].model_copy(update={"segment": "plan"})
+    workspace = workspace.model_copy(update={"actions": {"nudge": nudge}})
+    rows = [{"id": i, "plan": plan_of(i)} for i in range(1, 201)]
+    step = Step(
+        id="s1", outcome_id="o1", workspace="T1", action="nudge", lane=Lane.SYSTEMS,
+        created_at=START,
+    )  # fmt: skip
+    _, held = holdout.split(step, nudge, workspace.model_copy(update={"policy": _half()}), rows)
+    assert held is not None and held.segments == {str(r["id"]): r["plan"] for r in rows}
+    assert (held.treated, held.control) == tuple(map(tuple, _split()))
+    done = step.model_copy(
+        update={"status": StepStatus.SUCCEEDED, "finished_at": START, "holdout": held}
+    )
+    connectors = Connectors(workspace, {})
+    try:
+        effect = await verify.measure(done, workspace, "churn", connectors, START, early=False)
+    finally:
+        await connectors.close()
+    assert sorted(effect.segments) == ["basic", "pro"]
+    churned = _churned(url)
+    for plan, part in effect.segments.items():
+        treated = [churned[int(e)] for e in held.treated if plan_of(int(e)) == plan]
+        control = [churned[int(e)] for e in held.control if plan_of(int(e)) == plan]
+        assert (part.treated, part.control, part.status) == (len(treated), len(control), "measured")
+        assert part.per_entity == pytest.approx(fmean(treated) - fmean(control))
+        assert part.low is not None and part.high is not None and part.per_entity is not None
+        assert part.low < part.per_entity < part.high
+    assert sum(p.treated for p in effect.segments.values()) == effect.treated
+    pooled = evidence.pool(
+        evidence.entries([done.model_copy(update={"incremental": effect})], "churn")
+    )
+    assert {k.segment for k in pooled} == {"", "basic", "pro"}
+    assert all(e.runs == 1 for e in pooled.values())
+
+
+def _churned(url: str) -> dict[int, int]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, churned FROM customers")).all()
+    engine.dispose()
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+def _half() -> Policy:
+    return Policy(holdout=0.5, holdout_min=4)
