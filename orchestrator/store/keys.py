@@ -110,3 +110,7 @@ class Keys:
 
     def case_cursor(self, workspace: str, source: str) -> str:
         return f"{self.prefix}:ws:{workspace}:cases:{source}:cursor"
+
+    def metrics(self, name: str) -> str:
+        """One hash of counters or gauges `/metrics` reads (`orchestrator.counters`)."""
+        return f"{self.prefix}:metrics:{name}"

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.metrics import snapshot
+from bot.metrics import exposition, snapshot
 from config.settings import Settings
 from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
+from orchestrator.jobs import Job
 from orchestrator.store import redis_store
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
@@ -64,3 +65,35 @@ async def test_metrics_name_the_build(settings: Settings) -> None:
     async for client, _ in serve(settings):
         got = samples(await (await client.get("/metrics")).text())
     assert any(name == "baton_build_info" for name, _ in got)
+
+
+async def test_jobs_are_counted_per_kind_and_outcome_with_their_latency(harness: Harness) -> None:
+    await story(harness)
+    worker = harness.runtime.worker
+
+    async def boom(job: Job) -> None:
+        raise RuntimeError("the connector broke")
+
+    worker.handlers["boom"] = boom
+    await harness.runtime.ctx.queue.enqueue("boom", {"n": 1})  # fails, retried later
+    await harness.runtime.ctx.queue.enqueue("boom", {"n": 2}, attempt=worker.max_attempts - 1)
+    await harness.runtime.ctx.queue.enqueue("no such kind", {})
+    await harness.runtime.drain()
+
+    snap = await snapshot(harness.runtime.ctx)
+    got = samples(exposition(snap).decode())
+
+    ticks = sum(
+        n
+        for (name, labels), n in got.items()
+        if name == "baton_jobs_total" and ("kind", "tick") in labels
+    )
+    assert got[("baton_jobs_total", (("kind", "tick"), ("outcome", "done")))] >= 1
+    assert got[("baton_ticks_total", ())] <= ticks  # each tick ran in a tick job
+    assert got[("baton_job_seconds_count", (("kind", "tick"),))] == ticks
+    assert got[("baton_job_seconds_bucket", (("kind", "tick"), ("le", "+Inf")))] == ticks
+    assert got[("baton_job_seconds_sum", (("kind", "tick"),))] > 0
+    assert got[("baton_jobs_total", (("kind", "boom"), ("outcome", "failed")))] == 1
+    assert got[("baton_jobs_total", (("kind", "boom"), ("outcome", "dead")))] == 1
+    assert got[("baton_jobs_total", (("kind", "no such kind"), ("outcome", "dead")))] == 1
+    assert got[("baton_dead_letters", ())] == 2

@@ -1,0 +1,101 @@
+"""`/metrics` over real HTTP from real processes: on a port of its own (off the public one)
+and behind a bearer token; the worker serves the same numbers beside its probes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+from redis.asyncio import Redis
+
+from bot.demo.simulation import Business
+from tests.conftest import business  # noqa: F401  (fixture)
+from tests.doubles.slack_api import SlackApiDouble
+from tests.runtime.processes import Processes, clean, reachable_redis, unique_prefix, until
+from tests.slack.conftest import slack_api  # noqa: F401  (fixture)
+from tests.slack.processes import Baton, baton_env, free_port
+
+TOKEN = "scrape-" + "x" * 24
+
+
+async def _get(url: str, token: str | None = None) -> tuple[int, str]:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.get(url, headers=headers) as response,
+    ):
+        return response.status, await response.text()
+
+
+async def _answers(url: str) -> bool:
+    try:
+        return (await _get(url))[0] in (200, 401)
+    except (aiohttp.ClientError, TimeoutError):
+        return False
+
+
+def _names(text: str) -> set[str]:
+    return {family.name for family in text_string_to_metric_families(text)}
+
+
+async def test_metrics_on_their_own_port_behind_a_token(
+    slack_api: SlackApiDouble,  # noqa: F811
+    business: Business,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    metrics_port = free_port()
+    env = baton_env(
+        slack_api.base_url,
+        tmp_path / "state",
+        business.path,
+        REDIS_URL=await reachable_redis(),
+        BATON_METRICS_PORT=str(metrics_port),
+        BATON_METRICS_TOKEN=TOKEN,
+        BATON_HOST="127.0.0.1",
+    )
+    web = Baton(env, tmp_path)
+    await web.start(worker=False)
+    try:
+        scrape = f"http://127.0.0.1:{metrics_port}/metrics"
+        assert await until(lambda: _answers(scrape))
+        assert (await _get(f"{web.url}/metrics", TOKEN))[0] == 404  # not on the public port
+        assert (await _get(f"{web.url}/healthz"))[0] == 200
+        assert (await _get(scrape))[0] == 401
+        assert (await _get(scrape, "wrong"))[0] == 401
+        assert (await _get(scrape, TOKEN + "x"))[0] == 401
+        status, text = await _get(scrape, TOKEN)
+        assert status == 200
+        assert {"baton_jobs", "baton_job_seconds", "baton_dead_letters"} <= _names(text)
+        assert "baton_build_info{" in text
+    finally:
+        await web.stop()
+
+
+async def test_the_worker_serves_metrics_beside_its_probes(tmp_path: Path) -> None:
+    port, url, prefix = free_port(), await reachable_redis(), unique_prefix()
+    processes = Processes(
+        {
+            "REDIS_URL": url,
+            "BATON_KEY_PREFIX": prefix,
+            "BATON_HEALTH_PORT": str(port),
+            "BATON_HOST": "127.0.0.1",
+            "BATON_STATE_DIR": str(tmp_path / "state"),
+            "BATON_LOG_LEVEL": "WARNING",
+            "BATON_METRICS_TOKEN": TOKEN,
+        },
+        tmp_path,
+    )
+    processes.spawn("worker")
+    try:
+        scrape = f"http://127.0.0.1:{port}/metrics"
+        assert await until(lambda: _answers(scrape))
+        assert (await _get(scrape))[0] == 401
+        status, text = await _get(scrape, TOKEN)
+        assert status == 200 and "baton_job_backlog" in _names(text)
+    finally:
+        processes.close()
+        redis = Redis.from_url(url)
+        await clean(redis, prefix)
+        await redis.aclose()
