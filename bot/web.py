@@ -21,7 +21,7 @@ from bot import busy
 from bot.bootstrap import App
 from bot.metrics_http import add_metrics, serve_metrics
 from handlers.texts import SOMETHING_WRONG
-from orchestrator import logcontext
+from orchestrator import logcontext, tracing
 
 log = logging.getLogger("baton.web")
 
@@ -42,6 +42,24 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
         response = await handler(request)
     response.headers["X-Request-Id"] = request_id[:64]
     return response
+
+
+@web.middleware
+async def traced(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request that gives Baton work starts a trace (or continues the caller's, from
+    its `traceparent` header); the jobs it enqueues carry it on (`orchestrator.tracing`)."""
+    if not tracing.enabled() or not busy.is_chat(request.path):
+        return await handler(request)
+    attributes = {"http.request.method": request.method, "url.path": request.path}
+    with tracing.span(
+        f"{request.method} {request.path}",
+        kind="server",
+        headers={k.lower(): v for k, v in request.headers.items()},
+        attributes=attributes,
+    ) as span:
+        response = await handler(request)
+        span.set_attribute("http.response.status_code", response.status)
+        return response
 
 
 @web.middleware
@@ -108,7 +126,7 @@ async def build_web_app(
     baton: App, surfaces: list[Surface] | None = None
 ) -> tuple[web.Application, list[str]]:
     application = web.Application(
-        client_max_size=1024 * 1024, middlewares=[request_ids, redis_refusals]
+        client_max_size=1024 * 1024, middlewares=[request_ids, traced, redis_refusals]
     )
     application[BATON_KEY] = baton
     application.router.add_get("/healthz", healthz)

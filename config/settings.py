@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     one; unset, /metrics is on PORT. Worker and clock serve it on BATON_HEALTH_PORT."""
     metrics_token: str | None = Field(default=None, validation_alias="BATON_METRICS_TOKEN")
     """When set, GET /metrics answers 401 unless `Authorization: Bearer <token>` is sent."""
+    otel_endpoint: str | None = Field(default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    """With the `otel` extra installed: export traces by OTLP/HTTP to this collector."""
+    otel_service_name: str = Field(default="baton", validation_alias="OTEL_SERVICE_NAME")
     log_json: bool = Field(default=True, validation_alias="BATON_LOG_JSON")
     """Structured JSON log lines (set false for plain text while developing)."""
     history_url: str | None = Field(default=None, validation_alias="BATON_HISTORY_URL")

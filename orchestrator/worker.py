@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from orchestrator import logcontext
+from orchestrator import logcontext, tracing
 from orchestrator.clock import Clock
 from orchestrator.counters import JobTally
 from orchestrator.errors import Deferred, NotFound, Refused, TakenOver, Unavailable
@@ -278,6 +278,13 @@ class Worker:
         when given, holds the job's delivery while it runs."""
         with (
             logcontext.bound(**logcontext.ids_of(job.kind, job.entry_id, job.payload)),
+            tracing.span(
+                f"job {job.kind}",
+                kind="consumer",
+                parent=job.trace,
+                new_trace=job.kind in tracing.OWN_TRACE,
+                attributes={"baton.job.kind": job.kind, "baton.job.attempt": job.attempt},
+            ),
             delivering(job) as delivery,
         ):
             self._running[job.entry_id] = delivery
