@@ -42,9 +42,11 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _worker(baton: App, stop: asyncio.Event) -> None:
+    from bot.cli_metrics import backfill_quietly
+
     with contextlib.suppress(Exception):
         await baton.runtime.ctx.queue.prune_consumers()
-    await baton.runtime.worker.run(stop)
+    await asyncio.gather(baton.runtime.worker.run(stop), backfill_quietly(baton))
 
 
 async def _clock(baton: App, stop: asyncio.Event) -> None:

@@ -3,6 +3,9 @@ and behind a bearer token; the worker serves the same numbers beside its probes.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -99,3 +102,25 @@ async def test_the_worker_serves_metrics_beside_its_probes(tmp_path: Path) -> No
         redis = Redis.from_url(url)
         await clean(redis, prefix)
         await redis.aclose()
+
+
+async def test_backfill_command_runs_once(tmp_path: Path) -> None:
+    url, prefix = await reachable_redis(), unique_prefix()
+    env = {
+        **os.environ,
+        "REDIS_URL": url,
+        "BATON_KEY_PREFIX": prefix,
+        "BATON_STATE_DIR": str(tmp_path / "state"),
+        "BATON_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-c", "from bot.cli import main; main()", "metrics", "backfill"]
+    try:
+        first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        redis = Redis.from_url(url)
+        await clean(redis, prefix)
+        await redis.aclose()
+    assert first.returncode == 0, first.stderr
+    assert "Backfilled: " in first.stdout
+    assert "Already backfilled: nothing to do." in second.stdout
