@@ -13,6 +13,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 
 from orchestrator import logcontext, tracing
 from orchestrator.clock import Clock
@@ -348,23 +349,35 @@ class Worker:
 
     async def _call(self, handler: JobHandler, job: Job) -> None:
         """Run `handler`; while the worker runs, a job Redis refused (gone, or full) is
-        tried again here with backoff, so it neither counts as failed nor as a crash."""
-        backoff = 0.2
-        while True:
-            try:
+        tried again here (tenacity: backoff with jitter, capped), so it neither counts as
+        failed nor as a crash."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(self._refused_while_running),
+            wait=wait_exponential_jitter(initial=0.2, max=REDIS_BACKOFF_CAP_S, jitter=0.2),
+            sleep=self._nap,
+            before_sleep=lambda state: log.warning(
+                "job %s: redis refused (%s); trying again in %.1fs",
+                job.kind,
+                state.outcome.exception() if state.outcome else None,
+                state.upcoming_sleep,
+            ),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
                 await handler(job)
-                return
-            except TakenOver:
-                raise
-            except (RedisConnectionError, RedisTimeoutError, ResponseError, OSError) as error:
-                if not redis_refused(error) or self._stop is None or self._stop.is_set():
-                    raise
-                log.warning(
-                    "job %s: redis refused (%s); trying again in %.1fs", job.kind, error, backoff
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), backoff)
-                backoff = min(backoff * 2, REDIS_BACKOFF_CAP_S)
+
+    def _refused_while_running(self, error: BaseException) -> bool:
+        redis_error = (RedisConnectionError, RedisTimeoutError, ResponseError, OSError)
+        if isinstance(error, TakenOver) or not isinstance(error, redis_error):
+            return False
+        return redis_refused(error) and self._stop is not None and not self._stop.is_set()
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep, cut short when the worker is told to stop."""
+        if self._stop is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _wait_out(self, job: Job, down: Unavailable) -> None:
         """Run `job` again once the outage `down` may be over; give up after `give_up_s`."""
