@@ -13,7 +13,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, wait_exponential, wait_random
 
 from orchestrator import logcontext, tracing
 from orchestrator.clock import Clock
@@ -353,7 +353,7 @@ class Worker:
         failed nor as a crash."""
         retrying = AsyncRetrying(
             retry=retry_if_exception(self._refused_while_running),
-            wait=wait_exponential_jitter(initial=0.2, max=REDIS_BACKOFF_CAP_S, jitter=0.2),
+            wait=wait_exponential(multiplier=0.2, max=REDIS_BACKOFF_CAP_S) + wait_random(0, 0.2),
             sleep=self._nap,
             before_sleep=lambda state: log.warning(
                 "job %s: redis refused (%s); trying again in %.1fs",

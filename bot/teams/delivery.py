@@ -18,7 +18,8 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from orchestrator.errors import Refused, Unavailable
@@ -104,7 +105,8 @@ async def with_retries(
     retrying = AsyncRetrying(
         stop=stop_after_attempt(len(BACKOFF_S) + 1),
         retry=retry_if_exception(_throttled),
-        wait=wait_exponential_jitter(initial=BACKOFF_S[0], max=BACKOFF_S[-1], jitter=JITTER_S),
+        wait=wait_exponential(multiplier=BACKOFF_S[0], max=BACKOFF_S[-1])
+        + wait_random(0, JITTER_S),
         sleep=sleep,
         reraise=True,
     )

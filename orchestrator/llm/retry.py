@@ -18,7 +18,8 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from orchestrator.llm.errors import LlmUnavailable
@@ -98,8 +99,8 @@ async def with_retries(
 def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
     """`Retry-After` on a 429 (capped), else the policy's backoff plus up to `base_s` of
     jitter, so clients that failed together do not retry together."""
-    backoff = wait_exponential_jitter(
-        initial=policy.base_s, max=policy.max_wait_s, jitter=policy.base_s
+    backoff = wait_exponential(multiplier=policy.base_s, max=policy.max_wait_s) + wait_random(
+        0, policy.base_s
     )
 
     def wait(state: RetryCallState) -> float:

@@ -110,4 +110,6 @@ async def test_unreachable_model_falls_back_and_tells_once_until_it_recovers(
     await lane.planner.propose(plan_input(workspace))
     await plain.runtime.drain()
     assert len([t for t in plain.gateway.titles() if "llm_unavailable" in t]) == 2
-    assert sleeps.waits == [0.5, 1.0] * 3
+    assert len(sleeps.waits) == 6  # two retries per call, each backoff plus its jitter
+    for waited, backoff in zip(sleeps.waits, [0.5, 1.0] * 3, strict=True):
+        assert backoff <= waited <= backoff + 0.5
