@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.bootstrap import App
 from bot.metrics import CONTENT_TYPE, exposition, snapshot
+from bot.startup import CannotStart, listen_failure
 
 log = logging.getLogger("baton.metrics")
 
@@ -57,9 +58,14 @@ async def serve_metrics(baton: App, stop: asyncio.Event, *, host: str, port: int
     add_metrics(application, baton)
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    log.info("metrics on port %d (/metrics)", port)
     try:
+        await web.TCPSite(runner, host, port).start()
+        log.info("metrics on port %d (/metrics)", port)
         await stop.wait()
+    except OSError as error:  # said as BATON_METRICS_PORT's, not PORT's
+        failure = listen_failure(host, port, error)
+        if isinstance(failure, CannotStart):
+            raise CannotStart(f"BATON_METRICS_PORT: {failure}") from None
+        raise
     finally:
         await runner.cleanup()

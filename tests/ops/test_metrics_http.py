@@ -4,6 +4,7 @@ and behind a bearer token; the worker serves the same numbers beside its probes.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from tests.conftest import business  # noqa: F401  (fixture)
 from tests.doubles.slack_api import SlackApiDouble
 from tests.runtime.processes import Processes, clean, reachable_redis, unique_prefix, until
 from tests.slack.conftest import slack_api  # noqa: F401  (fixture)
-from tests.slack.processes import Baton, baton_env, free_port
+from tests.slack.processes import Baton, baton_env, free_port, spawn
 
 TOKEN = "scrape-" + "x" * 24
 
@@ -74,6 +75,7 @@ async def test_metrics_on_their_own_port_behind_a_token(
         assert "baton_build_info{" in text
     finally:
         await web.stop()
+        await _clean(env)
 
 
 async def test_the_worker_serves_metrics_beside_its_probes(tmp_path: Path) -> None:
@@ -124,3 +126,38 @@ async def test_backfill_command_runs_once(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     assert "Backfilled: " in first.stdout
     assert "Already backfilled: nothing to do." in second.stdout
+
+
+async def test_a_taken_metrics_port_is_one_line_naming_it(
+    slack_api: SlackApiDouble,  # noqa: F811
+    business: Business,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = baton_env(
+            slack_api.base_url,
+            tmp_path / "state",
+            business.path,
+            REDIS_URL=await reachable_redis(),
+            BATON_METRICS_PORT=str(taken.getsockname()[1]),
+            BATON_HOST="127.0.0.1",
+        )
+        process = spawn("web", env, tmp_path / "web.log")
+        assert await until(lambda: _exited(process))
+    await _clean(env)
+    log = (tmp_path / "web.log").read_text()
+    assert process.returncode == 2
+    assert "Cannot start: BATON_METRICS_PORT: cannot listen on 127.0.0.1:" in log
+    assert "Traceback" not in log
+
+
+async def _exited(process: subprocess.Popen[bytes]) -> bool:
+    return process.poll() is not None
+
+
+async def _clean(env: dict[str, str]) -> None:
+    redis = Redis.from_url(env["REDIS_URL"])
+    await clean(redis, env["BATON_KEY_PREFIX"])
+    await redis.aclose()
