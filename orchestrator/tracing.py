@@ -30,11 +30,6 @@ a tick (`orchestrator.loop.TICK_JOB`) is one trace whether a click, the previous
 a timer led to it."""
 
 
-def available() -> bool:
-    """Whether the OpenTelemetry API is installed."""
-    return trace is not None
-
-
 def enable(on: bool = True) -> None:
     """Turn span making on (`bot.otel.setup` does, once a tracer provider is in place)."""
     global _on

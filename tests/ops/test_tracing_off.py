@@ -12,6 +12,7 @@ from bot import otel
 from config.settings import Settings
 from orchestrator import tracing
 from orchestrator.jobs import JobQueue
+from orchestrator.loop import TICK_JOB
 from orchestrator.store.keys import Keys
 
 
@@ -25,3 +26,7 @@ async def test_off_unless_configured(redis: Redis, keys: Keys) -> None:
     entries: Any = await redis.xrange(keys.jobs())
     message = orjson.loads(entries[0][1][b"job"])
     assert message == {"kind": "tick", "payload": {"outcome": "o1"}, "attempt": 0}
+
+
+def test_a_tick_starts_its_own_trace() -> None:
+    assert TICK_JOB in tracing.OWN_TRACE
