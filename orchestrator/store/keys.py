@@ -114,3 +114,11 @@ class Keys:
     def metrics(self, name: str) -> str:
         """One hash of counters or gauges `/metrics` reads (`orchestrator.counters`)."""
         return f"{self.prefix}:metrics:{name}"
+
+    def slack_installation(self, team: str) -> str:
+        """A Slack team's (or an org's) installation: its bot token, encrypted."""
+        return f"{self.prefix}:ws:{team}:slack:installation"
+
+    def slack_oauth_state(self, state: str) -> str:
+        """An OAuth install in progress: the state Slack's redirect must bring back."""
+        return f"{self.prefix}:slack:oauth:state:{state}"
