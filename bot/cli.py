@@ -251,6 +251,14 @@ async def _rotate(store: RedisStore, at: str) -> int:
 
 def main() -> None:
     # Each command module registers its commands on `app` when imported.
-    from bot import cli_check, cli_runtime, cli_teams, cli_web, hooks, slack  # noqa: F401
+    from bot import (  # noqa: F401
+        cli_check,
+        cli_metrics,
+        cli_runtime,
+        cli_teams,
+        cli_web,
+        hooks,
+        slack,
+    )
 
     app()

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import typer
 
+from bot import otel
 from bot.bootstrap import App
 from bot.cli import app, open_baton, run_async
 from bot.clock import build_clock
@@ -41,9 +42,11 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _worker(baton: App, stop: asyncio.Event) -> None:
+    from bot.cli_metrics import backfill_quietly
+
     with contextlib.suppress(Exception):
         await baton.runtime.ctx.queue.prune_consumers()
-    await baton.runtime.worker.run(stop)
+    await asyncio.gather(baton.runtime.worker.run(stop), backfill_quietly(baton))
 
 
 async def _clock(baton: App, stop: asyncio.Event) -> None:
@@ -70,6 +73,7 @@ def _serve(command: str, roles: list[Role], *, separate: bool) -> None:
             typer.echo(NEEDS_REDIS.format(command=command), err=True)
             raise typer.Exit(2)
         configure_logging(settings)
+        otel.setup(settings, command)
         await preflight(settings, listens=_web in roles, posts_to_slack=roles != [_clock])
         baton = await open_baton(settings=settings, serving=True, worker_only=roles == [_worker])
         typer.echo(f"Baton {command} · {baton.workspace.name} · {baton.store_label}")

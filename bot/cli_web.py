@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from bot import otel
 from bot.bootstrap import App
 from bot.cli import app, open_baton, run_async
 from bot.logging import configure_logging
@@ -28,6 +29,7 @@ def web() -> None:
     async def main() -> None:
         settings = load_settings()
         configure_logging(settings)
+        otel.setup(settings, "web")
         # A half-configured Slack, a refused token or a taken port is said before waiting.
         await preflight(settings, listens=True, posts_to_slack=True)
         baton = await open_baton(settings=settings, serving=True)

@@ -5,6 +5,8 @@ with BATON_HEALTH_PORT set, a tiny server answers an orchestrator's checks.
   the loop runs; a loop stuck in a blocking call cannot answer, and the probe times out.
 - `GET /readyz`: readiness, 503 while Redis does not take writes (gone or full): the process
   can do nothing useful then, yet restarting it would not help, so it is not a liveness fault.
+- `GET /metrics`: the same numbers as `baton web`'s (they live in Redis), behind
+  BATON_METRICS_TOKEN when set: a Prometheus can scrape any process.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 from aiohttp import web
 
 from bot.bootstrap import App
+from bot.metrics_http import add_metrics
 
 log = logging.getLogger("baton.health")
 
@@ -28,6 +31,7 @@ def health_app(baton: App, process: str) -> web.Application:
     application[NAME_KEY] = process
     application.router.add_get("/healthz", healthz)
     application.router.add_get("/readyz", readyz)
+    add_metrics(application, baton)
     return application
 
 
@@ -47,7 +51,7 @@ async def serve_health(baton: App, stop: asyncio.Event, *, process: str, port: i
     await runner.setup()
     site = web.TCPSite(runner, baton.settings.host, port)
     await site.start()
-    log.info("health probes on port %d (/healthz, /readyz)", port)
+    log.info("health probes on port %d (/healthz, /readyz, /metrics)", port)
     try:
         await stop.wait()
     finally:

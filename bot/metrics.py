@@ -1,12 +1,12 @@
 """Prometheus metrics for `GET /metrics`, read from Redis at scrape time in constant time.
 
-Every number is read when Prometheus scrapes, from a few hashes the commits keep up to date
-(`orchestrator.counters`, `orchestrator.gauges`) and what Redis reports (the job stream's
-backlog and dead letters, open incidents, pending approvals per workspace, the archive's
-last run), never from a scan of records: a scrape costs the same at 100 or 100,000
-outcomes. So any number of worker processes count as one Baton, a restart loses nothing,
-and the core never imports prometheus_client. Each scrape builds a fresh registry from one
-snapshot.
+Every number is read when Prometheus scrapes, from a few hashes the commits and the
+workers' job tallies keep up to date (`orchestrator.counters`, `orchestrator.gauges`) and
+what Redis reports (the job stream's backlog and dead letters, open incidents, pending
+approvals per workspace, the archive's last run), never from a scan of records: a scrape
+costs the same at 100 or 100,000 outcomes. So any number of worker processes count as one
+Baton, a restart loses nothing, and the core never imports prometheus_client. Each scrape
+builds a fresh registry from one snapshot.
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ class Snapshot:
     incidents_open: int = 0
     archive_lag_s: float | None = None
     """Seconds since the archive last finished a run (None before its first)."""
+    jobs: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Jobs handled by (kind, outcome)."""
+    job_latency: dict[str, Histogram] = field(default_factory=dict)
+    """Handling latency per job kind."""
 
 
 async def snapshot(ctx: Context) -> Snapshot:
@@ -65,7 +69,8 @@ async def snapshot(ctx: Context) -> Snapshot:
     pipe.hgetall(gauges.gauges_key(keys))
     pipe.hgetall(gauges.histograms_key(keys))
     pipe.hget(keys.archive(), "at")
-    gauged, histograms, archived_at = await pipe.execute()
+    pipe.hgetall(counters.jobs_key(keys))
+    gauged, histograms, archived_at, jobs = await pipe.execute()
     snap = Snapshot(
         counters=await counters.read(redis, keys),
         backlog=await ctx.queue.backlog(),
@@ -85,6 +90,7 @@ async def snapshot(ctx: Context) -> Snapshot:
         for workspace in workspaces:
             pipe.scard(keys.pending_approvals(workspace))
         snap.approvals_pending = sum(int(n) for n in await pipe.execute())
+    snap.jobs, snap.job_latency = _jobs_of(jobs)
     if archived_at is not None:
         snap.archive_lag_s = max(0.0, ctx.clock.now().timestamp() - float(archived_at))
     return snap
@@ -99,6 +105,31 @@ def _histogram_of(raw: Mapping[bytes | str, bytes | str], name: str) -> Histogra
     buckets = [(f"{bound:g}", values.get(f"{bound:g}", 0.0)) for bound in LATENCY_BUCKETS_S]
     buckets.append(("+Inf", values.get("+Inf", 0.0)))
     return Histogram(tuple(buckets), values.get("sum", 0.0))
+
+
+def _jobs_of(
+    raw: Mapping[bytes | str, bytes | str],
+) -> tuple[dict[tuple[str, str], int], dict[str, Histogram]]:
+    """Job counts by (kind, outcome) and a latency histogram per kind from `jobs_key`."""
+    counts: dict[tuple[str, str], int] = {}
+    values: dict[str, dict[str, float]] = {}
+    for name, value in raw.items():
+        field_name, number = _text(name), float(value)
+        what, _, rest = field_name.partition("|")
+        if what == "n":
+            kind, _, outcome = rest.rpartition("|")
+            counts[(kind, outcome)] = int(number)
+        elif what == "le":
+            kind, _, bound = rest.rpartition("|")
+            values.setdefault(kind, {})[bound] = number
+        elif what == "sum":
+            values.setdefault(rest, {})["sum"] = number
+    latency = {}
+    for kind, bounds in values.items():
+        buckets = [(f"{b:g}", bounds.get(f"{b:g}", 0.0)) for b in counters.JOB_BUCKETS_S]
+        buckets.append(("+Inf", bounds.get("+Inf", 0.0)))
+        latency[kind] = Histogram(tuple(buckets), bounds.get("sum", 0.0))
+    return counts, latency
 
 
 def _text(value: bytes | str) -> str:
@@ -165,6 +196,7 @@ class SnapshotCollector(Collector):
         yield GaugeMetricFamily(
             "baton_job_backlog", "Jobs waiting or in flight.", value=snap.backlog
         )
+        yield from _job_families(snap)
         yield GaugeMetricFamily(
             "baton_dead_letters", "Jobs in the dead-letter stream.", value=snap.dead_letters
         )
@@ -180,6 +212,23 @@ class SnapshotCollector(Collector):
                 "Seconds since the archive last moved history out of Redis.",
                 value=snap.archive_lag_s,
             )
+
+
+def _job_families(snap: Snapshot) -> Iterable[Metric]:
+    handled = CounterMetricFamily(
+        "baton_jobs",
+        "Jobs handled, by kind and how they ended (done, failed, dead, deferred, dropped).",
+        labels=["kind", "outcome"],
+    )
+    for (kind, outcome), n in sorted(snap.jobs.items()):
+        handled.add_metric([kind, outcome], n)
+    yield handled
+    latency = HistogramMetricFamily(
+        "baton_job_seconds", "Time a worker took to handle a job, by kind.", labels=["kind"]
+    )
+    for kind, histogram in sorted(snap.job_latency.items()):
+        latency.add_metric([kind], list(histogram.buckets), sum_value=histogram.total)
+    yield latency
 
 
 def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:

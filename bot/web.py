@@ -19,9 +19,9 @@ from redis.exceptions import RedisError
 
 from bot import busy
 from bot.bootstrap import App
-from bot.metrics import CONTENT_TYPE, exposition, snapshot
+from bot.metrics_http import add_metrics, serve_metrics
 from handlers.texts import SOMETHING_WRONG
-from orchestrator import logcontext
+from orchestrator import logcontext, tracing
 
 log = logging.getLogger("baton.web")
 
@@ -42,6 +42,24 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
         response = await handler(request)
     response.headers["X-Request-Id"] = request_id[:64]
     return response
+
+
+@web.middleware
+async def traced(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request that gives Baton work starts a trace (or continues the caller's, from
+    its `traceparent` header); the jobs it enqueues carry it on (`orchestrator.tracing`)."""
+    if not tracing.enabled() or not busy.is_chat(request.path):
+        return await handler(request)
+    attributes = {"http.request.method": request.method, "url.path": request.path}
+    with tracing.span(
+        f"{request.method} {request.path}",
+        kind="server",
+        headers={k.lower(): v for k, v in request.headers.items()},
+        attributes=attributes,
+    ) as span:
+        response = await handler(request)
+        span.set_attribute("http.response.status_code", response.status)
+        return response
 
 
 @web.middleware
@@ -83,8 +101,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when Redis takes writes (not full, not gone) and the job backlog is within the
-    configured limit."""
+    """Ready when Redis takes writes (not full, not gone). The shared job backlog is
+    reported, never judged: it is the same for every replica, so failing on it would take
+    them all out of the load balancer at once while none of them is at fault (a long
+    backlog is a Prometheus alert on `baton_job_backlog`)."""
     baton = request.app[BATON_KEY]
     problem = await baton.capacity.current(max_age_s=0)
     if problem is not None:
@@ -94,9 +114,6 @@ async def readyz(request: web.Request) -> web.Response:
         backlog = await baton.runtime.ctx.queue.backlog()
     except (RedisError, OSError) as error:
         return _not_ready(f"redis unavailable: {error}")
-    limit = baton.settings.ready_max_backlog
-    if backlog > limit:
-        return _not_ready(f"job backlog {backlog} is above {limit} (BATON_READY_MAX_BACKLOG)")
     return web.json_response({"status": "ready", "backlog": backlog})
 
 
@@ -105,22 +122,17 @@ def _not_ready(reason: str) -> web.Response:
     return web.json_response({"status": "unavailable", "reason": reason}, status=503)
 
 
-async def metrics_endpoint(request: web.Request) -> web.Response:
-    """Prometheus text format, computed from Redis now (see bot/metrics.py)."""
-    snap = await snapshot(request.app[BATON_KEY].runtime.ctx)
-    return web.Response(body=exposition(snap), headers={"Content-Type": CONTENT_TYPE})
-
-
 async def build_web_app(
     baton: App, surfaces: list[Surface] | None = None
 ) -> tuple[web.Application, list[str]]:
     application = web.Application(
-        client_max_size=1024 * 1024, middlewares=[request_ids, redis_refusals]
+        client_max_size=1024 * 1024, middlewares=[request_ids, traced, redis_refusals]
     )
     application[BATON_KEY] = baton
     application.router.add_get("/healthz", healthz)
     application.router.add_get("/readyz", readyz)
-    application.router.add_get("/metrics", metrics_endpoint)
+    if baton.settings.metrics_port is None:
+        add_metrics(application, baton)
     notes = [await mount(application, baton) for mount in (surfaces or SURFACES)]
     return application, notes
 
@@ -139,6 +151,9 @@ async def serve_web(baton: App, stop: asyncio.Event, *, port: int, host: str = "
         log.info(note)
     log.info("serving on port %d", port)
     try:
-        await stop.wait()
+        if baton.settings.metrics_port is None:
+            await stop.wait()
+        else:  # /metrics alone on its own port, served by this process
+            await serve_metrics(baton, stop, host=host, port=baton.settings.metrics_port)
     finally:
         await runner.cleanup()

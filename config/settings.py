@@ -109,13 +109,21 @@ class Settings(BaseSettings):
     clock_every_s: float = Field(default=1.0, validation_alias="BATON_CLOCK_EVERY_S")
     leader_ttl_s: float = Field(default=5.0, validation_alias="BATON_LEADER_TTL_S")
     """A dead clock's lock expires after this; the standby takes over then."""
-    ready_max_backlog: int = Field(default=1_000, validation_alias="BATON_READY_MAX_BACKLOG")
-    """`/readyz` answers 503 while more jobs than this wait or run."""
     health_port: int | None = Field(
         default=None, ge=0, le=65535, validation_alias="BATON_HEALTH_PORT"
     )
     """`baton worker` and `baton clock`: serve GET /healthz and /readyz on this port for an
     orchestrator's probes (`baton web` has its own on PORT); unset, no probe server."""
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, validation_alias="BATON_METRICS_PORT"
+    )
+    """`baton web` (and `baton run`): serve GET /metrics on this port only, off the public
+    one; unset, /metrics is on PORT. Worker and clock serve it on BATON_HEALTH_PORT."""
+    metrics_token: str | None = Field(default=None, validation_alias="BATON_METRICS_TOKEN")
+    """When set, GET /metrics answers 401 unless `Authorization: Bearer <token>` is sent."""
+    otel_endpoint: str | None = Field(default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    """With the `otel` extra installed: export traces by OTLP/HTTP to this collector."""
+    otel_service_name: str = Field(default="baton", validation_alias="OTEL_SERVICE_NAME")
     log_json: bool = Field(default=True, validation_alias="BATON_LOG_JSON")
     """Structured JSON log lines (set false for plain text while developing)."""
     history_url: str | None = Field(default=None, validation_alias="BATON_HISTORY_URL")

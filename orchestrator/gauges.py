@@ -40,11 +40,11 @@ OFF_ANSWERED = "off_answered"
 
 
 def gauges_key(keys: Keys) -> str:
-    return f"{keys.prefix}:metrics:gauges"
+    return keys.metrics("gauges")
 
 
 def histograms_key(keys: Keys) -> str:
-    return f"{keys.prefix}:metrics:histograms"
+    return keys.metrics("histograms")
 
 
 def track(commit: Commit, keys: Keys, before: object, after: object) -> None:

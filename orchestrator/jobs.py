@@ -23,6 +23,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from orchestrator import tracing
 from orchestrator.errors import TakenOver
 from orchestrator.store.commit import COMMIT_LUA, Commit
 from orchestrator.store.keys import Keys
@@ -96,12 +97,22 @@ class Job:
     consumer: str = ""
     """The worker that read it: its fencing token, with the entry id. Whatever the job
     commits, and its acknowledgement, applies only while this consumer still holds it."""
+    trace: str | None = None
+    """The W3C `traceparent` of what enqueued it (`orchestrator.tracing`), if traced."""
 
 
-def encode(kind: str, payload: dict[str, Any], attempt: int = 0, since: float | None = None) -> str:
+def encode(
+    kind: str,
+    payload: dict[str, Any],
+    attempt: int = 0,
+    since: float | None = None,
+    trace: str | None = None,
+) -> str:
     job: dict[str, Any] = {"kind": kind, "payload": payload, "attempt": attempt}
     if since is not None:
         job["since"] = since
+    if trace:
+        job["trace"] = trace
     return orjson.dumps(job, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 
@@ -194,7 +205,8 @@ class JobQueue:
 
     def enqueue_in(self, commit: Commit, kind: str, payload: dict[str, Any]) -> Commit:
         """Add the job to `commit`, so it is queued if and only if the commit applies."""
-        return commit.op("XADD", self.keys.jobs(), "*", "job", encode(kind, payload))
+        job = encode(kind, payload, trace=tracing.traceparent())
+        return commit.op("XADD", self.keys.jobs(), "*", "job", job)
 
     def ack_in(self, commit: Commit) -> Commit:
         """Acknowledge the job being handled in `commit`, if a job is: the job is then done
@@ -221,14 +233,15 @@ class JobQueue:
         return commit.op("HDEL", self.keys.timer_jobs(), timer_id)
 
     async def enqueue(self, kind: str, payload: dict[str, Any], attempt: int = 0) -> None:
-        await self.redis.xadd(self.keys.jobs(), {"job": encode(kind, payload, attempt)})
+        job = encode(kind, payload, attempt, trace=tracing.traceparent())
+        await self.redis.xadd(self.keys.jobs(), {"job": job})
 
     async def enqueue_gathered(self, kind: str, payload: dict[str, Any]) -> None:
         """Enqueue with whatever else this process enqueues in the same turn of the event
         loop: one pipelined round trip for all of them (fifty clicks in flight cost a few
         trips, not fifty). Returns, as `enqueue` does, once Redis holds the job."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._gathered.append((encode(kind, payload), done))
+        self._gathered.append((encode(kind, payload, trace=tracing.traceparent()), done))
         if len(self._gathered) == 1:
             asyncio.get_running_loop().call_soon(self._send_gathered)
         await done
@@ -358,13 +371,16 @@ class JobQueue:
     ) -> None:
         commit = Commit()
         commit.op(
-            "HSET", self.keys.timer_jobs(), timer_id, encode(job.kind, job.payload, attempt, since)
+            "HSET",
+            self.keys.timer_jobs(),
+            timer_id,
+            encode(job.kind, job.payload, attempt, since, job.trace),
         )
         commit.op("ZADD", self.keys.timers(), due.timestamp(), timer_id)
         await self._settle_with(job, commit)
 
     async def dead_letter(self, job: Job, error: str) -> None:
-        entry = encode(job.kind, job.payload, job.attempt, job.since)
+        entry = encode(job.kind, job.payload, job.attempt, job.since, job.trace)
         commit = Commit().op(
             "XADD", self.keys.dead_letters(), "*", "job", entry, "error", error[:2000]
         )
@@ -374,7 +390,7 @@ class JobQueue:
         """Hand an unfinished job back at once (graceful shutdown): re-queue and acknowledge
         in one transaction, so it is neither lost nor left waiting for the visibility timeout.
         """
-        entry = encode(job.kind, job.payload, job.attempt, job.since)
+        entry = encode(job.kind, job.payload, job.attempt, job.since, job.trace)
         await self._settle_with(job, Commit().op("XADD", self.keys.jobs(), "*", "job", entry))
 
     async def _settle_with(self, job: Job, commit: Commit) -> None:
@@ -422,6 +438,7 @@ def _job(entry_id: bytes | str, fields: dict[bytes | str, bytes | str], consumer
         int(data.get("attempt", 0)),
         consumer=consumer,
         since=float(since) if since is not None else None,
+        trace=data.get("trace"),
     )
 
 

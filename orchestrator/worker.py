@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -12,9 +13,11 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, retry_if_exception, wait_exponential, wait_random
 
-from orchestrator import logcontext
+from orchestrator import logcontext, tracing
 from orchestrator.clock import Clock
+from orchestrator.counters import JobTally
 from orchestrator.errors import Deferred, NotFound, Refused, TakenOver, Unavailable
 from orchestrator.jobs import Delivery, Job, JobQueue, delivering
 from orchestrator.store.client import redis_refused
@@ -73,6 +76,10 @@ class Worker:
         """The jobs being handled, by entry id: their claims are renewed while they run."""
         self._stop: asyncio.Event | None = None
         """Set while `run` runs: a job Redis refused is tried again until the worker stops."""
+        self.tally = JobTally(queue.redis, queue.keys)
+        """Jobs handled per kind and outcome, and how long each took (`/metrics`)."""
+        self._ended: dict[str, str] = {}
+        """How each job being handled ended (`counters.JOB_OUTCOMES`), by entry id."""
 
     async def run_once(self, block_ms: int | None = None, count: int = 10) -> int:
         """Handle what is waiting (and what crashed workers left); returns how many."""
@@ -80,6 +87,7 @@ class Worker:
         for job in jobs:
             await self.handle(job)
         await self.flush_acks()
+        await self.tally.flush()
         return len(jobs)
 
     async def _next(self, count: int, block_ms: int | None, *, look_back: bool = True) -> list[Job]:
@@ -126,6 +134,7 @@ class Worker:
             self._stop = None
         with contextlib.suppress(RedisError, OSError):
             await self.flush_acks()
+        await self.tally.flush()
 
     async def _work(self, stop: asyncio.Event, block_ms: int) -> None:
         backoff = 0.1
@@ -270,20 +279,32 @@ class Worker:
         when given, holds the job's delivery while it runs."""
         with (
             logcontext.bound(**logcontext.ids_of(job.kind, job.entry_id, job.payload)),
+            tracing.span(
+                f"job {job.kind}",
+                kind="consumer",
+                parent=job.trace,
+                new_trace=job.kind in tracing.OWN_TRACE,
+                attributes={"baton.job.kind": job.kind, "baton.job.attempt": job.attempt},
+            ),
             delivering(job) as delivery,
         ):
             self._running[job.entry_id] = delivery
+            self._ended[job.entry_id] = "done"
+            started = time.perf_counter()
             try:
-                if hand is None:
-                    await self._handle(job, delivery)
-                    return
-                hand.add(delivery)
+                if hand is not None:
+                    hand.add(delivery)
                 await self._handle(job, delivery)
-                hand.discard(delivery)  # a job cut off stays in hand, to be handed back
+                if hand is not None:
+                    hand.discard(delivery)  # a job cut off stays in hand, to be handed back
+                self.tally.record(
+                    job.kind, self._ended[job.entry_id], time.perf_counter() - started
+                )
             except TakenOver:
                 log.warning("job %s was taken over by another worker; left to it", job.kind)
             finally:
                 self._running.pop(job.entry_id, None)
+                self._ended.pop(job.entry_id, None)
 
     async def _handle(self, job: Job, delivery: Delivery) -> None:
         if job.deliveries > self.max_attempts:
@@ -298,10 +319,12 @@ class Worker:
             await self._call(handler, job)
         except NotFound as missing:
             log.warning("job %s: %s; dropped", job.kind, missing)
+            self._ended[job.entry_id] = "dropped"
         except TakenOver:
             raise  # another worker runs it now: nothing more to do or acknowledge here
         except Deferred as later:
             log.info("job %s %s", job.kind, later)
+            self._ended[job.entry_id] = "deferred"
             await self.queue.defer(job, self.clock.now() + timedelta(seconds=later.seconds))
             return
         except Unavailable as down:  # not the job's failure: run it again when it may pass
@@ -326,23 +349,35 @@ class Worker:
 
     async def _call(self, handler: JobHandler, job: Job) -> None:
         """Run `handler`; while the worker runs, a job Redis refused (gone, or full) is
-        tried again here with backoff, so it neither counts as failed nor as a crash."""
-        backoff = 0.2
-        while True:
-            try:
+        tried again here (tenacity: backoff with jitter, capped), so it neither counts as
+        failed nor as a crash."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(self._refused_while_running),
+            wait=wait_exponential(multiplier=0.2, max=REDIS_BACKOFF_CAP_S) + wait_random(0, 0.2),
+            sleep=self._nap,
+            before_sleep=lambda state: log.warning(
+                "job %s: redis refused (%s); trying again in %.1fs",
+                job.kind,
+                state.outcome.exception() if state.outcome else None,
+                state.upcoming_sleep,
+            ),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
                 await handler(job)
-                return
-            except TakenOver:
-                raise
-            except (RedisConnectionError, RedisTimeoutError, ResponseError, OSError) as error:
-                if not redis_refused(error) or self._stop is None or self._stop.is_set():
-                    raise
-                log.warning(
-                    "job %s: redis refused (%s); trying again in %.1fs", job.kind, error, backoff
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), backoff)
-                backoff = min(backoff * 2, REDIS_BACKOFF_CAP_S)
+
+    def _refused_while_running(self, error: BaseException) -> bool:
+        redis_error = (RedisConnectionError, RedisTimeoutError, ResponseError, OSError)
+        if isinstance(error, TakenOver) or not isinstance(error, redis_error):
+            return False
+        return redis_refused(error) and self._stop is not None and not self._stop.is_set()
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep, cut short when the worker is told to stop."""
+        if self._stop is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _wait_out(self, job: Job, down: Unavailable) -> None:
         """Run `job` again once the outage `down` may be over; give up after `give_up_s`."""
@@ -357,6 +392,7 @@ class Worker:
         backoff = down.seconds if down.seconds is not None else max(waited / 2, 1.0)
         wait = min(max(backoff, 0.0), OUTAGE_BACKOFF_CAP_S)
         log.warning("job %s waits out an outage: %s; next try in %.0fs", job.kind, down, wait)
+        self._ended[job.entry_id] = "deferred"
         await self.queue.wait_out(job, self.clock.now() + timedelta(seconds=wait), since)
 
     async def _failed(self, job: Job, error: Exception) -> None:
@@ -366,10 +402,12 @@ class Worker:
             return
         backoff = timedelta(seconds=min(2**job.attempt, 300))
         log.warning("job %s failed (attempt %d): %s", job.kind, job.attempt + 1, detail)
+        self._ended[job.entry_id] = "failed"
         await self.queue.retry_later(job, self.clock.now() + backoff)
 
     async def _dead(self, job: Job, detail: str) -> None:
         log.error("job %s dead-lettered: %s", job.kind, detail)
+        self._ended[job.entry_id] = "dead"
         await self.queue.dead_letter(job, detail)
         if self.on_dead_letter is not None:
             await self.on_dead_letter(job, detail)

@@ -15,6 +15,13 @@ from typing import TypeVar
 import aiohttp
 from msrest.exceptions import ClientRequestError, HttpOperationError
 from redis.asyncio import Redis
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from bot.pacing import ChannelPacer
 from orchestrator.errors import Refused, Unavailable
@@ -26,6 +33,8 @@ Now = Callable[[], float]
 RETRY_STATUSES = frozenset({412, 429, 502, 504})
 MESSAGES_PER_SECOND = 7
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
+JITTER_S = 0.25
+"""Up to this much is added to each backoff, so senders throttled together spread out."""
 UNSHOWABLE = frozenset({"400", "413"})
 """Refusals of a message's content: the same words as plain text may still be shown."""
 NETWORK_ERRORS = (ClientRequestError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -95,21 +104,36 @@ async def with_retries(
     channel: str, call: Callable[[], Awaitable[T]], *, sleep: Sleep = asyncio.sleep
 ) -> T:
     """Run `call`, retrying the statuses Teams uses for throttling and transient failures a
-    few times; an outage that outlasts them raises `Unavailable`, a refusal for good
-    `TeamsDeliveryError`. A 429 that says how long to wait is raised as it is: the
-    conversation's turns wait it out (`bot.pacing.take_turns`)."""
-    for attempt in range(len(BACKOFF_S) + 1):
-        try:
-            return await call()
-        except HttpOperationError as error:
-            if told_to_wait(error) is not None:
-                raise
-            status = status_of(error)
-            if not transient(status):
-                raise TeamsDeliveryError(channel, status) from error
-            if status not in RETRY_STATUSES or attempt == len(BACKOFF_S):
-                raise Unavailable(channel, f"Teams answered {status}") from error
-            await sleep(BACKOFF_S[attempt])
-        except NETWORK_ERRORS as error:
-            raise Unavailable(channel, f"Teams unreachable: {type(error).__name__}") from error
-    raise AssertionError("unreachable")
+    few times (tenacity, `BACKOFF_S` plus up to `JITTER_S`); an outage that outlasts them
+    raises `Unavailable`, a refusal for good `TeamsDeliveryError`. A 429 that says how long
+    to wait is raised as it is: the conversation's turns wait it out
+    (`bot.pacing.take_turns`)."""
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(len(BACKOFF_S) + 1),
+        retry=retry_if_exception(_throttled),
+        wait=wait_exponential(multiplier=BACKOFF_S[0], max=BACKOFF_S[-1])
+        + wait_random(0, JITTER_S),
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                return await call()
+    except HttpOperationError as error:
+        if told_to_wait(error) is not None:
+            raise
+        status = status_of(error)
+        if not transient(status):
+            raise TeamsDeliveryError(channel, status) from error
+        raise Unavailable(channel, f"Teams answered {status}") from error
+    except NETWORK_ERRORS as error:
+        raise Unavailable(channel, f"Teams unreachable: {type(error).__name__}") from error
+    raise AssertionError("unreachable: tenacity returns or re-raises")
+
+
+def _throttled(error: BaseException) -> bool:
+    """Worth a quick retry here: a throttling or gateway status without a wait to keep."""
+    if not isinstance(error, HttpOperationError) or told_to_wait(error) is not None:
+        return False
+    return status_of(error) in RETRY_STATUSES

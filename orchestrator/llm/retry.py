@@ -1,4 +1,5 @@
-"""The one retry layer for model calls: backoff, `Retry-After` on 429, timeouts and 5xx.
+"""The one retry layer for model calls: backoff with jitter, `Retry-After` on 429,
+timeouts and 5xx.
 
 Provider clients are built with `max_retries=0`, so retries happen here and only here.
 Errors are classified by their HTTP status and type name, so this module needs no
@@ -11,6 +12,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from orchestrator.llm.errors import LlmUnavailable
 
@@ -29,14 +39,11 @@ class RetryPolicy:
     retries: int = 3
     """Retries after the first attempt."""
     base_s: float = 0.5
-    """First backoff; doubled on each retry."""
+    """First backoff; doubled on each retry, plus up to this much jitter."""
     max_wait_s: float = 30.0
     """Upper bound for any wait, `Retry-After` included."""
     attempt_timeout_s: float = 60.0
     """A guard around each attempt in case a provider ignores its own client timeout."""
-
-    def backoff(self, attempt: int) -> float:
-        return min(self.base_s * 2.0**attempt, self.max_wait_s)
 
 
 def status_of(error: BaseException) -> int | None:
@@ -69,19 +76,39 @@ def is_transient(error: BaseException) -> bool:
 async def with_retries(
     call: Callable[[], Awaitable[T]], policy: RetryPolicy, sleep: Sleep = asyncio.sleep
 ) -> T:
-    """Run `call`, retrying transient failures; raises `LlmUnavailable` when it gives up."""
-    for attempt in range(policy.retries + 1):
-        try:
-            async with asyncio.timeout(policy.attempt_timeout_s):
-                return await call()
-        except Exception as error:  # provider SDKs raise their own roots; classify, don't trust
-            if not is_transient(error) or attempt == policy.retries:
-                raise LlmUnavailable(_describe(error), attempts=attempt + 1) from error
-            wait = retry_after(error) if status_of(error) == 429 else None
-            await sleep(
-                min(wait if wait is not None else policy.backoff(attempt), policy.max_wait_s)
-            )
-    raise AssertionError("unreachable: the loop returns or raises")
+    """Run `call`, retrying transient failures (tenacity, exponential backoff with jitter,
+    a 429's `Retry-After` kept to); raises `LlmUnavailable` when it gives up."""
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.retries + 1),
+        retry=retry_if_exception(is_transient),
+        wait=_wait(policy),
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                async with asyncio.timeout(policy.attempt_timeout_s):
+                    return await call()
+    except Exception as error:  # provider SDKs raise their own roots; classify, don't trust
+        tries = int(retrying.statistics.get("attempt_number", 1))
+        raise LlmUnavailable(_describe(error), attempts=tries) from error
+    raise AssertionError("unreachable: tenacity returns or re-raises")
+
+
+def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
+    """`Retry-After` on a 429 (capped), else the policy's backoff plus up to `base_s` of
+    jitter, so clients that failed together do not retry together."""
+    backoff = wait_exponential(multiplier=policy.base_s, max=policy.max_wait_s) + wait_random(
+        0, policy.base_s
+    )
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        asked = retry_after(error) if error is not None and status_of(error) == 429 else None
+        return min(asked, policy.max_wait_s) if asked is not None else backoff(state)
+
+    return wait
 
 
 def _describe(error: BaseException) -> str:

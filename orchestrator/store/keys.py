@@ -111,6 +111,10 @@ class Keys:
     def case_cursor(self, workspace: str, source: str) -> str:
         return f"{self.prefix}:ws:{workspace}:cases:{source}:cursor"
 
+    def metrics(self, name: str) -> str:
+        """One hash of counters or gauges `/metrics` reads (`orchestrator.counters`)."""
+        return f"{self.prefix}:metrics:{name}"
+
     def slack_installation(self, team: str) -> str:
         """A Slack team's (or an org's) installation: its bot token, encrypted."""
         return f"{self.prefix}:ws:{team}:slack:installation"

@@ -3,15 +3,19 @@ the same however many outcomes there are, and it reports the archive's lag and t
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.metrics import snapshot
+from bot.metrics import exposition, snapshot
 from config.settings import Settings
+from orchestrator import gauges
 from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
+from orchestrator.jobs import Job
+from orchestrator.metrics_backfill import backfill
 from orchestrator.store import redis_store
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
@@ -64,3 +68,71 @@ async def test_metrics_name_the_build(settings: Settings) -> None:
     async for client, _ in serve(settings):
         got = samples(await (await client.get("/metrics")).text())
     assert any(name == "baton_build_info" for name, _ in got)
+
+
+async def test_jobs_are_counted_per_kind_and_outcome_with_their_latency(harness: Harness) -> None:
+    await story(harness)
+    worker = harness.runtime.worker
+
+    async def boom(job: Job) -> None:
+        raise RuntimeError("the connector broke")
+
+    worker.handlers["boom"] = boom
+    await harness.runtime.ctx.queue.enqueue("boom", {"n": 1})  # fails, retried later
+    await harness.runtime.ctx.queue.enqueue("boom", {"n": 2}, attempt=worker.max_attempts - 1)
+    await harness.runtime.ctx.queue.enqueue("no such kind", {})
+    await harness.runtime.drain()
+
+    snap = await snapshot(harness.runtime.ctx)
+    got = samples(exposition(snap).decode())
+
+    ticks = sum(
+        n
+        for (name, labels), n in got.items()
+        if name == "baton_jobs_total" and ("kind", "tick") in labels
+    )
+    assert got[("baton_jobs_total", (("kind", "tick"), ("outcome", "done")))] >= 1
+    assert got[("baton_ticks_total", ())] <= ticks  # each tick ran in a tick job
+    assert got[("baton_job_seconds_count", (("kind", "tick"),))] == ticks
+    assert got[("baton_job_seconds_bucket", (("kind", "tick"), ("le", "+Inf")))] == ticks
+    assert got[("baton_job_seconds_sum", (("kind", "tick"),))] > 0
+    assert got[("baton_jobs_total", (("kind", "boom"), ("outcome", "failed")))] == 1
+    assert got[("baton_jobs_total", (("kind", "boom"), ("outcome", "dead")))] == 1
+    assert got[("baton_jobs_total", (("kind", "no such kind"), ("outcome", "dead")))] == 1
+    assert got[("baton_dead_letters", ())] == 2
+
+
+async def _forget_gauges(harness: Harness) -> None:
+    """What an install that ran a Baton from before the gauges has: records, no gauges."""
+    redis, keys = harness.store.redis, harness.store.keys
+    await redis.delete(gauges.gauges_key(keys), gauges.histograms_key(keys))
+    for workspace in await harness.store.workspaces():
+        for outcome in await harness.store.outcomes(workspace):
+            await redis.hdel(keys.outcome(outcome.id), gauges.OFF_SINCE, gauges.OFF_ANSWERED)
+
+
+async def test_backfill_counts_older_records_once(
+    harness: Harness, history: HistoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_store, "TICK_WINDOW", 2)  # some steps move to the history store
+    await story(harness)
+    harness.store.history = history
+    harness.clock.advance(timedelta(days=40))
+    await Archiver(harness.store, history, harness.clock, Retention()).run()
+    kept = await snapshot(harness.runtime.ctx)
+    await _forget_gauges(harness)
+    assert not (await snapshot(harness.runtime.ctx)).steps
+
+    # Several processes start at once: one backfills, the others leave it to that one.
+    results = await asyncio.gather(*(backfill(harness.store, f"w{n}") for n in range(3)))
+    assert sorted(r.ran for r in results) == [False, False, True]
+    assert {r.state for r in results if not r.ran} <= {"done", "running:w0", "running:w1"}
+
+    filled = await snapshot(harness.runtime.ctx)
+    assert filled.steps == kept.steps
+    assert filled.approval_latency == kept.approval_latency
+    assert filled.decision_latency == kept.decision_latency
+
+    again = await backfill(harness.store, "later")
+    assert (again.ran, again.state) == (False, "done")
+    assert (await snapshot(harness.runtime.ctx)).steps == kept.steps

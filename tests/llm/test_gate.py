@@ -45,7 +45,8 @@ async def test_429_waits_for_retry_after_then_succeeds() -> None:
     sleeps = Sleeps()
     call = failing(HttpError(429, {"retry-after": "7"}), HttpError(503))
     assert await with_retries(call, RetryPolicy(retries=3, base_s=0.5), sleeps) == "ok"
-    assert sleeps.waits == [7.0, 1.0]
+    retry_after, backoff = sleeps.waits
+    assert retry_after == 7.0 and 1.0 <= backoff <= 1.5  # doubled, plus jitter
 
 
 async def test_timeouts_back_off_and_give_up_after_the_retries() -> None:
@@ -53,7 +54,8 @@ async def test_timeouts_back_off_and_give_up_after_the_retries() -> None:
     call = failing(*[APITimeoutError() for _ in range(4)])
     with pytest.raises(LlmUnavailable, match="after 3 attempt"):
         await with_retries(call, RetryPolicy(retries=2, base_s=0.5), sleeps)
-    assert sleeps.waits == [0.5, 1.0]
+    first, second = sleeps.waits
+    assert 0.5 <= first <= 1.0 and 1.0 <= second <= 1.5
 
 
 async def test_client_errors_are_not_retried() -> None:
@@ -108,4 +110,6 @@ async def test_unreachable_model_falls_back_and_tells_once_until_it_recovers(
     await lane.planner.propose(plan_input(workspace))
     await plain.runtime.drain()
     assert len([t for t in plain.gateway.titles() if "llm_unavailable" in t]) == 2
-    assert sleeps.waits == [0.5, 1.0] * 3
+    assert len(sleeps.waits) == 6  # two retries per call, each backoff plus its jitter
+    for waited, backoff in zip(sleeps.waits, [0.5, 1.0] * 3, strict=True):
+        assert backoff <= waited <= backoff + 0.5
