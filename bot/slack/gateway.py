@@ -5,6 +5,11 @@ one defers the job), an outage (5xx, Slack's transient errors, no connection) ra
 `Unavailable`, so the job waits for as long as the outage lasts; a refusal for good raises
 `Refused` (the job is set aside at once), except a refused message, which is sent again as
 plain text, shortened, so the person still hears something.
+
+A post made inside a delivery carries its call's name in the message's metadata. Slack has
+no idempotency key, so a post whose answer was never recorded (the worker was killed after
+Slack took it) is looked for by that name, among the messages posted since the attempt
+(conversations.history, or conversations.replies in a thread), before it is posted again.
 """
 
 from __future__ import annotations
@@ -53,6 +58,13 @@ FALLBACK_LIMIT = 3_000
 ALT_LIMIT = 1_000
 """Slack's longest alt text for an uploaded image."""
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+DELIVERY_EVENT = "baton_delivery"
+"""The metadata event type of Baton's posts; its payload's `id` is the call's name."""
+LOOKUP_PAGE = 200
+LOOKUP_PAGES = 5
+"""How far back a post is looked for: the newest 1,000 messages since the attempt."""
+LOOKUP_SKEW_S = 300.0
+"""Looked for from this long before the attempt, in case Slack's clock is behind ours."""
 
 
 class SlackRefused(Refused):
@@ -97,7 +109,7 @@ class SlackGateway:
         for part, blocks in enumerate(parts, start=1):
             text = _part_text(card, part, len(parts))
             answer = await self._message(
-                "chat.postMessage", post, conversation, args, card, text, blocks
+                "chat.postMessage", post, conversation, args, card, text, blocks, find=True
             )
             first = first or str(answer["ts"])
         await self._changed(conversation.workspace)
@@ -191,11 +203,15 @@ class SlackGateway:
         text: str,
         blocks: list[Block],
         pace: tuple[ChannelPacer, str] | None = None,
+        *,
+        find: bool = False,
     ) -> Answer:
-        """One message call; a message Slack refuses to show goes again as plain text."""
+        """One message call; a message Slack refuses to show goes again as plain text.
+        With `find`, a post attempted before is looked for before it is made again."""
+        lookup = self._finder(where) if find else None
         try:
             return await self._call(
-                method, call, where=where, pace=pace, **args, text=text, blocks=blocks
+                method, call, where=where, pace=pace, find=lookup, **args, text=text, blocks=blocks
             )
         except Refused as refused:  # a SlackRefused, or the same remembered from before
             if refused.code not in UNSHOWABLE:
@@ -204,7 +220,9 @@ class SlackGateway:
                 "Slack refused a message (%s: %s); sent as plain text", method, refused.code
             )
             text = _fallback(card, refused.code)
-            return await self._call(method, call, where=where, pace=pace, **args, text=text)
+            return await self._call(
+                method, call, where=where, pace=pace, find=lookup, **args, text=text
+            )
 
     async def _changed(self, workspace: str) -> None:
         if self.changed is None:
@@ -221,21 +239,72 @@ class SlackGateway:
         *,
         where: ConversationRef | None,
         pace: tuple[ChannelPacer, str] | None = None,
+        find: deliveries.Find | None = None,
         **kwargs: Any,
     ) -> Answer:
         """Make one call: through the running delivery's log (made once, kept in order in
-        its channel) when there is one and it is about a conversation."""
+        its channel) when there is one and it is about a conversation. A post (`find`)
+        carries the call's name in its metadata, to be found by it."""
         args = {k: v for k, v in kwargs.items() if v is not None}
         pacer, key = pace or (self.pacer, str(args["channel"]))
         channel = channel_name(where) if where is not None else f"slack:{key}"
         calls = deliveries.current()
 
         async def make(name: str | None) -> Answer:
-            return await self._attempts(method, call, pacer, key, channel, name, args)
+            named = {**args, "metadata": _metadata(name)} if find and name else args
+            return await self._attempts(method, call, pacer, key, channel, name, named)
 
         if calls is None or where is None:
             return await make(None)
-        return await calls.call(channel, make)
+        return await calls.call(channel, make, find)
+
+    def _finder(self, where: ConversationRef) -> deliveries.Find:
+        async def find(name: str, since: float) -> Answer | None:
+            return await self._find_post(where, name, since)
+
+        return find
+
+    async def _find_post(self, where: ConversationRef, name: str, since: float) -> Answer | None:
+        """The post named `name` in `where` since `since` (epoch seconds), if Slack has it,
+        among the newest `LOOKUP_PAGES` pages of messages."""
+        method = "conversations.replies" if where.thread else "conversations.history"
+        args: dict[str, Any] = {
+            "channel": where.channel,
+            "oldest": f"{max(since - LOOKUP_SKEW_S, 0.0):.6f}",
+            "include_all_metadata": "true",
+            "limit": LOOKUP_PAGE,
+        }
+        if where.thread:
+            args["ts"] = where.thread
+        for _ in range(LOOKUP_PAGES):
+            page = await self._lookup(where, method, args, name)
+            ts = _named_ts(page.get("messages") or [], name)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if ts is not None or not page.get("has_more") or not cursor:
+                return {"ts": ts} if ts is not None else None
+            args["cursor"] = cursor
+        return None
+
+    async def _lookup(
+        self, where: ConversationRef, method: str, args: dict[str, Any], name: str
+    ) -> dict[str, Any]:
+        """One page of messages. Slack down or throttling raises `Unavailable`: the delivery
+        waits and looks again, so nothing is posted twice or lost. A lookup Slack refuses
+        for good (no history scope, a channel Baton cannot read) is an empty page, and the
+        message is posted again: seen twice is better than never seen."""
+        channel = channel_name(where)
+        try:
+            page = await self.client.api_call(method, http_verb="GET", params=args)
+        except SlackApiError as error:
+            status, code = error.response.status_code, str(error.response.get("error"))
+            failure = _classified(channel, method, status, code)
+            if isinstance(failure, Unavailable):
+                raise failure from error
+            log.warning("%s refused (%s): the post %s may be seen twice", method, code, name)
+            return {}
+        except NETWORK_ERRORS as error:
+            raise Unavailable(channel, f"{method}: {type(error).__name__}") from error
+        return dict(page.data) if isinstance(page.data, dict) else {}
 
     async def _attempts(
         self,
@@ -275,6 +344,20 @@ def _classified(channel: str, method: str, status: int, code: str) -> Exception:
     if status >= 500 or code in TRANSIENT:
         return Unavailable(channel, f"{method}: HTTP {status} {code}")
     return SlackRefused(channel, method, code)
+
+
+def _metadata(name: str) -> dict[str, Any]:
+    return {"event_type": DELIVERY_EVENT, "event_payload": {"id": name}}
+
+
+def _named_ts(messages: list[dict[str, Any]], name: str) -> str | None:
+    """The ts of the message whose metadata names the call `name`, if one does."""
+    for message in messages:
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        if metadata.get("event_type") == DELIVERY_EVENT and payload.get("id") == name:
+            return str(message["ts"])
+    return None
 
 
 def _part_text(card: Card, part: int, parts: int) -> str:
