@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.pacing import ChannelPacer, Sleep, take_turns
+from bot.slack import found
 from bot.slack.blocks import Block, escape, fallback_text, fitted, to_messages
 from bot.slack.pacing import tier4_pacer
 from handlers import texts
@@ -58,13 +59,6 @@ FALLBACK_LIMIT = 3_000
 ALT_LIMIT = 1_000
 """Slack's longest alt text for an uploaded image."""
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
-DELIVERY_EVENT = "baton_delivery"
-"""The metadata event type of Baton's posts; its payload's `id` is the call's name."""
-LOOKUP_PAGE = 200
-LOOKUP_PAGES = 5
-"""How far back a post is looked for: the newest 1,000 messages since the attempt."""
-LOOKUP_SKEW_S = 300.0
-"""Looked for from this long before the attempt, in case Slack's clock is behind ours."""
 
 
 class SlackRefused(Refused):
@@ -251,7 +245,7 @@ class SlackGateway:
         calls = deliveries.current()
 
         async def make(name: str | None) -> Answer:
-            named = {**args, "metadata": _metadata(name)} if find and name else args
+            named = {**args, "metadata": found.metadata(name)} if find and name else args
             return await self._attempts(method, call, pacer, key, channel, name, named)
 
         if calls is None or where is None:
@@ -265,46 +259,22 @@ class SlackGateway:
         return find
 
     async def _find_post(self, where: ConversationRef, name: str, since: float) -> Answer | None:
-        """The post named `name` in `where` since `since` (epoch seconds), if Slack has it,
-        among the newest `LOOKUP_PAGES` pages of messages."""
-        method = "conversations.replies" if where.thread else "conversations.history"
-        args: dict[str, Any] = {
-            "channel": where.channel,
-            "oldest": f"{max(since - LOOKUP_SKEW_S, 0.0):.6f}",
-            "include_all_metadata": "true",
-            "limit": LOOKUP_PAGE,
-        }
-        if where.thread:
-            args["ts"] = where.thread
-        for _ in range(LOOKUP_PAGES):
-            page = await self._lookup(where, method, args, name)
-            ts = _named_ts(page.get("messages") or [], name)
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if ts is not None or not page.get("has_more") or not cursor:
-                return {"ts": ts} if ts is not None else None
-            args["cursor"] = cursor
-        return None
-
-    async def _lookup(
-        self, where: ConversationRef, method: str, args: dict[str, Any], name: str
-    ) -> dict[str, Any]:
-        """One page of messages. Slack down or throttling raises `Unavailable`: the delivery
-        waits and looks again, so nothing is posted twice or lost. A lookup Slack refuses
-        for good (no history scope, a channel Baton cannot read) is an empty page, and the
-        message is posted again: seen twice is better than never seen."""
+        """The post `name` made since `since`, if Slack has it. Slack down or throttling
+        raises `Unavailable`: the delivery waits and looks again, so nothing is posted twice
+        or lost. A lookup Slack refuses for good (no history scope, a channel Baton cannot
+        read) posts again: a message seen twice is better than one never seen."""
         channel = channel_name(where)
         try:
-            page = await self.client.api_call(method, http_verb="GET", params=args)
+            return await found.find_post(self.client, where, name, since)
         except SlackApiError as error:
             status, code = error.response.status_code, str(error.response.get("error"))
-            failure = _classified(channel, method, status, code)
+            failure = _classified(channel, "lookup", status, code)
             if isinstance(failure, Unavailable):
                 raise failure from error
-            log.warning("%s refused (%s): the post %s may be seen twice", method, code, name)
-            return {}
+            log.warning("Slack refused the lookup (%s): %s is posted again", code, name)
+            return None
         except NETWORK_ERRORS as error:
-            raise Unavailable(channel, f"{method}: {type(error).__name__}") from error
-        return dict(page.data) if isinstance(page.data, dict) else {}
+            raise Unavailable(channel, f"lookup: {type(error).__name__}") from error
 
     async def _attempts(
         self,
@@ -344,20 +314,6 @@ def _classified(channel: str, method: str, status: int, code: str) -> Exception:
     if status >= 500 or code in TRANSIENT:
         return Unavailable(channel, f"{method}: HTTP {status} {code}")
     return SlackRefused(channel, method, code)
-
-
-def _metadata(name: str) -> dict[str, Any]:
-    return {"event_type": DELIVERY_EVENT, "event_payload": {"id": name}}
-
-
-def _named_ts(messages: list[dict[str, Any]], name: str) -> str | None:
-    """The ts of the message whose metadata names the call `name`, if one does."""
-    for message in messages:
-        metadata = message.get("metadata") or {}
-        payload = metadata.get("event_payload") or {}
-        if metadata.get("event_type") == DELIVERY_EVENT and payload.get("id") == name:
-            return str(message["ts"])
-    return None
 
 
 def _part_text(card: Card, part: int, parts: int) -> str:
