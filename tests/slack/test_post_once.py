@@ -16,9 +16,10 @@ from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.gateway import SlackGateway
+from bot.slack.pacing import ChannelPacer
 from bot.slack.replies import ReplyDelivery, reply_ops
 from handlers.cards import Card, Inbound, Reply
-from orchestrator.errors import Unavailable
+from orchestrator.errors import Deferred, Unavailable
 from orchestrator.jobs import Job
 from orchestrator.models import ConversationRef
 from orchestrator.store.keys import Keys
@@ -120,3 +121,25 @@ async def test_posts_carry_the_delivery_call_that_made_them(
         "event_payload": {"id": "slack_reply:o1 is on track:1"},
     }
     assert not slack_api.called("conversations.history")  # a first run looks for nothing
+
+
+async def test_a_post_deferred_to_its_turn_is_not_looked_for(
+    redis: Redis, keys: Keys, slack_api: SlackApiDouble
+) -> None:
+    now = [1_000.0]
+    pacer = ChannelPacer(per_second=0.01, burst=1, clock=lambda: now[0], sleep=_no_sleep)
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack_api.base_url)
+    delivery = ReplyDelivery(SlackGateway(client, pacer=pacer), RedisStore(redis, keys))
+    replies = [Reply(Card(title="First")), Reply(Card(title="Second"))]
+    ops = reply_ops(Inbound(CHANNEL, "olivia", "status"), replies)
+    job = Job(entry_id="1-1", kind="slack_reply", payload={"id": "paced", "ops": ops})
+    with pytest.raises(Deferred):  # the second post's turn is 100 s away
+        await delivery(job)
+    now[0] += 101
+    await delivery(job)
+    assert [m["text"] for m in slack_api.messages("C8")] == ["First", "Second"]
+    assert not slack_api.called("conversations.history")
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
