@@ -31,12 +31,18 @@ def metadata(name: str) -> dict[str, Any]:
 
 
 async def find_post(
-    client: AsyncWebClient, where: ConversationRef, name: str, since: float
+    client: AsyncWebClient,
+    where: ConversationRef,
+    name: str,
+    since: float,
+    token: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """`{"ts": ...}` of the post the call `name` made in `where` since `since` (epoch
-    seconds), or None when it is not among the messages looked at. Slack's errors raise."""
+    seconds), or None when it is not among the messages looked at; asked with `token`
+    (the workspace's own, when Baton is installed in many). Slack's errors raise."""
     method = "conversations.replies" if where.thread else "conversations.history"
     args: dict[str, Any] = {
+        **(token or {}),
         "channel": where.channel,
         "oldest": f"{max(since - LOOKUP_SKEW_S, 0.0):.6f}",
         "include_all_metadata": "true",

@@ -37,6 +37,8 @@ from orchestrator.models import ConversationRef, MessageRef
 log = logging.getLogger("baton.slack")
 
 Changed = Callable[[str], Awaitable[None]]
+TeamToken = Callable[[str], Awaitable[str | None]]
+"""A team's bot token (installed into many workspaces), None when it has not installed."""
 Answer = dict[str, Any]
 TRANSIENT = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
@@ -83,8 +85,11 @@ class SlackGateway:
         pacer: ChannelPacer | None = None,
         tier4: ChannelPacer | None = None,
         sleep: Sleep = asyncio.sleep,
+        token_of: TeamToken | None = None,
     ) -> None:
         self.client = client
+        self.token_of = token_of
+        """Installed into many workspaces: each team's token; None: the client's one."""
         self.pacer = pacer or ChannelPacer(sleep=sleep)
         # Ephemeral messages and Home views are not channel posts: Slack rates
         # chat.postEphemeral and views.publish per workspace (Tier 4, 100+ a minute), so
@@ -135,8 +140,9 @@ class SlackGateway:
     ) -> MessageRef:
         """A post in `user`'s direct messages with Baton (conversations.open, im:write): in
         the IM channel itself, so the message can be updated later."""
+        token = await self.token_args(conversation.workspace)
         try:  # idempotent (the same IM every time), so made outside the call log
-            opened = await self.client.conversations_open(users=user)
+            opened = await self.client.conversations_open(users=user, **token)
             channel = str((opened.get("channel") or {}).get("id") or user)
         except SlackApiError as error:  # posting to the user id reaches the IM too
             log.info("conversations.open %s refused: %s", user, error)
@@ -148,8 +154,9 @@ class SlackGateway:
         """How Slack names `user` (users.info, which needs the users:read scope): the
         display name, else the real name, else the handle; None when Slack will not say."""
         try:  # a form POST, as every other call Baton makes (Slack takes either)
-            answer = await self.client.api_call("users.info", data={"user": user})
-        except SlackApiError as error:
+            token = await self.token_args(workspace)
+            answer = await self.client.api_call("users.info", data={"user": user, **token})
+        except (SlackApiError, SlackRefused) as error:
             log.info("users.info %s refused: %s", user, error)
             return None
         found = answer.get("user") or {}
@@ -182,6 +189,7 @@ class SlackGateway:
             "views.publish",
             self.client.views_publish,
             where=None,
+            team=team,
             pace=(self.tier4, f"views:{team}"),
             user_id=user,
             view=view,
@@ -234,12 +242,14 @@ class SlackGateway:
         where: ConversationRef | None,
         pace: tuple[ChannelPacer, str] | None = None,
         find: deliveries.Find | None = None,
+        team: str | None = None,
         **kwargs: Any,
     ) -> Answer:
         """Make one call: through the running delivery's log (made once, kept in order in
         its channel) when there is one and it is about a conversation. A post (`find`)
         carries the call's name in its metadata, to be found by it."""
         args = {k: v for k, v in kwargs.items() if v is not None}
+        args.update(await self.token_args(where.workspace if where is not None else str(team)))
         pacer, key = pace or (self.pacer, str(args["channel"]))
         channel = channel_name(where) if where is not None else f"slack:{key}"
         calls = deliveries.current()
@@ -265,7 +275,8 @@ class SlackGateway:
         read) posts again: a message seen twice is better than one never seen."""
         channel = channel_name(where)
         try:
-            return await found.find_post(self.client, where, name, since)
+            token = await self.token_args(where.workspace)
+            return await found.find_post(self.client, where, name, since, token)
         except SlackApiError as error:
             status, code = error.response.status_code, str(error.response.get("error"))
             failure = _classified(channel, "lookup", status, code)
@@ -275,6 +286,16 @@ class SlackGateway:
             return None
         except NETWORK_ERRORS as error:
             raise Unavailable(channel, f"lookup: {type(error).__name__}") from error
+
+    async def token_args(self, team: str) -> dict[str, Any]:
+        """The `token` argument for a call to `team`: none with one workspace's token; a
+        team that has not installed Baton is refused for good (nothing to post with)."""
+        if self.token_of is None:
+            return {}
+        token = await self.token_of(team)
+        if token is None:
+            raise SlackRefused(f"slack:{team}", "authorize", "not_installed")
+        return {"token": token}
 
     async def _attempts(
         self,

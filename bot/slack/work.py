@@ -10,6 +10,7 @@ thread, decides a click, or runs a command that draws a chart; replies go out as
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.slack import inbound
@@ -84,9 +85,16 @@ def click_from_json(data: Payload) -> Click:
 class SlackWork:
     """The handlers of the three job kinds."""
 
-    def __init__(self, conversation: Conversation, gateway: SlackGateway) -> None:
+    def __init__(
+        self,
+        conversation: Conversation,
+        gateway: SlackGateway,
+        before_click: Callable[[Click], Awaitable[None]] | None = None,
+    ) -> None:
         self.conversation = conversation
         self.gateway = gateway
+        self.before_click = before_click
+        """Told each click before it runs (the assistant container's planning status)."""
 
     @property
     def _queue(self) -> JobQueue:
@@ -103,6 +111,8 @@ class SlackWork:
 
     async def click(self, job: Job) -> None:
         click = click_from_json(job.payload)
+        if self.before_click is not None:
+            await self.before_click(click)
         await enqueue_answer(self._queue, click, await self.conversation.on_click(click))
 
     async def _answer(self, message: Inbound) -> None:

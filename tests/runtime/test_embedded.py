@@ -57,7 +57,9 @@ async def test_a_second_process_reuses_the_server_and_leaves_it_running(tmp_path
 
 def _servers_on(socket: Path) -> int:
     """How many server processes listen on `socket` (Valkey names it in its process title)."""
-    listing = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True)
+    listing = subprocess.run(
+        ["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True
+    )
     return sum(str(socket) in line for line in listing.stdout.splitlines())
 
 
