@@ -143,3 +143,19 @@ async def test_a_post_deferred_to_its_turn_is_not_looked_for(
 
 async def _no_sleep(seconds: float) -> None:
     return None
+
+
+async def test_installed_in_many_workspaces_the_lookup_uses_the_teams_token(
+    redis: Redis, keys: Keys, slack_api: SlackApiDouble
+) -> None:
+    async def token_of(team: str) -> str | None:
+        return f"xoxb-{team}"
+
+    client = AsyncWebClient(base_url=slack_api.base_url)  # no token of its own
+    delivery = ReplyDelivery(SlackGateway(client, token_of=token_of), RedisStore(redis, keys))
+    job = reply_job(CHANNEL, "Quarterly review")
+    await cut_off_after_slack_took_it(delivery, job, slack_api, "C8")
+    await delivery(job)
+    assert len(slack_api.messages("C8")) == 1
+    looked = [c for c in slack_api.calls if c.method == "conversations.history"]
+    assert [c.token for c in looked] == ["xoxb-T1"]
