@@ -9,12 +9,19 @@ then instead of being made twice (a refusal for good is remembered too, so the d
 takes the same path again). The call that waited keeps its name, so it also keeps
 the paced turn it was given.
 
+A worker killed after the platform took a post but before its answer was remembered leaves
+the call "attempted" with no answer. A gateway that can find its own posts (Slack: message
+metadata carrying the call's name) gives the call a `find`; run again, the call is first
+looked for among the posts made since the attempt, and one found is adopted instead of
+posted again.
+
 A gateway asks `current()` for the running delivery's log and makes each call through it;
 outside a delivery (a Home refresh, a one-off tool) calls are made as they come.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,16 +40,26 @@ REMEMBERED_S = 86_400
 Answer = dict[str, Any]
 REFUSED = "refused"
 """Marks a remembered refusal."""
+ATTEMPTED = "attempted"
+"""Suffix of the field marking a call as attempted: when, its answer not yet remembered."""
 Make = Callable[[str], Awaitable[Answer]]
+Find = Callable[[str, float], Awaitable["Answer | None"]]
+"""Looks for the post made by call `name` since the given epoch seconds: its answer, or None."""
 
 
 class CallLog:
     """The calls of one delivery, named `<delivery>:<n>` and remembered in Redis."""
 
     def __init__(
-        self, redis: Redis, keys: Keys, delivery: str, outages: ChannelOutages | None = None
+        self,
+        redis: Redis,
+        keys: Keys,
+        delivery: str,
+        outages: ChannelOutages | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = redis
+        self.clock = clock
         self.delivery = delivery
         self.key = keys.dedupe(f"calls:{delivery}")
         self.outages = outages
@@ -50,9 +67,11 @@ class CallLog:
         self.channels: set[str] = set()
         """The channels this delivery called (it may hold a place in their queues)."""
 
-    async def call(self, channel: str, make: Make) -> Answer:
+    async def call(self, channel: str, make: Make, find: Find | None = None) -> Answer:
         """Make this delivery's next call, to `channel`, unless it was made before: `make`
-        gets the call's stable name and returns what to remember of the platform's answer."""
+        gets the call's stable name and returns what to remember of the platform's answer.
+        With `find`, a call attempted before without a remembered answer is looked for
+        first, and made again only when not found."""
         self.calls += 1
         index = str(self.calls)
         self.channels.add(channel)
@@ -61,7 +80,7 @@ class CallLog:
             return _replayed(channel, orjson.loads(remembered))
         tell = await self.outages.take_turn(channel, self.delivery) if self.outages else False
         try:
-            answer = await make(f"{self.delivery}:{index}")
+            answer = await self._made_or_found(index, make, find)
         except Unavailable as down:
             if self.outages is None:
                 raise
@@ -73,6 +92,32 @@ class CallLog:
         await self._remember(index, answer)
         await self._answered(channel, tell)
         return answer
+
+    async def _made_or_found(self, index: str, make: Make, find: Find | None) -> Answer:
+        name = f"{self.delivery}:{index}"
+        if find is None:
+            return await make(name)
+        mark = f"{index}:{ATTEMPTED}"
+        before = await self.redis.hget(self.key, mark)
+        if before is not None:
+            found = await find(name, float(before))
+            if found is not None:
+                return found
+        else:
+            await self._mark(mark)
+        try:
+            return await make(name)
+        except Deferred:  # not made: its turn is later (pacing, or the platform's 429)
+            if before is None:
+                await self.redis.hdel(self.key, mark)
+            raise
+
+    async def _mark(self, mark: str) -> None:
+        """Record the attempt before the call: from then on a run again looks first."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hsetnx(self.key, mark, repr(self.clock()))
+        pipe.expire(self.key, REMEMBERED_S)
+        await pipe.execute()
 
     async def _answered(self, channel: str, tell: bool) -> None:
         if tell and self.outages is not None:

@@ -5,6 +5,11 @@ one defers the job), an outage (5xx, Slack's transient errors, no connection) ra
 `Unavailable`, so the job waits for as long as the outage lasts; a refusal for good raises
 `Refused` (the job is set aside at once), except a refused message, which is sent again as
 plain text, shortened, so the person still hears something.
+
+A post made inside a delivery carries its call's name in the message's metadata. Slack has
+no idempotency key, so a post whose answer was never recorded (the worker was killed after
+Slack took it) is looked for by that name, among the messages posted since the attempt
+(conversations.history, or conversations.replies in a thread), before it is posted again.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.pacing import ChannelPacer, Sleep, take_turns
+from bot.slack import found
 from bot.slack.blocks import Block, escape, fallback_text, fitted, to_messages
 from bot.slack.pacing import tier4_pacer
 from handlers import texts
@@ -102,7 +108,7 @@ class SlackGateway:
         for part, blocks in enumerate(parts, start=1):
             text = _part_text(card, part, len(parts))
             answer = await self._message(
-                "chat.postMessage", post, conversation, args, card, text, blocks
+                "chat.postMessage", post, conversation, args, card, text, blocks, find=True
             )
             first = first or str(answer["ts"])
         await self._changed(conversation.workspace)
@@ -199,11 +205,15 @@ class SlackGateway:
         text: str,
         blocks: list[Block],
         pace: tuple[ChannelPacer, str] | None = None,
+        *,
+        find: bool = False,
     ) -> Answer:
-        """One message call; a message Slack refuses to show goes again as plain text."""
+        """One message call; a message Slack refuses to show goes again as plain text.
+        With `find`, a post attempted before is looked for before it is made again."""
+        lookup = self._finder(where) if find else None
         try:
             return await self._call(
-                method, call, where=where, pace=pace, **args, text=text, blocks=blocks
+                method, call, where=where, pace=pace, find=lookup, **args, text=text, blocks=blocks
             )
         except Refused as refused:  # a SlackRefused, or the same remembered from before
             if refused.code not in UNSHOWABLE:
@@ -212,7 +222,9 @@ class SlackGateway:
                 "Slack refused a message (%s: %s); sent as plain text", method, refused.code
             )
             text = _fallback(card, refused.code)
-            return await self._call(method, call, where=where, pace=pace, **args, text=text)
+            return await self._call(
+                method, call, where=where, pace=pace, find=lookup, **args, text=text
+            )
 
     async def _changed(self, workspace: str) -> None:
         if self.changed is None:
@@ -229,11 +241,13 @@ class SlackGateway:
         *,
         where: ConversationRef | None,
         pace: tuple[ChannelPacer, str] | None = None,
+        find: deliveries.Find | None = None,
         team: str | None = None,
         **kwargs: Any,
     ) -> Answer:
         """Make one call: through the running delivery's log (made once, kept in order in
-        its channel) when there is one and it is about a conversation."""
+        its channel) when there is one and it is about a conversation. A post (`find`)
+        carries the call's name in its metadata, to be found by it."""
         args = {k: v for k, v in kwargs.items() if v is not None}
         args.update(await self.token_args(where.workspace if where is not None else str(team)))
         pacer, key = pace or (self.pacer, str(args["channel"]))
@@ -241,11 +255,37 @@ class SlackGateway:
         calls = deliveries.current()
 
         async def make(name: str | None) -> Answer:
-            return await self._attempts(method, call, pacer, key, channel, name, args)
+            named = {**args, "metadata": found.metadata(name)} if find and name else args
+            return await self._attempts(method, call, pacer, key, channel, name, named)
 
         if calls is None or where is None:
             return await make(None)
-        return await calls.call(channel, make)
+        return await calls.call(channel, make, find)
+
+    def _finder(self, where: ConversationRef) -> deliveries.Find:
+        async def find(name: str, since: float) -> Answer | None:
+            return await self._find_post(where, name, since)
+
+        return find
+
+    async def _find_post(self, where: ConversationRef, name: str, since: float) -> Answer | None:
+        """The post `name` made since `since`, if Slack has it. Slack down or throttling
+        raises `Unavailable`: the delivery waits and looks again, so nothing is posted twice
+        or lost. A lookup Slack refuses for good (no history scope, a channel Baton cannot
+        read) posts again: a message seen twice is better than one never seen."""
+        channel = channel_name(where)
+        try:
+            token = await self.token_args(where.workspace)
+            return await found.find_post(self.client, where, name, since, token)
+        except SlackApiError as error:
+            status, code = error.response.status_code, str(error.response.get("error"))
+            failure = _classified(channel, "lookup", status, code)
+            if isinstance(failure, Unavailable):
+                raise failure from error
+            log.warning("Slack refused the lookup (%s): %s is posted again", code, name)
+            return None
+        except NETWORK_ERRORS as error:
+            raise Unavailable(channel, f"lookup: {type(error).__name__}") from error
 
     async def token_args(self, team: str) -> dict[str, Any]:
         """The `token` argument for a call to `team`: none with one workspace's token; a

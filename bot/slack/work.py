@@ -20,6 +20,8 @@ from handlers import texts
 from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation
 from handlers.names import named_in
+from orchestrator import deliveries
+from orchestrator.deliveries import CallLog
 from orchestrator.jobs import Job, JobQueue
 from orchestrator.models import ConversationRef, MessageRef
 
@@ -125,9 +127,17 @@ class SlackWork:
         who = await self._name(body["team_id"], body["user_id"])
         text = texts.SLACK_STATED.format(user="@" + who, text=body.get("text", ""))
         where = inbound.conversation(body["team_id"], body["channel_id"])
-        ref = await self.gateway.send(conversation=where, card=Card(title=text))
-        await store.redis.set(key, ref.message_id, ex=ANCHOR_TTL_S)
-        return ref.message_id
+        posted_as: list[MessageRef] = []
+
+        async def post() -> None:
+            posted_as.append(await self.gateway.send(conversation=where, card=Card(title=text)))
+
+        # A delivery of its own: a worker killed after Slack took the anchor but before
+        # its ts was kept finds the anchor, run again, instead of posting a second one.
+        name = f"slack_anchor:{body['team_id']}:{body['trigger_id']}"
+        await deliveries.delivering(CallLog(store.redis, store.keys, name), post)
+        await store.redis.set(key, posted_as[0].message_id, ex=ANCHOR_TTL_S)
+        return posted_as[0].message_id
 
     async def _name(self, team: str, user: str) -> str:
         """How people read `user`: the workspace file's name, else Slack's (cached)."""

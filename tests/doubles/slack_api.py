@@ -8,13 +8,18 @@ team's bot token, which `auth.test` then answers for. It answers the assistant c
 calls (`assistant.threads.*`). It also plays Slack's Socket Mode: `apps.connections.open`
 hands out a ws:// URL on the same server, which greets with `hello`, sends envelopes and
 records the client's acknowledgements.
+Posts keep their `metadata`, shown by conversations.history and conversations.replies when
+asked for (`include_all_metadata`); `hold` makes a method record its call and then keep its
+answer back (a worker can be killed after Slack took a post, before it heard back).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +80,9 @@ class SlackApiDouble:
     acks: list[dict[str, Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     port: int = 0
+    held: set[str] = field(default_factory=set)
+    """Methods whose answers are kept back, after their calls are recorded, until `release`."""
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -89,6 +97,8 @@ class SlackApiDouble:
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "apps.connections.open": self._connections_open,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
             "assistant.threads.setStatus": self._assistant_thread,
             "assistant.threads.setSuggestedPrompts": self._assistant_thread,
             "assistant.threads.setTitle": self._assistant_thread,
@@ -101,6 +111,7 @@ class SlackApiDouble:
     async def start(self) -> None:
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/link/", self._socket)
         app.on_shutdown.append(self._close_sockets)
@@ -144,6 +155,24 @@ class SlackApiDouble:
 
     def up(self) -> None:
         self.outage = None
+
+    def hold(self, method: str) -> None:
+        """Record `method`'s calls as made (a post is in the channel) but answer none of them
+        until `release()`."""
+        self.held.add(method)
+        self._released.clear()
+
+    def release(self) -> None:
+        self.held.clear()
+        self._released.set()
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's messages, threads' included, oldest first, as Slack keeps them."""
+        return [
+            {"ts": c.answer["ts"], **c.params}
+            for c in self.calls
+            if c.method == "chat.postMessage" and c.params.get("channel") == channel
+        ]
 
     def grant(self, team: str) -> str:
         """The code Slack's consent page hands back after `team` approves the install."""
@@ -202,6 +231,8 @@ class SlackApiDouble:
         respond = self.answers.get(method, _nothing)
         answer = {"ok": True, **respond(params)}
         self.calls.append(Call(method, params, token, answer))
+        if method in self.held:
+            await self._released.wait()
         return web.json_response(answer)
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
@@ -254,7 +285,8 @@ class SlackApiDouble:
         return web.Response(text=f"OK - {len(data)}")
 
     def _next_ts(self) -> str:
-        return f"1700000000.{next(self._ts):06d}"
+        """Seconds now, as Slack's are, so `oldest` means what it says; unique and rising."""
+        return f"{int(time.time())}.{next(self._ts):06d}"
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -305,6 +337,23 @@ class SlackApiDouble:
         ts = self._next_ts()
         return {"channel": params["channel"], "ts": ts, "message": {"ts": ts, **params}}
 
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The channel's messages (not thread replies) after `oldest`, newest first."""
+        found = [
+            m for m in self.messages(params["channel"]) if m.get("thread_ts") in (None, m["ts"])
+        ]
+        return _page(list(reversed(found)), params)
+
+    def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread's parent and replies after `oldest`, oldest first."""
+        thread = params["ts"]
+        found = [
+            m
+            for m in self.messages(params["channel"])
+            if m["ts"] == thread or m.get("thread_ts") == thread
+        ]
+        return _page(found, params)
+
     def _view(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"view": {"id": f"V{next(self._ids)}", **_as_dict(params.get("view"))}}
 
@@ -319,6 +368,30 @@ class SlackApiDouble:
     def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
         files = _as_list(params.get("files"))
         return {"files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
+
+
+def _page(messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """One page of `messages` newer than `oldest`, `limit` long from `cursor`, with their
+    metadata only when `include_all_metadata` is true, as Slack pages them."""
+    oldest = float(params.get("oldest") or 0)
+    shown = [_shown(m, params) for m in messages if float(m["ts"]) > oldest]
+    start, limit = int(params.get("cursor") or 0), int(params.get("limit") or 100)
+    more = start + limit < len(shown)
+    return {
+        "messages": shown[start : start + limit],
+        "has_more": more,
+        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }
+
+
+def _shown(message: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    fields = ("ts", "text", "thread_ts", "blocks")
+    shown = {"type": "message", **{k: message[k] for k in fields if k in message}}
+    if str(params.get("include_all_metadata", "")).lower() in ("1", "true") and message.get(
+        "metadata"
+    ):
+        shown["metadata"] = _as_dict(message["metadata"])
+    return shown
 
 
 def _nothing(params: dict[str, Any]) -> dict[str, Any]:
