@@ -125,6 +125,18 @@ EDIT_USAGE = (
     "(for example: edit a3 percent=10)."
 )
 EDITED_BY = "Edited by {who} before approving"
+EDIT_BUTTON = "Edit"
+EDIT_GONE = "That approval is no longer there."
+EDIT_UNCHANGED = "Nothing was changed: use Approve to approve it as it is."
+EDIT_HOW = "To edit {id}, say: edit {id} <new draft>, or edit {id} <parameter>=<value>."
+EDIT_TITLE = "Edit {id}, then approve"
+EDIT_INTRO = "{what}: change what you want, then approve the edited version."
+EDIT_DRAFT_LABEL = "Draft"
+EDIT_SUBMIT = "Approve edited"
+EDIT_CANCEL = "Cancel"
+EDIT_BOUNDS = "{kind}, {bounds}"
+EDIT_YES = "true"
+EDIT_NO = "false"
 STATS_TITLE = "Approval decisions in {workspace}"
 STATS_NONE = "No approval has been requested in this workspace yet."
 STATS_OVERALL = (

@@ -10,6 +10,7 @@ thread, decides a click, or runs a command that draws a chart; replies go out as
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from bot.slack import inbound
@@ -101,7 +102,10 @@ class SlackWork:
 
     async def click(self, job: Job) -> None:
         click = click_from_json(job.payload)
-        await enqueue_answer(self._queue, click, await self.conversation.on_click(click))
+        replies = await self.conversation.on_click(click)
+        if inbound.answered_directly(click):  # from App Home: said in the person's DMs
+            replies = [replace(reply, private=False) for reply in replies]
+        await enqueue_answer(self._queue, click, replies)
 
     async def _answer(self, message: Inbound) -> None:
         await enqueue_answer(self._queue, message, await self.conversation.on_message(message))
