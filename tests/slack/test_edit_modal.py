@@ -82,9 +82,7 @@ def _inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
 
 
-async def _submit(
-    baton: Baton, view: dict[str, Any], user: str, **values: str
-) -> dict[str, Any]:
+async def _submit(baton: Baton, view: dict[str, Any], user: str, **values: str) -> dict[str, Any]:
     """Submit the modal as Slack does: each input's state, typed values where given."""
     state = {
         block: {"value": {"type": element["type"], "value": values.get(block.split(":")[-1])}}

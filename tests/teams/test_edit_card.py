@@ -1,0 +1,98 @@
+"""Edit, then approve, in Teams, through Bot Framework invokes to a running `baton web` and
+a worker, answers recorded by the connector double: the approval card's Edit action answers
+with an input card, a refusal answers with it again saying why, and the approved edit
+answers with the approval card showing the difference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.teams.edit_card import input_card, submitted
+from handlers.edit_form import EditField, EditForm
+from tests.teams.activities import execute
+from tests.teams.processes import eventually
+from tests.teams.test_e2e import Teams, card_of, confirm_outcome, teams
+
+__all__ = ["teams"]  # the fixture, shared with the demo story's tests
+
+NEW_DRAFT = "Subject: A note from Northwind\nHi, a short note: reply and we will call you."
+
+
+def _inputs(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["id"]: item for item in card["body"] if item["type"].startswith("Input.")}
+
+
+async def _submit(teams: Teams, user: str, approval_id: str, **inputs: str) -> dict[str, Any]:
+    """The input card's Approve action, with the inputs' values merged into its data, as
+    Teams sends them."""
+    activity = execute(user, "edit_submit", approval_id, teams.double.service_url)
+    activity["value"]["action"]["data"].update(inputs)
+    return await teams.invoke(activity)
+
+
+async def test_a_draft_edited_in_the_input_card_is_approved(teams: Teams) -> None:
+    await confirm_outcome(teams)
+    approval_card, approval_id = await teams.card_with("edit")
+    assert approval_card.card is not None
+
+    opened = await teams.click("alice", "edit", approval_id)
+    assert opened["type"] == "application/vnd.microsoft.card.adaptive"
+    form = opened["value"]
+    draft = _inputs(form)["draft"]
+    assert draft["type"] == "Input.Text" and draft["isMultiline"]
+    assert draft["value"].startswith("Subject:")
+    assert [a["verb"] for a in form["actions"]] == ["edit_submit", "refresh"]
+
+    unchanged = await _submit(teams, "alice", approval_id, draft=draft["value"])
+    assert "Nothing was changed" in card_of(unchanged)
+    outsider = await _submit(teams, "mallory", approval_id, draft=NEW_DRAFT)
+    assert "Only the approvers" in card_of(outsider)
+    assert NEW_DRAFT in str(_inputs(outsider["value"])["draft"]["value"]), "what was typed stays"
+
+    approved = card_of(await _submit(teams, "alice", approval_id, draft=NEW_DRAFT))
+    assert "Approved by @alice" in approved and "Edited by @alice before approving" in approved
+    assert "+Hi, a short note" in approved
+    step = await teams.store.step((await teams.store.approval(approval_id)).step_id)
+    assert step.output["upstream"]["draft"] == NEW_DRAFT
+
+    async def updated_for_everyone() -> bool:
+        updates = [
+            u for u in teams.double.of("update") if u.activity_id == approval_card.activity_id
+        ]
+        return bool(updates) and "Edited by @alice" in str(updates[-1].card)
+
+    await eventually(updated_for_everyone, "the card updated in place")
+    late = await teams.click("bob", "edit", approval_id)
+    assert "approved already" in str(late["value"])
+
+
+def test_parameters_are_typed_inputs_within_the_schema() -> None:
+    form = EditForm(
+        "a7",
+        "discount_20",
+        (
+            EditField("percent", "integer", "20", 1, 50, "discount in percent"),
+            EditField("rate", "number", "0.5"),
+            EditField("notify", "boolean", "true"),
+            EditField("segment", "string", "quiet"),
+        ),
+        None,
+    )
+    inputs = _inputs(input_card(form))
+    assert inputs["param_percent"] | {} == {
+        "type": "Input.Number",
+        "id": "param_percent",
+        "label": "percent (discount in percent)",
+        "isRequired": True,
+        "value": 20,
+        "min": 1,
+        "max": 50,
+    }
+    assert inputs["param_rate"]["value"] == 0.5
+    assert inputs["param_notify"]["type"] == "Input.ChoiceSet"
+    assert inputs["param_segment"]["type"] == "Input.Text" and "draft" not in inputs
+    # Teams sends a number input's value as a number or as text: either reads the same.
+    assert submitted({"baton": "edit_submit", "param_percent": 10.0, "param_notify": "false"}) == (
+        {"percent": "10", "notify": "false"},
+        None,
+    )
