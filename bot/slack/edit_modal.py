@@ -217,7 +217,7 @@ class EditModal:
             await ack(response_action="errors", errors=errors_for(form, edited))
             return
         await ack()
-        reply = Reply(Card(title=edited.text), private=True)
+        reply = Reply(Card(title=edited.text), private=not inbound.answered_directly(click))
         await enqueue_answer(self.conversation.runtime.ctx.queue, click, [reply])
 
     async def _apply(

@@ -107,13 +107,17 @@ def from_action(body: Payload) -> Click:
     # messages with Baton (Slack posts to a user id there).
     channel = user if from_home(body) else _id_of(body, "channel")
     where = conversation(team, channel, _maybe_id(message.get("thread_ts"), "message.thread_ts"))
-    shown_in = MessageRef(conversation=where, message_id=_id(message.get("ts"), "message.ts"))
+    shown_in = (
+        MessageRef(conversation=where, message_id=_id(message.get("ts"), "message.ts"))
+        if message
+        else None
+    )
     return Click(
         conversation=where,
         user=user,
         action=_id(action.get("action_id"), "action_id").removeprefix(ACTION_PREFIX),
         value=_text(action.get("value"), "actions[0].value"),
-        message=shown_in if message else None,
+        message=shown_in,
         delivery_id=f"slack:{team}:{_id(action.get('action_ts'), 'action_ts')}:{user}",
     )
 
