@@ -138,6 +138,8 @@ EDIT_BOUNDS = "{kind}, {bounds}"
 EDIT_YES = "true"
 EDIT_NO = "false"
 STATS_TITLE = "Approval decisions in {workspace}"
+DIGEST_DECISIONS = "Approval decisions this week in {workspace}"
+AUDIT_DECISIONS = "Decisions on its approvals:"
 STATS_NONE = "No approval has been requested in this workspace yet."
 STATS_OVERALL = (
     "{decided} decided ({approved} approved, {rejected} rejected), {expired} expired to "
