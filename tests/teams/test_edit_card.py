@@ -52,8 +52,10 @@ async def test_a_draft_edited_in_the_input_card_is_approved(teams: Teams) -> Non
     approved = card_of(await _submit(teams, "alice", approval_id, draft=NEW_DRAFT))
     assert "Approved by @alice" in approved and "Edited by @alice before approving" in approved
     assert "+Hi, a short note" in approved
-    step = await teams.store.step((await teams.store.approval(approval_id)).step_id)
-    assert step.output["upstream"]["draft"] == NEW_DRAFT
+    approval = await teams.store.approval(approval_id)
+    trail = await teams.store.audit_trail(await teams.store.outcome(approval.outcome_id))
+    (edited,) = [e for e in trail if e.action == "step.edited"]
+    assert edited.actor == "alice" and edited.detail["after"]["draft"] == NEW_DRAFT
 
     async def updated_for_everyone() -> bool:
         updates = [
