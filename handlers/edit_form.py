@@ -1,6 +1,7 @@
 """The edit form: a step's editable parameters (typed as the action's schema says) and its
 draft, for a surface to show as inputs (Slack's modal, Teams' input card), and what a
-submitted form asks to change. Applying it is `edit_command.apply_edit`, as for `edit`."""
+submitted form asks to change; `submit` applies it through `edit_command.apply_edit`, the
+path `edit` takes."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from orchestrator.actors import Actor, check_home
+from orchestrator.actors import Actor, check_home, done_before
 from orchestrator.catalog import Workspace
-from orchestrator.edits import Change, draft_of
+from orchestrator.edits import Change, diff, draft_of
 from orchestrator.errors import NotFound
 from orchestrator.models import ApprovalStatus, Step
 from orchestrator.runtime import Runtime
 
 from handlers import texts
+from handlers.edit_command import Edited, apply_edit
 
 DRAFT_LIMIT = 3_000
 """Characters a draft input takes at most (Slack's plain-text input holds 3,000)."""
@@ -111,3 +113,26 @@ def change_from(form: EditForm, values: Mapping[str, str], draft: str | None) ->
     if not params and new_draft is None:
         return None
     return Change(params=params, draft=new_draft)
+
+
+async def submit(
+    runtime: Runtime, actor: Actor, approval_id: str, values: Mapping[str, str], draft: str | None
+) -> tuple[EditForm | None, Edited]:
+    """Apply a submitted form: the form it was (None once there is none), and the answer.
+    The same submission run again (a redelivery) answers as the first run did."""
+    try:
+        form = await load_form(runtime, actor, approval_id)
+    except NotEditable as gone:
+        if await done_before(runtime.ctx.store, actor):
+            return None, await _edited_before(runtime, approval_id)
+        return None, Edited(False, gone.text)
+    change = change_from(form, values, draft)
+    if change is None:
+        return form, Edited(False, texts.EDIT_UNCHANGED)
+    return form, await apply_edit(runtime, actor, approval_id, change)
+
+
+async def _edited_before(runtime: Runtime, approval_id: str) -> Edited:
+    approval = await runtime.ctx.store.approval(approval_id)
+    changes = "\n".join(diff(approval.edits[-1])) if approval.edits else ""
+    return Edited(True, texts.EDITED.format(id=approval_id, changes=changes))

@@ -25,8 +25,8 @@ from bot.slack.work import enqueue_answer
 from handlers import texts
 from handlers.cards import Card, Click, Reply
 from handlers.conversation import Conversation, actor_of, transient
-from handlers.edit_command import Edited, apply_edit
-from handlers.edit_form import DRAFT_LIMIT, EditField, EditForm, NotEditable, change_from, load_form
+from handlers.edit_command import Edited
+from handlers.edit_form import DRAFT_LIMIT, EditField, EditForm, NotEditable, load_form, submit
 from orchestrator.edits import DRAFT
 
 log = logging.getLogger("baton.slack")
@@ -205,10 +205,8 @@ class EditModal:
         params, draft = submitted_values(body)
         form: EditForm | None = None
         try:
-            form = await load_form(self.conversation.runtime, actor_of(click), click.value)
-            edited = await self._apply(form, click, params, draft)
-        except NotEditable as gone:
-            edited = Edited(False, gone.text)
+            runtime = self.conversation.runtime
+            form, edited = await submit(runtime, actor_of(click), click.value, params, draft)
         except Exception as error:
             if not transient(error):
                 raise
@@ -219,11 +217,3 @@ class EditModal:
         await ack()
         reply = Reply(Card(title=edited.text), private=not inbound.answered_directly(click))
         await enqueue_answer(self.conversation.runtime.ctx.queue, click, [reply])
-
-    async def _apply(
-        self, form: EditForm, click: Click, params: dict[str, str], draft: str | None
-    ) -> Edited:
-        change = change_from(form, params, draft)
-        if change is None:
-            return Edited(False, texts.EDIT_UNCHANGED)
-        return await apply_edit(self.conversation.runtime, actor_of(click), click.value, change)

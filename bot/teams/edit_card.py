@@ -12,8 +12,7 @@ from typing import Any
 from bot.teams.adaptive import REFRESH_VERB, SCHEMA
 from handlers import texts
 from handlers.conversation import Conversation
-from handlers.edit_command import Edited, apply_edit
-from handlers.edit_form import DRAFT_LIMIT, EditField, EditForm, NotEditable, change_from, load_form
+from handlers.edit_form import DRAFT_LIMIT, EditField, EditForm, NotEditable, load_form, submit
 from orchestrator.actors import Actor
 from orchestrator.edits import DRAFT
 
@@ -131,23 +130,17 @@ class EditCards:
         approval_id = data.get("value")
         if not isinstance(approval_id, str):
             return notice_card(texts.EDIT_GONE)
-        try:
-            form = await load_form(self.conversation.runtime, actor, approval_id)
-        except NotEditable as gone:
-            return notice_card(gone.text)
+        runtime = self.conversation.runtime
         if verb == EDIT_VERB:
-            return input_card(form)
+            try:
+                return input_card(await load_form(runtime, actor, approval_id))
+            except NotEditable as gone:
+                return notice_card(gone.text)
         params, draft = submitted(data)
-        edited = await self._apply(actor, form, params, draft)
+        form, edited = await submit(runtime, actor, approval_id, params, draft)
         if edited.done:
             return None
+        if form is None:
+            return notice_card(edited.text)
         typed = {**params, **({DRAFT: draft} if draft is not None else {})}
         return input_card(form, edited.text, typed)
-
-    async def _apply(
-        self, actor: Actor, form: EditForm, params: dict[str, str], draft: str | None
-    ) -> Edited:
-        change = change_from(form, params, draft)
-        if change is None:
-            return Edited(False, texts.EDIT_UNCHANGED)
-        return await apply_edit(self.conversation.runtime, actor, form.approval_id, change)

@@ -22,12 +22,16 @@ def _inputs(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {item["id"]: item for item in card["body"] if item["type"].startswith("Input.")}
 
 
-async def _submit(teams: Teams, user: str, approval_id: str, **inputs: str) -> dict[str, Any]:
+def _submission(teams: Teams, user: str, approval_id: str, **inputs: str) -> dict[str, Any]:
     """The input card's Approve action, with the inputs' values merged into its data, as
     Teams sends them."""
     activity = execute(user, "edit_submit", approval_id, teams.double.service_url)
     activity["value"]["action"]["data"].update(inputs)
-    return await teams.invoke(activity)
+    return activity
+
+
+async def _submit(teams: Teams, user: str, approval_id: str, **inputs: str) -> dict[str, Any]:
+    return await teams.invoke(_submission(teams, user, approval_id, **inputs))
 
 
 async def test_a_draft_edited_in_the_input_card_is_approved(teams: Teams) -> None:
@@ -49,9 +53,12 @@ async def test_a_draft_edited_in_the_input_card_is_approved(teams: Teams) -> Non
     assert "Only the approvers" in card_of(outsider)
     assert NEW_DRAFT in str(_inputs(outsider["value"])["draft"]["value"]), "what was typed stays"
 
-    approved = card_of(await _submit(teams, "alice", approval_id, draft=NEW_DRAFT))
+    submission = _submission(teams, "alice", approval_id, draft=NEW_DRAFT)
+    approved = card_of(await teams.invoke(submission))
     assert "Approved by @alice" in approved and "Edited by @alice before approving" in approved
     assert "+Hi, a short note" in approved
+    again = card_of(await teams.invoke(submission))  # redelivered: answered the same way
+    assert "Approved by @alice" in again and again.count("Edited by @alice") == 1
     approval = await teams.store.approval(approval_id)
     trail = await teams.store.audit_trail(await teams.store.outcome(approval.outcome_id))
     (edited,) = [e for e in trail if e.action == "step.edited"]
