@@ -5,12 +5,26 @@ answers with the approval card showing the difference."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
+import pytest
+from botbuilder.core.adapters import TestAdapter
+from redis.asyncio import Redis
+
+from bot.demo.simulation import Business
+from bot.teams.bot import BatonTeamsBot
 from bot.teams.edit_card import input_card, submitted
+from bot.teams.references import ReferenceStore
 from handlers.edit_form import EditField, EditForm
+from handlers.notifier import ChatNotifier
+from orchestrator.catalog import Workspace
+from orchestrator.store.keys import Keys
+from tests.conftest import build_harness
 from tests.teams.activities import execute
+from tests.teams.conftest import TeamsTurns
 from tests.teams.processes import eventually
+from tests.teams.test_bot import card_text, state_outcome
 from tests.teams.test_e2e import Teams, card_of, confirm_outcome, teams
 
 __all__ = ["teams"]  # the fixture, shared with the demo story's tests
@@ -105,3 +119,40 @@ def test_parameters_are_typed_inputs_within_the_schema() -> None:
         {"percent": "10", "notify": "false"},
         None,
     )
+
+
+@pytest.fixture
+async def discounting(
+    redis: Redis, keys: Keys, workspace: Workspace, business: Business
+) -> AsyncIterator[TeamsTurns]:
+    """The bot on a workspace whose first play is the 20% discount (a number to edit)."""
+    data = workspace.model_dump(mode="json")
+    data["playbooks"]["churn_rate"].sort(key=lambda play: play["name"] != "discount_20")
+    harness = build_harness(redis, keys, Workspace.model_validate(data), business)
+    await harness.runtime.start()
+    notifier = cast(ChatNotifier, harness.runtime.notifier)
+    cast(dict[str, Any], notifier.gateways)["teams"] = harness.gateway
+    references = ReferenceStore(harness.store.redis, harness.store.keys.prefix)
+    bot = BatonTeamsBot(harness.conversation, references)
+    yield TeamsTurns(TestAdapter(bot.on_turn), bot, harness)
+    await harness.connectors.close()
+
+
+async def test_a_number_out_of_bounds_is_refused_on_the_card(discounting: TeamsTurns) -> None:
+    teams = discounting
+    await state_outcome(teams)
+    approval_id = teams.harness.gateway.buttons("edit")[-1]
+    opened = await teams.invoke(execute("alice", "edit", approval_id))
+    percent = _inputs(opened["value"])["param_percent"]
+    assert (percent["type"], percent["value"], percent["max"]) == ("Input.Number", 20, 50)
+
+    def submit(value: object) -> dict[str, Any]:
+        activity = execute("alice", "edit_submit", approval_id)
+        activity["value"]["action"]["data"]["param_percent"] = value
+        return activity
+
+    refused = await teams.invoke(submit(60))
+    assert "percent must be at most 50" in card_text(refused)
+    assert _inputs(refused["value"])["param_percent"]["value"] == 60, "what was typed stays"
+    approved = card_text(await teams.invoke(submit("10")))
+    assert "percent: 20 -> 10" in approved and "Approved by @alice" in approved
