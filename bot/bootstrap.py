@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,7 +17,7 @@ from bot.audit_keys import audit_keys
 from bot.capacity import RedisCapacity
 from bot.gateways import build_gateways
 from config.settings import Settings
-from config.workspace import load_workspace
+from config.workspace import WorkspaceFiles, load_workspaces
 from handlers.conversation import Conversation
 from handlers.notifier import ChatNotifier
 from handlers.ports import ChatGateway
@@ -62,9 +62,12 @@ class App:
     """Whether Redis takes new work now (readiness, the web door, the page about it)."""
     history: HistoryStore | None = None
     """Where history moved out of Redis is kept (and read)."""
+    others: list[Connectors] = field(default_factory=list)
+    """The connectors of the tenants' own workspace files (`BATON_WORKSPACES_DIR`)."""
 
     async def close(self) -> None:
-        await self.connectors.close()
+        for connectors in (self.connectors, *self.others):
+            await connectors.close()
         if self.history is not None:
             await self.history.close()
         await self.capacity.close()
@@ -149,7 +152,10 @@ def intelligence(settings: Settings, ctx: Context) -> dict[str, Any]:
         return {}
     model = build_chat_model(
         ModelSettings(
-            settings.llm, base_url=settings.llm_base_url, timeout_s=settings.llm_timeout_s
+            settings.llm,
+            base_url=settings.llm_base_url,
+            timeout_s=settings.llm_timeout_s,
+            max_output_tokens=settings.llm_max_output_tokens,
         )
     )
     lane = build_lane(
@@ -178,22 +184,20 @@ async def bootstrap(
     event loop, so SQLite connections are queried there instead of in a thread, and its
     Redis commands carry no timer each (`redis_client`). `wait_for_redis`: a serving
     process waits for its Redis server to answer (see `connect_redis`)."""
-    workspace = load_workspace(settings.workspace_file)
+    files = load_workspaces(settings.workspace_file, settings.workspaces_dir)
+    workspace = files.default
     sealing = audit_keys(settings)
     redis, embedded, label = await connect_redis(settings, worker=worker_only, wait=wait_for_redis)
     store = RedisStore(redis, Keys(settings.key_prefix), sealing)
-    connectors = Connectors(
-        workspace,
-        dict(os.environ) if env is None else env,
-        ledger=RedisDeliveryLedger(redis, store.keys.prefix),
-        sqlite_on_loop=worker_only,
+    connectors = connectors_by_file(
+        files, env, RedisDeliveryLedger(redis, store.keys.prefix), worker_only
     )
     ctx = Context(
         store=store,
         queue=JobQueue(redis, store.keys),
         clock=clock or SystemClock(),
-        workspace_of=lambda tenant: workspace,
-        connectors_of=lambda tenant: connectors,
+        workspace_of=files.of,
+        connectors_of=lambda tenant: connectors[id(files.of(tenant))],
     )
     ctx.extra_rules_of = learned_rules(store, ctx.clock)
     all_gateways = {**build_gateways(settings, store, ctx.clock), **gateways}
@@ -216,7 +220,8 @@ async def bootstrap(
         workspace=workspace,
         redis=redis,
         embedded=embedded,
-        connectors=connectors,
+        connectors=connectors[id(workspace)],
+        others=[c for key, c in connectors.items() if key != id(workspace)],
         runtime=runtime,
         conversation=Conversation(runtime),
         store_label=label,
@@ -232,6 +237,20 @@ async def bootstrap(
         for kind, handler in kinds(app).items():
             runtime.register(kind, handler)
     return app
+
+
+def connectors_by_file(
+    files: WorkspaceFiles,
+    env: Mapping[str, str] | None,
+    ledger: RedisDeliveryLedger,
+    sqlite_on_loop: bool,
+) -> dict[int, Connectors]:
+    """One set of connectors per workspace file (keyed by the loaded file's identity)."""
+    environ = dict(os.environ) if env is None else env
+    return {
+        id(workspace): Connectors(workspace, environ, ledger=ledger, sqlite_on_loop=sqlite_on_loop)
+        for workspace in files.distinct()
+    }
 
 
 def open_history(settings: Settings, runtime: Runtime) -> HistoryStore:

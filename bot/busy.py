@@ -96,7 +96,8 @@ def _slack_event(envelope: dict[str, Any], config: SlackConfig) -> web.Response:
     if envelope.get("type") == "url_verification":
         return web.json_response({"challenge": envelope.get("challenge")})
     event = envelope.get("event")
-    if isinstance(event, dict) and _from_a_person(event):
+    # Installed per team (OAuth), the team's token is in Redis, which is what is busy.
+    if isinstance(event, dict) and _from_a_person(event) and config.bot_token:
         client = AsyncWebClient(token=config.bot_token, base_url=config.api_url)
         thread = event.get("thread_ts")
         _run_beside(

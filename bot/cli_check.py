@@ -11,7 +11,7 @@ import typer
 from bot.cli import app, run_async
 from bot.demo.seed import example_env
 from config.settings import Settings
-from config.workspace import load_workspace
+from config.workspace import load_workspaces
 from handlers import texts
 from orchestrator.catalog import Workspace
 from orchestrator.connectors import Connectors
@@ -82,24 +82,31 @@ def table(readings: list[Reading]) -> list[str]:
 
 @app.command()
 def check() -> None:
-    """Validate the workspace file and read every metric once; exit 1 on any error."""
+    """Validate the workspace file(s) and read every metric once; exit 1 on any error."""
 
     async def main() -> int:
         settings = Settings()
-        workspace = load_workspace(settings.workspace_file)
-        typer.echo(f"Workspace {workspace.name}: valid ({settings.workspace_file})")
+        files = load_workspaces(settings.workspace_file, settings.workspaces_dir)
+        typer.echo(f"Workspace {files.default.name}: valid ({files.default_source})")
+        for tenant, own in files.by_tenant.items():
+            typer.echo(f"Workspace {own.name} of {tenant}: valid")
         typer.echo(f"LLM: {settings.llm}" if settings.llm else texts.CHECK_NO_LLM)
         env, seeded = example_env(settings, os.environ)
         if seeded:
             typer.echo(seeded)
-        connectors = Connectors(workspace, env, read_only=True)
-        try:
-            readings = await read_all(workspace, connectors)
-        finally:
-            await connectors.close()
-        for line in table(readings):
-            typer.echo(line)
-        return sum(1 for r in readings if not r.ok)
+        failures = 0
+        for workspace in files.distinct():
+            if files.by_tenant:
+                typer.echo(f"{workspace.name}:")
+            connectors = Connectors(workspace, env, read_only=True)
+            try:
+                readings = await read_all(workspace, connectors)
+            finally:
+                await connectors.close()
+            for line in table(readings):
+                typer.echo(line)
+            failures += sum(1 for r in readings if not r.ok)
+        return failures
 
     failures = run_async(main)
     if failures:

@@ -68,9 +68,16 @@ def manifest_slack(
             "--socket-mode", help="For Socket Mode (SLACK_APP_TOKEN): no public URL needed."
         ),
     ] = False,
+    assistant: Annotated[
+        bool,
+        typer.Option(
+            "--assistant",
+            help="With Slack's assistant container (set BATON_SLACK_ASSISTANT=true too).",
+        ),
+    ] = False,
 ) -> None:
     """Print the Slack app manifest (YAML) to paste at api.slack.com/apps > Create New App."""
     if socket_mode == (base_url is not None):
         typer.echo("Give either --base-url https://… or --socket-mode.", err=True)
         raise typer.Exit(2)
-    typer.echo(manifest_yaml(None if socket_mode else base_url), nl=False)
+    typer.echo(manifest_yaml(None if socket_mode else base_url, assistant=assistant), nl=False)

@@ -74,14 +74,16 @@ class ConsoleGateway:
     async def send_private(self, *, conversation: ConversationRef, user: str, card: Card) -> None:
         self._print(format_card(card, speaker=f"baton (to @{user} only)"))
 
-    async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
-        """The console cannot show a picture: save it and say where."""
+    async def upload_image(
+        self, *, conversation: ConversationRef, title: str, png: bytes, alt: str = ""
+    ) -> None:
+        """The console cannot show a picture: save it, say where and what it shows."""
         self.images.mkdir(parents=True, exist_ok=True)
         path = (
             self.images / f"{next(self._ids)}-{re.sub(r'[^a-z0-9]+', '-', title.lower())[:40]}.png"
         )
         path.write_bytes(png)
-        self._print(f"baton > [chart saved to {path}]")
+        self._print(f"baton > [chart saved to {path}]" + (f" {alt}" if alt else ""))
 
     def say(self, user: str, text: str) -> None:
         self._print(f"@{user} > {text}")
@@ -106,7 +108,10 @@ async def show(gateway: ConsoleGateway, user: str, replies: list[Reply]) -> None
             await gateway.send(conversation=CONSOLE, card=reply.card)
         if reply.card.image_png:
             await gateway.upload_image(
-                conversation=CONSOLE, title=reply.card.title, png=reply.card.image_png
+                conversation=CONSOLE,
+                title=reply.card.title,
+                png=reply.card.image_png,
+                alt=reply.card.image_alt,
             )
 
 

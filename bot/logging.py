@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -16,12 +17,15 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from config.settings import Settings
+from config.workspace import SUFFIXES
 from orchestrator import logcontext
 from orchestrator.connectors.secrecy import REDACTED
 from orchestrator.secrets import references
 
 MIN_SECRET_CHARS = 4
 """Shorter values would scrub ordinary words out of every line."""
+SLACK_TOKEN = re.compile(r"xox[abeoprs]-[A-Za-z0-9-]{6,}")
+"""Slack tokens, also those of installed teams (kept in Redis, not in the settings)."""
 
 
 def connector_secrets(workspace_file: Path, env: Mapping[str, str]) -> list[str]:
@@ -35,7 +39,10 @@ def connector_secrets(workspace_file: Path, env: Mapping[str, str]) -> list[str]
 
 def all_secrets(settings: Settings, env: Mapping[str, str]) -> list[str]:
     """Everything configured that must never be logged."""
-    values = [*settings.secrets(), *connector_secrets(settings.workspace_file, env)]
+    files = [settings.workspace_file]
+    if settings.workspaces_dir is not None and settings.workspaces_dir.is_dir():
+        files += sorted(p for p in settings.workspaces_dir.iterdir() if p.suffix in SUFFIXES)
+    values = [*settings.secrets(), *(s for f in files for s in connector_secrets(f, env))]
     urls = (settings.redis_url, settings.llm_base_url, settings.pager_webhook_url)
     for url in (*urls, settings.history_url):
         if url and urlsplit(url).password:
@@ -55,7 +62,7 @@ class Scrubber:
     def text(self, value: str) -> str:
         for secret in self.secrets:
             value = value.replace(secret, REDACTED)
-        return value
+        return SLACK_TOKEN.sub(REDACTED, value)
 
     def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
         return {key: self._value(value) for key, value in event.items()}

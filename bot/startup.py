@@ -109,5 +109,5 @@ async def preflight(settings: Settings, *, listens: bool, posts_to_slack: bool) 
     from bot.slack.config import slack_config  # imported here: it registers Slack's surface
 
     config = slack_config(settings)  # a token without its signing secret: ConfigError
-    if config is not None and posts_to_slack:
+    if config is not None and config.bot_token and posts_to_slack:
         await check_slack_token(config.bot_token, config.api_url)

@@ -36,6 +36,23 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: str | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+    slack_client_id: str | None = Field(default=None, validation_alias="SLACK_CLIENT_ID")
+    """With SLACK_CLIENT_SECRET: install into many workspaces with Slack's OAuth v2 flow
+    (`/slack/install`), each team's bot token kept in Redis, instead of one SLACK_BOT_TOKEN."""
+    slack_client_secret: str | None = Field(default=None, validation_alias="SLACK_CLIENT_SECRET")
+    slack_token_key: str | None = Field(default=None, validation_alias="BATON_SLACK_TOKEN_KEY")
+    """The Fernet key that encrypts installed teams' tokens at rest in Redis (OAuth only)."""
+    slack_redirect_uri: str | None = Field(default=None, validation_alias="SLACK_REDIRECT_URI")
+    """`https://<host>/slack/oauth_redirect`; unset, Slack uses the app's one redirect URL."""
+    slack_authorize_url: str = Field(
+        default="https://slack.com/oauth/v2/authorize", validation_alias="SLACK_AUTHORIZE_URL"
+    )
+    slack_assistant: bool = Field(default=False, validation_alias="BATON_SLACK_ASSISTANT")
+    """Serve Slack's assistant container (split view, suggested prompts, thread status);
+    the app's manifest must have it too (`baton manifest slack --assistant`)."""
+    workspaces_dir: Path | None = Field(default=None, validation_alias="BATON_WORKSPACES_DIR")
+    """A directory of workspace files named by Slack team id or Teams tenant id
+    (`T0123.yaml`); a team without a file gets `default.yaml` there, else BATON_WORKSPACE."""
 
     microsoft_app_id: str | None = Field(default=None, validation_alias="MICROSOFT_APP_ID")
     microsoft_app_password: str | None = Field(
@@ -58,6 +75,11 @@ class Settings(BaseSettings):
     """Client timeout per model request; retries (with backoff) come on top."""
     llm_daily_tokens: int = Field(default=500_000, validation_alias="BATON_LLM_DAILY_TOKENS")
     """Tokens each workspace may use per day; past it Baton plans with playbooks."""
+    llm_max_output_tokens: int = Field(
+        default=2_048, ge=64, le=100_000, validation_alias="BATON_LLM_MAX_OUTPUT_TOKENS"
+    )
+    """The most tokens one model reply may have (OpenAI and Anthropic `max_tokens`, Ollama
+    `num_predict`): a runaway answer is cut there and billed no further."""
 
     pager_webhook_url: str | None = Field(default=None, validation_alias="BATON_PAGER_WEBHOOK_URL")
     """A URL that receives each incident as JSON (trigger and resolve)."""
@@ -150,6 +172,8 @@ class Settings(BaseSettings):
             self.slack_bot_token,
             self.slack_signing_secret,
             self.slack_app_token,
+            self.slack_client_secret,
+            self.slack_token_key,
             self.microsoft_app_password,
             self.pagerduty_routing_key,
             self.audit_key,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,47 @@ def load_workspace(path: Path) -> Workspace:
     except RecursionError:
         raise ConfigError(f"{path}: is not valid YAML (nested too deeply)") from None
     return validate_workspace(raw, source=str(path))
+
+
+DEFAULT_NAME = "default"
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class WorkspaceFiles:
+    """Which workspace file serves which tenant (a Slack team id, a Teams tenant id)."""
+
+    default: Workspace
+    default_source: Path
+    by_tenant: Mapping[str, Workspace] = field(default_factory=dict)
+    """Files named after their tenant, all read and validated at start."""
+
+    def of(self, tenant: str) -> Workspace:
+        """The tenant's own file, else the default."""
+        return self.by_tenant.get(tenant, self.default)
+
+    def distinct(self) -> list[Workspace]:
+        """Each loaded file once, the default first."""
+        seen = {id(self.default): self.default}
+        for workspace in self.by_tenant.values():
+            seen.setdefault(id(workspace), workspace)
+        return list(seen.values())
+
+
+def load_workspaces(default_file: Path, directory: Path | None) -> WorkspaceFiles:
+    """The default file plus, with `directory`, one file per tenant named `<tenant>.yaml`;
+    `default.yaml` in the directory replaces `default_file`. Every file is validated now."""
+    if directory is None:
+        return WorkspaceFiles(load_workspace(default_file), default_file)
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: BATON_WORKSPACES_DIR is not a directory")
+    files = sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES and p.is_file())
+    loaded = {path.stem: load_workspace(path) for path in files}
+    if len(loaded) != len(files):
+        raise ConfigError(f"{directory}: two files name the same tenant (.yaml and .yml)")
+    own_default = next((p for p in files if p.stem == DEFAULT_NAME), None)
+    default = loaded.pop(DEFAULT_NAME, None) or load_workspace(default_file)
+    return WorkspaceFiles(default, own_default or default_file, loaded)
 
 
 def validate_workspace(raw: Any, *, source: str) -> Workspace:

@@ -41,6 +41,10 @@ class Card:
     mentions: tuple[str, ...] = ()
     """People to notify, by platform id (approvers of a pending approval): a platform that
     can mention people does, in the message text and its body."""
+    concerns: tuple[str, ...] = ()
+    """People the card is theirs to act on or watch, by platform id (an approval's
+    approvers and its outcome's owner): a platform that refreshes a card per person, when
+    opened, does so for them wherever the card is (Teams' refresh `userIds`)."""
 
     def text(self) -> str:
         """A plain-text rendering, used by the console and as a notification fallback."""

@@ -283,7 +283,10 @@ class ChatNotifier:
             await gateway.send(conversation=notice.conversation, card=replace(card, image_png=None))
             if card.image_png:
                 await gateway.upload_image(
-                    conversation=notice.conversation, title=card.title, png=card.image_png
+                    conversation=notice.conversation,
+                    title=card.title,
+                    png=card.image_png,
+                    alt=card.image_alt,
                 )
 
     async def _step(self, notice: Notice) -> None:

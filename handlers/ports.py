@@ -23,5 +23,8 @@ class ChatGateway(Protocol):
         ...
 
     async def upload_image(
-        self, *, conversation: ConversationRef, title: str, png: bytes
-    ) -> None: ...
+        self, *, conversation: ConversationRef, title: str, png: bytes, alt: str = ""
+    ) -> None:
+        """Post a picture; `alt` says what it shows, for screen readers and clients that
+        show no images."""
+        ...

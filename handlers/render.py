@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,8 @@ from orchestrator.approvals import withdrawn_because
 from orchestrator.catalog import Metric, Workspace
 from orchestrator.edits import diff
 from orchestrator.intake import Problem, Session
+from orchestrator.llm.tools import LLM_PLAY
+from orchestrator.llm.validate import MODEL_EXPECTS, MODEL_REASONING
 from orchestrator.models import (
     Approval,
     ApprovalStatus,
@@ -314,9 +317,16 @@ def _understood(session: Session, workspace: Workspace) -> tuple[str, ...]:
 
 
 def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: Workspace) -> Card:
+    """The approval's card; it concerns its approvers and its outcome's owner."""
+    card = _approval_card(approval, step, outcome, workspace)
+    concerns = dict.fromkeys((*approval.approvers, *outcome.approvers, outcome.owner))
+    return replace(card, concerns=tuple(concerns))
+
+
+def _approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: Workspace) -> Card:
     fields = [
-        ("Why", approval.why or "-"),
-        ("Expected impact", approval.expected_impact or "-"),
+        reasoning(approval.why, by_model=step.play == LLM_PLAY),
+        impact(approval.expected_impact),
         ("Cost", money(workspace, approval.cost)),
         ("Audience", effects.audience(step, workspace, _counter(workspace, step, outcome))),
         ("Decide by", when(approval.deadline)),
@@ -566,7 +576,8 @@ def plan_card(
     around: Approval | None,
     workspace: Workspace,
 ) -> Card:
-    lines = [f"Why: {data.get('rationale', '')}"]
+    label, said = reasoning(str(data.get("rationale", "")), by_model=data.get("play") == LLM_PLAY)
+    lines = [f"{label}: {said}"]
     if around is not None:
         lines.insert(
             0,
@@ -579,6 +590,23 @@ def plan_card(
         title=texts.PLAN_TITLE.format(outcome=outcome.id, play=data.get("play", "")),
         lines=tuple(lines),
     )
+
+
+def reasoning(text: str, *, by_model: bool) -> tuple[str, str]:
+    """The label and words of a step's rationale: the model's shown as the model's, quoted
+    and unchecked (never a "why", which would state it as fact); a playbook's as its
+    reasoning."""
+    if by_model:
+        return MODEL_REASONING, text.removeprefix(f"{MODEL_REASONING}: ") or "-"
+    return texts.PLAYBOOK_REASONING, text or "-"
+
+
+def impact(text: str) -> tuple[str, str]:
+    """The label and words of a step's expected impact: the model's as the model's, else
+    the workspace's own typical impact for the action."""
+    if text.startswith(f"{MODEL_EXPECTS}: "):
+        return MODEL_EXPECTS, text.removeprefix(f"{MODEL_EXPECTS}: ")
+    return texts.EXPECTED_IMPACT, text or "-"
 
 
 def rows_noun(workspace: Workspace, action: str, metric: str) -> str:

@@ -303,12 +303,54 @@ FALLBACK_MESSAGE = (
 SLACK_STATED = "{user} stated an outcome: {text}"
 SLACK_ON = "Slack: on at POST /slack/events (Web API {api})"
 SLACK_SOCKET = "Slack: on in Socket Mode (SLACK_APP_TOKEN)"
-SLACK_OFF = "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on)"
+SLACK_OFF = (
+    "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_CLIENT_ID and "
+    "SLACK_CLIENT_SECRET to install into many workspaces, to turn it on)"
+)
 SLACK_NO_SIGNING_SECRET = (
     "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not. Set SLACK_SIGNING_SECRET to the "
     "app's signing secret (Slack app settings > Basic Information > App Credentials), "
     "or SLACK_APP_TOKEN for Socket Mode, which needs no signing secret."
 )
+SLACK_OAUTH_ON = (
+    "Slack: on at POST /slack/events, installed per team from GET /slack/install (Web API {api})"
+)
+SLACK_OAUTH_HALF = "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together: set both, or neither."
+SLACK_OAUTH_AND_TOKEN = (
+    "Set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+    "(installed into many workspaces from /slack/install), not both."
+)
+SLACK_OAUTH_NO_SECRET = (
+    "SLACK_CLIENT_ID is set but SLACK_SIGNING_SECRET is not: Baton verifies each team's "
+    "requests with it (Slack app settings > Basic Information > App Credentials)."
+)
+SLACK_INSTALLED_TITLE = "Baton is installed"
+SLACK_INSTALLED = (
+    "Baton is installed in {team}. Invite it to a channel (/invite @baton) and type "
+    "/outcome help, or open Baton from the apps in Slack's sidebar."
+)
+SLACK_INSTALL_FAILED_TITLE = "Baton was not installed"
+SLACK_INSTALL_FAILED = {
+    "invalid_state": "This install link has expired or was already used.",
+    "invalid_browser": "This install was started in another browser (or its cookie is gone).",
+    "access_denied": "The install was cancelled in Slack.",
+    "missing_code": "Slack's answer did not carry an install code.",
+}
+SLACK_INSTALL_FAILED_OTHER = "Slack did not complete the install ({reason})."
+SLACK_INSTALL_AGAIN = "Start again"
+SLACK_NOT_INSTALLED = (
+    "Baton is not installed in this Slack workspace (or its install was removed): an admin "
+    "can install it from Baton's install page, /slack/install on Baton's address."
+)
+SLACK_ASSISTANT_PROMPTS = (
+    ("State an outcome", "help"),  # how to, with an example from the workspace's own metrics
+    ("What waits for me?", "What waits for me?"),
+    ("How are my outcomes?", "list"),
+)
+"""The assistant container's suggested prompts: (title, the message it sends)."""
+SLACK_ASSISTANT_MEASURING = "is measuring where this stands…"
+SLACK_ASSISTANT_WORKING = "is working on it…"
+SLACK_ASSISTANT_PLANNING = "is planning the next steps…"
 
 # The console
 CONSOLE_BANNER = (
@@ -351,6 +393,8 @@ CHECK_UNEXPECTED = "ERROR connection {connection!r}: {kind}: {detail}"
 CHECK_NO_LLM = "LLM: none configured (playbooks plan, templates draft; set BATON_LLM to add one)"
 
 MODEL_TOKENS = "Model tokens"
+PLAYBOOK_REASONING = "The playbook's reasoning"
+EXPECTED_IMPACT = "Expected impact"
 
 RULE_OFFER = "Make this a rule? {rule}"
 RULE_OFFER_DETAIL = "Derived from the step you rejected; it applies from the next plan on."

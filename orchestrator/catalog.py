@@ -200,6 +200,16 @@ class Parameter(Spec):
     description: str = ""
 
 
+RESERVED_PARAMETERS = {
+    "rationale": "the model's reasoning for a step, shown as the model's",
+    "expected_impact": "the impact the model expects of a step, shown as the model's",
+    "params": "the model may nest a step's parameters in it",
+    "draft": "the drafted text a step sends",
+}
+"""Names an action's parameters may not take: Baton gives them a meaning of its own in a
+model's tool calls, on the cards and when a step runs."""
+
+
 class Action(Spec):
     """Something the business lets Baton do."""
 
@@ -252,6 +262,15 @@ class Action(Spec):
     effect_days: float | None = Field(default=None, gt=0)
     """How long after it ran its effect is read; default from `expected_impact` ("within 3
     weeks"), else 14 days."""
+
+    @field_validator("parameters")
+    @classmethod
+    def _not_reserved(cls, parameters: dict[str, Parameter]) -> dict[str, Parameter]:
+        taken = [name for name in parameters if name in RESERVED_PARAMETERS]
+        if taken:
+            said = "; ".join(f"{name!r} is {RESERVED_PARAMETERS[name]}" for name in taken)
+            raise ValueError(f"parameter names reserved by Baton, rename them: {said}")
+        return parameters
 
     @model_validator(mode="after")
     def _lane_needs(self) -> Action:

@@ -42,6 +42,7 @@ class RecordingGateway:
         self.sent: list[Sent] = []
         self.private: list[tuple[str, Card]] = []
         self.images: list[tuple[str, bytes]] = []
+        self.alts: list[str] = []
 
     async def _once(self, where: ConversationRef, make: Callable[[], Answer]) -> Answer:
         calls = deliveries.current()
@@ -79,9 +80,12 @@ class RecordingGateway:
 
         await self._once(conversation, whisper)
 
-    async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
+    async def upload_image(
+        self, *, conversation: ConversationRef, title: str, png: bytes, alt: str = ""
+    ) -> None:
         def upload() -> Answer:
             self.images.append((title, png))
+            self.alts.append(alt)
             return {}
 
         await self._once(conversation, upload)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -14,15 +16,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bootstrap import App
 from bot.slack import door
+from bot.slack.assistant import SlackAssistant, planning
 from bot.slack.config import SlackConfig, banner, slack_config
 from bot.slack.gateway import SlackGateway
 from bot.slack.home import SLACK_HOME, HomeTabs
 from bot.slack.inbound import Malformed
 from bot.slack.listeners import SlackListeners
+from bot.slack.oauth import installation_store, mount_oauth, not_installed, oauth_settings
 from bot.slack.pacing import ChannelPacer, tier4_pacer
 from bot.slack.replies import SLACK_REPLY, ReplyDelivery
 from bot.slack.work import SLACK_CLICK, SLACK_COMMAND, SLACK_STATEMENT, SlackWork
 from config.settings import Settings
+from handlers import texts
 from orchestrator.clock import Clock
 from orchestrator.store.redis_store import RedisStore
 from orchestrator.worker import JobHandler
@@ -53,6 +58,7 @@ def gateway_factory(settings: Settings, store: RedisStore, clock: Clock) -> Slac
         web_client(config),
         pacer=ChannelPacer(redis=redis, prefix=prefix, clock=now),
         tier4=tier4_pacer(redis=redis, prefix=prefix, clock=now),
+        token_of=installation_store(config.oauth, store).bot_token if config.oauth else None,
     )
 
 
@@ -60,19 +66,43 @@ def build_bolt(baton: App, config: SlackConfig) -> AsyncApp:
     """A Bolt AsyncApp that verifies signatures with the signing secret and runs our listeners."""
     gateway = baton.gateways.get("slack")
     if not isinstance(gateway, SlackGateway):
-        gateway = SlackGateway(web_client(config))
+        gateway = gateway_factory(baton.settings, baton.runtime.ctx.store, baton.runtime.ctx.clock)
+        assert gateway is not None  # Slack is configured: `config` says so
+    oauth, guard = None, None
+    if config.oauth is not None:  # each team's token from its installation
+        store = installation_store(config.oauth, baton.runtime.ctx.store)
+        oauth = oauth_settings(config.oauth, store, assistant=config.assistant)
+        guard = not_installed(store)
     bolt = AsyncApp(
         client=gateway.client,
         signing_secret=config.signing_secret,
+        oauth_settings=oauth,
+        before_authorize=guard,
+        user_facing_authorize_error_message=texts.SLACK_NOT_INSTALLED,
         # Listeners only queue work, so the response goes out when the listener returns,
         # without Bolt's 10 ms polling for the ack of a listener run as a separate task.
         process_before_response=True,
         # Bolt's own 404 for payloads nobody listens to would make Slack retry them.
         raise_error_for_unhandled_request=False,
     )
+    if oauth is not None:  # an uninstall (or revoked tokens) removes the team's installation
+        bolt.enable_token_revocation_listeners()
+    else:
+        bolt.event("app_uninstalled")(_uninstalled)
+        bolt.event("tokens_revoked")(_uninstalled)
+    if config.assistant:  # before the listeners: it takes threaded direct messages
+        bolt.use(SlackAssistant(baton.conversation).middleware())
     SlackListeners(baton.conversation, gateway, HomeTabs(gateway, baton.runtime)).register(bolt)
     bolt.error(_malformed)
     return bolt
+
+
+async def _uninstalled(body: dict[str, Any]) -> None:
+    log.warning(
+        "Slack says Baton was uninstalled from team %s (or its tokens revoked): "
+        "SLACK_BOT_TOKEN no longer works there",
+        body.get("team_id"),
+    )
 
 
 MALFORMED = (KeyError, IndexError, TypeError, AttributeError, ValueError)
@@ -98,7 +128,9 @@ def job_kinds(baton: App) -> dict[str, JobHandler]:
         return {}
     home = HomeTabs(gateway, baton.runtime)
     gateway.changed = home.changed
-    work = SlackWork(baton.conversation, gateway)
+    config = slack_config(baton.settings)
+    before_click = partial(planning, gateway) if config and config.assistant else None
+    work = SlackWork(baton.conversation, gateway, before_click)
     return {
         SLACK_REPLY: ReplyDelivery(gateway, baton.runtime.ctx.store),
         SLACK_HOME: home.refresh,
@@ -118,6 +150,8 @@ async def mount(application: web.Application, baton: App) -> str:
     application[SECRET_KEY] = config.signing_secret
     if config.app_token:
         application.cleanup_ctx.append(_socket_mode(bolt, config.app_token))
+    if config.oauth is not None:
+        mount_oauth(application, bolt)
     application.router.add_post("/slack/events", slack_events)
     return banner(baton.settings)
 

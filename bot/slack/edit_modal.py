@@ -16,10 +16,10 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import inbound
 from bot.slack.blocks import escape, section
-from bot.slack.gateway import SlackGateway
 from bot.slack.inbound import Malformed, Payload
 from bot.slack.work import enqueue_answer
 from handlers import texts
@@ -186,18 +186,18 @@ def errors_for(form: EditForm | None, edited: Edited) -> dict[str, str]:
 class EditModal:
     """The Edit button's listener (open the modal) and the modal's (apply the edit)."""
 
-    def __init__(self, conversation: Conversation, gateway: SlackGateway) -> None:
+    def __init__(self, conversation: Conversation) -> None:
         self.conversation = conversation
-        self.gateway = gateway
 
-    async def open(self, trigger_id: str, click: Click) -> None:
-        """The edit modal for the clicked approval, or a modal saying why there is none."""
+    async def open(self, client: AsyncWebClient, trigger_id: str, click: Click) -> None:
+        """The edit modal for the clicked approval, or a modal saying why there is none;
+        `client` is Bolt's for the request (it carries the clicking team's token)."""
         try:
             form = await load_form(self.conversation.runtime, actor_of(click), click.value)
             view = edit_view(form, inbound.modal_metadata(click))
         except NotEditable as gone:
             view = notice_view(gone.text)
-        await self.gateway.client.views_open(trigger_id=trigger_id, view=view)
+        await client.views_open(trigger_id=trigger_id, view=view)
 
     async def submitted(self, ack: AsyncAck, body: Payload) -> None:
         """Apply the edit; close the modal when it is approved, else show why not in it."""

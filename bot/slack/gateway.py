@@ -19,8 +19,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.pacing import ChannelPacer, Sleep, take_turns
 from bot.slack.blocks import Block, escape, fallback_text, fitted, to_messages
-from bot.slack.pacing import ChannelPacer, Sleep, tier4_pacer
+from bot.slack.pacing import tier4_pacer
 from handlers import texts
 from handlers.cards import Card
 from orchestrator import deliveries
@@ -30,10 +31,9 @@ from orchestrator.models import ConversationRef, MessageRef
 log = logging.getLogger("baton.slack")
 
 Changed = Callable[[str], Awaitable[None]]
+TeamToken = Callable[[str], Awaitable[str | None]]
+"""A team's bot token (installed into many workspaces), None when it has not installed."""
 Answer = dict[str, Any]
-RATE_LIMIT_RETRIES = 2
-MAX_RETRY_AFTER_S = 30.0
-"""A longer wait is better spent back in the job queue than holding a worker."""
 TRANSIENT = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
@@ -52,6 +52,8 @@ UNSHOWABLE = frozenset(
 )
 """Refusals of a message's content: the same words in plain text may still be shown."""
 FALLBACK_LIMIT = 3_000
+ALT_LIMIT = 1_000
+"""Slack's longest alt text for an uploaded image."""
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
@@ -77,8 +79,11 @@ class SlackGateway:
         pacer: ChannelPacer | None = None,
         tier4: ChannelPacer | None = None,
         sleep: Sleep = asyncio.sleep,
+        token_of: TeamToken | None = None,
     ) -> None:
         self.client = client
+        self.token_of = token_of
+        """Installed into many workspaces: each team's token; None: the client's one."""
         self.pacer = pacer or ChannelPacer(sleep=sleep)
         # Ephemeral messages and Home views are not channel posts: Slack rates
         # chat.postEphemeral and views.publish per workspace (Tier 4, 100+ a minute), so
@@ -129,8 +134,9 @@ class SlackGateway:
     ) -> MessageRef:
         """A post in `user`'s direct messages with Baton (conversations.open, im:write): in
         the IM channel itself, so the message can be updated later."""
+        token = await self.token_args(conversation.workspace)
         try:  # idempotent (the same IM every time), so made outside the call log
-            opened = await self.client.conversations_open(users=user)
+            opened = await self.client.conversations_open(users=user, **token)
             channel = str((opened.get("channel") or {}).get("id") or user)
         except SlackApiError as error:  # posting to the user id reaches the IM too
             log.info("conversations.open %s refused: %s", user, error)
@@ -142,8 +148,9 @@ class SlackGateway:
         """How Slack names `user` (users.info, which needs the users:read scope): the
         display name, else the real name, else the handle; None when Slack will not say."""
         try:  # a form POST, as every other call Baton makes (Slack takes either)
-            answer = await self.client.api_call("users.info", data={"user": user})
-        except SlackApiError as error:
+            token = await self.token_args(workspace)
+            answer = await self.client.api_call("users.info", data={"user": user, **token})
+        except (SlackApiError, SlackRefused) as error:
             log.info("users.info %s refused: %s", user, error)
             return None
         found = answer.get("user") or {}
@@ -153,8 +160,11 @@ class SlackGateway:
                 return name.strip()
         return None
 
-    async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
-        """Upload a PNG into the conversation (files.getUploadURLExternal + complete)."""
+    async def upload_image(
+        self, *, conversation: ConversationRef, title: str, png: bytes, alt: str = ""
+    ) -> None:
+        """Upload a PNG into the conversation (files.getUploadURLExternal + complete), with
+        `alt` as its alt text (Slack takes up to 1,000 characters)."""
         await self._call(
             "files.upload",
             self.client.files_upload_v2,
@@ -164,6 +174,7 @@ class SlackGateway:
             file=png,
             filename="chart.png",
             title=title[:200],
+            alt_txt=(alt or title)[:ALT_LIMIT],
         )
 
     async def publish_home(self, *, team: str, user: str, view: dict[str, Any]) -> None:
@@ -172,6 +183,7 @@ class SlackGateway:
             "views.publish",
             self.client.views_publish,
             where=None,
+            team=team,
             pace=(self.tier4, f"views:{team}"),
             user_id=user,
             view=view,
@@ -217,11 +229,13 @@ class SlackGateway:
         *,
         where: ConversationRef | None,
         pace: tuple[ChannelPacer, str] | None = None,
+        team: str | None = None,
         **kwargs: Any,
     ) -> Answer:
         """Make one call: through the running delivery's log (made once, kept in order in
         its channel) when there is one and it is about a conversation."""
         args = {k: v for k, v in kwargs.items() if v is not None}
+        args.update(await self.token_args(where.workspace if where is not None else str(team)))
         pacer, key = pace or (self.pacer, str(args["channel"]))
         channel = channel_name(where) if where is not None else f"slack:{key}"
         calls = deliveries.current()
@@ -233,6 +247,16 @@ class SlackGateway:
             return await make(None)
         return await calls.call(channel, make)
 
+    async def token_args(self, team: str) -> dict[str, Any]:
+        """The `token` argument for a call to `team`: none with one workspace's token; a
+        team that has not installed Baton is refused for good (nothing to post with)."""
+        if self.token_of is None:
+            return {}
+        token = await self.token_of(team)
+        if token is None:
+            raise SlackRefused(f"slack:{team}", "authorize", "not_installed")
+        return {"token": token}
+
     async def _attempts(
         self,
         method: str,
@@ -243,24 +267,22 @@ class SlackGateway:
         name: str | None,
         args: dict[str, Any],
     ) -> Answer:
-        for attempt in range(RATE_LIMIT_RETRIES + 1):
-            member = await pacer.wait(key, name)
-            try:
-                response = await call(**args)
-            except SlackApiError as error:
-                code = str(error.response.get("error"))
-                wait = _retry_after(error)
-                if wait is None:
-                    raise _classified(channel, method, error.response.status_code, code) from error
-                log.info("Slack %s rate limited; retrying after %.0f s", method, wait)
-                await pacer.hold_off(key, wait, member)  # inside a job, defers it
-                if attempt == RATE_LIMIT_RETRIES or wait > MAX_RETRY_AFTER_S:
-                    raise Unavailable(channel, f"{method} rate limited", seconds=wait) from error
-                continue  # the pause is the channel's next turn: the pacer sleeps it first
-            except NETWORK_ERRORS as error:
-                raise Unavailable(channel, f"{method}: {type(error).__name__}") from error
-            return {"ts": response.get("ts")}
-        raise Unavailable(channel, f"{method} rate limited")
+        try:
+            response = await take_turns(
+                pacer,
+                key,
+                name,
+                lambda: call(**args),
+                throttled=_retry_after,
+                channel=channel,
+                what=f"Slack {method}",
+            )
+        except SlackApiError as error:
+            code = str(error.response.get("error"))
+            raise _classified(channel, method, error.response.status_code, code) from error
+        except NETWORK_ERRORS as error:
+            raise Unavailable(channel, f"{method}: {type(error).__name__}") from error
+        return {"ts": response.get("ts")}
 
 
 def channel_name(where: ConversationRef) -> str:
@@ -287,8 +309,9 @@ def _fallback(card: Card, reason: str) -> str:
     return text if len(text) <= FALLBACK_LIMIT else text[: FALLBACK_LIMIT - 1] + "…"
 
 
-def _retry_after(error: SlackApiError) -> float | None:
-    if error.response.status_code != 429:
+def _retry_after(error: BaseException) -> float | None:
+    """The seconds Slack asked to wait (429 Retry-After), else None."""
+    if not isinstance(error, SlackApiError) or error.response.status_code != 429:
         return None
     headers = {str(k).lower(): v for k, v in (error.response.headers or {}).items()}
     value = headers.get("retry-after", "1")

@@ -18,6 +18,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import inbound
 from bot.slack.blocks import ACTION_PREFIX, REJECT_CALLBACK, fallback_text, reject_modal, to_blocks
@@ -51,7 +52,7 @@ class SlackListeners:
         self.conversation = conversation
         self.gateway = gateway
         self.home = home
-        self.edits = EditModal(conversation, gateway)
+        self.edits = EditModal(conversation)
         self._beside: set[asyncio.Task[None]] = set()
 
     def register(self, app: AsyncApp) -> None:
@@ -102,16 +103,15 @@ class SlackListeners:
         if event.get("tab", "home") == "home":
             self._run_beside(self.home.opened(body.get("team_id", ""), event["user"]))
 
-    async def on_action(self, ack: AsyncAck, body: Body) -> None:
+    async def on_action(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
         click = inbound.from_action(body)
         if click.action == "reject":
-            # The trigger id lives 3 seconds: the modal opens now, beside the ack.
+            # The trigger id lives 3 seconds: the modal opens now, beside the ack (with
+            # Bolt's client: it carries the token of the team the click came from).
             view = reject_modal(inbound.modal_metadata(click))
-            self._run_beside(
-                self.gateway.client.views_open(trigger_id=body["trigger_id"], view=view)
-            )
-        elif click.action == "edit":  # the edit modal, on the same trigger
-            self._run_beside(self.edits.open(body["trigger_id"], click))
+            self._run_beside(client.views_open(trigger_id=body["trigger_id"], view=view))
+        elif click.action == "edit":  # the edit modal, on the same trigger and client
+            self._run_beside(self.edits.open(client, body["trigger_id"], click))
         else:
             await queue_click(self._queue, click)
         await ack()

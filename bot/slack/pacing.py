@@ -1,130 +1,16 @@
-"""Outbound pacing: turns by key (a channel, or a workspace for per-workspace tiers).
-
-Each key has a theoretical arrival time (GCRA): a message takes the next turn, and `burst`
-messages may go at once before the long-run rate of `per_second` applies. With Redis the
-turns are shared by every process that posts; without it (tests, one-off tools) they are
-kept in memory.
-
-A short wait is slept. A longer one inside a job raises `Deferred`: the worker puts the
-job back on the timers and is free for other work meanwhile. The turn stays reserved
-under the call's stable name, so the job posts in its place when it comes back and the
-channel's messages keep their order.
-"""
+"""Slack's turns: the shared pacer (`bot.pacing`) with Slack's tiers."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 
-from orchestrator.errors import Deferred
-from orchestrator.jobs import next_delivery_call
+from bot.pacing import ChannelPacer, Sleep
 
-Sleep = Callable[[float], Awaitable[None]]
-MAX_SLEEP_S = 0.25
-"""The longest wait slept inside a job; a longer one defers the job."""
-HELD_TTL_S = 3_600
-
-TURN_LUA = """
-local now, interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local member = ARGV[4]
-local turn = member ~= '' and tonumber(redis.call('HGET', KEYS[2], member))
-if not turn then
-  local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now) + interval
-  redis.call('SET', KEYS[1], tostring(tat), 'EX', math.ceil(burst * interval) + 60)
-  turn = math.max(now, tat - burst * interval)
-end
-if member ~= '' then
-  if turn > now + tonumber(ARGV[5]) then
-    redis.call('HSET', KEYS[2], member, tostring(turn))
-    redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
-  else
-    redis.call('HDEL', KEYS[2], member)
-  end
-end
-return tostring(turn - now)
-"""
-
-HOLD_LUA = """
-local tat = tonumber(ARGV[1])
-if tat > tonumber(redis.call('GET', KEYS[1]) or '0') then
-  redis.call('SET', KEYS[1], tostring(tat), 'EX', math.ceil(tonumber(ARGV[2])) + 60)
-end
-"""
-
-
-class ChannelPacer:
-    """Turns per key: `wait` returns when one more message may go out (or defers the job)."""
-
-    def __init__(
-        self,
-        *,
-        per_second: float = 1.0,
-        burst: int = 5,
-        clock: Callable[[], float] = time.time,
-        sleep: Sleep = asyncio.sleep,
-        redis: Redis | None = None,
-        prefix: str = "baton",
-        name: str = "pace",
-    ) -> None:
-        self.interval = 1.0 / per_second
-        self.burst = burst
-        self.clock = clock
-        self.sleep = sleep
-        self.redis = redis
-        self.prefix = f"{prefix}:slack:{name}"
-        self._tat: dict[str, float] = {}
-        self._held: dict[str, float] = {}
-        self._turn = redis.register_script(TURN_LUA) if redis is not None else None
-        self._hold = redis.register_script(HOLD_LUA) if redis is not None else None
-
-    async def wait(self, key: str, member: str | None = None) -> str | None:
-        """Take the next turn for `key`: sleep until it if it is near, else defer the job.
-
-        `member` is the call's stable name, when its delivery names it; otherwise, inside a
-        job, the job's next call is named. Returns the name (None outside a job)."""
-        member = member or next_delivery_call()
-        wait = await self._take(key, member)
-        if wait > MAX_SLEEP_S and member is not None:
-            raise Deferred(wait)
-        if wait > 0:
-            await self.sleep(wait)
-        return member
-
-    async def hold_off(self, key: str, seconds: float, member: str | None = None) -> None:
-        """No turns for `key` during the next `seconds`, then one per interval, no burst
-        (Slack answered 429 with Retry-After). The refused call `member`, if named, is
-        deferred to the first turn after the pause, ahead of the calls that queued meanwhile.
-        """
-        tat = self.clock() + seconds + (self.burst - 1) * self.interval
-        if self._hold is not None:
-            await self._hold(keys=[f"{self.prefix}:{key}"], args=[tat, seconds + self.burst])
-        else:
-            self._tat[key] = max(self._tat.get(key, 0.0), tat)
-        if member is not None:
-            raise Deferred(await self._take(key, member))
-
-    async def _take(self, key: str, member: str | None) -> float:
-        now = self.clock()
-        if self._turn is not None:
-            keys = [f"{self.prefix}:{key}", f"{self.prefix}:{key}:held"]
-            args: list[str | float] = [now, self.interval, self.burst, member or ""]
-            args += [MAX_SLEEP_S, HELD_TTL_S]
-            return float(await self._turn(keys=keys, args=args))
-        return self._take_here(key, member, now)
-
-    def _take_here(self, key: str, member: str | None, now: float) -> float:
-        """The same reckoning as TURN_LUA, in memory."""
-        turn = self._held.pop(f"{key}:{member}", None) if member else None
-        if turn is None:
-            tat = max(self._tat.get(key, 0.0), now) + self.interval
-            self._tat[key] = tat
-            turn = max(now, tat - self.burst * self.interval)
-        if member and turn > now + MAX_SLEEP_S:
-            self._held[f"{key}:{member}"] = turn
-        return turn - now
+__all__ = ["ChannelPacer", "Sleep", "tier4_pacer"]
 
 
 def tier4_pacer(

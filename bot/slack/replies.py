@@ -47,6 +47,7 @@ def card_from_json(data: dict[str, Any]) -> Card:
         buttons=tuple(Button(**b) for b in data.get("buttons", ())),
         footer=data.get("footer", ""),
         image_png=base64.b64decode(image) if image else None,
+        image_alt=str(data.get("image_alt", "")),
         literal=tuple(int(i) for i in data.get("literal", ())),
     )
 
@@ -118,7 +119,7 @@ class ReplyDelivery:
             await self.gateway.update(ref=ref, card=card)
         elif kind == "upload" and card.image_png:
             await self.gateway.upload_image(
-                conversation=where, title=card.title, png=card.image_png
+                conversation=where, title=card.title, png=card.image_png, alt=card.image_alt
             )
         else:
             await self.gateway.send(conversation=where, card=card)

@@ -10,6 +10,7 @@ thread, decides a click, or runs a command that draws a chart; replies go out as
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -83,9 +84,16 @@ def click_from_json(data: Payload) -> Click:
 class SlackWork:
     """The handlers of the three job kinds."""
 
-    def __init__(self, conversation: Conversation, gateway: SlackGateway) -> None:
+    def __init__(
+        self,
+        conversation: Conversation,
+        gateway: SlackGateway,
+        before_click: Callable[[Click], Awaitable[None]] | None = None,
+    ) -> None:
         self.conversation = conversation
         self.gateway = gateway
+        self.before_click = before_click
+        """Told each click before it runs (the assistant container's planning status)."""
 
     @property
     def _queue(self) -> JobQueue:
@@ -102,6 +110,8 @@ class SlackWork:
 
     async def click(self, job: Job) -> None:
         click = click_from_json(job.payload)
+        if self.before_click is not None:
+            await self.before_click(click)
         replies = await self.conversation.on_click(click)
         if inbound.answered_directly(click):  # from App Home: said in the person's DMs
             replies = [replace(reply, private=False) for reply in replies]

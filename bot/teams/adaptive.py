@@ -1,5 +1,10 @@
 """Adaptive Cards 1.5 from the neutral `Card`, and clicks back out of their action data.
 
+Every piece of text goes as a `TextRun` in a `RichTextBlock`, which Teams never reads as
+Markdown: a name, a customer's row or a drafted line showing `[Verify account](https://...)`
+shows those characters, never a link (a TextBlock's or a Fact's text would be parsed, and
+Teams honours no escape reliably). Fields are rows of two such blocks rather than a FactSet.
+
 Buttons are `Action.Execute` (an `adaptiveCard/action` invoke answered with the updated card)
 with an `Action.Submit` fallback for clients without Universal Actions. Approval cards carry a
 `refresh` so whoever opens them later sees the current state.
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +25,9 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 REFRESH_VERB = "refresh"
 REASON_INPUT = "reason"
+REFRESH_USERS = 60
+"""The most people a refresh block names (Teams' limit): cards refresh by themselves for
+them in chats and channels of any size, and for everyone in those of up to 60."""
 CARD_LIMIT = 27_000
 """Bytes of card JSON per message: Teams refuses a card over about 28 KB (413,
 MessageSizeTooBig); a little is kept for the rest of the activity."""
@@ -27,22 +36,21 @@ _STYLES = {"primary": "positive", "danger": "destructive", "default": "default"}
 Json = dict[str, Any]
 
 
-def to_adaptive_card(card: Card) -> Json:
-    """The Adaptive Card for `card`."""
+def to_adaptive_card(card: Card, user_ids: Sequence[str] = ()) -> Json:
+    """The Adaptive Card for `card`; its refresh, if any, names `user_ids` (the Teams user
+    ids of the people the card concerns, as the gateway knows them)."""
     body: list[Json] = [_text(card.title, weight="Bolder", size="Medium")]
     body += [
         _literal(line) if index in card.literal else _text(line)
         for index, line in enumerate(card.lines)
     ]
-    if card.fields:
-        facts = [{"title": name, "value": value} for name, value in card.fields]
-        body.append({"type": "FactSet", "facts": facts})
+    body += [_field(name, value) for name, value in card.fields]
     if card.progress is not None:
         body.append(_text(progress_bar(card.progress), fontType="Monospace"))
     if card.image_png is not None:
         # Teams shows data URIs in cards, so charts need no public file host.
         uri = "data:image/png;base64," + base64.b64encode(card.image_png).decode()
-        body.append({"type": "Image", "url": uri, "altText": card.title})
+        body.append({"type": "Image", "url": uri, "altText": card.image_alt or card.title})
     if any(button.asks_reason for button in card.buttons):
         body.append(
             {
@@ -60,20 +68,23 @@ def to_adaptive_card(card: Card) -> Json:
         adaptive["actions"] = [_action(button) for button in card.buttons]
     approval = next((b.value for b in card.buttons if b.action == "approve"), None)
     if approval is not None:
-        adaptive["refresh"] = {"action": _execute(REFRESH_VERB, approval, texts.TEAMS_REFRESH)}
+        refresh: Json = {"action": _execute(REFRESH_VERB, approval, texts.TEAMS_REFRESH)}
+        if user_ids:
+            refresh["userIds"] = list(dict.fromkeys(user_ids))[:REFRESH_USERS]
+        adaptive["refresh"] = refresh
     return adaptive
 
 
-def fitted(card: Card, limit: int = CARD_LIMIT) -> Json:
+def fitted(card: Card, limit: int = CARD_LIMIT, user_ids: Sequence[str] = ()) -> Json:
     """The Adaptive Card for `card` within `limit` bytes of JSON: lines that do not fit are
     left out from the end, with a line saying how many (the title, the facts and the buttons
     stay)."""
-    adaptive = to_adaptive_card(card)
+    adaptive = to_adaptive_card(card, user_ids)
     kept = len(card.lines)
     while kept > 0 and size(adaptive) > limit:
         kept -= 1
         lines = (*card.lines[:kept], texts.TEAMS_NOT_SHOWN.format(count=len(card.lines) - kept))
-        adaptive = to_adaptive_card(replace(card, lines=lines))
+        adaptive = to_adaptive_card(replace(card, lines=lines), user_ids)
     return adaptive
 
 
@@ -114,6 +125,19 @@ def _execute(verb: str, value: str, title: str) -> Json:
     }
 
 
+def _field(name: str, value: str) -> Json:
+    """One field as a row: its name in bold, its value beside it (a FactSet would parse
+    both as Markdown)."""
+    return {
+        "type": "ColumnSet",
+        "spacing": "Small",
+        "columns": [
+            {"type": "Column", "width": 2, "items": [_text(name, weight="Bolder")]},
+            {"type": "Column", "width": 3, "items": [_text(value)]},
+        ],
+    }
+
+
 def _literal(text: str) -> Json:
     """Text shown exactly as written (a draft as it will be sent): a TextRun is never read
     as Markdown, so list marks, emphasis and links stay the characters they are."""
@@ -122,4 +146,6 @@ def _literal(text: str) -> Json:
 
 
 def _text(text: str, **style: object) -> Json:
-    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+    """Text shown as written, in the given style: a TextRun is never read as Markdown."""
+    run = {"type": "TextRun", "text": text, **style}
+    return {"type": "RichTextBlock", "inlines": [run]}

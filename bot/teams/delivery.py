@@ -1,8 +1,9 @@
-"""Outbound discipline for Teams: pace each conversation and retry throttling and gateway
-errors with a short backoff. What still fails is told apart: an outage (throttled beyond
-that, 5xx, no connection) raises `Unavailable`, so the job waits for as long as it lasts; a
-refusal for good (a 4xx: the card too big or malformed, the bot removed) raises
-`TeamsDeliveryError`, a `Refused`."""
+"""Outbound discipline for Teams: pace each conversation with the pacer Slack uses
+(`bot.pacing`), honour a 429's Retry-After through it as Slack's are, and retry other
+throttling and gateway errors with a short backoff. What still fails is told apart: an
+outage (throttled beyond that, 5xx, no connection) raises `Unavailable`, so the job waits
+for as long as it lasts; a refusal for good (a 4xx: the card too big or malformed, the bot
+removed) raises `TeamsDeliveryError`, a `Refused`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import aiohttp
 from msrest.exceptions import ClientRequestError, HttpOperationError
 from redis.asyncio import Redis
 
+from bot.pacing import ChannelPacer
 from orchestrator.errors import Refused, Unavailable
 
 T = TypeVar("T")
@@ -38,33 +40,28 @@ class TeamsDeliveryError(Refused):
         self.status = status
 
 
-class Pacer:
-    """At most `rate` messages per second per conversation, counted in Redis so every
-    process sending to Teams shares the budget."""
+class Pacer(ChannelPacer):
+    """Turns per conversation: `rate` messages a second (as many at once), counted in Redis
+    so every process sending to Teams shares them."""
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | None,
         prefix: str,
         *,
         rate: int = MESSAGES_PER_SECOND,
         now: Now = time.time,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self.redis, self.prefix, self.rate = redis, prefix, rate
-        self.now, self.sleep = now, sleep
-
-    async def wait_turn(self, conversation: str) -> None:
-        """Return once this conversation may take one more message in the current second."""
-        while True:
-            second = int(self.now())
-            key = f"{self.prefix}:teams:pace:{conversation}:{second}"
-            count = await self.redis.incr(key)
-            if count == 1:
-                await self.redis.expire(key, 2)
-            if count <= self.rate:
-                return
-            await self.sleep(second + 1 - self.now())
+        super().__init__(
+            per_second=rate,
+            burst=rate,
+            clock=now,
+            sleep=sleep,
+            redis=redis,
+            prefix=prefix,
+            platform="teams",
+        )
 
 
 def status_of(error: HttpOperationError) -> int | None:
@@ -82,6 +79,13 @@ def retry_after(error: HttpOperationError) -> float | None:
         return None
 
 
+def told_to_wait(error: BaseException) -> float | None:
+    """The seconds Teams asked to wait (429 with Retry-After), else None."""
+    if not isinstance(error, HttpOperationError) or status_of(error) != 429:
+        return None
+    return retry_after(error)
+
+
 def transient(status: int | None) -> bool:
     """Whether Teams answered for its own trouble (the same call may succeed later)."""
     return status is None or status in RETRY_STATUSES or status >= 500
@@ -92,17 +96,19 @@ async def with_retries(
 ) -> T:
     """Run `call`, retrying the statuses Teams uses for throttling and transient failures a
     few times; an outage that outlasts them raises `Unavailable`, a refusal for good
-    `TeamsDeliveryError`."""
+    `TeamsDeliveryError`. A 429 that says how long to wait is raised as it is: the
+    conversation's turns wait it out (`bot.pacing.take_turns`)."""
     for attempt in range(len(BACKOFF_S) + 1):
         try:
             return await call()
         except HttpOperationError as error:
+            if told_to_wait(error) is not None:
+                raise
             status = status_of(error)
             if not transient(status):
                 raise TeamsDeliveryError(channel, status) from error
             if status not in RETRY_STATUSES or attempt == len(BACKOFF_S):
-                wait = retry_after(error)
-                raise Unavailable(channel, f"Teams answered {status}", seconds=wait) from error
+                raise Unavailable(channel, f"Teams answered {status}") from error
             await sleep(BACKOFF_S[attempt])
         except NETWORK_ERRORS as error:
             raise Unavailable(channel, f"Teams unreachable: {type(error).__name__}") from error

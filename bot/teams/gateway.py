@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,10 +21,12 @@ from botbuilder.schema import (
     Attachment,
     ChannelAccount,
     ConversationParameters,
+    TextFormatTypes,
 )
 
-from bot.teams.adaptive import CARD_LIMIT, fitted, size, to_adaptive_card
-from bot.teams.delivery import UNSHOWABLE, Pacer, Sleep, with_retries
+from bot.pacing import take_turns
+from bot.teams.adaptive import CARD_LIMIT, REFRESH_USERS, fitted, size, to_adaptive_card
+from bot.teams.delivery import UNSHOWABLE, Pacer, Sleep, told_to_wait, with_retries
 from bot.teams.references import NoConversationReference, ReferenceStore
 from handlers import texts
 from handlers.cards import Card
@@ -38,18 +40,19 @@ Logic = Callable[[TurnContext], Awaitable[Any]]
 FALLBACK_LIMIT = 3_000
 
 
-def card_activity(card: Card) -> Activity:
+def card_activity(card: Card, user_ids: Sequence[str] = ()) -> Activity:
     """A message carrying `card` as an Adaptive Card, with its text as the notification,
     within Teams' size limit: a chart that would take the card over it goes with the card as
     an image attachment of its own (Teams does not count base64 images toward the limit),
-    and lines that still do not fit are left out with a pointer."""
-    content, chart = to_adaptive_card(card), None
+    and lines that still do not fit are left out with a pointer. A refresh names
+    `user_ids`."""
+    content, chart = to_adaptive_card(card, user_ids), None
     if size(content) > CARD_LIMIT and card.image_png:
         chart = card.image_png
         card = replace(card, image_png=None)
-        content = to_adaptive_card(card)
+        content = to_adaptive_card(card, user_ids)
     if size(content) > CARD_LIMIT:
-        content = fitted(card)
+        content = fitted(card, user_ids=user_ids)
     activity = MessageFactory.attachment(CardFactory.adaptive_card(content))
     if chart is not None:
         activity.attachments.append(_image(chart, card.title))
@@ -88,8 +91,9 @@ class TeamsGateway:
     async def send(self, *, conversation: ConversationRef, card: Card) -> MessageRef:
         """Post a card; the connector's activity id is the message ref. A card Teams will
         not show goes again as plain text, so the person still hears something."""
+        users = await self._user_ids(card)
         try:
-            answer = await self._turn(conversation, _sender(card_activity(card)))
+            answer = await self._turn(conversation, _sender(card_activity(card, users)))
         except Refused as refused:  # a TeamsDeliveryError, or the same remembered from before
             if refused.code not in UNSHOWABLE:
                 raise
@@ -102,7 +106,7 @@ class TeamsGateway:
         a chart that would take it over the size limit is left out (it was shown before)."""
         if card.image_png and size(to_adaptive_card(card)) > CARD_LIMIT:
             card = replace(card, image_png=None)
-        activity = card_activity(card)
+        activity = card_activity(card, await self._user_ids(card))
         activity.id = ref.message_id
 
         async def logic(turn: TurnContext) -> Any:
@@ -125,15 +129,30 @@ class TeamsGateway:
             )
             client = turn.turn_state[CloudAdapterBase.BOT_CONNECTOR_CLIENT_KEY]
             created = await client.conversations.create_conversation(parameters)
-            return await client.conversations.send_to_conversation(created.id, card_activity(card))
+            return await client.conversations.send_to_conversation(created.id, activity)
 
+        activity = card_activity(card, await self._user_ids(card))
         await self._turn(conversation, logic)
 
-    async def upload_image(self, *, conversation: ConversationRef, title: str, png: bytes) -> None:
-        """Teams takes images inline, as a data URI attachment."""
-        uri = "data:image/png;base64," + base64.b64encode(png).decode()
-        image = MessageFactory.content_url(uri, "image/png", name=title, text=title)
-        await self._turn(conversation, _sender(image))
+    async def upload_image(
+        self, *, conversation: ConversationRef, title: str, png: bytes, alt: str = ""
+    ) -> None:
+        """A card holding the picture inline (a data URI), with `alt` as its alt text."""
+        picture = Card(title=title, image_png=png, image_alt=alt)
+        await self._turn(conversation, _sender(card_activity(picture)))
+
+    async def _user_ids(self, card: Card) -> list[str]:
+        """The Teams user ids of the people `card` concerns (Baton knows people by their
+        AAD object id; their Teams id is learnt from what they sent), at most 60; people
+        who never wrote to Baton are not known to Teams by an id Baton has."""
+        found: list[str] = []
+        for person in card.concerns:
+            teams_id = await self.references.teams_user(person)
+            if teams_id and teams_id not in found:
+                found.append(teams_id)
+            if len(found) == REFRESH_USERS:
+                break
+        return found
 
     async def _turn(self, where: ConversationRef, logic: Logic) -> dict[str, Any]:
         """One call in the conversation: through the running delivery's log (made once,
@@ -141,19 +160,21 @@ class TeamsGateway:
         channel = channel_name(where)
         calls = deliveries.current()
 
-        async def make(name: str) -> dict[str, Any]:
-            return await self._call(where.channel, channel, logic)
+        async def make(name: str | None) -> dict[str, Any]:
+            return await self._call(where.channel, channel, logic, name)
 
         if calls is None:
-            return await make("")
+            return await make(None)
         return await calls.call(channel, make)
 
-    async def _call(self, conversation_id: str, channel: str, logic: Logic) -> dict[str, Any]:
+    async def _call(
+        self, conversation_id: str, channel: str, logic: Logic, name: str | None
+    ) -> dict[str, Any]:
+        """One call in the conversation's turn (`name` is its stable name in a delivery)."""
         try:
             reference = await self.references.reference(conversation_id)
         except NoConversationReference as missing:
             raise Refused(channel, "Baton was never contacted in this conversation") from missing
-        await self.pacer.wait_turn(conversation_id)
         result: list[Any] = []
 
         async def run() -> None:
@@ -162,14 +183,27 @@ class TeamsGateway:
 
             await self.adapter.continue_conversation(reference, callback, self.app_id)
 
-        await with_retries(channel, run, sleep=self.sleep)
+        async def attempts() -> None:
+            await with_retries(channel, run, sleep=self.sleep)
+
+        await take_turns(
+            self.pacer,
+            conversation_id,
+            name,
+            attempts,
+            throttled=told_to_wait,
+            channel=channel,
+            what="Teams",
+        )
         return {"id": getattr(result[-1], "id", None)}
 
 
 def _plain(card: Card, status: str) -> Activity:
     """The plain-text stand-in for a card Teams would not show, short enough to be."""
     text = texts.FALLBACK_MESSAGE.format(reason=f"HTTP {status}", text=card.text())
-    return MessageFactory.text(text if len(text) <= FALLBACK_LIMIT else text[:FALLBACK_LIMIT])
+    activity = MessageFactory.text(text if len(text) <= FALLBACK_LIMIT else text[:FALLBACK_LIMIT])
+    activity.text_format = TextFormatTypes.plain  # shown as written: no Markdown, no links
+    return activity
 
 
 def _sender(activity: Activity) -> Logic:

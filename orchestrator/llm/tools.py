@@ -14,7 +14,8 @@ LLM_PLAY = "llm"
 WHY = "rationale"
 EXPECTED = "expected_impact"
 RESERVED = frozenset({WHY, EXPECTED})
-"""Argument names every tool takes besides the action's own parameters."""
+"""Argument names every tool takes besides the action's own parameters (the workspace
+file may not name a parameter so: `catalog.RESERVED_PARAMETERS`)."""
 
 
 def parameter_schema(parameter: Parameter) -> dict[str, Any]:

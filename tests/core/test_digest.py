@@ -60,6 +60,7 @@ async def test_cron_fires_and_a_worker_posts_the_digest(harness: Harness) -> Non
     assert card.progress is not None and any(name == "Now" for name, _ in card.fields)
     title, png = harness.gateway.images[-1]
     assert title == card.title and png.startswith(PNG)
+    assert harness.gateway.alts[-1].startswith("Chart of ")  # the words go with the picture
     pending = await harness.store.pending_approvals("T1")
     if pending:
         assert any(pending[0].id in line for line in card.lines)

@@ -22,6 +22,22 @@ CARD_LIMIT = 28 * 1024
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 
 
+def texts_of(element: Any) -> list[str]:
+    """Every piece of text an Adaptive Card (or any part of one) shows, in order."""
+    if isinstance(element, list):
+        return [text for item in element for text in texts_of(item)]
+    if not isinstance(element, dict):
+        return []
+    if element.get("type") in ("TextRun", "TextBlock"):
+        return [str(element.get("text", ""))]
+    if element.get("type") == "FactSet":
+        return [f"{f['title']} {f['value']}" for f in element.get("facts", [])]
+    found: list[str] = []
+    for key in ("body", "inlines", "columns", "items"):
+        found += texts_of(element.get(key))
+    return found
+
+
 def _cards(body: dict[str, Any]) -> list[Any]:
     return [
         a.get("content") for a in body.get("attachments") or [] if a.get("contentType") == ADAPTIVE
@@ -50,7 +66,7 @@ class Recorded:
         card = self.card
         if card is None:
             return str(self.body.get("text", ""))
-        return str(card["body"][0]["text"])
+        return texts_of(card["body"][0])[0]
 
 
 @dataclass
@@ -60,6 +76,8 @@ class BotConnectorDouble:
     recorded: list[Recorded] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
     """Statuses to answer the next calls with, first to last."""
+    retry_after: str | None = None
+    """The Retry-After header sent with each 429 of `failures` (seconds), as Teams does."""
     attempts: int = 0
     outage: int | None = None
     """While set, every call is answered with this status."""
@@ -106,7 +124,9 @@ class BotConnectorDouble:
         if self.outage is not None:
             return web.json_response({"error": {"code": "ServiceError"}}, status=self.outage)
         if self.failures:
-            return web.json_response({"error": {"code": "Throttled"}}, status=self.failures.pop(0))
+            status = self.failures.pop(0)
+            wait = {"Retry-After": self.retry_after} if status == 429 and self.retry_after else {}
+            return web.json_response({"error": {"code": "Throttled"}}, status=status, headers=wait)
         body = await request.json()
         if any(len(json.dumps(card).encode()) > CARD_LIMIT for card in _cards(body)):
             self.too_big += 1

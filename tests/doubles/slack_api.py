@@ -2,12 +2,17 @@
 
 It speaks the real protocol (form or JSON bodies, `{"ok": ...}` answers, the two-step file
 upload through a URL it hands out) and can fail the next calls with 500 or 429 + Retry-After.
-It also plays Slack's Socket Mode: `apps.connections.open` hands out a ws:// URL on the same
-server, which greets with `hello`, sends envelopes and records the client's acknowledgements.
+It plays Slack's OAuth v2 install: `grant(team)` is the code Slack's consent page would
+hand back, and `oauth.v2.access` exchanges it (with the app's client id and secret) for that
+team's bot token, which `auth.test` then answers for. It answers the assistant container's
+calls (`assistant.threads.*`). It also plays Slack's Socket Mode: `apps.connections.open`
+hands out a ws:// URL on the same server, which greets with `hello`, sends envelopes and
+records the client's acknowledgements.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 from collections.abc import Callable
@@ -61,7 +66,13 @@ class SlackApiDouble:
     """Start with `await double.start()`; `base_url` is what SLACK_API_URL should be."""
 
     team_id: str = "T1"
+    client_id: str = "1111.2222"
+    client_secret: str = "double-client-secret"
     calls: list[Call] = field(default_factory=list)
+    teams: dict[str, str] = field(default_factory=dict)
+    """Bot token -> the team it was issued to by an install."""
+    codes: dict[str, str] = field(default_factory=dict)
+    """Install codes not yet exchanged -> their team."""
     uploads: dict[str, bytes] = field(default_factory=dict)
     outage: Outage | None = None
     refused: int = 0
@@ -83,6 +94,9 @@ class SlackApiDouble:
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "apps.connections.open": self._connections_open,
+            "assistant.threads.setStatus": self._assistant_thread,
+            "assistant.threads.setSuggestedPrompts": self._assistant_thread,
+            "assistant.threads.setTitle": self._assistant_thread,
         }
 
     @property
@@ -136,6 +150,12 @@ class SlackApiDouble:
     def up(self) -> None:
         self.outage = None
 
+    def grant(self, team: str) -> str:
+        """The code Slack's consent page hands back after `team` approves the install."""
+        code = f"code-{team}-{next(self._ids)}"
+        self.codes[code] = team
+        return code
+
     def called(self, method: str) -> list[dict[str, Any]]:
         return [c.params for c in self.calls if c.method == method]
 
@@ -167,7 +187,15 @@ class SlackApiDouble:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
+        if method == "oauth.v2.access":
+            return self._oauth_access(request, params)
+        # Slack takes the token as a bearer header or as a `token` argument.
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        token = token or str(params.pop("token", ""))
+        if method == "auth.test" and token in self.teams:
+            answer = {"ok": True, **self._auth_test(params), "team_id": self.teams[token]}
+            self.calls.append(Call(method, params, token, answer))
+            return web.json_response(answer)
         if self._failing(method) and self.outage is not None:
             self.outage.remaining -= 1
             self.refused += 1
@@ -243,6 +271,41 @@ class SlackApiDouble:
             "user_id": "UBATON",
             "bot_id": "BBATON",
         }
+
+    def _oauth_access(self, request: web.Request, params: dict[str, Any]) -> web.Response:
+        """Exchange an install code for its team's bot token, as Slack does: the app's
+        credentials (HTTP Basic or form fields) and a code used at most once."""
+        credentials = (params.get("client_id"), params.get("client_secret"))
+        basic = request.headers.get("Authorization", "")
+        if basic.startswith("Basic "):
+            pair = base64.b64decode(basic.removeprefix("Basic ")).decode()
+            credentials = tuple(pair.split(":", 1))  # type: ignore[assignment]
+        if credentials != (self.client_id, self.client_secret):
+            return web.json_response({"ok": False, "error": "invalid_client_id"})
+        team = self.codes.pop(str(params.get("code")), None)
+        if team is None:
+            return web.json_response({"ok": False, "error": "invalid_code"})
+        token = f"xoxb-{team}-{next(self._ids)}"
+        self.teams[token] = team
+        answer = {
+            "ok": True,
+            "app_id": "A1",
+            "authed_user": {"id": f"U{team}ADMIN"},
+            "scope": "chat:write,commands",
+            "token_type": "bot",
+            "access_token": token,
+            "bot_user_id": f"U{team}BATON",
+            "team": {"id": team, "name": f"Team {team}"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        self.calls.append(Call("oauth.v2.access", params, "", answer))
+        return web.json_response(answer)
+
+    def _assistant_thread(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("channel_id") or not params.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {}
 
     def _posted(self, params: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()

@@ -184,9 +184,16 @@ async def test_the_models_rationale_reaches_approvers_as_its_words_not_a_fact(
     outcome_id = await harness.state("olivia", STATEMENT)
     send = (await steps_of(harness, outcome_id))[-1]
     assert send.rationale == f'The model\'s reasoning (unchecked): "{INJECTED}"'
-    card = harness.gateway.sent[-1].current.text()
-    assert "The model's reasoning (unchecked)" in card
-    assert f"Why: {INJECTED}" not in card
+    shown = [posted.current for posted in harness.gateway.sent]
+    approval = next(card for card in shown if any(b.action == "approve" for b in card.buttons))
+    fields = dict(approval.fields)
+    assert fields["The model's reasoning (unchecked)"] == f'"{INJECTED}"'
+    assert fields["The model expects (unchecked)"] == '"e"'
+    plan = next(card for card in shown if card.title.startswith("Plan"))
+    assert plan.lines[0] == f'The model\'s reasoning (unchecked): "{INJECTED}"'
+    for card in shown:  # nowhere stated as a fact: no "Why"
+        assert "Why" not in card.text()
+        assert all(not name.startswith("Why") for name, _ in card.fields)
 
 
 def governed_plan(day: int, status: StepStatus, decision: str) -> list[Step]:

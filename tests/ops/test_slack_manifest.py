@@ -52,6 +52,26 @@ SLACK_MANIFEST: dict[str, Any] = {
                         "display_name": {"type": "string", "pattern": "^[a-z0-9._-]{1,80}$"}
                     },
                 },
+                "assistant_view": {
+                    "type": "object",
+                    "required": ["assistant_description"],
+                    "properties": {
+                        "assistant_description": {"type": "string", "maxLength": 200},
+                        "suggested_prompts": {
+                            "type": "array",
+                            "maxItems": 4,
+                            "items": {
+                                "type": "object",
+                                "required": ["title", "message"],
+                                "properties": {
+                                    "title": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                    "additionalProperties": False,
+                },
                 "slash_commands": {
                     "type": "array",
                     "maxItems": 50,
@@ -73,6 +93,7 @@ SLACK_MANIFEST: dict[str, Any] = {
         "oauth_config": {
             "type": "object",
             "properties": {
+                "redirect_urls": {"type": "array", "maxItems": 1000, "items": _URL},
                 "scopes": {
                     "type": "object",
                     "properties": {
@@ -83,7 +104,7 @@ SLACK_MANIFEST: dict[str, Any] = {
                             "items": {"type": "string", "pattern": "^[a-z_]+:[a-z_.]+$|^commands$"},
                         }
                     },
-                }
+                },
             },
         },
         "settings": {
@@ -107,6 +128,8 @@ SLACK_MANIFEST: dict[str, Any] = {
     },
 }
 EVENT_SCOPES = {
+    "assistant_thread_started": "assistant:write",
+    "assistant_thread_context_changed": "assistant:write",
     "app_mention": "app_mentions:read",
     "message.channels": "channels:history",
     "message.groups": "groups:history",
@@ -152,6 +175,8 @@ def _problems(manifest: dict[str, Any]) -> list[str]:
     ]
     if features.get("slash_commands") and "commands" not in scopes:
         found.append("slash commands need the commands scope")
+    if "assistant_view" in features and "assistant:write" not in scopes:
+        found.append("the assistant view needs assistant:write")
     return found
 
 
@@ -168,6 +193,25 @@ def test_socket_mode_manifest_is_valid_and_has_no_urls() -> None:
     assert "http" not in yaml.safe_dump(manifest)
     assert manifest["features"]["slash_commands"][0]["command"] == "/outcome"
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == list(BOT_EVENTS)
+
+
+def test_the_assistant_manifest_is_valid_in_both_flavours() -> None:
+    for args in (["--base-url", "https://baton.example.com"], ["--socket-mode"]):
+        manifest = _printed(*args, "--assistant")
+        assert _problems(manifest) == [], args
+        assert "assistant_description" in manifest["features"]["assistant_view"]
+        events = manifest["settings"]["event_subscriptions"]["bot_events"]
+        assert {"assistant_thread_started", "message.im"} <= set(events)
+    plain = _printed("--base-url", "https://baton.example.com")
+    assert "assistant_view" not in plain["features"]
+    assert "assistant:write" not in plain["oauth_config"]["scopes"]["bot"]
+
+
+def test_the_http_manifest_names_the_oauth_redirect() -> None:
+    manifest = _printed("--base-url", "https://baton.example.com/")
+    redirect = manifest["oauth_config"]["redirect_urls"]
+    assert redirect == ["https://baton.example.com/slack/oauth_redirect"]
+    assert "redirect_urls" not in _printed("--socket-mode")["oauth_config"]
 
 
 def test_the_checks_catch_an_invalid_manifest() -> None:
@@ -188,7 +232,8 @@ def test_only_scopes_baton_uses_are_asked_for() -> None:
     source = "\n".join(p.read_text() for p in (ROOT / "bot").rglob("*.py"))
     for scope, calls in SCOPE_CALLS.items():
         assert (scope in BOT_SCOPES) == bool(re.search(calls, source)), scope
-    needed = set(EVENT_SCOPES.values()) | {"commands", "chat:write", "files:write"}
+    needed = {s for e, s in EVENT_SCOPES.items() if e in BOT_EVENTS}
+    needed |= {"commands", "chat:write", "files:write"}
     used = {scope for scope, calls in SCOPE_CALLS.items() if re.search(calls, source)}
     assert set(BOT_SCOPES) == needed | used
 

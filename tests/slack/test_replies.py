@@ -92,3 +92,18 @@ async def test_429_from_slack_is_waited_out(
     slack_api.fail_next(429, 5, retry_after=2)
     await deliver_through_outage(harness)
     assert slack_api.refused == 5 and len(slack_api.called("chat.postMessage")) == 1
+
+
+async def test_a_charts_alt_text_reaches_slack_with_the_upload(
+    harness: Harness, slack: SlackGateway, slack_api: SlackApiDouble
+) -> None:
+    png = small_png()
+    alt = "Chart of Monthly churn rate: 7.1% now, target 6%, on track"
+    status = Card(title="Status of o1", image_png=png, image_alt=alt)
+    await enqueue_replies(
+        harness.runtime.ctx.queue, Inbound(WHERE, "olivia", "status o1"), [Reply(status)]
+    )
+    await deliver_through_outage(harness)
+    assert list(slack_api.uploads.values()) == [png]
+    asked = slack_api.called("files.getUploadURLExternal")  # where Slack takes alt text
+    assert [params["alt_txt"] for params in asked] == [alt]

@@ -39,7 +39,14 @@ def test_buttons_are_execute_actions_with_a_submit_fallback() -> None:
 def test_a_reason_input_and_a_refresh_for_approvals() -> None:
     card = to_adaptive_card(APPROVAL)
     kinds = [element["type"] for element in card["body"]]
-    assert kinds == ["TextBlock", "TextBlock", "FactSet", "TextBlock", "Input.Text", "TextBlock"]
+    assert kinds == [
+        "RichTextBlock",
+        "RichTextBlock",
+        "ColumnSet",
+        "RichTextBlock",
+        "Input.Text",
+        "RichTextBlock",
+    ]
     assert card["body"][4]["id"] == "reason"
     assert card["refresh"]["action"]["data"] == {"baton": "refresh", "value": "a7"}
     assert card["version"] == "1.5"

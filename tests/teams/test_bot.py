@@ -7,6 +7,7 @@ from typing import Any
 from bot.teams.references import NoConversationReference, ReferenceStore
 from handlers import texts
 from orchestrator.models import ApprovalStatus
+from tests.doubles.bot_connector import texts_of
 from tests.teams.activities import CHANNEL_ID, TENANT, execute, installation, message, submit
 from tests.teams.conftest import TeamsTurns
 
@@ -59,7 +60,7 @@ async def test_commands_reply_with_adaptive_cards(teams: TeamsTurns) -> None:
     card = sent[0].attachments[0]
     assert card.content_type == "application/vnd.microsoft.card.adaptive"
     assert card.content["version"] == "1.5"
-    assert "State an outcome" in card.content["body"][0]["text"]
+    assert "State an outcome" in texts_of(card.content["body"][0])[0]
 
 
 async def test_confirm_answers_the_invoke_with_the_updated_card(teams: TeamsTurns) -> None:

@@ -26,6 +26,7 @@ from orchestrator.catalog import Workspace
 from orchestrator.rules import RuleBook
 from orchestrator.store.keys import Keys
 from tests.conftest import build_harness
+from tests.doubles.bot_connector import texts_of
 from tests.teams.activities import TENANT, execute, message
 from tests.teams.conftest import TeamsTurns
 
@@ -91,7 +92,7 @@ def card_of(activity: Activity) -> dict[str, Any]:
 
 
 def said(content: dict[str, Any]) -> str:
-    return " ".join(str(b.get("text", "")) for b in content.get("body", []))
+    return " ".join(texts_of(content.get("body", [])))
 
 
 async def test_a_statement_in_a_personal_chat_reaches_its_approvers_by_name(

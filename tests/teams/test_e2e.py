@@ -17,7 +17,7 @@ from bot.demo.simulation import Business
 from orchestrator.models import ApprovalStatus, OutcomeStatus
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
-from tests.doubles.bot_connector import BotConnectorDouble, Recorded
+from tests.doubles.bot_connector import BotConnectorDouble, Recorded, texts_of
 from tests.teams.activities import TENANT, execute, installation, message
 from tests.teams.processes import environment, eventually, free_port, healthy, start, stop
 
@@ -222,3 +222,55 @@ async def test_production_without_credentials_refuses_teams(
     finally:
         stop(web)
     assert "MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD" in (tmp_path / "web.log").read_text()
+
+
+HOSTILE = "[Verify account](https://evil.example)"
+
+
+def parsed_texts(element: Any) -> list[str]:
+    """The texts of a card that Teams reads as Markdown: TextBlocks and Facts."""
+    if isinstance(element, list):
+        return [text for item in element for text in parsed_texts(item)]
+    if not isinstance(element, dict):
+        return []
+    if element.get("type") == "TextBlock":
+        return [str(element.get("text", ""))]
+    if element.get("type") == "FactSet":
+        return [f"{f.get('title')} {f.get('value')}" for f in element.get("facts", [])]
+    return [text for value in element.values() for text in parsed_texts(value)]
+
+
+def hostile(activity: dict[str, Any]) -> dict[str, Any]:
+    activity["from"]["name"] = HOSTILE
+    return activity
+
+
+async def test_data_and_drafted_text_never_become_markdown_in_teams(teams: Teams) -> None:
+    """A link in the statement, a person's name and a rejection reason is shown as the
+    characters it is: only ever in TextRuns (never parsed), or in a plain-text message."""
+    url = teams.double.service_url
+    await teams.post(hostile(installation("olivia", url)))
+    await teams.titled("State an outcome")
+    await teams.post(hostile(message("olivia", f"{STATEMENT}. See {HOSTILE}", url, mention=True)))
+    await teams.titled("relative")
+    await teams.post(hostile(message("olivia", "points", url, mention=True)))
+    _, session = await teams.card_with("confirm")
+    confirmed = await teams.invoke(hostile(execute("olivia", "confirm", session, url)))
+    approval, approval_id = await teams.card_with("approve")
+    assert approval.card is not None  # the owner wrote to Baton: the card refreshes for her
+    assert approval.card["refresh"]["userIds"] == ["29:olivia"]
+    rejected = await teams.invoke(execute("bob", "reject", approval_id, url, HOSTILE))
+    answers = [confirmed["value"], rejected["value"]]  # cards answering the clicks
+    await eventually(lambda: _has_update(teams.double), "the rejected card updated in place")
+    shown = [r.card for r in teams.double.recorded if r.card is not None] + answers
+    seen = [t for card in shown for t in texts_of(card["body"]) if HOSTILE in t]
+    assert len(seen) >= 3  # the statement in several cards, and the reason, are all shown
+    assert any(HOSTILE in t for t in texts_of(rejected["value"]["body"]))
+    for card in shown:
+        assert not [t for t in parsed_texts(card) if "evil.example" in t]
+    for plain in (r.body for r in teams.double.recorded if r.card is None):
+        assert "evil.example" not in str(plain.get("text", "")) or plain["textFormat"] == "plain"
+
+
+async def _has_update(double: BotConnectorDouble) -> bool:
+    return bool(double.of("update"))

@@ -9,12 +9,13 @@ a conversation Baton was removed from sets the job aside at once.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
 from botbuilder.schema import Activity
 
+from bot.pacing import MAX_SLEEP_S
 from bot.teams.auth import bot_configuration
 from bot.teams.delivery import Pacer
 from bot.teams.gateway import TeamsGateway
@@ -28,7 +29,7 @@ from orchestrator.incidents import IncidentKind
 from orchestrator.models import ConversationRef
 from orchestrator.notices import Notice, NoticeKind
 from tests.conftest import CHANNEL, Harness
-from tests.doubles.bot_connector import CARD_LIMIT, BotConnectorDouble
+from tests.doubles.bot_connector import CARD_LIMIT, BotConnectorDouble, texts_of
 from tests.slack.delivery import RecordingPager, run_for
 from tests.slack.test_gateway import FakeTime
 from tests.teams.activities import CHANNEL_ID, TENANT, message
@@ -47,13 +48,20 @@ async def double() -> AsyncIterator[BotConnectorDouble]:
 @pytest.fixture
 async def teams(harness: Harness, double: BotConnectorDouble) -> TeamsGateway:
     """The Teams gateway as a worker holds it, its notices delivered on the harness's clock."""
+    time = FakeTime()
+    return await wired(harness, double, time.clock, time)
+
+
+async def wired(
+    harness: Harness, double: BotConnectorDouble, now: Callable[[], float], time: FakeTime
+) -> TeamsGateway:
+    """A Teams gateway taking its turns on `now`, as the harness's notifier's."""
     settings = Settings(env="development")
     assert bot_configuration(settings).APP_ID is None
     store = harness.store
     references = ReferenceStore(store.redis, store.keys.prefix)
     await references.remember(Activity().deserialize(message("olivia", "hi", double.service_url)))
-    time = FakeTime()
-    pacer = Pacer(store.redis, store.keys.prefix, now=time.clock, sleep=time.sleep)
+    pacer = Pacer(store.redis, store.keys.prefix, now=now, sleep=time.sleep)
     gateway = TeamsGateway(
         build_adapter(settings), references, pacer, app_id=None, sleep=time.sleep
     )
@@ -121,7 +129,7 @@ async def test_a_card_too_long_for_teams_is_shortened_with_a_pointer(
     await teams.send(conversation=HERE, card=card)
     (sent,) = double.of("send")
     assert sent.card is not None and len(json.dumps(sent.card).encode()) <= CARD_LIMIT
-    assert "more lines not shown" in sent.card["body"][-1]["text"]
+    assert "more lines not shown" in texts_of(sent.card["body"][-1])[0]
 
 
 async def test_a_conversation_baton_was_removed_from_is_set_aside_at_once(
@@ -134,3 +142,29 @@ async def test_a_conversation_baton_was_removed_from_is_set_aside_at_once(
     assert double.attempts == 1  # one try: a refusal for good is not retried
     assert await harness.runtime.ctx.queue.dead() == 1
     assert [p.kind for p in pager.pages] == [IncidentKind.JOB_DEAD_LETTERED.value]
+
+
+async def test_a_429_with_retry_after_defers_the_notices_and_they_arrive_in_order(
+    harness: Harness, double: BotConnectorDouble
+) -> None:
+    """Teams answers 429 with Retry-After 20 s: as with Slack, the conversation's turns
+    pause that long, the notices wait on the timers (not in a worker, not in the backoff),
+    and all arrive once, in order, none dead."""
+
+    def now() -> float:  # turns on the clock the worker schedules deferred jobs by
+        return harness.clock.now().timestamp()
+
+    time = FakeTime()
+    await wired(harness, double, now, time)
+    double.failures, double.retry_after = [429], "20"
+    expected = [f"notice {n}" for n in range(6)]
+    for text in expected:
+        await say(harness, text)
+    await harness.runtime.drain()
+    assert double.attempts == 1 and double.recorded == []  # waiting out the 20 s
+    await run_for(harness, 60, step=5)
+    assert double.titles() == expected
+    assert double.attempts == 1 + len(expected)
+    assert all(s <= MAX_SLEEP_S for s in time.slept)  # no backoff: waited on the timers
+    queue = harness.runtime.ctx.queue
+    assert await queue.dead() == 0 and await queue.backlog() == 0
