@@ -1,7 +1,8 @@
 """Decision analytics: who decides, how fast, and how often each action is approved.
 
-Read from the audit trail (which approvals were requested, escalated) and the approval
-records (every vote with its time, edits, the outcome): nothing extra is written when
+Read from the audit chain, its archived part included (which approvals were requested,
+escalated) and the approval records (every vote with its time, edits, the outcome): nothing
+extra is written when
 people decide, so the figures cover every approval ever requested in the workspace.
 """
 
@@ -15,7 +16,7 @@ from datetime import datetime
 
 from orchestrator.errors import NotFound
 from orchestrator.models import Approval, ApprovalStatus, Vote
-from orchestrator.store.redis_store import RedisStore
+from orchestrator.store.redis_store import RedisStore, parse_audit_entry
 
 
 @dataclass
@@ -96,11 +97,10 @@ async def gather(
     """The workspace's figures; with `since`, what happened from then on (votes, decisions,
     expiries, escalations, edits; `pending` is what waits now); with `outcome_id`, one
     outcome's approvals only."""
-    events = [
-        e
-        for e in await store.audit_chain(workspace)
-        if outcome_id is None or e.outcome_id == outcome_id
-    ]
+    # The whole chain, the part moved to the history store too, so the figures stay the
+    # same once decided approvals are archived.
+    chain = [parse_audit_entry(raw) for raw in await store.audit_entries(workspace)]
+    events = [e for e in chain if outcome_id is None or e.outcome_id == outcome_id]
     ids = [e.subject.split(":", 1)[1] for e in events if e.action == "approval.requested"]
     stats = DecisionStats(defaultdict(Tally), defaultdict(Tally), Tally(), 0, 0, 0)
     stats.escalations = sum(
