@@ -10,7 +10,9 @@ approval card posted to the Slack double). Then `baton web` and a worker (`baton
 as processes, and each approval is clicked once by an approver as a signed Slack request,
 one at a time: the time from sending the click to the step's `step.running` audit event
 (the worker started executing it) and to the `chat.update` of its card reaching Slack. The
-first click, which meets a worker that has just started, is reported apart.
+first click, which meets a worker that has just started, is reported apart. With
+`--hold-connector-s S`, the CRM is held locked for S seconds from each click, so each step's
+connector call takes that long: it says how many cards were updated before it finished.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -89,13 +92,45 @@ async def _until(
     raise SystemExit("seeding did not finish")
 
 
+class HeldCrm:
+    """The CRM held under an exclusive lock for `seconds` from each click on: every step's
+    connector call waits that long, as a slow or busy system of record makes it."""
+
+    def __init__(self, path: Path, seconds: float) -> None:
+        self.path = path
+        self.seconds = seconds
+        self.released_at = 0.0
+
+    async def hold(self) -> asyncio.Future[None]:
+        """Take the lock (returns once it is held); the future is done once released."""
+        taken = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+
+        def run() -> None:
+            with sqlite3.connect(self.path, isolation_level=None) as db:
+                db.execute("BEGIN EXCLUSIVE")
+                loop.call_soon_threadsafe(taken.set_result, None)
+                time.sleep(self.seconds)
+                db.execute("COMMIT")
+                self.released_at = time.perf_counter()
+
+        released = loop.run_in_executor(None, run)
+        await taken
+        return released
+
+
 async def measure(
-    baton: Baton, api: SlackApiDouble, store: RedisStore
-) -> tuple[list[float], list[float]]:
-    running, card = [], []
+    baton: Baton, api: SlackApiDouble, store: RedisStore, held: HeldCrm | None = None
+) -> tuple[list[float], list[float], int]:
+    """Click each approval; the latencies, and how many cards were updated while the
+    step's connector call was still waiting (with `held`)."""
+    running, card, before_release = [], [], 0
     cards = api.buttons("approve")
     async with aiohttp.ClientSession() as http:
         for n, (approval_id, ts, _) in enumerate(cards):
+            if held is not None:  # the last step's follow-ups (its tick reads the CRM) done
+                await _idle(store)
+            released = await held.hold() if held is not None else None
             approval = await store.approval(approval_id)
             channel = (await store.outcome(approval.outcome_id)).conversation.channel
             payload = block_action(
@@ -113,9 +148,21 @@ async def measure(
             while not _updated(api, ts, updates):
                 await asyncio.sleep(0.001)
             card.append(time.perf_counter() - started)
+            before_release += released is not None and not released.done()
             ran = await _running_at(store, approval.outcome_id, approval.step_id)
             running.append((ran - sent_at).total_seconds())
-    return running, card
+            if released is not None:
+                await released
+    return running, card, before_release
+
+
+async def _idle(store: RedisStore) -> None:
+    """Until the worker has no job waiting or in hand."""
+    for _ in range(10_000):
+        if not await store.redis.xlen(store.keys.jobs()):
+            return
+        await asyncio.sleep(0.005)
+    raise SystemExit("the worker never became idle")
 
 
 def _updated(api: SlackApiDouble, ts: str, before: int) -> bool:
@@ -142,7 +189,7 @@ def _line(name: str, seconds: list[float]) -> str:
     )
 
 
-async def main(count: int, url: str | None) -> None:
+async def main(count: int, url: str | None, hold_s: float) -> None:
     api = SlackApiDouble()
     await api.start()
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,11 +206,14 @@ async def main(count: int, url: str | None) -> None:
             await seed(env, api, count)
             await baton.start_worker()
             store = RedisStore(redis, Keys(env["BATON_KEY_PREFIX"]))
-            running, card = await measure(baton, api, store)
+            held = HeldCrm(business.path, hold_s) if hold_s > 0 else None
+            running, card, early = await measure(baton, api, store, held)
             # The first click meets a worker that has just started: reported, not counted.
             print(f"first click (cold worker): step running {running[0] * 1000:.1f} ms")
             print(_line("click -> step running", running[1:]))
             print(_line("click -> card updated", card[1:]))
+            if held is not None:
+                print(f"cards updated while the connector call waited {hold_s:g} s: {early}")
         finally:
             await baton.stop()
             if url:
@@ -175,6 +225,13 @@ async def main(count: int, url: str | None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--approvals", type=int, default=30)
+    parser.add_argument(
+        "--hold-connector-s",
+        type=float,
+        default=0.0,
+        help="hold the CRM locked this long from each click (a slow connector call)",
+    )
     target.add_redis_option(parser, required=False)
     args = parser.parse_args()
-    asyncio.run(main(args.approvals, target.optional_redis_url(args.redis_url, os.environ)))
+    url = target.optional_redis_url(args.redis_url, os.environ)
+    asyncio.run(main(args.approvals, url, args.hold_connector_s))

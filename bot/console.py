@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from handlers import texts
-from handlers.cards import Card, Click, Inbound, Reply
+from handlers.cards import Button, Card, Click, Inbound, Reply
 from handlers.conversation import Conversation
 from orchestrator.clock import Clock
 from orchestrator.jobs import JobQueue
@@ -34,11 +34,17 @@ def format_card(card: Card, *, speaker: str = "baton") -> str:
     out = [f"{speaker} > {lines[0] if lines else ''}"] + [pad + line for line in lines[1:]]
     if card.buttons:
         choices = "  ".join(
-            f"[{b.label}: {b.action} {b.value}" + (" <reason>" if b.asks_reason else "") + "]"
-            for b in card.buttons
+            f"[{b.label}: {b.action} {b.value}" + _hint(b) + "]" for b in card.buttons
         )
         out.append(pad + choices)
     return "\n".join(out)
+
+
+def _hint(button: Button) -> str:
+    """What follows a button's words: a rejection's reason, an edit's change."""
+    if button.action == "edit":
+        return " <new draft | name=value>"
+    return " <reason>" if button.asks_reason else ""
 
 
 class ConsoleGateway:

@@ -80,9 +80,15 @@ def _line(waiting: Waiting, user: str, workspace: Workspace) -> str:
 
 def stats_card(stats: DecisionStats, workspace: Workspace) -> Card:
     """Decisions per approver and per action, time to decide, expiries, escalations, edits."""
-    overall = stats.overall
-    if not (overall.decided or overall.expired or stats.pending):
+    if stats.empty:
         return Card(title=texts.STATS_NONE)
+    title = texts.STATS_TITLE.format(workspace=workspace.name)
+    return Card(title=title, lines=tuple(stats_lines(stats, workspace)))
+
+
+def stats_lines(stats: DecisionStats, workspace: Workspace) -> list[str]:
+    """The figures as lines: `approvals stats`, the weekly digest and `audit` say them."""
+    overall = stats.overall
     lines = [
         texts.STATS_OVERALL.format(
             decided=overall.decided,
@@ -118,4 +124,4 @@ def stats_card(stats: DecisionStats, workspace: Workspace) -> Card:
                 expired=texts.STATS_EXPIRED.format(expired=tally.expired) if tally.expired else "",
             )
         )
-    return Card(title=texts.STATS_TITLE.format(workspace=workspace.name), lines=tuple(lines))
+    return lines

@@ -13,10 +13,11 @@ from orchestrator.models import ConversationRef, MessageRef
 
 @dataclass(frozen=True)
 class Button:
-    """A button; `action` is what a click means, `value` the record it is about."""
+    """A button; `action` is what a click means, `value` the record it is about. `edit`
+    opens a form (Slack's modal, Teams' input card); the console says the command."""
 
     label: str
-    action: Literal["confirm", "cancel", "approve", "reject", "rule", "autonomy", "revoke"]
+    action: Literal["confirm", "cancel", "approve", "reject", "rule", "autonomy", "revoke", "edit"]
     value: str
     style: Literal["primary", "danger", "default"] = "default"
     asks_reason: bool = False

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
+from orchestrator import decision_stats
 from orchestrator.actors import (
     Actor,
     check_home,
@@ -147,6 +148,10 @@ async def audit(request: Request) -> Reply:
     actors = [event.actor for event in events]
     workspace = await named_in(request.runtime, outcome.workspace, request.where, actors)
     lines = summary_lines(events, workspace)
+    stats = await decision_stats.gather(ctx.store, outcome.workspace, outcome_id=outcome.id)
+    if not stats.empty:  # how its approvals were decided, as `approvals stats` says it
+        figures = approvals_view.stats_lines(stats, workspace)
+        lines += (texts.AUDIT_DECISIONS, *(f"  {line}" for line in figures))
     card = Card(
         title=f"Audit trail of {outcome.id} ({len(events)} events)",
         lines=lines,

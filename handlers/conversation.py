@@ -160,6 +160,7 @@ class Conversation:
             "rule": self._rule,
             autonomy_view.ACCEPT: self._autonomy,
             autonomy_view.REVOKE: self._autonomy,
+            "edit": self._edit_how,
         }.get(click.action)
         if handler is None:
             return []
@@ -167,6 +168,10 @@ class Conversation:
             return await handler(click)
         except NotFound:  # gone, or another tenant's: nothing is revealed
             return [text_reply(texts.INTAKE_GONE, private=True)]
+
+    async def _edit_how(self, click: Click) -> list[Reply]:
+        """An Edit pressed where no form can open (a client without forms): the command."""
+        return [text_reply(texts.EDIT_HOW.format(id=click.value), private=True)]
 
     async def _confirm(self, click: Click) -> list[Reply]:
         try:

@@ -1,6 +1,7 @@
 """The weekly digest's cards: one per active outcome (progress, chart, what worked, what
 waits), then the week's autonomy next to the number of human decisions, with the head of
-the audit chain as it stands (posted where Redis writers cannot reach it)."""
+the audit chain as it stands (posted where Redis writers cannot reach it), and the week's
+approval decisions per workspace."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
+from orchestrator import decision_stats
 from orchestrator.catalog import Workspace
 from orchestrator.digest import WEEK, Week, audit_head, week_of
 from orchestrator.evaluate import evaluate
@@ -19,6 +21,7 @@ from orchestrator.steps import approval_id_for
 from orchestrator.store.redis_store import RedisStore
 
 from handlers import effects, render, texts
+from handlers.approvals_view import stats_lines
 from handlers.cards import Card
 from handlers.charts import outcome_chart
 from handlers.week_chart import WeekRow, week_chart
@@ -45,7 +48,24 @@ async def digest_cards(
     ]
     chart = await asyncio.to_thread(partial(week_chart, since=since, now=since + WEEK), rows)
     summary = _summary(len(cards), weeks, " ".join(heads))
-    return [replace(summary, image_png=chart.png, image_alt=chart.alt), *cards]
+    decisions = [await _decisions(store, workspace_of(ws), ws, since) for ws in sorted(workspaces)]
+    return [
+        replace(summary, image_png=chart.png, image_alt=chart.alt),
+        *cards,
+        *(card for card in decisions if card is not None),
+    ]
+
+
+async def _decisions(
+    store: RedisStore, workspace: Workspace, tenant: str, since: datetime
+) -> Card | None:
+    """The week's approval decisions in the workspace: per approver, time to decide,
+    expiries, escalations, edits (as `approvals stats` says them); None in a quiet week."""
+    stats = await decision_stats.gather(store, tenant, since=since)
+    if stats.empty:
+        return None
+    title = texts.DIGEST_DECISIONS.format(workspace=workspace.name)
+    return Card(title=title, lines=tuple(stats_lines(stats, workspace)))
 
 
 async def _outcome_card(

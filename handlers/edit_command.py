@@ -1,13 +1,20 @@
-"""`edit a3 percent=10` or `edit a3 <new draft>`: correct a step, then approve it."""
+"""`edit a3 percent=10` or `edit a3 <new draft>`: correct a step, then approve it.
+
+`apply_edit` is the one path every surface takes (this command, Slack's modal, Teams'
+input card): the core checks schema, policy and budget again and refuses non-approvers as
+it refuses their clicks; the surface only shows the answer."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from orchestrator.actors import Actor
 from orchestrator.approvals import AlreadyDecided, AlreadyVoted
 from orchestrator.edits import Change, EditRefused, diff
-from orchestrator.errors import NotAllowed
+from orchestrator.errors import NotAllowed, NotFound
+from orchestrator.runtime import Runtime
 
 from handlers import texts
 from handlers.cards import Card, Reply
@@ -17,6 +24,16 @@ if TYPE_CHECKING:
 
 _EDIT = re.compile(r"\bedit\s+(\S+)\s+(.+)$", re.IGNORECASE | re.DOTALL)
 _SETTING = re.compile(r"^(\w+)=(\S+)$")
+
+
+@dataclass(frozen=True)
+class Edited:
+    """What an edit came to: approved as edited (`done`), or refused and why."""
+
+    done: bool
+    text: str
+    field: str | None = None
+    """The parameter (or `edits.DRAFT`) a refusal is about, when it is about one."""
 
 
 def _private(text: str) -> Reply:
@@ -37,20 +54,29 @@ async def edit(request: Request) -> Reply:
     if found is None:
         return _private(texts.EDIT_USAGE)
     approval_id, change = found.group(1).lower(), change_of(found.group(2))
-    approvals = request.runtime.approvals
+    return _private((await apply_edit(request.runtime, request.actor, approval_id, change)).text)
+
+
+def refused(why: str, field: str | None = None) -> Edited:
+    return Edited(False, texts.EDIT_REFUSED.format(why=why), field)
+
+
+async def apply_edit(runtime: Runtime, actor: Actor, approval_id: str, change: Change) -> Edited:
+    """`actor` approves `approval_id` as `change` corrects it, through `Approvals.decide`."""
     try:
-        approval = await approvals.decide(approval_id, request.actor, True, change=change)
-    except EditRefused as refused:
-        return _private(texts.EDIT_REFUSED.format(why=refused.why))
+        approval = await runtime.approvals.decide(approval_id, actor, True, change=change)
+    except EditRefused as refusal:
+        return refused(refusal.why, refusal.field)
     except NotAllowed:
-        current = await request.runtime.ctx.store.approval(approval_id)
-        workspace = request.runtime.ctx.workspace_of(current.workspace)
+        current = await runtime.ctx.store.approval(approval_id)
+        workspace = runtime.ctx.workspace_of(current.workspace)
         who = ", ".join("@" + workspace.display(a) for a in current.approvers)
-        return _private(texts.NOT_APPROVER.format(outcome=current.outcome_id, approvers=who))
+        return Edited(False, texts.NOT_APPROVER.format(outcome=current.outcome_id, approvers=who))
     except AlreadyDecided as already:
-        status = already.approval.status.value
-        return _private(texts.EDIT_REFUSED.format(why=texts.EDIT_DECIDED.format(status=status)))
+        return refused(texts.EDIT_DECIDED.format(status=already.approval.status.value))
     except AlreadyVoted:
-        return _private(texts.EDIT_REFUSED.format(why=texts.EDIT_VOTED))
+        return refused(texts.EDIT_VOTED)
+    except NotFound:  # gone, or another tenant's: nothing is revealed
+        return Edited(False, texts.EDIT_GONE)
     changes = "\n".join(diff(approval.edits[-1])) if approval.edits else ""
-    return _private(texts.EDITED.format(id=approval_id, changes=changes))
+    return Edited(True, texts.EDITED.format(id=approval_id, changes=changes))

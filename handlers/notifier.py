@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
-from orchestrator import deliveries
+from orchestrator import deliveries, quorum
 from orchestrator.approvals import withdrawn_because
 from orchestrator.catalog import Workspace
 from orchestrator.clock import Clock, SystemClock
@@ -187,7 +187,8 @@ class ChatNotifier:
     async def _copies(self, approval: Approval) -> list[MessageRef]:
         """Where else the approval's card was posted: the approvals channel, direct messages."""
         key = self.store.keys.approval(approval.id)
-        names = [CHANNEL_REF, *(DIRECT_REF + user for user in approval.approvers)]
+        people = dict.fromkeys((*approval.approvers, *approval.stand_ins.values()))
+        names = [CHANNEL_REF, *(DIRECT_REF + user for user in people)]
         refs = [await self.store.message_ref(key, name) for name in names]
         return [ref for ref in refs if ref is not None]
 
@@ -345,13 +346,22 @@ class ChatNotifier:
         deadline = texts.APPROVAL_DECIDE_BY.format(when=render.when(approval.deadline))
         rung = replace(card, title=title, footer=deadline)
         await self._send(notice, rung)
-        if workspace.people.notify == "dm" or one_to_one(notice.conversation):
-            # Told where the request was: the one escalated to gets a copy kept up to date.
-            escalated = str(notice.data.get("to") or "")
-            told = [escalated] if escalated in approval.approvers else list(approval.approvers)
-            for user in _recipients(notice.conversation, outcome, told):
-                await self._direct(notice, approval, user, rung, keep=bool(escalated))
+        # Said where the request was, and to each person awaited directly (the one
+        # escalated to, or every approver yet to decide, or who decides for them while
+        # away): a copy kept up to date where they have none yet.
+        escalated = str(notice.data.get("to") or "")
+        told = [escalated] if escalated in approval.approvers else awaited(approval)
+        key = self.store.keys.approval(approval.id)
+        for user in _recipients(notice.conversation, outcome, told):
+            kept = await self.store.message_ref(key, DIRECT_REF + user)
+            await self._direct(notice, approval, user, rung, keep=kept is None)
         await self._approval(notice)
+
+
+def awaited(approval: Approval) -> list[str]:
+    """Who a reminder is for: each approver still awaited, or who decides for them while
+    they are away."""
+    return list(dict.fromkeys(approval.stand_ins.get(p, p) for p in quorum.awaited(approval)))
 
 
 def _recipients(where: ConversationRef, outcome: Outcome, users: Iterable[str]) -> list[str]:

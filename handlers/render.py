@@ -32,6 +32,7 @@ from orchestrator.planner import IN_FLIGHT
 
 from handlers import effects, texts
 from handlers.cards import Button, Card
+from handlers.edit_form import editable
 
 
 def when(moment: datetime | None) -> str:
@@ -354,10 +355,12 @@ def _approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: 
         return Card(
             title=title, lines=tuple(lines), fields=tuple(fields), footer=status, literal=literal
         )
-    buttons = (
+    buttons: tuple[Button, ...] = (
         Button("Approve", "approve", approval.id, "primary"),
         Button("Reject", "reject", approval.id, "danger", asks_reason=True),
     )
+    if editable(step, workspace):
+        buttons += (Button(texts.EDIT_BUTTON, "edit", approval.id),)
     return Card(
         title=title,
         lines=tuple(lines),

@@ -1,7 +1,8 @@
 """Decision analytics: who decides, how fast, and how often each action is approved.
 
-Read from the audit trail (which approvals were requested, escalated) and the approval
-records (every vote with its time, edits, the outcome): nothing extra is written when
+Read from the audit chain, its archived part included (which approvals were requested,
+escalated) and the approval records (every vote with its time, edits, the outcome): nothing
+extra is written when
 people decide, so the figures cover every approval ever requested in the workspace.
 """
 
@@ -11,10 +12,11 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from orchestrator.errors import NotFound
 from orchestrator.models import Approval, ApprovalStatus, Vote
-from orchestrator.store.redis_store import RedisStore
+from orchestrator.store.redis_store import RedisStore, parse_audit_entry
 
 
 @dataclass
@@ -43,6 +45,12 @@ class DecisionStats:
     escalations: int
     edits: int
     pending: int
+
+    @property
+    def empty(self) -> bool:
+        """Nothing was decided, expired or edited, and nothing waits."""
+        overall = self.overall
+        return not (overall.decided or overall.expired or self.pending or self.edits)
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:
@@ -75,28 +83,49 @@ def _votes(approval: Approval) -> tuple[Vote, ...]:
     return (vote,)
 
 
-async def gather(store: RedisStore, workspace: str) -> DecisionStats:
-    events = await store.audit_chain(workspace)
+def _within(at: datetime | None, since: datetime | None) -> bool:
+    return since is None or (at is not None and at >= since)
+
+
+async def gather(
+    store: RedisStore,
+    workspace: str,
+    *,
+    since: datetime | None = None,
+    outcome_id: str | None = None,
+) -> DecisionStats:
+    """The workspace's figures; with `since`, what happened from then on (votes, decisions,
+    expiries, escalations, edits; `pending` is what waits now); with `outcome_id`, one
+    outcome's approvals only."""
+    # The whole chain, the part moved to the history store too, so the figures stay the
+    # same once decided approvals are archived.
+    chain = [parse_audit_entry(raw) for raw in await store.audit_entries(workspace)]
+    events = [e for e in chain if outcome_id is None or e.outcome_id == outcome_id]
     ids = [e.subject.split(":", 1)[1] for e in events if e.action == "approval.requested"]
     stats = DecisionStats(defaultdict(Tally), defaultdict(Tally), Tally(), 0, 0, 0)
-    stats.escalations = sum(1 for e in events if e.action == "approval.escalated")
+    stats.escalations = sum(
+        1 for e in events if e.action == "approval.escalated" and _within(e.at, since)
+    )
     for approval_id in dict.fromkeys(ids):
         try:
             approval = await store.approval(approval_id)
         except NotFound:
             continue
-        _add(stats, approval)
+        _add(stats, approval, since)
     return stats
 
 
-def _add(stats: DecisionStats, approval: Approval) -> None:
+def _add(stats: DecisionStats, approval: Approval, since: datetime | None = None) -> None:
     action = stats.actions[approval.what]
-    stats.edits += len(approval.edits)
+    stats.edits += sum(1 for edit in approval.edits if _within(edit.at, since))
     for vote in _votes(approval):
-        waited = (vote.at - approval.requested_at).total_seconds()
-        _count(stats.approvers[vote.voter], vote.approve, waited)
+        if _within(vote.at, since):
+            waited = (vote.at - approval.requested_at).total_seconds()
+            _count(stats.approvers[vote.voter], vote.approve, waited)
     if approval.status is ApprovalStatus.PENDING:
         stats.pending += 1
+    elif not _within(approval.decided_at, since):
+        return
     elif approval.status is ApprovalStatus.EXPIRED:
         action.expired += 1
         stats.overall.expired += 1

@@ -26,11 +26,17 @@ DIFF_LINES = 40
 
 
 class EditRefused(BatonError):
-    """The edit cannot be approved; `why` says what to change."""
+    """The edit cannot be approved; `why` says what to change, `field` which parameter (or
+    `DRAFT`) it is about, when it is about one (a form shows it next to that input)."""
 
-    def __init__(self, why: str) -> None:
+    def __init__(self, why: str, field: str | None = None) -> None:
         super().__init__(why)
         self.why = why
+        self.field = field
+
+
+DRAFT = "draft"
+"""The `field` of a refusal about the draft."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +64,12 @@ def coerce(name: str, spec: Parameter, text: str) -> Any:
     try:
         value = _PARSE[spec.type](text)
     except (ValueError, KeyError):
-        raise EditRefused(f"{name} must be {spec.type}, not {text!r}") from None
+        raise EditRefused(f"{name} must be {spec.type}, not {text!r}", name) from None
     if isinstance(value, int | float) and not isinstance(value, bool):
         if spec.minimum is not None and value < spec.minimum:
-            raise EditRefused(f"{name} must be at least {spec.minimum:g}")
+            raise EditRefused(f"{name} must be at least {spec.minimum:g}", name)
         if spec.maximum is not None and value > spec.maximum:
-            raise EditRefused(f"{name} must be at most {spec.maximum:g}")
+            raise EditRefused(f"{name} must be at most {spec.maximum:g}", name)
     return value
 
 
@@ -75,15 +81,15 @@ def edited(step: Step, action: Action, change: Change) -> Step:
         spec = action.parameters.get(name)
         if spec is None:
             known = ", ".join(action.parameters) or "none"
-            raise EditRefused(f"{name} is not a parameter of this step (it has: {known})")
+            raise EditRefused(f"{name} is not a parameter of this step (it has: {known})", name)
         params[name] = coerce(name, spec, text)
     output = step.output
     if change.draft is not None:
         if not change.draft.strip():
-            raise EditRefused("the edited draft is empty")
+            raise EditRefused("the edited draft is empty", DRAFT)
         upstream = dict(output.get("upstream", {}))
         if not str(upstream.get("draft") or "").strip():
-            raise EditRefused("this step sends no draft; change a parameter instead")
+            raise EditRefused("this step sends no draft; change a parameter instead", DRAFT)
         upstream["draft"] = change.draft
         output = {**output, "upstream": upstream}
     return step.model_copy(update={"params": params, "output": output})

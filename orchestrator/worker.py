@@ -20,6 +20,7 @@ from orchestrator.clock import Clock
 from orchestrator.counters import JobTally
 from orchestrator.errors import Deferred, NotFound, Refused, TakenOver, Unavailable
 from orchestrator.jobs import Delivery, Job, JobQueue, delivering
+from orchestrator.notices import NOTIFY
 from orchestrator.store.client import redis_refused
 
 log = logging.getLogger("baton.worker")
@@ -418,6 +419,10 @@ def payload(job: Job, name: str) -> Any:
 
 
 def _lane(job: Job) -> str:
-    """Jobs about the same outcome run in order; jobs about none share one lane."""
+    """Jobs about the same outcome run in order; jobs about none share one lane. An
+    outcome's notices run in order in a lane of their own: a card says the decision while
+    the step it started waits on a slow connector (a notice reads what it shows when it
+    is delivered, so it needs no place among the outcome's other jobs)."""
     payload = job.payload
-    return str(payload.get("outcome") or payload.get("outcome_id") or "")
+    outcome = str(payload.get("outcome") or payload.get("outcome_id") or "")
+    return f"{NOTIFY}:{outcome}" if job.kind == NOTIFY and outcome else outcome

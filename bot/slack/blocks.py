@@ -174,9 +174,11 @@ def reject_modal(metadata: dict[str, str]) -> Block:
     }
 
 
-def home_view(cards: list[Card], pending: list[str]) -> Block:
-    """The App Home tab: one card per outcome (no buttons), then the pending approvals."""
-    blocks: list[Block] = [section(f"*{escape(texts.SLACK_HOME_TITLE)}*")]
+def home_view(cards: list[Card], pending: list[str], waiting: Card | None = None) -> Block:
+    """The App Home tab: what waits for the viewer, with its buttons; one card per outcome
+    (no buttons); then every pending approval."""
+    blocks: list[Block] = [*to_blocks(waiting), {"type": "divider"}] if waiting else []
+    blocks.append(section(f"*{escape(texts.SLACK_HOME_TITLE)}*"))
     if not cards:
         blocks.append(section(escape(texts.NO_OUTCOMES)))
     for card in cards[:15]:  # a Home view holds at most 100 blocks

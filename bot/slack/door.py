@@ -28,7 +28,7 @@ from slack_bolt.request.payload_utils import (
 )
 
 from bot.inbound_json import MAX_DEPTH, Unreadable, check_value
-from bot.slack import inbound
+from bot.slack import edit_modal, inbound
 from bot.slack.inbound import Malformed
 
 MAX_SKEW_S = 5 * 60
@@ -76,6 +76,7 @@ def bolt_request(body: bytes, query: str, headers: Mapping[str, str]) -> AsyncBo
     except READ_ERRORS as error:
         raise Malformed(f"{type(error).__name__}: {error}") from None
     inbound.check(payload)
+    edit_modal.check(payload)
     return request
 
 

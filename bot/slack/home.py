@@ -1,4 +1,5 @@
-"""The App Home tab: outcomes with status and progress, and pending approvals.
+"""The App Home tab: what waits for the viewer's decision (with its buttons), outcomes
+with status and progress, and every pending approval.
 
 Published when someone opens Home, and refreshed for everyone who has opened it when
 something Baton posts in the workspace changes. Refreshes are coalesced per workspace
@@ -13,9 +14,13 @@ from datetime import timedelta
 from bot.slack.blocks import home_view
 from bot.slack.gateway import SlackGateway
 from handlers import render, texts
+from handlers.approvals_view import waiting_card
 from handlers.cards import Card
 from handlers.names import named_in
+from orchestrator.actors import Actor
+from orchestrator.errors import NotFound
 from orchestrator.evaluate import evaluate
+from orchestrator.inbox import waiting_for
 from orchestrator.jobs import Job
 from orchestrator.models import ConversationRef
 from orchestrator.runtime import Runtime
@@ -61,14 +66,28 @@ class HomeTabs:
         redis = self.runtime.ctx.store.redis
         # Cleared first: a change made while we render schedules the next refresh.
         await redis.delete(self._due(team))
-        view = home_view(*await self.sections(team))
+        cards, pending = await self.sections(team)
         for member in sorted(await redis.smembers(self._viewers(team))):
             user = member.decode() if isinstance(member, bytes) else str(member)
+            view = home_view(cards, pending, await self.waiting(team, user))
             await self.gateway.publish_home(team=team, user=user, view=view)
 
     async def publish(self, team: str, user: str) -> None:
-        view = home_view(*await self.sections(team))
+        cards, pending = await self.sections(team)
+        view = home_view(cards, pending, await self.waiting(team, user))
         await self.gateway.publish_home(team=team, user=user, view=view)
+
+    async def waiting(self, team: str, user: str) -> Card | None:
+        """What waits for `user`'s decision, with the buttons: `approvals`, in Home (a
+        click there is answered in their direct messages). None for a team whose outcomes
+        live on another platform."""
+        where = ConversationRef(platform="slack", workspace=team, channel=user)
+        try:
+            waiting = await waiting_for(self.runtime.ctx, Actor(user, where))
+        except NotFound:
+            return None
+        people = {user, *(w.counts_for for w in waiting)}
+        return waiting_card(waiting, user, await named_in(self.runtime, team, where, people))
 
     async def sections(self, team: str) -> tuple[list[Card], list[str]]:
         """One progress card per outcome, and one line per pending approval."""

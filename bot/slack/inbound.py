@@ -103,18 +103,35 @@ def from_action(body: Payload) -> Click:
     action = _object(actions[0], "actions[0]")
     team, user = _id_of(body, "team"), _id_of(body, "user")
     message = _object(body.get("message") or {}, "message")
-    where = conversation(
-        team, _id_of(body, "channel"), _maybe_id(message.get("thread_ts"), "message.thread_ts")
+    # A click in App Home comes from no channel: it is answered in the person's direct
+    # messages with Baton (Slack posts to a user id there).
+    channel = user if from_home(body) else _id_of(body, "channel")
+    where = conversation(team, channel, _maybe_id(message.get("thread_ts"), "message.thread_ts"))
+    shown_in = (
+        MessageRef(conversation=where, message_id=_id(message.get("ts"), "message.ts"))
+        if message
+        else None
     )
-    shown_in = MessageRef(conversation=where, message_id=_id(message.get("ts"), "message.ts"))
     return Click(
         conversation=where,
         user=user,
         action=_id(action.get("action_id"), "action_id").removeprefix(ACTION_PREFIX),
         value=_text(action.get("value"), "actions[0].value"),
-        message=shown_in if message else None,
+        message=shown_in,
         delivery_id=f"slack:{team}:{_id(action.get('action_ts'), 'action_ts')}:{user}",
     )
+
+
+def from_home(body: Payload) -> bool:
+    """A click on a button of the App Home tab (no channel, no message)."""
+    view = body.get("view")
+    return "channel" not in body and isinstance(view, dict) and view.get("type") == "home"
+
+
+def answered_directly(click: Click) -> bool:
+    """A click from App Home: its replies go to the person's direct messages, not as
+    ephemeral messages (there is no channel to show them in)."""
+    return click.message is None and click.conversation.channel == click.user
 
 
 def modal_metadata(click: Click) -> dict[str, str]:
@@ -129,6 +146,11 @@ def modal_metadata(click: Click) -> dict[str, str]:
 
 def from_view_submission(body: Payload) -> Click:
     """The reject modal's submission: a reject click with its reason."""
+    return view_click(body, "reject", _reason(_object(body.get("view"), "view")))
+
+
+def view_click(body: Payload, action: str, reason: str = "") -> Click:
+    """A modal's submission as a click on the approval its metadata names."""
     view = _object(body.get("view"), "view")
     try:
         meta = read_object(_text(view.get("private_metadata"), "view.private_metadata"))
@@ -141,9 +163,9 @@ def from_view_submission(body: Payload) -> Click:
     return Click(
         conversation=where,
         user=_id_of(body, "user"),
-        action="reject",
+        action=action,
         value=_id(meta.get("approval"), "metadata approval"),
-        reason=_reason(view),
+        reason=reason,
         message=MessageRef(conversation=where, message_id=message) if message else None,
         delivery_id=f"slack:{team}:view:{_id(view.get('id'), 'view.id')}",
     )
@@ -163,7 +185,7 @@ def _home_opened(body: Payload) -> None:
 
 def _click(body: Payload) -> None:
     click = from_action(body)
-    if click.action == "reject":  # the modal opens on the request's trigger
+    if click.action in ("reject", "edit"):  # the modal opens on the request's trigger
         _id(body.get("trigger_id"), "trigger_id")
 
 

@@ -4,8 +4,9 @@ Nothing slow runs before the acknowledgement. A statement and a click are queued
 (`slack_statement`, `slack_click`) that a worker finishes: Slack's 3 seconds never depend on
 Slack's own API (a thread anchor, a 429) or on the orchestrator. Commands that only read
 answer inside the ack itself, which Slack shows only to the person who typed them; other
-replies are queued as `slack_reply` jobs. The two calls that must be made within the
-request's trigger (the reject modal) or that only refresh a view (Home) run beside the ack.
+replies are queued as `slack_reply` jobs. The calls that must be made within the request's
+trigger (the reject and edit modals) or that only refresh a view (Home) run beside the ack;
+an edit modal's submission is decided on the request (`edit_modal`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import inbound
 from bot.slack.blocks import ACTION_PREFIX, REJECT_CALLBACK, fallback_text, reject_modal, to_blocks
+from bot.slack.edit_modal import EDIT_CALLBACK, EditModal
 from bot.slack.gateway import SlackGateway
 from bot.slack.home import HomeTabs
 from bot.slack.work import (
@@ -50,6 +52,7 @@ class SlackListeners:
         self.conversation = conversation
         self.gateway = gateway
         self.home = home
+        self.edits = EditModal(conversation)
         self._beside: set[asyncio.Task[None]] = set()
 
     def register(self, app: AsyncApp) -> None:
@@ -59,6 +62,7 @@ class SlackListeners:
         app.event("message")(self.on_message_event)
         app.event("app_mention")(self.on_mention)
         app.view(REJECT_CALLBACK)(self.on_reject_reason)
+        app.view(EDIT_CALLBACK)(self.edits.submitted)
         app.event("app_home_opened")(self.on_home)
 
     async def on_command(self, ack: AsyncAck, body: Body) -> None:
@@ -106,6 +110,8 @@ class SlackListeners:
             # Bolt's client: it carries the token of the team the click came from).
             view = reject_modal(inbound.modal_metadata(click))
             self._run_beside(client.views_open(trigger_id=body["trigger_id"], view=view))
+        elif click.action == "edit":  # the edit modal, on the same trigger and client
+            self._run_beside(self.edits.open(client, body["trigger_id"], click))
         else:
             await queue_click(self._queue, click)
         await ack()

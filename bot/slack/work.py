@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from bot.slack import inbound
@@ -113,7 +114,10 @@ class SlackWork:
         click = click_from_json(job.payload)
         if self.before_click is not None:
             await self.before_click(click)
-        await enqueue_answer(self._queue, click, await self.conversation.on_click(click))
+        replies = await self.conversation.on_click(click)
+        if inbound.answered_directly(click):  # from App Home: said in the person's DMs
+            replies = [replace(reply, private=False) for reply in replies]
+        await enqueue_answer(self._queue, click, replies)
 
     async def _answer(self, message: Inbound) -> None:
         await enqueue_answer(self._queue, message, await self.conversation.on_message(message))

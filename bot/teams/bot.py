@@ -18,6 +18,7 @@ from botbuilder.schema import Activity, ChannelAccount, ConversationParameters
 from msrest.serialization import Model
 
 from bot.teams.adaptive import CONTENT_TYPE, REFRESH_VERB, click_data, to_adaptive_card
+from bot.teams.edit_card import EDIT_VERBS, EditCards
 from bot.teams.gateway import card_activity
 from bot.teams.references import ReferenceStore, to_conversation_ref
 from handlers import render, texts
@@ -102,6 +103,7 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
         super().__init__()
         self.conversation = conversation
         self.references = references
+        self.edits = EditCards(conversation)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         """Save the conversation reference first: any turn may be the first contact."""
@@ -153,6 +155,8 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
         try:
             if isinstance(action, dict) and action.get("verb") == REFRESH_VERB:
                 return await self._refresh(activity, data)
+            if isinstance(action, dict) and action.get("verb") in EDIT_VERBS:
+                return await self._edit(activity, str(action["verb"]), data)
             click = to_click(activity, data)
             if click is None:
                 return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST))
@@ -199,6 +203,17 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
             if transient(error):
                 raise
             log.warning("card %s not updated for everyone", clicked, exc_info=True)
+
+    async def _edit(self, activity: Activity, verb: str, data: Any) -> InvokeResponse:
+        """The input card (`edit_card`), or once the edit is approved, the approval card."""
+        where = to_conversation_ref(activity)
+        actor = Actor(person(activity), where, delivery_of(activity, where))
+        card = await self.edits.answer(actor, verb, data if isinstance(data, dict) else {})
+        if card is None:
+            return await self._refresh(activity, data)
+        return InvokeResponse(
+            status=int(HTTPStatus.OK), body=InvokeBody(type=CONTENT_TYPE, value=card)
+        )
 
     async def _refresh(self, activity: Activity, data: Any) -> InvokeResponse:
         """The approval card as it stands now, for whoever opens or clicks it in the tenant

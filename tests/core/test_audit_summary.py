@@ -18,13 +18,15 @@ async def test_audit_summary_reads_as_decisions_runs_and_changes(harness: Harnes
     await harness.runtime.drain()
     card = (await harness.say("bob", f"audit {outcome_id}"))[0].card
     lines = card.lines
-    assert [line for line in lines if not line.startswith("  ")] == ["Decided:", "Ran:"]
+    sections = [line for line in lines if not line.startswith("  ")]
+    assert sections == ["Decided:", "Ran:", "Decisions on its approvals:"]
+    assert "  • @alice: 1 decisions (1 approved) · median 0 s, p90 0 s" in lines
     decided = lines[1 : lines.index("Ran:")]
     assert any("@olivia outcome.confirmed" in line for line in decided)
     assert any(f"@alice approved approval:{approval_id}" in line for line in decided)
     assert any("policy let run" in line and "internal work runs itself" in line for line in decided)
     step = await harness.store.step((await harness.store.approval(approval_id)).step_id)
-    ran = lines[lines.index("Ran:") + 1 :]
+    ran = lines[lines.index("Ran:") + 1 : lines.index("Decisions on its approvals:")]
     assert any(f"{step.id} ran ({step.audience} customers" in line for line in ran)
     assert "baton audit export" in card.footer
     # Its effect window ("within 3 weeks") passes: the trail carries its measured effect.

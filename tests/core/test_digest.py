@@ -64,6 +64,11 @@ async def test_cron_fires_and_a_worker_posts_the_digest(harness: Harness) -> Non
     pending = await harness.store.pending_approvals("T1")
     if pending:
         assert any(pending[0].id in line for line in card.lines)
+    # The week's approval decisions, as `approvals stats` says them, close the digest.
+    decisions = digest[-1].card
+    assert decisions.title.startswith("Approval decisions this week in ")
+    assert "• @alice: 1 decisions (1 approved) · median 0 s, p90 0 s" in decisions.lines
+    assert decisions.lines[1] == "0 escalated · 0 edited before approval"
 
 
 async def test_no_active_outcomes_no_digest(harness: Harness) -> None:

@@ -93,3 +93,26 @@ async def test_a_stopped_worker_hands_back_every_job_in_hand_and_every_unstarted
         ("o1", 2),
         ("o2", 1),
     ]
+
+
+async def test_an_outcomes_notices_do_not_wait_behind_its_other_jobs(queue: JobQueue) -> None:
+    """A decision queues the step's execution, then its notice: the card is updated while
+    the step waits on a slow connector, and the outcome's notices keep their order."""
+    handler = Gated()
+    said: list[int] = []
+
+    async def notify(job: Job) -> None:
+        said.append(job.payload["n"])
+
+    worker = Worker(queue, {"work": handler, "notify": notify}, clock=SystemClock())
+    await queue.enqueue("work", {"outcome": "o1", "n": 1})
+    for n in (1, 2):
+        await queue.enqueue("notify", {"outcome_id": "o1", "n": n})
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, block_ms=100))
+    await until(lambda: said == [1, 2])
+    assert handler.log == ["start o1/1"], "the notices went out while the step still runs"
+    handler.gate("o1").set()
+    await until(lambda: "end o1/1" in handler.log)
+    stop.set()
+    await asyncio.wait_for(running, 10)

@@ -59,6 +59,11 @@ BLOCKS_CHARS = 13_000
 """Slack answers `msg_blocks_too_long` past about 13,000 characters of blocks (undocumented)."""
 TEXT_CHARS = 40_000
 MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
+VIEW_METHODS = ("views.open", "views.publish")
+VIEW_TITLE = 24
+"""Characters of a modal's title, submit and close text at most."""
+VIEW_BLOCKS = 100
+INPUT_TEXT = 3000
 
 
 @dataclass
@@ -225,6 +230,7 @@ class SlackApiDouble:
             self.refused += 1
             return self._failure(self.outage)
         refusal = _refusal(params) if method in MESSAGE_METHODS else None
+        refusal = _view_refusal(params) if method in VIEW_METHODS else refusal
         if refusal is not None:
             self.refused += 1
             return web.json_response({"ok": False, "error": refusal})
@@ -411,6 +417,26 @@ def _refusal(params: dict[str, Any]) -> str | None:
         return "invalid_blocks"
     if len(json.dumps(blocks)) > BLOCKS_CHARS:
         return "msg_blocks_too_long"
+    return None
+
+
+def _view_refusal(params: dict[str, Any]) -> str | None:
+    """What Slack refuses a view for (views.open, views.publish), as its documented limits
+    say: a modal's title, submit and close texts, the number of blocks, the blocks
+    themselves, an input's initial text longer than it may hold."""
+    view = _as_dict(params.get("view"))
+    blocks = view.get("blocks") or []
+    if view.get("type") == "modal" and not 0 < len(_text_of(view.get("title"))) <= VIEW_TITLE:
+        return "invalid_arguments"
+    if any(len(_text_of(view.get(k))) > VIEW_TITLE for k in ("submit", "close")):
+        return "invalid_arguments"
+    if len(blocks) > VIEW_BLOCKS or not all(_block_ok(block) for block in blocks):
+        return "invalid_arguments"
+    for block in blocks:
+        element = block.get("element") or {}
+        limit = min(int(element.get("max_length", INPUT_TEXT)), INPUT_TEXT)
+        if len(str(element.get("initial_value", ""))) > limit:
+            return "invalid_arguments"
     return None
 
 

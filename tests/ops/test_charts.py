@@ -235,6 +235,7 @@ async def test_status_and_digest_cards_carry_chart_and_alt_text(harness: Harness
         },
     )
     ctx = harness.runtime.ctx
-    summary, card = await digest_cards(ctx.store, ctx.workspace_of, notice)
+    summary, card, decisions = await digest_cards(ctx.store, ctx.workspace_of, notice)
+    assert decisions.title.startswith("Approval decisions this week") and not decisions.image_png
     assert summary.image_png and summary.image_alt.startswith("Chart of the week across 1")
     assert card.image_png and card.image_alt.startswith("Chart of Monthly churn rate")

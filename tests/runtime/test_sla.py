@@ -58,7 +58,7 @@ async def test_remind_escalate_page_expire(sla_harness: Harness, receiver: PageR
     assert "approval.reminded" in await _actions(harness, outcome_id)
     reminder = harness.gateway.sent[sent_before].current
     assert reminder.title.startswith("Reminder: ")
-    assert {b.action for b in reminder.buttons} == {"approve", "reject"}
+    assert {b.action for b in reminder.buttons} == {"approve", "reject", "edit"}
     assert receiver.bodies == []
 
     harness.clock.advance(timedelta(hours=8))
