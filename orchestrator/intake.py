@@ -113,7 +113,7 @@ class Intake:
         workspace = self.ctx.workspace_of(actor.workspace)
         draft = parse(text, workspace, self.ctx.clock.now())
         session = Session(
-            id=await self.ctx.store.next_id("i"),
+            id=await self.ctx.store.next_id("i", actor.workspace),
             workspace=actor.workspace,
             conversation=actor.where,
             owner=actor.user,
