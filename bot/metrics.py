@@ -61,11 +61,8 @@ class Snapshot:
 async def snapshot(ctx: Context) -> Snapshot:
     """Read everything `/metrics` reports from Redis, in a handful of round trips."""
     redis, keys = ctx.store.redis, ctx.keys
-    pipe = redis.pipeline(transaction=False)
-    pipe.hgetall(gauges.gauges_key(keys))
-    pipe.hgetall(gauges.histograms_key(keys))
-    pipe.hget(keys.archive(), "at")
-    gauged, histograms, archived_at = await pipe.execute()
+    gauged, histograms = await gauges.read(redis, keys)  # one hash per tag on a cluster
+    archived_at = await redis.hget(keys.archive(), "at")
     snap = Snapshot(
         counters=await counters.read(redis, keys),
         backlog=await ctx.queue.backlog(),

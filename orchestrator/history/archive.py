@@ -246,7 +246,7 @@ class Archiver:
             pipe.llen(keys.measurements(outcome.id))
             pipe.lrange(keys.measurements(outcome.id), 0, batch_size - 1)
             pipe.hgetall(keys.tick_aggregates(outcome.id))
-            pipe.sort(keys.steps_of(outcome.id), by="nosort", get=[keys.step("*") + "->data"])
+            await self.store.steps_in(pipe, outcome.id)
             archived, length, raws, aggregates, steps = await pipe.execute()
         done = int(archived or 0)
         trim = max(0, min(int(length) - self.retention.live_measurements, len(raws)))
