@@ -36,7 +36,7 @@ from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.rules import learned_rules
 from orchestrator.runtime import Runtime
-from orchestrator.store.client import probe_client, redis_client, wait_until_answers
+from orchestrator.store.client import is_cluster, probe_client, redis_client, wait_until_answers
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
@@ -181,7 +181,8 @@ async def bootstrap(
     workspace = load_workspace(settings.workspace_file)
     sealing = audit_keys(settings)
     redis, embedded, label = await connect_redis(settings, worker=worker_only, wait=wait_for_redis)
-    store = RedisStore(redis, Keys(settings.key_prefix), sealing)
+    tagged = bool(settings.redis_url) and is_cluster(str(settings.redis_url))
+    store = RedisStore(redis, Keys(settings.key_prefix, tagged=tagged), sealing)
     connectors = Connectors(
         workspace,
         dict(os.environ) if env is None else env,

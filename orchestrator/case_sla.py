@@ -42,7 +42,7 @@ def schedule_in(ctx: Context, commit: Commit, case: Case, book: CasePlaybook, ru
 
 
 def paged_key(ctx: Context, case_id: str) -> str:
-    return ctx.keys.flag(f"paged:case:{case_id}")
+    return ctx.keys.flag(f"paged:case:{case_id}", ctx.keys.tag_of(case_id))
 
 
 async def settle_in(ctx: Context, commit: Commit, case: Case) -> None:

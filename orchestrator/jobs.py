@@ -27,7 +27,7 @@ from orchestrator.errors import TakenOver
 from orchestrator.store.commit import COMMIT_LUA, Commit
 from orchestrator.store.keys import SAME_SLOT, Keys
 from orchestrator.store.scripts import script_text
-from orchestrator.store.tags import AnyRedis, register_tag, tags_in_use
+from orchestrator.store.tags import AnyRedis, register_tag, registered_here, tags_in_use
 
 MOVE_DUE_LUA = script_text("move_due")
 RENEW_LUA = script_text("renew")
@@ -167,18 +167,21 @@ class JobQueue:
         self._tags_read_at: float | None = None
         self._grouped: set[str] = set()
         """The tags whose stream has the group, as far as this queue made sure."""
-        self._registered: set[str] = set()
         self._turn = 0
         """Which stream a read starts with: each in turn, so none waits behind another."""
 
     async def tags(self) -> list[str]:
-        """The tags in use ('' alone on a single server), read again after `TAGS_FRESH_S`."""
+        """The tags in use ('' alone on a single server), read again after `TAGS_FRESH_S`;
+        each tag's stream has the consumer group."""
         if not self.keys.tagged:
             return self._tags
         now = asyncio.get_running_loop().time()
         if self._tags_read_at is None or now - self._tags_read_at > TAGS_FRESH_S:
             self._tags = await tags_in_use(self.redis, self.keys)
             self._tags_read_at = now
+        elif not registered_here(self.keys).issubset(self._tags):
+            self._tags = sorted({*self._tags, *registered_here(self.keys)})
+        await self._ensure_groups(self._tags)  # a new tag's stream gets the group first
         return self._tags
 
     async def ensure_group(self) -> None:
@@ -229,9 +232,7 @@ class JobQueue:
     async def _tag(self, workspace: str) -> str:
         """The tag of `workspace`'s stream, registered as in use (once per queue)."""
         tag = self.keys.tag(workspace)
-        if tag and tag not in self._registered:
-            await register_tag(self.redis, self.keys, tag)
-            self._registered.add(tag)
+        await register_tag(self.redis, self.keys, tag)  # read here at once, elsewhere in 1 s
         return tag
 
     async def enqueue(
@@ -298,11 +299,16 @@ class JobQueue:
         """Move timers due by `now` into the streams, every tag's; returns how many moved
         (at most `limit` per tag)."""
         tags = await self.tags()
-        pipe = self.redis.pipeline(transaction=False)
-        for tag in tags:
-            keys = [self.keys.timers(tag), self.keys.timer_jobs(tag), self.keys.jobs(tag)]
-            await self._move_due(keys=keys, args=[now.timestamp(), limit], client=pipe)
-        return sum(int(moved) for moved in await pipe.execute())
+        moved = await asyncio.gather(
+            *(
+                self._move_due(
+                    keys=[self.keys.timers(tag), self.keys.timer_jobs(tag), self.keys.jobs(tag)],
+                    args=[now.timestamp(), limit],
+                )
+                for tag in tags
+            )
+        )
+        return sum(int(each) for each in moved)
 
     async def next_due(self) -> float | None:
         pipe = self.redis.pipeline(transaction=False)
@@ -336,18 +342,15 @@ class JobQueue:
         if not self.keys.tagged:
             return await self._read_one(consumer, count, block_ms, acks or [])
         tags = await self.tags()
-        await self._ensure_groups(tags)
         self._turn = (self._turn + 1) % len(tags)
         order = tags[self._turn :] + tags[: self._turn]
-        pipe = self.redis.pipeline(transaction=False)
-        for tag, entries in self._by_stream(acks or []).items():
-            await self._settle(
-                keys=[self.keys.jobs(tag)], args=[GROUP, consumer, *entries], client=pipe
-            )
+        if acks:
+            await self.ack_all(consumer, acks)
         each = max(1, -(-count // len(order)))
+        pipe = self.redis.pipeline(transaction=False)  # one round trip per node
         for tag in order:
             pipe.xreadgroup(GROUP, consumer, {self.keys.jobs(tag): ">"}, count=each)
-        replies = (await pipe.execute())[-len(order) :]
+        replies = await pipe.execute()
         jobs = [
             _job(self._entry(tag, entry_id), fields, consumer)
             for tag, reply in zip(order, replies, strict=True)
@@ -418,12 +421,12 @@ class JobQueue:
         """Keep the jobs `consumer` is running from being taken over (reset their idle
         time); returns those it still holds. A job missing from the answer was taken over."""
         grouped = self._by_stream(entry_ids)
-        pipe = self.redis.pipeline(transaction=False)
-        for tag, entries in grouped.items():
-            await self._renew(
-                keys=[self.keys.jobs(tag)], args=[GROUP, consumer, *entries], client=pipe
+        kept = await asyncio.gather(
+            *(
+                self._renew(keys=[self.keys.jobs(tag)], args=[GROUP, consumer, *entries])
+                for tag, entries in grouped.items()
             )
-        kept = await pipe.execute()
+        )
         return {
             self._entry(tag, entry)
             for tag, held in zip(grouped, kept, strict=True)
@@ -431,13 +434,14 @@ class JobQueue:
         }
 
     async def ack_all(self, consumer: str, entry_ids: list[str]) -> None:
-        """Acknowledge and drop handled entries `consumer` still holds, in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for tag, entries in self._by_stream(entry_ids).items():
-            await self._settle(
-                keys=[self.keys.jobs(tag)], args=[GROUP, consumer, *entries], client=pipe
+        """Acknowledge and drop handled entries `consumer` still holds, in one round trip per
+        stream (side by side: a cluster client does not load scripts inside a pipeline)."""
+        await asyncio.gather(
+            *(
+                self._settle(keys=[self.keys.jobs(tag)], args=[GROUP, consumer, *entries])
+                for tag, entries in self._by_stream(entry_ids).items()
             )
-        await pipe.execute()
+        )
 
     async def retry_later(self, job: Job, due: datetime) -> None:
         """Acknowledge and re-schedule with one more attempt, in one transaction."""

@@ -47,7 +47,7 @@ def schedule_in(ctx: Context, commit: Commit, approval: Approval, policy: Policy
 
 
 def paged_flag(ctx: Context, approval_id: str) -> str:
-    return ctx.keys.flag(f"paged:approval:{approval_id}")
+    return ctx.keys.flag(f"paged:approval:{approval_id}", ctx.keys.tag_of(approval_id))
 
 
 async def settle_in(ctx: Context, commit: Commit, approval: Approval) -> Commit:

@@ -21,6 +21,9 @@ SAME_SLOT = "\x00"
 """The tag of a key that goes with whatever else its commit touches (the job stream, the
 timers, the counters of the commit's own tag): the store resolves it (`resolve`)."""
 
+NO_WORKSPACE = "_"
+"""On a cluster, the tag of the keys of work about no workspace (one slot, one stream)."""
+
 TAG_BYTES = 3
 """A tag is this many bytes of a hash, in hex: 16.7 million buckets."""
 
@@ -69,8 +72,9 @@ class Keys:
         return f"{kind}{number}.{tag}" if tag else f"{kind}{number}"
 
     def _at(self, tag: str) -> str:
-        """The prefix of a key with hash tag `tag` (none on a single server)."""
-        return f"{self.prefix}:{{{tag}}}" if self.tagged and tag else self.prefix
+        """The prefix of a key with hash tag `tag` (none on a single server; on a cluster,
+        work about no workspace has the tag `NO_WORKSPACE`)."""
+        return f"{self.prefix}:{{{tag or NO_WORKSPACE}}}" if self.tagged else self.prefix
 
     def _by_id(self, record_id: str) -> str:
         return self._at(tag_of_id(record_id))
@@ -80,10 +84,7 @@ class Keys:
 
     def resolve(self, key: str, tag: str) -> str:
         """`key` with a `SAME_SLOT` tag replaced by `tag` (the commit's own)."""
-        marker = f"{{{SAME_SLOT}}}"
-        if marker not in key:
-            return key
-        return key.replace(marker, f"{{{tag}}}") if tag else key.replace(f":{marker}", "")
+        return key.replace(f"{{{SAME_SLOT}}}", f"{{{tag or NO_WORKSPACE}}}")
 
     def tags(self) -> str:
         """The tags in use (a plain set): what workers read and the clock moves."""
@@ -162,8 +163,11 @@ class Keys:
         """The archive's last run: when it ended and what it moved (its lag, for `/metrics`)."""
         return f"{self.prefix}:history:archive"
 
-    def intake(self, conversation_key: str) -> str:
-        return f"{self.prefix}:intake:{conversation_key}"
+    def intake(self, key: str, workspace: str | None = None) -> str:
+        """An intake session (`key`: its id), or a conversation's pointer to its session
+        (`key`: the conversation's, `workspace`: the conversation's)."""
+        tag = self.tag(workspace) if workspace is not None else tag_of_id(key)
+        return f"{self._at(tag)}:intake:{key}"
 
     def sequence(self, kind: str) -> str:
         return f"{self.prefix}:seq:{kind}"
@@ -173,8 +177,9 @@ class Keys:
         record it names, so a commit can release it with the record's changes."""
         return f"{self._by_id(subject.rpartition(':')[2])}:lease:{subject}"
 
-    def dedupe(self, key: str) -> str:
-        return f"{self.prefix}:dedupe:{key}"
+    def dedupe(self, key: str, workspace: str = "") -> str:
+        """A mark that `key` was seen (in `workspace`'s slot, to go with its commits)."""
+        return f"{self._at(self.tag(workspace))}:dedupe:{key}"
 
     def rate(self, workspace: str, user: str, window: int) -> str:
         """Messages one person sent in one rate-limit window."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,8 +89,6 @@ class RedisStore:
         self._tick_snapshot = redis.register_script(TICK_SNAPSHOT_LUA)
         self._steps = redis.register_script(script_text("steps"))
         self._release = redis.register_script(script_text("release"))
-        self._tags: set[str] = set()
-        """The tags this process registered (`tags_in_use`)."""
         self._id_blocks: dict[str, list[int]] = {}
         """Per id kind: the next reserved id and the last one."""
         self.history: Archive | None = None
@@ -202,7 +201,12 @@ class RedisStore:
         return _steps(raws)
 
     async def steps_in(self, pipe: Any, outcome_id: str) -> None:
-        """Queue in `pipe` the read of the steps Redis holds, as `live_steps` answers."""
+        """Queue in `pipe` the read of the steps Redis holds, as `live_steps` answers.
+
+        A cluster client does not load a script a pipeline runs: it is loaded on every
+        primary first (a node that lost it since fails the pipeline, which runs again)."""
+        if self.keys.tagged:
+            await self.redis.script_load(self._steps.script)
         await self._steps(
             keys=[self.keys.steps_of(outcome_id)],
             args=[self.keys.step_prefix(outcome_id)],
@@ -269,6 +273,13 @@ class RedisStore:
     async def latest_and_steps(self, outcome_id: str) -> tuple[float | None, list[Step]]:
         """An outcome's latest measured value (None before any) and its steps in planning
         order, in one round trip."""
+        if self.keys.tagged:  # a cluster client does not load a script inside a pipeline
+            latest, raws = await asyncio.gather(
+                self.redis.lindex(self.keys.measurements(outcome_id), -1),
+                self.live_steps(outcome_id),
+            )
+            value = Measurement.model_validate_json(latest).value if latest is not None else None
+            return value, raws
         pipe = self.redis.pipeline(transaction=False)
         pipe.lindex(self.keys.measurements(outcome_id), -1)
         await self.steps_in(pipe, outcome_id)
@@ -324,10 +335,7 @@ class RedisStore:
 
     async def _register(self, workspace: str) -> None:
         """Add the workspace's tag to the tags in use, once per process."""
-        tag = self.keys.tag(workspace)
-        if tag and tag not in self._tags:
-            await register_tag(self.redis, self.keys, tag)
-            self._tags.add(tag)
+        await register_tag(self.redis, self.keys, self.keys.tag(workspace))
 
     async def kill_switch(self, workspace: str) -> bool:
         return bool(await self.redis.exists(self.keys.kill_switch(workspace)))
