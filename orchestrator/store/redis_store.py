@@ -25,7 +25,7 @@ from orchestrator.models import (
 )
 from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request, unknown_key
 from orchestrator.store.commit import COMMIT_LUA, OTHER_KEY, Commit
-from orchestrator.store.keys import Keys, number_of_id
+from orchestrator.store.keys import NO_WORKSPACE, Keys, number_of_id, tag_of_key
 from orchestrator.store.scripts import script_text
 from orchestrator.store.tags import AnyRedis, register_tag, tags_in_use
 
@@ -120,6 +120,7 @@ class RedisStore:
         for _ in range(SEAL_ATTEMPTS):
             sealed = self.seal.seal(commit.events) if self.seal.keyed and commit.events else None
             names, spec = commit.script(self.keys, sealed)
+            await self._in_use(names)
             reply: list[Any] = await self._commit(keys=names, args=[spec])
             if int(reply[0]) != OTHER_KEY:
                 if sealed is not None and int(reply[0]) == 1:
@@ -130,6 +131,14 @@ class RedisStore:
                 raise Unavailable("audit chain", unknown_key(self.seal.workspace(chain), kid))
             self.seal.moved(chain, kid)
         raise Unavailable("audit chain", "its key kept changing")
+
+    async def _in_use(self, names: list[str]) -> None:
+        """On a cluster, register the tag a commit writes in (once per process), so the
+        jobs and timers it adds there are read and moved."""
+        if self.keys.tagged and names:
+            tag = tag_of_key(names[0])
+            if tag and tag != NO_WORKSPACE:
+                await register_tag(self.redis, self.keys, tag)
 
     async def _load(self, model: type[M], key: str, kind: str, record_id: str) -> M:
         raw = await self.redis.hget(key, "data")
