@@ -91,7 +91,9 @@ class CaseLadder:
     async def _rearm(self, case: Case, book: CasePlaybook, rung: str) -> None:
         due = due_of(case, book, rung)
         payload = {"case": case.id, "rung": rung}
-        await self.ctx.queue.schedule(timer_id(case.id), due, CASE_SLA_JOB, payload)
+        await self.ctx.queue.schedule(
+            timer_id(case.id), due, CASE_SLA_JOB, payload, workspace=case.workspace
+        )
 
     def _notice(self, case: Case, outcome: Outcome, rung: str, on_call: tuple[str, ...]) -> Notice:
         waiting = _waiting_on(case)

@@ -133,7 +133,8 @@ class Ladder:
         due = approval.requested_at + timedelta(hours=hours or 0)
         if self.ctx.clock.now() < due:
             tid = timer_id(approval.id, rung)
-            await self.ctx.queue.schedule(tid, due, rung, {"approval": approval.id})
+            payload = {"approval": approval.id}
+            await self.ctx.queue.schedule(tid, due, rung, payload, workspace=approval.workspace)
             return None
         return approval
 
