@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterUnreachableError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.audit_keys import audit_keys
@@ -104,7 +105,12 @@ async def connect_redis(
         redis = redis_client(settings.redis_url, worker=worker)
         try:
             await redis.ping()
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        except (
+            RedisConnectionError,
+            RedisTimeoutError,
+            OSError,
+            RedisClusterUnreachableError,
+        ) as error:
             await redis.aclose()
             raise RedisUnreachable(label, error) from None
         return redis, None, label

@@ -13,14 +13,20 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError, OutOfMemoryError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    OutOfMemoryError,
+    RedisClusterUnreachableError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator.errors import ConfigError
 
-UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY")
-"""Error replies of a Redis that cannot serve for now (starting, busy, failing over)."""
+UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "TRYAGAIN")
+"""Error replies of a Redis that cannot serve for now (starting, busy, failing over; a
+cluster without a master for some slots, or moving one)."""
 
 
 def redis_full(error: BaseException) -> bool:
@@ -41,7 +47,9 @@ def redis_refused(error: BaseException) -> bool:
         return True
     if isinstance(error, ResponseError):
         return str(error).startswith(UNAVAILABLE_REPLIES)
-    return isinstance(error, RedisConnectionError | RedisTimeoutError | OSError)
+    return isinstance(
+        error, RedisConnectionError | RedisTimeoutError | OSError | RedisClusterUnreachableError
+    )
 
 
 log = logging.getLogger("baton")
@@ -149,7 +157,12 @@ async def wait_until_answers(
                 raise ConfigError(_refused(url, label, error)) from None
             except ResponseError as error:
                 raise ConfigError(f"{label} refused PING ({error})") from None
-            except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            except (
+                RedisConnectionError,
+                RedisTimeoutError,
+                OSError,
+                RedisClusterUnreachableError,
+            ) as error:
                 if not waiting:
                     log.warning(
                         "%s does not answer (%s); waiting for it, retrying with backoff "
