@@ -42,6 +42,7 @@ one process; its time per step is compared with Baton's with one worker.
 from __future__ import annotations
 
 import argparse
+import importlib
 import asyncio
 import contextlib
 import multiprocessing as mp
@@ -324,7 +325,10 @@ async def run(
     times = (began, began + seconds, began + seconds + 0.5)
     procs = [mp.get_context("spawn").Queue() for _ in range(workers)]
     children = [
-        mp.get_context("spawn").Process(target=work, args=(url, str(workspace), str(db), times, q))
+        mp.get_context("spawn").Process(
+            target=importlib.import_module("bench.loop").work,  # not `__main__`'s copy
+            args=(url, str(workspace), str(db), times, q),
+        )
         for q in procs
     ]
     for child in children:
