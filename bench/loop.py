@@ -42,9 +42,9 @@ one process; its time per step is compared with Baton's with one worker.
 from __future__ import annotations
 
 import argparse
-import importlib
 import asyncio
 import contextlib
+import importlib
 import multiprocessing as mp
 import os
 import sqlite3
