@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import multiprocessing as mp
 import os
 import sqlite3
@@ -325,10 +324,7 @@ async def run(
     times = (began, began + seconds, began + seconds + 0.5)
     procs = [mp.get_context("spawn").Queue() for _ in range(workers)]
     children = [
-        mp.get_context("spawn").Process(
-            target=importlib.import_module("bench.loop").work,  # not `__main__`'s copy
-            args=(url, str(workspace), str(db), times, q),
-        )
+        mp.get_context("spawn").Process(target=work, args=(url, str(workspace), str(db), times, q))
         for q in procs
     ]
     for child in children:

@@ -4,6 +4,8 @@ every tag in it. On a single server the only tag is ''."""
 
 from __future__ import annotations
 
+import time
+
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
@@ -13,9 +15,13 @@ AnyRedis = Redis | RedisCluster
 """A client to one server or to a cluster: the store talks to either."""
 
 
-_REGISTERED: dict[str, set[str]] = {}
-"""Per key prefix, the tags this process registered: its own queue reads them at once,
-without waiting to read the set again."""
+AGAIN_S = 10.0
+"""A tag this process registered is added to the set again after this long, should the
+set have been lost since (a server restarted without its data)."""
+
+_REGISTERED: dict[str, dict[str, float]] = {}
+"""Per key prefix, the tags this process registered and when: its own queue reads them at
+once, without waiting to read the set again."""
 
 
 async def tags_in_use(redis: AnyRedis, keys: Keys) -> list[str]:
@@ -27,14 +33,18 @@ async def tags_in_use(redis: AnyRedis, keys: Keys) -> list[str]:
 
 
 def registered_here(keys: Keys) -> set[str]:
-    return _REGISTERED.get(keys.prefix, set())
+    return set(_REGISTERED.get(keys.prefix, {}))
 
 
 async def register_tag(redis: AnyRedis, keys: Keys, tag: str) -> None:
-    """Add `tag` to the tags in use (once per process)."""
-    if tag and tag not in registered_here(keys):
+    """Add `tag` to the tags in use (once per process every `AGAIN_S`)."""
+    if not tag:
+        return
+    known = _REGISTERED.setdefault(keys.prefix, {})
+    now = time.monotonic()
+    if now - known.get(tag, -AGAIN_S) >= AGAIN_S:
         await redis.sadd(keys.tags(), tag)
-        _REGISTERED.setdefault(keys.prefix, set()).add(tag)
+        known[tag] = now
 
 
 def _text(value: bytes | str) -> str:
