@@ -3,6 +3,7 @@ and on a local 3-master Redis Cluster, where every key carries its workspace's h
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -11,7 +12,10 @@ from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from orchestrator.catalog import Workspace
+from orchestrator.jobs import JobQueue
+from orchestrator.loop import TICK_JOB
 from orchestrator.models import OutcomeStatus, StepStatus
+from orchestrator.store import tags
 from orchestrator.store.client import redis_client
 from orchestrator.store.keys import Keys
 from tests.conftest import Harness, build_harness
@@ -59,3 +63,29 @@ async def test_statement_to_report(either: Harness) -> None:
     assert harness.gateway.titles()[-1] == f"Outcome {outcome_id} achieved"
     trail = await harness.store.audit_trail(await harness.store.outcome(outcome_id))
     assert trail[-1].after == "achieved"
+
+
+async def test_a_lost_set_of_tags_is_filled_again(
+    cluster_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers find a workspace's stream through the set of tags in use; a process that
+    registered a tag adds it again later, should the set have been lost since."""
+    monkeypatch.setattr(tags, "AGAIN_S", 0.0)
+    redis = redis_client(cluster_url)
+    keys = Keys(f"test:{uuid.uuid4().hex[:12]}", tagged=True)
+    writer = JobQueue(redis, keys)
+    await writer.enqueue(TICK_JOB, {"outcome": keys.new_id("o", 1, "T1")}, workspace="T1")
+    await redis.delete(keys.tags())  # lost: other processes' workers cannot see T1 now
+    assert not await redis.sismember(keys.tags(), keys.tag("T1"))
+    reader = JobQueue(redis, keys)
+    await reader.ensure_group()
+    await writer.enqueue(TICK_JOB, {"outcome": keys.new_id("o", 2, "T1")}, workspace="T1")
+    assert await redis.sismember(keys.tags(), keys.tag("T1"))  # added again
+    jobs = await reader.read("w1", count=10)
+    assert sorted(job.payload["outcome"] for job in jobs) == [
+        keys.new_id("o", 1, "T1"),
+        keys.new_id("o", 2, "T1"),
+    ]
+    async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
+        await redis.delete(key)
+    await redis.aclose()
