@@ -58,11 +58,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from bench import target
 from bot.metrics import exposition, snapshot
 from config.workspace import load_workspace
-from orchestrator import transitions
+from orchestrator import counters, transitions
 from orchestrator.clock import Clock, ManualClock, SystemClock
 from orchestrator.connectors import Connectors
 from orchestrator.context import Context
@@ -74,7 +75,7 @@ from orchestrator.loop import TICK_JOB
 from orchestrator.models import ConversationRef, Direction, Measurement, Outcome
 from orchestrator.notices import Notice
 from orchestrator.runtime import Runtime
-from orchestrator.store.client import redis_client
+from orchestrator.store.client import is_cluster, redis_client
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
@@ -120,12 +121,15 @@ def prepare(directory: Path) -> tuple[Path, Path]:
     return path, db
 
 
-def context(redis: Redis, workspace_path: Path, db: Path, clock: Clock | None = None) -> Context:
+def context(
+    redis: Redis, workspace_path: Path, db: Path, clock: Clock | None = None, *, url: str = ""
+) -> Context:
+    """The bench's context; `url` a cluster's (`redis+cluster://`): keys with hash tags."""
     workspace = load_workspace(workspace_path)
     connectors = Connectors(
         workspace, {"BENCH_DB": str(db)}, sqlite_on_loop=True
     )  # as `baton worker`
-    store = RedisStore(redis, Keys(PREFIX))
+    store = RedisStore(redis, Keys(PREFIX, tagged=is_cluster(url)))
     return Context(
         store=store,
         queue=JobQueue(redis, store.keys),
@@ -149,7 +153,8 @@ async def confirm(ctx: Context, count: int) -> None:
 
     async def one(n: int) -> None:
         outcome = Outcome(
-            id=f"o{n}", workspace="T1", objective="Cut churn", metric="churn_rate",
+            id=ctx.keys.new_id("o", n, "T1"), workspace="T1", objective="Cut churn",
+            metric="churn_rate",
             direction=Direction.DECREASE, baseline=9.0, target=0.1, started_at=now,
             deadline=now + timedelta(days=90), owner="olivia", approvers=("alice",),
             conversation=where, budget=100_000, check_every_s=0,
@@ -158,7 +163,7 @@ async def confirm(ctx: Context, count: int) -> None:
             Commit(), ctx.keys, None, outcome, actor="olivia", at=now, action="outcome.confirmed"
         )
         commit.op("SADD", ctx.keys.outcomes_of("T1"), outcome.id)
-        commit.op("SADD", ctx.keys.workspaces(), "T1")
+        commit.op("SADD", ctx.keys.workspaces(ctx.keys.tag("T1")), "T1")
         first = Measurement(value=9.0, at=now).model_dump_json()
         commit.op("RPUSH", ctx.keys.measurements(outcome.id), first)
         ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id})
@@ -179,7 +184,7 @@ async def _work(
 ) -> dict[str, Any]:
     trips = count_round_trips()
     redis = redis_client(url, worker=True)  # as `baton worker`
-    ctx = context(redis, workspace, db)
+    ctx = context(redis, workspace, db, url=url)
     runtime = Runtime(ctx, Sink(), name=consumer_name("bench"))
     timed: list[tuple[float, float]] = []
     tick = runtime.worker.handlers[TICK_JOB]
@@ -218,10 +223,13 @@ def _counted(
 
 
 def count_round_trips() -> list[int]:
-    """Count this process's Redis round trips: a command, or a whole pipeline, is one."""
+    """Count this process's Redis round trips: a command, or a whole pipeline, is one (on a
+    cluster, a pipeline is one per node it reaches)."""
     trips = [0]
     command: Any = Redis.execute_command
     flush = Pipeline.execute
+    on_node: Any = ClusterNode.execute_command
+    on_nodes: Any = ClusterNode.execute_pipeline
 
     async def counted_command(self: Redis, *args: Any, **options: Any) -> Any:
         trips[0] += 1
@@ -231,8 +239,18 @@ def count_round_trips() -> list[int]:
         trips[0] += 1
         return await flush(self, raise_on_error)
 
+    async def counted_on_node(self: ClusterNode, *args: Any, **options: Any) -> Any:
+        trips[0] += 1
+        return await on_node(self, *args, **options)
+
+    async def counted_on_nodes(self: ClusterNode, *args: Any, **options: Any) -> Any:
+        trips[0] += 1
+        return await on_nodes(self, *args, **options)
+
     Redis.execute_command = counted_command  # type: ignore[method-assign]
     Pipeline.execute = counted_flush  # type: ignore[method-assign]
+    ClusterNode.execute_command = counted_on_node  # type: ignore[method-assign]
+    ClusterNode.execute_pipeline = counted_on_nodes  # type: ignore[method-assign]
     return trips
 
 
@@ -244,9 +262,25 @@ async def move_timers(ctx: Context, until: float) -> None:
         await asyncio.sleep(0.05)
 
 
+async def info(redis: Redis, section: str) -> list[dict[str, Any]]:
+    """INFO `section` of the server, or of every primary of a cluster."""
+    if isinstance(redis, RedisCluster):
+        found: Any = await redis.info(section, target_nodes=RedisCluster.PRIMARIES)
+        return list(found.values())
+    return [await redis.info(section)]
+
+
 async def commands(redis: Redis) -> int:
-    stats: dict[str, Any] = await redis.info("commandstats")
-    return sum(int(v["calls"]) for k, v in stats.items() if k.startswith("cmdstat_"))
+    return sum(
+        int(v["calls"])
+        for stats in await info(redis, "commandstats")
+        for k, v in stats.items()
+        if k.startswith("cmdstat_")
+    )
+
+
+async def used_memory(redis: Redis) -> int:
+    return sum(int(node["used_memory"]) for node in await info(redis, "memory"))
 
 
 async def memory(redis: Redis, outcomes: int) -> dict[str, float]:
@@ -260,7 +294,7 @@ async def memory(redis: Redis, outcomes: int) -> dict[str, float]:
         pipe = redis.pipeline(transaction=False)
         for key in batch:
             pipe.memory_usage(key, samples=0)
-            pipe.hget(key, "data") if b":step:" in key else pipe.ping()
+            pipe.hget(key, "data") if b":step:" in key else pipe.exists(key)
         replies = await pipe.execute()
         for key, size, data in zip(batch, replies[::2], replies[1::2], strict=True):
             totals[_kind(key.decode(), data)] += int(size or 0)
@@ -270,7 +304,7 @@ async def memory(redis: Redis, outcomes: int) -> dict[str, float]:
 def _kind(key: str, data: Any) -> str:
     if key.endswith(":jobs"):
         return "queue"
-    if key.startswith(f"{PREFIX}:audit:T1"):
+    if ":audit:T1" in key:
         return "chain"  # the workspace's: shared by its outcomes
     if ":step:" in key:
         return "live" if b'"finished_at":null' in data else "history"
@@ -281,11 +315,11 @@ async def run(
     url: str, workspace: Path, db: Path, outcomes: int, workers: int, seconds: float, warmup: float
 ) -> dict[str, Any]:
     """One configuration: confirm, warm up, measure a window, read memory."""
-    redis = Redis.from_url(url)
+    redis = redis_client(url)
     await target.clear(redis, PREFIX)
-    ctx = context(redis, workspace, db)
+    ctx = context(redis, workspace, db, url=url)
     await ctx.queue.ensure_group()
-    empty = int((await redis.info("memory"))["used_memory"])
+    empty = await used_memory(redis)
     await confirm(ctx, outcomes)
     began = time.monotonic() + warmup  # workers start and settle before the window
     times = (began, began + seconds, began + seconds + 0.5)
@@ -298,16 +332,16 @@ async def run(
         child.start()
     clock = asyncio.create_task(move_timers(ctx, times[2]))
     await asyncio.sleep(began - time.monotonic())
-    calls0, ticks0, cpu0 = await commands(redis), await _ticks(redis), await redis_cpu(redis)
+    calls0, ticks0, cpu0 = await commands(redis), await _ticks(ctx), await redis_cpu(redis)
     await asyncio.sleep(times[1] - time.monotonic())
     elapsed = time.monotonic() - began
-    calls1, ticks1, cpu1 = await commands(redis), await _ticks(redis), await redis_cpu(redis)
+    calls1, ticks1, cpu1 = await commands(redis), await _ticks(ctx), await redis_cpu(redis)
     reports = [await asyncio.to_thread(q.get) for q in procs]
     timed = [d for r in reports for t, d in r["timed"] if began <= t <= began + elapsed]
     for child in children:
         child.join()
     await clock
-    used = int((await redis.info("memory"))["used_memory"]) - empty
+    used = await used_memory(redis) - empty
     ticks = ticks1 - ticks0
     result = {
         "outcomes": outcomes,
@@ -340,7 +374,7 @@ async def cycle_cost(
     the figure does not depend on how far a timed window got; two cycles warm up first."""
     redis = redis_client(url, worker=True)
     await target.clear(redis, PREFIX)
-    ctx = context(redis, workspace, db)
+    ctx = context(redis, workspace, db, url=url)
     await ctx.queue.ensure_group()
     await confirm(ctx, outcomes)
     runtime = Runtime(ctx, Sink(), name=consumer_name("bench"))
@@ -500,13 +534,16 @@ def _jobs_per_tick(reports: list[dict[str, Any]]) -> dict[str, float]:
 
 
 async def redis_cpu(redis: Redis) -> float:
-    """The server's CPU seconds (all its clients: on a shared server, others' too)."""
-    info: dict[str, Any] = await redis.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    """The server's CPU seconds, or the sum of a cluster's primaries' (all their clients:
+    on a shared server, others' too)."""
+    return sum(
+        float(node["used_cpu_user"]) + float(node["used_cpu_sys"])
+        for node in await info(redis, "cpu")
+    )
 
 
-async def _ticks(redis: Redis) -> int:
-    return int(await redis.hget(f"{PREFIX}:metrics:counters", "ticks") or 0)
+async def _ticks(ctx: Context) -> int:
+    return (await counters.read(ctx.store.redis, ctx.keys)).get((counters.TICKS, ""), 0)
 
 
 async def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 
 ENV = "BATON_BENCH_REDIS_URL"
-SCHEMES = ("redis", "rediss", "unix")
+SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 
 
 class NoTarget(SystemExit):
@@ -53,7 +53,10 @@ def optional_redis_url(given: str | None, env: Mapping[str, str]) -> str | None:
         return None
     parts = urlsplit(url)
     if parts.scheme not in SCHEMES or not (parts.hostname or parts.path):
-        raise NoTarget(f"Refusing to run: {url!r} is not a redis://, rediss:// or unix:// URL.")
+        raise NoTarget(
+            f"Refusing to run: {url!r} is not a redis://, rediss://, redis+cluster:// "
+            "or unix:// URL."
+        )
     return url
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterUnreachableError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.audit_keys import audit_keys
@@ -36,7 +37,7 @@ from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.rules import learned_rules
 from orchestrator.runtime import Runtime
-from orchestrator.store.client import probe_client, redis_client, wait_until_answers
+from orchestrator.store.client import is_cluster, probe_client, redis_client, wait_until_answers
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
@@ -107,7 +108,12 @@ async def connect_redis(
         redis = redis_client(settings.redis_url, worker=worker)
         try:
             await redis.ping()
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        except (
+            RedisConnectionError,
+            RedisTimeoutError,
+            OSError,
+            RedisClusterUnreachableError,
+        ) as error:
             await redis.aclose()
             raise RedisUnreachable(label, error) from None
         return redis, None, label
@@ -188,7 +194,8 @@ async def bootstrap(
     workspace = files.default
     sealing = audit_keys(settings)
     redis, embedded, label = await connect_redis(settings, worker=worker_only, wait=wait_for_redis)
-    store = RedisStore(redis, Keys(settings.key_prefix), sealing)
+    tagged = bool(settings.redis_url) and is_cluster(str(settings.redis_url))
+    store = RedisStore(redis, Keys(settings.key_prefix, tagged=tagged), sealing)
     connectors = connectors_by_file(
         files, env, RedisDeliveryLedger(redis, store.keys.prefix), worker_only
     )

@@ -65,12 +65,11 @@ class Snapshot:
 async def snapshot(ctx: Context) -> Snapshot:
     """Read everything `/metrics` reports from Redis, in a handful of round trips."""
     redis, keys = ctx.store.redis, ctx.keys
-    pipe = redis.pipeline(transaction=False)
-    pipe.hgetall(gauges.gauges_key(keys))
-    pipe.hgetall(gauges.histograms_key(keys))
+    gauged, histograms = await gauges.read(redis, keys)  # one hash per tag on a cluster
+    pipe = redis.pipeline(transaction=False)  # keys of work about no workspace: one slot
     pipe.hget(keys.archive(), "at")
     pipe.hgetall(counters.jobs_key(keys))
-    gauged, histograms, archived_at, jobs = await pipe.execute()
+    archived_at, jobs = await pipe.execute()
     snap = Snapshot(
         counters=await counters.read(redis, keys),
         backlog=await ctx.queue.backlog(),

@@ -110,6 +110,11 @@ class ChannelPacer:
             await self.sleep(wait)
         return member
 
+    def _key(self, key: str) -> str:
+        """A pace's key: the key in braces, so that a pace and its held calls share one
+        slot of a cluster (a script touches both)."""
+        return f"{self.prefix}:{{{key}}}"
+
     async def hold_off(self, key: str, seconds: float, member: str | None = None) -> None:
         """No turns for `key` during the next `seconds`, then one per interval, no burst
         (the platform answered 429 with Retry-After). The refused call `member`, if named, is
@@ -117,7 +122,7 @@ class ChannelPacer:
         """
         tat = self.clock() + seconds + (self.burst - 1) * self.interval
         if self._hold is not None:
-            await self._hold(keys=[f"{self.prefix}:{key}"], args=[tat, seconds + self.burst])
+            await self._hold(keys=[self._key(key)], args=[tat, seconds + self.burst])
         else:
             self._tat[key] = max(self._tat.get(key, 0.0), tat)
         if member is not None:
@@ -126,7 +131,7 @@ class ChannelPacer:
     async def _take(self, key: str, member: str | None) -> float:
         now = self.clock()
         if self._turn is not None:
-            keys = [f"{self.prefix}:{key}", f"{self.prefix}:{key}:held"]
+            keys = [self._key(key), f"{self._key(key)}:held"]
             args: list[str | float] = [now, self.interval, self.burst, member or ""]
             args += [MAX_SLEEP_S, HELD_TTL_S]
             return float(await self._turn(keys=keys, args=args))

@@ -191,11 +191,15 @@ class Settings(BaseSettings):
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-REDIS_URL_FORM = "redis://[:password@]host:port/db (or rediss://, or unix:///path/to/redis.sock)"
+REDIS_URL_FORM = (
+    "redis://[:password@]host:port/db (or rediss://, or unix:///path/to/redis.sock, "
+    "or redis+cluster://host:port for any node of a cluster)"
+)
 
 
 def _check_redis_url(url: str) -> None:
     """Raises ValueError naming what is wrong, never echoing the URL (it may hold a password)."""
+    url = url.replace("+cluster://", "://", 1)  # a cluster's node (`redis+cluster://`)
     try:
         parts = parse_url(url)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
     except ValueError as error:

@@ -188,7 +188,9 @@ async def check(request: Request) -> Reply:
     outcome = await _outcome(request, "check")
     if not request.runtime.control.may_control(request.user, outcome):
         raise NotAllowed(request.user, f"check outcome {outcome.id} now")
-    await request.runtime.ctx.queue.enqueue(TICK_JOB, {"outcome": outcome.id})
+    await request.runtime.ctx.queue.enqueue(
+        TICK_JOB, {"outcome": outcome.id}, workspace=outcome.workspace
+    )
     return _answer(request, Card(title=texts.CHECK_QUEUED.format(id=outcome.id)), outcome)
 
 

@@ -74,7 +74,7 @@ def _key(store: RedisStore, actor: Actor) -> str:
     # Scoped to the person and tenant: a delivery id someone else chose can never mark
     # another person's request done.
     where = f"{actor.platform}:{actor.workspace}:{actor.user}"
-    return store.keys.dedupe(f"delivery:{where}:{actor.delivery}")
+    return store.keys.dedupe(f"delivery:{where}:{actor.delivery}", actor.workspace)
 
 
 def mark_in(commit: Commit, store: RedisStore, actor: Actor) -> Commit:

@@ -231,6 +231,7 @@ class Approvals:
                     approval.deadline,
                     "approval_timeout",
                     {"approval": approval.id},
+                    workspace=approval.workspace,
                 )
                 return
             after = approval.model_copy(

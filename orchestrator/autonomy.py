@@ -131,7 +131,7 @@ async def eligible(ctx: Context, approval: Approval) -> Offer | None:
 
 
 def _offer_key(ctx: Context, tenant: str, approval_id: str) -> str:
-    return f"{ctx.keys.prefix}:ws:{tenant}:autonomy:offer:{approval_id}"
+    return ctx.keys.of_workspace(tenant, "autonomy", "offer", approval_id)
 
 
 async def offer(ctx: Context, approval: Approval) -> Offer | None:

@@ -53,7 +53,7 @@ async def ask(ctx: Context, case: Case, outcome: Outcome, probe: Step, when: Con
     why = f"case {case.id}: {when.field} {when.op} {when.value}"
     step = probe.model_copy(
         update={
-            "id": await ctx.store.next_id("s"),
+            "id": await ctx.store.next_id("s", outcome.workspace),
             "status": StepStatus.PLANNED,
             "rationale": why,
             "expected_impact": "the case is done within its SLA",

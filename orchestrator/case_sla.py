@@ -42,7 +42,7 @@ def schedule_in(ctx: Context, commit: Commit, case: Case, book: CasePlaybook, ru
 
 
 def paged_key(ctx: Context, case_id: str) -> str:
-    return ctx.keys.flag(f"paged:case:{case_id}")
+    return ctx.keys.flag(f"paged:case:{case_id}", ctx.keys.tag_of(case_id))
 
 
 async def settle_in(ctx: Context, commit: Commit, case: Case) -> None:
@@ -91,7 +91,9 @@ class CaseLadder:
     async def _rearm(self, case: Case, book: CasePlaybook, rung: str) -> None:
         due = due_of(case, book, rung)
         payload = {"case": case.id, "rung": rung}
-        await self.ctx.queue.schedule(timer_id(case.id), due, CASE_SLA_JOB, payload)
+        await self.ctx.queue.schedule(
+            timer_id(case.id), due, CASE_SLA_JOB, payload, workspace=case.workspace
+        )
 
     def _notice(self, case: Case, outcome: Outcome, rung: str, on_call: tuple[str, ...]) -> Notice:
         waiting = _waiting_on(case)

@@ -56,7 +56,9 @@ async def poll(ctx: Context, cases: Cases, workspace: str, source: str) -> int:
         await ctx.store.redis.set(key, json.dumps(cursor, default=str))
     due = ctx.clock.now() + timedelta(seconds=spec.every_s)
     payload = {"workspace": workspace, "source": source}
-    await ctx.queue.schedule(poll_timer(workspace, source), due, POLL_JOB, payload)
+    await ctx.queue.schedule(
+        poll_timer(workspace, source), due, POLL_JOB, payload, workspace=workspace
+    )
     return opened
 
 

@@ -43,8 +43,9 @@ UNFINISHED = (CaseStatus.RECEIVED, CaseStatus.RUNNING, CaseStatus.AWAITING_APPRO
 _STOPPED_BY = {StepStatus.REJECTED: CaseStatus.REJECTED, StepStatus.EXPIRED: CaseStatus.REJECTED}
 
 
-def case_id(source: str, external_id: str) -> str:
-    return f"{source}:{external_id}"
+def case_id(source: str, external_id: str, tag: str = "") -> str:
+    """A case's id: its source and external id (and its workspace's tag on a cluster)."""
+    return f"{source}:{external_id}.{tag}" if tag else f"{source}:{external_id}"
 
 
 class Cases:
@@ -86,7 +87,7 @@ class Cases:
         at = workspace.case_sources[source].at
         began = began_at(plain.get(at) if at else None, now)
         case = Case(
-            id=case_id(source, external_id),
+            id=case_id(source, external_id, self.ctx.keys.tag(outcome.workspace)),
             outcome_id=outcome.id,
             workspace=outcome.workspace,
             source=source,

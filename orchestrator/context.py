@@ -38,4 +38,5 @@ class Context:
         return self.queue.enqueue_in(commit, NOTIFY, notice.model_dump(mode="json"))
 
     async def say(self, notice: Notice) -> None:
-        await self.queue.enqueue(NOTIFY, notice.model_dump(mode="json"))
+        workspace = notice.conversation.workspace
+        await self.queue.enqueue(NOTIFY, notice.model_dump(mode="json"), workspace=workspace)

@@ -84,7 +84,11 @@ class Control:
         key = self.ctx.keys.outcome(outcome.id)
         commit.op("HSET", key, "budget", outcome.budget, "spent", 0)
         commit.op("SADD", self.ctx.keys.outcomes_of(outcome.workspace), outcome.id)
-        commit.op("SADD", self.ctx.keys.workspaces(), outcome.workspace)
+        commit.op(
+            "SADD",
+            self.ctx.keys.workspaces(self.ctx.keys.tag(outcome.workspace)),
+            outcome.workspace,
+        )
         commit.op(
             "RPUSH",
             self.ctx.keys.measurements(outcome.id),

@@ -1,7 +1,8 @@
 """Operational counters the core keeps in Redis, so every process's work is counted in one
 place and the metrics endpoint reads them at scrape time (no metrics library in the core).
 
-A counter is a field of one hash: `name`, or `name|label` for one labelled series.
+A counter is a field of one hash: `name`, or `name|label` for one labelled series. On a
+cluster there is one hash per hash tag (a commit counts in its own slot), summed when read.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from redis.exceptions import RedisError
 
 from orchestrator.incidents import Incident
 from orchestrator.store.keys import Keys
+from orchestrator.store.tags import tags_in_use
 
 log = logging.getLogger("baton.counters")
 
@@ -32,7 +34,8 @@ JOB_OUTCOMES = ("done", "failed", "dead", "deferred", "dropped")
 
 
 def counters_key(keys: Keys) -> str:
-    return keys.metrics("counters")
+    """The counters of work about no workspace (`Keys.counters` has one per tag)."""
+    return keys.counters()
 
 
 def open_incidents_key(keys: Keys) -> str:
@@ -63,13 +66,21 @@ async def track_incident(redis: Redis, keys: Keys, incident: Incident) -> None:
 
 async def read(redis: Redis, keys: Keys) -> dict[tuple[str, str], int]:
     """Every counter as {(name, label): value}; the label is "" when there is none."""
-    raw = await redis.hgetall(counters_key(keys))
     values: dict[tuple[str, str], int] = {}
-    for name, value in raw.items():
-        text = name.decode() if isinstance(name, bytes) else str(name)
-        base, _, label = text.partition("|")
-        values[(base, label)] = int(value)
+    for raw in await hashes(redis, [keys.counters(tag) for tag in await tags_in_use(redis, keys)]):
+        for name, value in raw.items():
+            text = name.decode() if isinstance(name, bytes) else str(name)
+            base, _, label = text.partition("|")
+            values[(base, label)] = values.get((base, label), 0) + int(value)
     return values
+
+
+async def hashes(redis: Redis, names: list[str]) -> list[dict[bytes, bytes]]:
+    """Every hash in `names`, in one pipelined round trip (per node, on a cluster)."""
+    pipe = redis.pipeline(transaction=False)
+    for name in names:
+        pipe.hgetall(name)
+    return list(await pipe.execute())
 
 
 async def incidents_open(redis: Redis, keys: Keys) -> int:

@@ -43,7 +43,7 @@ class NotEligible(BatonError):
 
 
 def absences_key(keys: Keys, workspace: str) -> str:
-    return f"{keys.prefix}:ws:{workspace}:away"
+    return keys.of_workspace(workspace, "away")
 
 
 def eligible(people: People, user: str, delegate: str) -> bool:

@@ -11,9 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from redis.asyncio import Redis
+
+from orchestrator import counters
 from orchestrator.models import Approval, ApprovalStatus, Evaluation, Step, Verdict
 from orchestrator.store.commit import Commit
-from orchestrator.store.keys import Keys
+from orchestrator.store.keys import SAME_SLOT, Keys
+from orchestrator.store.tags import tags_in_use
 
 if TYPE_CHECKING:
     from orchestrator.store.redis_store import TickSnapshot
@@ -39,12 +43,36 @@ OFF_ANSWERED = "off_answered"
 """An outcome's field: a step was proposed since it went off track."""
 
 
-def gauges_key(keys: Keys) -> str:
-    return keys.metrics("gauges")
+def gauges_key(keys: Keys, tag: str = SAME_SLOT) -> str:
+    """Where commits count steps by lane and status: in their own slot (one hash per tag
+    on a cluster, the one hash on a single server)."""
+    return f"{keys.counters(tag).removesuffix(':counters')}:gauges"
 
 
-def histograms_key(keys: Keys) -> str:
-    return keys.metrics("histograms")
+def histograms_key(keys: Keys, tag: str = SAME_SLOT) -> str:
+    return f"{keys.counters(tag).removesuffix(':counters')}:histograms"
+
+
+Hash = dict[bytes | str, bytes | str]
+
+
+async def read(redis: Redis, keys: Keys) -> tuple[Hash, Hash]:
+    """The gauges and the histograms, summed over every tag's hashes (as one hash each,
+    in Redis's own notation: an integer sum without a decimal point)."""
+    tags = await tags_in_use(redis, keys)
+    found = await counters.hashes(
+        redis, [key(keys, tag) for key in (gauges_key, histograms_key) for tag in tags]
+    )
+    return _sum(found[: len(tags)]), _sum(found[len(tags) :])
+
+
+def _sum(hashes: list[dict[bytes, bytes]]) -> Hash:
+    total: dict[str, float] = {}
+    for each in hashes:
+        for name, value in each.items():
+            text = name.decode() if isinstance(name, bytes) else str(name)
+            total[text] = total.get(text, 0.0) + float(value)
+    return {name: str(int(v)) if v.is_integer() else repr(v) for name, v in total.items()}
 
 
 def track(commit: Commit, keys: Keys, before: object, after: object) -> None:

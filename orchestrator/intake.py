@@ -113,7 +113,7 @@ class Intake:
         workspace = self.ctx.workspace_of(actor.workspace)
         draft = parse(text, workspace, self.ctx.clock.now())
         session = Session(
-            id=await self.ctx.store.next_id("i"),
+            id=await self.ctx.store.next_id("i", actor.workspace),
             workspace=actor.workspace,
             conversation=actor.where,
             owner=actor.user,
@@ -136,7 +136,9 @@ class Intake:
 
     async def waiting_in(self, conversation: ConversationRef) -> Session | None:
         """The session in this conversation that is waiting for an answer, if any."""
-        pointer = await self.ctx.store.get_json(self.ctx.keys.intake(conversation.key))
+        pointer = await self.ctx.store.get_json(
+            self.ctx.keys.intake(conversation.key, conversation.workspace)
+        )
         session = await self.load(pointer["id"]) if pointer else None
         return session if session is not None and session.asking is not None else None
 
@@ -293,7 +295,7 @@ class Intake:
         data = json.dumps(session.model_dump(mode="json"))
         pointer = json.dumps({"id": session.id})
         commit.op("SET", self.ctx.keys.intake(session.id), data, "EX", SESSION_TTL_S)
-        where = self.ctx.keys.intake(session.conversation.key)
+        where = self.ctx.keys.intake(session.conversation.key, session.conversation.workspace)
         return commit.op("SET", where, pointer, "EX", SESSION_TTL_S)
 
     async def _forget(self, session: Session, commit: Commit | None = None) -> None:
@@ -306,9 +308,14 @@ class Intake:
 
     async def _forget_in(self, commit: Commit, session: Session) -> Commit:
         commit.op("DEL", self.ctx.keys.intake(session.id))
-        pointer = await self.ctx.store.get_json(self.ctx.keys.intake(session.conversation.key))
+        pointer = await self.ctx.store.get_json(
+            self.ctx.keys.intake(session.conversation.key, session.conversation.workspace)
+        )
         if pointer and pointer.get("id") == session.id:
-            commit.op("DEL", self.ctx.keys.intake(session.conversation.key))
+            commit.op(
+                "DEL",
+                self.ctx.keys.intake(session.conversation.key, session.conversation.workspace),
+            )
         return commit
 
 

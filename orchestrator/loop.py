@@ -32,6 +32,7 @@ from orchestrator.notices import Notice, NoticeKind
 from orchestrator.planner import IN_FLIGHT, PlanInput, Planner
 from orchestrator.runtime_ops import resolve_source_down
 from orchestrator.store.commit import Commit
+from orchestrator.store.keys import SAME_SLOT
 from orchestrator.store.redis_store import TickSnapshot
 
 TICK_JOB = "tick"
@@ -76,7 +77,7 @@ class Loop:
             return snapshot != "standing"
         lease = self.ctx.keys.lease(f"outcome:{outcome_id}")
         closing = Commit().op("RELEASE", lease, self.worker_id)
-        closing.op("HINCRBY", counters.counters_key(self.ctx.keys), counters.TICKS, 1)
+        closing.op("HINCRBY", self.ctx.keys.counters(SAME_SLOT), counters.TICKS, 1)
         closed = False
         started: list[Callable[[], Awaitable[None]]] = []
         try:

@@ -83,7 +83,10 @@ async def backfill(store: RedisStore, owner: str) -> Backfill:
 
 
 async def _write(store: RedisStore, redis: Redis, marker: str) -> Found:
-    gauged, histograms = gauges.gauges_key(store.keys), gauges.histograms_key(store.keys)
+    # Work about no workspace has its own slot on a cluster: the marker and these two
+    # hashes share it, so the WATCH and the MULTI touch one slot.
+    gauged = gauges.gauges_key(store.keys, "")
+    histograms = gauges.histograms_key(store.keys, "")
     for _ in range(TRIES):
         async with redis.pipeline(transaction=True) as pipe:
             await pipe.watch(gauged, histograms)

@@ -179,7 +179,7 @@ class ChannelOutages:
             text=what,
             data={"incident": kind, "dedup_key": dedup_key(kind, channel), "paged": True},
         )
-        await self.queue.enqueue(NOTIFY, notice.model_dump(mode="json"))
+        await self.queue.enqueue(NOTIFY, notice.model_dump(mode="json"), workspace=where.workspace)
 
     async def leave(self, channel: str, token: str) -> None:
         """`token` is done with `channel` (delivered, or refused for good): the next in line

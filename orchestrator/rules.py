@@ -78,7 +78,7 @@ class RuleBook:
         self.clock = clock
 
     def _key(self, workspace: str) -> str:
-        return f"{self.store.keys.prefix}:ws:{workspace}:rules"
+        return self.store.keys.of_workspace(workspace, "rules")
 
     async def listing(self, workspace: str) -> list[LearnedRule]:
         """Learned rules, oldest first (the numbering `remove` uses)."""

@@ -47,7 +47,7 @@ def schedule_in(ctx: Context, commit: Commit, approval: Approval, policy: Policy
 
 
 def paged_flag(ctx: Context, approval_id: str) -> str:
-    return ctx.keys.flag(f"paged:approval:{approval_id}")
+    return ctx.keys.flag(f"paged:approval:{approval_id}", ctx.keys.tag_of(approval_id))
 
 
 async def settle_in(ctx: Context, commit: Commit, approval: Approval) -> Commit:
@@ -133,7 +133,8 @@ class Ladder:
         due = approval.requested_at + timedelta(hours=hours or 0)
         if self.ctx.clock.now() < due:
             tid = timer_id(approval.id, rung)
-            await self.ctx.queue.schedule(tid, due, rung, {"approval": approval.id})
+            payload = {"approval": approval.id}
+            await self.ctx.queue.schedule(tid, due, rung, payload, workspace=approval.workspace)
             return None
         return approval
 

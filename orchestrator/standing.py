@@ -151,7 +151,8 @@ class Standing:
         book = self.ctx.workspace_of(outcome.workspace).case_playbooks[outcome.case_playbook]
         source = self.ctx.workspace_of(outcome.workspace).case_sources[book.source]
         timer = poll_timer(outcome.workspace, book.source)
-        if source.kind != "sql" or await self.ctx.store.redis.zscore(self.ctx.keys.timers(), timer):
+        timers = self.ctx.keys.timers(self.ctx.keys.tag(outcome.workspace))
+        if source.kind != "sql" or await self.ctx.store.redis.zscore(timers, timer):
             return
         payload = {"workspace": outcome.workspace, "source": book.source}
         self.ctx.queue.schedule_in(commit, timer, self.ctx.clock.now(), POLL_JOB, payload)

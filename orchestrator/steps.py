@@ -44,7 +44,7 @@ async def create(
     workspace = ctx.workspace_of(outcome.workspace)
     now = ctx.clock.now()
     steps: list[Step] = []
-    ids = await ctx.store.next_ids("s", len(proposals))
+    ids = await ctx.store.next_ids("s", len(proposals), outcome.workspace)
     for proposal, step_id in zip(proposals, ids, strict=True):
         action = workspace.actions[proposal.action]
         depends = steps[proposal.after].id if proposal.after is not None else None

@@ -29,10 +29,12 @@ from orchestrator.jobs import JobQueue
 from orchestrator.models import ConversationRef
 from orchestrator.rules import learned_rules
 from orchestrator.runtime import Runtime
+from orchestrator.store.client import redis_client
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 from tests.fakes import RecordingGateway
+from tests.redis_cluster import LocalCluster, cluster_binary
 
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 CHANNEL = ConversationRef(platform="test", workspace="T1", channel="C1")
@@ -49,6 +51,33 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = asyncio.run(server.start())
     yield url
     asyncio.run(server.stop())
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local 3-master Redis Cluster, one per test session (`tests/redis_cluster.py`)."""
+    if cluster_binary() is None:
+        pytest.skip("no redis-server on this machine to start a cluster with")
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    yield cluster.start()
+    cluster.stop()
+
+
+@pytest.fixture
+async def cluster_redis(cluster_url: str) -> AsyncIterator[Redis]:
+    """A client of the cluster, as Baton opens one (`redis+cluster://`)."""
+    client = redis_client(cluster_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def cluster_keys(cluster_redis: Redis) -> AsyncIterator[Keys]:
+    """Keys with hash tags under a prefix of the test's own, cleaned after it."""
+    prefix = f"test:{uuid.uuid4().hex[:12]}"
+    yield Keys(prefix, tagged=True)
+    async for key in cluster_redis.scan_iter(match=f"{prefix}:*", count=1000):
+        await cluster_redis.delete(key)
 
 
 @pytest.fixture

@@ -58,7 +58,9 @@ class HomeTabs:
         if not await ctx.store.redis.set(self._due(team), "1", nx=True, ex=int(COALESCE_S * 4)):
             return
         due = ctx.clock.now() + timedelta(seconds=COALESCE_S)
-        await ctx.queue.schedule(f"slack_home:{team}", due, SLACK_HOME, {"team": team})
+        await ctx.queue.schedule(
+            f"slack_home:{team}", due, SLACK_HOME, {"team": team}, workspace=team
+        )
 
     async def refresh(self, job: Job) -> None:
         """The `slack_home` job: republish Home for everyone in the team who opened it."""

@@ -75,7 +75,8 @@ async def enqueue_replies(queue: JobQueue, source: Inbound | Click, replies: lis
     """One job for all of a request's replies, so they arrive in the order given."""
     ops = reply_ops(source, replies)
     if ops:
-        await queue.enqueue(SLACK_REPLY, {"id": uuid.uuid4().hex, "ops": ops})
+        job = {"id": uuid.uuid4().hex, "ops": ops}
+        await queue.enqueue(SLACK_REPLY, job, workspace=source.conversation.workspace)
 
 
 class ReplyDelivery:

@@ -41,11 +41,13 @@ STATEMENT_FIELDS = ("team_id", "channel_id", "user_id", "text", "trigger_id")
 
 async def queue_command(queue: JobQueue, kind: str, body: Payload) -> None:
     """Queue a slash command as a `slack_statement` or `slack_command` job."""
-    await queue.enqueue_gathered(kind, {name: body.get(name, "") for name in STATEMENT_FIELDS})
+    job = {name: body.get(name, "") for name in STATEMENT_FIELDS}
+    await queue.enqueue_gathered(kind, job, workspace=str(body.get("team_id", "")))
 
 
 async def queue_click(queue: JobQueue, click: Click) -> None:
-    await queue.enqueue_gathered(SLACK_CLICK, click_to_json(click))
+    workspace = click.conversation.workspace
+    await queue.enqueue_gathered(SLACK_CLICK, click_to_json(click), workspace=workspace)
 
 
 async def enqueue_answer(queue: JobQueue, source: Inbound | Click, replies: list[Reply]) -> None:
@@ -55,7 +57,8 @@ async def enqueue_answer(queue: JobQueue, source: Inbound | Click, replies: list
     ops = reply_ops(source, replies)
     if ops:
         name = source.delivery_id or uuid.uuid4().hex
-        await queue.enqueue(SLACK_REPLY, {"id": f"answer:{name}", "ops": ops})
+        job = {"id": f"answer:{name}", "ops": ops}
+        await queue.enqueue(SLACK_REPLY, job, workspace=source.conversation.workspace)
 
 
 def click_to_json(click: Click) -> Payload:

@@ -32,6 +32,7 @@ from orchestrator.learning.verify import awaits_effect
 from orchestrator.models import Approval, Measurement, Outcome, OutcomeStatus, Step, StepStatus
 from orchestrator.steps import approval_id_for
 from orchestrator.store.redis_store import EFFECT_PIN_DAYS, RedisStore
+from orchestrator.store.scripts import script_text
 
 log = logging.getLogger("baton.history")
 
@@ -48,67 +49,8 @@ FINISHED = frozenset(
 """Step statuses that never change again and that the planner does not need for good."""
 RAN = (StepStatus.SUCCEEDED, StepStatus.FAILED)
 
-REMOVE_OUTCOME_LUA = """
-if tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[1]) then return 0 end
-for i = 4, #ARGV, 4 do
-  if redis.call('HGET', ARGV[i], 'status') ~= ARGV[i + 2] then return 0 end
-end
-local trim = tonumber(ARGV[2])
-if trim > 0 then
-  redis.call('LTRIM', KEYS[2], trim, -1)
-  redis.call('INCRBY', KEYS[3], trim)
-end
-if #ARGV > 3 then
-  local gone, kept, before = {}, {}, 0
-  for i = 4, #ARGV, 4 do gone[ARGV[i + 1]] = true end
-  local cursor = tonumber(redis.call('HGET', KEYS[6], 'cursor') or '0')
-  local limit = cursor
-  if ARGV[3] == '1' then limit = math.huge end
-  for at, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-    if not gone[id] then
-      kept[#kept + 1] = id
-    elseif at > limit then
-      return 0
-    elseif at <= cursor then
-      before = before + 1
-    end
-  end
-  for i = 4, #ARGV, 4 do
-    redis.call('DEL', ARGV[i])
-    if ARGV[i + 3] ~= '' then redis.call('DEL', ARGV[i + 3]) end
-  end
-  redis.call('DEL', KEYS[1])
-  for at = 1, #kept, 1000 do
-    redis.call('RPUSH', KEYS[1], unpack(kept, at, math.min(at + 999, #kept)))
-  end
-  -- The tick's window starts at the same step as before (`RedisStore.tick_snapshot`).
-  if before > 0 then redis.call('HSET', KEYS[6], 'cursor', cursor - before) end
-end
-local base = tonumber(redis.call('HGET', KEYS[5], 'seq') or '0')
-while true do
-  local first = redis.call('LINDEX', KEYS[4], 0)
-  if not first or tonumber(first) > base then break end
-  redis.call('LPOP', KEYS[4])
-end
-return 1
-"""
-"""KEYS: the outcome's step list, measurements, their archived count, its audit index, its
-chain's base and its tick aggregates. ARGV: the archived count expected, the measurements
-to drop, '1' when the outcome has ended (its steps may go from anywhere in the list), then
-per step: its record's key, its id, the status written to SQL, and its approval's key ('').
-A step in a tick's window is never removed: the script then changes nothing."""
-
-REMOVE_AUDIT_LUA = """
-if tonumber(redis.call('HGET', KEYS[2], 'seq') or '0') ~= tonumber(ARGV[1]) then return 0 end
-local count = tonumber(ARGV[2])
-local last = redis.call('LINDEX', KEYS[1], count - 1)
-if not last or cjson.decode(last).seq ~= tonumber(ARGV[3]) then return 0 end
-redis.call('LTRIM', KEYS[1], count, -1)
-redis.call('HSET', KEYS[2], 'seq', ARGV[3], 'hash', ARGV[4])
-return 1
-"""
-"""KEYS: the chain and its base. ARGV: the base expected, how many events to drop, and the
-seq and hash of the last one (the chain's new base)."""
+REMOVE_OUTCOME_LUA = script_text("archive_outcome")
+REMOVE_AUDIT_LUA = script_text("archive_audit")
 
 
 @dataclass(frozen=True)
@@ -246,7 +188,7 @@ class Archiver:
             pipe.llen(keys.measurements(outcome.id))
             pipe.lrange(keys.measurements(outcome.id), 0, batch_size - 1)
             pipe.hgetall(keys.tick_aggregates(outcome.id))
-            pipe.sort(keys.steps_of(outcome.id), by="nosort", get=[keys.step("*") + "->data"])
+            await self.store.steps_in(pipe, outcome.id)
             archived, length, raws, aggregates, steps = await pipe.execute()
         done = int(archived or 0)
         trim = max(0, min(int(length) - self.retention.live_measurements, len(raws)))
@@ -270,7 +212,7 @@ class Archiver:
             return False
         await self.history.put(batch)
         removed = await self._remove_outcome(
-            keys=self._outcome_keys(outcome),
+            keys=self._outcome_keys(outcome) + self._step_keys(leaving, batch.approvals),
             args=[done, trim, "1" if ended else "0", *self._step_args(leaving, batch.approvals)],
         )
         if not int(removed):
@@ -297,12 +239,23 @@ class Archiver:
         ]
 
     def _step_args(self, steps: Sequence[Step], approvals: Sequence[Approval]) -> list[str]:
-        keys, with_approval = self.store.keys, {a.step_id for a in approvals}
+        with_approval = {a.step_id for a in approvals}
         args: list[str] = []
         for step in steps:
-            approval = keys.approval(approval_id_for(step.id)) if step.id in with_approval else ""
-            args += [keys.step(step.id), step.id, step.status.value, approval]
+            args += [step.id, step.status.value, "1" if step.id in with_approval else ""]
         return args
+
+    def _step_keys(self, steps: Sequence[Step], approvals: Sequence[Approval]) -> list[str]:
+        """Per step, its record's key and its approval's (its own again without one)."""
+        keys, with_approval = self.store.keys, {a.step_id for a in approvals}
+        found: list[str] = []
+        for step in steps:
+            has = step.id in with_approval
+            found += [
+                keys.step(step.id),
+                keys.approval(approval_id_for(step.id)) if has else keys.step(step.id),
+            ]
+        return found
 
     async def _approvals(self, steps: Sequence[Step]) -> list[Approval]:
         found: list[Approval] = []

@@ -35,7 +35,7 @@ class PlanFailures:
         self.ctx = ctx
 
     def _key(self, outcome_id: str, what: str) -> str:
-        return self.ctx.keys.flag(f"llm:{what}:{outcome_id}")
+        return self.ctx.keys.flag(f"llm:{what}:{outcome_id}", self.ctx.keys.tag_of(outcome_id))
 
     async def judge_last(self, outcome: Outcome, history: Sequence[Step]) -> None:
         """Count the model's last accepted plan once policy has governed it: a step policy

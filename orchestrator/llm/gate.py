@@ -98,7 +98,10 @@ class ModelGate:
         (after the fallback is recorded and announced) when it is over budget or down."""
         now = self.ctx.clock.now()
         call = trace.Call(
-            await self.ctx.store.next_id("m"), caller.workspace, caller.outcome_id, purpose
+            await self.ctx.store.next_id("m", caller.workspace),
+            caller.workspace,
+            caller.outcome_id,
+            purpose,
         )
         if not await self.ledger.within_budget(caller.workspace, now):
             raise await self._fall_back(

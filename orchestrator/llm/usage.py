@@ -43,10 +43,12 @@ class TokenLedger:
         self.daily_tokens = daily_tokens
 
     def _day_key(self, workspace: str, now: datetime) -> str:
-        return self.store.keys.flag(f"llm:tokens:{workspace}:{now.date().isoformat()}")
+        keys = self.store.keys
+        return keys.flag(f"llm:tokens:{workspace}:{now.date().isoformat()}", keys.tag(workspace))
 
     def _outcome_key(self, outcome_id: str) -> str:
-        return self.store.keys.flag(f"llm:usage:{outcome_id}")
+        keys = self.store.keys
+        return keys.flag(f"llm:usage:{outcome_id}", keys.tag_of(outcome_id))
 
     async def used_today(self, workspace: str, now: datetime) -> int:
         return int(await self.store.redis.get(self._day_key(workspace, now)) or 0)
@@ -66,7 +68,7 @@ class TokenLedger:
             pipe.hincrby(self._outcome_key(outcome_id), "input", usage.input)
             pipe.hincrby(self._outcome_key(outcome_id), "output", usage.output)
             pipe.hincrby(self._outcome_key(outcome_id), "calls", 1)
-        metrics = counters.counters_key(self.store.keys)
+        metrics = self.store.keys.counters(self.store.keys.tag(workspace))
         pipe.hincrby(metrics, counters.LLM_CALLS, 1)
         pipe.hincrby(metrics, counters.field(counters.LLM_TOKENS, "input"), usage.input)
         pipe.hincrby(metrics, counters.field(counters.LLM_TOKENS, "output"), usage.output)

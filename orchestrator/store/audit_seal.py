@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,10 +145,10 @@ class Sealed:
 class Seal:
     """Seals one process's audit events and remembers the heads of the chains it wrote."""
 
-    def __init__(self, keys: AuditKeys, chain_prefix: str) -> None:
+    def __init__(self, keys: AuditKeys, workspace_of: Callable[[str], str]) -> None:
         self.keys = keys
-        self._chain_prefix = chain_prefix
-        """A chain's key is this prefix followed by its workspace."""
+        self._workspace_of = workspace_of
+        """The workspace whose chain is at a key."""
         self._heads: dict[str, Head] = {}
         """Per chain, the latest head this process saw (what its next events vouch for)."""
         self._kids: dict[str, str] = {}
@@ -158,7 +159,7 @@ class Seal:
         return bool(self.keys.ring)
 
     def workspace(self, chain: str) -> str:
-        return chain.removeprefix(self._chain_prefix)
+        return self._workspace_of(chain)
 
     def seal(self, events: list[dict[str, str]]) -> Sealed:
         """`events` sealed, each chain's first preceded by a rotation when needed. An event

@@ -6,20 +6,27 @@ import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError, OutOfMemoryError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    OutOfMemoryError,
+    RedisClusterUnreachableError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator.errors import ConfigError
 
-UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY")
-"""Error replies of a Redis that cannot serve for now (starting, busy, failing over)."""
+UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "TRYAGAIN")
+"""Error replies of a Redis that cannot serve for now (starting, busy, failing over; a
+cluster without a master for some slots, or moving one)."""
 
 
 def redis_full(error: BaseException) -> bool:
@@ -40,7 +47,9 @@ def redis_refused(error: BaseException) -> bool:
         return True
     if isinstance(error, ResponseError):
         return str(error).startswith(UNAVAILABLE_REPLIES)
-    return isinstance(error, RedisConnectionError | RedisTimeoutError | OSError)
+    return isinstance(
+        error, RedisConnectionError | RedisTimeoutError | OSError | RedisClusterUnreachableError
+    )
 
 
 log = logging.getLogger("baton")
@@ -58,6 +67,33 @@ def ride_out_restarts() -> Retry:
     return Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=5)
 
 
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+"""A URL with one of these schemes names one node of a Redis Cluster (or a managed
+service in cluster mode); the client finds the others."""
+
+
+def is_cluster(url: str) -> bool:
+    """Whether `url` names a cluster (`redis+cluster://host:port`)."""
+    return url.startswith(CLUSTER_SCHEMES)
+
+
+def _plain(url: str) -> str:
+    """The URL redis-py parses: the scheme without `+cluster`."""
+    return url.replace("+cluster://", "://", 1)
+
+
+def _client(url: str, **options: Any) -> Redis:
+    """A client of the server, or of the cluster, at `url`.
+
+    A cluster client (`RedisCluster`) answers the same command methods as a client of one
+    server, and routes each command by its keys' slot; the store keeps every script,
+    pipeline and transaction within one slot (`Keys(tagged=True)`), so the rest of Baton
+    holds it as a `Redis`."""
+    if is_cluster(url):
+        return cast(Redis, RedisCluster.from_url(_plain(url), **options))
+    return Redis.from_url(url, **options)
+
+
 def redis_client(url: str, *, worker: bool = False) -> Redis:
     """A client for `url` that rides out restarts.
 
@@ -73,7 +109,7 @@ def redis_client(url: str, *, worker: bool = False) -> Redis:
         if not url.startswith("unix:"):
             options["socket_keepalive"] = True
             options["socket_keepalive_options"] = _keepalive_options()
-    return Redis.from_url(url, **options)
+    return _client(url, **options)
 
 
 def _keepalive_options() -> dict[int, int]:
@@ -93,9 +129,7 @@ Sleep = Callable[[float], Awaitable[object]]
 def probe_client(url: str) -> Redis:
     """A client that finds out fast whether the server answers: short timeouts and no
     retries (unlike `redis_client`, which rides out a restart for about 1.3 s)."""
-    return Redis.from_url(
-        url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S
-    )
+    return _client(url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S)
 
 
 async def wait_until_answers(
@@ -123,7 +157,12 @@ async def wait_until_answers(
                 raise ConfigError(_refused(url, label, error)) from None
             except ResponseError as error:
                 raise ConfigError(f"{label} refused PING ({error})") from None
-            except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            except (
+                RedisConnectionError,
+                RedisTimeoutError,
+                OSError,
+                RedisClusterUnreachableError,
+            ) as error:
                 if not waiting:
                     log.warning(
                         "%s does not answer (%s); waiting for it, retrying with backoff "

@@ -8,104 +8,21 @@ audit event and the work it causes can never be separated by a crash.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from orchestrator.errors import TransitionRefused
+from orchestrator.store.keys import SAME_SLOT, Keys, tag_of_key
+from orchestrator.store.scripts import script_text
 
 if TYPE_CHECKING:
     from orchestrator.store.audit_seal import Sealed
 
-COMMIT_LUA = """
-local spec = cjson.decode(ARGV[1])
-for i, c in ipairs(spec.checks) do
-  if c.expect then
-    local cur = redis.call('HGET', c.key, 'status') or ''
-    local ok = false
-    for _, e in ipairs(c.expect) do if e == cur then ok = true end end
-    if not ok then return {0, i, cur} end
-  elseif c.absent then
-    if redis.call('EXISTS', c.absent) == 1 then return {0, i, 'present'} end
-  elseif c.held then
-    local p = redis.call('XPENDING', c.held, c.group, c.entry, c.entry, 1)
-    if #p == 0 or p[1][2] ~= c.consumer then return {0, i, 'taken over'} end
-  elseif c.budget then
-    local spent = tonumber(redis.call('HGET', c.budget, 'spent') or '0')
-    local limit = tonumber(redis.call('HGET', c.budget, 'budget') or '0')
-    if spent + tonumber(c.add) > limit + 1e-9 then return {0, i, tostring(spent)} end
-  end
-end
--- Every chain is written with the key its last event has, or moved from an older one
--- (`older`) by a rotation event the process sealed: refuse before writing anything if
--- not, answering with the chain's head (seq, key).
-for _, h in ipairs(spec.heads) do
-  local at = redis.call('HMGET', h.chain .. ':head', 'seq', 'kid')
-  local kid = at[2] or ''
-  if tonumber(at[1] or '0') > 0 and kid ~= h.kid then
-    local older = false
-    for _, o in ipairs(h.older or {}) do if o == kid then older = true end end
-    if not (older and h.rotation) then return {2, h.chain, (at[1] or '0') .. '\\n' .. kid} end
-  end
-end
-for _, w in ipairs(spec.writes) do
-  redis.call('HSET', w.key, unpack(w.fields))
-end
-local allowed = {SADD=1, SREM=1, ZADD=1, ZREM=1, XADD=1, XACK=1, XDEL=1, RPUSH=1, HSET=1,
-                 HDEL=1, HINCRBY=1, HINCRBYFLOAT=1, DEL=1, SET=1, INCRBY=1}
-for _, op in ipairs(spec.ops) do
-  if op[1] == 'RELEASE' then
-    -- Release a lease only if this owner still holds it.
-    if redis.call('GET', op[2]) == op[3] then redis.call('DEL', op[2]) end
-  elseif not allowed[op[1]] then
-    return redis.error_reply('commit: op not allowed ' .. op[1])
-  else
-    redis.call(unpack(op))
-  end
-end
--- Link each event (sealed by the process, or unsealed without a key) to its chain.
-local heads, order = {}, {}
-local function head_of(chain)
-  local head = heads[chain]
-  if not head then
-    local at = redis.call('HMGET', chain .. ':head', 'hash', 'seq', 'kid')
-    head = {hash = at[1] or '', seq = tonumber(at[2] or '0'), kid = at[3] or ''}
-    heads[chain] = head
-    order[#order + 1] = chain
-  end
-  return head
-end
-local function append(chain, index, body, seal, kid)
-  local head = head_of(chain)
-  local entry = {seq = head.seq + 1, prev = head.hash, body = body}
-  local text = entry.prev .. '\\n' .. entry.seq .. '\\n' .. body
-  if seal then
-    entry.seal = seal
-    text = text .. '\\n' .. seal
-  end
-  entry.hash = redis.sha1hex(text)
-  head.seq, head.hash, head.kid = entry.seq, entry.hash, kid
-  redis.call('RPUSH', chain, cjson.encode(entry))
-  if index ~= '' then redis.call('RPUSH', index, entry.seq) end
-end
-for _, h in ipairs(spec.heads) do
-  local head = head_of(h.chain)
-  if h.rotation and head.seq > 0 and head.kid ~= h.kid then
-    append(h.chain, '', h.rotation.body, h.rotation.seal, h.kid)
-  end
-end
-for _, ev in ipairs(spec.events) do
-  append(ev.chain, ev.index, ev.body, ev.seal, ev.kid or '')
-end
-local reply = {}
-for _, chain in ipairs(order) do
-  local head = heads[chain]
-  redis.call('HSET', chain .. ':head', 'hash', head.hash, 'seq', head.seq, 'kid', head.kid)
-  reply[#reply + 1] = chain .. '\\n' .. head.seq .. '\\n' .. head.hash .. '\\n' .. head.kid
-end
-return {1, 0, table.concat(reply, '\\n')}
-"""
+COMMIT_LUA = script_text("commit")
+"""KEYS: every key the commit touches (`Commit.script`); ARGV[1]: the spec, naming them."""
 
 OTHER_KEY = 2
 """The script's answer when a chain's last event has another key than the commit's."""
@@ -222,15 +139,60 @@ class Commit:
         self.events += other.events
         return self
 
-    def to_json(self, sealed: Sealed | None = None) -> bytes:
-        """The spec the script takes; `sealed`: the audit events sealed with a key."""
-        return orjson.dumps(
-            {
-                "checks": [c.spec for c in self.checks],
-                "writes": self.writes,
-                "ops": self.ops,
-                "heads": sealed.heads if sealed else self.chains,
-                "events": sealed.events if sealed else self.events,
-            },
-            option=orjson.OPT_NON_STR_KEYS,
-        )
+    def script(self, keys: Keys, sealed: Sealed | None = None) -> tuple[list[str], bytes]:
+        """The script's KEYS (every key the commit touches, each once) and its spec, which
+        names them by their place in KEYS; `sealed`: the audit events sealed with a key.
+
+        A key in the `SAME_SLOT` tag (a job, a timer, a counter) takes the tag of the
+        commit's other keys, so the commit stays in one slot of a cluster."""
+        heads = sealed.heads if sealed else self.chains
+        events = sealed.events if sealed else self.events
+        tag = _commit_tag(self._keys_named(heads, events))
+        declared: dict[str, int] = {}
+
+        def at(key: str) -> int:
+            resolved = keys.resolve(key, tag)
+            return declared.setdefault(resolved, len(declared) + 1)
+
+        spec = {
+            "checks": [_indexed(c.spec, at) for c in self.checks],
+            "writes": [{**w, "key": at(w["key"])} for w in self.writes],
+            "ops": [[op[0], at(str(op[1])), *op[2:]] for op in self.ops],
+            "heads": [
+                {**h, "chain": at(h["chain"]), "head": at(h["chain"] + ":head")} for h in heads
+            ],
+            "events": [
+                {
+                    **e,
+                    "chain": at(e["chain"]),
+                    "head": at(e["chain"] + ":head"),
+                    "index": at(e["index"]) if e.get("index") else 0,
+                }
+                for e in events
+            ],
+        }
+        argv = orjson.dumps(spec, option=orjson.OPT_NON_STR_KEYS)
+        return list(declared), argv
+
+    def _keys_named(self, heads: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
+        named = [c.key for c in self.checks] + list(self.fields)
+        named += [str(op[1]) for op in self.ops] + [h["chain"] for h in heads]
+        return named + [e["chain"] for e in events]
+
+
+CHECKED = ("key", "absent", "held", "budget")
+"""The field of a check's spec that names its key."""
+
+
+def _indexed(spec: dict[str, Any], at: Callable[[str], int]) -> dict[str, Any]:
+    return {name: at(value) if name in CHECKED else value for name, value in spec.items()}
+
+
+def _commit_tag(named: list[str]) -> str:
+    """The hash tag of a commit's keys: the first one named ('' on a single server, or
+    when every key goes with the commit)."""
+    for key in named:
+        tag = tag_of_key(key)
+        if tag is not None and tag != SAME_SLOT:
+            return tag
+    return ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,104 +25,13 @@ from orchestrator.models import (
 )
 from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request, unknown_key
 from orchestrator.store.commit import COMMIT_LUA, OTHER_KEY, Commit
-from orchestrator.store.keys import Keys
+from orchestrator.store.keys import NO_WORKSPACE, Keys, number_of_id, tag_of_key
+from orchestrator.store.scripts import script_text
+from orchestrator.store.tags import AnyRedis, register_tag, tags_in_use
 
 M = TypeVar("M", bound=BaseModel)
 
-TICK_SNAPSHOT_LUA = """
-local row = redis.call('HMGET', KEYS[1], 'data', 'measure_failures', 'spent', 'off_since',
-                       'off_answered')
-if not row[1] then return {'missing'} end
-local outcome = cjson.decode(row[1])
-if outcome.kind == 'standing' then return {'standing'} end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'leased'} end
-local paused = redis.call('EXISTS', ARGV[4] .. outcome.workspace .. ARGV[5])
-local list, agg, pins = KEYS[3], KEYS[4], KEYS[5]
-local prefix, suffix, window, today = ARGV[3], ARGV[8], tonumber(ARGV[6]), ARGV[7]
-local effects_since = ARGV[9]
-local FINAL = {succeeded=1, failed=1, expired=1, forbidden=1, cancelled=1, rejected=1}
-local state = redis.call('HMGET', agg, 'cursor', 'day', 'today')
-local cursor = tonumber(state[1] or '0')
-local counted = 0
-if state[2] == today then counted = tonumber(state[3] or '0') end
-local function data(id) return redis.call('HGET', prefix .. id .. suffix, 'data') end
--- A step leaving the window: pinned while the planner needs it (unfinished, rejected),
--- else remembered as its play's last run and counted against today's cap.
--- A step whose control group's effect is still to be read stays too (`awaits_effect`).
-local function awaits_effect(step)
-  local h = step.holdout
-  if type(h) ~= 'table' or type(h.control) ~= 'table' or #h.control == 0 then return false end
-  if step.status ~= 'succeeded' or type(step.incremental) == 'table' then return false end
-  if step.shadow == true or type(step.finished_at) ~= 'string' then return false end
-  return string.sub(step.finished_at, 1, 10) >= effects_since
-end
-local function needed(step)
-  return step.status == 'rejected' or not FINAL[step.status] or awaits_effect(step)
-end
-local function settle(id, step)
-  if needed(step) then
-    redis.call('SADD', pins, id)
-    return
-  end
-  if step.status == 'succeeded' or step.status == 'failed' then
-    local t = step.created_at
-    if type(step.finished_at) == 'string' then t = step.finished_at end
-    local known = redis.call('HGET', agg, 'play:' .. step.play)
-    if not known or string.match(known, '^[^\\n]*') < t then
-      redis.call('HSET', agg, 'play:' .. step.play, t .. '\\n' .. id)
-    end
-  end
-  if step.status ~= 'cancelled' and string.sub(step.created_at, 1, 10) == today then
-    counted = counted + 1
-  end
-end
-local length = redis.call('LLEN', list)
-local start = math.max(cursor, length - window)
-if start > cursor then
-  for _, id in ipairs(redis.call('LRANGE', list, cursor, start - 1)) do
-    local raw = data(id)
-    if raw then settle(id, cjson.decode(raw)) end
-  end
-end
-local seen, extra = {}, {}
-local ids = redis.call('LRANGE', list, start, -1)
-for _, id in ipairs(ids) do seen[id] = true end
-for _, id in ipairs(redis.call('SMEMBERS', pins)) do
-  local raw = data(id)
-  if not raw then
-    redis.call('SREM', pins, id)
-  elseif not seen[id] then
-    local step = cjson.decode(raw)
-    if needed(step) then
-      seen[id] = true
-      extra[#extra + 1] = raw
-    else
-      redis.call('SREM', pins, id)
-      settle(id, step)
-    end
-  end
-end
-local fields, shown = redis.call('HGETALL', agg), 0
-for i = 1, #fields, 2 do
-  if string.sub(fields[i], 1, 5) == 'play:' then
-    local id = string.match(fields[i + 1], '\\n(.*)$')
-    local raw = id and not seen[id] and data(id)
-    if raw then
-      seen[id] = true
-      extra[#extra + 1] = raw
-      local step = cjson.decode(raw)
-      if step.status ~= 'cancelled' and string.sub(step.created_at, 1, 10) == today then
-        shown = shown + 1  -- counted already, and in the history the tick reads
-      end
-    end
-  end
-end
-redis.call('HSET', agg, 'cursor', start, 'day', today, 'today', counted)
-local steps = {}
-for _, id in ipairs(ids) do steps[#steps + 1] = data(id) end
-return {'ok', row[1], row[2] or '', row[3] or '', paused, steps, extra, counted - shown,
-        row[4] or '', row[5] or ''}
-"""
+TICK_SNAPSHOT_LUA = script_text("tick_snapshot")
 """KEYS: the outcome, its lease, its step list, its tick aggregates and its pinned steps.
 ARGV: the lease's owner and TTL (ms), a step record's key around its id (ARGV[3], ARGV[8]),
 the kill switch's key around the workspace id, the window's size and today's date.
@@ -170,17 +80,17 @@ class Archive(Protocol):
 class RedisStore:
     """All of Baton's state, in one Redis database, under `keys.prefix`."""
 
-    def __init__(self, redis: Redis, keys: Keys, audit_keys: AuditKeys | None = None) -> None:
-        self.redis = redis
+    def __init__(self, redis: AnyRedis, keys: Keys, audit_keys: AuditKeys | None = None) -> None:
+        self.redis: Redis = cast(Redis, redis)  # a cluster client answers the same calls
         self.keys = keys
-        self.seal = Seal(audit_keys or AuditKeys(), keys.audit(""))
+        self.seal = Seal(audit_keys or AuditKeys(), keys.workspace_of_audit)
         """Seals audit events with the current key (without one, the script hashes them)."""
         self._commit = redis.register_script(COMMIT_LUA)
         self._tick_snapshot = redis.register_script(TICK_SNAPSHOT_LUA)
+        self._steps = redis.register_script(script_text("steps"))
+        self._release = redis.register_script(script_text("release"))
         self._id_blocks: dict[str, list[int]] = {}
         """Per id kind: the next reserved id and the last one."""
-        head, tail = keys.kill_switch("\n").split("\n")
-        self._kill_switch_parts = (head, tail)
         self.history: Archive | None = None
         """The history store, where readers find what was moved out of Redis."""
 
@@ -190,7 +100,7 @@ class RedisStore:
         Inside a job, the commit applies only while the job is still this worker's
         (`fence_in`): otherwise `TakenOver`.
         """
-        fence_in(commit, self.keys.jobs())
+        fence_in(commit, self.keys)
         ok, index, actual = await self._sealed_commit(commit)
         if int(ok) == 1:
             commit.applied = True
@@ -209,7 +119,9 @@ class RedisStore:
                 self.seal.saw(chain, await self.audit_head(chain))
         for _ in range(SEAL_ATTEMPTS):
             sealed = self.seal.seal(commit.events) if self.seal.keyed and commit.events else None
-            reply: list[Any] = await self._commit(args=[commit.to_json(sealed)])
+            names, spec = commit.script(self.keys, sealed)
+            await self._in_use(names)
+            reply: list[Any] = await self._commit(keys=names, args=[spec])
             if int(reply[0]) != OTHER_KEY:
                 if sealed is not None and int(reply[0]) == 1:
                     self.seal.learn(_text(reply[2]))
@@ -219,6 +131,14 @@ class RedisStore:
                 raise Unavailable("audit chain", unknown_key(self.seal.workspace(chain), kid))
             self.seal.moved(chain, kid)
         raise Unavailable("audit chain", "its key kept changing")
+
+    async def _in_use(self, names: list[str]) -> None:
+        """On a cluster, register the tag a commit writes in (once per process), so the
+        jobs and timers it adds there are read and moved."""
+        if self.keys.tagged and names:
+            tag = tag_of_key(names[0])
+            if tag and tag != NO_WORKSPACE:
+                await register_tag(self.redis, self.keys, tag)
 
     async def _load(self, model: type[M], key: str, kind: str, record_id: str) -> M:
         raw = await self.redis.hget(key, "data")
@@ -261,7 +181,13 @@ class RedisStore:
         return sorted(found, key=lambda o: o.started_at)
 
     async def workspaces(self) -> list[str]:
-        return sorted(_text(m) for m in await self.redis.smembers(self.keys.workspaces()))
+        """The workspaces with outcomes: one set per tag on a cluster."""
+        tags = await tags_in_use(self.redis, self.keys)
+        pipe = self.redis.pipeline(transaction=False)
+        for tag in tags:
+            pipe.smembers(self.keys.workspaces(tag))
+        found = await pipe.execute()
+        return sorted({_text(m) for members in found for m in members})
 
     async def steps(self, outcome_id: str) -> list[Step]:
         """An outcome's steps in planning order: those moved to the history store, then
@@ -278,14 +204,23 @@ class RedisStore:
 
     async def live_steps(self, outcome_id: str) -> list[Step]:
         """The steps Redis still holds (all the loop needs), in one round trip."""
-        raws: Any = await self.redis.sort(
-            self.keys.steps_of(outcome_id), by="nosort", get=[self._step_data_pattern()]
+        raws: Any = await self._steps(
+            keys=[self.keys.steps_of(outcome_id)], args=[self.keys.step_prefix(outcome_id)]
         )
         return _steps(raws)
 
-    def _step_data_pattern(self) -> str:
-        # SORT ... BY nosort GET <prefix>:step:*->data reads each listed step's record.
-        return self.keys.step("*") + "->data"
+    async def steps_in(self, pipe: Any, outcome_id: str) -> None:
+        """Queue in `pipe` the read of the steps Redis holds, as `live_steps` answers.
+
+        A cluster client does not load a script a pipeline runs: it is loaded on every
+        primary first (a node that lost it since fails the pipeline, which runs again)."""
+        if self.keys.tagged:
+            await self.redis.script_load(self._steps.script)
+        await self._steps(
+            keys=[self.keys.steps_of(outcome_id)],
+            args=[self.keys.step_prefix(outcome_id)],
+            client=pipe,
+        )
 
     async def tick_snapshot(
         self, outcome_id: str, owner: str, lease_ms: int, today: date | None = None
@@ -297,7 +232,6 @@ class RedisStore:
         missing outcome or a standing one (whose ticks take their own). The steps are those
         a tick needs (see `TICK_SNAPSHOT_LUA`), however long the outcome's history.
         """
-        step_head, step_tail = self.keys.step("\n").split("\n")
         day = today or datetime.now(UTC).date()
         reply: Any = await self._tick_snapshot(
             keys=[
@@ -310,11 +244,11 @@ class RedisStore:
             args=[
                 owner,
                 lease_ms,
-                step_head,
-                *self._kill_switch_parts,
+                self.keys.step_prefix(outcome_id),
+                *self.keys.kill_switch_parts(outcome_id),
                 TICK_WINDOW,
                 day.isoformat(),
-                step_tail,
+                "",
                 (day - timedelta(days=EFFECT_PIN_DAYS)).isoformat(),
             ],
         )
@@ -348,9 +282,16 @@ class RedisStore:
     async def latest_and_steps(self, outcome_id: str) -> tuple[float | None, list[Step]]:
         """An outcome's latest measured value (None before any) and its steps in planning
         order, in one round trip."""
+        if self.keys.tagged:  # a cluster client does not load a script inside a pipeline
+            latest, raws = await asyncio.gather(
+                self.redis.lindex(self.keys.measurements(outcome_id), -1),
+                self.live_steps(outcome_id),
+            )
+            value = Measurement.model_validate_json(latest).value if latest is not None else None
+            return value, raws
         pipe = self.redis.pipeline(transaction=False)
         pipe.lindex(self.keys.measurements(outcome_id), -1)
-        pipe.sort(self.keys.steps_of(outcome_id), by="nosort", get=[self._step_data_pattern()])
+        await self.steps_in(pipe, outcome_id)
         latest, raws = await pipe.execute()
         value = Measurement.model_validate_json(latest).value if latest is not None else None
         return value, _steps(raws)
@@ -379,10 +320,12 @@ class RedisStore:
     async def spent(self, outcome_id: str) -> float:
         return float(await self.redis.hget(self.keys.outcome(outcome_id), "spent") or 0)
 
-    async def next_ids(self, kind: str, count: int) -> list[str]:
-        """`count` fresh ids, from a block this process reserves `ID_BLOCK` at a time, so
-        most plans need no round trip for their ids. Ids stay unique; with several
-        processes they interleave, and a process that stops leaves its unused ones."""
+    async def next_ids(self, kind: str, count: int, workspace: str) -> list[str]:
+        """`count` fresh ids of records of `workspace`, from a block this process reserves
+        `ID_BLOCK` at a time, so most plans need no round trip for their ids. Ids stay
+        unique; with several processes they interleave, and a process that stops leaves its
+        unused ones. On a cluster each carries the workspace's tag (`Keys.new_id`)."""
+        await self._register(workspace)
         ids: list[int] = []
         while len(ids) < count:
             block = self._id_blocks.get(kind)
@@ -392,10 +335,16 @@ class RedisStore:
                 block = self._id_blocks[kind] = [last - size + 1, last]
             ids.append(block[0])
             block[0] += 1
-        return [f"{kind}{n}" for n in ids]
+        return [self.keys.new_id(kind, n, workspace) for n in ids]
 
-    async def next_id(self, kind: str) -> str:
-        return f"{kind}{await self.redis.incr(self.keys.sequence(kind))}"
+    async def next_id(self, kind: str, workspace: str) -> str:
+        await self._register(workspace)
+        number = int(await self.redis.incr(self.keys.sequence(kind)))
+        return self.keys.new_id(kind, number, workspace)
+
+    async def _register(self, workspace: str) -> None:
+        """Add the workspace's tag to the tags in use, once per process."""
+        await register_tag(self.redis, self.keys, self.keys.tag(workspace))
 
     async def kill_switch(self, workspace: str) -> bool:
         return bool(await self.redis.exists(self.keys.kill_switch(workspace)))
@@ -503,15 +452,7 @@ class RedisStore:
         return bool(await self.redis.set(self.keys.lease(subject), owner, nx=True, px=ttl_ms))
 
     async def release(self, subject: str, owner: str) -> None:
-        key = self.keys.lease(subject)
-        # Release only our own lease: a lease that expired and was taken is not ours.
-        await self.redis.eval(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
-            "end return 0",
-            1,
-            key,
-            owner,
-        )
+        await self._release(keys=[self.keys.lease(subject)], args=[owner])
 
     async def an_outcome(self, workspace: str) -> Outcome | None:
         """Any one outcome of `workspace` (None without any): what they share, such as the
@@ -544,8 +485,7 @@ class TickSnapshot:
 
 def _planning_order(step: Step) -> tuple[datetime, int, str]:
     """Steps planned together share a time; their ids count up in planning order."""
-    digits = "".join(c for c in step.id if c.isdigit())
-    return step.created_at, int(digits or 0), step.id
+    return step.created_at, number_of_id(step.id), step.id
 
 
 def _steps(raws: list[bytes | str | None]) -> list[Step]:

@@ -1,5 +1,5 @@
 """The store's contract, run against every Redis it may use: the server in REDIS_URL (when
-set) and the embedded one."""
+set), the embedded one, and a local 3-master Redis Cluster (keys with hash tags)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from orchestrator.models import (
     Step,
     StepStatus,
 )
+from orchestrator.store.client import redis_client
 from orchestrator.store.commit import Commit
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
@@ -30,7 +31,7 @@ from orchestrator.store.redis_store import RedisStore
 from tests.fakes import a_step, an_outcome
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
-SERVERS = ["embedded"] + (["REDIS_URL"] if os.environ.get("REDIS_URL") else [])
+SERVERS = ["embedded", *(["REDIS_URL"] if os.environ.get("REDIS_URL") else []), "cluster"]
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +44,34 @@ def embedded_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(params=SERVERS)
 async def any_store(request: pytest.FixtureRequest, embedded_url: str) -> AsyncIterator[RedisStore]:
-    url = embedded_url if request.param == "embedded" else os.environ["REDIS_URL"]
-    client = Redis.from_url(url)
-    keys = Keys(f"contract:{uuid.uuid4().hex[:10]}")
+    cluster = request.param == "cluster"
+    if cluster:
+        url = request.getfixturevalue("cluster_url")
+    else:
+        url = embedded_url if request.param == "embedded" else os.environ["REDIS_URL"]
+    client = redis_client(url)
+    keys = Keys(f"contract:{uuid.uuid4().hex[:10]}", tagged=cluster)
     yield RedisStore(client, keys)
     async for key in client.scan_iter(match=f"{keys.prefix}:*"):
         await client.delete(key)
     await client.aclose()
 
 
-outcome = an_outcome
+def oid(store: RedisStore | None = None) -> str:
+    """Outcome 1 of T1, as the store names it (with T1's hash tag on a cluster)."""
+    return store.keys.new_id("o", 1, "T1") if store else "o1"
 
-step = a_step
+
+def sid(store: RedisStore | None = None) -> str:
+    return store.keys.new_id("s", 1, "T1") if store else "s1"
+
+
+def outcome(store: RedisStore | None = None) -> Outcome:
+    return an_outcome(id=oid(store))
+
+
+def step(status: StepStatus, store: RedisStore | None = None) -> Step:
+    return a_step(status).model_copy(update={"id": sid(store), "outcome_id": oid(store)})
 
 
 async def put(store: RedisStore, before: Outcome | Step | None, after: Outcome | Step) -> None:
@@ -65,21 +82,21 @@ async def put(store: RedisStore, before: Outcome | Step | None, after: Outcome |
 
 
 async def test_create_read_and_compare_and_set(any_store: RedisStore) -> None:
-    first = outcome()
+    first = outcome(any_store)
     await put(any_store, None, first)
-    assert await any_store.outcome("o1") == first
+    assert await any_store.outcome(oid(any_store)) == first
     paused = first.model_copy(update={"status": OutcomeStatus.PAUSED})
     await put(any_store, first, paused)
     with pytest.raises(TransitionRefused) as refused:
         await put(any_store, first, first.model_copy(update={"status": OutcomeStatus.STOPPED}))
     assert refused.value.actual == "paused"
-    assert (await any_store.outcome("o1")).status is OutcomeStatus.PAUSED
+    assert (await any_store.outcome(oid(any_store))).status is OutcomeStatus.PAUSED
 
 
 async def test_creating_twice_is_refused(any_store: RedisStore) -> None:
-    await put(any_store, None, outcome())
+    await put(any_store, None, outcome(any_store))
     with pytest.raises(TransitionRefused):
-        await put(any_store, None, outcome())
+        await put(any_store, None, outcome(any_store))
 
 
 async def test_missing_records_raise_not_found(any_store: RedisStore) -> None:
@@ -96,11 +113,11 @@ async def test_missing_records_raise_not_found(any_store: RedisStore) -> None:
 async def test_every_legal_step_transition_applies(
     any_store: RedisStore, source: str, target: str
 ) -> None:
-    before = step(StepStatus(source))
-    commit = Commit().write(any_store.keys.step("s1"), source, before.model_dump_json())
+    before = step(StepStatus(source), any_store)
+    commit = Commit().write(any_store.keys.step(sid(any_store)), source, before.model_dump_json())
     await any_store.apply(commit)
     await put(any_store, before, before.model_copy(update={"status": StepStatus(target)}))
-    assert (await any_store.step("s1")).status.value == target
+    assert (await any_store.step(sid(any_store))).status.value == target
 
 
 @pytest.mark.parametrize(
@@ -126,7 +143,7 @@ def test_every_illegal_step_transition_is_refused(source: str, target: str) -> N
 
 
 async def test_a_refused_commit_changes_nothing(any_store: RedisStore) -> None:
-    first = outcome()
+    first = outcome(any_store)
     await put(any_store, None, first)
     commit = transitions.record(
         Commit(),
@@ -137,29 +154,29 @@ async def test_a_refused_commit_changes_nothing(any_store: RedisStore) -> None:
         at=NOW,
         action="pause",
     )
-    commit.op("SADD", any_store.keys.outcomes_of("T1"), "o1")
+    commit.op("SADD", any_store.keys.outcomes_of("T1"), oid(any_store))
     commit.absent(any_store.keys.kill_switch("T1"), "paused for the workspace")
     await any_store.redis.set(any_store.keys.kill_switch("T1"), "oscar")
     with pytest.raises(TransitionRefused) as refused:
         await any_store.apply(commit)
     assert refused.value.reason == "paused for the workspace"
-    assert (await any_store.outcome("o1")).status is OutcomeStatus.ACTIVE
+    assert (await any_store.outcome(oid(any_store))).status is OutcomeStatus.ACTIVE
     assert await any_store.outcomes("T1") == []
     assert len(await any_store.audit_chain("T1")) == 1
 
 
 async def test_budget_check_is_atomic(any_store: RedisStore) -> None:
-    key = any_store.keys.outcome("o1")
+    key = any_store.keys.outcome(oid(any_store))
     await any_store.redis.hset(key, mapping={"budget": 100, "spent": 60})
     await any_store.apply(Commit().within_budget(key, 40).op("HINCRBYFLOAT", key, "spent", 40))
     with pytest.raises(TransitionRefused) as refused:
         await any_store.apply(Commit().within_budget(key, 0.5))
     assert refused.value.reason == "over budget"
-    assert await any_store.spent("o1") == 100
+    assert await any_store.spent(oid(any_store)) == 100
 
 
 async def test_audit_chain_links_every_event(any_store: RedisStore) -> None:
-    first = outcome()
+    first = outcome(any_store)
     await put(any_store, None, first)
     await put(any_store, first, first.model_copy(update={"status": OutcomeStatus.PAUSED}))
     chain = await any_store.audit_chain("T1")
@@ -178,12 +195,24 @@ async def test_audit_chain_links_every_event(any_store: RedisStore) -> None:
 async def test_timers_are_unique_and_move_when_due(any_store: RedisStore) -> None:
     queue = JobQueue(any_store.redis, any_store.keys)
     await queue.ensure_group()
-    await queue.schedule("tick:o1", NOW + timedelta(hours=1), "tick", {"outcome": "o1"})
-    await queue.schedule("tick:o1", NOW + timedelta(hours=2), "tick", {"outcome": "o1"})
+    await queue.schedule(
+        f"tick:{oid(any_store)}",
+        NOW + timedelta(hours=1),
+        "tick",
+        {"outcome": oid(any_store)},
+        workspace="T1",
+    )
+    await queue.schedule(
+        f"tick:{oid(any_store)}",
+        NOW + timedelta(hours=2),
+        "tick",
+        {"outcome": oid(any_store)},
+        workspace="T1",
+    )
     assert await queue.move_due(NOW + timedelta(minutes=90)) == 0
     assert await queue.move_due(NOW + timedelta(hours=2)) == 1
     jobs = await queue.read("w1")
-    assert [(j.kind, j.payload) for j in jobs] == [("tick", {"outcome": "o1"})]
+    assert [(j.kind, j.payload) for j in jobs] == [("tick", {"outcome": oid(any_store)})]
     await queue.ack_all("w1", [jobs[0].entry_id])
     assert await queue.backlog() == 0
 
@@ -191,22 +220,22 @@ async def test_timers_are_unique_and_move_when_due(any_store: RedisStore) -> Non
 async def test_unacknowledged_jobs_are_reclaimed(any_store: RedisStore) -> None:
     queue = JobQueue(any_store.redis, any_store.keys)
     await queue.ensure_group()
-    await queue.enqueue("execute", {"step": "s1"})
+    await queue.enqueue("execute", {"step": sid(any_store)}, workspace="T1")
     assert len(await queue.read("crashed")) == 1
     assert await queue.read("other") == []
     reclaimed = await queue.reclaim("other", min_idle_ms=0)
-    assert [j.payload for j in reclaimed] == [{"step": "s1"}]
+    assert [j.payload for j in reclaimed] == [{"step": sid(any_store)}]
 
 
 async def test_dedupe_and_leases(any_store: RedisStore) -> None:
     assert await any_store.first_time("event:1", 60)
     assert not await any_store.first_time("event:1", 60)
-    assert await any_store.acquire("outcome:o1", "w1", 10_000)
-    assert not await any_store.acquire("outcome:o1", "w2", 10_000)
-    await any_store.release("outcome:o1", "w2")  # not w2's lease: still held
-    assert not await any_store.acquire("outcome:o1", "w2", 10_000)
-    await any_store.release("outcome:o1", "w1")
-    assert await any_store.acquire("outcome:o1", "w2", 10_000)
+    assert await any_store.acquire(f"outcome:{oid(any_store)}", "w1", 10_000)
+    assert not await any_store.acquire(f"outcome:{oid(any_store)}", "w2", 10_000)
+    await any_store.release(f"outcome:{oid(any_store)}", "w2")  # not w2's lease: still held
+    assert not await any_store.acquire(f"outcome:{oid(any_store)}", "w2", 10_000)
+    await any_store.release(f"outcome:{oid(any_store)}", "w1")
+    assert await any_store.acquire(f"outcome:{oid(any_store)}", "w2", 10_000)
 
 
 async def test_embedded_store_keeps_state_across_restarts(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ CHURN = "Cut monthly churn by 2 points by end of Q1"
 
 def sealed_with(store: RedisStore, keys: str) -> RedisStore:
     """`store` sealing with `keys` (BATON_AUDIT_KEYS), as a process configured so would."""
-    store.seal = Seal(AuditKeys.parse(keys), store.keys.audit(""))
+    store.seal = Seal(AuditKeys.parse(keys), store.keys.workspace_of_audit)
     return store
 
 

@@ -100,8 +100,9 @@ async def until(
     return False
 
 
-def context(redis: Redis, prefix: str) -> Context:
-    store = RedisStore(redis, Keys(prefix))
+def context(redis: Redis, prefix: str, *, tagged: bool = False) -> Context:
+    """The test process's view of the store (`tagged`: of a cluster's)."""
+    store = RedisStore(redis, Keys(prefix, tagged=tagged))
 
     def no_workspace(tenant: str) -> object:
         raise AssertionError("the test process only writes records")
@@ -119,7 +120,7 @@ async def start_outcome(ctx: Context, number: int, every_s: int = 1) -> str:
     """An active outcome written as confirmation writes it, with its first tick queued."""
     now = ctx.clock.now()
     outcome = Outcome(
-        id=f"o{number}",
+        id=ctx.keys.new_id("o", number, "T1"),
         workspace="T1",
         objective="Cut churn",
         metric="churn_rate",

@@ -46,7 +46,9 @@ async def test_workers_sharing_a_chain_keep_it_whole_and_sealed(
     }
     processes = Processes(env, tmp_path)
     ctx = context(redis, prefix)
-    ctx.store.seal = Seal(AuditKeys.parse(KEY), ctx.keys.audit(""))  # this process writes too
+    ctx.store.seal = Seal(
+        AuditKeys.parse(KEY), ctx.keys.workspace_of_audit
+    )  # this process writes too
     chain = ctx.keys.audit("T1")
     try:
         await ctx.queue.ensure_group()

@@ -11,10 +11,10 @@ from pathlib import Path
 from subprocess import Popen
 
 import pytest
-from redis.asyncio import Redis
 
 from orchestrator.context import Context
 from orchestrator.models import StepStatus
+from orchestrator.store.client import redis_client
 from tests.runtime.processes import (
     SLOW_WORKSPACE,
     Processes,
@@ -35,10 +35,13 @@ KILLS_PER_STEP = 2
 SLOW_ACTIONS = {"send_winback": "outbox", "offer_discount": "discounts"}
 
 
-@pytest.fixture
-async def mp(tmp_path: Path, crm_template: Path) -> AsyncIterator[tuple[Context, Processes]]:
-    url = await reachable_redis()
-    redis = Redis.from_url(url)
+@pytest.fixture(params=["single", "cluster"])
+async def mp(
+    request: pytest.FixtureRequest, tmp_path: Path, crm_template: Path
+) -> AsyncIterator[tuple[Context, Processes]]:
+    cluster = request.param == "cluster"
+    url = request.getfixturevalue("cluster_url") if cluster else await reachable_redis()
+    redis = redis_client(url)
     prefix = unique_prefix()
     db = tmp_path / "crm.sqlite3"
     db.write_bytes(crm_template.read_bytes())
@@ -53,7 +56,7 @@ async def mp(tmp_path: Path, crm_template: Path) -> AsyncIterator[tuple[Context,
         "BATON_LOG_LEVEL": "WARNING",
     }
     processes = Processes(env, tmp_path)
-    ctx = context(redis, prefix)
+    ctx = context(redis, prefix, tagged=cluster)
     await ctx.queue.ensure_group()
     try:
         yield ctx, processes
@@ -76,7 +79,9 @@ async def _executing(ctx: Context, killed: Counter[str]) -> tuple[str, int] | No
     outcomes the test has started.
     """
     redis = ctx.store.redis
-    async for key in redis.scan_iter(match=ctx.keys.lease("step:*"), count=1000):
+    tag = ctx.keys.tag("T1")
+    leases = ctx.keys.lease(f"step:*.{tag}" if tag else "step:*")
+    async for key in redis.scan_iter(match=leases, count=1000):
         step_id = (key.decode() if isinstance(key, bytes) else key).rsplit(":", 1)[1]
         if killed[step_id] >= KILLS_PER_STEP:
             continue
