@@ -73,23 +73,18 @@ async def accept(runtime: Runtime, click: Click, workspace: Workspace, actor: Ac
     outcome = await ctx.store.outcome(approval.outcome_id)
     step = await ctx.store.step(approval.step_id)
     try:
-        added = await RuleBook(ctx.store, ctx.clock).add(
+        added = await RuleBook(ctx.store, ctx.clock).add_by_click(
             workspace,
             approval.workspace,
             rule,
-            by=click.user,
+            actor=actor,
             step=step,
             outcome=outcome,
-            commit=marked(ctx.store, actor),
             detail=autonomy.detail(rule, approved, outcome),
         )
     except NotAllowed:
         return text_reply(texts.RULE_NOT_ALLOWED, private=True)
-    except TransitionRefused as refused:
-        if not refused_as_done(refused):
-            raise
-        added = True
-    if not added and not await done_before(ctx.store, actor):
+    if not added:
         return text_reply(texts.RULE_EXISTS.format(rule=rule.name), private=True)
     return _added(rule, click, workspace)
 

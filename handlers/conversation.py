@@ -6,11 +6,11 @@ import logging
 import re
 from collections.abc import Callable
 
-from orchestrator.actors import Actor, check_home, done_before, marked, refused_as_done
+from orchestrator.actors import Actor, check_home, done_before
 from orchestrator.approvals import AlreadyDecided, AlreadyVoted, withdrawn_because
 from orchestrator.catalog import Workspace
 from orchestrator.control import AlreadyConfirmed, outcome_id_of
-from orchestrator.errors import BatonError, NotAllowed, NotFound, TakenOver, TransitionRefused
+from orchestrator.errors import BatonError, NotAllowed, NotFound, TakenOver
 from orchestrator.intake import IntakeGone, Session
 from orchestrator.models import Approval, ApprovalStatus, ConversationRef
 from orchestrator.parser import match_metrics
@@ -297,26 +297,20 @@ class Conversation:
             return [text_reply(texts.RULE_GONE, private=True)]
         step = await ctx.store.step(approval.step_id)
         rule = derive(step)
-        book = RuleBook(ctx.store, ctx.clock)
         workspace = await self._names(approval.workspace, click.conversation, [click.user])
-        actor = actor_of(click)
+        book = RuleBook(ctx.store, ctx.clock)
         try:
-            added = await book.add(
+            added = await book.add_by_click(
                 workspace,
                 approval.workspace,
                 rule,
-                by=click.user,
+                actor=actor_of(click),
                 step=step,
                 outcome=outcome,
-                commit=marked(ctx.store, actor),
             )
         except NotAllowed:
             return [text_reply(texts.RULE_NOT_ALLOWED, private=True)]
-        except TransitionRefused as refused:
-            if not refused_as_done(refused):
-                raise
-            added = True  # by this very click, in a run that did not get to answer
-        if not added and not await done_before(ctx.store, actor):
+        if not added:
             return [text_reply(texts.RULE_EXISTS.format(rule=rule.name), private=True)]
         who = "@" + workspace.display(click.user)
         return [text_reply(texts.RULE_ADDED.format(who=who, rule=rule.name))]

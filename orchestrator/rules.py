@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from orchestrator import transitions
+from orchestrator.actors import Actor, done_before, marked, refused_as_done
 from orchestrator.catalog import Rule, Workspace
 from orchestrator.clock import Clock
-from orchestrator.errors import NotAllowed
+from orchestrator.errors import NotAllowed, TransitionRefused
 from orchestrator.models import Outcome, Record, Step
 from orchestrator.store.commit import Commit
 from orchestrator.store.redis_store import RedisStore
@@ -88,6 +89,37 @@ class RuleBook:
 
     async def rules(self, workspace: str) -> list[Rule]:
         return [learned.rule for learned in await self.listing(workspace)]
+
+    async def add_by_click(
+        self,
+        workspace: Workspace,
+        tenant: str,
+        rule: Rule,
+        *,
+        actor: Actor,
+        step: Step,
+        outcome: Outcome,
+        detail: dict[str, str] | None = None,
+    ) -> bool:
+        """Add `rule` as `actor`'s click accepts it, once however often the click arrives:
+        True when this click added it (now, or in a run that did not get to answer), False
+        when it was there already. Raises `NotAllowed` for someone who may not govern."""
+        try:
+            added = await self.add(
+                workspace,
+                tenant,
+                rule,
+                by=actor.user,
+                step=step,
+                outcome=outcome,
+                commit=marked(self.store, actor),
+                detail=detail,
+            )
+        except TransitionRefused as refused:
+            if not refused_as_done(refused):
+                raise
+            return True
+        return added or await done_before(self.store, actor)
 
     async def add(
         self,

@@ -21,6 +21,7 @@ from orchestrator.catalog import Workspace
 from orchestrator.models import StepStatus
 from orchestrator.store.keys import Keys
 from tests.conftest import build_harness
+from tests.doubles.bot_connector import texts_of
 from tests.learning.test_autonomy import STATEMENTS, days, earning
 from tests.teams.activities import TENANT, execute, message
 from tests.teams.conftest import TeamsTurns
@@ -55,7 +56,7 @@ def cards(sent: list[Activity]) -> list[dict[str, Any]]:
 
 
 def text_of(card: dict[str, Any]) -> str:
-    return " ".join(str(b.get("text", "")) for b in card.get("body", []))
+    return " ".join(texts_of(card))
 
 
 def verbs(card: dict[str, Any]) -> list[tuple[str, str]]:
