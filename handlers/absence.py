@@ -24,6 +24,11 @@ def _private(text: str) -> Reply:
     return Reply(Card(title=text), private=True)
 
 
+def _done(text: str) -> Reply:
+    """Said to the person once their absence changed, which changes what waits for whom."""
+    return Reply(Card(title=text), private=True, views_changed=True)
+
+
 def _end_of(day: date) -> datetime:
     """Away "until" a day means through that day (UTC): back the morning after."""
     return datetime.combine(day + timedelta(days=1), time(0, tzinfo=UTC))
@@ -49,11 +54,11 @@ async def away(request: Request) -> Reply:
         return _private(texts.AWAY_NOT_ELIGIBLE.format(who=who))
     chosen = deputy(absence, workspace.people)
     if chosen is None:
-        return _private(texts.AWAY_NOBODY.format(day=day.isoformat()))
+        return _done(texts.AWAY_NOBODY.format(day=day.isoformat()))
     delegate = "@" + workspace.display(chosen)
-    return _private(texts.AWAY_SET.format(day=day.isoformat(), delegate=delegate))
+    return _done(texts.AWAY_SET.format(day=day.isoformat(), delegate=delegate))
 
 
 async def back(request: Request) -> Reply:
     await Delegation(request.runtime.ctx).back(request.actor)
-    return _private(texts.BACK)
+    return _done(texts.BACK)

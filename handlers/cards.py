@@ -94,3 +94,6 @@ class Reply:
     private: bool = False
     replace: bool = False
     """Replace the clicked message with this card."""
+    views_changed: bool = False
+    """Who decides what changed (someone went away or came back): views of what waits for
+    whom in the workspace (Slack's App Home) are refreshed."""

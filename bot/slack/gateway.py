@@ -111,7 +111,7 @@ class SlackGateway:
                 "chat.postMessage", post, conversation, args, card, text, blocks, find=True
             )
             first = first or str(answer["ts"])
-        await self._changed(conversation.workspace)
+        await self.workspace_changed(conversation.workspace)
         return MessageRef(conversation=conversation, message_id=str(first))
 
     async def update(self, *, ref: MessageRef, card: Card) -> None:
@@ -121,7 +121,7 @@ class SlackGateway:
         args = {"channel": where.channel, "ts": ref.message_id}
         text, blocks = fallback_text(card), fitted(card)
         await self._message("chat.update", self.client.chat_update, where, args, card, text, blocks)
-        await self._changed(where.workspace)
+        await self.workspace_changed(where.workspace)
 
     async def send_private(self, *, conversation: ConversationRef, user: str, card: Card) -> None:
         """An ephemeral message only `user` sees (several, when one would be too big)."""
@@ -226,7 +226,8 @@ class SlackGateway:
                 method, call, where=where, pace=pace, find=lookup, **args, text=text
             )
 
-    async def _changed(self, workspace: str) -> None:
+    async def workspace_changed(self, workspace: str) -> None:
+        """Tell `changed` (App Home) that something in `workspace` changed; never raises."""
         if self.changed is None:
             return
         try:

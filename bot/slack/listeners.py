@@ -80,7 +80,8 @@ class SlackListeners:
         message = inbound.from_command(body)
         replies = await self.conversation.on_message(message)
         if replies and replies[0].private and not replies[0].card.image_png:
-            await self._enqueue(message, replies[1:])
+            # The first reply is the ack's; what it changed is still refreshed by a job.
+            await self._enqueue(message, replies[1:], views_changed=replies[0].views_changed)
             card = replies[0].card
             await ack(text=fallback_text(card), blocks=to_blocks(card))
             return
@@ -134,8 +135,10 @@ class SlackListeners:
     def _queue(self) -> JobQueue:
         return self.conversation.runtime.ctx.queue
 
-    async def _enqueue(self, source: Inbound | Click, replies: list[Reply]) -> None:
-        await enqueue_answer(self._queue, source, replies)
+    async def _enqueue(
+        self, source: Inbound | Click, replies: list[Reply], *, views_changed: bool = False
+    ) -> None:
+        await enqueue_answer(self._queue, source, replies, views_changed=views_changed)
 
     def _run_beside(self, call: Coroutine[Any, Any, object]) -> None:
         """Run `call` while the ack goes out; a failure is logged (the person can retry)."""

@@ -52,9 +52,12 @@ def card_from_json(data: dict[str, Any]) -> Card:
     )
 
 
-def reply_ops(source: Inbound | Click, replies: list[Reply]) -> list[Op]:
+def reply_ops(
+    source: Inbound | Click, replies: list[Reply], *, views_changed: bool = False
+) -> list[Op]:
     """What to call for each reply: whisper, replace the clicked message, or post; then
-    the reply's chart, if it has one."""
+    the reply's chart, if it has one; last, a refresh of App Home if what waits for whom
+    changed (`views_changed`, here or on a reply)."""
     where = source.conversation.model_dump(mode="json")
     ops: list[Op] = []
     for reply in replies:
@@ -68,6 +71,8 @@ def reply_ops(source: Inbound | Click, replies: list[Reply]) -> list[Op]:
             ops.append({**op, "op": "post"})
         if reply.card.image_png:
             ops.append({"conversation": where, "card": card, "op": "upload"})
+    if views_changed or any(reply.views_changed for reply in replies):
+        ops.append({"conversation": where, "op": "changed"})
     return ops
 
 
@@ -111,8 +116,11 @@ class ReplyDelivery:
 
     async def _run(self, op: Op) -> None:
         where = ConversationRef.model_validate(op["conversation"])
-        card = card_from_json(op["card"])
         kind = op["op"]
+        if kind == "changed":  # App Home tabs show what waits for whom: refreshed
+            await self.gateway.workspace_changed(where.workspace)
+            return
+        card = card_from_json(op["card"])
         if kind == "private":
             await self.gateway.send_private(conversation=where, user=op["user"], card=card)
         elif kind == "update":

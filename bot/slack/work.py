@@ -50,11 +50,13 @@ async def queue_click(queue: JobQueue, click: Click) -> None:
     await queue.enqueue_gathered(SLACK_CLICK, click_to_json(click), workspace=workspace)
 
 
-async def enqueue_answer(queue: JobQueue, source: Inbound | Click, replies: list[Reply]) -> None:
+async def enqueue_answer(
+    queue: JobQueue, source: Inbound | Click, replies: list[Reply], *, views_changed: bool = False
+) -> None:
     """One `slack_reply` job for a request's replies, in order, named after the request's
     delivery: a request run again (its worker died after queuing them) queues the same job
     again, and the calls the first one made are not made twice."""
-    ops = reply_ops(source, replies)
+    ops = reply_ops(source, replies, views_changed=views_changed)
     if ops:
         name = source.delivery_id or uuid.uuid4().hex
         job = {"id": f"answer:{name}", "ops": ops}

@@ -8,6 +8,7 @@ are answered well inside Teams' 5 seconds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
@@ -17,7 +18,13 @@ from botbuilder.core.cloud_adapter_base import CloudAdapterBase
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters
 from msrest.serialization import Model
 
-from bot.teams.adaptive import CONTENT_TYPE, REFRESH_VERB, click_data, to_adaptive_card
+from bot.teams.adaptive import (
+    CONTENT_TYPE,
+    REFRESH_USERS,
+    REFRESH_VERB,
+    click_data,
+    to_adaptive_card,
+)
 from bot.teams.edit_card import EDIT_VERBS, EditCards
 from bot.teams.gateway import card_activity
 from bot.teams.references import ReferenceStore, to_conversation_ref
@@ -88,8 +95,9 @@ class InvokeBody(Model):
         self.value = value
 
 
-def card_response(card: Card) -> InvokeResponse:
-    body = InvokeBody(type=CONTENT_TYPE, value=to_adaptive_card(card))
+def card_response(card: Card, user_ids: Sequence[str] = ()) -> InvokeResponse:
+    """The invoke answered with `card`; its refresh, if any, names `user_ids`."""
+    body = InvokeBody(type=CONTENT_TYPE, value=to_adaptive_card(card, user_ids))
     return InvokeResponse(status=int(HTTPStatus.OK), body=body)
 
 
@@ -174,13 +182,13 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
         for reply in replies:
             if reply.replace:
                 await self._replace_for_everyone(turn_context, reply.card)
-                return card_response(reply.card)
+                return card_response(reply.card, await self._user_ids(reply.card))
             if reply.private and not reply.card.buttons:
                 return message_response(reply.card.text())
             # An offer with a button (a rule to accept) must stay clickable, so it is posted
             # as a card in the conversation (only owners and approvers may accept it), while
             # the invoke still answers with the refreshed approval.
-            await turn_context.send_activity(card_activity(reply.card))
+            await turn_context.send_activity(await self._activity(reply.card))
             said = reply.card
         if click.action in ("approve", "reject"):
             return await self._refresh(turn_context.activity, {"value": click.value})
@@ -195,7 +203,7 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
         clicked = turn_context.activity.reply_to_id
         if not clicked:
             return
-        activity = card_activity(card)
+        activity = await self._activity(card)
         activity.id = clicked
         try:
             await turn_context.update_activity(activity)
@@ -223,7 +231,7 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
         card = await self._approval_card(value, actor) if isinstance(value, str) else None
         if card is None:
             return message_response(texts.INTAKE_GONE)
-        return card_response(card)
+        return card_response(card, await self._user_ids(card))
 
     async def _approval_card(self, approval_id: str, actor: Actor) -> Card | None:
         ctx = self.conversation.runtime.ctx
@@ -240,10 +248,18 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
         )
         return render.approval_card(approval, step, outcome, workspace)
 
+    async def _user_ids(self, card: Card) -> list[str]:
+        """The Teams user ids of the people `card` concerns, for its refresh, as the
+        gateway names them: cards answered here refresh by themselves for the same people."""
+        return await self.references.teams_users(card.concerns, REFRESH_USERS)
+
+    async def _activity(self, card: Card) -> Activity:
+        return card_activity(card, await self._user_ids(card))
+
     async def _reply(self, turn_context: TurnContext, reply: Reply) -> None:
         # In a personal chat the conversation is already private; elsewhere a private reply
         # goes to a 1:1 chat with the person.
-        activity = card_activity(reply.card)
+        activity = await self._activity(reply.card)
         if reply.private and turn_context.activity.conversation.conversation_type != "personal":
             await self._private(turn_context, activity)
             return

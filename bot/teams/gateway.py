@@ -142,17 +142,8 @@ class TeamsGateway:
         await self._turn(conversation, _sender(card_activity(picture)))
 
     async def _user_ids(self, card: Card) -> list[str]:
-        """The Teams user ids of the people `card` concerns (Baton knows people by their
-        AAD object id; their Teams id is learnt from what they sent), at most 60; people
-        who never wrote to Baton are not known to Teams by an id Baton has."""
-        found: list[str] = []
-        for person in card.concerns:
-            teams_id = await self.references.teams_user(person)
-            if teams_id and teams_id not in found:
-                found.append(teams_id)
-            if len(found) == REFRESH_USERS:
-                break
-        return found
+        """The Teams user ids of the people `card` concerns, for its refresh."""
+        return await self.references.teams_users(card.concerns, REFRESH_USERS)
 
     async def _turn(self, where: ConversationRef, logic: Logic) -> dict[str, Any]:
         """One call in the conversation: through the running delivery's log (made once,

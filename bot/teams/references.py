@@ -4,6 +4,7 @@ restarts. Also who each person is in Teams (AAD object id -> Teams user id) for 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from botbuilder.core import TurnContext
@@ -57,6 +58,18 @@ class ReferenceStore:
     async def teams_user(self, aad_object_id: str) -> str | None:
         raw = await self.redis.hget(self._people, aad_object_id)
         return raw.decode() if isinstance(raw, bytes) else raw
+
+    async def teams_users(self, people: Iterable[str], limit: int) -> list[str]:
+        """The Teams user ids of `people` (AAD object ids), in order, at most `limit`;
+        people who never wrote to Baton are not known to Teams by an id Baton has."""
+        found: list[str] = []
+        for person in people:
+            teams_id = await self.teams_user(person)
+            if teams_id and teams_id not in found:
+                found.append(teams_id)
+            if len(found) == limit:
+                break
+        return found
 
 
 def _dumps(reference: ConversationReference) -> str:

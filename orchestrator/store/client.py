@@ -21,6 +21,14 @@ from redis.exceptions import (
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential,
+    wait_random_exponential,
+)
+from tenacity.wait import wait_base
 
 from orchestrator.errors import ConfigError
 
@@ -123,13 +131,17 @@ PROBE_TIMEOUT_S = 2.0
 """A probe's connect and read timeout: a blackholed address must not hold start-up for the
 operating system's minutes-long connect timeout between two tries."""
 
-Sleep = Callable[[float], Awaitable[object]]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 def probe_client(url: str) -> Redis:
     """A client that finds out fast whether the server answers: short timeouts and no
     retries (unlike `redis_client`, which rides out a restart for about 1.3 s)."""
     return _client(url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S)
+
+
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterUnreachableError)
+"""What a server that is down, starting, loading its data or not yet resolvable raises."""
 
 
 async def wait_until_answers(
@@ -143,44 +155,64 @@ async def wait_until_answers(
     """Return once the server at `url` answers PING; the seconds waited.
 
     A server that is down, starting, loading its data or not yet resolvable is waited for,
-    with backoff from `first_s` up to `cap_s` between tries, and said once when the wait
-    starts and once when it ends (not once per try). A server that answers but refuses
-    (a wrong password, no permission to PING) will not change its mind: `ConfigError`."""
+    with backoff from `first_s` up to `cap_s` between tries (tenacity; each wait between
+    half and all of that, so processes started together do not try in step), and said once
+    when the wait starts and once when it ends (not once per try). A server that answers
+    but refuses (a wrong password, no permission to PING) will not change its mind:
+    `ConfigError`."""
     probe = probe_client(url)
-    loop = asyncio.get_running_loop()
-    began, delay, waiting = loop.time(), first_s, False
+    began = asyncio.get_running_loop().time()
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(UNREACHABLE),
+        wait=_backoff(first_s, cap_s),
+        before_sleep=_say_waiting(label, cap_s),
+        sleep=sleep,
+        reraise=True,
+    )
     try:
-        while True:
-            try:
-                await probe.ping()
-            except AuthenticationError as error:
-                raise ConfigError(_refused(url, label, error)) from None
-            except ResponseError as error:
-                raise ConfigError(f"{label} refused PING ({error})") from None
-            except (
-                RedisConnectionError,
-                RedisTimeoutError,
-                OSError,
-                RedisClusterUnreachableError,
-            ) as error:
-                if not waiting:
-                    log.warning(
-                        "%s does not answer (%s); waiting for it, retrying with backoff "
-                        "(up to every %.0f s)",
-                        label,
-                        error,
-                        cap_s,
-                    )
-                    waiting = True
-                await sleep(delay)
-                delay = min(delay * 2, cap_s)
-                continue
-            waited = loop.time() - began
-            if waiting:
-                log.warning("%s answers after %.1f s; starting", label, waited)
-            return waited
+        async for attempt in retrying:
+            with attempt:
+                await _ping(probe, url, label)
     finally:
         await probe.aclose()
+    waited = asyncio.get_running_loop().time() - began
+    if retrying.statistics.get("attempt_number", 1) > 1:
+        log.warning("%s answers after %.1f s; starting", label, waited)
+    return waited
+
+
+def _backoff(first_s: float, cap_s: float) -> wait_base:
+    """Half of the doubling delay (`first_s`, twice that, ... up to `cap_s`) for sure, the
+    other half at random: every wait lies within the delay's bounds, with jitter."""
+    half = wait_exponential(multiplier=first_s / 2, max=cap_s / 2)
+    return half + wait_random_exponential(multiplier=first_s / 2, max=cap_s / 2)
+
+
+def _say_waiting(label: str, cap_s: float) -> Callable[[RetryCallState], None]:
+    """Logs the first failed try only: the wait is said once, not once per try."""
+
+    def say(state: RetryCallState) -> None:
+        if state.attempt_number == 1 and state.outcome is not None:
+            log.warning(
+                "%s does not answer (%s); waiting for it, retrying with backoff "
+                "(up to every %.0f s)",
+                label,
+                state.outcome.exception(),
+                cap_s,
+            )
+
+    return say
+
+
+async def _ping(probe: Redis, url: str, label: str) -> None:
+    """One try; a refusal is a `ConfigError` (never retried), unreachable is raised as is.
+    (redis-py's AuthenticationError is a ConnectionError, so it is told apart first.)"""
+    try:
+        await probe.ping()
+    except AuthenticationError as error:
+        raise ConfigError(_refused(url, label, error)) from None
+    except ResponseError as error:
+        raise ConfigError(f"{label} refused PING ({error})") from None
 
 
 def _refused(url: str, label: str, error: AuthenticationError) -> str:

@@ -1,6 +1,7 @@
 """My approvals in the App Home, through signed Slack requests to a running `baton web` and
 a worker: an approver who opens Home sees what waits for them with its buttons, approves
-from there (a click with no channel), and Home is published again without it."""
+from there (a click with no channel), and Home is published again without it; someone
+going away or coming back republishes it too."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from bot.demo.simulation import Business
 from tests.doubles.slack_api import SlackApiDouble
-from tests.slack.conftest import event_body, interaction_body
+from tests.slack.conftest import command_body, event_body, interaction_body
 from tests.slack.processes import Baton, eventually
 from tests.slack.test_edit_modal import _serving
 
@@ -74,4 +75,24 @@ async def test_an_approver_decides_from_home(baton: Baton, slack_api: SlackApiDo
     await eventually(
         lambda: "Nothing waits for your decision" in _homes(slack_api, "alice")[-1],
         "Home published again without it",
+    )
+
+
+async def test_away_and_back_republish_home(baton: Baton, slack_api: SlackApiDouble) -> None:
+    """Olivia decides nothing pending, so no card changes when she goes away or comes
+    back: Home is republished because what waits for whom may have changed."""
+    opened = {"type": "app_home_opened", "user": "alice", "channel": "DHOME", "tab": "home"}
+    assert (await baton.post(*event_body(opened, "EvHome2")))[0] == 200
+    await eventually(lambda: _homes(slack_api, "alice"), "alice's Home")
+    await _republished_after(baton, slack_api, "away until 2099-01-10", "trigger-away-1")
+    await _republished_after(baton, slack_api, "back", "trigger-away-2")
+
+
+async def _republished_after(
+    baton: Baton, slack_api: SlackApiDouble, said: str, trigger: str
+) -> None:
+    before = len(_homes(slack_api, "alice"))
+    assert (await baton.post(*command_body(said, user="olivia", trigger=trigger)))[0] == 200
+    await eventually(
+        lambda: len(_homes(slack_api, "alice")) > before, f"Home republished after {said!r}"
     )

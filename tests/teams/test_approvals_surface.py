@@ -68,3 +68,23 @@ async def test_a_quorum_decided_in_teams_with_a_delegate(quorum_teams: TeamsTurn
     approval = await teams.harness.store.approval(approval_id)
     assert approval.status is ApprovalStatus.APPROVED
     assert [v.counts_for for v in approval.votes] == ["alice", "bob"]  # bob's own counts first
+
+
+async def test_cards_answered_to_invokes_refresh_by_themselves_for_the_people_concerned(
+    quorum_teams: TeamsTurns,
+) -> None:
+    """A refresh and a click answer with a card whose refresh names the approvers and the
+    owner by their Teams ids, as a posted card does, so it keeps refreshing in a large chat;
+    people Baton never heard from (carol) have no Teams id to name."""
+    teams = quorum_teams
+    await teams.turn(personal("mallory", "help"))  # known to Baton, but not concerned
+    await state_outcome(teams)  # the owner, olivia, wrote to Baton
+    await teams.turn(personal("bob", "help"))
+    approval_id = teams.harness.gateway.buttons("approve")[-1]
+    concerned = ["29:alice", "29:bob", "29:olivia"]
+
+    refreshed = await teams.invoke(execute("alice", "refresh", approval_id))
+    assert sorted(refreshed["value"]["refresh"]["userIds"]) == concerned
+    clicked = await teams.invoke(execute("alice", "approve", approval_id))
+    assert "1 of 2 approvals (by @alice)" in card_text(clicked)
+    assert sorted(clicked["value"]["refresh"]["userIds"]) == concerned
