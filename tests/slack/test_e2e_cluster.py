@@ -1,17 +1,24 @@
 """End to end on a Redis Cluster: `baton web` + `baton run` as processes pointed at a local
-3-master cluster (`redis+cluster://`), driven by signed Slack requests as people send them."""
+3-master cluster (`redis+cluster://`), driven by signed Slack requests as people send them;
+and readiness, which on a cluster needs every primary to take writes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+from redis.crc import key_slot
 
 from bot.demo.simulation import Business
 from tests.doubles.slack_api import SlackApiDouble
+from tests.redis_cluster import SLOTS, LocalCluster, cluster_binary
+from tests.runtime.processes import until
 from tests.slack.conftest import command_body
-from tests.slack.processes import Baton, baton_env, eventually, serving
+from tests.slack.processes import Baton, baton_env, eventually, free_port, serving, spawn
 from tests.slack.test_e2e import STATEMENT, Slack
 
 
@@ -51,3 +58,69 @@ async def test_statement_confirm_list_and_approval_on_a_cluster(
     assert not [t for t in slack_api.texts() if "Something went wrong" in t]
     for log in ("web.log", "run.log"):
         assert "Traceback" not in (baton.logs / log).read_text()
+
+
+@pytest.fixture
+def own_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A cluster of this test's own: it stops one of the nodes."""
+    if cluster_binary() is None:
+        pytest.skip("no redis-server on this machine to start a cluster with")
+    cluster = LocalCluster(tmp_path / "cluster")
+    cluster.start()
+    yield cluster
+    for node in cluster.processes:
+        node.send_signal(signal.SIGCONT)
+    cluster.stop()
+
+
+async def test_not_ready_while_one_primary_is_stopped(
+    own_cluster: LocalCluster, slack_api: SlackApiDouble, business: Business, tmp_path: Path
+) -> None:
+    """A worker's /readyz (on its health port) says whether the cluster takes writes."""
+    port = free_port()
+    env = baton_env(
+        slack_api.base_url,
+        tmp_path / "state",
+        business.path,
+        REDIS_URL=own_cluster.url,
+        BATON_HEALTH_PORT=str(port),
+    )
+    stopped = own_cluster.processes[-1]
+    # A prefix whose single probe key (the readiness check before) is not on the node stopped.
+    while _holder(own_cluster, env["BATON_KEY_PREFIX"] + ":capacity:probe") == stopped:
+        env["BATON_KEY_PREFIX"] += "x"
+    worker = spawn("worker", env, tmp_path / "worker.log")
+    url = f"http://127.0.0.1:{port}/readyz"
+    try:
+        async with aiohttp.ClientSession() as session:
+            assert await _answer_until(session, url, 200)
+            stopped.send_signal(signal.SIGSTOP)
+            assert await _status(session, url) == 503
+            stopped.send_signal(signal.SIGCONT)
+            assert await _answer_until(session, url, 200)  # ready again once it is back
+    finally:
+        stopped.send_signal(signal.SIGCONT)
+        worker.terminate()
+        worker.wait(15)
+
+
+def _holder(cluster: LocalCluster, key: str) -> subprocess.Popen[bytes]:
+    """The node process that serves `key`'s slot (slots are split in order over the ports)."""
+    share = SLOTS // len(cluster.processes)
+    return cluster.processes[min(key_slot(key.encode()) // share, len(cluster.processes) - 1)]
+
+
+async def _status(session: aiohttp.ClientSession, url: str) -> int | None:
+    try:
+        async with session.get(url) as response:
+            return response.status
+    except aiohttp.ClientError:
+        return None
+
+
+async def _answer_until(session: aiohttp.ClientSession, url: str, status: int) -> bool:
+    return await until(lambda: _is(session, url, status), rounds=600)
+
+
+async def _is(session: aiohttp.ClientSession, url: str, status: int) -> bool:
+    return await _status(session, url) == status
