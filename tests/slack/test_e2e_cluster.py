@@ -55,7 +55,16 @@ async def test_statement_confirm_list_and_approval_on_a_cluster(
     await eventually(lambda: slack.updated("Approved by @alice"), "the approval update")
     await eventually(lambda: slack.posted("Done: send_winback"), "the win-back to run")
     assert len(slack.posted("Done: send_winback")) == 1
+    assert await slack.command(f"status {outcome}", "olivia") == 200
+    await eventually(
+        lambda: [t for t in slack_api.texts("chat.postEphemeral") if f"Outcome {outcome}" in t],
+        "the private status",
+    )
     assert not [t for t in slack_api.texts() if "Something went wrong" in t]
+    assert baton.session is not None
+    for probe, says in (("/readyz", '"ready"'), ("/metrics", "baton_job_backlog")):
+        async with baton.session.get(baton.url + probe) as response:
+            assert response.status == 200 and says in await response.text()
     for log in ("web.log", "run.log"):
         assert "Traceback" not in (baton.logs / log).read_text()
 
