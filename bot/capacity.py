@@ -17,7 +17,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -26,7 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator.incidents import Incident, dedup_key
 from orchestrator.paging import Pager
-from orchestrator.store.client import redis_full, write_probe
+from orchestrator.store.client import fullest_memory, redis_full, write_probe
 
 log = logging.getLogger("baton.capacity")
 
@@ -119,7 +118,7 @@ class RedisCapacity:
 
     async def _full_reason(self) -> str:
         try:
-            memory: dict[str, Any] = await self.redis.info("memory")
+            memory = await fullest_memory(self.redis)
             used, limit = memory.get("used_memory_human"), memory.get("maxmemory_human")
             policy = memory.get("maxmemory_policy")
             figures = f" (used {used} of maxmemory {limit}, policy {policy})"

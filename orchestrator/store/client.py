@@ -170,6 +170,21 @@ async def write_probe(redis: Redis, key: str, ttl_ms: int) -> None:
         raise failed
 
 
+async def fullest_memory(redis: Redis) -> dict[str, Any]:
+    """INFO memory of the server; on a cluster, of the primary closest to its `maxmemory`
+    (the shard that refuses writes, when one is full)."""
+    if not isinstance(redis, RedisCluster):
+        return await redis.info("memory")
+    found = await redis.info("memory", target_nodes=RedisCluster.PRIMARIES)
+    per_node = cast(dict[str, dict[str, Any]], found)
+    return max(per_node.values(), key=_memory_share)
+
+
+def _memory_share(memory: dict[str, Any]) -> float:
+    limit = float(memory.get("maxmemory") or 0)
+    return float(memory.get("used_memory") or 0) / limit if limit else 0.0
+
+
 def _key_per_primary(cluster: RedisCluster, key: str) -> list[str]:
     """A key under `key` in the slots of each primary the client knows."""
     missing = {node.name for node in cluster.get_primaries()}

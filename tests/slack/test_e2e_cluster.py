@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 from redis.crc import key_slot
 
 from bot.demo.simulation import Business
@@ -85,7 +86,8 @@ def own_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
 async def test_not_ready_while_one_primary_is_stopped(
     own_cluster: LocalCluster, slack_api: SlackApiDouble, business: Business, tmp_path: Path
 ) -> None:
-    """A worker's /readyz (on its health port) says whether the cluster takes writes."""
+    """A worker's /readyz (on its health port) says whether the cluster takes writes: every
+    primary must, a stopped one or a full one makes it 503."""
     port = free_port()
     env = baton_env(
         slack_api.base_url,
@@ -107,6 +109,16 @@ async def test_not_ready_while_one_primary_is_stopped(
             assert await _status(session, url) == 503
             stopped.send_signal(signal.SIGCONT)
             assert await _answer_until(session, url, 200)  # ready again once it is back
+            # One shard full: not ready, and the page's figures are that shard's.
+            node = Redis(port=own_cluster.ports[-1])
+            await node.config_set("maxmemory-policy", "noeviction")
+            await node.config_set("maxmemory", "1")
+            async with session.get(url) as response:
+                assert response.status == 503
+                assert "maxmemory 1B" in (await response.json())["redis"]
+            await node.config_set("maxmemory", "0")
+            await node.aclose()
+            assert await _answer_until(session, url, 200)
     finally:
         stopped.send_signal(signal.SIGCONT)
         worker.terminate()
