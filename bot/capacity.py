@@ -5,9 +5,10 @@ page goes through a job, which is a write. So this process tells on-call itself,
 through the pager's HTTP connection, and remembers in memory that it did (once per episode;
 the dedup key makes several processes one incident). Readiness and the web door read the
 state from here. It is found out by a tiny write (SET with a short expiry under the key
-prefix): on every `/readyz`, and after a request met a refusal; while a problem is known it
-is looked at again at most every second, so work resumes by itself as soon as memory is
-freed, and the page is resolved then. A healthy request path makes no probe.
+prefix; on a cluster, one on every primary): on every `/readyz`, and after a request met a
+refusal; while a problem is known it is looked at again at most every second, so work
+resumes by itself as soon as memory is freed, and the page is resolved then. A healthy
+request path makes no probe.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from orchestrator.incidents import Incident, dedup_key
 from orchestrator.paging import Pager
-from orchestrator.store.client import redis_full
+from orchestrator.store.client import fullest_memory, redis_full, write_probe
 
 log = logging.getLogger("baton.capacity")
 
@@ -103,7 +103,9 @@ class RedisCapacity:
     async def _probe(self) -> tuple[str | None, bool]:
         """(the problem or None, whether it is a full Redis)."""
         try:
-            await self.redis.set(f"{self.prefix}:capacity:probe", "1", px=PROBE_TTL_MS)
+            await write_probe(self.redis, f"{self.prefix}:capacity:probe", PROBE_TTL_MS)
+        except RedisClusterException as error:  # no primary reachable, a slot not served
+            return f"redis cluster unavailable: {error}", False
         except RedisError as error:
             if is_full(error):
                 return await self._full_reason(), True
@@ -116,7 +118,7 @@ class RedisCapacity:
 
     async def _full_reason(self) -> str:
         try:
-            memory: dict[str, Any] = await self.redis.info("memory")
+            memory = await fullest_memory(self.redis)
             used, limit = memory.get("used_memory_human"), memory.get("maxmemory_human")
             policy = memory.get("maxmemory_policy")
             figures = f" (used {used} of maxmemory {limit}, policy {policy})"

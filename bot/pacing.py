@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 
 from orchestrator.errors import Deferred, Unavailable
 from orchestrator.jobs import next_delivery_call
+from orchestrator.store.scripts import script_text
 
 log = logging.getLogger("baton.pacing")
 
@@ -43,32 +44,9 @@ MAX_SLEEP_S = 0.25
 """The longest wait slept inside a job; a longer one defers the job."""
 HELD_TTL_S = 3_600
 
-TURN_LUA = """
-local now, interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local member = ARGV[4]
-local turn = member ~= '' and tonumber(redis.call('HGET', KEYS[2], member))
-if not turn then
-  local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now) + interval
-  redis.call('SET', KEYS[1], tostring(tat), 'EX', math.ceil(burst * interval) + 60)
-  turn = math.max(now, tat - burst * interval)
-end
-if member ~= '' then
-  if turn > now + tonumber(ARGV[5]) then
-    redis.call('HSET', KEYS[2], member, tostring(turn))
-    redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
-  else
-    redis.call('HDEL', KEYS[2], member)
-  end
-end
-return tostring(turn - now)
-"""
+TURN_LUA = script_text("pace_turn", "bot")
 
-HOLD_LUA = """
-local tat = tonumber(ARGV[1])
-if tat > tonumber(redis.call('GET', KEYS[1]) or '0') then
-  redis.call('SET', KEYS[1], tostring(tat), 'EX', math.ceil(tonumber(ARGV[2])) + 60)
-end
-"""
+HOLD_LUA = script_text("pace_hold", "bot")
 
 
 class ChannelPacer:

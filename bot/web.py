@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.payload import Payload
 from aiohttp.typedefs import Handler
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from bot import busy
 from bot.bootstrap import App
@@ -112,7 +112,7 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         await baton.redis.ping()
         backlog = await baton.runtime.ctx.queue.backlog()
-    except (RedisError, OSError) as error:
+    except (RedisError, RedisClusterException, OSError) as error:
         return _not_ready(f"redis unavailable: {error}")
     return web.json_response({"status": "ready", "backlog": backlog})
 

@@ -27,6 +27,7 @@ from orchestrator.jobs import JobQueue
 from orchestrator.models import ConversationRef
 from orchestrator.notices import NOTIFY, Notice, NoticeKind
 from orchestrator.store.keys import Keys
+from orchestrator.store.scripts import script_text
 
 log = logging.getLogger("baton.outages")
 
@@ -39,64 +40,13 @@ MAX_WAIT_S = 60.0
 DRAIN_WAIT_S = 1.0
 """The wait per place ahead, once the channel answers again and its queue drains."""
 
-TURN_LUA = """
-local queue, seen, state = KEYS[1], KEYS[2], KEYS[3]
-local token, now, stale = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-if redis.call('ZCARD', queue) == 0 then return {0, redis.call('HEXISTS', state, 'since')} end
-while true do
-  local head = redis.call('ZRANGE', queue, 0, 0)[1]
-  if not head then return {0, redis.call('HEXISTS', state, 'since')} end
-  if head == token then
-    redis.call('HSET', seen, token, tostring(now))
-    return {0, 1}
-  end
-  local last = tonumber(redis.call('HGET', seen, head) or '0')
-  if now - last <= stale then break end
-  redis.call('ZREM', queue, head)
-  redis.call('HDEL', seen, head)
-  if redis.call('HEXISTS', state, 'since') == 1 then redis.call('HINCRBY', state, 'lost', 1) end
-end
-if not redis.call('ZSCORE', queue, token) then
-  redis.call('ZADD', queue, redis.call('INCR', KEYS[4]), token)
-end
-redis.call('HSET', seen, token, tostring(now))
-local ahead = redis.call('ZRANK', queue, token)
-local since = redis.call('HGET', state, 'since')
-if since then return {ahead, 3, since} end
-return {ahead, 2}
-"""
-"""Whether `token` may call now: {0, 0} yes; {0, 1} yes, and a success ends an outage (it is
-at the head, or the channel was failing); else {places ahead, 2 + whether the channel is
-still failing, the time it started failing}, and `token` keeps its place."""
+TURN_LUA = script_text("outage_turn", "orchestrator")
 
-FAILED_LUA = """
-local queue, seen, state = KEYS[1], KEYS[2], KEYS[3]
-local token, now, page_after, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-if not redis.call('ZSCORE', queue, token) then
-  redis.call('ZADD', queue, redis.call('INCR', KEYS[4]), token)
-end
-redis.call('HSET', seen, token, tostring(now))
-redis.call('HSETNX', state, 'since', tostring(now))
-for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ttl) end
-local since = tonumber(redis.call('HGET', state, 'since'))
-local page = 0
-if now - since >= page_after and redis.call('HSETNX', state, 'paged', '1') == 1 then page = 1 end
-return {tostring(since), page}
-"""
+FAILED_LUA = script_text("outage_failed", "orchestrator")
 
-RECOVERED_LUA = """
-local queue, seen, state = KEYS[1], KEYS[2], KEYS[3]
-local since = redis.call('HGET', state, 'since')
-local paged = redis.call('HGET', state, 'paged')
-local lost = redis.call('HGET', state, 'lost')
-redis.call('DEL', state)
-return {since or '', paged or '', lost or '0'}
-"""
+RECOVERED_LUA = script_text("outage_recovered", "orchestrator")
 
-LEAVE_LUA = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-"""
+LEAVE_LUA = script_text("outage_leave", "orchestrator")
 
 QUEUE_TTL_S = 7 * 86_400
 """How long an abandoned queue is kept (outlives any outage a job is kept through)."""

@@ -12,12 +12,13 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import (
     AuthenticationError,
     OutOfMemoryError,
     RedisClusterUnreachableError,
     ResponseError,
+    SlotNotCoveredError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -31,6 +32,9 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from orchestrator.errors import ConfigError
+
+SLOTS = 16384
+"""A Redis Cluster's hash slots."""
 
 UNAVAILABLE_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "TRYAGAIN")
 """Error replies of a Redis that cannot serve for now (starting, busy, failing over; a
@@ -136,8 +140,72 @@ Sleep = Callable[[float], Awaitable[None]]
 
 def probe_client(url: str) -> Redis:
     """A client that finds out fast whether the server answers: short timeouts and no
-    retries (unlike `redis_client`, which rides out a restart for about 1.3 s)."""
-    return _client(url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S)
+    retries (unlike `redis_client`, which rides out a restart for about 1.3 s). A cluster
+    client's default retries (3, each after a topology refresh) would hold a probe of a
+    stopped node for half a minute: it gets none either."""
+    options: dict[str, Any] = {}
+    if is_cluster(url):
+        options["retry"] = Retry(NoBackoff(), 0)
+    return _client(
+        url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S, **options
+    )
+
+
+PROBE_TAG_SEARCH = 100_000
+"""How many hash tags a cluster probe tries to find a key in every primary's slots (a few
+per primary are enough; the bound keeps a strange topology from spinning)."""
+
+
+async def write_probe(redis: Redis, key: str, ttl_ms: int) -> None:
+    """Write `key` with a short expiry where Baton writes: on one server, there. On a
+    cluster every primary must take it: each workspace lives on one shard, so a cluster
+    with one shard stopped is not ready for the workspaces there. One key per primary
+    (`key:{tag}`, the tag chosen to land in its slots), written side by side; a slot no
+    primary serves is refused like a write. Raises what the write raised."""
+    if not isinstance(redis, RedisCluster):
+        await redis.set(key, "1", px=ttl_ms)
+        return
+    await redis.initialize()
+    covered = len(redis.nodes_manager.slots_cache)
+    if covered < SLOTS:
+        raise SlotNotCoveredError(f"{SLOTS - covered} of {SLOTS} slots have no primary")
+    probes = _key_per_primary(redis, key)
+    results = await asyncio.gather(
+        *(redis.set(probe, "1", px=ttl_ms) for probe in probes), return_exceptions=True
+    )
+    failed = next((r for r in results if isinstance(r, BaseException)), None)
+    if failed is not None:
+        raise failed
+
+
+async def fullest_memory(redis: Redis) -> dict[str, Any]:
+    """INFO memory of the server; on a cluster, of the primary closest to its `maxmemory`
+    (the shard that refuses writes, when one is full)."""
+    if not isinstance(redis, RedisCluster):
+        return await redis.info("memory")
+    found = await redis.info("memory", target_nodes=RedisCluster.PRIMARIES)
+    per_node = cast(dict[str, dict[str, Any]], found)
+    return max(per_node.values(), key=_memory_share)
+
+
+def _memory_share(memory: dict[str, Any]) -> float:
+    limit = float(memory.get("maxmemory") or 0)
+    return float(memory.get("used_memory") or 0) / limit if limit else 0.0
+
+
+def _key_per_primary(cluster: RedisCluster, key: str) -> list[str]:
+    """A key under `key` in the slots of each primary the client knows."""
+    missing = {node.name for node in cluster.get_primaries()}
+    found: list[str] = []
+    for n in range(PROBE_TAG_SEARCH):
+        if not missing:
+            break
+        candidate = f"{key}:{{p{n}}}"
+        owner = cluster.get_node_from_key(candidate)
+        if owner is not None and owner.name in missing:
+            missing.discard(owner.name)
+            found.append(candidate)
+    return found
 
 
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterUnreachableError)

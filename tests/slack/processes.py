@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
-from redis.asyncio import Redis
 
+from orchestrator.store.client import redis_client
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, sign
 
 T = TypeVar("T")
@@ -139,15 +139,17 @@ def blocks_text(params: dict[str, Any]) -> str:
 @asynccontextmanager
 async def serving(env: dict[str, str], directory: Path) -> AsyncIterator[Baton]:
     """`baton web` and `baton run` as processes for the block; then stopped, and their keys
-    removed from the Redis server in `REDIS_URL` (the embedded one goes with `directory`)."""
+    removed from the Redis server or cluster in the env's `REDIS_URL` (the embedded one goes
+    with `directory`)."""
     running = Baton(env, directory)
     await running.start()
     try:
         yield running
     finally:
         await running.stop()
-        if os.environ.get("REDIS_URL"):
-            redis = Redis.from_url(os.environ["REDIS_URL"])
+        url = env.get("REDIS_URL")
+        if url:
+            redis = redis_client(url)  # a cluster's client scans every primary
             async for key in redis.scan_iter(match=env["BATON_KEY_PREFIX"] + ":*", count=1000):
                 await redis.delete(key)
             await redis.aclose()
