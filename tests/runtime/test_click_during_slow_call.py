@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -57,21 +57,24 @@ async def _seed(env: dict[str, str], slack_api: SlackApiDouble, count: int) -> N
     )
     app = await bootstrap(settings, {}, env={"BATON_DEMO_DB": env["BATON_DEMO_DB"]})
 
-    async def posted(button: str, more_than: int) -> bool:
-        await app.runtime.drain()
-        return len(slack_api.buttons(button)) > more_than
+    def posted(button: str, more_than: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            await app.runtime.drain()
+            return len(slack_api.buttons(button)) > more_than
+
+        return check
 
     try:
         await app.runtime.start()
         for n in range(count):
             where = ConversationRef(platform="slack", workspace="T1", channel=f"C{n}")
             await app.conversation.on_message(Inbound(where, "olivia", STATEMENT, f"s{n}"))
-            assert await until(lambda n=n: posted("confirm", n))
+            assert await until(posted("confirm", n))
             session = slack_api.buttons("confirm")[-1][0]
             await app.conversation.on_click(
                 Click(where, "olivia", "confirm", session, delivery_id=f"c{n}")
             )
-            assert await until(lambda n=n: posted("approve", n))
+            assert await until(posted("approve", n))
     finally:
         await app.close()
 
