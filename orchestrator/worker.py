@@ -292,7 +292,9 @@ class Worker:
         try:
             kept = await self.queue.renew(self.name, [*held, *waiting])
         except (RedisError, OSError) as error:
-            log.warning("claims of %d jobs in hand not renewed (%s)", len(held), error)
+            log.warning(
+                "claims of %d jobs in hand not renewed (%s)", len(held) + len(waiting), error
+            )
             return
         for entry, delivery in held.items():
             if entry not in kept and not delivery.acknowledged:
