@@ -163,6 +163,7 @@ class Worker:
             await self._hand_back()
             renewing.cancel()
             self._stop = None
+        await asyncio.gather(*self._acking)  # acknowledgements on their way (quiet)
         with contextlib.suppress(RedisError, OSError):
             await self.flush_acks()
         await self.tally.flush()
