@@ -82,6 +82,11 @@ class Worker:
         self.in_flight = IN_FLIGHT
         """Jobs a running worker holds at most: running, or read and waiting for their turn."""
         self._slots = asyncio.Semaphore(self.slots)
+        self.connector_kinds: frozenset[str] = frozenset()
+        """Kinds of jobs that call connectors (systems of record): they take `slots` slots
+        of their own, so jobs waiting on a slow connector never hold every slot while a
+        click or a card waits."""
+        self._connector_slots = asyncio.Semaphore(self.slots)
         self._tasks: set[asyncio.Task[None]] = set()
         """The jobs in hand, one task each."""
         self._lanes: dict[str, asyncio.Task[None]] = {}
@@ -156,6 +161,7 @@ class Worker:
         """
         self._stop = stop
         self._slots = asyncio.Semaphore(self.slots)
+        self._connector_slots = asyncio.Semaphore(self.slots)
         renewing = asyncio.ensure_future(self._keep_claims())
         try:
             await self._work(stop, block_ms)
@@ -246,7 +252,7 @@ class Worker:
     ) -> None:
         if before:
             await asyncio.wait(before)
-        async with self._slots:
+        async with self._connector_slots if job.kind in self.connector_kinds else self._slots:
             if self._waiting.pop(job.entry_id, None) is None:
                 log.warning("job %s was taken over while it waited; left to it", job.kind)
             elif stop.is_set():

@@ -161,3 +161,26 @@ async def test_a_job_waiting_its_turn_keeps_its_claim_and_is_not_run_once_taken_
     assert "start o1/2" not in handler.log
     stop.set()
     await asyncio.wait_for(running, 10)
+
+
+async def test_jobs_calling_connectors_never_take_the_slots_of_the_other_jobs(
+    queue: JobQueue,
+) -> None:
+    """With every connector slot held by a slow call, a click's job still runs."""
+    handler = Gated()
+    worker = Worker(queue, {"work": handler, "click": handler}, clock=SystemClock())
+    worker.slots = 1
+    worker.connector_kinds = frozenset({"work"})
+    await queue.enqueue("work", {"outcome": "o1", "n": 1})
+    await queue.enqueue("work", {"outcome": "o2", "n": 1})
+    await queue.enqueue("click", {"outcome": "o3", "n": 1})
+    handler.gate("o3").set()
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, block_ms=100))
+    await until(lambda: "end o3/1" in handler.log)
+    assert [line for line in handler.log if "o3" not in line] == ["start o1/1"]
+    handler.gate("o1").set()
+    handler.gate("o2").set()
+    await until(lambda: "end o2/1" in handler.log)
+    stop.set()
+    await asyncio.wait_for(running, 10)
