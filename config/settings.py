@@ -104,7 +104,8 @@ class Settings(BaseSettings):
     """How long a delivery waits out an outage of the chat platform (or another system it
     depends on) before it is given up, dead-lettered and raised as an incident."""
     worker_slots: int = Field(default=4, ge=1, le=10, validation_alias="BATON_WORKER_SLOTS")
-    """Jobs about different outcomes one worker handles side by side (1: one at a time)."""
+    """Jobs about different outcomes one worker handles side by side (1: one at a time); as
+    many again for jobs that call connectors (ticks, step executions)."""
     worker_in_flight: int = Field(
         default=16, ge=1, le=200, validation_alias="BATON_WORKER_IN_FLIGHT"
     )
