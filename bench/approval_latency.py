@@ -13,6 +13,7 @@ one at a time: the time from sending the click to the step's `step.running` audi
 first click, which meets a worker that has just started, is reported apart. With
 `--hold-connector-s S`, the CRM is held locked for S seconds from each click, so each step's
 connector call takes that long: it says how many cards were updated before it finished.
+Between two held clicks it waits for the worker to be idle, unless `--back-to-back`.
 """
 
 from __future__ import annotations
@@ -120,7 +121,11 @@ class HeldCrm:
 
 
 async def measure(
-    baton: Baton, api: SlackApiDouble, store: RedisStore, held: HeldCrm | None = None
+    baton: Baton,
+    api: SlackApiDouble,
+    store: RedisStore,
+    held: HeldCrm | None = None,
+    back_to_back: bool = False,
 ) -> tuple[list[float], list[float], int]:
     """Click each approval; the latencies, and how many cards were updated while the
     step's connector call was still waiting (with `held`)."""
@@ -128,7 +133,7 @@ async def measure(
     cards = api.buttons("approve")
     async with aiohttp.ClientSession() as http:
         for n, (approval_id, ts, _) in enumerate(cards):
-            if held is not None:  # the last step's follow-ups (its tick reads the CRM) done
+            if held is not None and not back_to_back:  # the last step's follow-ups done
                 await _idle(store)
             released = await held.hold() if held is not None else None
             approval = await store.approval(approval_id)
@@ -189,7 +194,7 @@ def _line(name: str, seconds: list[float]) -> str:
     )
 
 
-async def main(count: int, url: str | None, hold_s: float) -> None:
+async def main(count: int, url: str | None, hold_s: float, back_to_back: bool) -> None:
     api = SlackApiDouble()
     await api.start()
     with tempfile.TemporaryDirectory() as tmp:
@@ -207,7 +212,7 @@ async def main(count: int, url: str | None, hold_s: float) -> None:
             await baton.start_worker()
             store = RedisStore(redis, Keys(env["BATON_KEY_PREFIX"]))
             held = HeldCrm(business.path, hold_s) if hold_s > 0 else None
-            running, card, early = await measure(baton, api, store, held)
+            running, card, early = await measure(baton, api, store, held, back_to_back)
             # The first click meets a worker that has just started: reported, not counted.
             print(f"first click (cold worker): step running {running[0] * 1000:.1f} ms")
             print(_line("click -> step running", running[1:]))
@@ -231,7 +236,12 @@ if __name__ == "__main__":
         default=0.0,
         help="hold the CRM locked this long from each click (a slow connector call)",
     )
+    parser.add_argument(
+        "--back-to-back",
+        action="store_true",
+        help="with a hold, click the next approval without waiting for the worker to be idle",
+    )
     target.add_redis_option(parser, required=False)
     args = parser.parse_args()
     url = target.optional_redis_url(args.redis_url, os.environ)
-    asyncio.run(main(args.approvals, url, args.hold_connector_s))
+    asyncio.run(main(args.approvals, url, args.hold_connector_s, args.back_to_back))

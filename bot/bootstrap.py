@@ -221,6 +221,7 @@ async def bootstrap(
     runtime.worker.grace_s = settings.shutdown_grace_s
     runtime.worker.give_up_s = settings.outage_give_up_h * 3600
     runtime.worker.slots = settings.worker_slots
+    runtime.worker.in_flight = settings.worker_in_flight
     await runtime.start()
     app = App(
         settings=settings,

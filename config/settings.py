@@ -104,7 +104,13 @@ class Settings(BaseSettings):
     """How long a delivery waits out an outage of the chat platform (or another system it
     depends on) before it is given up, dead-lettered and raised as an incident."""
     worker_slots: int = Field(default=4, ge=1, le=10, validation_alias="BATON_WORKER_SLOTS")
-    """Jobs about different outcomes one worker handles side by side (1: one at a time)."""
+    """Jobs about different outcomes one worker handles side by side (1: one at a time); as
+    many again for jobs that call connectors (ticks, step executions)."""
+    worker_in_flight: int = Field(
+        default=16, ge=1, le=200, validation_alias="BATON_WORKER_IN_FLIGHT"
+    )
+    """Jobs one worker holds at most: running, or read while others run and waiting for a
+    slot or for the jobs of their outcome before them."""
     shutdown_grace_s: float = Field(default=10.0, validation_alias="BATON_SHUTDOWN_GRACE_S")
     clock_every_s: float = Field(default=1.0, validation_alias="BATON_CLOCK_EVERY_S")
     leader_ttl_s: float = Field(default=5.0, validation_alias="BATON_LEADER_TTL_S")

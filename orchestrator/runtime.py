@@ -63,6 +63,7 @@ class Runtime:
             name=name,
             on_dead_letter=lambda job, error: dead_letter_incident(ctx, job, error),
         )
+        self.worker.connector_kinds = frozenset({TICK_JOB, EXECUTE_JOB})
 
     def job_handlers(self) -> dict[str, JobHandler]:
         return {

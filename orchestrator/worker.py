@@ -8,12 +8,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from tenacity import AsyncRetrying, retry_if_exception, wait_exponential, wait_random
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    wait_exponential,
+    wait_random,
+)
 
 from orchestrator import logcontext, tracing
 from orchestrator.clock import Clock
@@ -35,6 +41,10 @@ OUTAGE_BACKOFF_CAP_S = 60.0
 """The longest wait between two tries of a job that waits out an outage."""
 REDIS_BACKOFF_CAP_S = 5.0
 """The longest wait before a job that Redis refused (full, or gone) is tried again."""
+READ_BACKOFF_CAP_S = 2.0
+"""The longest wait before a worker that Redis refused reads again."""
+IN_FLIGHT = 16
+"""Jobs a running worker holds at most (`BATON_WORKER_IN_FLIGHT`)."""
 
 ACK_WITHIN_S = 0.02
 """How long a handled job's acknowledgement may wait to share a round trip with others'
@@ -69,6 +79,26 @@ class Worker:
         """How long a stopping worker lets the current job finish before releasing it."""
         self.slots = 4
         """Jobs about different outcomes a running worker handles side by side."""
+        self.in_flight = IN_FLIGHT
+        """Jobs a running worker holds at most: running, or read and waiting for their turn."""
+        self._slots = asyncio.Semaphore(self.slots)
+        self.connector_kinds: frozenset[str] = frozenset()
+        """Kinds of jobs that call connectors (systems of record): they take `slots` slots
+        of their own, so jobs waiting on a slow connector never hold every slot while a
+        click or a card waits."""
+        self._connector_slots = asyncio.Semaphore(self.slots)
+        self._tasks: set[asyncio.Task[None]] = set()
+        """The jobs in hand, one task each."""
+        self._lanes: dict[str, asyncio.Task[None]] = {}
+        """Each lane's last job taken in hand: the next one of the lane runs after it."""
+        self._waiting: dict[str, Job] = {}
+        """Jobs in hand not started yet, by entry id (their claims are renewed too)."""
+        self._hand: set[Delivery] = set()
+        """Jobs started and not finished (handed back unless committed, at shutdown)."""
+        self._alone: asyncio.Task[None] | None = None
+        """A job reclaimed from a crashed worker: nothing else is read until it is done."""
+        self._failures: list[Exception] = []
+        """What jobs in hand raised (Redis refusing): the next read waits, as after a failed one."""
         self._acks: list[str] = []
         """Handled jobs whose acknowledgement is gathered (sent within `ACK_WITHIN_S`)."""
         self._acking: set[asyncio.Task[None]] = set()
@@ -120,72 +150,166 @@ class Worker:
         return True
 
     async def run(self, stop: asyncio.Event, block_ms: int = 500) -> None:
-        """Work until `stop` is set, then finish or release the current job within `grace_s`.
+        """Work until `stop` is set, then finish or hand back the jobs in hand within `grace_s`.
 
-        A Redis outage (restart, failover, a full memory that refuses writes) is waited
-        out with backoff instead of exiting. While jobs run, their claims are renewed, so
-        a job slower than the visibility timeout is not taken over from a live worker.
+        New jobs are read while the jobs in hand run, up to `in_flight` in hand: a click's
+        notice is not held up by a slow connector call in hand. A Redis outage (restart,
+        failover, a full memory that refuses writes) is waited out with backoff instead of
+        exiting. The claims of the jobs in hand (running or waiting for their turn) are
+        renewed, so a job slower than the visibility timeout is not taken over from a live
+        worker.
         """
         self._stop = stop
-        renewing = asyncio.ensure_future(self._keep_claims(stop))
+        self._slots = asyncio.Semaphore(self.slots)
+        self._connector_slots = asyncio.Semaphore(self.slots)
+        renewing = asyncio.ensure_future(self._keep_claims())
         try:
             await self._work(stop, block_ms)
         finally:
+            await self._hand_back()
             renewing.cancel()
             self._stop = None
+        await asyncio.gather(*self._acking)  # acknowledgements on their way (quiet)
         with contextlib.suppress(RedisError, OSError):
             await self.flush_acks()
         await self.tally.flush()
 
     async def _work(self, stop: asyncio.Event, block_ms: int) -> None:
-        backoff = 0.1
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((RedisError, OSError)),
+            wait=wait_exponential(multiplier=0.1, max=READ_BACKOFF_CAP_S) + wait_random(0, 0.1),
+            stop=lambda _: stop.is_set(),
+            sleep=self._nap,
+            before_sleep=lambda state: log.warning(
+                "redis unavailable (%s); retrying in %.1fs",
+                state.outcome.exception() if state.outcome else None,
+                state.upcoming_sleep,
+            ),
+            retry_error_callback=lambda _: None,
+        )
         while not stop.is_set():
-            try:
-                jobs = await self._next(10, block_ms, look_back=self._look_back())
-                if jobs and jobs[0].reclaimed:
-                    self._next_look_back = 0.0  # more may be waiting: look again at once
-                await self._run_batch(jobs, stop)
-                backoff = 0.1
-            except ResponseError as error:
-                if "NOGROUP" in str(error):
-                    with contextlib.suppress(RedisError, OSError):
-                        await self.queue.ensure_group()  # Redis came back without its data
-                    continue
-                backoff = await self._wait_for_redis(stop, error, backoff)
-            except (RedisError, OSError) as error:
-                backoff = await self._wait_for_redis(stop, error, backoff)
+            await retrying(self._step, stop, block_ms)
 
-    async def _wait_for_redis(self, stop: asyncio.Event, error: Exception, backoff: float) -> float:
-        log.warning("redis unavailable (%s); retrying in %.1fs", error, backoff)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), backoff)
-        return min(backoff * 2, 2.0)
+    async def _step(self, stop: asyncio.Event, block_ms: int) -> None:
+        """Wait for room in hand, then read jobs and take them in hand. A job in hand
+        that failed on Redis fails the step, so the next read waits like a failed one."""
+        if self._failures:
+            raise self._failures.pop(0)
+        await self._room(stop)
+        if stop.is_set():
+            return
+        room = self.in_flight - len(self._tasks)
+        try:
+            jobs = await self._next(room, block_ms, look_back=self._look_back())
+        except ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            await self.queue.ensure_group()  # Redis came back without its data
+            return
+        if jobs and jobs[0].reclaimed:
+            self._next_look_back = 0.0  # more may be waiting: look again at once
+            jobs = [job for job in jobs if job.entry_id not in self._held()]
+        for job in jobs:
+            self._take(job, stop)
+
+    async def _room(self, stop: asyncio.Event) -> None:
+        """Wait until there is room for a job more in hand (a reclaimed job runs alone)."""
+        while self._tasks and not stop.is_set():
+            if self._alone is None and len(self._tasks) < self.in_flight:
+                return
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({*self._tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+
+    def _held(self) -> set[str]:
+        return {*self._waiting, *self._running}
+
+    def _take(self, job: Job, stop: asyncio.Event) -> None:
+        """Take `job` in hand: it runs after the jobs of its lane taken before it (a job
+        reclaimed from a crashed worker: after all the jobs in hand, alone), in a slot."""
+        lane = _lane(job)
+        last = self._lanes.get(lane)
+        before = set(self._tasks) if job.reclaimed else {last} if last else set()
+        task = asyncio.ensure_future(self._in_turn(job, before, stop))
+        self._waiting[job.entry_id] = job
+        self._tasks.add(task)
+        self._lanes[lane] = task
+        if job.reclaimed:
+            self._alone = task
+        task.add_done_callback(lambda done: self._taken_out(done, lane))
+
+    def _taken_out(self, task: asyncio.Task[None], lane: str) -> None:
+        self._tasks.discard(task)
+        if self._lanes.get(lane) is task:
+            del self._lanes[lane]
+        if self._alone is task:
+            self._alone = None
+        if not task.cancelled() and task.exception() is not None:
+            self._failures.append(cast(Exception, task.exception()))
+
+    async def _in_turn(
+        self, job: Job, before: set[asyncio.Task[None]], stop: asyncio.Event
+    ) -> None:
+        if before:
+            await asyncio.wait(before)
+        async with self._connector_slots if job.kind in self.connector_kinds else self._slots:
+            if self._waiting.pop(job.entry_id, None) is None:
+                log.warning("job %s was taken over while it waited; left to it", job.kind)
+            elif stop.is_set():
+                await self.queue.release(job)  # not started: handed back
+            else:
+                await self.handle(job, self._hand)
+
+    async def _hand_back(self) -> None:
+        """Let the jobs in hand finish within `grace_s`; hand back the rest (a job cut off
+        that committed its work is done)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=self.grace_s)
+        cut = list(self._tasks)
+        for task in cut:
+            task.cancel()
+        await asyncio.gather(*cut, return_exceptions=True)
+        unfinished = [d.job for d in self._hand if not d.acknowledged]
+        for job in unfinished + list(self._waiting.values()):
+            log.warning("job %s released unfinished at shutdown", job.kind)
+            try:
+                await self.queue.release(job)
+            except (RedisError, OSError) as error:  # reclaimed after the visibility timeout
+                log.warning("job %s not released (%s)", job.kind, error)
+        self._hand.clear()
+        self._waiting.clear()
+        self._failures.clear()
 
     def renew_every_s(self) -> float:
         """How often running jobs' claims are renewed: three times per visibility timeout."""
         return max(self.visibility_ms / 3000, 0.05)
 
-    async def _keep_claims(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.renew_every_s())
+    async def _keep_claims(self) -> None:
+        while True:  # until cancelled, once the jobs in hand are done or handed back
+            await asyncio.sleep(self.renew_every_s())
             await self.renew_claims()
 
     async def renew_claims(self) -> None:
-        """Renew the claims of the jobs being handled; one another worker took over is
-        marked lost (its commits are refused anyway: `TakenOver`)."""
+        """Renew the claims of the jobs in hand; one another worker took over is marked
+        lost (its commits are refused anyway: `TakenOver`), or not started if it waits."""
         held = {entry: d for entry, d in self._running.items() if d.fenced and not d.lost}
-        if not held:
+        waiting = [entry for entry, job in self._waiting.items() if job.consumer]
+        if not held and not waiting:
             return
         try:
-            kept = await self.queue.renew(self.name, list(held))
+            kept = await self.queue.renew(self.name, [*held, *waiting])
         except (RedisError, OSError) as error:
-            log.warning("claims of %d running jobs not renewed (%s)", len(held), error)
+            log.warning(
+                "claims of %d jobs in hand not renewed (%s)", len(held) + len(waiting), error
+            )
             return
         for entry, delivery in held.items():
             if entry not in kept and not delivery.acknowledged:
                 delivery.lost = True
                 log.warning("job %s was taken over by another worker", delivery.job.kind)
+        for entry in waiting:
+            if entry not in kept:
+                self._waiting.pop(entry, None)  # its turn finds it gone: not run here
 
     async def flush_acks(self) -> None:
         """Send the gathered acknowledgements now."""
@@ -217,63 +341,6 @@ class Worker:
             await self.flush_acks()
         except (RedisError, OSError) as error:  # kept, and sent with the next read
             log.warning("acknowledgements not sent yet (%s)", error)
-
-    async def _run_batch(self, jobs: list[Job], stop: asyncio.Event) -> None:
-        """Run a batch: jobs about different outcomes side by side, up to `slots` at once
-        (one waits on Redis while another computes), each outcome's jobs in order, jobs
-        about no outcome in order. Once `stop` is set, the jobs in hand get `grace_s` to
-        finish, and the jobs not yet started are handed back."""
-        if not jobs:
-            return
-        hand: set[Delivery] = set()  # the jobs in hand
-        started: set[str] = set()
-        batch = asyncio.ensure_future(self._run_lanes(jobs, stop, hand, started))
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({batch, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not batch.done():
-            await asyncio.wait({batch}, timeout=self.grace_s)
-        if batch.done():
-            batch.result()
-            return
-        batch.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await batch
-        unfinished = [d.job for d in hand if not d.acknowledged]  # else committed: done
-        for job in unfinished + [j for j in jobs if j.entry_id not in started]:
-            log.warning("job %s released unfinished at shutdown", job.kind)
-            await self.queue.release(job)
-
-    async def _run_lanes(
-        self, jobs: list[Job], stop: asyncio.Event, hand: set[Delivery], started: set[str]
-    ) -> None:
-        lanes: dict[str, list[Job]] = {}
-        for job in jobs:
-            lanes.setdefault(_lane(job), []).append(job)
-        slots = asyncio.Semaphore(self.slots)
-
-        async def in_a_slot(lane: list[Job]) -> None:
-            async with slots:
-                await self._run_lane(lane, stop, hand, started)
-
-        outcomes = await asyncio.gather(
-            *(in_a_slot(lane) for lane in lanes.values()), return_exceptions=True
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-
-    async def _run_lane(
-        self, jobs: list[Job], stop: asyncio.Event, hand: set[Delivery], started: set[str]
-    ) -> None:
-        for index, job in enumerate(jobs):
-            if stop.is_set():
-                for unstarted in jobs[index:]:
-                    started.add(unstarted.entry_id)  # handed back here
-                    await self.queue.release(unstarted)
-                return
-            started.add(job.entry_id)
-            await self.handle(job, hand)
 
     async def handle(self, job: Job, hand: set[Delivery] | None = None) -> None:
         """Handle one job, with its ids in the log context of everything it logs; `hand`,

@@ -116,3 +116,71 @@ async def test_an_outcomes_notices_do_not_wait_behind_its_other_jobs(queue: JobQ
     await until(lambda: "end o1/1" in handler.log)
     stop.set()
     await asyncio.wait_for(running, 10)
+
+
+async def test_a_job_read_while_another_runs_starts_before_it_ends(queue: JobQueue) -> None:
+    """A worker keeps reading while a job in hand runs: a job queued meanwhile about
+    another outcome is not held up by it."""
+    handler = Gated()
+    worker = Worker(queue, {"work": handler}, clock=SystemClock())
+    await queue.enqueue("work", {"outcome": "o1", "n": 1})
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, block_ms=100))
+    await until(lambda: "start o1/1" in handler.log)
+    await queue.enqueue("work", {"outcome": "o2", "n": 1})
+    handler.gate("o2").set()
+    await until(lambda: "end o2/1" in handler.log)
+    assert "end o1/1" not in handler.log
+    handler.gate("o1").set()
+    await until(lambda: "end o1/1" in handler.log)
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert (await queue.pending(), await queue.backlog()) == (0, 0)
+
+
+async def test_a_job_waiting_its_turn_keeps_its_claim_and_is_not_run_once_taken_over(
+    queue: JobQueue,
+) -> None:
+    """Jobs in hand that wait for their lane are renewed like running ones; one another
+    worker took over meanwhile is left to it."""
+    handler = Gated()
+    worker = Worker(queue, {"work": handler}, clock=SystemClock())
+    for n in (1, 2):
+        await queue.enqueue("work", {"outcome": "o1", "n": n})
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, block_ms=100))
+    await until(lambda: "start o1/1" in handler.log)
+    await worker.renew_claims()
+    assert await queue.reclaim("other", 60_000, 10) == []  # both held: renewed
+    taken = await queue.reclaim("other", 0, 10)  # taken over at once, as after a stall
+    assert sorted(job.payload["n"] for job in taken) == [1, 2]
+    await worker.renew_claims()
+    await queue.enqueue("work", {"outcome": "o1", "n": 3})
+    handler.gate("o1").set()
+    await until(lambda: "end o1/3" in handler.log)
+    assert "start o1/2" not in handler.log
+    stop.set()
+    await asyncio.wait_for(running, 10)
+
+
+async def test_jobs_calling_connectors_never_take_the_slots_of_the_other_jobs(
+    queue: JobQueue,
+) -> None:
+    """With every connector slot held by a slow call, a click's job still runs."""
+    handler = Gated()
+    worker = Worker(queue, {"work": handler, "click": handler}, clock=SystemClock())
+    worker.slots = 1
+    worker.connector_kinds = frozenset({"work"})
+    await queue.enqueue("work", {"outcome": "o1", "n": 1})
+    await queue.enqueue("work", {"outcome": "o2", "n": 1})
+    await queue.enqueue("click", {"outcome": "o3", "n": 1})
+    handler.gate("o3").set()
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, block_ms=100))
+    await until(lambda: "end o3/1" in handler.log)
+    assert [line for line in handler.log if "o3" not in line] == ["start o1/1"]
+    handler.gate("o1").set()
+    handler.gate("o2").set()
+    await until(lambda: "end o2/1" in handler.log)
+    stop.set()
+    await asyncio.wait_for(running, 10)
