@@ -12,14 +12,12 @@ with BATON_HEALTH_PORT set, a tiny server answers an orchestrator's checks.
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from aiohttp import web
 
 from bot.bootstrap import App
 from bot.metrics_http import add_metrics
-
-log = logging.getLogger("baton.health")
+from bot.startup import serve_until
 
 APP_KEY = web.AppKey("baton", App)
 NAME_KEY = web.AppKey("process", str)
@@ -47,12 +45,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def serve_health(baton: App, stop: asyncio.Event, *, process: str, port: int) -> None:
     """Serve the probes on `port` (the configured host) until `stop`."""
-    runner = web.AppRunner(health_app(baton, process), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, baton.settings.host, port)
-    await site.start()
-    log.info("health probes on port %d (/healthz, /readyz, /metrics)", port)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until(
+        health_app(baton, process),
+        stop,
+        host=baton.settings.host,
+        port=port,
+        setting="BATON_HEALTH_PORT",
+        serves="health probes (/healthz, /readyz, /metrics)",
+    )

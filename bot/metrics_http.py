@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import logging
 
 from aiohttp import web
 
 from bot.bootstrap import App
 from bot.metrics import CONTENT_TYPE, exposition, snapshot
-from bot.startup import CannotStart, listen_failure
-
-log = logging.getLogger("baton.metrics")
+from bot.startup import serve_until
 
 METRICS_KEY = web.AppKey("baton_metrics", App)
 REALM = 'Bearer realm="baton-metrics"'
@@ -56,16 +53,11 @@ async def serve_metrics(baton: App, stop: asyncio.Event, *, host: str, port: int
     """Serve GET /metrics alone on `port` until `stop`."""
     application = web.Application()
     add_metrics(application, baton)
-    runner = web.AppRunner(application, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        log.info("metrics on port %d (/metrics)", port)
-        await stop.wait()
-    except OSError as error:  # said as BATON_METRICS_PORT's, not PORT's
-        failure = listen_failure(host, port, error)
-        if isinstance(failure, CannotStart):
-            raise CannotStart(f"BATON_METRICS_PORT: {failure}") from None
-        raise
-    finally:
-        await runner.cleanup()
+    await serve_until(
+        application,
+        stop,
+        host=host,
+        port=port,
+        setting="BATON_METRICS_PORT",
+        serves="metrics (/metrics)",
+    )

@@ -8,10 +8,12 @@ right now) is logged and start-up goes on: only a definite refusal stops it.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import socket
 
+from aiohttp import web
 from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -82,6 +84,34 @@ def listen_failure(host: str, port: int, error: OSError) -> CannotStart | OSErro
         return error
     reason = error.strerror or str(error)
     return CannotStart(f"cannot listen on {host}:{port}: {reason}; {hint or 'set BATON_HOST'}")
+
+
+async def serve_until(
+    application: web.Application,
+    stop: asyncio.Event,
+    *,
+    host: str,
+    port: int,
+    setting: str,
+    serves: str,
+) -> None:
+    """Serve `application` on `port` until `stop`, logging what it `serves` once it listens.
+    A port it cannot listen on stops start-up with one line naming `setting`, the variable
+    that chose the port."""
+    runner = web.AppRunner(application, access_log=None)
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as error:
+            failure = listen_failure(host, port, error)
+            if isinstance(failure, CannotStart):
+                raise CannotStart(f"{setting}: {failure}") from None
+            raise
+        log.info("%s on port %d", serves, port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 async def check_slack_token(token: str, api_url: str) -> None:
