@@ -13,17 +13,14 @@ import asyncio
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
-import pytest
 from redis.asyncio import Redis
 
 import bot.slack  # noqa: F401  (Slack's gateway and job kinds)
-from bot.bootstrap import bootstrap
 from bot.demo.simulation import Business
-from config.settings import DEMO_WORKSPACE, Settings
 from handlers.cards import Click, Inbound
 from orchestrator.models import ApprovalStatus, ConversationRef
 from orchestrator.store.keys import Keys
@@ -31,8 +28,8 @@ from orchestrator.store.redis_store import RedisStore
 from tests.doubles.slack_api import SlackApiDouble
 from tests.runtime.killing_proxy import KillingProxy
 from tests.runtime.processes import clean, reachable_redis, unique_prefix, until
-from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, block_action, interaction_body, sign
-from tests.slack.processes import baton_env, spawn
+from tests.slack.conftest import block_action, interaction_body, sign
+from tests.slack.processes import baton_env, seeding_app, spawn
 
 KILL_POINTS = 6
 """Writes let through before the kill: 0 (before the decision) up to past the click's own."""
@@ -42,17 +39,7 @@ STATEMENT = "Cut monthly churn by 2 points by end of Q1"
 
 async def _seed(env: dict[str, str], slack_api: SlackApiDouble, count: int) -> None:
     """`count` outcomes stated and confirmed in Slack, each with its approval card posted."""
-    settings = Settings(
-        redis_url=env["REDIS_URL"],
-        key_prefix=env["BATON_KEY_PREFIX"],
-        workspace_file=DEMO_WORKSPACE,
-        state_dir=Path(env["BATON_STATE_DIR"]),
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=env["SLACK_API_URL"],
-        audit_key=env["BATON_AUDIT_KEY"],
-    )
-    app = await bootstrap(settings, {}, env={"BATON_DEMO_DB": env["BATON_DEMO_DB"]})
+    app = await seeding_app(env)
 
     async def settled(probe: Callable[[], bool]) -> bool:
         await app.runtime.drain()  # posts are paced per channel: some wait their turn
@@ -75,14 +62,6 @@ async def _seed(env: dict[str, str], slack_api: SlackApiDouble, count: int) -> N
         assert await until(lambda: settled(lambda: len(slack_api.buttons("approve")) == count))
     finally:
         await app.close()
-
-
-@pytest.fixture
-async def slack_api() -> AsyncIterator[SlackApiDouble]:
-    double = SlackApiDouble()
-    await double.start()
-    yield double
-    await double.stop()
 
 
 async def test_a_worker_killed_at_any_write_of_a_click_loses_no_decision(

@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import pytest
 from redis.asyncio import Redis
 
 import bot.slack  # noqa: F401  (Slack's gateway and job kinds)
-from bot.bootstrap import bootstrap
 from bot.demo.simulation import Business
-from config.settings import DEMO_WORKSPACE, Settings
 from handlers.cards import Click, Inbound
 from orchestrator.models import ConversationRef, StepStatus
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 from tests.doubles.slack_api import SlackApiDouble
 from tests.runtime.processes import clean, reachable_redis, unique_prefix, until
-from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, block_action, interaction_body
-from tests.slack.processes import Baton, baton_env
+from tests.slack.conftest import block_action, interaction_body
+from tests.slack.processes import Baton, baton_env, seeding_app
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
 GUARD_S = 6.0
@@ -35,27 +32,9 @@ GUARD_S = 6.0
 worker that never reads the click meanwhile fails the test instead of hanging it."""
 
 
-@pytest.fixture
-async def slack_api() -> AsyncIterator[SlackApiDouble]:
-    double = SlackApiDouble()
-    await double.start()
-    yield double
-    await double.stop()
-
-
 async def _seed(env: dict[str, str], slack_api: SlackApiDouble, count: int) -> None:
     """`count` outcomes stated and confirmed in channels C0.., each approval card posted."""
-    settings = Settings(
-        redis_url=env["REDIS_URL"],
-        key_prefix=env["BATON_KEY_PREFIX"],
-        workspace_file=DEMO_WORKSPACE,
-        state_dir=Path(env["BATON_STATE_DIR"]),
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=env["SLACK_API_URL"],
-        audit_key=env["BATON_AUDIT_KEY"],
-    )
-    app = await bootstrap(settings, {}, env={"BATON_DEMO_DB": env["BATON_DEMO_DB"]})
+    app = await seeding_app(env)
 
     def posted(button: str, more_than: int) -> Callable[[], Awaitable[bool]]:
         async def check() -> bool:

@@ -12,18 +12,15 @@ import asyncio
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 import yaml
 from redis.asyncio import Redis
 
 import bot.slack  # noqa: F401  (Slack's gateway and job kinds)
-from bot.bootstrap import bootstrap
 from bot.demo.simulation import Business
-from config.settings import DEMO_WORKSPACE, Settings
+from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
 from handlers.cards import Click, Inbound
 from orchestrator.models import ApprovalStatus, ConversationRef, StepStatus
@@ -32,35 +29,17 @@ from orchestrator.store.redis_store import RedisStore
 from tests.core.test_quorum import with_quorum
 from tests.doubles.slack_api import SlackApiDouble
 from tests.runtime.processes import clean, reachable_redis, unique_prefix, until
-from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, block_action, interaction_body, sign
-from tests.slack.processes import baton_env, spawn
+from tests.slack.conftest import block_action, interaction_body, sign
+from tests.slack.processes import baton_env, seeding_app, spawn
 
 PEOPLE = tuple(f"U{i:02d}" for i in range(12))
 SLACK = ConversationRef(platform="slack", workspace="T1", channel="C1")
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
 
 
-@pytest.fixture
-async def slack_api() -> AsyncIterator[SlackApiDouble]:
-    double = SlackApiDouble()
-    await double.start()
-    yield double
-    await double.stop()
-
-
 async def _seed(env: dict[str, str], slack_api: SlackApiDouble, workspace_file: Path) -> None:
     """One outcome stated and confirmed in Slack, its approval card posted."""
-    settings = Settings(
-        redis_url=env["REDIS_URL"],
-        key_prefix=env["BATON_KEY_PREFIX"],
-        workspace_file=workspace_file,
-        state_dir=Path(env["BATON_STATE_DIR"]),
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=env["SLACK_API_URL"],
-        audit_key=env["BATON_AUDIT_KEY"],
-    )
-    app = await bootstrap(settings, {}, env={"BATON_DEMO_DB": env["BATON_DEMO_DB"]})
+    app = await seeding_app(env, workspace_file)
 
     async def posted(action: str) -> bool:
         await app.runtime.drain()

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from bot.bootstrap import App, bootstrap
+from config.settings import DEMO_WORKSPACE, Settings
 from orchestrator.store.client import redis_client
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, sign
 
@@ -153,3 +155,19 @@ async def serving(env: dict[str, str], directory: Path) -> AsyncIterator[Baton]:
             async for key in redis.scan_iter(match=env["BATON_KEY_PREFIX"] + ":*", count=1000):
                 await redis.delete(key)
             await redis.aclose()
+
+
+async def seeding_app(env: dict[str, str], workspace_file: Path = DEMO_WORKSPACE) -> App:
+    """An in-process Baton on the same Redis, Slack double and demo database as the
+    processes `baton_env` configures: what a test uses to set a scene before they run."""
+    settings = Settings(
+        redis_url=env["REDIS_URL"],
+        key_prefix=env["BATON_KEY_PREFIX"],
+        workspace_file=workspace_file,
+        state_dir=Path(env["BATON_STATE_DIR"]),
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=env["SLACK_API_URL"],
+        audit_key=env["BATON_AUDIT_KEY"],
+    )
+    return await bootstrap(settings, {}, env={"BATON_DEMO_DB": env["BATON_DEMO_DB"]})
