@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -202,3 +202,24 @@ async def harness(
     await built.runtime.start()
     yield built
     await built.connectors.close()
+
+
+Start = Callable[..., Awaitable[Harness]]
+"""`await start(workspace, wiring=...)`: a started harness, closed when the test ends."""
+
+
+@pytest.fixture
+async def started(redis: Redis, keys: Keys, business: Business) -> AsyncIterator[Start]:
+    """A factory of started harnesses on one Redis and business, for tests that need several
+    (or one per workspace shape); each is closed when the test ends."""
+    built: list[Harness] = []
+
+    async def start(workspace: Workspace, **options: Any) -> Harness:
+        harness = build_harness(redis, keys, workspace, business, **options)
+        await harness.runtime.start()
+        built.append(harness)
+        return harness
+
+    yield start
+    for harness in built:
+        await harness.connectors.close()

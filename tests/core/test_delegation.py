@@ -3,19 +3,16 @@ within what policy allows, audited as "approved by @bob for @alice"."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
-from bot.demo.simulation import Business
 from handlers.cards import Reply
 from orchestrator.catalog import Workspace
 from orchestrator.models import ApprovalStatus, AuditEvent, StepStatus
-from orchestrator.store.keys import Keys
-from tests.conftest import Harness, build_harness
+from tests.conftest import Harness, Start
 from tests.core.test_quorum import CONTACT_RULE
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
@@ -34,20 +31,11 @@ def _workspace(workspace: Workspace, **policy: Any) -> Workspace:
 
 
 @pytest.fixture
-async def harnesses(
-    redis: Redis, keys: Keys, workspace: Workspace, business: Business
-) -> AsyncIterator[Callable[..., Any]]:
-    built: list[Harness] = []
-
+def harnesses(started: Start, workspace: Workspace) -> Callable[..., Awaitable[Harness]]:
     async def build(**policy: Any) -> Harness:
-        harness = build_harness(redis, keys, _workspace(workspace, **policy), business)
-        await harness.runtime.start()
-        built.append(harness)
-        return harness
+        return await started(_workspace(workspace, **policy))
 
-    yield build
-    for harness in built:
-        await harness.connectors.close()
+    return build
 
 
 def _said(replies: list[Reply]) -> str:

@@ -4,18 +4,15 @@ schema and policy, approves the corrected version, and exactly that version runs
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
-from bot.demo.simulation import Business
 from handlers.cards import Reply
 from orchestrator.catalog import Workspace
 from orchestrator.models import ApprovalStatus, StepStatus
-from orchestrator.store.keys import Keys
-from tests.conftest import Harness, build_harness
+from tests.conftest import Harness, Start
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
 NEW_DRAFT = "Subject: A note from Northwind\nHi, a short note: reply and we will call you."
@@ -34,20 +31,11 @@ def _workspace(workspace: Workspace, *, discount_first: bool, approvals: int = 1
 
 
 @pytest.fixture
-async def harnesses(
-    redis: Redis, keys: Keys, workspace: Workspace, business: Business
-) -> AsyncIterator[Callable[..., Any]]:
-    built: list[Harness] = []
-
+def harnesses(started: Start, workspace: Workspace) -> Callable[..., Awaitable[Harness]]:
     async def build(**shape: Any) -> Harness:
-        harness = build_harness(redis, keys, _workspace(workspace, **shape), business)
-        await harness.runtime.start()
-        built.append(harness)
-        return harness
+        return await started(_workspace(workspace, **shape))
 
-    yield build
-    for harness in built:
-        await harness.connectors.close()
+    return build
 
 
 def _said(replies: list[Reply]) -> str:

@@ -5,18 +5,15 @@ redeliveries decide once and start the step once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
-from bot.demo.simulation import Business
 from handlers.cards import Click, Reply
 from orchestrator.catalog import Workspace
 from orchestrator.models import ApprovalStatus, AuditEvent, StepStatus
-from orchestrator.store.keys import Keys
-from tests.conftest import CHANNEL, Harness, build_harness
+from tests.conftest import CHANNEL, Harness, Start
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
 CONTACT_RULE = "customer contact needs a human"
@@ -37,20 +34,11 @@ def with_quorum(workspace: Workspace, approvers: tuple[str, ...], **quorum: Any)
 
 
 @pytest.fixture
-async def harnesses(
-    redis: Redis, keys: Keys, workspace: Workspace, business: Business
-) -> AsyncIterator[Callable[..., Any]]:
-    built: list[Harness] = []
-
+def harnesses(started: Start, workspace: Workspace) -> Callable[..., Awaitable[Harness]]:
     async def build(approvers: tuple[str, ...], **quorum: Any) -> Harness:
-        harness = build_harness(redis, keys, with_quorum(workspace, approvers, **quorum), business)
-        await harness.runtime.start()
-        built.append(harness)
-        return harness
+        return await started(with_quorum(workspace, approvers, **quorum))
 
-    yield build
-    for harness in built:
-        await harness.connectors.close()
+    return build
 
 
 async def _requested(harness: Harness) -> str:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from orchestrator.catalog import Workspace
@@ -18,8 +16,7 @@ from orchestrator.llm import build_lane
 from orchestrator.llm.prompts import DATA_CLOSE, DATA_OPEN, DATA_RULE
 from orchestrator.llm.retry import RetryPolicy
 from orchestrator.models import OutcomeStatus, StepStatus
-from orchestrator.store.keys import Keys
-from tests.conftest import Harness, build_harness
+from tests.conftest import Harness, Start
 from tests.llm.conftest import Sleeps
 from tests.llm.scripted import Responder, RespondingModel, reply, tool_call
 from tests.llm.story import DRAFT, StoryTeller
@@ -42,23 +39,14 @@ def wiring_for(model: RespondingModel) -> Any:
 
 
 @pytest.fixture
-async def make(
-    redis: Redis, keys: Keys, workspace: Workspace, business: Business
-) -> AsyncIterator[Any]:
-    built: list[Harness] = []
-
+def make(started: Start, workspace: Workspace) -> Any:
     async def _make(
         responder: Responder, ws: Workspace | None = None
     ) -> tuple[Harness, RespondingModel]:
         model = RespondingModel(responder=responder)
-        harness = build_harness(redis, keys, ws or workspace, business, wiring=wiring_for(model))
-        await harness.runtime.start()
-        built.append(harness)
-        return harness, model
+        return await started(ws or workspace, wiring=wiring_for(model)), model
 
-    yield _make
-    for harness in built:
-        await harness.connectors.close()
+    return _make
 
 
 async def test_the_demo_story_reaches_its_target_on_the_llm_path(make: Any) -> None:
