@@ -29,14 +29,14 @@ from redis.asyncio import Redis
 
 from bench import target
 from config.workspace import load_workspace
-from orchestrator import transitions
-from orchestrator.cases import Cases
-from orchestrator.clock import SystemClock
+from orchestrator.cases.run import Cases
 from orchestrator.connectors import Connectors
-from orchestrator.context import Context
-from orchestrator.jobs import JobQueue
-from orchestrator.lanes import Lanes
 from orchestrator.models import ConversationRef, Direction, Outcome, OutcomeKind
+from orchestrator.runtime.clock import SystemClock
+from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import JobQueue
+from orchestrator.steps.lanes import Lanes
+from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore

@@ -1,5 +1,5 @@
 """The hand-written Lua leader lock Baton had against redis-py's `Lock` (which
-orchestrator/leader.py now uses), on one Redis.
+orchestrator/runtime/leader.py now uses), on one Redis.
 
 For each: Redis round trips and wall time per renewal (median and p99 of N renewals), and
 per acquire; then the same failover drill for both (the holder stops renewing, a standby

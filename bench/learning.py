@@ -38,12 +38,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.demo.simulation import CHURN_QUIET, churn_probability
-from orchestrator.catalog import Workspace
 from orchestrator.learning import holdout
 from orchestrator.learning.choice import choose, play_cost
 from orchestrator.learning.estimate import estimate, on_metric
 from orchestrator.learning.evidence import PER, entries, pool
 from orchestrator.models import Direction, Effect, Holdout, Lane, Step, StepStatus
+from orchestrator.workspace.catalog import Workspace
 
 WINDOW_DAYS = 21
 BASE = 12_500

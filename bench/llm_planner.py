@@ -29,15 +29,15 @@ from redis.asyncio import Redis
 from bench import target
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
-from orchestrator.clock import ManualClock
 from orchestrator.connectors import Connectors
-from orchestrator.context import Context
-from orchestrator.evaluate import evaluate
-from orchestrator.jobs import JobQueue
 from orchestrator.llm import build_lane
 from orchestrator.llm.tools import catalog_tools
 from orchestrator.models import ConversationRef, Direction, Lane, Outcome, Step, StepStatus
-from orchestrator.planner import PlanInput
+from orchestrator.outcomes.evaluate import evaluate
+from orchestrator.runtime.clock import ManualClock
+from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import JobQueue
+from orchestrator.steps.planner import PlanInput
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore

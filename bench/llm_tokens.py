@@ -28,16 +28,16 @@ from bench import target
 from bench.llm_planner import START, ZeroLatencyModel, history_of, plan_input
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
-from orchestrator.clock import ManualClock
 from orchestrator.connectors import Connectors
-from orchestrator.context import Context
-from orchestrator.jobs import JobQueue
-from orchestrator.lanes import LaneInput
 from orchestrator.llm import build_lane
 from orchestrator.llm.gate import Answer, Caller, sent_chars
 from orchestrator.llm.interpreter import TOOL
 from orchestrator.models import ConversationRef, Direction, Lane, Outcome, Step
-from orchestrator.parser import parse
+from orchestrator.outcomes.parser import parse
+from orchestrator.runtime.clock import ManualClock
+from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import JobQueue
+from orchestrator.steps.lanes import LaneInput
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore

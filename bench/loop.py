@@ -63,23 +63,23 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from bench import target
 from bot.metrics import exposition, snapshot
 from config.workspace import load_workspace
-from orchestrator import counters, transitions
-from orchestrator.clock import Clock, ManualClock, SystemClock
 from orchestrator.connectors import Connectors
-from orchestrator.context import Context
-from orchestrator.counters import JOB_BUCKETS_S, JOB_OUTCOMES
 from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
-from orchestrator.jobs import Job, JobQueue, consumer_name
-from orchestrator.loop import TICK_JOB
 from orchestrator.models import ConversationRef, Direction, Measurement, Outcome
-from orchestrator.notices import Notice
-from orchestrator.runtime import Runtime
+from orchestrator.notify.notices import Notice
+from orchestrator.outcomes.loop import TICK_JOB
+from orchestrator.runtime.clock import Clock, ManualClock, SystemClock
+from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import Job, JobQueue, consumer_name
+from orchestrator.runtime.services import Runtime
+from orchestrator.runtime.worker import JobHandler
+from orchestrator.store import counters, transitions
 from orchestrator.store.client import is_cluster, redis_client
 from orchestrator.store.commit import Commit
+from orchestrator.store.counters import JOB_BUCKETS_S, JOB_OUTCOMES
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
-from orchestrator.worker import JobHandler
 
 PREFIX = "bench:loop"
 WORKSPACE = """

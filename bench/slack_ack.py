@@ -41,8 +41,8 @@ from bench import target
 from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
-from orchestrator.jobs import JobQueue
 from orchestrator.models import ApprovalStatus
+from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 from tests.conftest import build_harness

@@ -13,9 +13,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from orchestrator.audit import verify
 from orchestrator.history.store import HistoryStore, default_url
 from orchestrator.models import Approval, ApprovalStatus, Outcome, Step, StepStatus
+from orchestrator.store.audit import verify
 from orchestrator.store.audit_seal import AuditKeys
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore

@@ -22,26 +22,26 @@ from config.workspace import WorkspaceFiles, load_workspaces
 from handlers.conversation import Conversation
 from handlers.notifier import ChatNotifier
 from handlers.ports import ChatGateway
-from orchestrator.catalog import Workspace
-from orchestrator.clock import Clock, SystemClock
 from orchestrator.connectors import Connectors
 from orchestrator.connectors.ledger import RedisDeliveryLedger
-from orchestrator.context import Context
 from orchestrator.errors import BatonError
 from orchestrator.history.archive import ARCHIVE_JOB, Archiver, retention
 from orchestrator.history.store import HistoryStore, default_url
-from orchestrator.jobs import JobQueue, consumer_name
-from orchestrator.lanes import Lanes
 from orchestrator.llm import build_lane
 from orchestrator.llm.model import ModelSettings, build_chat_model
-from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
-from orchestrator.rules import learned_rules
-from orchestrator.runtime import Runtime
+from orchestrator.notify.paging import PagerDutyPager, Pagers, WebhookPager
+from orchestrator.runtime.clock import Clock, SystemClock
+from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import JobQueue, consumer_name
+from orchestrator.runtime.services import Runtime
+from orchestrator.runtime.worker import JobHandler
+from orchestrator.steps.lanes import Lanes
+from orchestrator.steps.rules import learned_rules
 from orchestrator.store.client import is_cluster, probe_client, redis_client, wait_until_answers
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
-from orchestrator.worker import JobHandler
+from orchestrator.workspace.catalog import Workspace
 
 log = logging.getLogger("baton")
 

@@ -23,8 +23,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from orchestrator.incidents import Incident, dedup_key
-from orchestrator.paging import Pager
+from orchestrator.notify.incidents import Incident, dedup_key
+from orchestrator.notify.paging import Pager
 from orchestrator.store.client import fullest_memory, redis_full, write_probe
 
 log = logging.getLogger("baton.capacity")

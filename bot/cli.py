@@ -19,9 +19,9 @@ from bot.logging import configure_logging
 from bot.startup import CannotStart, load_settings
 from config.settings import Settings
 from handlers import effects, render, texts
-from orchestrator.audit import PostedHead, Verdict, export, rotate, verify
 from orchestrator.errors import ConfigError, NotFound
 from orchestrator.learning.evidence import library
+from orchestrator.store.audit import PostedHead, Verdict, export, rotate, verify
 from orchestrator.store.redis_store import RedisStore
 
 app = typer.Typer(

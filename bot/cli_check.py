@@ -13,9 +13,9 @@ from bot.demo.seed import example_env
 from config.settings import Settings
 from config.workspace import load_workspaces
 from handlers import texts
-from orchestrator.catalog import Workspace
 from orchestrator.connectors import Connectors
 from orchestrator.errors import BatonError
+from orchestrator.workspace.catalog import Workspace
 
 
 @dataclass(frozen=True)

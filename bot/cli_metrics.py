@@ -1,5 +1,5 @@
 """`baton metrics backfill`: count, once, the records made before `/metrics` kept its
-gauges (see orchestrator/metrics_backfill.py). Each `baton worker` also runs it once at
+gauges (see orchestrator/store/backfill.py). Each `baton worker` also runs it once at
 start; the command is for running it by hand (it is safe to run again, or from several
 places at once)."""
 
@@ -11,8 +11,8 @@ import typer
 
 from bot.bootstrap import App
 from bot.cli import app, open_baton, run_async
-from orchestrator.jobs import consumer_name
-from orchestrator.metrics_backfill import DONE, Backfill, backfill
+from orchestrator.runtime.queue import consumer_name
+from orchestrator.store.backfill import DONE, Backfill, backfill
 
 log = logging.getLogger("baton.metrics")
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.bootstrap import App
-from orchestrator.clock_service import ClockService
-from orchestrator.jobs import consumer_name
-from orchestrator.leader import LeaderLock
+from orchestrator.runtime.leader import LeaderLock
+from orchestrator.runtime.queue import consumer_name
+from orchestrator.runtime.scheduler import ClockService
 
 
 def build_clock(baton: App) -> ClockService:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, TextIO
 from handlers import texts
 from handlers.cards import Button, Card, Click, Inbound, Reply
 from handlers.conversation import Conversation
-from orchestrator.clock import Clock
-from orchestrator.jobs import JobQueue
 from orchestrator.models import ConversationRef, MessageRef
+from orchestrator.runtime.clock import Clock
+from orchestrator.runtime.queue import JobQueue
 
 if TYPE_CHECKING:
     from bot.bootstrap import App

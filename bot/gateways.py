@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from config.settings import Settings
 from handlers.ports import ChatGateway
-from orchestrator.clock import Clock
+from orchestrator.runtime.clock import Clock
 from orchestrator.store.redis_store import RedisStore
 
 GatewayFactory = Callable[[Settings, RedisStore, Clock], ChatGateway | None]

@@ -19,8 +19,8 @@ from aiohttp import web
 from bot.bootstrap import App
 from bot.inbound_json import Unreadable, read_object
 from bot.web import BATON_KEY, SURFACES
-from orchestrator.case_catalog import CaseSource
-from orchestrator.case_sources import BadEvent, receive, signed
+from orchestrator.cases.catalog import CaseSource
+from orchestrator.cases.sources import BadEvent, receive, signed
 from orchestrator.errors import ConfigError
 
 MAX_ID_CHARS = 128

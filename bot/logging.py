@@ -18,9 +18,9 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from config.settings import Settings
 from config.workspace import SUFFIXES
-from orchestrator import logcontext
 from orchestrator.connectors.secrecy import REDACTED
-from orchestrator.secrets import references
+from orchestrator.runtime import logcontext
+from orchestrator.workspace.secrets import references
 
 MIN_SECRET_CHARS = 4
 """Shorter values would scrub ordinary words out of every line."""
@@ -80,7 +80,7 @@ class Scrubber:
 
 
 def add_log_context(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
-    """The ids of the job or request being handled (see `orchestrator.logcontext`)."""
+    """The ids of the job or request being handled (see `orchestrator.runtime.logcontext`)."""
     for key, value in logcontext.current().items():
         event.setdefault(key, value)
     return event

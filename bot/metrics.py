@@ -1,7 +1,8 @@
 """Prometheus metrics for `GET /metrics`, read from Redis at scrape time in constant time.
 
 Every number is read when Prometheus scrapes, from a few hashes the commits and the
-workers' job tallies keep up to date (`orchestrator.counters`, `orchestrator.gauges`) and
+workers' job tallies keep up to date (`orchestrator.store.counters`,
+`orchestrator.store.gauges`) and
 what Redis reports (the job stream's backlog and dead letters, open incidents, pending
 approvals per workspace, the archive's last run), never from a scan of records: a scrape
 costs the same at 100 or 100,000 outcomes. So any number of worker processes count as one
@@ -26,8 +27,8 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
-from orchestrator import counters, gauges
-from orchestrator.context import Context
+from orchestrator.runtime.context import Context
+from orchestrator.store import counters, gauges
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS_S = gauges.LATENCY_BUCKETS_S

@@ -4,7 +4,7 @@ With OTEL_EXPORTER_OTLP_ENDPOINT set, each process exports its spans by OTLP ove
 (the exporter reads the standard OTEL_EXPORTER_OTLP_* variables: endpoint, headers,
 timeout), as service OTEL_SERVICE_NAME (`baton`) with the process's role as
 `baton.process`. Unset, or without the extra, nothing is set up and
-`orchestrator.tracing` stays off (no span is made, no context is carried).
+`orchestrator.runtime.tracing` stays off (no span is made, no context is carried).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from config.settings import Settings
-from orchestrator import tracing
+from orchestrator.runtime import tracing
 
 log = logging.getLogger("baton.otel")
 

@@ -28,7 +28,7 @@ from typing import TypeVar
 from redis.asyncio import Redis
 
 from orchestrator.errors import Deferred, Unavailable
-from orchestrator.jobs import next_delivery_call
+from orchestrator.runtime.queue import next_delivery_call
 from orchestrator.store.scripts import script_text
 
 log = logging.getLogger("baton.pacing")

@@ -21,7 +21,7 @@ from bot import busy
 from bot.bootstrap import App
 from bot.metrics_http import add_metrics, serve_metrics
 from handlers.texts import SOMETHING_WRONG
-from orchestrator import logcontext, tracing
+from orchestrator.runtime import logcontext, tracing
 
 log = logging.getLogger("baton.web")
 
@@ -47,7 +47,7 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
 @web.middleware
 async def traced(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A request that gives Baton work starts a trace (or continues the caller's, from
-    its `traceparent` header); the jobs it enqueues carry it on (`orchestrator.tracing`)."""
+    its `traceparent` header); the jobs it enqueues carry it on (`orchestrator.runtime.tracing`)."""
     if not tracing.enabled() or not busy.is_chat(request.path):
         return await handler(request)
     attributes = {"http.request.method": request.method, "url.path": request.path}

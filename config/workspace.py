@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from orchestrator.catalog import Workspace
 from orchestrator.errors import ConfigError
+from orchestrator.workspace.catalog import Workspace
 
 
 def load_workspace(path: Path) -> Workspace:

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from orchestrator.delegation import Delegation, NotEligible, deputy
+from orchestrator.people.delegation import Delegation, NotEligible, deputy
 
 from handlers import texts
 from handlers.cards import Card, Reply

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator import decision_stats, quorum
-from orchestrator.actors import check_workspace
-from orchestrator.catalog import Workspace
-from orchestrator.decision_stats import DecisionStats, percentile
-from orchestrator.inbox import Waiting, waiting_for
+from orchestrator.approvals import quorum
+from orchestrator.approvals import stats as decision_stats
+from orchestrator.approvals.stats import DecisionStats, percentile
+from orchestrator.people.actors import check_workspace
+from orchestrator.people.inbox import Waiting, waiting_for
+from orchestrator.workspace.catalog import Workspace
 
 from handlers import render, texts
 from handlers.cards import Button, Card, Reply

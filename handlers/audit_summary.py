@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.catalog import Workspace
 from orchestrator.models import AuditEvent
+from orchestrator.workspace.catalog import Workspace
 
 from handlers.render import when
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from orchestrator import autonomy
-from orchestrator.actors import Actor, done_before, marked, refused_as_done
-from orchestrator.catalog import Rule, Workspace
 from orchestrator.errors import NotAllowed, TransitionRefused
 from orchestrator.models import Approval
-from orchestrator.rules import RuleBook
-from orchestrator.runtime import Runtime
+from orchestrator.people.actors import Actor, done_before, marked, refused_as_done
+from orchestrator.runtime.services import Runtime
+from orchestrator.steps import autonomy
+from orchestrator.steps.rules import RuleBook
+from orchestrator.workspace.catalog import Rule, Workspace
 
 from handlers import texts
 from handlers.cards import Button, Card, Click, Reply

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from orchestrator.evaluate import evaluate
 from orchestrator.models import Measurement, OutcomeKind, Step
+from orchestrator.outcomes.evaluate import evaluate
 
 from handlers import chart_style as style
 from handlers import render, texts

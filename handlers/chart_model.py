@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from orchestrator.catalog import Metric, Workspace
 from orchestrator.models import Outcome
+from orchestrator.workspace.catalog import Metric, Workspace
 
 
 @dataclass(frozen=True)

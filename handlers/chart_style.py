@@ -17,8 +17,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
-from orchestrator.catalog import Metric, Workspace
 from orchestrator.models import Verdict
+from orchestrator.workspace.catalog import Metric, Workspace
 
 WIDTH_IN = 4.0
 DPI = 200

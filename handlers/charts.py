@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from orchestrator.catalog import Workspace
-from orchestrator.evaluate import evaluate
 from orchestrator.models import Measurement, Outcome, OutcomeKind, Step, StepStatus
+from orchestrator.outcomes.evaluate import evaluate
+from orchestrator.workspace.catalog import Workspace
 
 from handlers import chart_style as style
 from handlers import render, texts

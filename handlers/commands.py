@@ -7,8 +7,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
-from orchestrator import decision_stats
-from orchestrator.actors import (
+from orchestrator.approvals import stats as decision_stats
+from orchestrator.errors import NotAllowed, NotFound, TransitionRefused
+from orchestrator.learning.evidence import library
+from orchestrator.llm.usage import TokenLedger
+from orchestrator.models import ConversationRef, Outcome
+from orchestrator.outcomes.evaluate import evaluate
+from orchestrator.outcomes.loop import TICK_JOB
+from orchestrator.people.actors import (
     Actor,
     check_home,
     check_workspace,
@@ -16,14 +22,8 @@ from orchestrator.actors import (
     marked,
     refused_as_done,
 )
-from orchestrator.errors import NotAllowed, NotFound, TransitionRefused
-from orchestrator.evaluate import evaluate
-from orchestrator.learning.evidence import library
-from orchestrator.llm.usage import TokenLedger
-from orchestrator.loop import TICK_JOB
-from orchestrator.models import ConversationRef, Outcome
-from orchestrator.rules import RuleBook
-from orchestrator.runtime import Runtime
+from orchestrator.runtime.services import Runtime
+from orchestrator.steps.rules import RuleBook
 
 from handlers import absence, approvals_view, edit_command, effects, render, texts
 from handlers.audit_summary import summary_lines

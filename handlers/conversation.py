@@ -6,18 +6,18 @@ import logging
 import re
 from collections.abc import Callable
 
-from orchestrator.actors import Actor, check_home, done_before
-from orchestrator.approvals import AlreadyDecided, AlreadyVoted, withdrawn_because
-from orchestrator.catalog import Workspace
-from orchestrator.control import AlreadyConfirmed, outcome_id_of
+from orchestrator.approvals.decide import AlreadyDecided, AlreadyVoted, withdrawn_because
 from orchestrator.errors import BatonError, NotAllowed, NotFound, TakenOver
-from orchestrator.intake import IntakeGone, Session
 from orchestrator.models import Approval, ApprovalStatus, ConversationRef
-from orchestrator.parser import match_metrics
-from orchestrator.ratelimit import RateLimiter, Verdict
-from orchestrator.rules import RuleBook, derive
-from orchestrator.runtime import Runtime
+from orchestrator.outcomes.control import AlreadyConfirmed, outcome_id_of
+from orchestrator.outcomes.intake import IntakeGone, Session
+from orchestrator.outcomes.parser import match_metrics
+from orchestrator.people.actors import Actor, check_home, done_before
+from orchestrator.people.ratelimit import RateLimiter, Verdict
+from orchestrator.runtime.services import Runtime
+from orchestrator.steps.rules import RuleBook, derive
 from orchestrator.store.client import redis_full
+from orchestrator.workspace.catalog import Workspace
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 

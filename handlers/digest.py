@@ -11,14 +11,14 @@ from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
-from orchestrator import decision_stats
-from orchestrator.catalog import Workspace
-from orchestrator.digest import WEEK, Week, audit_head, week_of
-from orchestrator.evaluate import evaluate
+from orchestrator.approvals import stats as decision_stats
 from orchestrator.models import Approval, ApprovalStatus, Outcome
-from orchestrator.notices import Notice
-from orchestrator.steps import approval_id_for
+from orchestrator.notify.digest import WEEK, Week, audit_head, week_of
+from orchestrator.notify.notices import Notice
+from orchestrator.outcomes.evaluate import evaluate
+from orchestrator.steps.govern import approval_id_for
 from orchestrator.store.redis_store import RedisStore
+from orchestrator.workspace.catalog import Workspace
 
 from handlers import effects, render, texts
 from handlers.approvals_view import stats_lines

@@ -10,11 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator.actors import Actor
-from orchestrator.approvals import AlreadyDecided, AlreadyVoted
-from orchestrator.edits import Change, EditRefused, diff
+from orchestrator.approvals.decide import AlreadyDecided, AlreadyVoted
+from orchestrator.approvals.edits import Change, EditRefused, diff
 from orchestrator.errors import NotAllowed, NotFound
-from orchestrator.runtime import Runtime
+from orchestrator.people.actors import Actor
+from orchestrator.runtime.services import Runtime
 
 from handlers import texts
 from handlers.cards import Card, Reply

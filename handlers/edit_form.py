@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from orchestrator.actors import Actor, check_home, done_before
-from orchestrator.catalog import Workspace
-from orchestrator.edits import Change, diff, draft_of
+from orchestrator.approvals.edits import Change, diff, draft_of
 from orchestrator.errors import NotFound
 from orchestrator.models import ApprovalStatus, Step
-from orchestrator.runtime import Runtime
+from orchestrator.people.actors import Actor, check_home, done_before
+from orchestrator.runtime.services import Runtime
+from orchestrator.workspace.catalog import Workspace
 
 from handlers import texts
 from handlers.edit_command import Edited, apply_edit

@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from orchestrator.catalog import Workspace
 from orchestrator.learning.evidence import Evidence
 from orchestrator.learning.verify import measurable, window
 from orchestrator.models import Approval, Effect, Lane, Outcome, Step, StepStatus
+from orchestrator.workspace.catalog import Workspace
 
 from handlers import texts
 

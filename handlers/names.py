@@ -11,9 +11,9 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
-from orchestrator.catalog import Workspace
 from orchestrator.models import ConversationRef
-from orchestrator.runtime import Runtime
+from orchestrator.runtime.services import Runtime
+from orchestrator.workspace.catalog import Workspace
 from redis.asyncio import Redis
 
 log = logging.getLogger("baton.names")

@@ -8,14 +8,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
-from orchestrator import deliveries, quorum
-from orchestrator.approvals import withdrawn_because
-from orchestrator.catalog import Workspace
-from orchestrator.clock import Clock, SystemClock
-from orchestrator.deliveries import CallLog
+from orchestrator.approvals import quorum
+from orchestrator.approvals.decide import withdrawn_because
 from orchestrator.errors import Refused
-from orchestrator.evaluate import evaluate
-from orchestrator.intake import Session
 from orchestrator.models import (
     Approval,
     ApprovalStatus,
@@ -27,10 +22,16 @@ from orchestrator.models import (
     Step,
     StepStatus,
 )
-from orchestrator.notices import Notice, NoticeKind
-from orchestrator.outages import ChannelOutages
-from orchestrator.steps import approval_id_for
+from orchestrator.notify import deliveries
+from orchestrator.notify.deliveries import CallLog
+from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.outages import ChannelOutages
+from orchestrator.outcomes.evaluate import evaluate
+from orchestrator.outcomes.intake import Session
+from orchestrator.runtime.clock import Clock, SystemClock
+from orchestrator.steps.govern import approval_id_for
 from orchestrator.store.redis_store import RedisStore
+from orchestrator.workspace.catalog import Workspace
 
 from handlers import render, texts
 from handlers.cards import Card

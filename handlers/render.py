@@ -7,11 +7,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from orchestrator import quorum
-from orchestrator.approvals import withdrawn_because
-from orchestrator.catalog import Metric, Workspace
-from orchestrator.edits import diff
-from orchestrator.intake import Problem, Session
+from orchestrator.approvals import quorum
+from orchestrator.approvals.decide import withdrawn_because
+from orchestrator.approvals.edits import diff
 from orchestrator.llm.tools import LLM_PLAY
 from orchestrator.llm.validate import MODEL_EXPECTS, MODEL_REASONING
 from orchestrator.models import (
@@ -27,8 +25,10 @@ from orchestrator.models import (
     StepStatus,
     Verdict,
 )
-from orchestrator.parser import Change
-from orchestrator.planner import IN_FLIGHT
+from orchestrator.outcomes.intake import Problem, Session
+from orchestrator.outcomes.parser import Change
+from orchestrator.steps.planner import IN_FLIGHT
+from orchestrator.workspace.catalog import Metric, Workspace
 
 from handlers import effects, texts
 from handlers.cards import Button, Card

@@ -21,18 +21,18 @@ from config.workspace import load_workspace
 from handlers.cards import Click, Inbound, Reply
 from handlers.conversation import Conversation
 from handlers.notifier import ChatNotifier
-from orchestrator.catalog import Workspace
-from orchestrator.clock import ManualClock
 from orchestrator.connectors import Connectors
-from orchestrator.context import Context
-from orchestrator.jobs import JobQueue
 from orchestrator.models import ConversationRef
-from orchestrator.rules import learned_rules
-from orchestrator.runtime import Runtime
+from orchestrator.runtime.clock import ManualClock
+from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import JobQueue
+from orchestrator.runtime.services import Runtime
+from orchestrator.steps.rules import learned_rules
 from orchestrator.store.client import redis_client
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+from orchestrator.workspace.catalog import Workspace
 from tests.fakes import RecordingGateway
 from tests.redis_cluster import LocalCluster, cluster_binary
 

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from handlers.cards import Card
-from orchestrator import deliveries
-from orchestrator.deliveries import Answer
 from orchestrator.models import (
     ConversationRef,
     Direction,
@@ -19,6 +17,8 @@ from orchestrator.models import (
     Step,
     StepStatus,
 )
+from orchestrator.notify import deliveries
+from orchestrator.notify.deliveries import Answer
 
 
 @dataclass

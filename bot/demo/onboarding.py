@@ -18,9 +18,9 @@ from bot.demo.simulation import Business
 from bot.demo.stage import stage
 from handlers.cards import Click, Inbound
 from handlers.render import span
-from orchestrator.clock import ManualClock
+from orchestrator.cases.standing import CaseStats, measure
 from orchestrator.models import Case, CaseStatus
-from orchestrator.standing import CaseStats, measure
+from orchestrator.runtime.clock import ManualClock
 
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 OWNER, APPROVER = "olivia", "alice"

@@ -15,7 +15,7 @@ from bot.bootstrap import App, bootstrap
 from bot.console import ConsoleGateway
 from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE, Settings
-from orchestrator.clock import ManualClock
+from orchestrator.runtime.clock import ManualClock
 
 
 @dataclass

@@ -10,8 +10,8 @@ from bot.console import CONSOLE, ConsoleGateway, show
 from bot.demo.simulation import Business
 from bot.demo.stage import stage
 from handlers.cards import Card, Click, Inbound
-from orchestrator.clock import ManualClock
 from orchestrator.models import OutcomeStatus
+from orchestrator.runtime.clock import ManualClock
 
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 OWNER, APPROVER, SKEPTIC = "olivia", "alice", "bob"

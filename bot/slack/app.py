@@ -28,9 +28,9 @@ from bot.slack.replies import SLACK_REPLY, ReplyDelivery
 from bot.slack.work import SLACK_CLICK, SLACK_COMMAND, SLACK_STATEMENT, SlackWork
 from config.settings import Settings
 from handlers import texts
-from orchestrator.clock import Clock
+from orchestrator.runtime.clock import Clock
+from orchestrator.runtime.worker import JobHandler
 from orchestrator.store.redis_store import RedisStore
-from orchestrator.worker import JobHandler
 
 log = logging.getLogger("baton.slack")
 

@@ -27,7 +27,7 @@ from handlers.cards import Card, Click, Reply
 from handlers.conversation import Conversation, actor_of, transient
 from handlers.edit_command import Edited
 from handlers.edit_form import DRAFT_LIMIT, EditField, EditForm, NotEditable, load_form, submit
-from orchestrator.edits import DRAFT
+from orchestrator.approvals.edits import DRAFT
 
 log = logging.getLogger("baton.slack")
 Block = dict[str, Any]

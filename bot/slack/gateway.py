@@ -30,9 +30,9 @@ from bot.slack.blocks import Block, escape, fallback_text, fitted, to_messages
 from bot.slack.pacing import tier4_pacer
 from handlers import texts
 from handlers.cards import Card
-from orchestrator import deliveries
 from orchestrator.errors import Refused, Unavailable
 from orchestrator.models import ConversationRef, MessageRef
+from orchestrator.notify import deliveries
 
 log = logging.getLogger("baton.slack")
 
@@ -75,7 +75,7 @@ class SlackGateway:
     """Posts, updates, whispers and uploads; paced per channel, honouring 429 Retry-After.
 
     Every failure raises, so a delivery made from a job is retried by the worker, never
-    dropped; inside a delivery (`orchestrator.deliveries`) each call is made once.
+    dropped; inside a delivery (`orchestrator.notify.deliveries`) each call is made once.
     """
 
     def __init__(

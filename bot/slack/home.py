@@ -17,13 +17,13 @@ from handlers import render, texts
 from handlers.approvals_view import waiting_card
 from handlers.cards import Card
 from handlers.names import named_in
-from orchestrator.actors import Actor
 from orchestrator.errors import NotFound
-from orchestrator.evaluate import evaluate
-from orchestrator.inbox import waiting_for
-from orchestrator.jobs import Job
 from orchestrator.models import ConversationRef
-from orchestrator.runtime import Runtime
+from orchestrator.outcomes.evaluate import evaluate
+from orchestrator.people.actors import Actor
+from orchestrator.people.inbox import waiting_for
+from orchestrator.runtime.queue import Job
+from orchestrator.runtime.services import Runtime
 
 SLACK_HOME = "slack_home"
 """The job kind that republishes a workspace's Home tabs."""

@@ -35,7 +35,7 @@ from bot.slack.work import (
 from handlers.cards import Click, Inbound, Reply
 from handlers.commands import COMMANDS
 from handlers.conversation import Conversation
-from orchestrator.jobs import JobQueue
+from orchestrator.runtime.queue import JobQueue
 
 log = logging.getLogger("baton.slack")
 Body = dict[str, Any]

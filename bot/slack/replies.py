@@ -15,13 +15,13 @@ from typing import Any
 
 from bot.slack.gateway import SlackGateway
 from handlers.cards import Button, Card, Click, Inbound, Reply
-from orchestrator import deliveries
-from orchestrator.clock import Clock, SystemClock
-from orchestrator.deliveries import CallLog
 from orchestrator.errors import Refused
-from orchestrator.jobs import Job, JobQueue
 from orchestrator.models import ConversationRef, MessageRef
-from orchestrator.outages import ChannelOutages
+from orchestrator.notify import deliveries
+from orchestrator.notify.deliveries import CallLog
+from orchestrator.notify.outages import ChannelOutages
+from orchestrator.runtime.clock import Clock, SystemClock
+from orchestrator.runtime.queue import Job, JobQueue
 from orchestrator.store.redis_store import RedisStore
 
 log = logging.getLogger("baton.slack")

@@ -21,10 +21,10 @@ from handlers import texts
 from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation
 from handlers.names import named_in
-from orchestrator import deliveries
-from orchestrator.deliveries import CallLog
-from orchestrator.jobs import Job, JobQueue
 from orchestrator.models import ConversationRef, MessageRef
+from orchestrator.notify import deliveries
+from orchestrator.notify.deliveries import CallLog
+from orchestrator.runtime.queue import Job, JobQueue
 
 SLACK_STATEMENT = "slack_statement"
 """The job kind that anchors a stated outcome's thread and starts its intake."""

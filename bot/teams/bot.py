@@ -32,9 +32,9 @@ from handlers import render, texts
 from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation, transient
 from handlers.names import Names, named_in
-from orchestrator.actors import Actor, check_home
 from orchestrator.errors import NotFound
 from orchestrator.models import ConversationRef
+from orchestrator.people.actors import Actor, check_home
 
 log = logging.getLogger("baton.teams")
 INVOKE_NAME = "adaptiveCard/action"

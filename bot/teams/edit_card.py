@@ -13,8 +13,8 @@ from bot.teams.adaptive import REFRESH_VERB, SCHEMA
 from handlers import texts
 from handlers.conversation import Conversation
 from handlers.edit_form import DRAFT_LIMIT, EditField, EditForm, NotEditable, load_form, submit
-from orchestrator.actors import Actor
-from orchestrator.edits import DRAFT
+from orchestrator.approvals.edits import DRAFT
+from orchestrator.people.actors import Actor
 
 EDIT_VERB = "edit"
 """The approval card's Edit action: answered with the input card."""

@@ -1,6 +1,6 @@
 """TeamsGateway: the `ChatGateway` port over Bot Framework proactive messaging.
 
-Inside a delivery (`orchestrator.deliveries`) each call is made once, and kept in order in
+Inside a delivery (`orchestrator.notify.deliveries`) each call is made once, and kept in order in
 its conversation while Teams is down; every card is sent within Teams' size limit.
 """
 
@@ -30,9 +30,9 @@ from bot.teams.delivery import UNSHOWABLE, Pacer, Sleep, told_to_wait, with_retr
 from bot.teams.references import NoConversationReference, ReferenceStore
 from handlers import texts
 from handlers.cards import Card
-from orchestrator import deliveries
 from orchestrator.errors import Refused
 from orchestrator.models import ConversationRef, MessageRef
+from orchestrator.notify import deliveries
 
 log = logging.getLogger("baton.teams")
 

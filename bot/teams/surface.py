@@ -20,7 +20,7 @@ from bot.teams.references import ReferenceStore
 from config.settings import Settings
 from handlers import texts
 from handlers.ports import ChatGateway
-from orchestrator.clock import Clock
+from orchestrator.runtime.clock import Clock
 from orchestrator.store.redis_store import RedisStore
 
 log = logging.getLogger("baton.teams")

@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchestrator.catalog import Action, Connection, Metric, Workspace
 from orchestrator.connectors.ledger import DeliveryLedger
 from orchestrator.errors import ConfigError
+from orchestrator.workspace.catalog import Action, Connection, Metric, Workspace
 
 
 class Connector(Protocol):

@@ -17,7 +17,6 @@ import httpx
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext.parser import parse as parse_path
 
-from orchestrator.catalog import Action, Connection, Metric
 from orchestrator.connectors.guard import AddressGuard, GuardedTransport, Resolver
 from orchestrator.connectors.ledger import SENDING, SENT, DeliveryLedger
 from orchestrator.connectors.payload import (
@@ -28,7 +27,8 @@ from orchestrator.connectors.payload import (
     render_url,
 )
 from orchestrator.connectors.secrecy import Secrets
-from orchestrator.templates import TemplateFailed, render
+from orchestrator.steps.templates import TemplateFailed, render
+from orchestrator.workspace.catalog import Action, Connection, Metric
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 SHOWN = 5

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from jinja2 import StrictUndefined, TemplateError
 
-from orchestrator.templates import Sandbox, render
+from orchestrator.steps.templates import Sandbox, render
 
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _ONE_EXPRESSION = re.compile(r"^\{\{(?P<expr>[^{}]*)\}\}$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from orchestrator.errors import ConnectorError
-from orchestrator.secrets import expand, references
+from orchestrator.workspace.secrets import expand, references
 
 REDACTED = "***"
 

@@ -25,12 +25,12 @@ from urllib.parse import urlsplit
 import aiosmtplib
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_none
 
-from orchestrator.catalog import Action, Connection, Metric
 from orchestrator.connectors.email_draft import EmailDraft, addresses, parse_draft
 from orchestrator.connectors.guard import AddressGuard, Resolver
 from orchestrator.connectors.ledger import SENT, DeliveryLedger
 from orchestrator.connectors.secrecy import Secrets
-from orchestrator.templates import TemplateFailed, render
+from orchestrator.steps.templates import TemplateFailed, render
+from orchestrator.workspace.catalog import Action, Connection, Metric
 
 SHOWN = 20
 _RESULTS = ("sent", "skipped", "unconfirmed", "refused")

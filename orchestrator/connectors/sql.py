@@ -13,9 +13,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from orchestrator.catalog import Action, Connection, Metric
 from orchestrator.connectors.secrecy import Secrets
 from orchestrator.errors import ConnectorError
+from orchestrator.workspace.catalog import Action, Connection, Metric
 
 T = TypeVar("T")
 

@@ -15,11 +15,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.catalog import Action, Connection, Metric
 from orchestrator.connectors.guard import Resolver
 from orchestrator.connectors.http import HttpConnector, Request
 from orchestrator.connectors.ledger import DeliveryLedger
 from orchestrator.connectors.payload import encode
+from orchestrator.workspace.catalog import Action, Connection, Metric
 
 _SENDABLE = re.compile(r"[\t\x20-\x7e]*")
 """What an HTTP/1.1 header value may hold as httpx sends it: tabs and printable ASCII."""

@@ -1,6 +1,6 @@
 """The archive job: moves what the loop no longer needs from Redis to the history store.
 
-A worker runs it when the clock enqueues it (`orchestrator.clock_service`). Each batch is
+A worker runs it when the clock enqueues it (`orchestrator.runtime.scheduler`). Each batch is
 written to SQL first (idempotent by record id), then removed from Redis by one script that
 first checks Redis still holds exactly what was written (a counter, a chain's base, each
 step's status and place): a worker killed between the two leaves Redis as it was, and the
@@ -24,13 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from orchestrator.clock import Clock
 from orchestrator.errors import ConfigError, NotFound
 from orchestrator.history.store import KINDS, Batch, HistoryStore
-from orchestrator.jobs import Job
 from orchestrator.learning.verify import awaits_effect
 from orchestrator.models import Approval, Measurement, Outcome, OutcomeStatus, Step, StepStatus
-from orchestrator.steps import approval_id_for
+from orchestrator.runtime.clock import Clock
+from orchestrator.runtime.queue import Job
+from orchestrator.steps.govern import approval_id_for
 from orchestrator.store.redis_store import EFFECT_PIN_DAYS, RedisStore
 from orchestrator.store.scripts import script_text
 

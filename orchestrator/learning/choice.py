@@ -13,12 +13,12 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 
-from orchestrator.catalog import Play, Workspace
 from orchestrator.errors import BatonError
 from orchestrator.learning.evidence import PER, Evidence, Key
 from orchestrator.models import Direction
-from orchestrator.policy import param_class
-from orchestrator.templates import render_number
+from orchestrator.steps.policy import param_class
+from orchestrator.steps.templates import render_number
+from orchestrator.workspace.catalog import Play, Workspace
 
 PRIOR_SPREAD = 2.0
 """A play with no evidence draws with this many times the largest known effect as spread."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from orchestrator.learning.estimate import Z95
 from orchestrator.models import Effect, Step, StepStatus
-from orchestrator.policy import param_class
+from orchestrator.steps.policy import param_class
 from orchestrator.store.redis_store import RedisStore
 
 PER = 100

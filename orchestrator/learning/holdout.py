@@ -12,8 +12,8 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.catalog import Action, Workspace
 from orchestrator.models import Holdout, Lane, Step
+from orchestrator.workspace.catalog import Action, Workspace
 
 EntityId = int | str
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from orchestrator.catalog import Metric
 from orchestrator.connectors import Connector
 from orchestrator.errors import ConnectorError
 from orchestrator.learning.holdout import EntityId
+from orchestrator.workspace.catalog import Metric
 
 CHUNK = 500
 _IDS = re.compile(r":ids\b")

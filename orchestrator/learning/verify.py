@@ -8,13 +8,13 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from orchestrator.catalog import Action, Metric, Workspace
 from orchestrator.connectors import Connectors
 from orchestrator.errors import BatonError
 from orchestrator.learning.estimate import Interval, estimate, on_metric
 from orchestrator.learning.holdout import EntityId
 from orchestrator.learning.measure import in_order, read_entities, read_total
 from orchestrator.models import Effect, Holdout, Step
+from orchestrator.workspace.catalog import Action, Metric, Workspace
 
 DEFAULT_WINDOW_DAYS = 14.0
 _WITHIN = re.compile(r"within\s+(\d+(?:\.\d+)?)\s*(day|week|month)s?", re.IGNORECASE)

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 
-from orchestrator.context import Context
 from orchestrator.llm.drafter import LlmDrafter
 from orchestrator.llm.gate import ModelGate
 from orchestrator.llm.interpreter import LlmInterpreter
 from orchestrator.llm.planner import LlmPlanner
 from orchestrator.llm.retry import RetryPolicy, Sleep
 from orchestrator.llm.usage import DEFAULT_DAILY_TOKENS, TokenLedger
+from orchestrator.runtime.context import Context
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from orchestrator.lanes import Drafter, LaneInput, TemplateDrafter
 from orchestrator.llm import prompts
 from orchestrator.llm.gate import Caller, ModelGate
+from orchestrator.steps.lanes import Drafter, LaneInput, TemplateDrafter
 
 ROWS_SHOWN = 20
 MAX_DRAFT_CHARS = 4_000

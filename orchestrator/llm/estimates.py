@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestrator.catalog import Action, Rule, Workspace
 from orchestrator.models import Step
-from orchestrator.policy import Decision, govern
-from orchestrator.steps import cost_of
+from orchestrator.steps.govern import cost_of
+from orchestrator.steps.policy import Decision, govern
+from orchestrator.workspace.catalog import Action, Rule, Workspace
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from orchestrator.context import Context
 from orchestrator.llm.tools import LLM_PLAY
 from orchestrator.models import Outcome, Step, StepStatus
-from orchestrator.notices import Notice, NoticeKind
+from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.runtime.context import Context
 
 FAILURES_FOR_INCIDENT = 3
 KEEP_S = 30 * 86_400

@@ -19,14 +19,14 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 
-from orchestrator import counters
-from orchestrator.context import Context
 from orchestrator.llm import trace
 from orchestrator.llm.errors import LlmUnavailable, ModelNotUsed
 from orchestrator.llm.retry import RetryPolicy, Sleep, with_retries
 from orchestrator.llm.usage import TokenLedger, usage_from
 from orchestrator.models import ConversationRef
-from orchestrator.notices import Notice, NoticeKind
+from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.runtime.context import Context
+from orchestrator.store import counters
 
 log = logging.getLogger("baton.llm")
 FALLBACK_FLAG_TTL_S = 30 * 86_400

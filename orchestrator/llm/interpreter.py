@@ -15,12 +15,12 @@ from typing import Any, Literal
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError
 
-from orchestrator.catalog import Metric, Workspace
 from orchestrator.llm import prompts
 from orchestrator.llm.errors import ModelNotUsed, UnderstandingUnavailable
 from orchestrator.llm.gate import Caller, ModelGate
 from orchestrator.models import Direction
-from orchestrator.parser import Change, Draft
+from orchestrator.outcomes.parser import Change, Draft
+from orchestrator.workspace.catalog import Metric, Workspace
 
 MAX_HORIZON = timedelta(days=5 * 366)
 MAX_RELATIVE_RISE = 1_000.0

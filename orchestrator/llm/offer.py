@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.catalog import Action, Rule, Workspace
 from orchestrator.errors import BatonError
 from orchestrator.llm.estimates import Estimate, audience_of, estimate, money
 from orchestrator.llm.tools import action_tool
 from orchestrator.models import Step
-from orchestrator.planner import PlanInput
+from orchestrator.steps.planner import PlanInput
+from orchestrator.workspace.catalog import Action, Rule, Workspace
 
 FACTS_KEPT = 4_096
 _FACTS: dict[tuple[int, tuple[Rule, ...], str, int], tuple[Workspace, dict[str, str]]] = {}

@@ -23,8 +23,8 @@ from orchestrator.llm.gate import Answer, Caller, ModelGate
 from orchestrator.llm.offer import plan_tools
 from orchestrator.llm.validate import InvalidPlan, proposals_from
 from orchestrator.models import Direction, Step, StepStatus
-from orchestrator.planner import PlanInput, Planner, PlaybookPlanner, Proposal
-from orchestrator.steps import approval_id_for
+from orchestrator.steps.govern import approval_id_for
+from orchestrator.steps.planner import PlanInput, Planner, PlaybookPlanner, Proposal
 
 log = logging.getLogger("baton.llm")
 HISTORY_SHOWN = 30

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.catalog import Action, Parameter
+from orchestrator.workspace.catalog import Action, Parameter
 
 LLM_PLAY = "llm"
 """The `play` of steps the model proposed."""

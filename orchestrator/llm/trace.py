@@ -14,9 +14,9 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 
-from orchestrator import transitions
-from orchestrator.context import Context
 from orchestrator.llm.usage import Usage
+from orchestrator.runtime.context import Context
+from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 
 RAW_CHARS = 8_000

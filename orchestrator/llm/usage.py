@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from orchestrator import counters
+from orchestrator.store import counters
 from orchestrator.store.redis_store import RedisStore
 
 DAY_TTL_S = 3 * 86_400

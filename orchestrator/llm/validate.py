@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.catalog import Action, Parameter
 from orchestrator.errors import BatonError
 from orchestrator.llm.estimates import audience_of, estimate, money
 from orchestrator.llm.tools import LLM_PLAY, params_of
 from orchestrator.models import Lane
-from orchestrator.planner import PlanInput, Proposal, signature
-from orchestrator.policy import sends_draft
+from orchestrator.steps.planner import PlanInput, Proposal, signature
+from orchestrator.steps.policy import sends_draft
+from orchestrator.workspace.catalog import Action, Parameter
 
 MODEL_REASONING = "The model's reasoning (unchecked)"
 """How the model's rationale is labelled wherever it is shown: its words, not a fact and

@@ -228,7 +228,7 @@ class Keys:
         return self.of_workspace(workspace, "cases", source, "cursor")
 
     def metrics(self, name: str) -> str:
-        """A hash or marker of `/metrics` about no workspace (`orchestrator.counters`)."""
+        """A hash or marker of `/metrics` about no workspace (`orchestrator.store.counters`)."""
         return f"{self._at('')}:metrics:{name}"
 
     def slack_installation(self, team: str) -> str:

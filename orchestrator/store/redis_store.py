@@ -13,7 +13,6 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from orchestrator.errors import NotFound, TakenOver, TransitionRefused, Unavailable
-from orchestrator.jobs import fence_in
 from orchestrator.models import (
     Approval,
     AuditEvent,
@@ -23,6 +22,7 @@ from orchestrator.models import (
     Outcome,
     Step,
 )
+from orchestrator.runtime.queue import fence_in
 from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request, unknown_key
 from orchestrator.store.commit import COMMIT_LUA, OTHER_KEY, Commit
 from orchestrator.store.keys import NO_WORKSPACE, Keys, number_of_id, tag_of_key
@@ -478,7 +478,7 @@ class TickSnapshot:
     earlier_today: int = 0
     """Steps created today (and counting against the daily cap) not in `history`."""
     off_since: float | None = None
-    """When the metric went off track (epoch seconds), while it is (`orchestrator.gauges`)."""
+    """When the metric went off track (epoch seconds), while it is (`orchestrator.store.gauges`)."""
     off_answered: bool = False
     """A step was proposed since it went off track."""
 

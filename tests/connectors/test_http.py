@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator.catalog import Action, Connection, HttpAuth, Metric
 from orchestrator.connectors.http import HttpConnector
 from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.errors import ConnectorError
 from orchestrator.models import Direction
+from orchestrator.workspace.catalog import Action, Connection, HttpAuth, Metric
 from tests.connectors.conftest import ENV, TOKEN
 from tests.connectors.servers import Receiver
 

@@ -12,10 +12,10 @@ from typing import Any, NamedTuple
 import pytest
 from sqlalchemy import create_engine, text
 
-from orchestrator.catalog import Action, Connection, Metric
 from orchestrator.connectors.sql import SqlConnector
 from orchestrator.errors import ConnectorError
 from orchestrator.models import Direction
+from orchestrator.workspace.catalog import Action, Connection, Metric
 
 HOSTILE = "x'); DROP TABLE customers; --"
 INSERT = Action(

@@ -9,10 +9,10 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.catalog import Connection, Workspace
 from orchestrator.connectors import Connectors
 from orchestrator.models import StepStatus
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Connection, Workspace
 from tests.conftest import Harness, build_harness
 from tests.connectors.conftest import ENV, SIGNING
 from tests.connectors.servers import Receiver

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.catalog import Action, Connection
 from orchestrator.connectors.webhook import WebhookConnector
 from orchestrator.errors import ConnectorError
+from orchestrator.workspace.catalog import Action, Connection
 from tests.connectors.conftest import ENV, SIGNING
 from tests.connectors.servers import Receiver
 

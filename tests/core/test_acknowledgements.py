@@ -9,12 +9,12 @@ import time
 
 from redis.asyncio import Redis
 
-from orchestrator.clock import SystemClock
-from orchestrator.jobs import Job, JobQueue
+from orchestrator.runtime.clock import SystemClock
+from orchestrator.runtime.queue import Job, JobQueue
+from orchestrator.runtime.worker import Worker
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
-from orchestrator.worker import Worker
 
 
 async def settle(queue: JobQueue, deadline_s: float = 5.0) -> int:

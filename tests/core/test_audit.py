@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pydantic_core import PydanticSerializationError
 
-from orchestrator.audit import entry_hash, export, verify
 from orchestrator.models import AuditEvent, StepStatus
-from orchestrator.transitions import audit_body
+from orchestrator.store.audit import entry_hash, export, verify
+from orchestrator.store.transitions import audit_body
 from tests.conftest import Harness
 
 

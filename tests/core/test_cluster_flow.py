@@ -11,13 +11,13 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.catalog import Workspace
-from orchestrator.jobs import JobQueue
-from orchestrator.loop import TICK_JOB
 from orchestrator.models import OutcomeStatus, StepStatus
+from orchestrator.outcomes.loop import TICK_JOB
+from orchestrator.runtime.queue import JobQueue
 from orchestrator.store import tags
 from orchestrator.store.client import redis_client
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 
 

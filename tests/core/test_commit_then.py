@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orchestrator import transitions
-from orchestrator.audit import verify
 from orchestrator.errors import NotFound, TransitionRefused
 from orchestrator.models import (
     Outcome,
     Step,
     StepStatus,
 )
+from orchestrator.store import transitions
+from orchestrator.store.audit import verify
 from orchestrator.store.commit import Commit
 from orchestrator.store.redis_store import RedisStore
 from tests.fakes import a_step, an_outcome

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from orchestrator import decision_stats
-from orchestrator.decision_stats import percentile
+from orchestrator.approvals import stats as decision_stats
+from orchestrator.approvals.stats import percentile
 from tests.conftest import Harness
 from tests.core.test_quorum import STATEMENT, harnesses  # noqa: F401  (the fixture)
 

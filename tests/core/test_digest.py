@@ -7,11 +7,11 @@ from datetime import timedelta
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.catalog import Workspace
-from orchestrator.clock_service import CRON_JOBS, ClockService
-from orchestrator.digest import DIGEST_JOB
-from orchestrator.leader import LeaderLock
+from orchestrator.notify.digest import DIGEST_JOB
+from orchestrator.runtime.leader import LeaderLock
+from orchestrator.runtime.scheduler import CRON_JOBS, ClockService
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 from tests.fakes import RecordingGateway
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from handlers.cards import Reply
-from orchestrator.catalog import Workspace
 from orchestrator.models import ApprovalStatus, StepStatus
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, Start
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator.clock import ManualClock
 from orchestrator.errors import TakenOver, Unavailable
-from orchestrator.jobs import Job, JobQueue, delivering
+from orchestrator.runtime.clock import ManualClock
+from orchestrator.runtime.queue import Job, JobQueue, delivering
+from orchestrator.runtime.worker import Worker
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
-from orchestrator.worker import Worker
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 

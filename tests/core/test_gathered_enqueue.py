@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from orchestrator.jobs import JobQueue
+from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.keys import Keys
 
 

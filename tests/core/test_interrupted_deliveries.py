@@ -26,11 +26,11 @@ from bot.slack.gateway import SlackGateway
 from bot.slack.replies import SLACK_REPLY, ReplyDelivery
 from bot.slack.work import SLACK_CLICK, SLACK_STATEMENT, SlackWork, click_to_json
 from handlers.cards import Click, Inbound
-from orchestrator.catalog import Workspace
-from orchestrator.intake import INTAKE_JOB
-from orchestrator.jobs import Job
 from orchestrator.models import ApprovalStatus, ConversationRef, MessageRef
+from orchestrator.outcomes.intake import INTAKE_JOB
+from orchestrator.runtime.queue import Job
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 
 SLACK = ConversationRef(platform="slack", workspace="T1", channel="C1")

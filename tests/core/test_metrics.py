@@ -16,9 +16,9 @@ from redis.asyncio import Redis
 from bot.bootstrap import App, bootstrap
 from bot.web import build_web_app
 from config.settings import Settings
-from orchestrator.incidents import PAGE_JOB, Incident
 from orchestrator.llm.usage import TokenLedger, Usage
 from orchestrator.models import ApprovalStatus
+from orchestrator.notify.incidents import PAGE_JOB, Incident
 from orchestrator.store.keys import Keys
 from tests.conftest import START, Harness
 from tests.fakes import RecordingGateway

@@ -10,9 +10,9 @@ from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from handlers.cards import Reply
-from orchestrator.catalog import Workspace
 from orchestrator.models import ApprovalStatus
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 from tests.core.test_delegation import _workspace
 

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator.clock import ManualClock
 from orchestrator.errors import Unavailable
-from orchestrator.incidents import PAGE_JOB
-from orchestrator.jobs import JobQueue
-from orchestrator.notices import NOTIFY, Notice
-from orchestrator.outages import PAGE_AFTER_S, STALE_S, ChannelOutages
+from orchestrator.notify.incidents import PAGE_JOB
+from orchestrator.notify.notices import NOTIFY, Notice
+from orchestrator.notify.outages import PAGE_AFTER_S, STALE_S, ChannelOutages
+from orchestrator.runtime.clock import ManualClock
+from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.keys import Keys
 from tests.conftest import START
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.catalog import Workspace
 from orchestrator.models import Direction
-from orchestrator.parser import Change, Draft, parse
+from orchestrator.outcomes.parser import Change, Draft, parse
+from orchestrator.workspace.catalog import Workspace
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 DOWN, UP = Direction.DECREASE, Direction.INCREASE

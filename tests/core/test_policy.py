@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.catalog import Action, Policy, Rule, Workspace
-from orchestrator.evaluate import evaluate
 from orchestrator.models import ConversationRef, Direction, Lane, Outcome, Step, Verdict
-from orchestrator.policy import govern
+from orchestrator.outcomes.evaluate import evaluate
+from orchestrator.steps.policy import govern
+from orchestrator.workspace.catalog import Action, Policy, Rule, Workspace
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from handlers.cards import Click, Reply
-from orchestrator.catalog import Workspace
 from orchestrator.models import ApprovalStatus, AuditEvent, StepStatus
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import CHANNEL, Harness, Start
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"

@@ -4,9 +4,9 @@ changes things once and answers both times as done."""
 from __future__ import annotations
 
 from handlers.cards import Inbound
-from orchestrator.catalog import Rule
 from orchestrator.models import OutcomeStatus
-from orchestrator.rules import RuleBook
+from orchestrator.steps.rules import RuleBook
+from orchestrator.workspace.catalog import Rule
 from tests.conftest import CHANNEL, Harness
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"

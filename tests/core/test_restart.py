@@ -20,16 +20,16 @@ from config.settings import DEMO_WORKSPACE
 from handlers.cards import Click, Inbound
 from handlers.conversation import Conversation
 from handlers.notifier import ChatNotifier
-from orchestrator.catalog import Workspace
-from orchestrator.clock import SystemClock
 from orchestrator.connectors import Connectors
-from orchestrator.context import Context
-from orchestrator.jobs import JobQueue
 from orchestrator.models import ApprovalStatus, OutcomeStatus
-from orchestrator.runtime import Runtime
+from orchestrator.runtime.clock import SystemClock
+from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import JobQueue
+from orchestrator.runtime.services import Runtime
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+from orchestrator.workspace.catalog import Workspace
 from tests.fakes import RecordingGateway
 
 

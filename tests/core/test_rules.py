@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from orchestrator.catalog import Rule
 from orchestrator.models import Evaluation, Lane, Step, StepStatus, Verdict
-from orchestrator.planner import PlanInput, PlaybookPlanner
-from orchestrator.rules import RuleBook, derive
+from orchestrator.steps.planner import PlanInput, PlaybookPlanner
+from orchestrator.steps.rules import RuleBook, derive
+from orchestrator.workspace.catalog import Rule
 from tests.conftest import Harness
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator import transitions
 from orchestrator.errors import IllegalTransition, NotFound, TransitionRefused
-from orchestrator.jobs import JobQueue
 from orchestrator.models import (
     Outcome,
     OutcomeStatus,
     Step,
     StepStatus,
 )
+from orchestrator.runtime.queue import JobQueue
+from orchestrator.store import transitions
 from orchestrator.store.client import redis_client
 from orchestrator.store.commit import Commit
 from orchestrator.store.embedded import EmbeddedRedis

@@ -17,7 +17,7 @@ from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace, validate_workspace
 from orchestrator.errors import ConfigError
-from orchestrator.parser import parse
+from orchestrator.outcomes.parser import parse
 from orchestrator.store.keys import Keys
 from tests.conftest import Harness, build_harness
 

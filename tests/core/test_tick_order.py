@@ -8,11 +8,11 @@ import asyncio
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.audit import verify
-from orchestrator.catalog import Workspace
-from orchestrator.lanes import LaneInput, Lanes
 from orchestrator.models import StepStatus
+from orchestrator.steps.lanes import LaneInput, Lanes
+from orchestrator.store.audit import verify
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 
 CHURN = "Cut monthly churn by 2 points by end of Q1"

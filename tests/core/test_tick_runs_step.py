@@ -14,16 +14,16 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.catalog import Workspace
 from orchestrator.errors import ConnectorError
-from orchestrator.execute import watchdog_id
-from orchestrator.jobs import Job
-from orchestrator.lanes import LaneInput, Lanes
 from orchestrator.models import StepStatus
-from orchestrator.planner import PlanInput, PlaybookPlanner, Proposal
-from orchestrator.steps import EXECUTE_JOB
+from orchestrator.runtime.queue import Job
+from orchestrator.runtime.worker import JobHandler
+from orchestrator.steps.execute import watchdog_id
+from orchestrator.steps.govern import EXECUTE_JOB
+from orchestrator.steps.lanes import LaneInput, Lanes
+from orchestrator.steps.planner import PlanInput, PlaybookPlanner, Proposal
 from orchestrator.store.keys import Keys
-from orchestrator.worker import JobHandler
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 
 CHURN = "Cut monthly churn by 2 points by end of Q1"

@@ -18,7 +18,7 @@ from config.settings import DEMO_WORKSPACE
 from config.workspace import validate_workspace
 from handlers import render
 from orchestrator.models import Step
-from orchestrator.parser import parse
+from orchestrator.outcomes.parser import parse
 from orchestrator.store.keys import Keys
 from tests.conftest import START, Harness, build_harness
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from orchestrator.clock import SystemClock
-from orchestrator.jobs import Job, JobQueue
-from orchestrator.worker import Worker
+from orchestrator.runtime.clock import SystemClock
+from orchestrator.runtime.queue import Job, JobQueue
+from orchestrator.runtime.worker import Worker
 
 
 class Gated:

@@ -22,11 +22,10 @@ from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from config.settings import Settings
-from orchestrator import transitions
-from orchestrator.audit import PostedHead, export, verify
-from orchestrator.catalog import Workspace
-from orchestrator.digest import DIGEST_JOB
 from orchestrator.errors import ConfigError, Unavailable
+from orchestrator.notify.digest import DIGEST_JOB
+from orchestrator.store import transitions
+from orchestrator.store.audit import PostedHead, export, verify
 from orchestrator.store.audit_seal import (
     ROTATED,
     AuditKeys,
@@ -39,6 +38,7 @@ from orchestrator.store.audit_seal import (
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import START, Harness, build_harness
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -35,9 +35,9 @@ from bot.demo.simulation import Business
 from bot.web import build_web_app
 from config.settings import DEMO_WORKSPACE, Settings
 from handlers.cards import Click, Inbound
-from orchestrator.clock import ManualClock
 from orchestrator.connectors.webhook import signature
 from orchestrator.models import ConversationRef
+from orchestrator.runtime.clock import ManualClock
 from tests.conftest import START
 from tests.doubles.bot_connector import BotConnectorDouble
 from tests.doubles.slack_api import SlackApiDouble

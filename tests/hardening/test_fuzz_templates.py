@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.connectors.payload import PayloadError, render_body, render_url
-from orchestrator.templates import TemplateFailed, render, render_number
+from orchestrator.steps.templates import TemplateFailed, render, render_number
 
 SETTINGS = settings(max_examples=400, deadline=None)
 

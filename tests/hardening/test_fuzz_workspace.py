@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace, validate_workspace
-from orchestrator.catalog import Workspace
 from orchestrator.errors import ConfigError
+from orchestrator.workspace.catalog import Workspace
 
 DEMO: dict[str, Any] = yaml.safe_load(DEMO_WORKSPACE.read_text(encoding="utf-8"))
 FAST = settings(

@@ -14,14 +14,14 @@ from redis.asyncio import Redis
 
 from bot.bootstrap import build_pager
 from config.settings import Settings
-from orchestrator.catalog import Action, Connection
 from orchestrator.connectors.guard import AddressRefused, Resolver
 from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.connectors.smtp import SmtpConnector
 from orchestrator.errors import ConfigError, ConnectorError
-from orchestrator.incidents import Incident
-from orchestrator.paging import PagerDutyPager, WebhookPager
+from orchestrator.notify.incidents import Incident
+from orchestrator.notify.paging import PagerDutyPager, WebhookPager
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Action, Connection
 from tests.connectors.servers import Mailbox
 from tests.runtime.receiver import PageReceiver, page_receiver
 

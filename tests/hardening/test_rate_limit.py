@@ -12,9 +12,9 @@ from bot.demo.simulation import Business
 from config.workspace import validate_workspace
 from handlers import texts
 from handlers.cards import Reply
-from orchestrator.catalog import RateLimit, Workspace
 from orchestrator.errors import ConfigError
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import RateLimit, Workspace
 from tests.conftest import Harness, build_harness
 
 LIMIT = RateLimit(messages=3, window_s=60)

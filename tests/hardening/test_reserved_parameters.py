@@ -13,9 +13,9 @@ import yaml
 
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
-from orchestrator.catalog import RESERVED_PARAMETERS
 from orchestrator.errors import ConfigError
 from orchestrator.llm.tools import RESERVED
+from orchestrator.workspace.catalog import RESERVED_PARAMETERS
 
 DEMO: dict[str, Any] = yaml.safe_load(DEMO_WORKSPACE.read_text(encoding="utf-8"))
 ACTION = "offer_discount"

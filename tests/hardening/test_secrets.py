@@ -33,9 +33,9 @@ from bot.demo.simulation import Business
 from bot.logging import configure_logging
 from bot.web import SURFACES, build_web_app
 from config.settings import DEMO_WORKSPACE, Settings
-from orchestrator.audit import export
-from orchestrator.clock import ManualClock
 from orchestrator.connectors.webhook import signature
+from orchestrator.runtime.clock import ManualClock
+from orchestrator.store.audit import export
 from orchestrator.store.keys import Keys
 from tests.conftest import START
 from tests.doubles.slack_api import SlackApiDouble

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from orchestrator.catalog import Action, Connection, HttpAuth, Metric
 from orchestrator.connectors.guard import AddressGuard, AddressRefused
 from orchestrator.connectors.http import HttpConnector
 from orchestrator.connectors.webhook import WebhookConnector
 from orchestrator.errors import ConnectorError
 from orchestrator.models import Direction
+from orchestrator.workspace.catalog import Action, Connection, HttpAuth, Metric
 
 TOKEN = "tok-ssrf-5d1c-secret"
 KEY = "key-ssrf-77aa-secret"

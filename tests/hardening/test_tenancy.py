@@ -25,8 +25,8 @@ from bot.bootstrap import App, bootstrap
 from bot.demo.simulation import Business
 from bot.web import build_web_app
 from config.settings import DEMO_WORKSPACE, Settings
-from orchestrator.clock import ManualClock
 from orchestrator.models import ApprovalStatus, OutcomeStatus
+from orchestrator.runtime.clock import ManualClock
 from orchestrator.store.keys import Keys
 from tests.conftest import START
 from tests.doubles.bot_connector import BotConnectorDouble

@@ -16,13 +16,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator import transitions
-from orchestrator.audit import verify
-from orchestrator.clock import SystemClock
-from orchestrator.context import Context
 from orchestrator.history.archive import ARCHIVE_JOB
 from orchestrator.history.store import HistoryStore
-from orchestrator.jobs import JobQueue
 from orchestrator.models import (
     ConversationRef,
     Direction,
@@ -32,6 +27,11 @@ from orchestrator.models import (
     Step,
     StepStatus,
 )
+from orchestrator.runtime.clock import SystemClock
+from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import JobQueue
+from orchestrator.store import transitions
+from orchestrator.store.audit import verify
 from orchestrator.store.audit_seal import AuditKeys
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys

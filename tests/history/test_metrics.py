@@ -11,12 +11,11 @@ import pytest
 
 from bot.metrics import exposition, snapshot
 from config.settings import Settings
-from orchestrator import gauges
 from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
-from orchestrator.jobs import Job
-from orchestrator.metrics_backfill import backfill
-from orchestrator.store import redis_store
+from orchestrator.runtime.queue import Job
+from orchestrator.store import gauges, redis_store
+from orchestrator.store.backfill import backfill
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 from tests.conftest import Harness

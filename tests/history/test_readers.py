@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import text
 
 from handlers.digest import digest_cards
-from orchestrator.audit import export, verify
 from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
-from orchestrator.notices import Notice, NoticeKind
+from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.store import redis_store
+from orchestrator.store.audit import export, verify
 from tests.conftest import Harness
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from orchestrator import transitions
-from orchestrator.clock import ManualClock
 from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
 from orchestrator.models import Direction, Lane, Outcome, Step, StepStatus
-from orchestrator.planner import signature
-from orchestrator.steps import steps_on
+from orchestrator.runtime.clock import ManualClock
+from orchestrator.steps.govern import steps_on
+from orchestrator.steps.planner import signature
+from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 from orchestrator.store.redis_store import TICK_WINDOW, RedisStore, TickSnapshot
 from tests.conftest import START

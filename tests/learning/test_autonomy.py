@@ -13,10 +13,10 @@ from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from handlers.cards import Reply
-from orchestrator import autonomy
-from orchestrator.catalog import Workspace
 from orchestrator.models import StepStatus
+from orchestrator.steps import autonomy
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 
 STATEMENTS = tuple(f"Reduce at-risk customers by {n}% by 30 June" for n in (10, 20, 30, 40, 50))

@@ -18,9 +18,9 @@ from redis.asyncio import Redis
 from sqlalchemy import create_engine, text
 
 from bot.demo.simulation import SCHEMA, Business
-from orchestrator.catalog import Workspace
 from orchestrator.models import StepStatus
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 from tests.learning.test_autonomy import STATEMENTS, approve_next, earning
 

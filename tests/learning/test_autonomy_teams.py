@@ -17,9 +17,9 @@ from bot.demo.simulation import Business
 from bot.teams.bot import BatonTeamsBot
 from bot.teams.references import ReferenceStore
 from handlers.notifier import ChatNotifier
-from orchestrator.catalog import Workspace
 from orchestrator.models import StepStatus
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import build_harness
 from tests.doubles.bot_connector import texts_of
 from tests.learning.test_autonomy import STATEMENTS, days, earning

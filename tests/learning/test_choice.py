@@ -7,11 +7,11 @@ import math
 import random
 from collections import Counter
 
-from orchestrator.catalog import Workspace
 from orchestrator.learning.choice import choose, play_cost
 from orchestrator.learning.estimate import Z95
 from orchestrator.learning.evidence import Evidence, Key, entries, pool
 from orchestrator.models import Direction, Effect, Lane, Step, StepStatus
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import START
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orchestrator.catalog import Rule, Workspace
 from orchestrator.models import Lane, Step
-from orchestrator.policy import govern
+from orchestrator.steps.policy import govern
+from orchestrator.workspace.catalog import Rule, Workspace
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 EARNED = Rule(

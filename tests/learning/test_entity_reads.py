@@ -14,11 +14,11 @@ from statistics import fmean
 import pytest
 from sqlalchemy import create_engine, text
 
-from orchestrator.catalog import Policy, Workspace
 from orchestrator.connectors import Connectors
 from orchestrator.errors import ConnectorError
 from orchestrator.learning import evidence, holdout, measure, verify
 from orchestrator.models import Holdout, Lane, Step, StepStatus
+from orchestrator.workspace.catalog import Policy, Workspace
 from tests.conftest import START
 
 CUSTOMERS = 400

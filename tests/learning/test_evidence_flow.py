@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from handlers.cards import Card
-from orchestrator.catalog import Workspace
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 
 CHURN = "Cut monthly churn by 2 points by end of Q1"

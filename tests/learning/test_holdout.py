@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from orchestrator.catalog import Action, Workspace
 from orchestrator.errors import ConnectorError
 from orchestrator.learning import holdout
 from orchestrator.models import Lane, Step, StepStatus
+from orchestrator.workspace.catalog import Action, Workspace
 from tests.conftest import START, Harness
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator.context import Context
 from orchestrator.models import Step, StepStatus
+from orchestrator.runtime.context import Context
 from tests.runtime.processes import (
     Processes,
     clean,

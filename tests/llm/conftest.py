@@ -11,15 +11,15 @@ from langchain_core.language_models import BaseChatModel
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.catalog import Workspace
-from orchestrator.context import Context
-from orchestrator.evaluate import evaluate
-from orchestrator.lanes import Lanes
 from orchestrator.llm import IntelligenceLane, build_lane
 from orchestrator.llm.retry import RetryPolicy
 from orchestrator.models import Direction, Outcome, Step
-from orchestrator.planner import PlanInput
+from orchestrator.outcomes.evaluate import evaluate
+from orchestrator.runtime.context import Context
+from orchestrator.steps.lanes import Lanes
+from orchestrator.steps.planner import PlanInput
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import CHANNEL, START, Harness, build_harness
 from tests.llm.openai_server import OpenAiDouble, Scripted
 from tests.llm.wire import model_for, planner_then_drafter

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from orchestrator.catalog import Workspace
 from orchestrator.llm.errors import LlmUnavailable
 from orchestrator.llm.retry import RetryPolicy, with_retries
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness
 from tests.llm.conftest import Sleeps, lane_for, plan_input
 from tests.llm.scripted import ScriptedModel, reply, tool_call

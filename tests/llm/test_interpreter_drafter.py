@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessage
 
-from orchestrator.catalog import Workspace
 from orchestrator.llm.interpreter import TOOL
-from orchestrator.parser import Change, parse
-from orchestrator.runtime import Runtime
+from orchestrator.outcomes.parser import Change, parse
+from orchestrator.runtime.services import Runtime
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import START, Harness
 from tests.llm.conftest import lane_for
 from tests.llm.scripted import ScriptedModel, reply

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from orchestrator.catalog import Workspace
 from orchestrator.llm import IntelligenceLane
 from orchestrator.llm.interpreter import TOOL
 from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.llm.offer import offered
-from orchestrator.parser import parse
+from orchestrator.outcomes.parser import parse
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import START, Harness
 from tests.llm.conftest import Sleeps, lane_for, plan_input
 from tests.llm.openai_server import OpenAiDouble, Scripted, completion

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from bot.bootstrap import intelligence
 from config.settings import Settings
-from orchestrator.catalog import Workspace
 from orchestrator.llm.planner import LlmPlanner
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness
 from tests.llm.anthropic_server import AnthropicDouble, message
 from tests.llm.conftest import plan_input

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.catalog import Workspace
 from orchestrator.llm.prompts import DATA_CLOSE, DATA_OPEN, EVIDENCE_NONE
 from orchestrator.models import Effect, Lane, Step, StepStatus
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import START, Harness
 from tests.llm.conftest import lane_for, plan_input
 from tests.llm.openai_server import OpenAiDouble

@@ -12,9 +12,9 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.catalog import Play, PlayStep, Policy, Rule, Workspace
 from orchestrator.models import Lane, Step, StepStatus
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Play, PlayStep, Policy, Rule, Workspace
 from tests.conftest import START, Harness, build_harness
 from tests.llm.conftest import churn_outcome, lane_for, plan_input
 from tests.llm.openai_server import OpenAiDouble

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from orchestrator.catalog import Workspace
 from orchestrator.llm.offer import offered
 from orchestrator.llm.tools import LLM_PLAY
 from orchestrator.llm.validate import MODEL_REASONING
 from orchestrator.models import Approval, ApprovalStatus, Lane, Step, StepStatus
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import START, Harness
 from tests.llm.conftest import churn_outcome, lane_for, plan_input
 from tests.llm.scripted import ScriptedModel, reply, tool_call

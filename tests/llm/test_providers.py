@@ -10,13 +10,13 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 
-from orchestrator.catalog import Workspace
 from orchestrator.llm.gate import Caller, sent_chars
 from orchestrator.llm.interpreter import TOOL, reading_tool
 from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.llm.offer import plan_tools
 from orchestrator.llm.usage import usage_from
-from orchestrator.parser import parse
+from orchestrator.outcomes.parser import parse
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import START, Harness
 from tests.llm.anthropic_server import AnthropicDouble, message
 from tests.llm.conftest import Sleeps, lane_for, plan_input

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from handlers import texts
-from orchestrator.incidents import Incident, IncidentKind
+from orchestrator.notify.incidents import Incident, IncidentKind
 from tests.conftest import START
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "RUNBOOK.md"

@@ -3,9 +3,9 @@ workspace file or declared."""
 
 from __future__ import annotations
 
-from orchestrator.catalog import Action, Connection, Workspace
 from orchestrator.models import Lane
-from orchestrator.policy import missing_draft, sends_draft
+from orchestrator.steps.policy import missing_draft, sends_draft
+from orchestrator.workspace.catalog import Action, Connection, Workspace
 
 
 def with_action(workspace: Workspace, action: Action, **connections: Connection) -> Workspace:

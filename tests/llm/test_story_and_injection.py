@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from bot.demo.simulation import Business
-from orchestrator.catalog import Workspace
-from orchestrator.context import Context
-from orchestrator.lanes import Lanes
 from orchestrator.llm import build_lane
 from orchestrator.llm.prompts import DATA_CLOSE, DATA_OPEN, DATA_RULE
 from orchestrator.llm.retry import RetryPolicy
 from orchestrator.models import OutcomeStatus, StepStatus
+from orchestrator.runtime.context import Context
+from orchestrator.steps.lanes import Lanes
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, Start
 from tests.llm.conftest import Sleeps
 from tests.llm.scripted import Responder, RespondingModel, reply, tool_call

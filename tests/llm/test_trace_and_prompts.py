@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.catalog import Workspace
 from orchestrator.models import AuditEvent, Lane, Step, StepStatus
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import START, Harness
 from tests.llm.conftest import lane_for, plan_input
 from tests.llm.openai_server import OpenAiDouble

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator.catalog import Workspace
 from orchestrator.llm.errors import UnderstandingUnavailable
 from orchestrator.llm.interpreter import TOOL, LlmInterpreter, OutcomeReading, checked
 from orchestrator.llm.model import ModelSettings, build_chat_model
-from orchestrator.parser import Change, parse
+from orchestrator.outcomes.parser import Change, parse
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import START, Harness
 from tests.llm.conftest import Sleeps, lane_for
 from tests.llm.openai_server import OpenAiDouble, Scripted, completion

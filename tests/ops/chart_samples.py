@@ -9,7 +9,6 @@ from pathlib import Path
 
 from config.workspace import load_workspace
 from handlers.week_chart import WeekRow
-from orchestrator.catalog import Workspace
 from orchestrator.models import (
     ConversationRef,
     Direction,
@@ -20,6 +19,7 @@ from orchestrator.models import (
     Step,
     StepStatus,
 )
+from orchestrator.workspace.catalog import Workspace
 
 START = datetime(2026, 11, 2, 9, tzinfo=UTC)
 WORKSPACE_FILE = Path(__file__).parents[2] / "config" / "demo" / "workspace.yaml"

@@ -18,7 +18,7 @@ from handlers.charts import chart_window, draw_outcome
 from handlers.digest import digest_cards
 from handlers.week_chart import draw_week
 from orchestrator.models import Measurement
-from orchestrator.notices import Notice, NoticeKind
+from orchestrator.notify.notices import Notice, NoticeKind
 from tests.conftest import Harness
 from tests.ops import chart_samples
 from tests.ops.chart_samples import (

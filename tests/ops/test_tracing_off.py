@@ -10,9 +10,9 @@ from redis.asyncio import Redis
 
 from bot import otel
 from config.settings import Settings
-from orchestrator import tracing
-from orchestrator.jobs import JobQueue
-from orchestrator.loop import TICK_JOB
+from orchestrator.outcomes.loop import TICK_JOB
+from orchestrator.runtime import tracing
+from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.keys import Keys
 
 

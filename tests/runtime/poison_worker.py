@@ -13,10 +13,10 @@ import sys
 
 from redis.asyncio import Redis
 
-from orchestrator.clock import SystemClock
-from orchestrator.jobs import Job, JobQueue, consumer_name
+from orchestrator.runtime.clock import SystemClock
+from orchestrator.runtime.queue import Job, JobQueue, consumer_name
+from orchestrator.runtime.worker import Worker
 from orchestrator.store.keys import Keys
-from orchestrator.worker import Worker
 
 VISIBILITY_MS = 300
 MAX_ATTEMPTS = 3

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator import transitions
-from orchestrator.clock import SystemClock
-from orchestrator.context import Context
-from orchestrator.jobs import JobQueue
-from orchestrator.loop import TICK_JOB
 from orchestrator.models import ConversationRef, Direction, Measurement, Outcome
+from orchestrator.outcomes.loop import TICK_JOB
+from orchestrator.runtime.clock import SystemClock
+from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import JobQueue
+from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore

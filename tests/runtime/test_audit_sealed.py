@@ -11,7 +11,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from orchestrator.audit import verify
+from orchestrator.store.audit import verify
 from orchestrator.store.audit_seal import AuditKeys, Seal
 from tests.runtime.processes import (
     Processes,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator.context import Context
+from orchestrator.runtime.context import Context
 from tests.runtime.processes import (
     Processes,
     clean,

@@ -12,8 +12,8 @@ from subprocess import Popen
 
 import pytest
 
-from orchestrator.context import Context
 from orchestrator.models import StepStatus
+from orchestrator.runtime.context import Context
 from orchestrator.store.client import redis_client
 from tests.runtime.processes import (
     SLOW_WORKSPACE,

@@ -12,11 +12,11 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.catalog import Workspace
-from orchestrator.jobs import JobQueue
-from orchestrator.loop import TICK_JOB
-from orchestrator.paging import WebhookPager
+from orchestrator.notify.paging import WebhookPager
+from orchestrator.outcomes.loop import TICK_JOB
+from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 from tests.runtime.poison_worker import MAX_ATTEMPTS
 from tests.runtime.processes import ROOT, clean, reachable_redis, unique_prefix, until

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator.context import Context
-from orchestrator.loop import TICK_JOB
+from orchestrator.outcomes.loop import TICK_JOB
+from orchestrator.runtime.context import Context
 from tests.runtime.processes import SLOW_WORKSPACE, Processes, context, start_outcome, until
 from tests.runtime.redis_server import RedisServer, free_port
 

@@ -12,8 +12,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from orchestrator.context import Context
-from orchestrator.loop import TICK_JOB
+from orchestrator.outcomes.loop import TICK_JOB
+from orchestrator.runtime.context import Context
 from tests.runtime.processes import SLOW_WORKSPACE, Processes, context, start_outcome, until
 from tests.runtime.redis_server import RedisServer
 

@@ -9,11 +9,11 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.catalog import Workspace
-from orchestrator.jobs import Job
 from orchestrator.models import ApprovalStatus, StepStatus
-from orchestrator.paging import PagerDutyPager, Pagers, WebhookPager
+from orchestrator.notify.paging import PagerDutyPager, Pagers, WebhookPager
+from orchestrator.runtime.queue import Job
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 from tests.runtime.receiver import LOCAL, PageReceiver
 

@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from orchestrator.context import Context
 from orchestrator.models import StepStatus
+from orchestrator.runtime.context import Context
 from tests.runtime.processes import (
     Processes,
     clean,

@@ -11,10 +11,10 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.catalog import Workspace
-from orchestrator.loop import MEASURE_FAILURES_FOR_INCIDENT
-from orchestrator.paging import PagerDutyPager
+from orchestrator.notify.paging import PagerDutyPager
+from orchestrator.outcomes.loop import MEASURE_FAILURES_FOR_INCIDENT
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 from tests.runtime.receiver import LOCAL, PageReceiver
 

@@ -11,8 +11,8 @@ from bot.slack.gateway import SlackGateway
 from bot.slack.pacing import ChannelPacer
 from bot.slack.replies import SLACK_REPLY, ReplyDelivery
 from handlers.notifier import ChatNotifier
-from orchestrator.incidents import Incident
 from orchestrator.models import ConversationRef
+from orchestrator.notify.incidents import Incident
 from tests.conftest import Harness
 from tests.doubles.slack_api import SlackApiDouble
 from tests.slack.conftest import BOT_TOKEN

@@ -18,8 +18,8 @@ import pytest
 from bot.slack.replies import enqueue_replies
 from handlers import texts
 from handlers.cards import Card, Inbound, Reply
-from orchestrator.incidents import IncidentKind
-from orchestrator.notices import Notice, NoticeKind
+from orchestrator.notify.incidents import IncidentKind
+from orchestrator.notify.notices import Notice, NoticeKind
 from tests.conftest import Harness
 from tests.doubles.slack_api import SlackApiDouble
 from tests.fakes import an_outcome

@@ -15,8 +15,8 @@ import pytest
 from bot.slack.replies import enqueue_replies
 from handlers import texts
 from handlers.cards import Card, Inbound, Reply
-from orchestrator.incidents import IncidentKind
-from orchestrator.notices import Notice, NoticeKind
+from orchestrator.notify.incidents import IncidentKind
+from orchestrator.notify.notices import Notice, NoticeKind
 from tests.conftest import CHANNEL, Harness
 from tests.doubles.slack_api import SlackApiDouble
 from tests.slack.conftest import small_png

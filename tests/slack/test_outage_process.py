@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator.context import Context
 from orchestrator.models import ConversationRef
-from orchestrator.notices import Notice, NoticeKind
+from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.runtime.context import Context
 from tests.doubles.slack_api import SlackApiDouble
 from tests.runtime.processes import (
     Processes,

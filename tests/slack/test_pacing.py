@@ -16,8 +16,8 @@ from bot.slack.gateway import SlackGateway
 from bot.slack.pacing import ChannelPacer
 from handlers.cards import Card
 from orchestrator.errors import Deferred
-from orchestrator.jobs import Job, delivering
 from orchestrator.models import ConversationRef
+from orchestrator.runtime.queue import Job, delivering
 from orchestrator.store.keys import Keys
 from tests.conftest import Harness
 from tests.doubles.slack_api import SlackApiDouble

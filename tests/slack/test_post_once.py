@@ -20,8 +20,8 @@ from bot.slack.pacing import ChannelPacer
 from bot.slack.replies import ReplyDelivery, reply_ops
 from handlers.cards import Card, Inbound, Reply
 from orchestrator.errors import Deferred, Unavailable
-from orchestrator.jobs import Job
 from orchestrator.models import ConversationRef
+from orchestrator.runtime.queue import Job
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 from tests.doubles.slack_api import SlackApiDouble

@@ -18,9 +18,9 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.context import Context
 from orchestrator.models import ConversationRef
-from orchestrator.notices import Notice, NoticeKind
+from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.runtime.context import Context
 from tests.doubles.slack_api import SlackApiDouble
 from tests.runtime.processes import Processes, clean, context, reachable_redis, unique_prefix
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, command_body

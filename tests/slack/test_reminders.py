@@ -11,8 +11,8 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.catalog import Workspace
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import CHANNEL, Harness, build_harness
 from tests.doubles.slack_api import SlackApiDouble
 from tests.slack.delivery import wire

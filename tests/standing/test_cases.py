@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from orchestrator.case_sources import poll
+from orchestrator.cases.sources import poll
+from orchestrator.cases.standing import measure
 from orchestrator.models import CaseStatus, OutcomeKind
-from orchestrator.standing import measure
 from tests.conftest import Harness
 from tests.standing.conftest import TABLES, audit_actions, next_poll, sign, stand
 

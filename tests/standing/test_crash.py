@@ -12,9 +12,9 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from orchestrator.lanes import LaneInput, Lanes
 from orchestrator.models import CaseStatus
-from orchestrator.worker import Worker
+from orchestrator.runtime.worker import Worker
+from orchestrator.steps.lanes import LaneInput, Lanes
 from tests.conftest import Harness
 from tests.standing.conftest import TABLES, audit_actions, sign, stand
 

@@ -20,8 +20,8 @@ from redis.asyncio import Redis
 from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
-from orchestrator.clock import ManualClock
 from orchestrator.models import CaseStatus
+from orchestrator.runtime.clock import ManualClock
 from orchestrator.store.keys import Keys
 from tests.conftest import Harness, build_harness
 from tests.runtime.processes import Processes, clean, reachable_redis, unique_prefix, until

@@ -19,9 +19,9 @@ from bot.demo.simulation import Business
 from bot.web import build_web_app
 from config.settings import DEMO_WORKSPACE, Settings
 from handlers.cards import Click, Inbound
-from orchestrator.clock import ManualClock
 from orchestrator.connectors.webhook import signature
 from orchestrator.models import CaseStatus, ConversationRef
+from orchestrator.runtime.clock import ManualClock
 from orchestrator.store.keys import Keys
 from tests.conftest import START
 from tests.fakes import RecordingGateway

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orchestrator.catalog import Workspace
 from orchestrator.models import Direction
-from orchestrator.parser import Change, parse
+from orchestrator.outcomes.parser import Change, parse
+from orchestrator.workspace.catalog import Workspace
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 

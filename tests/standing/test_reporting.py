@@ -3,9 +3,9 @@ target outcome does."""
 
 from __future__ import annotations
 
-from orchestrator.clock_service import CRON_JOBS, ClockService
-from orchestrator.digest import DIGEST_JOB
-from orchestrator.leader import LeaderLock
+from orchestrator.notify.digest import DIGEST_JOB
+from orchestrator.runtime.leader import LeaderLock
+from orchestrator.runtime.scheduler import CRON_JOBS, ClockService
 from tests.conftest import Harness
 from tests.standing.conftest import next_poll, sign, stand
 

@@ -3,8 +3,8 @@ takes its own, and none is left behind."""
 
 from __future__ import annotations
 
-from orchestrator.execute import LEASE_MS
 from orchestrator.models import OutcomeKind
+from orchestrator.steps.execute import LEASE_MS
 from orchestrator.store.redis_store import TickSnapshot
 from tests.conftest import Harness
 from tests.standing.conftest import audit_actions, next_poll, sign, stand

@@ -14,9 +14,9 @@ from bot.demo.simulation import Business
 from bot.teams.bot import BatonTeamsBot
 from bot.teams.references import ReferenceStore
 from handlers.notifier import ChatNotifier
-from orchestrator.catalog import Workspace
 from orchestrator.models import ApprovalStatus
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import build_harness
 from tests.core.test_quorum import with_quorum
 from tests.teams.activities import execute, message

@@ -22,9 +22,9 @@ from bot.teams.bot import BatonTeamsBot
 from bot.teams.references import ReferenceStore
 from handlers import texts
 from handlers.notifier import ChatNotifier
-from orchestrator.catalog import Workspace
-from orchestrator.rules import RuleBook
+from orchestrator.steps.rules import RuleBook
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import build_harness
 from tests.doubles.bot_connector import texts_of
 from tests.teams.activities import TENANT, execute, message

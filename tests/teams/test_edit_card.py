@@ -18,8 +18,8 @@ from bot.teams.edit_card import input_card, submitted
 from bot.teams.references import ReferenceStore
 from handlers.edit_form import EditField, EditForm
 from handlers.notifier import ChatNotifier
-from orchestrator.catalog import Workspace
 from orchestrator.store.keys import Keys
+from orchestrator.workspace.catalog import Workspace
 from tests.conftest import build_harness
 from tests.teams.activities import execute
 from tests.teams.conftest import TeamsTurns

@@ -25,9 +25,9 @@ from config.settings import Settings
 from handlers.cards import Card, Inbound
 from handlers.notifier import ChatNotifier
 from handlers.ports import ChatGateway
-from orchestrator.incidents import IncidentKind
 from orchestrator.models import ConversationRef
-from orchestrator.notices import Notice, NoticeKind
+from orchestrator.notify.incidents import IncidentKind
+from orchestrator.notify.notices import Notice, NoticeKind
 from tests.conftest import CHANNEL, Harness
 from tests.doubles.bot_connector import CARD_LIMIT, BotConnectorDouble, texts_of
 from tests.slack.delivery import RecordingPager, run_for

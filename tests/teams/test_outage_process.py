@@ -15,9 +15,9 @@ from botbuilder.schema import Activity
 from redis.asyncio import Redis
 
 from bot.teams.references import ReferenceStore
-from orchestrator.context import Context
 from orchestrator.models import ConversationRef
-from orchestrator.notices import Notice, NoticeKind
+from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.runtime.context import Context
 from tests.doubles.bot_connector import BotConnectorDouble
 from tests.runtime.processes import (
     Processes,

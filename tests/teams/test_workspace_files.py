@@ -17,7 +17,7 @@ from bot.bootstrap import bootstrap
 from bot.demo.simulation import Business
 from bot.web import build_web_app
 from config.settings import DEMO_WORKSPACE, Settings
-from orchestrator.clock import ManualClock
+from orchestrator.runtime.clock import ManualClock
 from orchestrator.store.keys import Keys
 from tests.conftest import START
 from tests.doubles.bot_connector import BotConnectorDouble
