@@ -52,6 +52,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,12 +69,12 @@ from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
 from orchestrator.models import ConversationRef, Direction, Measurement, Outcome
 from orchestrator.notify.notices import Notice
-from orchestrator.outcomes.loop import TICK_JOB
 from orchestrator.runtime.clock import Clock, ManualClock, SystemClock
 from orchestrator.runtime.context import Context
-from orchestrator.runtime.queue import Job, JobQueue, consumer_name
+from orchestrator.runtime.dispatch import AnyHandler
+from orchestrator.runtime.messages import Message, Tick
+from orchestrator.runtime.queue import Delivery, JobQueue, consumer_name
 from orchestrator.runtime.services import Runtime
-from orchestrator.runtime.worker import JobHandler
 from orchestrator.store import counters, transitions
 from orchestrator.store.client import is_cluster, redis_client
 from orchestrator.store.commit import Commit
@@ -166,7 +167,7 @@ async def confirm(ctx: Context, count: int) -> None:
         commit.op("SADD", ctx.keys.workspaces(ctx.keys.tag("T1")), "T1")
         first = Measurement(value=9.0, at=now).model_dump_json()
         commit.op("RPUSH", ctx.keys.measurements(outcome.id), first)
-        ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id})
+        ctx.queue.enqueue_in(commit, Tick(outcome=outcome.id))
         await ctx.store.apply(commit)
 
     for chunk in range(0, count, 100):
@@ -187,17 +188,19 @@ async def _work(
     ctx = context(redis, workspace, db, url=url)
     runtime = Runtime(ctx, Sink(), name=consumer_name("bench"))
     timed: list[tuple[float, float]] = []
-    tick = runtime.worker.handlers[TICK_JOB]
 
-    async def timed_tick(job: Job) -> None:
-        began = time.monotonic()
-        await tick(job)
-        timed.append((began, time.monotonic() - began))
+    def timing(tick: AnyHandler) -> AnyHandler:
+        async def timed_tick(message: Tick, work: Delivery) -> None:
+            began = time.monotonic()
+            await tick(message, work)
+            timed.append((began, time.monotonic() - began))
 
-    runtime.worker.handlers[TICK_JOB] = timed_tick
+        return timed_tick
+
+    runtime.worker.handlers.wrap(Tick, timing)
     kinds: Counter[str] = Counter()  # jobs handled in the window, by kind
-    for kind, handler in list(runtime.worker.handlers.items()):
-        runtime.worker.handlers[kind] = _counted(kind, handler, kinds, window)
+    for message, _ in runtime.worker.handlers.items():
+        runtime.worker.handlers.wrap(message, _counted(message, kinds, window))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     cpu: list[float] = []  # process CPU seconds at the window's start and end
@@ -212,14 +215,17 @@ async def _work(
 
 
 def _counted(
-    kind: str, handler: JobHandler, kinds: Counter[str], window: tuple[float, float]
-) -> JobHandler:
-    async def counted(job: Job) -> None:
-        if window[0] <= time.monotonic() <= window[1]:
-            kinds[kind] += 1
-        await handler(job)
+    message: type[Message], kinds: Counter[str], window: tuple[float, float]
+) -> Callable[[AnyHandler], AnyHandler]:
+    def counting(handler: AnyHandler) -> AnyHandler:
+        async def counted(job: Message, work: Delivery) -> None:
+            if window[0] <= time.monotonic() <= window[1]:
+                kinds[message.KIND] += 1
+            await handler(job, work)
 
-    return counted
+        return counted
+
+    return counting
 
 
 def count_round_trips() -> list[int]:
@@ -380,8 +386,8 @@ async def cycle_cost(
     runtime = Runtime(ctx, Sink(), name=consumer_name("bench"))
     kinds: Counter[str] = Counter()
     always = (0.0, float("inf"))
-    for kind, handler in list(runtime.worker.handlers.items()):
-        runtime.worker.handlers[kind] = _counted(kind, handler, kinds, always)
+    for message, _ in runtime.worker.handlers.items():
+        runtime.worker.handlers.wrap(message, _counted(message, kinds, always))
 
     async def cycle() -> None:
         await ctx.queue.move_due(ctx.clock.now(), limit=outcomes)
@@ -396,7 +402,7 @@ async def cycle_cost(
     for _ in range(cycles):
         await cycle()
     cpu, server = time.process_time() - cpu, await redis_cpu(redis) - server
-    ticks = max(kinds[TICK_JOB], 1)
+    ticks = max(kinds[Tick.KIND], 1)
     await target.clear(redis, PREFIX)
     await redis.aclose()
     return {
@@ -439,11 +445,11 @@ async def aging(
             pass
 
     async def cost() -> dict[str, float]:
-        before = kinds[TICK_JOB]
+        before = kinds[Tick.KIND]
         cpu, server = time.process_time(), await redis_cpu(redis)
         for _ in range(cycles):
             await cycle()
-        ticks = max(kinds[TICK_JOB] - before, 1)
+        ticks = max(kinds[Tick.KIND] - before, 1)
         return {
             "cpu_ms": 1000 * (time.process_time() - cpu) / ticks,
             "redis_ms": 1000 * (await redis_cpu(redis) - server) / ticks,
@@ -529,7 +535,7 @@ def _jobs_per_tick(reports: list[dict[str, Any]]) -> dict[str, float]:
     kinds: Counter[str] = Counter()
     for report in reports:
         kinds.update(report["kinds"])
-    ticks = max(kinds[TICK_JOB], 1)
+    ticks = max(kinds[Tick.KIND], 1)
     return {kind: count / ticks for kind, count in sorted(kinds.items())}
 
 

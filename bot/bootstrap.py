@@ -25,16 +25,17 @@ from handlers.ports import ChatGateway
 from orchestrator.connectors import Connectors
 from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.errors import BatonError
-from orchestrator.history.archive import ARCHIVE_JOB, Archiver, retention
+from orchestrator.history.archive import Archiver, retention
 from orchestrator.history.store import HistoryStore, default_url
 from orchestrator.llm import build_lane
 from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.notify.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.runtime.clock import Clock, SystemClock
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.dispatch import AnyHandler
+from orchestrator.runtime.messages import ArchiveBatch, Message
 from orchestrator.runtime.queue import JobQueue, consumer_name
 from orchestrator.runtime.services import Runtime
-from orchestrator.runtime.worker import JobHandler
 from orchestrator.steps.lanes import Lanes
 from orchestrator.steps.rules import learned_rules
 from orchestrator.store.client import is_cluster, probe_client, redis_client, wait_until_answers
@@ -77,8 +78,9 @@ class App:
             await self.embedded.stop()
 
 
-JobKinds = Callable[[App], Mapping[str, JobHandler]]
-"""A chat platform's own job kinds (e.g. Slack's request-path replies) for one process."""
+JobKinds = Callable[[App], Mapping[type[Message], AnyHandler]]
+"""A chat platform's own job messages (e.g. Slack's request-path replies) and their
+handlers, for one process."""
 
 JOB_KINDS: list[JobKinds] = []
 """Each platform module appends its `JobKinds`; every process's runtime registers them."""
@@ -242,8 +244,8 @@ async def bootstrap(
         history=history,
     )
     for kinds in JOB_KINDS:
-        for kind, handler in kinds(app).items():
-            runtime.register(kind, handler)
+        for message, handler in kinds(app).items():
+            runtime.register(message, handler)
     return app
 
 
@@ -272,5 +274,5 @@ def open_history(settings: Settings, runtime: Runtime) -> HistoryStore:
     )
     ctx = runtime.ctx
     ctx.store.history = history
-    runtime.register(ARCHIVE_JOB, Archiver(ctx.store, history, ctx.clock, kept).handle)
+    runtime.register(ArchiveBatch, Archiver(ctx.store, history, ctx.clock, kept).handle)
     return history

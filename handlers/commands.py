@@ -13,7 +13,6 @@ from orchestrator.learning.evidence import library
 from orchestrator.llm.usage import TokenLedger
 from orchestrator.models import ConversationRef, Outcome
 from orchestrator.outcomes.evaluate import evaluate
-from orchestrator.outcomes.loop import TICK_JOB
 from orchestrator.people.actors import (
     Actor,
     check_home,
@@ -22,6 +21,7 @@ from orchestrator.people.actors import (
     marked,
     refused_as_done,
 )
+from orchestrator.runtime.messages import Tick
 from orchestrator.runtime.services import Runtime
 from orchestrator.steps.rules import RuleBook
 
@@ -188,9 +188,7 @@ async def check(request: Request) -> Reply:
     outcome = await _outcome(request, "check")
     if not request.runtime.control.may_control(request.user, outcome):
         raise NotAllowed(request.user, f"check outcome {outcome.id} now")
-    await request.runtime.ctx.queue.enqueue(
-        TICK_JOB, {"outcome": outcome.id}, workspace=outcome.workspace
-    )
+    await request.runtime.ctx.queue.enqueue(Tick(outcome=outcome.id), workspace=outcome.workspace)
     return _answer(request, Card(title=texts.CHECK_QUEUED.format(id=outcome.id)), outcome)
 
 

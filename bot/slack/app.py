@@ -19,17 +19,19 @@ from bot.slack import door
 from bot.slack.assistant import SlackAssistant, planning
 from bot.slack.config import SlackConfig, banner, slack_config
 from bot.slack.gateway import SlackGateway
-from bot.slack.home import SLACK_HOME, HomeTabs
+from bot.slack.home import HomeTabs
 from bot.slack.inbound import Malformed
 from bot.slack.listeners import SlackListeners
+from bot.slack.messages import SlackClick, SlackCommand, SlackHome, SlackReply, SlackStatement
 from bot.slack.oauth import installation_store, mount_oauth, not_installed, oauth_settings
 from bot.slack.pacing import ChannelPacer, tier4_pacer
-from bot.slack.replies import SLACK_REPLY, ReplyDelivery
-from bot.slack.work import SLACK_CLICK, SLACK_COMMAND, SLACK_STATEMENT, SlackWork
+from bot.slack.replies import ReplyDelivery
+from bot.slack.work import SlackWork
 from config.settings import Settings
 from handlers import texts
 from orchestrator.runtime.clock import Clock
-from orchestrator.runtime.worker import JobHandler
+from orchestrator.runtime.dispatch import AnyHandler
+from orchestrator.runtime.messages import Message
 from orchestrator.store.redis_store import RedisStore
 
 log = logging.getLogger("baton.slack")
@@ -120,7 +122,7 @@ async def _malformed(error: Exception) -> BoltResponse | None:
     return None
 
 
-def job_kinds(baton: App) -> dict[str, JobHandler]:
+def job_kinds(baton: App) -> dict[type[Message], AnyHandler]:
     """Slack's own durable work in every process: statements and clicks finished after
     their ack, replies to requests, Home refreshes."""
     gateway = baton.gateways.get("slack")
@@ -132,11 +134,11 @@ def job_kinds(baton: App) -> dict[str, JobHandler]:
     before_click = partial(planning, gateway) if config and config.assistant else None
     work = SlackWork(baton.conversation, gateway, before_click)
     return {
-        SLACK_REPLY: ReplyDelivery(gateway, baton.runtime.ctx.store),
-        SLACK_HOME: home.refresh,
-        SLACK_STATEMENT: work.statement,
-        SLACK_CLICK: work.click,
-        SLACK_COMMAND: work.command,
+        SlackReply: ReplyDelivery(gateway, baton.runtime.ctx.store),
+        SlackHome: home.refresh,
+        SlackStatement: work.statement,
+        SlackClick: work.click,
+        SlackCommand: work.command,
     }
 
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from bot.slack.blocks import home_view
 from bot.slack.gateway import SlackGateway
+from bot.slack.messages import SlackHome
 from handlers import render, texts
 from handlers.approvals_view import waiting_card
 from handlers.cards import Card
@@ -22,11 +23,9 @@ from orchestrator.models import ConversationRef
 from orchestrator.outcomes.evaluate import evaluate
 from orchestrator.people.actors import Actor
 from orchestrator.people.inbox import waiting_for
-from orchestrator.runtime.queue import Job
+from orchestrator.runtime.queue import Delivery
 from orchestrator.runtime.services import Runtime
 
-SLACK_HOME = "slack_home"
-"""The job kind that republishes a workspace's Home tabs."""
 COALESCE_S = 5.0
 VIEWERS_TTL_S = 30 * 86_400
 """Someone who has not opened Home for a month stops receiving refreshes."""
@@ -58,13 +57,11 @@ class HomeTabs:
         if not await ctx.store.redis.set(self._due(team), "1", nx=True, ex=int(COALESCE_S * 4)):
             return
         due = ctx.clock.now() + timedelta(seconds=COALESCE_S)
-        await ctx.queue.schedule(
-            f"slack_home:{team}", due, SLACK_HOME, {"team": team}, workspace=team
-        )
+        await ctx.queue.schedule(f"slack_home:{team}", due, SlackHome(team=team), workspace=team)
 
-    async def refresh(self, job: Job) -> None:
-        """The `slack_home` job: republish Home for everyone in the team who opened it."""
-        team = job.payload["team"]
+    async def refresh(self, home: SlackHome, work: Delivery) -> None:
+        """The `SlackHome` job: republish Home for everyone in the team who opened it."""
+        team = home.team
         redis = self.runtime.ctx.store.redis
         # Cleared first: a change made while we render schedules the next refresh.
         await redis.delete(self._due(team))

@@ -25,13 +25,8 @@ from bot.slack.blocks import ACTION_PREFIX, REJECT_CALLBACK, fallback_text, reje
 from bot.slack.edit_modal import EDIT_CALLBACK, EditModal
 from bot.slack.gateway import SlackGateway
 from bot.slack.home import HomeTabs
-from bot.slack.work import (
-    SLACK_COMMAND,
-    SLACK_STATEMENT,
-    enqueue_answer,
-    queue_click,
-    queue_command,
-)
+from bot.slack.messages import SlackCommand, SlackStatement
+from bot.slack.work import enqueue_answer, queue_click, queue_command
 from handlers.cards import Click, Inbound, Reply
 from handlers.commands import COMMANDS
 from handlers.conversation import Conversation
@@ -73,7 +68,7 @@ class SlackListeners:
             # command runs there). The same trigger delivered again is dropped here, before
             # it can queue a second one.
             if await self._first_command(body):
-                kind = SLACK_COMMAND if name in IN_WORKER else SLACK_STATEMENT
+                kind = SlackCommand if name in IN_WORKER else SlackStatement
                 await queue_command(self._queue, kind, body)
             await ack()
             return

@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 from bot.slack.gateway import SlackGateway
+from bot.slack.messages import SlackReply
 from handlers.cards import Button, Card, Click, Inbound, Reply
 from orchestrator.errors import Refused
 from orchestrator.models import ConversationRef, MessageRef
@@ -21,13 +23,11 @@ from orchestrator.notify import deliveries
 from orchestrator.notify.deliveries import CallLog
 from orchestrator.notify.outages import ChannelOutages
 from orchestrator.runtime.clock import Clock, SystemClock
-from orchestrator.runtime.queue import Job, JobQueue
+from orchestrator.runtime.queue import Delivery, JobQueue
 from orchestrator.store.redis_store import RedisStore
 
 log = logging.getLogger("baton.slack")
 
-SLACK_REPLY = "slack_reply"
-"""The job kind that shows replies to one command or click, in order."""
 Op = dict[str, Any]
 
 
@@ -80,12 +80,12 @@ async def enqueue_replies(queue: JobQueue, source: Inbound | Click, replies: lis
     """One job for all of a request's replies, so they arrive in the order given."""
     ops = reply_ops(source, replies)
     if ops:
-        job = {"id": uuid.uuid4().hex, "ops": ops}
-        await queue.enqueue(SLACK_REPLY, job, workspace=source.conversation.workspace)
+        reply = SlackReply(id=uuid.uuid4().hex, ops=tuple(ops))
+        await queue.enqueue(reply, workspace=source.conversation.workspace)
 
 
 class ReplyDelivery:
-    """The `slack_reply` job handler. Its calls go through a call log named by the job, so a
+    """The `SlackReply` job handler. Its calls go through a call log named by the job, so a
     retry after a partial failure (or a deferral) resumes where it stopped instead of posting
     the same message twice, and its messages keep their place in a channel that is down."""
 
@@ -96,12 +96,12 @@ class ReplyDelivery:
         self.store = store
         self.outages = ChannelOutages(store.redis, store.keys, clock or SystemClock())
 
-    async def __call__(self, job: Job) -> None:
-        name = f"slack_reply:{job.payload['id']}"
+    async def __call__(self, reply: SlackReply, work: Delivery) -> None:
+        name = f"slack_reply:{reply.id}"
         calls = CallLog(self.store.redis, self.store.keys, name, self.outages)
-        await deliveries.delivering(calls, lambda: self._run_all(job.payload["ops"]))
+        await deliveries.delivering(calls, lambda: self._run_all(reply.ops))
 
-    async def _run_all(self, ops: list[Op]) -> None:
+    async def _run_all(self, ops: Sequence[Op]) -> None:
         """Every op in order; one Slack refuses for good does not keep the others from
         being shown, and the job still fails for it (set aside, with its incident)."""
         refusals: list[Refused] = []

@@ -4,7 +4,7 @@ The request path only translates the payload and queues it (one XADD), so Slack 
 acknowledgement in milliseconds whatever Slack's own API or the orchestrator are doing. A
 worker then does the rest: posts a statement's thread anchor and starts the intake in that
 thread, decides a click, or runs a command that draws a chart; replies go out as a
-`slack_reply` job.
+`SlackReply` job (the messages are in `bot.slack.messages`).
 """
 
 from __future__ import annotations
@@ -16,22 +16,17 @@ from typing import Any
 
 from bot.slack import inbound
 from bot.slack.gateway import SlackGateway
-from bot.slack.replies import SLACK_REPLY, reply_ops
+from bot.slack.messages import SlackClick, SlackCommand, SlackReply, SlackStatement, SlashCommand
+from bot.slack.replies import reply_ops
 from handlers import texts
 from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation
 from handlers.names import named_in
-from orchestrator.models import ConversationRef, MessageRef
+from orchestrator.models import MessageRef
 from orchestrator.notify import deliveries
 from orchestrator.notify.deliveries import CallLog
-from orchestrator.runtime.queue import Job, JobQueue
+from orchestrator.runtime.queue import Delivery, JobQueue
 
-SLACK_STATEMENT = "slack_statement"
-"""The job kind that anchors a stated outcome's thread and starts its intake."""
-SLACK_CLICK = "slack_click"
-"""The job kind that runs a button press (or the reject modal's submission)."""
-SLACK_COMMAND = "slack_command"
-"""The job kind that runs a command too heavy for the web process (a chart, a history)."""
 ANCHOR_TTL_S = 86_400
 Payload = dict[str, Any]
 
@@ -39,15 +34,15 @@ STATEMENT_FIELDS = ("team_id", "channel_id", "user_id", "text", "trigger_id")
 """What a statement job keeps of the slash command (not its token or response_url)."""
 
 
-async def queue_command(queue: JobQueue, kind: str, body: Payload) -> None:
-    """Queue a slash command as a `slack_statement` or `slack_command` job."""
-    job = {name: body.get(name, "") for name in STATEMENT_FIELDS}
-    await queue.enqueue_gathered(kind, job, workspace=str(body.get("team_id", "")))
+async def queue_command(queue: JobQueue, kind: type[SlashCommand], body: Payload) -> None:
+    """Queue a slash command as a `SlackStatement` or `SlackCommand` job."""
+    command = kind.model_validate({name: body.get(name, "") for name in STATEMENT_FIELDS})
+    await queue.enqueue_gathered(command, workspace=str(body.get("team_id", "")))
 
 
 async def queue_click(queue: JobQueue, click: Click) -> None:
     workspace = click.conversation.workspace
-    await queue.enqueue_gathered(SLACK_CLICK, click_to_json(click), workspace=workspace)
+    await queue.enqueue_gathered(SlackClick.of(click), workspace=workspace)
 
 
 async def enqueue_answer(
@@ -59,37 +54,12 @@ async def enqueue_answer(
     ops = reply_ops(source, replies, views_changed=views_changed)
     if ops:
         name = source.delivery_id or uuid.uuid4().hex
-        job = {"id": f"answer:{name}", "ops": ops}
-        await queue.enqueue(SLACK_REPLY, job, workspace=source.conversation.workspace)
-
-
-def click_to_json(click: Click) -> Payload:
-    return {
-        "conversation": click.conversation.model_dump(mode="json"),
-        "user": click.user,
-        "action": click.action,
-        "value": click.value,
-        "reason": click.reason,
-        "message": click.message.model_dump(mode="json") if click.message else None,
-        "delivery_id": click.delivery_id,
-    }
-
-
-def click_from_json(data: Payload) -> Click:
-    message = data.get("message")
-    return Click(
-        conversation=ConversationRef.model_validate(data["conversation"]),
-        user=data["user"],
-        action=data["action"],
-        value=data["value"],
-        reason=data.get("reason", ""),
-        message=MessageRef.model_validate(message) if message else None,
-        delivery_id=data.get("delivery_id"),
-    )
+        reply = SlackReply(id=f"answer:{name}", ops=tuple(ops))
+        await queue.enqueue(reply, workspace=source.conversation.workspace)
 
 
 class SlackWork:
-    """The handlers of the three job kinds."""
+    """The handlers of the three requests finished in a worker."""
 
     def __init__(
         self,
@@ -106,17 +76,17 @@ class SlackWork:
     def _queue(self) -> JobQueue:
         return self.conversation.runtime.ctx.queue
 
-    async def statement(self, job: Job) -> None:
+    async def statement(self, statement: SlackStatement, work: Delivery) -> None:
         """Anchor the thread (once, even when the job is retried), then hand the words to
         the conversation as said in that thread."""
-        thread = await self._anchor(job.payload)
-        await self._answer(inbound.from_command(job.payload, thread))
+        thread = await self._anchor(statement)
+        await self._answer(inbound.from_command(statement.payload(), thread))
 
-    async def command(self, job: Job) -> None:
-        await self._answer(inbound.from_command(job.payload))
+    async def command(self, command: SlackCommand, work: Delivery) -> None:
+        await self._answer(inbound.from_command(command.payload()))
 
-    async def click(self, job: Job) -> None:
-        click = click_from_json(job.payload)
+    async def click(self, job: SlackClick, work: Delivery) -> None:
+        click = job.click()
         if self.before_click is not None:
             await self.before_click(click)
         replies = await self.conversation.on_click(click)
@@ -127,15 +97,16 @@ class SlackWork:
     async def _answer(self, message: Inbound) -> None:
         await enqueue_answer(self._queue, message, await self.conversation.on_message(message))
 
-    async def _anchor(self, body: Payload) -> str:
+    async def _anchor(self, statement: SlackStatement) -> str:
         store = self.conversation.runtime.ctx.store
-        key = store.keys.dedupe(f"slack_anchor:{body['team_id']}:{body['trigger_id']}")
+        team, trigger = statement.team_id, statement.trigger_id
+        key = store.keys.dedupe(f"slack_anchor:{team}:{trigger}")
         posted = await store.redis.get(key)
         if posted is not None:
             return posted.decode() if isinstance(posted, bytes) else str(posted)
-        who = await self._name(body["team_id"], body["user_id"])
-        text = texts.SLACK_STATED.format(user="@" + who, text=body.get("text", ""))
-        where = inbound.conversation(body["team_id"], body["channel_id"])
+        who = await self._name(team, statement.user_id)
+        text = texts.SLACK_STATED.format(user="@" + who, text=statement.text)
+        where = inbound.conversation(team, statement.channel_id)
         posted_as: list[MessageRef] = []
 
         async def post() -> None:
@@ -143,7 +114,7 @@ class SlackWork:
 
         # A delivery of its own: a worker killed after Slack took the anchor but before
         # its ts was kept finds the anchor, run again, instead of posting a second one.
-        name = f"slack_anchor:{body['team_id']}:{body['trigger_id']}"
+        name = f"slack_anchor:{team}:{trigger}"
         await deliveries.delivering(CallLog(store.redis, store.keys, name), post)
         await store.redis.set(key, posted_as[0].message_id, ex=ANCHOR_TTL_S)
         return posted_as[0].message_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 from orchestrator.approvals import ballot, edits, quorum
 from orchestrator.approvals import ladder as sla
 from orchestrator.approvals.edits import Change, EditRefused
-from orchestrator.cases.run import CASE_JOB
 from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
 from orchestrator.models import Approval, ApprovalStatus, Edit, Outcome, Step, StepStatus, Vote
 from orchestrator.notify.notices import Notice, NoticeKind
@@ -13,12 +12,11 @@ from orchestrator.people import delegation
 from orchestrator.people.actors import Actor, check_home, done_before, marked, refused_as_done
 from orchestrator.people.delegation import Delegation
 from orchestrator.runtime.context import Context
-from orchestrator.steps.govern import EXECUTE_JOB, cost_of, execute_payload
+from orchestrator.runtime.messages import ExpireApproval, RunCase, Tick
+from orchestrator.steps.govern import cost_of, execute_of
 from orchestrator.steps.policy import govern
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
-
-TICK_JOB = "tick"
 
 
 class AlreadyDecided(BatonError):
@@ -232,8 +230,7 @@ class Approvals:
                 await self.ctx.queue.schedule(
                     f"approval:{approval.id}",
                     approval.deadline,
-                    "approval_timeout",
-                    {"approval": approval.id},
+                    ExpireApproval(approval=approval.id),
                     workspace=approval.workspace,
                 )
                 return
@@ -309,13 +306,13 @@ class Approvals:
         self.ctx.queue.cancel_in(commit, f"approval:{before.id}")
         await sla.settle_in(self.ctx, commit, before)
         if runs:
-            self.ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
+            self.ctx.queue.enqueue_in(commit, execute_of(step))
         else:
             await self._cancel_dependents(step, commit, actor)
             # Re-plan at once around the decision rather than at the next scheduled tick.
-            self.ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id, "replan": True})
+            self.ctx.queue.enqueue_in(commit, Tick(outcome=outcome.id, replan=True))
             if step.case_id is not None:  # the case learns its step will not run
-                self.ctx.queue.enqueue_in(commit, CASE_JOB, {"case": step.case_id})
+                self.ctx.queue.enqueue_in(commit, RunCase(case=step.case_id))
         self.ctx.notify(
             commit,
             Notice(

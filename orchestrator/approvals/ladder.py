@@ -13,37 +13,39 @@ from datetime import datetime, timedelta
 from orchestrator.approvals import ballot
 from orchestrator.errors import TransitionRefused
 from orchestrator.models import Approval, ApprovalStatus
-from orchestrator.notify.incidents import PAGE_JOB, Incident, IncidentKind, dedup_key
+from orchestrator.notify.incidents import Incident, IncidentKind, dedup_key
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.people.delegation import Delegation
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import EscalateApproval, NameStandIns, Page, RemindApprovers
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 from orchestrator.workspace.catalog import Policy
 
-REMIND_JOB = "approval_remind"
-ESCALATE_JOB = "approval_escalate"
-STAND_INS_JOB = "approval_stand_ins"
-"""Right after a request: name on its card who decides for approvers already away."""
-RUNGS = (REMIND_JOB, ESCALATE_JOB)
+Rung = type[RemindApprovers] | type[EscalateApproval]
+RUNGS: tuple[Rung, ...] = (RemindApprovers, EscalateApproval)
 
 
-def timer_id(approval_id: str, rung: str) -> str:
-    return f"approval:{approval_id}:{rung}"
+def timer_id(approval_id: str, rung: Rung) -> str:
+    return f"approval:{approval_id}:{rung.KIND}"
 
 
 def schedule_in(ctx: Context, commit: Commit, approval: Approval, policy: Policy) -> Commit:
     """Add the reminder and escalation timers that fall before the approval's deadline, and
     the job that names the delegates of approvers away."""
-    ctx.queue.enqueue_in(commit, STAND_INS_JOB, {"approval": approval.id})
-    rungs = ((REMIND_JOB, policy.remind_after_h), (ESCALATE_JOB, policy.escalate_after_h))
+    ctx.queue.enqueue_in(commit, NameStandIns(approval=approval.id))
+    rungs: tuple[tuple[Rung, float | None], ...] = (
+        (RemindApprovers, policy.remind_after_h),
+        (EscalateApproval, policy.escalate_after_h),
+    )
     for rung, hours in rungs:
         if hours is None:
             continue
         due = approval.requested_at + timedelta(hours=hours)
         if due < approval.deadline:
-            payload = {"approval": approval.id}
-            ctx.queue.schedule_in(commit, timer_id(approval.id, rung), due, rung, payload)
+            ctx.queue.schedule_in(
+                commit, timer_id(approval.id, rung), due, rung(approval=approval.id)
+            )
     return commit
 
 
@@ -58,7 +60,7 @@ async def settle_in(ctx: Context, commit: Commit, approval: Approval) -> Commit:
     flag = paged_flag(ctx, approval.id)
     if await ctx.store.redis.exists(flag):
         resolve = _page(approval, ctx.clock.now(), "resolve", "decided")
-        ctx.queue.enqueue_in(commit, PAGE_JOB, resolve.model_dump(mode="json"))
+        ctx.queue.enqueue_in(commit, Page(incident=resolve))
         commit.op("DEL", flag)
     return commit
 
@@ -70,7 +72,7 @@ class Ladder:
         self.ctx = ctx
 
     async def remind(self, approval_id: str) -> None:
-        if await self._due(approval_id, REMIND_JOB) is None:
+        if await self._due(approval_id, RemindApprovers) is None:
             return
         # Name on the reminder who decides for approvers away (requested before they left,
         # or while they were away).
@@ -91,7 +93,7 @@ class Ladder:
         """Add the next person of the on-call chain as an approver, and page on-call."""
         for _ in range(ballot.TRIES):
             read = await ballot.version(self.ctx.store, approval_id)
-            approval = await self._due(approval_id, ESCALATE_JOB)
+            approval = await self._due(approval_id, EscalateApproval)
             if approval is None:
                 return
             try:
@@ -120,22 +122,22 @@ class Ladder:
         commit.expect(key, ApprovalStatus.PENDING.value)
         commit.write(key, ApprovalStatus.PENDING.value, after.model_dump_json())
         page = _page(after, self.ctx.clock.now(), "trigger", f"escalated to {to or 'on-call'}")
-        self.ctx.queue.enqueue_in(commit, PAGE_JOB, page.model_dump(mode="json"))
+        self.ctx.queue.enqueue_in(commit, Page(incident=page))
         commit.op("SET", paged_flag(self.ctx, approval.id), "1")
         return commit
 
-    async def _due(self, approval_id: str, rung: str) -> Approval | None:
+    async def _due(self, approval_id: str, rung: Rung) -> Approval | None:
         """The approval if the rung should fire now; re-arms a timer that fired early."""
         approval = await self.ctx.store.approval(approval_id)
         if approval.status is not ApprovalStatus.PENDING:
             return None
         policy = self.ctx.workspace_of(approval.workspace).policy
-        hours = policy.remind_after_h if rung == REMIND_JOB else policy.escalate_after_h
+        hours = policy.remind_after_h if rung is RemindApprovers else policy.escalate_after_h
         due = approval.requested_at + timedelta(hours=hours or 0)
         if self.ctx.clock.now() < due:
             tid = timer_id(approval.id, rung)
-            payload = {"approval": approval.id}
-            await self.ctx.queue.schedule(tid, due, rung, payload, workspace=approval.workspace)
+            again = rung(approval=approval.id)
+            await self.ctx.queue.schedule(tid, due, again, workspace=approval.workspace)
             return None
         return approval
 

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-from orchestrator.cases.run import CASE_JOB, Cases
-from orchestrator.cases.sla import CASE_SLA_JOB, CaseLadder
-from orchestrator.cases.sources import POLL_JOB, poll
+from orchestrator.cases.run import Cases
+from orchestrator.cases.sla import CaseLadder
+from orchestrator.cases.sources import poll
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.dispatch import AnyHandler
+from orchestrator.runtime.messages import ClimbCaseSla, Message, PollCaseSource, RunCase
 from orchestrator.runtime.ops import take_over_lease
-from orchestrator.runtime.queue import Job
-from orchestrator.runtime.worker import JobHandler
+from orchestrator.runtime.queue import Delivery
 
 
-def case_jobs(ctx: Context, cases: Cases) -> dict[str, JobHandler]:
-    """`case` (carry a case on), `case_sla` (a rung of its ladder), `case_poll` (a SQL source)."""
+def case_jobs(ctx: Context, cases: Cases) -> dict[type[Message], AnyHandler]:
+    """`RunCase` (carry a case on), `ClimbCaseSla` (a rung of its ladder), `PollCaseSource`."""
     ladder = CaseLadder(ctx)
 
-    async def run_case(job: Job) -> None:
-        if job.reclaimed:  # its worker is presumed dead: do not wait out its lease
-            await take_over_lease(ctx, f"case:{job.payload['case']}")
-        await cases.run(job.payload["case"])
+    async def run_case(run: RunCase, work: Delivery) -> None:
+        if work.job.reclaimed:  # its worker is presumed dead: do not wait out its lease
+            await take_over_lease(ctx, f"case:{run.case}")
+        await cases.run(run.case)
 
-    async def climb(job: Job) -> None:
-        await ladder.climb(job.payload["case"], job.payload["rung"])
+    async def climb(rung: ClimbCaseSla, work: Delivery) -> None:
+        await ladder.climb(rung.case, rung.rung)
 
-    async def poll_source(job: Job) -> None:
-        await poll(ctx, cases, job.payload["workspace"], job.payload["source"])
+    async def poll_source(source: PollCaseSource, work: Delivery) -> None:
+        await poll(ctx, cases, source.workspace, source.source)
 
-    return {CASE_JOB: run_case, CASE_SLA_JOB: climb, POLL_JOB: poll_source}
+    return {RunCase: run_case, ClimbCaseSla: climb, PollCaseSource: poll_source}

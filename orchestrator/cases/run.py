@@ -32,13 +32,13 @@ from orchestrator.models import (
 )
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import RunCase
 from orchestrator.steps.lanes import LaneInput, Lanes
 from orchestrator.steps.policy import govern
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 from orchestrator.workspace.catalog import Rule, Workspace
 
-CASE_JOB = "case"
 LEASE_MS = 120_000
 UNFINISHED = (CaseStatus.RECEIVED, CaseStatus.RUNNING, CaseStatus.AWAITING_APPROVAL)
 _STOPPED_BY = {StepStatus.REJECTED: CaseStatus.REJECTED, StepStatus.EXPIRED: CaseStatus.REJECTED}
@@ -104,7 +104,7 @@ class Cases:
         )  # fmt: skip
         commit.expect(self.ctx.keys.outcome(outcome.id), "active", "paused")
         commit.op("ZADD", self.ctx.keys.cases_open(outcome.id), case.due_at.timestamp(), case.id)
-        self.ctx.queue.enqueue_in(commit, CASE_JOB, {"case": case.id})
+        self.ctx.queue.enqueue_in(commit, RunCase(case=case.id))
         case_sla.schedule_in(self.ctx, commit, case, book, case_sla.RUNGS[0])
         try:
             await self.ctx.store.apply(commit)

@@ -13,13 +13,13 @@ from datetime import datetime
 
 from orchestrator.cases.catalog import CasePlaybook
 from orchestrator.models import Case, CaseStatus, Outcome
-from orchestrator.notify.incidents import PAGE_JOB, Incident, dedup_key
+from orchestrator.notify.incidents import Incident, dedup_key
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import ClimbCaseSla, Page
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 
-CASE_SLA_JOB = "case_sla"
 RUNGS = ("remind", "escalate", "breach")
 AT_RISK = "case_sla_at_risk"
 BREACHED = "case_sla_breached"
@@ -35,10 +35,8 @@ def due_of(case: Case, book: CasePlaybook, rung: str) -> datetime:
 
 
 def schedule_in(ctx: Context, commit: Commit, case: Case, book: CasePlaybook, rung: str) -> None:
-    payload = {"case": case.id, "rung": rung}
-    ctx.queue.schedule_in(
-        commit, timer_id(case.id), due_of(case, book, rung), CASE_SLA_JOB, payload
-    )
+    climb = ClimbCaseSla(case=case.id, rung=rung)
+    ctx.queue.schedule_in(commit, timer_id(case.id), due_of(case, book, rung), climb)
 
 
 def paged_key(ctx: Context, case_id: str) -> str:
@@ -52,7 +50,7 @@ async def settle_in(ctx: Context, commit: Commit, case: Case) -> None:
     for raw in await ctx.store.redis.smembers(flag):
         key = raw.decode() if isinstance(raw, bytes) else str(raw)
         resolve = _incident(case, key.split(":")[1], ctx.clock.now(), "finished", "resolve")
-        ctx.queue.enqueue_in(commit, PAGE_JOB, resolve.model_dump(mode="json"))
+        ctx.queue.enqueue_in(commit, Page(incident=resolve))
     commit.op("DEL", flag)
 
 
@@ -90,10 +88,8 @@ class CaseLadder:
 
     async def _rearm(self, case: Case, book: CasePlaybook, rung: str) -> None:
         due = due_of(case, book, rung)
-        payload = {"case": case.id, "rung": rung}
-        await self.ctx.queue.schedule(
-            timer_id(case.id), due, CASE_SLA_JOB, payload, workspace=case.workspace
-        )
+        climb = ClimbCaseSla(case=case.id, rung=rung)
+        await self.ctx.queue.schedule(timer_id(case.id), due, climb, workspace=case.workspace)
 
     def _notice(self, case: Case, outcome: Outcome, rung: str, on_call: tuple[str, ...]) -> Notice:
         waiting = _waiting_on(case)

@@ -21,9 +21,8 @@ from orchestrator.connectors.webhook import signature
 from orchestrator.errors import BatonError
 from orchestrator.models import Case, OutcomeStatus
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import PollCaseSource
 from orchestrator.workspace.secrets import expand
-
-POLL_JOB = "case_poll"
 
 
 class BadEvent(BatonError):
@@ -55,10 +54,8 @@ async def poll(ctx: Context, cases: Cases, workspace: str, source: str) -> int:
     if rows:
         await ctx.store.redis.set(key, json.dumps(cursor, default=str))
     due = ctx.clock.now() + timedelta(seconds=spec.every_s)
-    payload = {"workspace": workspace, "source": source}
-    await ctx.queue.schedule(
-        poll_timer(workspace, source), due, POLL_JOB, payload, workspace=workspace
-    )
+    poll_again = PollCaseSource(workspace=workspace, source=source)
+    await ctx.queue.schedule(poll_timer(workspace, source), due, poll_again, workspace=workspace)
     return opened
 
 

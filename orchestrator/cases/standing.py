@@ -13,8 +13,8 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from orchestrator.cases.run import CASE_JOB, Cases
-from orchestrator.cases.sources import POLL_JOB, poll_timer
+from orchestrator.cases.run import Cases
+from orchestrator.cases.sources import poll_timer
 from orchestrator.models import (
     Measurement,
     Outcome,
@@ -24,6 +24,7 @@ from orchestrator.models import (
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.outcomes.evaluate import evaluate_standing
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import PollCaseSource, RunCase, Tick
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 
@@ -110,9 +111,7 @@ class Standing:
             await self._sweep(outcome, commit)
             await self._keep_polling(outcome, commit)
         due = self.ctx.clock.now() + timedelta(seconds=outcome.check_every_s)
-        self.ctx.queue.schedule_in(
-            commit, f"tick:{outcome.id}", due, "tick", {"outcome": outcome.id}
-        )
+        self.ctx.queue.schedule_in(commit, f"tick:{outcome.id}", due, Tick(outcome=outcome.id))
         await self.ctx.store.apply(commit)
 
     def _record(self, outcome: Outcome, stats: CaseStats, commit: Commit) -> None:
@@ -144,7 +143,7 @@ class Standing:
         ids = await self.ctx.store.redis.zrange(self.ctx.keys.cases_open(outcome.id), 0, SWEEP)
         for raw in ids:
             case = raw.decode() if isinstance(raw, bytes) else str(raw)
-            self.ctx.queue.enqueue_in(commit, CASE_JOB, {"case": case})
+            self.ctx.queue.enqueue_in(commit, RunCase(case=case))
 
     async def _keep_polling(self, outcome: Outcome, commit: Commit) -> None:
         """Make sure a SQL source of the outcome is being polled (its timer re-arms itself)."""
@@ -154,5 +153,5 @@ class Standing:
         timers = self.ctx.keys.timers(self.ctx.keys.tag(outcome.workspace))
         if source.kind != "sql" or await self.ctx.store.redis.zscore(timers, timer):
             return
-        payload = {"workspace": outcome.workspace, "source": book.source}
-        self.ctx.queue.schedule_in(commit, timer, self.ctx.clock.now(), POLL_JOB, payload)
+        poll = PollCaseSource(workspace=outcome.workspace, source=book.source)
+        self.ctx.queue.schedule_in(commit, timer, self.ctx.clock.now(), poll)

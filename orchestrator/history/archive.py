@@ -29,14 +29,14 @@ from orchestrator.history.store import KINDS, Batch, HistoryStore
 from orchestrator.learning.verify import awaits_effect
 from orchestrator.models import Approval, Measurement, Outcome, OutcomeStatus, Step, StepStatus
 from orchestrator.runtime.clock import Clock
-from orchestrator.runtime.queue import Job
+from orchestrator.runtime.messages import ArchiveBatch
+from orchestrator.runtime.queue import Delivery
 from orchestrator.steps.govern import approval_id_for
 from orchestrator.store.redis_store import EFFECT_PIN_DAYS, RedisStore
 from orchestrator.store.scripts import script_text
 
 log = logging.getLogger("baton.history")
 
-ARCHIVE_JOB = "archive"
 FINISHED = frozenset(
     {
         StepStatus.SUCCEEDED,
@@ -125,7 +125,8 @@ class Archiver:
         self._remove_outcome = store.redis.register_script(REMOVE_OUTCOME_LUA)
         self._remove_audit = store.redis.register_script(REMOVE_AUDIT_LUA)
 
-    async def handle(self, job: Job) -> None:
+    async def handle(self, job: ArchiveBatch, work: Delivery) -> None:
+        """The `ArchiveBatch` job."""
         await self.run()
 
     async def run(self) -> Moved:

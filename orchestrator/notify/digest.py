@@ -20,16 +20,16 @@ from orchestrator.models import (
 )
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import PostDigest
 from orchestrator.runtime.scheduler import CRON_JOBS, CronJob
 from orchestrator.store.redis_store import RedisStore
 
-DIGEST_JOB = "digest"
 WEEK = timedelta(days=7)
 
 CRON_JOBS.append(
     CronJob(
         name="weekly_digest",
-        kind=DIGEST_JOB,
+        message=PostDigest,
         cron={"day_of_week": "mon", "hour": "9", "minute": "0"},
     )
 )

@@ -14,7 +14,6 @@ from typing import Any, Literal
 from orchestrator.models import ConversationRef, Record
 from orchestrator.notify.notices import Notice, NoticeKind
 
-PAGE_JOB = "page"
 RUNBOOK = "RUNBOOK.md"
 
 

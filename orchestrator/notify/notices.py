@@ -48,7 +48,3 @@ class Notifier(Protocol):
     """The port through which notices reach people (implemented in handlers/)."""
 
     async def deliver(self, notice: Notice) -> None: ...
-
-
-NOTIFY = "notify"
-"""The job kind that delivers a notice."""

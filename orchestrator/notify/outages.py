@@ -22,9 +22,10 @@ from redis.asyncio import Redis
 
 from orchestrator.errors import Unavailable
 from orchestrator.models import ConversationRef
-from orchestrator.notify.incidents import PAGE_JOB, Incident, IncidentKind, dedup_key
-from orchestrator.notify.notices import NOTIFY, Notice, NoticeKind
+from orchestrator.notify.incidents import Incident, IncidentKind, dedup_key
+from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.runtime.clock import Clock
+from orchestrator.runtime.messages import Notify, Page
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.keys import Keys
 from orchestrator.store.scripts import script_text
@@ -129,7 +130,7 @@ class ChannelOutages:
             text=what,
             data={"incident": kind, "dedup_key": dedup_key(kind, channel), "paged": True},
         )
-        await self.queue.enqueue(NOTIFY, notice.model_dump(mode="json"), workspace=where.workspace)
+        await self.queue.enqueue(Notify(notice=notice), workspace=where.workspace)
 
     async def leave(self, channel: str, token: str) -> None:
         """`token` is done with `channel` (delivered, or refused for good): the next in line
@@ -160,7 +161,7 @@ class ChannelOutages:
             at=self.clock.now(),
             details={"channel": channel},
         )
-        await self.queue.enqueue(PAGE_JOB, incident.model_dump(mode="json"))
+        await self.queue.enqueue(Page(incident=incident))
 
 
 def _backoff(failing_for: float) -> float:

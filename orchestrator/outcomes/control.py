@@ -7,7 +7,7 @@ from orchestrator.errors import NotAllowed, TransitionRefused
 from orchestrator.models import Measurement, Outcome, OutcomeStatus, Step, StepStatus
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.outcomes.intake import Intake, IntakeGone, Session, outcome_from
-from orchestrator.outcomes.loop import TICK_JOB, cancel_in_flight
+from orchestrator.outcomes.loop import cancel_in_flight
 from orchestrator.people.actors import (
     Actor,
     check_home,
@@ -17,7 +17,8 @@ from orchestrator.people.actors import (
     refused_as_done,
 )
 from orchestrator.runtime.context import Context
-from orchestrator.steps.govern import EXECUTE_JOB, execute_payload
+from orchestrator.runtime.messages import Tick
+from orchestrator.steps.govern import execute_of
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 
@@ -94,7 +95,7 @@ class Control:
             self.ctx.keys.measurements(outcome.id),
             Measurement(value=outcome.baseline, at=now).model_dump_json(),
         )
-        self.ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id})
+        self.ctx.queue.enqueue_in(commit, Tick(outcome=outcome.id))
         self.ctx.notify(
             commit,
             Notice(
@@ -190,8 +191,8 @@ class Control:
     def _resume_work(self, commit: Commit, outcome_id: str, history: list[Step]) -> None:
         for step in history:
             if step.status is StepStatus.APPROVED:
-                self.ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
-        self.ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome_id})
+                self.ctx.queue.enqueue_in(commit, execute_of(step))
+        self.ctx.queue.enqueue_in(commit, Tick(outcome=outcome_id))
 
     async def pause_all(self, actor: Actor) -> None:
         await self._kill_switch(actor, on=True)

@@ -30,13 +30,13 @@ from orchestrator.people.actors import (
     refused_as_done,
 )
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import AdvanceIntake
 from orchestrator.store.commit import Commit
 from orchestrator.workspace.catalog import Workspace
 
 log = logging.getLogger("baton.intake")
 
 SESSION_TTL_S = 7 * 86_400
-INTAKE_JOB = "intake"
 
 
 class Question(StrEnum):
@@ -154,7 +154,7 @@ class Intake:
     async def _advance_with(self, commit: Commit, session: Session) -> None:
         """Save `session` and queue its next step in `commit`; a delivery done before is done."""
         self._save_in(commit, session)
-        self.ctx.queue.enqueue_in(commit, INTAKE_JOB, {"session": session.id})
+        self.ctx.queue.enqueue_in(commit, AdvanceIntake(session=session.id))
         try:
             await self.ctx.store.apply(commit)
         except TransitionRefused as refused:

@@ -25,6 +25,7 @@ from orchestrator.models import (
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.outcomes.evaluate import evaluate
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import Tick
 from orchestrator.runtime.ops import resolve_source_down
 from orchestrator.steps import govern as step_ops
 from orchestrator.steps.execute import Executor
@@ -35,7 +36,6 @@ from orchestrator.store.keys import SAME_SLOT
 from orchestrator.store.redis_store import TickSnapshot
 from orchestrator.workspace.catalog import Rule
 
-TICK_JOB = "tick"
 LEASE_MS = 60_000
 MEASURE_FAILURES_FOR_INCIDENT = 3
 VERIFY_WINDOW = timedelta(days=30)
@@ -135,7 +135,7 @@ class Loop:
         with an execute job for it instead, which decides as any execution does."""
         queued = auto if self.executor is None else auto[1:]
         for step in queued:
-            self.ctx.queue.enqueue_in(closing, step_ops.EXECUTE_JOB, step_ops.execute_payload(step))
+            self.ctx.queue.enqueue_in(closing, step_ops.execute_of(step))
         if not auto or self.executor is None:
             await self._close(closing)
             return None
@@ -144,8 +144,7 @@ class Loop:
         try:
             await self._close(starting)
         except TransitionRefused:
-            first = step_ops.execute_payload(auto[0])
-            self.ctx.queue.enqueue_in(closing, step_ops.EXECUTE_JOB, first)
+            self.ctx.queue.enqueue_in(closing, step_ops.execute_of(auto[0]))
             await self._close(closing)
             return None
         return running
@@ -420,7 +419,7 @@ class Loop:
     def _schedule(self, outcome: Outcome, commit: Commit) -> Commit:
         due = self.ctx.clock.now() + timedelta(seconds=outcome.check_every_s)
         return self.ctx.queue.schedule_in(
-            commit, f"tick:{outcome.id}", due, TICK_JOB, {"outcome": outcome.id}
+            commit, f"tick:{outcome.id}", due, Tick(outcome=outcome.id)
         )
 
 

@@ -6,8 +6,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from orchestrator.connectors import Connectors
-from orchestrator.notify.notices import NOTIFY, Notice
+from orchestrator.notify.notices import Notice
 from orchestrator.runtime.clock import Clock
+from orchestrator.runtime.messages import Notify
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
@@ -35,8 +36,8 @@ class Context:
 
     def notify(self, commit: Commit, notice: Notice) -> Commit:
         """Queue `notice` as part of `commit`: said if and only if the change happened."""
-        return self.queue.enqueue_in(commit, NOTIFY, notice.model_dump(mode="json"))
+        return self.queue.enqueue_in(commit, Notify(notice=notice))
 
     async def say(self, notice: Notice) -> None:
         workspace = notice.conversation.workspace
-        await self.queue.enqueue(NOTIFY, notice.model_dump(mode="json"), workspace=workspace)
+        await self.queue.enqueue(Notify(notice=notice), workspace=workspace)

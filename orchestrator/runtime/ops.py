@@ -5,7 +5,6 @@ from __future__ import annotations
 from orchestrator.errors import NotFound
 from orchestrator.models import ConversationRef, Outcome
 from orchestrator.notify.incidents import (
-    PAGE_JOB,
     Incident,
     IncidentKind,
     dedup_key,
@@ -14,6 +13,7 @@ from orchestrator.notify.incidents import (
 )
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import Notify, Page
 from orchestrator.runtime.queue import Job
 from orchestrator.store.commit import Commit
 
@@ -24,12 +24,12 @@ async def page_incident_notice(ctx: Context, notice: Notice) -> None:
         return
     incident = from_notice(notice, notice.conversation.workspace, ctx.clock.now())
     # A redelivered notice pages again under the same dedup key: on-call sees one incident.
-    await ctx.queue.enqueue(PAGE_JOB, incident.model_dump(mode="json"))
+    await ctx.queue.enqueue(Page(incident=incident))
 
 
 async def dead_letter_incident(ctx: Context, job: Job, error: str) -> None:
     """A dead-lettered job raises an incident: posted where its outcome talks, and paged."""
-    if job.kind == PAGE_JOB:
+    if job.kind == Page.KIND:
         return  # the pager itself is failing: paging about it would loop
     outcome_id, conversation = await _where(ctx, job)
     incident = Incident(
@@ -41,8 +41,8 @@ async def dead_letter_incident(ctx: Context, job: Job, error: str) -> None:
         at=ctx.clock.now(),
         details={"job": job.kind, "payload": job.payload},
     )
-    await ctx.queue.enqueue(PAGE_JOB, incident.model_dump(mode="json"))
-    if conversation is not None and job.kind != "notify":
+    await ctx.queue.enqueue(Page(incident=incident))
+    if conversation is not None and job.kind != Notify.KIND:
         await ctx.say(incident_notice(incident, conversation, step_id=job.payload.get("step")))
 
 
@@ -60,7 +60,7 @@ def resolve_source_down(ctx: Context, commit: Commit, outcome: Outcome) -> Commi
         action="resolve",
         at=ctx.clock.now(),
     )
-    return ctx.queue.enqueue_in(commit, PAGE_JOB, resolve.model_dump(mode="json"))
+    return ctx.queue.enqueue_in(commit, Page(incident=resolve))
 
 
 async def take_over_lease(ctx: Context, subject: str) -> None:

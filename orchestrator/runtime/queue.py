@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -29,6 +29,9 @@ from orchestrator.store.commit import COMMIT_LUA, Commit
 from orchestrator.store.keys import SAME_SLOT, Keys
 from orchestrator.store.scripts import script_text
 from orchestrator.store.tags import AnyRedis, register_tag, registered_here, tags_in_use
+
+if TYPE_CHECKING:
+    from orchestrator.runtime.messages import Message
 
 MOVE_DUE_LUA = script_text("move_due")
 RENEW_LUA = script_text("renew")
@@ -46,7 +49,9 @@ GROUP = "workers"
 
 @dataclass(frozen=True)
 class Job:
-    """One unit of work read from the stream."""
+    """One unit of work read from the stream, as it is there: its message's kind and
+    payload are decoded by the worker (`orchestrator.runtime.dispatch`), and kept as read,
+    so a job retried, deferred or set aside is queued again exactly as it came."""
 
     entry_id: str
     kind: str
@@ -211,10 +216,10 @@ class JobQueue:
                     raise
             self._grouped.add(tag)
 
-    def enqueue_in(self, commit: Commit, kind: str, payload: dict[str, Any]) -> Commit:
+    def enqueue_in(self, commit: Commit, message: Message) -> Commit:
         """Add the job to `commit`, so it is queued if and only if the commit applies (in
         the stream of the commit's own tag)."""
-        job = encode(kind, payload, trace=tracing.traceparent())
+        job = encode(message.KIND, message.payload(), trace=tracing.traceparent())
         return commit.op("XADD", self.keys.jobs(SAME_SLOT), "*", "job", job)
 
     def ack_in(self, commit: Commit) -> Commit:
@@ -230,11 +235,10 @@ class JobQueue:
         commit.op("XACK", self.keys.jobs(tag), GROUP, entry)
         return commit.op("XDEL", self.keys.jobs(tag), entry)
 
-    def schedule_in(
-        self, commit: Commit, timer_id: str, due: datetime, kind: str, payload: dict[str, Any]
-    ) -> Commit:
+    def schedule_in(self, commit: Commit, timer_id: str, due: datetime, message: Message) -> Commit:
         """Add a timer to `commit`; a timer with the same id is replaced, never doubled."""
-        commit.op("HSET", self.keys.timer_jobs(SAME_SLOT), timer_id, encode(kind, payload))
+        job = encode(message.KIND, message.payload())
+        commit.op("HSET", self.keys.timer_jobs(SAME_SLOT), timer_id, job)
         return commit.op("ZADD", self.keys.timers(SAME_SLOT), due.timestamp(), timer_id)
 
     def cancel_in(self, commit: Commit, timer_id: str) -> Commit:
@@ -247,23 +251,20 @@ class JobQueue:
         await register_tag(self.redis, self.keys, tag)  # read here at once, elsewhere in 1 s
         return tag
 
-    async def enqueue(
-        self, kind: str, payload: dict[str, Any], attempt: int = 0, *, workspace: str = ""
-    ) -> None:
+    async def enqueue(self, message: Message, attempt: int = 0, *, workspace: str = "") -> None:
         """Queue a job about `workspace` (in its stream), or about none."""
         stream = self.keys.jobs(await self._tag(workspace))
-        job = encode(kind, payload, attempt, trace=tracing.traceparent())
+        job = encode(message.KIND, message.payload(), attempt, trace=tracing.traceparent())
         await self.redis.xadd(stream, {"job": job})
 
-    async def enqueue_gathered(
-        self, kind: str, payload: dict[str, Any], *, workspace: str = ""
-    ) -> None:
+    async def enqueue_gathered(self, message: Message, *, workspace: str = "") -> None:
         """Enqueue with whatever else this process enqueues in the same turn of the event
         loop: one pipelined round trip for all of them (fifty clicks in flight cost a few
         trips, not fifty). Returns, as `enqueue` does, once Redis holds the job."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         stream = self.keys.jobs(await self._tag(workspace))
-        self._gathered.append((stream, encode(kind, payload, trace=tracing.traceparent()), done))
+        job = encode(message.KIND, message.payload(), trace=tracing.traceparent())
+        self._gathered.append((stream, job, done))
         if len(self._gathered) == 1:
             asyncio.get_running_loop().call_soon(self._send_gathered)
         await done
@@ -295,16 +296,16 @@ class JobQueue:
         self,
         timer_id: str,
         due: datetime,
-        kind: str,
-        payload: dict[str, Any],
+        message: Message,
         attempt: int = 0,
         *,
         workspace: str = "",
     ) -> None:
         """Set a timer for a job about `workspace` (its tag's timers), or about none."""
         tag = await self._tag(workspace)
+        job = encode(message.KIND, message.payload(), attempt)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.keys.timer_jobs(tag), timer_id, encode(kind, payload, attempt))
+        pipe.hset(self.keys.timer_jobs(tag), timer_id, job)
         pipe.zadd(self.keys.timers(tag), {timer_id: due.timestamp()})
         await pipe.execute()
 

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from redis.exceptions import RedisError
 
-from orchestrator.history.archive import ARCHIVE_JOB
 from orchestrator.runtime.clock import Clock
 from orchestrator.runtime.leader import LeaderLock, lead
+from orchestrator.runtime.messages import ArchiveBatch, Scheduled
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.redis_store import RedisStore
 
@@ -34,11 +33,10 @@ class CronJob:
     """A job the clock enqueues on a cron schedule (the worker does the work)."""
 
     name: str
-    kind: str
-    """The job kind a worker handles."""
+    message: type[Scheduled]
+    """What the job asks a worker to do (queued with the entry's name and minute)."""
     cron: dict[str, str]
     """APScheduler `CronTrigger` fields, e.g. {"day_of_week": "mon", "hour": "9"}."""
-    payload: dict[str, Any] = field(default_factory=dict)
 
 
 CRON_JOBS: list[CronJob] = []
@@ -46,7 +44,7 @@ CRON_JOBS: list[CronJob] = []
 
 CRON_JOBS.append(
     # Moves what the loop no longer needs from Redis to the history store, in batches.
-    CronJob(name="history_archive", kind=ARCHIVE_JOB, cron={"minute": "*/10"})
+    CronJob(name="history_archive", message=ArchiveBatch, cron={"minute": "*/10"})
 )
 
 
@@ -135,7 +133,7 @@ class ClockService:
         minute = self.clock.now().strftime("%Y%m%dT%H%M")
         if not await self.store.first_time(f"cron:{job.name}:{minute}", CRON_DEDUPE_TTL_S):
             return False
-        await self.queue.enqueue(job.kind, {**job.payload, "cron": job.name, "at": minute})
+        await self.queue.enqueue(job.message(cron=job.name, at=minute))
         self.fired.append(job.name)
         return True
 

@@ -9,24 +9,23 @@ import asyncio
 import contextlib
 
 from orchestrator.approvals.decide import Approvals
-from orchestrator.approvals.ladder import ESCALATE_JOB, REMIND_JOB, STAND_INS_JOB, Ladder
+from orchestrator.approvals.ladder import Ladder
 from orchestrator.cases.jobs import case_jobs
 from orchestrator.cases.run import Cases
 from orchestrator.cases.standing import Standing
-from orchestrator.errors import ConfigError
-from orchestrator.notify.digest import DIGEST_JOB, Digest
-from orchestrator.notify.incidents import PAGE_JOB, Incident
-from orchestrator.notify.notices import NOTIFY, Notice, Notifier
+from orchestrator.notify.digest import Digest
+from orchestrator.notify.notices import Notifier
 from orchestrator.notify.paging import Pager, Pagers
 from orchestrator.outcomes.control import Control
-from orchestrator.outcomes.intake import INTAKE_JOB, Intake, Interpreter
-from orchestrator.outcomes.loop import TICK_JOB, Loop
+from orchestrator.outcomes.intake import Intake, Interpreter
+from orchestrator.outcomes.loop import Loop
+from orchestrator.runtime import messages as m
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.dispatch import Handler, Handlers, M
 from orchestrator.runtime.ops import dead_letter_incident, page_incident_notice, take_over_lease
-from orchestrator.runtime.queue import Job
-from orchestrator.runtime.worker import JobHandler, Worker
+from orchestrator.runtime.queue import Delivery
+from orchestrator.runtime.worker import Worker
 from orchestrator.steps.execute import Executor
-from orchestrator.steps.govern import APPROVAL_TIMEOUT_JOB, EXECUTE_JOB
 from orchestrator.steps.lanes import Lanes
 from orchestrator.steps.planner import Planner, PlaybookPlanner
 from orchestrator.store import counters
@@ -63,51 +62,48 @@ class Runtime:
             name=name,
             on_dead_letter=lambda job, error: dead_letter_incident(ctx, job, error),
         )
-        self.worker.connector_kinds = frozenset({TICK_JOB, EXECUTE_JOB})
+        self.worker.connector_kinds = frozenset({m.Tick.KIND, m.Execute.KIND})
 
-    def job_handlers(self) -> dict[str, JobHandler]:
-        return {
-            TICK_JOB: self._tick,
-            EXECUTE_JOB: self._execute,
-            NOTIFY: self._notify,
-            INTAKE_JOB: lambda job: self.intake.advance(job.payload["session"]),
-            APPROVAL_TIMEOUT_JOB: lambda job: self.approvals.expire(job.payload["approval"]),
-            REMIND_JOB: lambda job: self.ladder.remind(job.payload["approval"]),
-            ESCALATE_JOB: lambda job: self.ladder.escalate(job.payload["approval"]),
-            STAND_INS_JOB: lambda job: self.ladder.stand_ins(job.payload["approval"]),
-            PAGE_JOB: self._page,
-            DIGEST_JOB: self._digest,
-            **case_jobs(self.ctx, self.cases),
-        }
+    def job_handlers(self) -> Handlers:
+        """The core's handler of each of its messages (`orchestrator.runtime.messages`)."""
+        handlers = Handlers()
+        handlers.register(m.Tick, self._tick)
+        handlers.register(m.Execute, self._execute)
+        handlers.register(m.Notify, self._notify)
+        handlers.register(m.Page, self._page)
+        handlers.register(m.AdvanceIntake, lambda msg, _: self.intake.advance(msg.session))
+        handlers.register(m.ExpireApproval, lambda msg, _: self.approvals.expire(msg.approval))
+        handlers.register(m.RemindApprovers, lambda msg, _: self.ladder.remind(msg.approval))
+        handlers.register(m.EscalateApproval, lambda msg, _: self.ladder.escalate(msg.approval))
+        handlers.register(m.NameStandIns, lambda msg, _: self.ladder.stand_ins(msg.approval))
+        handlers.register(m.PostDigest, self._digest)
+        handlers.update(case_jobs(self.ctx, self.cases))
+        return handlers
 
-    def register(self, kind: str, handler: JobHandler) -> None:
-        """Add a job kind from an outer layer (a chat platform's own durable work), so the
-        core runs it with the same retries and dead-lettering without importing that layer."""
-        if kind in self.worker.handlers:
-            raise ConfigError(f"job kind {kind!r} is already registered")
-        self.worker.handlers[kind] = handler
+    def register(self, message: type[M], handler: Handler[M]) -> None:
+        """Add a message from an outer layer (a chat platform's own durable work), so the
+        core runs it with the same retries and dead-lettering without importing that layer;
+        a message registered twice is refused (`ConfigError`)."""
+        self.worker.handlers.register(message, handler)
 
-    async def _digest(self, job: Job) -> None:
+    async def _digest(self, digest: m.PostDigest, work: Delivery) -> None:
         await self.digest.post()
 
-    async def _page(self, job: Job) -> None:
-        incident = Incident.model_validate(job.payload)
-        await counters.track_incident(self.ctx.store.redis, self.ctx.keys, incident)
-        await self.pager.page(incident)
+    async def _page(self, page: m.Page, work: Delivery) -> None:
+        await counters.track_incident(self.ctx.store.redis, self.ctx.keys, page.incident)
+        await self.pager.page(page.incident)
 
-    async def _notify(self, job: Job) -> None:
-        notice = Notice.model_validate(job.payload)
+    async def _notify(self, notify: m.Notify, work: Delivery) -> None:
         # Page before the chat delivery: on-call must hear of an incident even when the
         # chat platform is the thing that is down.
-        await page_incident_notice(self.ctx, notice)
-        await self.notifier.deliver(notice)
+        await page_incident_notice(self.ctx, notify.notice)
+        await self.notifier.deliver(notify.notice)
 
-    async def _tick(self, job: Job) -> None:
-        outcome_id = str(job.payload["outcome"])
-        if job.reclaimed:
-            await take_over_lease(self.ctx, f"outcome:{outcome_id}")
-        if not await self.loop.tick(outcome_id):  # a standing outcome
-            await self.standing.tick(outcome_id)
+    async def _tick(self, tick: m.Tick, work: Delivery) -> None:
+        if work.job.reclaimed:
+            await take_over_lease(self.ctx, f"outcome:{tick.outcome}")
+        if not await self.loop.tick(tick.outcome):  # a standing outcome
+            await self.standing.tick(tick.outcome)
 
     def set_visibility(self, seconds: float) -> None:
         """How long a job, or a step a tick started, may run before its worker is presumed
@@ -115,13 +111,11 @@ class Runtime:
         self.worker.visibility_ms = int(seconds * 1000)
         self.executor.watchdog_s = seconds
 
-    async def _execute(self, job: Job) -> None:
-        if job.reclaimed or job.payload.get("watchdog"):  # its worker is presumed dead
-            await take_over_lease(self.ctx, f"step:{job.payload['step']}")
-        last = job.attempt + 1 >= self.worker.max_attempts
-        await self.executor.execute(
-            job.payload["step"], last_attempt=last, outcome_id=job.payload.get("outcome")
-        )
+    async def _execute(self, execute: m.Execute, work: Delivery) -> None:
+        if work.job.reclaimed or execute.watchdog:  # its worker is presumed dead
+            await take_over_lease(self.ctx, f"step:{execute.step}")
+        last = work.job.attempt + 1 >= self.worker.max_attempts
+        await self.executor.execute(execute.step, last_attempt=last, outcome_id=execute.outcome)
 
     async def start(self) -> None:
         await self.ctx.queue.ensure_group()

@@ -26,7 +26,7 @@ _on = False
 
 OWN_TRACE = frozenset({"tick"})
 """Job kinds that start a trace of their own, linked to (not part of) what enqueued them:
-a tick (`orchestrator.outcomes.loop.TICK_JOB`) is one trace whether a click, the previous tick or
+a tick (`orchestrator.runtime.messages.Tick`) is one trace whether a click, the previous tick or
 a timer led to it."""
 
 

@@ -1,4 +1,5 @@
-"""The worker: reads jobs from the stream and dispatches them through a registry."""
+"""The worker: reads jobs from the stream, decodes each into its message and dispatches it
+by the message's type (`orchestrator.runtime.dispatch`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any, cast
+from typing import cast
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
@@ -22,16 +23,16 @@ from tenacity import (
 )
 
 from orchestrator.errors import Deferred, NotFound, Refused, TakenOver, Unavailable
-from orchestrator.notify.notices import NOTIFY
 from orchestrator.runtime import logcontext, tracing
 from orchestrator.runtime.clock import Clock
+from orchestrator.runtime.dispatch import AnyHandler, Handlers, Undecodable
+from orchestrator.runtime.messages import Message, Notify
 from orchestrator.runtime.queue import Delivery, Job, JobQueue, delivering
 from orchestrator.store.client import redis_refused
 from orchestrator.store.counters import JobTally
 
 log = logging.getLogger("baton.worker")
 
-JobHandler = Callable[[Job], Awaitable[None]]
 DeadLetterHook = Callable[[Job, str], Awaitable[None]]
 
 OUTAGE_GIVE_UP_S = 6 * 3600.0
@@ -57,7 +58,7 @@ class Worker:
     def __init__(
         self,
         queue: JobQueue,
-        handlers: dict[str, JobHandler],
+        handlers: Handlers | Mapping[type[Message], AnyHandler],
         *,
         clock: Clock,
         name: str = "worker",
@@ -66,7 +67,7 @@ class Worker:
         on_dead_letter: DeadLetterHook | None = None,
     ) -> None:
         self.queue = queue
-        self.handlers = handlers
+        self.handlers = handlers if isinstance(handlers, Handlers) else Handlers.of(handlers)
         self.clock = clock
         self.name = name
         self.max_attempts = max_attempts
@@ -379,12 +380,13 @@ class Worker:
             crashes = job.deliveries - 1
             await self._dead(job, f"its worker died {crashes} times while handling it")
             return
-        handler = self.handlers.get(job.kind)
-        if handler is None:
-            await self._dead(job, f"no handler for job kind {job.kind!r}")
+        try:
+            message = self.handlers.decode(job.kind, job.payload)
+        except Undecodable as undecodable:
+            await self._dead(job, str(undecodable))
             return
         try:
-            await self._call(handler, job)
+            await self._call(self.handlers.handler(message), message, delivery)
         except NotFound as missing:
             log.warning("job %s: %s; dropped", job.kind, missing)
             self._ended[job.entry_id] = "dropped"
@@ -415,7 +417,7 @@ class Worker:
             self._ack_soon(job)
         self.processed += 1
 
-    async def _call(self, handler: JobHandler, job: Job) -> None:
+    async def _call(self, handler: AnyHandler, message: Message, delivery: Delivery) -> None:
         """Run `handler`; while the worker runs, a job Redis refused (gone, or full) is
         tried again here (tenacity: backoff with jitter, capped), so it neither counts as
         failed nor as a crash."""
@@ -425,7 +427,7 @@ class Worker:
             sleep=self._nap,
             before_sleep=lambda state: log.warning(
                 "job %s: redis refused (%s); trying again in %.1fs",
-                job.kind,
+                message.KIND,
                 state.outcome.exception() if state.outcome else None,
                 state.upcoming_sleep,
             ),
@@ -433,7 +435,7 @@ class Worker:
         )
         async for attempt in retrying:
             with attempt:
-                await handler(job)
+                await handler(message, delivery)
 
     def _refused_while_running(self, error: BaseException) -> bool:
         redis_error = (RedisConnectionError, RedisTimeoutError, ResponseError, OSError)
@@ -481,10 +483,6 @@ class Worker:
             await self.on_dead_letter(job, detail)
 
 
-def payload(job: Job, name: str) -> Any:
-    return job.payload[name]
-
-
 def _lane(job: Job) -> str:
     """Jobs about the same outcome run in order; jobs about none share one lane. An
     outcome's notices run in order in a lane of their own: a card says the decision while
@@ -492,4 +490,4 @@ def _lane(job: Job) -> str:
     is delivered, so it needs no place among the outcome's other jobs)."""
     payload = job.payload
     outcome = str(payload.get("outcome") or payload.get("outcome_id") or "")
-    return f"{NOTIFY}:{outcome}" if job.kind == NOTIFY and outcome else outcome
+    return f"{Notify.KIND}:{outcome}" if job.kind == Notify.KIND and outcome else outcome

@@ -6,12 +6,12 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from orchestrator.cases.run import CASE_JOB
 from orchestrator.errors import BatonError, ConnectorError, TransitionRefused
 from orchestrator.learning import holdout
 from orchestrator.models import Outcome, OutcomeStatus, Step, StepStatus
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import RunCase
 from orchestrator.steps import govern as step_ops
 from orchestrator.steps.lanes import LaneInput, Lanes
 from orchestrator.store import transitions
@@ -121,10 +121,8 @@ class Executor:
         """Set the step's watchdog timer: an execute job after `after_s`, which takes the
         step's lease over if `take_over` (its holder is presumed dead by then)."""
         due = self.ctx.clock.now() + timedelta(seconds=after_s)
-        payload: dict[str, str | bool] = dict(step_ops.execute_payload(step))
-        if take_over:
-            payload["watchdog"] = True
-        self.ctx.queue.schedule_in(commit, watchdog_id(step.id), due, step_ops.EXECUTE_JOB, payload)
+        run = step_ops.execute_of(step).model_copy(update={"watchdog": take_over})
+        self.ctx.queue.schedule_in(commit, watchdog_id(step.id), due, run)
 
     def _starting(self, commit: Commit, step: Step) -> Step:
         """`approved -> running` into `commit`, only while the outcome is active and within
@@ -255,7 +253,7 @@ class Executor:
             )
         await self._ready_dependents(done, outcome, commit, history)
         if done.case_id is not None:  # a case's decided step: the case carries on
-            self.ctx.queue.enqueue_in(commit, CASE_JOB, {"case": done.case_id})
+            self.ctx.queue.enqueue_in(commit, RunCase(case=done.case_id))
         commit.op("RELEASE", self.ctx.keys.lease(f"step:{step.id}"), self.worker_id)
         self.ctx.queue.cancel_in(commit, watchdog_id(step.id))
         await self.ctx.store.apply(self.ctx.queue.ack_in(commit))

@@ -13,6 +13,7 @@ from orchestrator.learning.evidence import Evidence
 from orchestrator.models import Approval, Holdout, Outcome, Step, StepStatus
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import Execute, ExpireApproval
 from orchestrator.steps.planner import Proposal
 from orchestrator.steps.policy import Decision, govern, missing_draft
 from orchestrator.steps.templates import render_number
@@ -20,13 +21,10 @@ from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 from orchestrator.workspace.catalog import Action, Rule, Workspace
 
-EXECUTE_JOB = "execute"
-APPROVAL_TIMEOUT_JOB = "approval_timeout"
 
-
-def execute_payload(step: Step) -> dict[str, str]:
-    """An execute job's payload: the step, and its outcome so the two are read at once."""
-    return {"step": step.id, "outcome": step.outcome_id}
+def execute_of(step: Step) -> Execute:
+    """The job that runs `step`: it names its outcome too, so the two are read at once."""
+    return Execute(step=step.id, outcome=step.outcome_id)
 
 
 def approval_id_for(step_id: str) -> str:
@@ -191,7 +189,7 @@ def _apply_decision(
     )
     if status is StepStatus.APPROVED:
         if queue_execution:
-            ctx.queue.enqueue_in(commit, EXECUTE_JOB, execute_payload(step))
+            ctx.queue.enqueue_in(commit, execute_of(step))
     elif status is StepStatus.AWAITING_APPROVAL:
         _request_approval(ctx, outcome, workspace, after, commit, now, pooled, decision.quorum)
     else:
@@ -276,8 +274,7 @@ def _request_approval(
         commit,
         f"approval:{approval.id}",
         approval.deadline,
-        APPROVAL_TIMEOUT_JOB,
-        {"approval": approval.id},
+        ExpireApproval(approval=approval.id),
     )
     sla.schedule_in(ctx, commit, approval, policy)
     ctx.notify(

@@ -6,15 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import ClassVar
 
 from redis.asyncio import Redis
 
 from orchestrator.runtime.clock import SystemClock
-from orchestrator.runtime.queue import Job, JobQueue
+from orchestrator.runtime.messages import Message
+from orchestrator.runtime.queue import Delivery, JobQueue
 from orchestrator.runtime.worker import Worker
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+
+
+class Note(Message):
+    KIND: ClassVar[str] = "note"
+    n: str
+
+
+class Nothing(Message):
+    KIND: ClassVar[str] = "nothing"
+
+
+class Work(Message):
+    KIND: ClassVar[str] = "work"
 
 
 async def settle(queue: JobQueue, deadline_s: float = 5.0) -> int:
@@ -30,19 +45,19 @@ async def test_a_running_worker_acknowledges_handled_jobs_without_a_trip_each(
 ) -> None:
     seen: list[str] = []
 
-    async def note(job: Job) -> None:
-        seen.append(job.payload["n"])
+    async def note(job: Note, work: Delivery) -> None:
+        seen.append(job.n)
 
-    worker = Worker(queue, {"note": note}, clock=SystemClock())
+    worker = Worker(queue, {Note: note}, clock=SystemClock())
     for n in "abc":
-        await queue.enqueue("note", {"n": n})
+        await queue.enqueue(Note(n=n))
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop, block_ms=1_000))  # a long blocking read
     while len(seen) < 3:
         await asyncio.sleep(0.005)
     assert await settle(queue) == 0  # sent within ACK_WITHIN_S, not at the next read
     assert await queue.backlog() == 0
-    await queue.enqueue("note", {"n": "d"})
+    await queue.enqueue(Note(n="d"))
     while len(seen) < 4:
         await asyncio.sleep(0.001)
     stop.set()  # at once: its acknowledgement may still be gathered
@@ -53,12 +68,12 @@ async def test_a_running_worker_acknowledges_handled_jobs_without_a_trip_each(
 
 async def test_run_once_returns_with_its_jobs_acknowledged(queue: JobQueue) -> None:
 
-    async def nothing(job: Job) -> None:
+    async def nothing(job: Nothing, work: Delivery) -> None:
         return None
 
-    worker = Worker(queue, {"nothing": nothing}, clock=SystemClock())
+    worker = Worker(queue, {Nothing: nothing}, clock=SystemClock())
     for _ in range(12):
-        await queue.enqueue("nothing", {})
+        await queue.enqueue(Nothing())
     assert await worker.run_once(count=10) == 10
     assert await queue.pending() == 0
     assert await worker.run_once(count=10) == 2
@@ -70,14 +85,14 @@ async def test_a_job_failing_after_its_commit_acknowledged_it_is_not_run_again(
 ) -> None:
     runs: list[str] = []
 
-    async def commit_then_fail(job: Job) -> None:
-        runs.append(job.entry_id)
+    async def commit_then_fail(job: Work, work: Delivery) -> None:
+        runs.append(work.job.entry_id)
         commit = Commit().op("INCRBY", keys.sequence("effects"), 1)
         await store.apply(queue.ack_in(commit))
         raise RuntimeError("after the work was committed")
 
-    worker = Worker(queue, {"work": commit_then_fail}, clock=SystemClock())
-    await queue.enqueue("work", {})
+    worker = Worker(queue, {Work: commit_then_fail}, clock=SystemClock())
+    await queue.enqueue(Work())
     assert await worker.run_once() == 1
     assert len(runs) == 1
     assert (await queue.pending(), await queue.backlog()) == (0, 0)
@@ -90,12 +105,12 @@ async def test_a_refused_commit_leaves_the_job_to_the_worker(
     redis: Redis, keys: Keys, store: RedisStore, queue: JobQueue
 ) -> None:
 
-    async def refused(job: Job) -> None:
+    async def refused(job: Work, work: Delivery) -> None:
         commit = Commit().expect(keys.step("s404"), "approved")
         await store.apply(queue.ack_in(commit))
 
-    worker = Worker(queue, {"work": refused}, clock=SystemClock())
-    await queue.enqueue("work", {})
+    worker = Worker(queue, {Work: refused}, clock=SystemClock())
+    await queue.enqueue(Work())
     assert await worker.run_once() == 1
     assert await queue.pending() == 0
     assert await redis.zcard(keys.timers()) == 1  # failed: retried later, as any job
@@ -105,14 +120,14 @@ async def test_a_later_refused_commit_does_not_undo_an_acknowledgement(
     redis: Redis, keys: Keys, store: RedisStore, queue: JobQueue
 ) -> None:
 
-    async def closes_then_is_refused(job: Job) -> None:
+    async def closes_then_is_refused(job: Work, work: Delivery) -> None:
         await store.apply(queue.ack_in(Commit().op("INCRBY", keys.sequence("effects"), 1)))
         later = queue.ack_in(Commit().expect(keys.step("s404"), "running"))
         assert later.ops == []  # already acknowledged: nothing more to send
         await store.apply(later)  # refused: a step run in the tick that another finished
 
-    worker = Worker(queue, {"work": closes_then_is_refused}, clock=SystemClock())
-    await queue.enqueue("work", {})
+    worker = Worker(queue, {Work: closes_then_is_refused}, clock=SystemClock())
+    await queue.enqueue(Work())
     assert await worker.run_once() == 1
     assert (await queue.pending(), await queue.backlog()) == (0, 0)
     assert await redis.zcard(keys.timers()) == 0  # the closed tick is not run again

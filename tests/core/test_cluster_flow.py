@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from orchestrator.models import OutcomeStatus, StepStatus
-from orchestrator.outcomes.loop import TICK_JOB
+from orchestrator.runtime.messages import Tick
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store import tags
 from orchestrator.store.client import redis_client
@@ -74,12 +74,12 @@ async def test_a_lost_set_of_tags_is_filled_again(
     redis = redis_client(cluster_url)
     keys = Keys(f"test:{uuid.uuid4().hex[:12]}", tagged=True)
     writer = JobQueue(redis, keys)
-    await writer.enqueue(TICK_JOB, {"outcome": keys.new_id("o", 1, "T1")}, workspace="T1")
+    await writer.enqueue(Tick(outcome=keys.new_id("o", 1, "T1")), workspace="T1")
     await redis.delete(keys.tags())  # lost: other processes' workers cannot see T1 now
     assert not await redis.sismember(keys.tags(), keys.tag("T1"))
     reader = JobQueue(redis, keys)
     await reader.ensure_group()
-    await writer.enqueue(TICK_JOB, {"outcome": keys.new_id("o", 2, "T1")}, workspace="T1")
+    await writer.enqueue(Tick(outcome=keys.new_id("o", 2, "T1")), workspace="T1")
     assert await redis.sismember(keys.tags(), keys.tag("T1"))  # added again
     jobs = await reader.read("w1", count=10)
     assert sorted(job.payload["outcome"] for job in jobs) == [

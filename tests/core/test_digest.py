@@ -7,8 +7,8 @@ from datetime import timedelta
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.notify.digest import DIGEST_JOB
 from orchestrator.runtime.leader import LeaderLock
+from orchestrator.runtime.messages import PostDigest
 from orchestrator.runtime.scheduler import CRON_JOBS, ClockService
 from orchestrator.store.keys import Keys
 from orchestrator.workspace.catalog import Workspace
@@ -33,7 +33,7 @@ async def a_week(harness: Harness) -> str:
 
 async def test_cron_fires_and_a_worker_posts_the_digest(harness: Harness) -> None:
     outcome_id = await a_week(harness)
-    job = next(j for j in CRON_JOBS if j.kind == DIGEST_JOB)
+    job = next(j for j in CRON_JOBS if j.message is PostDigest)
     assert job.cron["day_of_week"] == "mon"
     ctx = harness.runtime.ctx
     lock = LeaderLock(ctx.store.redis, ctx.keys.flag("leader"), "clock-a")
@@ -75,7 +75,7 @@ async def test_no_active_outcomes_no_digest(harness: Harness) -> None:
     outcome_id = await harness.state("olivia", STATEMENT)
     await harness.say("olivia", f"stop {outcome_id}")
     before = len(harness.gateway.sent)
-    await harness.runtime.ctx.queue.enqueue(DIGEST_JOB, {})
+    await harness.runtime.ctx.queue.enqueue(PostDigest())
     await harness.runtime.drain()
     assert len(harness.gateway.sent) == before
 
@@ -103,7 +103,7 @@ async def test_the_digest_names_people_as_their_platform_does(
     try:
         await harness.state("olivia", STATEMENT)
         assert await harness.store.pending_approvals("T1"), "an approval is waiting"
-        await harness.runtime.ctx.queue.enqueue(DIGEST_JOB, {})
+        await harness.runtime.ctx.queue.enqueue(PostDigest())
         sent_before = len(gateway.sent)
         await harness.runtime.drain()
     finally:

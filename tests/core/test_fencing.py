@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import pytest
 from redis.asyncio import Redis
 
 from orchestrator.errors import TakenOver, Unavailable
 from orchestrator.runtime.clock import ManualClock
-from orchestrator.runtime.queue import Job, JobQueue, delivering
+from orchestrator.runtime.messages import Message, Tick
+from orchestrator.runtime.queue import Delivery, Job, JobQueue, delivering
 from orchestrator.runtime.worker import Worker
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
@@ -20,9 +22,14 @@ from orchestrator.store.redis_store import RedisStore
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
 
+class Reply(Message):
+    KIND: ClassVar[str] = "reply"
+    text: str
+
+
 async def _taken_over(queue: JobQueue) -> tuple[Job, Job]:
     """A job read by `slow`, then taken over by `other` (as after the visibility timeout)."""
-    await queue.enqueue("tick", {"outcome": "o1"})
+    await queue.enqueue(Tick(outcome="o1"))
     (first,) = await queue.read("slow")
     (second,) = await queue.reclaim("other", min_idle_ms=0)
     return first, second
@@ -58,7 +65,7 @@ async def test_a_taken_over_job_is_not_acknowledged_nor_rescheduled_by_its_old_w
 
 
 async def test_a_renewed_claim_is_not_taken_over(queue: JobQueue) -> None:
-    await queue.enqueue("tick", {"outcome": "o1"})
+    await queue.enqueue(Tick(outcome="o1"))
     (job,) = await queue.read("slow")
     await asyncio.sleep(0.3)  # the stream measures idle time in real time
     assert await queue.renew("slow", [job.entry_id]) == {job.entry_id}
@@ -74,13 +81,13 @@ async def test_a_running_worker_renews_what_it_runs(queue: JobQueue) -> None:
     release = asyncio.Event()
     taken: list[list[Job]] = []
 
-    async def slow(job: Job) -> None:
+    async def slow(job: Tick, work: Delivery) -> None:
         await asyncio.sleep(0.6)  # three visibility timeouts
         taken.append(await queue.reclaim("other", min_idle_ms=200))
         await release.wait()
 
-    worker = Worker(queue, {"tick": slow}, clock=ManualClock(NOW), name="w1", visibility_ms=200)
-    await queue.enqueue("tick", {"outcome": "o1"})
+    worker = Worker(queue, {Tick: slow}, clock=ManualClock(NOW), name="w1", visibility_ms=200)
+    await queue.enqueue(Tick(outcome="o1"))
     stop = asyncio.Event()
     running = asyncio.ensure_future(worker.run(stop, block_ms=50))
     while not taken:
@@ -96,8 +103,8 @@ async def test_an_outage_is_waited_out_then_given_up_after_hours(queue: JobQueue
     clock = ManualClock(NOW)
     tries: list[int] = []
 
-    async def down(job: Job) -> None:
-        tries.append(job.attempt)
+    async def down(job: Reply, work: Delivery) -> None:
+        tries.append(work.job.attempt)
         raise Unavailable("slack:C1", "HTTP 500", seconds=2)
 
     dead: list[str] = []
@@ -105,8 +112,8 @@ async def test_an_outage_is_waited_out_then_given_up_after_hours(queue: JobQueue
     async def on_dead(job: Job, detail: str) -> None:
         dead.append(detail)
 
-    worker = Worker(queue, {"reply": down}, clock=clock, name="w1", on_dead_letter=on_dead)
-    await queue.enqueue("reply", {"text": "hi"})
+    worker = Worker(queue, {Reply: down}, clock=clock, name="w1", on_dead_letter=on_dead)
+    await queue.enqueue(Reply(text="hi"))
     while not dead:
         assert await worker.run_once() == 1
         clock.advance(timedelta(minutes=40))
@@ -122,15 +129,15 @@ async def test_redis_refusing_writes_is_waited_out_by_a_running_worker(queue: Jo
     refusals = 3
     handled: list[str] = []
 
-    async def full(job: Job) -> None:
+    async def full(job: Tick, work: Delivery) -> None:
         nonlocal refusals
         if refusals:
             refusals -= 1
             raise ResponseError("OOM command not allowed when used memory > 'maxmemory'.")
-        handled.append(job.kind)
+        handled.append(job.KIND)
 
-    worker = Worker(queue, {"tick": full}, clock=ManualClock(NOW), name="w1")
-    await queue.enqueue("tick", {"outcome": "o1"})
+    worker = Worker(queue, {Tick: full}, clock=ManualClock(NOW), name="w1")
+    await queue.enqueue(Tick(outcome="o1"))
     stop = asyncio.Event()
     running = asyncio.ensure_future(worker.run(stop, block_ms=50))
     while not handled:

@@ -11,6 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.keys import Keys
+from tests.messages import Numbered
 
 
 async def test_concurrent_callers_share_round_trips_and_all_land(redis: Redis, keys: Keys) -> None:
@@ -25,7 +26,7 @@ async def test_concurrent_callers_share_round_trips_and_all_land(redis: Redis, k
 
     redis.pipeline = counted  # type: ignore[method-assign, assignment]
     try:
-        await asyncio.gather(*(queue.enqueue_gathered("click", {"n": n}) for n in range(50)))
+        await asyncio.gather(*(queue.enqueue_gathered(Numbered(n=n)) for n in range(50)))
     finally:
         redis.pipeline = pipeline  # type: ignore[method-assign]
     await queue.ensure_group()
@@ -37,7 +38,7 @@ async def test_concurrent_callers_share_round_trips_and_all_land(redis: Redis, k
 async def test_sequential_callers_each_get_their_job_in(redis: Redis, keys: Keys) -> None:
     queue = JobQueue(redis, keys)
     for n in range(3):
-        await queue.enqueue_gathered("click", {"n": n})
+        await queue.enqueue_gathered(Numbered(n=n))
         assert await queue.backlog() == n + 1
 
 
@@ -45,7 +46,7 @@ async def test_a_failed_trip_fails_every_caller_in_it(keys: Keys) -> None:
     broken = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     queue = JobQueue(broken, keys)
     results = await asyncio.gather(
-        *(queue.enqueue_gathered("click", {"n": n}) for n in range(5)), return_exceptions=True
+        *(queue.enqueue_gathered(Numbered(n=n)) for n in range(5)), return_exceptions=True
     )
     assert all(isinstance(r, RedisConnectionError | OSError) for r in results)
     await broken.aclose()
@@ -53,8 +54,8 @@ async def test_a_failed_trip_fails_every_caller_in_it(keys: Keys) -> None:
 
 async def test_a_caller_that_gives_up_does_not_stop_the_others(redis: Redis, keys: Keys) -> None:
     queue = JobQueue(redis, keys)
-    quitter = asyncio.ensure_future(queue.enqueue_gathered("click", {"n": 0}))
-    stayer = asyncio.ensure_future(queue.enqueue_gathered("click", {"n": 1}))
+    quitter = asyncio.ensure_future(queue.enqueue_gathered(Numbered(n=0)))
+    stayer = asyncio.ensure_future(queue.enqueue_gathered(Numbered(n=1)))
     await asyncio.sleep(0)
     quitter.cancel()
     await stayer

@@ -23,15 +23,16 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.demo.simulation import Business
 from bot.slack.gateway import SlackGateway
-from bot.slack.replies import SLACK_REPLY, ReplyDelivery
-from bot.slack.work import SLACK_CLICK, SLACK_STATEMENT, SlackWork, click_to_json
+from bot.slack.messages import SlackClick, SlackReply, SlackStatement
+from bot.slack.replies import ReplyDelivery
+from bot.slack.work import SlackWork
 from handlers.cards import Click, Inbound
 from orchestrator.models import ApprovalStatus, ConversationRef, MessageRef
-from orchestrator.outcomes.intake import INTAKE_JOB
-from orchestrator.runtime.queue import Job
+from orchestrator.runtime.messages import AdvanceIntake, Message
 from orchestrator.store.keys import Keys
 from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
+from tests.messages import handling
 
 SLACK = ConversationRef(platform="slack", workspace="T1", channel="C1")
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
@@ -96,18 +97,18 @@ class Slack:
         self.redis.arm(None)
         await self.harness.runtime.drain()
 
-    async def run_cut_off(self, job: Job, at: int) -> bool:
+    async def run_cut_off(self, job: Message, at: int) -> bool:
         """Run `job` dying at write `at` + 1; then as another worker, whole. Whether the
         first run was cut off."""
-        handler = self.harness.runtime.worker.handlers[job.kind]
+        handler = self.harness.runtime.worker.handlers.handler(job)
         self.redis.arm(at)
         try:
-            await handler(job)
+            await handler(job, handling(job, f"{at}-1"))
             cut = False
         except Died:
             cut = True
         self.redis.arm(None)
-        await handler(job)  # the job was never acknowledged: a second worker runs it
+        await handler(job, handling(job, f"{at}-1"))  # never acknowledged: a second worker runs it
         await self.harness.runtime.drain()
         return cut
 
@@ -122,9 +123,9 @@ async def slack(
     notifier.gateways["slack"] = harness.gateway  # type: ignore[attr-defined]
     gateway = cast(SlackGateway, harness.gateway)
     work = SlackWork(harness.conversation, gateway)
-    harness.runtime.register(SLACK_CLICK, work.click)
-    harness.runtime.register(SLACK_STATEMENT, work.statement)
-    harness.runtime.register(SLACK_REPLY, ReplyDelivery(gateway, harness.store))
+    harness.runtime.register(SlackClick, work.click)
+    harness.runtime.register(SlackStatement, work.statement)
+    harness.runtime.register(SlackReply, ReplyDelivery(gateway, harness.store))
     await harness.runtime.start()
     yield Slack(harness, redis, work)
     await harness.connectors.close()
@@ -182,8 +183,7 @@ async def test_a_click_cut_off_at_any_write_is_decided_once_and_answered(
             delivery_id=f"slack:T1:1700000000.{at:06d}:alice",
         )
         offers_before = len(slack.harness.gateway.private)
-        job = Job(f"{at}-1", SLACK_CLICK, click_to_json(click))
-        cut = await slack.run_cut_off(job, at)
+        cut = await slack.run_cut_off(SlackClick.of(click), at)
 
         decided = await slack.harness.store.approval(approval_id)
         status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
@@ -207,7 +207,7 @@ async def test_a_confirm_cut_off_at_any_write_starts_one_outcome_and_answers(
         click = Click(
             SLACK, "olivia", "confirm", session, message=card, delivery_id=f"slack:T1:c{at}"
         )
-        cut = await slack.run_cut_off(Job(f"{at}-1", SLACK_CLICK, click_to_json(click)), at)
+        cut = await slack.run_cut_off(SlackClick.of(click), at)
 
         outcome = await slack.harness.store.outcome("o" + session[1:])
         trail = await slack.harness.store.audit_trail(outcome)
@@ -224,14 +224,14 @@ async def test_a_confirm_cut_off_at_any_write_starts_one_outcome_and_answers(
 async def test_a_statement_cut_off_at_any_write_opens_one_intake(slack: Slack) -> None:
     for at in range(MAX_WRITES):
         before = len(slack.harness.gateway.buttons("confirm"))
-        payload = {
-            "team_id": "T1",
-            "channel_id": "C1",
-            "user_id": "olivia",
-            "text": STATEMENT,
-            "trigger_id": f"trigger-{at}",
-        }
-        cut = await slack.run_cut_off(Job(f"{at}-1", SLACK_STATEMENT, payload), at)
+        statement = SlackStatement(
+            team_id="T1",
+            channel_id="C1",
+            user_id="olivia",
+            text=STATEMENT,
+            trigger_id=f"trigger-{at}",
+        )
+        cut = await slack.run_cut_off(statement, at)
 
         assert len(slack.harness.gateway.buttons("confirm")) == before + 1, f"cut at {at}"
         if not cut:
@@ -254,7 +254,7 @@ async def test_a_click_redis_refused_is_retried_not_answered_as_failed(
     approval_id = await _approval(slack, 0)
     click = Click(SLACK, "alice", "approve", approval_id, delivery_id="slack:T1:1.000001:alice")
     runtime = slack.harness.runtime
-    await runtime.ctx.queue.enqueue(SLACK_CLICK, click_to_json(click))
+    await runtime.ctx.queue.enqueue(SlackClick.of(click))
     slack.redis.refusals = [error]
     with contextlib.suppress(RedisConnectionError, RedisTimeoutError, ResponseError):
         await runtime.worker.run_once()  # an outage reaches the worker, which waits it out
@@ -279,7 +279,7 @@ async def test_an_intake_step_cut_off_at_any_write_shows_one_statement(slack: Sl
         await slack.harness.conversation.on_message(inbound)
         pointer = await store.get_json(store.keys.intake(SLACK.key))
         assert pointer is not None
-        job = Job(f"{at}-1", INTAKE_JOB, {"session": pointer["id"]})
+        job = AdvanceIntake(session=pointer["id"])
         cut = await slack.run_cut_off(job, at)  # then the queued job itself runs too
 
         assert len(slack.harness.gateway.buttons("confirm")) == before + 1, f"cut at {at}"

@@ -18,7 +18,8 @@ from bot.web import build_web_app
 from config.settings import Settings
 from orchestrator.llm.usage import TokenLedger, Usage
 from orchestrator.models import ApprovalStatus
-from orchestrator.notify.incidents import PAGE_JOB, Incident
+from orchestrator.notify.incidents import Incident
+from orchestrator.runtime.messages import Page, Tick
 from orchestrator.store.keys import Keys
 from tests.conftest import START, Harness
 from tests.fakes import RecordingGateway
@@ -79,7 +80,7 @@ async def test_metrics_report_the_work_done(harness: Harness, settings: Settings
         dedup_key="metric_source_down:o1",
         at=START,
     )
-    await harness.runtime.ctx.queue.enqueue(PAGE_JOB, incident.model_dump(mode="json"))
+    await harness.runtime.ctx.queue.enqueue(Page(incident=incident))
     await harness.runtime.drain()
     steps = await harness.store.steps(outcome_id)
     approvals = [
@@ -123,7 +124,7 @@ async def test_readiness_checks_redis_not_the_shared_backlog(
         assert (await client.get("/healthz")).status == 200
         assert (await client.get("/readyz")).status == 200
         queue = baton.runtime.ctx.queue
-        await asyncio.gather(*(queue.enqueue_gathered("tick", {"n": n}) for n in range(1_200)))
+        await asyncio.gather(*(queue.enqueue_gathered(Tick(outcome=f"o{n}")) for n in range(1_200)))
         for path in ("/readyz", "/healthz?ready=1"):
             response = await client.get(path)
             assert response.status == 200

@@ -9,10 +9,10 @@ import pytest
 from redis.asyncio import Redis
 
 from orchestrator.errors import Unavailable
-from orchestrator.notify.incidents import PAGE_JOB
-from orchestrator.notify.notices import NOTIFY, Notice
+from orchestrator.notify.notices import Notice
 from orchestrator.notify.outages import PAGE_AFTER_S, STALE_S, ChannelOutages
 from orchestrator.runtime.clock import ManualClock
+from orchestrator.runtime.messages import Notify, Page
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.keys import Keys
 from tests.conftest import START
@@ -33,7 +33,7 @@ def outages(redis: Redis, keys: Keys, clock: ManualClock) -> ChannelOutages:
 
 async def pages(queue: JobQueue) -> list[str]:
     jobs = await queue.read("test", count=100)
-    return [str(j.payload["action"]) for j in jobs if j.kind == PAGE_JOB]
+    return [str(j.payload["action"]) for j in jobs if j.kind == Page.KIND]
 
 
 async def test_deliveries_take_turns_in_the_order_they_arrived(outages: ChannelOutages) -> None:
@@ -82,7 +82,7 @@ async def test_messages_given_up_during_an_outage_are_owned_up_to_in_the_channel
     clock.advance(timedelta(seconds=STALE_S + 1))
     assert await outages.take_turn(CHANNEL, "next") is True  # "gone" lost its place
     await outages.answered(CHANNEL)
-    said = [j for j in await queue.read("test", count=100) if j.kind == NOTIFY]
+    said = [j for j in await queue.read("test", count=100) if j.kind == Notify.KIND]
     assert len(said) == 1
     notice = Notice.model_validate(said[0].payload)
     assert notice.conversation.channel == "C1" and notice.conversation.platform == "slack"

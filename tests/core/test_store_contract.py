@@ -21,6 +21,7 @@ from orchestrator.models import (
     Step,
     StepStatus,
 )
+from orchestrator.runtime.messages import Execute, Tick
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store import transitions
 from orchestrator.store.client import redis_client
@@ -198,15 +199,13 @@ async def test_timers_are_unique_and_move_when_due(any_store: RedisStore) -> Non
     await queue.schedule(
         f"tick:{oid(any_store)}",
         NOW + timedelta(hours=1),
-        "tick",
-        {"outcome": oid(any_store)},
+        Tick(outcome=oid(any_store)),
         workspace="T1",
     )
     await queue.schedule(
         f"tick:{oid(any_store)}",
         NOW + timedelta(hours=2),
-        "tick",
-        {"outcome": oid(any_store)},
+        Tick(outcome=oid(any_store)),
         workspace="T1",
     )
     assert await queue.move_due(NOW + timedelta(minutes=90)) == 0
@@ -220,7 +219,7 @@ async def test_timers_are_unique_and_move_when_due(any_store: RedisStore) -> Non
 async def test_unacknowledged_jobs_are_reclaimed(any_store: RedisStore) -> None:
     queue = JobQueue(any_store.redis, any_store.keys)
     await queue.ensure_group()
-    await queue.enqueue("execute", {"step": sid(any_store)}, workspace="T1")
+    await queue.enqueue(Execute(step=sid(any_store)), workspace="T1")
     assert len(await queue.read("crashed")) == 1
     assert await queue.read("other") == []
     reclaimed = await queue.reclaim("other", min_idle_ms=0)

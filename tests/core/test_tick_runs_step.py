@@ -16,10 +16,10 @@ from redis.asyncio import Redis
 from bot.demo.simulation import Business
 from orchestrator.errors import ConnectorError
 from orchestrator.models import StepStatus
-from orchestrator.runtime.queue import Job
-from orchestrator.runtime.worker import JobHandler
+from orchestrator.runtime.dispatch import AnyHandler
+from orchestrator.runtime.messages import Execute, Message
+from orchestrator.runtime.queue import Delivery
 from orchestrator.steps.execute import watchdog_id
-from orchestrator.steps.govern import EXECUTE_JOB
 from orchestrator.steps.lanes import LaneInput, Lanes
 from orchestrator.steps.planner import PlanInput, PlaybookPlanner, Proposal
 from orchestrator.store.keys import Keys
@@ -53,17 +53,17 @@ def count_jobs(harness: Harness) -> Counter[str]:
     """Jobs handled, by kind, and execute jobs by step ("execute s1")."""
     kinds: Counter[str] = Counter()
     handlers = harness.runtime.worker.handlers
-    for kind, handler in list(handlers.items()):
-        handlers[kind] = _counting(kind, handler, kinds)
+    for message, _ in handlers.items():
+        handlers.wrap(message, lambda handler: _counting(handler, kinds))
     return kinds
 
 
-def _counting(kind: str, handler: JobHandler, kinds: Counter[str]) -> JobHandler:
-    async def counted(job: Job) -> None:
-        kinds[kind] += 1
-        if kind == EXECUTE_JOB:
-            kinds[f"execute {job.payload['step']}"] += 1
-        await handler(job)
+def _counting(handler: AnyHandler, kinds: Counter[str]) -> AnyHandler:
+    async def counted(job: Message, work: Delivery) -> None:
+        kinds[job.KIND] += 1
+        if isinstance(job, Execute):
+            kinds[f"execute {job.step}"] += 1
+        await handler(job, work)
 
     return counted
 

@@ -5,10 +5,34 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import ClassVar
 
 from orchestrator.runtime.clock import SystemClock
-from orchestrator.runtime.queue import Job, JobQueue
+from orchestrator.runtime.messages import Message
+from orchestrator.runtime.queue import Delivery, JobQueue
 from orchestrator.runtime.worker import Worker
+
+
+class Work(Message):
+    """Some work about an outcome."""
+
+    KIND: ClassVar[str] = "work"
+    outcome: str
+    n: int
+
+
+class Click(Work):
+    """A click's work (it calls no connector)."""
+
+    KIND: ClassVar[str] = "click"
+
+
+class Said(Message):
+    """A notice about an outcome (the worker gives an outcome's notices a lane of their own)."""
+
+    KIND: ClassVar[str] = "notify"
+    outcome_id: str
+    n: int
 
 
 class Gated:
@@ -21,10 +45,10 @@ class Gated:
     def gate(self, outcome: str) -> asyncio.Event:
         return self.gates.setdefault(outcome, asyncio.Event())
 
-    async def __call__(self, job: Job) -> None:
-        name = f"{job.payload['outcome']}/{job.payload['n']}"
+    async def __call__(self, job: Work, work: Delivery) -> None:
+        name = f"{job.outcome}/{job.n}"
         self.log.append(f"start {name}")
-        await self.gate(job.payload["outcome"]).wait()
+        await self.gate(job.outcome).wait()
         self.log.append(f"end {name}")
 
 
@@ -38,9 +62,9 @@ async def test_jobs_about_different_outcomes_run_side_by_side_each_in_order(
     queue: JobQueue,
 ) -> None:
     handler = Gated()
-    worker = Worker(queue, {"work": handler}, clock=SystemClock())
+    worker = Worker(queue, {Work: handler}, clock=SystemClock())
     for outcome, n in (("o1", 1), ("o2", 1), ("o1", 2)):
-        await queue.enqueue("work", {"outcome": outcome, "n": n})
+        await queue.enqueue(Work(outcome=outcome, n=n))
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop, block_ms=100))
     await until(lambda: "start o2/1" in handler.log and "start o1/1" in handler.log)
@@ -57,10 +81,10 @@ async def test_jobs_about_different_outcomes_run_side_by_side_each_in_order(
 
 async def test_one_slot_runs_one_job_at_a_time(queue: JobQueue) -> None:
     handler = Gated()
-    worker = Worker(queue, {"work": handler}, clock=SystemClock())
+    worker = Worker(queue, {Work: handler}, clock=SystemClock())
     worker.slots = 1
-    await queue.enqueue("work", {"outcome": "o1", "n": 1})
-    await queue.enqueue("work", {"outcome": "o2", "n": 1})
+    await queue.enqueue(Work(outcome="o1", n=1))
+    await queue.enqueue(Work(outcome="o2", n=1))
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop, block_ms=100))
     await until(lambda: handler.log)
@@ -77,10 +101,10 @@ async def test_a_stopped_worker_hands_back_every_job_in_hand_and_every_unstarted
     queue: JobQueue,
 ) -> None:
     handler = Gated()
-    worker = Worker(queue, {"work": handler}, clock=SystemClock())
+    worker = Worker(queue, {Work: handler}, clock=SystemClock())
     worker.grace_s = 0.2
     for outcome, n in (("o1", 1), ("o2", 1), ("o1", 2)):
-        await queue.enqueue("work", {"outcome": outcome, "n": n})
+        await queue.enqueue(Work(outcome=outcome, n=n))
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop, block_ms=100))
     await until(lambda: len(handler.log) == 2)  # o1/1 and o2/1 in hand, o1/2 waiting
@@ -101,13 +125,13 @@ async def test_an_outcomes_notices_do_not_wait_behind_its_other_jobs(queue: JobQ
     handler = Gated()
     said: list[int] = []
 
-    async def notify(job: Job) -> None:
-        said.append(job.payload["n"])
+    async def notify(job: Said, work: Delivery) -> None:
+        said.append(job.n)
 
-    worker = Worker(queue, {"work": handler, "notify": notify}, clock=SystemClock())
-    await queue.enqueue("work", {"outcome": "o1", "n": 1})
+    worker = Worker(queue, {Work: handler, Said: notify}, clock=SystemClock())
+    await queue.enqueue(Work(outcome="o1", n=1))
     for n in (1, 2):
-        await queue.enqueue("notify", {"outcome_id": "o1", "n": n})
+        await queue.enqueue(Said(outcome_id="o1", n=n))
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop, block_ms=100))
     await until(lambda: said == [1, 2])
@@ -122,12 +146,12 @@ async def test_a_job_read_while_another_runs_starts_before_it_ends(queue: JobQue
     """A worker keeps reading while a job in hand runs: a job queued meanwhile about
     another outcome is not held up by it."""
     handler = Gated()
-    worker = Worker(queue, {"work": handler}, clock=SystemClock())
-    await queue.enqueue("work", {"outcome": "o1", "n": 1})
+    worker = Worker(queue, {Work: handler}, clock=SystemClock())
+    await queue.enqueue(Work(outcome="o1", n=1))
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop, block_ms=100))
     await until(lambda: "start o1/1" in handler.log)
-    await queue.enqueue("work", {"outcome": "o2", "n": 1})
+    await queue.enqueue(Work(outcome="o2", n=1))
     handler.gate("o2").set()
     await until(lambda: "end o2/1" in handler.log)
     assert "end o1/1" not in handler.log
@@ -144,9 +168,9 @@ async def test_a_job_waiting_its_turn_keeps_its_claim_and_is_not_run_once_taken_
     """Jobs in hand that wait for their lane are renewed like running ones; one another
     worker took over meanwhile is left to it."""
     handler = Gated()
-    worker = Worker(queue, {"work": handler}, clock=SystemClock())
+    worker = Worker(queue, {Work: handler}, clock=SystemClock())
     for n in (1, 2):
-        await queue.enqueue("work", {"outcome": "o1", "n": n})
+        await queue.enqueue(Work(outcome="o1", n=n))
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop, block_ms=100))
     await until(lambda: "start o1/1" in handler.log)
@@ -155,7 +179,7 @@ async def test_a_job_waiting_its_turn_keeps_its_claim_and_is_not_run_once_taken_
     taken = await queue.reclaim("other", 0, 10)  # taken over at once, as after a stall
     assert sorted(job.payload["n"] for job in taken) == [1, 2]
     await worker.renew_claims()
-    await queue.enqueue("work", {"outcome": "o1", "n": 3})
+    await queue.enqueue(Work(outcome="o1", n=3))
     handler.gate("o1").set()
     await until(lambda: "end o1/3" in handler.log)
     assert "start o1/2" not in handler.log
@@ -168,12 +192,12 @@ async def test_jobs_calling_connectors_never_take_the_slots_of_the_other_jobs(
 ) -> None:
     """With every connector slot held by a slow call, a click's job still runs."""
     handler = Gated()
-    worker = Worker(queue, {"work": handler, "click": handler}, clock=SystemClock())
+    worker = Worker(queue, {Work: handler, Click: handler}, clock=SystemClock())
     worker.slots = 1
-    worker.connector_kinds = frozenset({"work"})
-    await queue.enqueue("work", {"outcome": "o1", "n": 1})
-    await queue.enqueue("work", {"outcome": "o2", "n": 1})
-    await queue.enqueue("click", {"outcome": "o3", "n": 1})
+    worker.connector_kinds = frozenset({Work.KIND})
+    await queue.enqueue(Work(outcome="o1", n=1))
+    await queue.enqueue(Work(outcome="o2", n=1))
+    await queue.enqueue(Click(outcome="o3", n=1))
     handler.gate("o3").set()
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop, block_ms=100))

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from bot.demo.simulation import Business
 from config.settings import Settings
 from orchestrator.errors import ConfigError, Unavailable
-from orchestrator.notify.digest import DIGEST_JOB
+from orchestrator.runtime.messages import PostDigest
 from orchestrator.store import transitions
 from orchestrator.store.audit import PostedHead, export, verify
 from orchestrator.store.audit_seal import (
@@ -298,7 +298,7 @@ async def test_a_process_without_the_chains_key_does_not_write_it(keyed: Harness
 async def test_a_chain_cut_short_is_caught_against_the_head_the_digest_posted(
     keyed: Harness,
 ) -> None:
-    await keyed.runtime.ctx.queue.enqueue(DIGEST_JOB, {})
+    await keyed.runtime.ctx.queue.enqueue(PostDigest())
     sent = len(keyed.gateway.sent)
     await keyed.runtime.drain()
     footer = keyed.gateway.sent[sent].card.footer

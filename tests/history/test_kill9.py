@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator.history.archive import ARCHIVE_JOB
 from orchestrator.history.store import HistoryStore
 from orchestrator.models import (
     ConversationRef,
@@ -29,6 +28,7 @@ from orchestrator.models import (
 )
 from orchestrator.runtime.clock import SystemClock
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import ArchiveBatch
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store import transitions
 from orchestrator.store.audit import verify
@@ -187,13 +187,13 @@ async def test_the_archive_moves_everything_once_under_kill_9(
     while kills < KILLS and await _in_redis(ctx) > left:
         before = await _in_redis(ctx)
         worker = processes.spawn("worker")
-        await ctx.queue.enqueue(ARCHIVE_JOB, {})
+        await ctx.queue.enqueue(ArchiveBatch())
         assert await until(_moved_since(ctx, before), rounds=1500, every_s=0.02)
         await asyncio.sleep(random.uniform(0, 0.05))
         processes.kill(worker)
         kills += 1
     processes.spawn("worker")
-    await ctx.queue.enqueue(ARCHIVE_JOB, {})
+    await ctx.queue.enqueue(ArchiveBatch())
     assert await until(lambda: _only(ctx, left), rounds=1200, every_s=0.05)
 
     assert kills >= 2  # the archive was cut off mid-way, more than once

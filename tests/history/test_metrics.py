@@ -13,13 +13,14 @@ from bot.metrics import exposition, snapshot
 from config.settings import Settings
 from orchestrator.history.archive import Archiver, Retention
 from orchestrator.history.store import HistoryStore
-from orchestrator.runtime.queue import Job
+from orchestrator.runtime.queue import Delivery
 from orchestrator.store import gauges, redis_store
 from orchestrator.store.backfill import backfill
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 from tests.conftest import Harness
 from tests.core.test_metrics import samples, serve, story
+from tests.messages import Boom, enqueue_raw
 
 
 @pytest.fixture
@@ -73,13 +74,13 @@ async def test_jobs_are_counted_per_kind_and_outcome_with_their_latency(harness:
     await story(harness)
     worker = harness.runtime.worker
 
-    async def boom(job: Job) -> None:
+    async def boom(job: Boom, work: Delivery) -> None:
         raise RuntimeError("the connector broke")
 
-    worker.handlers["boom"] = boom
-    await harness.runtime.ctx.queue.enqueue("boom", {"n": 1})  # fails, retried later
-    await harness.runtime.ctx.queue.enqueue("boom", {"n": 2}, attempt=worker.max_attempts - 1)
-    await harness.runtime.ctx.queue.enqueue("no such kind", {})
+    harness.runtime.register(Boom, boom)
+    await harness.runtime.ctx.queue.enqueue(Boom(n=1))  # fails, retried later
+    await harness.runtime.ctx.queue.enqueue(Boom(n=2), attempt=worker.max_attempts - 1)
+    await enqueue_raw(harness.runtime.ctx.queue, "no such kind", {})
     await harness.runtime.drain()
 
     snap = await snapshot(harness.runtime.ctx)

@@ -10,8 +10,8 @@ from redis.asyncio import Redis
 
 from bot import otel
 from config.settings import Settings
-from orchestrator.outcomes.loop import TICK_JOB
 from orchestrator.runtime import tracing
+from orchestrator.runtime.messages import Tick
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.keys import Keys
 
@@ -22,11 +22,11 @@ async def test_off_unless_configured(redis: Redis, keys: Keys) -> None:
     with tracing.span("job tick") as span:
         assert span is None
         assert tracing.traceparent() is None
-        await JobQueue(redis, keys).enqueue("tick", {"outcome": "o1"})
+        await JobQueue(redis, keys).enqueue(Tick(outcome="o1"))
     entries: Any = await redis.xrange(keys.jobs())
     message = orjson.loads(entries[0][1][b"job"])
     assert message == {"kind": "tick", "payload": {"outcome": "o1"}, "attempt": 0}
 
 
 def test_a_tick_starts_its_own_trace() -> None:
-    assert TICK_JOB in tracing.OWN_TRACE
+    assert Tick.KIND in tracing.OWN_TRACE

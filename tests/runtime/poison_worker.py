@@ -14,9 +14,10 @@ import sys
 from redis.asyncio import Redis
 
 from orchestrator.runtime.clock import SystemClock
-from orchestrator.runtime.queue import Job, JobQueue, consumer_name
+from orchestrator.runtime.queue import Delivery, Job, JobQueue, consumer_name
 from orchestrator.runtime.worker import Worker
 from orchestrator.store.keys import Keys
+from tests.messages import Count, Poison
 
 VISIBILITY_MS = 300
 MAX_ATTEMPTS = 3
@@ -27,18 +28,18 @@ async def main(url: str, prefix: str) -> None:
     keys = Keys(prefix)
     queue = JobQueue(redis, keys)
 
-    async def die(job: Job) -> None:
+    async def die(job: Poison, work: Delivery) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
-    async def count(job: Job) -> None:
-        await redis.incr(f"{prefix}:ran:{job.payload['n']}")
+    async def count(job: Count, work: Delivery) -> None:
+        await redis.incr(f"{prefix}:ran:{job.n}")
 
     async def dead_lettered(job: Job, error: str) -> None:
         await redis.rpush(f"{prefix}:incidents", f"{job.kind}: {error}")
 
     worker = Worker(
         queue,
-        {"poison": die, "count": count},
+        {Poison: die, Count: count},
         clock=SystemClock(),
         name=consumer_name("poison-test"),
         max_attempts=MAX_ATTEMPTS,

@@ -16,9 +16,9 @@ import pytest
 from redis.asyncio import Redis
 
 from orchestrator.models import ConversationRef, Direction, Measurement, Outcome
-from orchestrator.outcomes.loop import TICK_JOB
 from orchestrator.runtime.clock import SystemClock
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import Tick
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
@@ -142,6 +142,6 @@ async def start_outcome(ctx: Context, number: int, every_s: int = 1) -> str:
     commit.op("SADD", ctx.keys.outcomes_of("T1"), outcome.id)
     measurement = Measurement(value=9.0, at=now).model_dump_json()
     commit.op("RPUSH", ctx.keys.measurements(outcome.id), measurement)
-    ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id})
+    ctx.queue.enqueue_in(commit, Tick(outcome=outcome.id))
     await ctx.store.apply(commit)
     return outcome.id

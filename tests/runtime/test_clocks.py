@@ -16,6 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from orchestrator.runtime.context import Context
+from tests.messages import ClockProbe
 from tests.runtime.processes import (
     Processes,
     clean,
@@ -24,9 +25,6 @@ from tests.runtime.processes import (
     unique_prefix,
     until,
 )
-
-PROBE = "clock_probe"
-"""A job kind no worker handles: no worker runs here, so moved timers stay in the stream."""
 
 
 @pytest.fixture
@@ -63,13 +61,13 @@ async def _schedule(ctx: Context, first: int, count: int, every_s: float) -> Non
     now = ctx.clock.now()
     for n in range(first, first + count):
         due = now + timedelta(seconds=every_s * (n - first))
-        await ctx.queue.schedule(f"probe:{n}", due, PROBE, {"n": n})
+        await ctx.queue.schedule(f"probe:{n}", due, ClockProbe(n=n))
 
 
 async def _moved(ctx: Context) -> Counter[int]:
     entries: Any = await ctx.store.redis.xrange(ctx.keys.jobs())
     jobs = [json.loads(fields[b"job"]) for _, fields in entries]
-    return Counter(job["payload"]["n"] for job in jobs if job["kind"] == PROBE)
+    return Counter(job["payload"]["n"] for job in jobs if job["kind"] == ClockProbe.KIND)
 
 
 def _led(process: subprocess.Popen[bytes], logs: Path) -> bool:

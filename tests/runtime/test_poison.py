@@ -13,11 +13,12 @@ from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
 from orchestrator.notify.paging import WebhookPager
-from orchestrator.outcomes.loop import TICK_JOB
+from orchestrator.runtime.messages import Tick
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.keys import Keys
 from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
+from tests.messages import Count, Poison
 from tests.runtime.poison_worker import MAX_ATTEMPTS
 from tests.runtime.processes import ROOT, clean, reachable_redis, unique_prefix, until
 from tests.runtime.receiver import LOCAL, PageReceiver
@@ -43,7 +44,7 @@ async def test_job_abandoned_again_and_again_is_dead_lettered(
     await harness.runtime.drain()
     queue = harness.runtime.ctx.queue
     worker = harness.runtime.worker
-    await queue.enqueue(TICK_JOB, {"outcome": outcome_id})
+    await queue.enqueue(Tick(outcome=outcome_id))
     # Each dying worker read the job and vanished without acknowledging it.
     assert len(await queue.read("doomed-0", 1)) == 1
     for n in range(1, worker.max_attempts):
@@ -73,9 +74,9 @@ async def test_job_killing_its_worker_is_dead_lettered_across_processes() -> Non
     redis = Redis.from_url(url)
     queue = JobQueue(redis, Keys(prefix))
     await queue.ensure_group()
-    await queue.enqueue("poison", {})
+    await queue.enqueue(Poison())
     for n in range(3):
-        await queue.enqueue("count", {"n": n})
+        await queue.enqueue(Count(n=n))
 
     async def ran() -> list[object]:
         return [await redis.get(f"{prefix}:ran:{n}") for n in range(3)]

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator.outcomes.loop import TICK_JOB
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import Tick
 from tests.runtime.processes import SLOW_WORKSPACE, Processes, context, start_outcome, until
 from tests.runtime.redis_server import RedisServer, free_port
 
@@ -84,7 +84,7 @@ async def _serves(ctx: Context, port: int) -> bool:
 async def _works_jobs(ctx: Context, port: int) -> bool:
     await ctx.queue.ensure_group()
     outcome_id = await start_outcome(ctx, 1)
-    await ctx.queue.enqueue(TICK_JOB, {"outcome": outcome_id})  # due now, no clock needed
+    await ctx.queue.enqueue(Tick(outcome=outcome_id))  # due now, no clock needed
 
     async def measured() -> bool:
         return len(await ctx.store.measurements(outcome_id)) >= 2

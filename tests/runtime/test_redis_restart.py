@@ -12,8 +12,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from orchestrator.outcomes.loop import TICK_JOB
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.messages import Tick
 from tests.runtime.processes import SLOW_WORKSPACE, Processes, context, start_outcome, until
 from tests.runtime.redis_server import RedisServer
 
@@ -64,7 +64,7 @@ async def test_worker_and_clock_survive_a_redis_restart(
         restartable.start()
         # A tick queued right after the restart, and the outcome's own timers, both run.
         before = len(await ctx.store.measurements(outcome_id))
-        await ctx.queue.enqueue(TICK_JOB, {"outcome": outcome_id})
+        await ctx.queue.enqueue(Tick(outcome=outcome_id))
         assert await until(lambda: _measured(ctx, outcome_id, before + 3), rounds=600)
         assert all(p.poll() is None for p in processes.running)  # reconnected, not restarted
         assert await ctx.queue.dead() == 0

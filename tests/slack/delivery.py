@@ -8,8 +8,9 @@ from datetime import timedelta
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.gateway import SlackGateway
+from bot.slack.messages import SlackReply
 from bot.slack.pacing import ChannelPacer
-from bot.slack.replies import SLACK_REPLY, ReplyDelivery
+from bot.slack.replies import ReplyDelivery
 from handlers.notifier import ChatNotifier
 from orchestrator.models import ConversationRef
 from orchestrator.notify.incidents import Incident
@@ -48,7 +49,7 @@ def wire(harness: Harness, api: SlackApiDouble, *, burst: int = 5) -> Wired:
     store, ctx = harness.store, harness.runtime.ctx
     gateways = {"slack": slack, "test": slack}
     harness.runtime.notifier = ChatNotifier(store, gateways, ctx.workspace_of, harness.clock)
-    harness.runtime.register(SLACK_REPLY, ReplyDelivery(slack, store, harness.clock))
+    harness.runtime.register(SlackReply, ReplyDelivery(slack, store, harness.clock))
     pager = RecordingPager()
     harness.runtime.pager = pager
     return Wired(slack, pager)

@@ -9,7 +9,8 @@ from datetime import timedelta
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.gateway import SlackGateway
-from bot.slack.home import COALESCE_S, SLACK_HOME, HomeTabs
+from bot.slack.home import COALESCE_S, HomeTabs
+from bot.slack.messages import SlackHome
 from handlers.cards import Card
 from orchestrator.models import ConversationRef
 from tests.conftest import Harness
@@ -23,7 +24,7 @@ def home(harness: Harness, api: SlackApiDouble) -> tuple[HomeTabs, SlackGateway]
     gateway = SlackGateway(AsyncWebClient(token=BOT_TOKEN, base_url=api.base_url))
     tabs = HomeTabs(gateway, harness.runtime)
     gateway.changed = tabs.changed
-    harness.runtime.register(SLACK_HOME, tabs.refresh)
+    harness.runtime.register(SlackHome, tabs.refresh)
     return tabs, gateway
 
 

@@ -17,10 +17,11 @@ from bot.slack.pacing import ChannelPacer
 from handlers.cards import Card
 from orchestrator.errors import Deferred
 from orchestrator.models import ConversationRef
-from orchestrator.runtime.queue import Job, delivering
+from orchestrator.runtime.queue import Delivery, Job, delivering
 from orchestrator.store.keys import Keys
 from tests.conftest import Harness
 from tests.doubles.slack_api import SlackApiDouble
+from tests.messages import Numbered
 from tests.slack.conftest import BOT_TOKEN
 from tests.slack.test_gateway import FakeTime
 
@@ -95,13 +96,13 @@ async def test_deferred_jobs_come_back_unharmed_after_a_long_429(
     client = AsyncWebClient(token=BOT_TOKEN, base_url=slack_api.base_url)
     gateway = SlackGateway(client, pacer=ChannelPacer(clock=now, sleep=FakeTime().sleep))
 
-    async def post(job: Job) -> None:
-        await gateway.send(conversation=WHERE, card=Card(title=f"m{job.payload['n']}"))
+    async def post(job: Numbered, work: Delivery) -> None:
+        await gateway.send(conversation=WHERE, card=Card(title=f"m{job.n}"))
 
-    harness.runtime.register("post", post)
+    harness.runtime.register(Numbered, post)
     slack_api.fail_next(429, 1, retry_after=120)
     for n in range(8):
-        await harness.runtime.ctx.queue.enqueue("post", {"n": n})
+        await harness.runtime.ctx.queue.enqueue(Numbered(n=n))
     await harness.runtime.drain()
     assert slack_api.refused == 1 and slack_api.called("chat.postMessage") == []
     for _ in range(20):

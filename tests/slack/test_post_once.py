@@ -16,15 +16,16 @@ from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.gateway import SlackGateway
+from bot.slack.messages import SlackReply
 from bot.slack.pacing import ChannelPacer
 from bot.slack.replies import ReplyDelivery, reply_ops
 from handlers.cards import Card, Inbound, Reply
 from orchestrator.errors import Deferred, Unavailable
 from orchestrator.models import ConversationRef
-from orchestrator.runtime.queue import Job
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 from tests.doubles.slack_api import SlackApiDouble
+from tests.messages import handling
 from tests.slack.conftest import BOT_TOKEN
 
 THREAD = ConversationRef(platform="slack", workspace="T1", channel="C7", thread="1.000001")
@@ -40,17 +41,17 @@ async def delivery(
     slack_api.release()
 
 
-def reply_job(where: ConversationRef, text: str) -> Job:
+def reply_job(where: ConversationRef, text: str) -> SlackReply:
     ops = reply_ops(Inbound(where, "olivia", "status"), [Reply(Card(title=text))])
-    return Job(entry_id="1-1", kind="slack_reply", payload={"id": text, "ops": ops})
+    return SlackReply(id=text, ops=tuple(ops))
 
 
 async def cut_off_after_slack_took_it(
-    delivery: ReplyDelivery, job: Job, slack_api: SlackApiDouble, channel: str
+    delivery: ReplyDelivery, job: SlackReply, slack_api: SlackApiDouble, channel: str
 ) -> None:
     """Run `job` until Slack has its post, and end the run there, the answer unheard."""
     slack_api.hold("chat.postMessage")
-    run = asyncio.create_task(delivery(job))
+    run = asyncio.create_task(delivery(job, handling(job)))
     for _ in range(400):
         if slack_api.messages(channel):
             break
@@ -66,12 +67,12 @@ async def test_a_thread_reply_is_found_in_the_thread_and_not_posted_again(
 ) -> None:
     job = reply_job(THREAD, "Status of o1")
     await cut_off_after_slack_took_it(delivery, job, slack_api, "C7")
-    await delivery(job)
+    await delivery(job, handling(job))
     assert [m["text"] for m in slack_api.messages("C7")] == ["Status of o1"]
     looked = slack_api.called("conversations.replies")
     assert looked and looked[0]["ts"] == THREAD.thread
     assert not slack_api.called("conversations.history")
-    await delivery(job)  # its answer is kept now: nothing is looked for or posted
+    await delivery(job, handling(job))  # its answer is kept now: nothing is looked for or posted
     assert len(slack_api.called("conversations.replies")) == 1
     assert len(slack_api.messages("C7")) == 1
 
@@ -82,8 +83,8 @@ async def test_a_post_that_never_reached_slack_is_posted_after_the_lookup(
     job = reply_job(CHANNEL, "Weekly digest")
     slack_api.fail_next(500, 1, method="chat.postMessage")  # a 500 may hide an accepted post
     with pytest.raises(Unavailable):
-        await delivery(job)
-    await delivery(job)
+        await delivery(job, handling(job))
+    await delivery(job, handling(job))
     assert slack_api.called("conversations.history")  # looked for first, not found
     assert [m["text"] for m in slack_api.messages("C8")] == ["Weekly digest"]
 
@@ -95,9 +96,9 @@ async def test_while_the_lookup_fails_the_post_waits_and_is_then_found(
     await cut_off_after_slack_took_it(delivery, job, slack_api, "C8")
     slack_api.fail_next(503, 1, method="conversations.history")
     with pytest.raises(Unavailable):
-        await delivery(job)
+        await delivery(job, handling(job))
     assert len(slack_api.messages("C8")) == 1  # not posted on a lookup that failed
-    await delivery(job)
+    await delivery(job, handling(job))
     assert [m["text"] for m in slack_api.messages("C8")] == ["Approval needed"]
 
 
@@ -107,14 +108,15 @@ async def test_a_lookup_refused_for_good_posts_again_rather_than_lose_the_messag
     job = reply_job(CHANNEL, "Step finished")
     await cut_off_after_slack_took_it(delivery, job, slack_api, "C8")
     slack_api.refuse_next("missing_scope", 1, method="conversations.history")
-    await delivery(job)
+    await delivery(job, handling(job))
     assert [m["text"] for m in slack_api.messages("C8")] == ["Step finished"] * 2
 
 
 async def test_posts_carry_the_delivery_call_that_made_them(
     delivery: ReplyDelivery, slack_api: SlackApiDouble
 ) -> None:
-    await delivery(reply_job(CHANNEL, "o1 is on track"))
+    job = reply_job(CHANNEL, "o1 is on track")
+    await delivery(job, handling(job))
     [posted] = slack_api.messages("C8")
     assert posted["metadata"] == {
         "event_type": "baton_delivery",
@@ -132,11 +134,11 @@ async def test_a_post_deferred_to_its_turn_is_not_looked_for(
     delivery = ReplyDelivery(SlackGateway(client, pacer=pacer), RedisStore(redis, keys))
     replies = [Reply(Card(title="First")), Reply(Card(title="Second"))]
     ops = reply_ops(Inbound(CHANNEL, "olivia", "status"), replies)
-    job = Job(entry_id="1-1", kind="slack_reply", payload={"id": "paced", "ops": ops})
+    job = SlackReply(id="paced", ops=tuple(ops))
     with pytest.raises(Deferred):  # the second post's turn is 100 s away
-        await delivery(job)
+        await delivery(job, handling(job))
     now[0] += 101
-    await delivery(job)
+    await delivery(job, handling(job))
     assert [m["text"] for m in slack_api.messages("C8")] == ["First", "Second"]
     assert not slack_api.called("conversations.history")
 
@@ -155,7 +157,7 @@ async def test_installed_in_many_workspaces_the_lookup_uses_the_teams_token(
     delivery = ReplyDelivery(SlackGateway(client, token_of=token_of), RedisStore(redis, keys))
     job = reply_job(CHANNEL, "Quarterly review")
     await cut_off_after_slack_took_it(delivery, job, slack_api, "C8")
-    await delivery(job)
+    await delivery(job, handling(job))
     assert len(slack_api.messages("C8")) == 1
     looked = [c for c in slack_api.calls if c.method == "conversations.history"]
     assert [c.token for c in looked] == ["xoxb-T1"]

@@ -9,8 +9,9 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.gateway import SlackGateway
+from bot.slack.messages import SlackReply
 from bot.slack.pacing import ChannelPacer
-from bot.slack.replies import SLACK_REPLY, ReplyDelivery, enqueue_replies
+from bot.slack.replies import ReplyDelivery, enqueue_replies
 from handlers.cards import Button, Card, Click, Inbound, Reply
 from orchestrator.models import ConversationRef, MessageRef
 from tests.conftest import Harness
@@ -32,7 +33,7 @@ async def slack(harness: Harness, slack_api: SlackApiDouble) -> AsyncIterator[Sl
     pacer = ChannelPacer(clock=now, sleep=time.sleep)
     tier4 = ChannelPacer(clock=now, sleep=time.sleep)
     gateway = SlackGateway(client, pacer=pacer, tier4=tier4, sleep=time.sleep)
-    harness.runtime.register(SLACK_REPLY, ReplyDelivery(gateway, harness.store))
+    harness.runtime.register(SlackReply, ReplyDelivery(gateway, harness.store))
     yield gateway
 
 

@@ -3,8 +3,8 @@ target outcome does."""
 
 from __future__ import annotations
 
-from orchestrator.notify.digest import DIGEST_JOB
 from orchestrator.runtime.leader import LeaderLock
+from orchestrator.runtime.messages import PostDigest
 from orchestrator.runtime.scheduler import CRON_JOBS, ClockService
 from tests.conftest import Harness
 from tests.standing.conftest import next_poll, sign, stand
@@ -22,7 +22,7 @@ async def test_status_and_digest_of_a_standing_outcome(harness: Harness) -> None
     assert any("within SLA" in value for _, value in status.fields)
     assert status.image_png is not None and status.image_png.startswith(PNG)
     ctx = harness.runtime.ctx
-    job = next(j for j in CRON_JOBS if j.kind == DIGEST_JOB)
+    job = next(j for j in CRON_JOBS if j.message is PostDigest)
     clock = ClockService(
         ctx.store,
         ctx.queue,
