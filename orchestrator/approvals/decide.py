@@ -13,6 +13,7 @@ from orchestrator.people.actors import Actor, check_home, done_before, marked, r
 from orchestrator.people.delegation import Delegation
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import ExpireApproval, RunCase, Tick
+from orchestrator.runtime.queue import Delivery
 from orchestrator.steps.govern import cost_of, execute_of
 from orchestrator.steps.policy import govern
 from orchestrator.store import transitions
@@ -217,7 +218,7 @@ class Approvals:
             ),
         )
 
-    async def expire(self, approval_id: str) -> None:
+    async def expire(self, approval_id: str, work: Delivery | None) -> None:
         """The timeout job: the policy's default decides an approval nobody decided (votes
         short of the quorum do not decide it)."""
         for _ in range(ballot.TRIES):
@@ -244,9 +245,10 @@ class Approvals:
             outcome = await self.ctx.store.outcome(approval.outcome_id)
             commit = ballot.advance_in(Commit(), self.ctx.keys, approval.id, read)
             try:
-                await self.ctx.store.apply(
-                    await self._settle(approval, after, outcome, actor="policy", commit=commit)
+                settled = await self._settle(
+                    approval, after, outcome, actor="policy", commit=commit
                 )
+                await self.ctx.store.apply(settled, fenced_by=work)
             except TransitionRefused as refused:
                 if ballot.raced(refused, self.ctx.keys, approval_id):
                     continue  # a vote came first: look again

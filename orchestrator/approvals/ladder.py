@@ -18,6 +18,7 @@ from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.people.delegation import Delegation
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import EscalateApproval, NameStandIns, Page, RemindApprovers
+from orchestrator.runtime.queue import Delivery
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 from orchestrator.workspace.catalog import Policy
@@ -71,25 +72,25 @@ class Ladder:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    async def remind(self, approval_id: str) -> None:
+    async def remind(self, approval_id: str, work: Delivery | None) -> None:
         if await self._due(approval_id, RemindApprovers) is None:
             return
         # Name on the reminder who decides for approvers away (requested before they left,
         # or while they were away).
-        approval = await Delegation(self.ctx).refresh(approval_id)
+        approval = await Delegation(self.ctx).refresh(approval_id, work)
         stand_ins = ", ".join(f"{d} for {a}" for a, d in approval.stand_ins.items())
         detail: dict[str, str | None] = {"stand_ins": stand_ins} if stand_ins else {}
         commit = await self._rung(
             approval, "approval.reminded", NoticeKind.APPROVAL_REMINDER, detail
         )
-        await self._apply(commit)
+        await self._apply(commit, work)
 
-    async def stand_ins(self, approval_id: str) -> None:
+    async def stand_ins(self, approval_id: str, work: Delivery | None) -> None:
         """A request's card names who decides for its approvers away (a no-op when nobody
         is away: nothing is written)."""
-        await Delegation(self.ctx).refresh(approval_id)
+        await Delegation(self.ctx).refresh(approval_id, work)
 
-    async def escalate(self, approval_id: str) -> None:
+    async def escalate(self, approval_id: str, work: Delivery | None) -> None:
         """Add the next person of the on-call chain as an approver, and page on-call."""
         for _ in range(ballot.TRIES):
             read = await ballot.version(self.ctx.store, approval_id)
@@ -97,13 +98,13 @@ class Ladder:
             if approval is None:
                 return
             try:
-                await self.ctx.store.apply(await self._escalation(approval, read))
+                await self.ctx.store.apply(await self._escalation(approval, read), fenced_by=work)
             except TransitionRefused as refused:
                 if ballot.raced(refused, self.ctx.keys, approval_id):
                     continue  # a vote came first: escalate what it left
                 return  # decided in the meantime: the rung no longer applies
             # The person escalated to may be away: the card names who decides for them.
-            await Delegation(self.ctx).refresh(approval_id)
+            await Delegation(self.ctx).refresh(approval_id, work)
             return
 
     async def _escalation(self, approval: Approval, read: str) -> Commit:
@@ -168,9 +169,9 @@ class Ladder:
             ),
         )
 
-    async def _apply(self, commit: Commit) -> None:
+    async def _apply(self, commit: Commit, work: Delivery | None) -> None:
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=work)
         except TransitionRefused:
             return  # decided in the meantime: the rung no longer applies
 

@@ -10,6 +10,7 @@ from orchestrator.cases.catalog import Condition
 from orchestrator.errors import TransitionRefused
 from orchestrator.models import Case, CaseStatus, Lane, Outcome, Step, StepStatus
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import Delivery
 from orchestrator.steps import govern as step_ops
 from orchestrator.steps.policy import Decision, applies
 from orchestrator.store import transitions
@@ -47,8 +48,15 @@ def began_at(value: Any, now: datetime) -> datetime:
     return min(moment, now)
 
 
-async def ask(ctx: Context, case: Case, outcome: Outcome, probe: Step, when: Condition) -> None:
-    """Make the step a `Step` record awaiting a person's decision."""
+async def ask(
+    ctx: Context,
+    case: Case,
+    outcome: Outcome,
+    probe: Step,
+    when: Condition,
+    work: Delivery | None,
+) -> None:
+    """Make the step a `Step` record awaiting a person's decision (`work`: the case job)."""
     now = ctx.clock.now()
     why = f"case {case.id}: {when.field} {when.op} {when.value}"
     step = probe.model_copy(
@@ -76,17 +84,19 @@ async def ask(ctx: Context, case: Case, outcome: Outcome, probe: Step, when: Con
         action="case.awaiting_approval", detail={"step": step.id, "why": why},
     )  # fmt: skip
     try:
-        await ctx.store.apply(commit)
+        await ctx.store.apply(commit, fenced_by=work)
     except TransitionRefused:
         return
-    await govern_step(ctx, case, outcome, step, why)
+    await govern_step(ctx, case, outcome, step, why, work)
 
 
-async def govern_step(ctx: Context, case: Case, outcome: Outcome, step: Step, why: str) -> None:
+async def govern_step(
+    ctx: Context, case: Case, outcome: Outcome, step: Step, why: str, work: Delivery | None
+) -> None:
     commit = Commit()
     decision = Decision("approve", "approve_when", why)
     step_ops.ask_in(ctx, outcome, step, decision, {"rows": [case.data]}, commit)
     try:
-        await ctx.store.apply(commit)
+        await ctx.store.apply(commit, fenced_by=work)
     except TransitionRefused:
         return  # governed by another run already

@@ -19,10 +19,10 @@ def case_jobs(ctx: Context, cases: Cases) -> dict[type[Message], AnyHandler]:
     async def run_case(run: RunCase, work: Delivery) -> None:
         if work.job.reclaimed:  # its worker is presumed dead: do not wait out its lease
             await take_over_lease(ctx, f"case:{run.case}")
-        await cases.run(run.case)
+        await cases.run(run.case, work)
 
     async def climb(rung: ClimbCaseSla, work: Delivery) -> None:
-        await ladder.climb(rung.case, rung.rung)
+        await ladder.climb(rung.case, rung.rung, work)
 
     async def poll_source(source: PollCaseSource, work: Delivery) -> None:
         await poll(ctx, cases, source.workspace, source.source)

@@ -33,6 +33,7 @@ from orchestrator.models import (
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import RunCase
+from orchestrator.runtime.queue import Delivery
 from orchestrator.steps.lanes import LaneInput, Lanes
 from orchestrator.steps.policy import govern
 from orchestrator.store import transitions
@@ -114,17 +115,18 @@ class Cases:
             return None
         return case
 
-    async def run(self, case: str) -> None:
-        """The case job: carry the case as far as it can go now. Safe to run again."""
+    async def run(self, case: str, work: Delivery | None) -> None:
+        """The case job: carry the case as far as it can go now. Safe to run again.
+        `work`, the job being handled, fences what it commits."""
         subject = f"case:{case}"
         if not await self.ctx.store.acquire(subject, self.worker_id, LEASE_MS):
             return  # another worker carries it right now
         try:
-            await self._run(await self.ctx.store.case(case))
+            await self._run(await self.ctx.store.case(case), work)
         finally:
             await self.ctx.store.release(subject, self.worker_id)
 
-    async def _run(self, case: Case) -> None:
+    async def _run(self, case: Case, work: Delivery | None) -> None:
         outcome = await self.ctx.store.outcome(case.outcome_id)
         workspace = self.ctx.workspace_of(case.workspace)
         book = workspace.case_playbooks[outcome.case_playbook]
@@ -132,9 +134,9 @@ class Cases:
         current: Case | None = case
         while current is not None and current.status in UNFINISHED:
             if current.position >= len(book.steps):
-                await self._finish(current, outcome, CaseStatus.DONE)
+                await self._finish(current, outcome, work, CaseStatus.DONE)
                 return
-            current = await self._advance(current, outcome, workspace, book, rules)
+            current = await self._advance(current, outcome, workspace, book, rules, work)
 
     async def _advance(
         self,
@@ -143,12 +145,13 @@ class Cases:
         workspace: Workspace,
         book: CasePlaybook,
         rules: list[Rule],
+        work: Delivery | None,
     ) -> Case | None:
         """Run or ask for the next step; the case as it is now, or `None` to stop here."""
         spec = book.steps[case.position]
         state = case.steps[case.position]
         if state.step_id is not None:
-            return await self._decided(case, outcome, state.step_id)
+            return await self._decided(case, outcome, state.step_id, work)
         step = self._step(case, outcome, spec, workspace)
         action = workspace.actions[spec.action]
         decision = govern(
@@ -157,12 +160,13 @@ class Cases:
             remaining_budget=math.inf, steps_today=0,
         )  # fmt: skip
         if decision.verdict == "forbid":
-            await self._finish(case, outcome, CaseStatus.FAILED, f"forbidden: {decision.reason}")
+            why = f"forbidden: {decision.reason}"
+            await self._finish(case, outcome, work, CaseStatus.FAILED, why)
             return None
         if spec.approve_when is not None and holds(spec.approve_when, case.data):
-            await ask(self.ctx, case, outcome, step, spec.approve_when)
+            await ask(self.ctx, case, outcome, step, spec.approve_when, work)
             return None
-        return await self._auto(case, outcome, workspace, step)
+        return await self._auto(case, outcome, workspace, step, work)
 
     def _step(self, case: Case, outcome: Outcome, spec: CasePlayStep, workspace: Workspace) -> Step:
         return Step(
@@ -180,7 +184,7 @@ class Cases:
         )
 
     async def _auto(
-        self, case: Case, outcome: Outcome, workspace: Workspace, step: Step
+        self, case: Case, outcome: Outcome, workspace: Workspace, step: Step, work: Delivery | None
     ) -> Case | None:
         lane_input = LaneInput(
             step=step,
@@ -196,7 +200,7 @@ class Cases:
         except BatonError as error:
             if isinstance(error, ConnectorError) and error.transient:
                 raise  # the job is retried; the step re-runs under the same key
-            await self._finish(case, outcome, CaseStatus.FAILED, f"{step.action}: {error}")
+            await self._finish(case, outcome, work, CaseStatus.FAILED, f"{step.action}: {error}")
             return None
         commit = Commit()
         decision = f"auto (case playbook {outcome.case_playbook})"
@@ -206,7 +210,7 @@ class Cases:
         if output.get("post") and not step.shadow:
             self.ctx.notify(commit, _post(outcome, case, str(output["post"])))
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=work)
         except TransitionRefused:
             return None  # paused, stopped, or another worker moved it on
         return after
@@ -233,29 +237,36 @@ class Cases:
         )  # fmt: skip
         return after
 
-    async def _decided(self, case: Case, outcome: Outcome, step_id: str) -> Case | None:
+    async def _decided(
+        self, case: Case, outcome: Outcome, step_id: str, work: Delivery | None
+    ) -> Case | None:
         step = await self.ctx.store.step(step_id)
         if step.status is StepStatus.PLANNED:
-            await govern_step(self.ctx, case, outcome, step, step.rationale)
+            await govern_step(self.ctx, case, outcome, step, step.rationale, work)
             return None
         if step.status is StepStatus.SUCCEEDED:
             commit = Commit()
             draft = str(step.output.get("draft") or "")
             after = self._stepped(case, commit, step.decision, draft)
             try:
-                await self.ctx.store.apply(commit)
+                await self.ctx.store.apply(commit, fenced_by=work)
             except TransitionRefused:
                 return None
             return after
         if step.status in (StepStatus.REJECTED, StepStatus.EXPIRED, StepStatus.FAILED):
             status = _STOPPED_BY.get(step.status, CaseStatus.FAILED)
-            await self._finish(case, outcome, status, f"{step.action} {step.status.value}")
+            await self._finish(case, outcome, work, status, f"{step.action} {step.status.value}")
         if step.status in (StepStatus.FORBIDDEN, StepStatus.CANCELLED):
-            await self._finish(case, outcome, CaseStatus.FAILED, f"{step.action} did not run")
+            await self._finish(case, outcome, work, CaseStatus.FAILED, f"{step.action} did not run")
         return None  # awaiting a person, or the executor is running it
 
     async def _finish(
-        self, case: Case, outcome: Outcome, status: CaseStatus, error: str = ""
+        self,
+        case: Case,
+        outcome: Outcome,
+        work: Delivery | None,
+        status: CaseStatus,
+        error: str = "",
     ) -> None:
         now = self.ctx.clock.now()
         after = case.model_copy(update={"status": status, "done_at": now, "error": error})
@@ -272,7 +283,7 @@ class Cases:
             self.ctx.notify(commit, _stopped(outcome, case, status, error))
         await case_sla.settle_in(self.ctx, commit, case)
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=work)
         except TransitionRefused:
             return  # finished by another run: once is enough
 

@@ -17,6 +17,7 @@ from orchestrator.notify.incidents import Incident, dedup_key
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import ClimbCaseSla, Page
+from orchestrator.runtime.queue import Delivery
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 
@@ -60,7 +61,7 @@ class CaseLadder:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    async def climb(self, case_id: str, rung: str) -> None:
+    async def climb(self, case_id: str, rung: str, work: Delivery | None) -> None:
         case = await self.ctx.store.case(case_id)
         if case.status not in (
             CaseStatus.RECEIVED, CaseStatus.RUNNING, CaseStatus.AWAITING_APPROVAL,
@@ -84,7 +85,7 @@ class CaseLadder:
         if rung in ("escalate", "breach"):
             kind = AT_RISK if rung == "escalate" else BREACHED
             commit.op("SADD", paged_key(self.ctx, case.id), dedup_key(kind, case.id))
-        await self.ctx.store.apply(commit)
+        await self.ctx.store.apply(commit, fenced_by=work)
 
     async def _rearm(self, case: Case, book: CasePlaybook, rung: str) -> None:
         due = due_of(case, book, rung)

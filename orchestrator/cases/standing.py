@@ -25,6 +25,7 @@ from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.outcomes.evaluate import evaluate_standing
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import PollCaseSource, RunCase, Tick
+from orchestrator.runtime.queue import Delivery
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 
@@ -92,16 +93,17 @@ class Standing:
         self.cases = cases
         self.worker_id = worker_id
 
-    async def tick(self, outcome_id: str) -> None:
+    async def tick(self, outcome_id: str, work: Delivery | None) -> None:
+        """A standing outcome's tick; `work`, the tick job being handled, fences its commit."""
         subject = f"outcome:{outcome_id}"
         if not await self.ctx.store.acquire(subject, self.worker_id, LEASE_MS):
             return
         try:
-            await self._tick(await self.ctx.store.outcome(outcome_id))
+            await self._tick(await self.ctx.store.outcome(outcome_id), work)
         finally:
             await self.ctx.store.release(subject, self.worker_id)
 
-    async def _tick(self, outcome: Outcome) -> None:
+    async def _tick(self, outcome: Outcome, work: Delivery | None) -> None:
         if outcome.status is not OutcomeStatus.ACTIVE:
             return
         commit = Commit()
@@ -112,7 +114,7 @@ class Standing:
             await self._keep_polling(outcome, commit)
         due = self.ctx.clock.now() + timedelta(seconds=outcome.check_every_s)
         self.ctx.queue.schedule_in(commit, f"tick:{outcome.id}", due, Tick(outcome=outcome.id))
-        await self.ctx.store.apply(commit)
+        await self.ctx.store.apply(commit, fenced_by=work)
 
     def _record(self, outcome: Outcome, stats: CaseStats, commit: Commit) -> None:
         now = self.ctx.clock.now()

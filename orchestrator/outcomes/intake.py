@@ -31,6 +31,7 @@ from orchestrator.people.actors import (
 )
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import AdvanceIntake
+from orchestrator.runtime.queue import Delivery
 from orchestrator.store.commit import Commit
 from orchestrator.workspace.catalog import Workspace
 
@@ -161,10 +162,11 @@ class Intake:
             if not refused_as_done(refused):
                 raise
 
-    async def advance(self, session_id: str) -> None:
+    async def advance(self, session_id: str, work: Delivery | None) -> None:
         """The intake job: ask the next question, or measure and show the Statement. What
         it says is queued in the commit that saves where the session stands, so a run cut
-        off before it is run again, and a run after it finds the question asked."""
+        off before it is run again, and a run after it finds the question asked. `work`,
+        the job being handled, fences that commit."""
         session = await self.load(session_id)
         if session is None or session.ready or session.asking is not None:
             return
@@ -183,7 +185,7 @@ class Intake:
                 data={"session": session.model_dump(mode="json")},
             ),
         )
-        await self.ctx.store.apply(commit)
+        await self.ctx.store.apply(commit, fenced_by=work)
 
     async def cancel(self, session_id: str, actor: Actor) -> None:
         """Forget the owner's session, once; the same delivery run again finds it done."""

@@ -27,6 +27,7 @@ from orchestrator.outcomes.evaluate import evaluate
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import Tick
 from orchestrator.runtime.ops import resolve_source_down
+from orchestrator.runtime.queue import Delivery
 from orchestrator.steps import govern as step_ops
 from orchestrator.steps.execute import Executor
 from orchestrator.steps.planner import IN_FLIGHT, PlanInput, Planner
@@ -67,8 +68,10 @@ class Loop:
         started in the closing commit (no execute job, no re-read); without, every approved
         step gets an execute job."""
 
-    async def tick(self, outcome_id: str) -> bool:
-        """Run one tick unless another worker holds the outcome's lease.
+    async def tick(self, outcome_id: str, work: Delivery | None) -> bool:
+        """Run one tick unless another worker holds the outcome's lease; `work`, the tick
+        job being handled (None outside one), fences its commits and is acknowledged by
+        its closing commit.
 
         False for a standing outcome: its ticks are not this loop's."""
         today = self.ctx.clock.now().date()
@@ -81,7 +84,7 @@ class Loop:
         closed = False
         started: list[Callable[[], Awaitable[None]]] = []
         try:
-            closed = await self._tick(snapshot, closing, started)
+            closed = await self._tick(snapshot, closing, started, work)
         finally:
             if not closed:  # the closing commit did not run: release the lease here
                 await self.ctx.store.release(f"outcome:{outcome_id}", self.worker_id)
@@ -90,7 +93,11 @@ class Loop:
         return True
 
     async def _tick(
-        self, snapshot: TickSnapshot, closing: Commit, started: list[Callable[[], Awaitable[None]]]
+        self,
+        snapshot: TickSnapshot,
+        closing: Commit,
+        started: list[Callable[[], Awaitable[None]]],
+        work: Delivery | None,
     ) -> bool:
         """One tick; True once the closing commit (with the lease release) has run, with
         the steps it started in `started`."""
@@ -98,37 +105,42 @@ class Loop:
         if outcome.status is not OutcomeStatus.ACTIVE:
             return False
         if snapshot.paused_all:
-            return await self._close(self._schedule(outcome, closing))
+            return await self._close(self._schedule(outcome, closing), work)
         value = await self._measure(snapshot, closing)
         if value is None:
-            return await self._close(self._schedule(outcome, closing))
+            return await self._close(self._schedule(outcome, closing), work)
         evaluation = evaluate(outcome, value, self.ctx.clock.now())
         gauges.judged(closing, self.ctx.keys, snapshot, evaluation, self.ctx.clock.now())
         history = snapshot.history
         ending = evaluation.verdict in (Verdict.ACHIEVED, Verdict.MISSED)
         await self._verify(outcome, value, history, closing, ending=ending)
         if ending:
-            return await self._end(outcome, evaluation, history, closing)
-        history = await self._advance_ready(snapshot, history)
+            return await self._end(outcome, evaluation, history, closing, work)
+        history = await self._advance_ready(snapshot, history, work)
         # A plan and its governance go first, as when they were commits of their own.
-        work = Commit()
+        planned = Commit()
         auto: list[Step] = []
         if not any(s.status in IN_FLIGHT for s in history):
-            auto, history = await self._plan(snapshot, evaluation, history, work)
-        closing = work.then(self._report(outcome, evaluation, closing))
-        running = await self._close_starting(closing, auto)
+            auto, history = await self._plan(snapshot, evaluation, history, planned)
+        closing = planned.then(self._report(outcome, evaluation, closing))
+        running = await self._close_starting(closing, auto, work)
         if running is None or self.executor is None:
             return True
         run_started = self.executor.run_started
         history = [running if s.id == running.id else s for s in history]
-        started.append(lambda: run_started(running, outcome, latest=value, history=history))
+        started.append(
+            lambda: run_started(running, outcome, latest=value, history=history, work=work)
+        )
         return True
 
-    async def _close(self, commit: Commit) -> bool:
-        await self.ctx.store.apply(self.ctx.queue.ack_in(commit))
+    async def _close(self, commit: Commit, work: Delivery | None) -> bool:
+        """Apply the tick's closing commit, which acknowledges its job."""
+        await self.ctx.store.apply(self.ctx.queue.ack_in(commit, work), fenced_by=work)
         return True
 
-    async def _close_starting(self, closing: Commit, auto: list[Step]) -> Step | None:
+    async def _close_starting(
+        self, closing: Commit, auto: list[Step], work: Delivery | None
+    ) -> Step | None:
         """Close the tick, starting the first auto-approved step in the same commit (the
         others get execute jobs); the step as started, if it was. Should the start be
         refused (paused, the kill switch, the budget, since the tick began), the tick closes
@@ -137,15 +149,15 @@ class Loop:
         for step in queued:
             self.ctx.queue.enqueue_in(closing, step_ops.execute_of(step))
         if not auto or self.executor is None:
-            await self._close(closing)
+            await self._close(closing, work)
             return None
         starting = Commit().then(closing)
         running = self.executor.start_in(starting, auto[0])
         try:
-            await self._close(starting)
+            await self._close(starting, work)
         except TransitionRefused:
             self.ctx.queue.enqueue_in(closing, step_ops.execute_of(auto[0]))
-            await self._close(closing)
+            await self._close(closing, work)
             return None
         return running
 
@@ -264,7 +276,9 @@ class Loop:
         detail = effect.model_dump(mode="json", exclude_none=True)
         return step.model_copy(update={"incremental": effect}), detail
 
-    async def _advance_ready(self, snapshot: TickSnapshot, history: list[Step]) -> list[Step]:
+    async def _advance_ready(
+        self, snapshot: TickSnapshot, history: list[Step], work: Delivery | None
+    ) -> list[Step]:
         """Govern planned steps whose inputs are ready (recovers an interrupted plan), each
         in a commit of its own: a refusal means another worker governed it first.
 
@@ -278,7 +292,7 @@ class Loop:
             commit = Commit()
             governed = await self._govern(snapshot, step, by_id, commit, history, rules)
             try:
-                await self.ctx.store.apply(commit)
+                await self.ctx.store.apply(commit, fenced_by=work)
             except TransitionRefused:
                 continue  # another worker governed it first
             by_id[step.id] = governed
@@ -372,7 +386,12 @@ class Loop:
         return await library(self.ctx.store, outcome.workspace, outcome.metric)
 
     async def _end(
-        self, outcome: Outcome, evaluation: Evaluation, history: list[Step], closing: Commit
+        self,
+        outcome: Outcome,
+        evaluation: Evaluation,
+        history: list[Step],
+        closing: Commit,
+        work: Delivery | None,
     ) -> bool:
         status = (
             OutcomeStatus.ACHIEVED
@@ -402,7 +421,7 @@ class Loop:
                 data={"evaluation": evaluation.model_dump(mode="json")},
             ),
         )
-        return await self._close(closing)
+        return await self._close(closing, work)
 
     def _report(self, outcome: Outcome, evaluation: Evaluation, closing: Commit) -> Commit:
         self.ctx.notify(

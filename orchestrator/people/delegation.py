@@ -18,6 +18,7 @@ from orchestrator.models import Approval, ApprovalStatus, Record
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.people.actors import Actor, check_workspace, mark_in, marked, refused_as_done
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import Delivery
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
@@ -150,9 +151,10 @@ class Delegation:
             if user in approval.approvers:
                 await self.refresh(approval_id)
 
-    async def refresh(self, approval_id: str) -> Approval:
+    async def refresh(self, approval_id: str, work: Delivery | None = None) -> Approval:
         """The approval with its stand-ins as they are now; a change is written (with the
-        approval's version, so no vote is lost) and its card updated for everyone."""
+        approval's version, so no vote is lost) and its card updated for everyone. `work`,
+        the job being handled when a job refreshes it, fences the change."""
         for _ in range(ballot.TRIES):
             read = await ballot.version(self.ctx.store, approval_id)
             approval = await self.ctx.store.approval(approval_id)
@@ -177,7 +179,7 @@ class Delegation:
                 ),
             )
             try:
-                await self.ctx.store.apply(commit)
+                await self.ctx.store.apply(commit, fenced_by=work)
             except TransitionRefused:
                 continue  # a vote or a decision came first: look again
             return after

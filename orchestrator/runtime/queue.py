@@ -128,14 +128,13 @@ def current_delivery() -> Delivery | None:
     return _DELIVERY.get()
 
 
-def fence_in(commit: Commit, keys: Keys) -> Commit:
-    """Make `commit` apply only while the running job is still its worker's: a worker
-    whose job was taken over (it ran past the visibility timeout) commits nothing more.
-    The job's stream has the tag of what the job changes, so the fence is in the commit's
-    slot."""
-    delivery = _DELIVERY.get()
-    if delivery is not None and delivery.fenced:
-        job = delivery.job
+def fence_in(commit: Commit, keys: Keys, work: Delivery | None) -> Commit:
+    """Make `commit` apply only while `work`, the job it is made for, is still its
+    worker's: a worker whose job was taken over (it ran past the visibility timeout)
+    commits nothing more. The job's stream has the tag of what the job changes, so the
+    fence is in the commit's slot. Outside a job (`work` None), it adds nothing."""
+    if work is not None and work.fenced:
+        job = work.job
         tag, entry = located(job.entry_id)
         commit.held(keys.jobs(tag), GROUP, entry, job.consumer)
     return commit
@@ -222,16 +221,15 @@ class JobQueue:
         job = encode(message.KIND, message.payload(), trace=tracing.traceparent())
         return commit.op("XADD", self.keys.jobs(SAME_SLOT), "*", "job", job)
 
-    def ack_in(self, commit: Commit) -> Commit:
-        """Acknowledge the job being handled in `commit`, if a job is: the job is then done
-        if and only if its work is, and no crash can fall between the two (nor a second
-        round trip). Outside a job (a direct call), or once an applied commit has
+    def ack_in(self, commit: Commit, work: Delivery | None) -> Commit:
+        """Acknowledge `work`, the job being handled, in `commit`: the job is then done if
+        and only if its work is, and no crash can fall between the two (nor a second round
+        trip). Outside a job (`work` None: a direct call), or once an applied commit has
         acknowledged the job, it adds nothing."""
-        delivery = _DELIVERY.get()
-        if delivery is None or delivery.acknowledged:  # outside a job, or already done
+        if work is None or work.acknowledged:  # outside a job, or already done
             return commit
-        delivery.ack = commit
-        tag, entry = located(delivery.job.entry_id)
+        work.ack = commit
+        tag, entry = located(work.job.entry_id)
         commit.op("XACK", self.keys.jobs(tag), GROUP, entry)
         return commit.op("XDEL", self.keys.jobs(tag), entry)
 

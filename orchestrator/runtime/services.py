@@ -71,11 +71,19 @@ class Runtime:
         handlers.register(m.Execute, self._execute)
         handlers.register(m.Notify, self._notify)
         handlers.register(m.Page, self._page)
-        handlers.register(m.AdvanceIntake, lambda msg, _: self.intake.advance(msg.session))
-        handlers.register(m.ExpireApproval, lambda msg, _: self.approvals.expire(msg.approval))
-        handlers.register(m.RemindApprovers, lambda msg, _: self.ladder.remind(msg.approval))
-        handlers.register(m.EscalateApproval, lambda msg, _: self.ladder.escalate(msg.approval))
-        handlers.register(m.NameStandIns, lambda msg, _: self.ladder.stand_ins(msg.approval))
+        handlers.register(m.AdvanceIntake, lambda msg, work: self.intake.advance(msg.session, work))
+        handlers.register(
+            m.ExpireApproval, lambda msg, work: self.approvals.expire(msg.approval, work)
+        )
+        handlers.register(
+            m.RemindApprovers, lambda msg, work: self.ladder.remind(msg.approval, work)
+        )
+        handlers.register(
+            m.EscalateApproval, lambda msg, work: self.ladder.escalate(msg.approval, work)
+        )
+        handlers.register(
+            m.NameStandIns, lambda msg, work: self.ladder.stand_ins(msg.approval, work)
+        )
         handlers.register(m.PostDigest, self._digest)
         handlers.update(case_jobs(self.ctx, self.cases))
         return handlers
@@ -102,8 +110,8 @@ class Runtime:
     async def _tick(self, tick: m.Tick, work: Delivery) -> None:
         if work.job.reclaimed:
             await take_over_lease(self.ctx, f"outcome:{tick.outcome}")
-        if not await self.loop.tick(tick.outcome):  # a standing outcome
-            await self.standing.tick(tick.outcome)
+        if not await self.loop.tick(tick.outcome, work):  # a standing outcome
+            await self.standing.tick(tick.outcome, work)
 
     def set_visibility(self, seconds: float) -> None:
         """How long a job, or a step a tick started, may run before its worker is presumed
@@ -115,7 +123,9 @@ class Runtime:
         if work.job.reclaimed or execute.watchdog:  # its worker is presumed dead
             await take_over_lease(self.ctx, f"step:{execute.step}")
         last = work.job.attempt + 1 >= self.worker.max_attempts
-        await self.executor.execute(execute.step, last_attempt=last, outcome_id=execute.outcome)
+        await self.executor.execute(
+            execute.step, work=work, last_attempt=last, outcome_id=execute.outcome
+        )
 
     async def start(self) -> None:
         await self.ctx.queue.ensure_group()

@@ -12,6 +12,7 @@ from orchestrator.models import Outcome, OutcomeStatus, Step, StepStatus
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import RunCase
+from orchestrator.runtime.queue import Delivery
 from orchestrator.steps import govern as step_ops
 from orchestrator.steps.lanes import LaneInput, Lanes
 from orchestrator.store import transitions
@@ -41,15 +42,22 @@ class Executor:
         and an execute job takes the step over (the worker's visibility timeout)."""
 
     async def execute(
-        self, step_id: str, *, last_attempt: bool = False, outcome_id: str | None = None
+        self,
+        step_id: str,
+        *,
+        work: Delivery | None,
+        last_attempt: bool = False,
+        outcome_id: str | None = None,
     ) -> None:
         """The execute job. Safe to run again: a finished step is left alone.
 
-        `outcome_id`, when the job names the step's outcome, lets both be read at once."""
+        `work`, the job being handled (None outside one), fences its commits and is
+        acknowledged by the finishing commit. `outcome_id`, when the job names the step's
+        outcome, lets both be read at once."""
         step, outcome = await self._load(step_id, outcome_id)
         subject = f"step:{step.id}"
         if step.status is StepStatus.APPROVED:
-            started = await self._start(step)  # takes the step's lease in the same commit
+            started = await self._start(step, work)  # takes the step's lease in the same commit
             if started is None:
                 return
             step = started
@@ -60,7 +68,7 @@ class Executor:
         released = False
         try:
             outcome = outcome or await self.ctx.store.outcome(step.outcome_id)
-            released = await self._run(step, outcome, last_attempt=last_attempt)
+            released = await self._run(step, outcome, work=work, last_attempt=last_attempt)
         finally:
             if not released:  # the finishing commit did not run: release the lease here
                 await self.ctx.store.release(subject, self.worker_id)
@@ -71,16 +79,16 @@ class Executor:
         step, outcome = await self.ctx.store.step_and_outcome(step_id, outcome_id)
         return step, outcome if outcome.id == step.outcome_id else None
 
-    async def _start(self, step: Step) -> Step | None:
+    async def _start(self, step: Step, work: Delivery | None) -> Step | None:
         """Start `step` in a commit of its own (`_starting`); None if that is refused: a
         step over budget is cancelled, a paused or stopped one stays approved."""
         commit = Commit()
         running = self._starting(commit, step)
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=work)
         except TransitionRefused as refused:
             if refused.reason == "over budget":
-                await self._cancel(step, "over budget at execution")
+                await self._cancel(step, "over budget at execution", work)
             return None  # paused or stopped: it stays approved until resumed
         return running
 
@@ -94,7 +102,13 @@ class Executor:
         return running
 
     async def run_started(
-        self, step: Step, outcome: Outcome, *, latest: float, history: list[Step]
+        self,
+        step: Step,
+        outcome: Outcome,
+        *,
+        latest: float,
+        history: list[Step],
+        work: Delivery | None,
     ) -> None:
         """Run a step `start_in` started, given the tick's reading and step history (the
         step in flight keeps other ticks from planning meanwhile, so they still hold).
@@ -103,17 +117,17 @@ class Executor:
         dead-letters as any job does; should that hand-over fail too (Redis away), the
         watchdog still takes the step over."""
         try:
-            await self._run(step, outcome, last_attempt=False, known=(latest, history))
+            await self._run(step, outcome, work=work, last_attempt=False, known=(latest, history))
         except Exception as error:  # noqa: BLE001 - the execute job retries, then dead-letters
             kind = type(error).__name__
             log.warning("step %s handed to an execute job: %s: %s", step.id, kind, error)
-            await self._hand_over(step)
+            await self._hand_over(step, work)
 
-    async def _hand_over(self, step: Step) -> None:
+    async def _hand_over(self, step: Step, work: Delivery | None) -> None:
         commit = Commit().op("RELEASE", self.ctx.keys.lease(f"step:{step.id}"), self.worker_id)
         self._run_later(commit, step, 1.0, take_over=False)
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=work)
         except Exception:  # the armed watchdog takes the step over
             log.exception("step %s left to its watchdog", step.id)
 
@@ -155,6 +169,7 @@ class Executor:
         step: Step,
         outcome: Outcome,
         *,
+        work: Delivery | None,
         last_attempt: bool,
         known: tuple[float | None, list[Step]] | None = None,
     ) -> bool:
@@ -178,9 +193,10 @@ class Executor:
             if transient and not last_attempt:
                 raise RetryLater(str(error)) from error
             # A transient failure that outlived every retry is an outage: page on-call.
-            await self._finish(step, outcome, known, failed=str(error), incident=transient)
+            failed = str(error)
+            await self._finish(step, outcome, known, work, failed=failed, incident=transient)
             return True
-        await self._finish(step, outcome, known, output=output)
+        await self._finish(step, outcome, known, work, output=output)
         return True
 
     async def _finish(
@@ -188,6 +204,7 @@ class Executor:
         step: Step,
         outcome: Outcome,
         known: tuple[float | None, list[Step]] | None,
+        work: Delivery | None,
         *,
         output: dict[str, Any] | None = None,
         failed: str = "",
@@ -256,7 +273,7 @@ class Executor:
             self.ctx.queue.enqueue_in(commit, RunCase(case=done.case_id))
         commit.op("RELEASE", self.ctx.keys.lease(f"step:{step.id}"), self.worker_id)
         self.ctx.queue.cancel_in(commit, watchdog_id(step.id))
-        await self.ctx.store.apply(self.ctx.queue.ack_in(commit))
+        await self.ctx.store.apply(self.ctx.queue.ack_in(commit, work), fenced_by=work)
 
     async def _ready_dependents(
         self, done: Step, outcome: Outcome, commit: Commit, history: list[Step]
@@ -285,7 +302,7 @@ class Executor:
                     detail={"because": f"{done.id} failed"},
                 )
 
-    async def _cancel(self, step: Step, reason: str) -> None:
+    async def _cancel(self, step: Step, reason: str, work: Delivery | None) -> None:
         cancelled = step.model_copy(update={"status": StepStatus.CANCELLED, "error": reason})
         commit = transitions.record(
             Commit(),
@@ -298,7 +315,7 @@ class Executor:
             detail={"because": reason},
         )
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=work)
         except TransitionRefused:
             return
 

@@ -22,7 +22,7 @@ from orchestrator.models import (
     Outcome,
     Step,
 )
-from orchestrator.runtime.queue import fence_in
+from orchestrator.runtime.queue import Delivery, current_delivery, fence_in
 from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request, unknown_key
 from orchestrator.store.commit import COMMIT_LUA, OTHER_KEY, Commit
 from orchestrator.store.keys import NO_WORKSPACE, Keys, number_of_id, tag_of_key
@@ -94,13 +94,16 @@ class RedisStore:
         self.history: Archive | None = None
         """The history store, where readers find what was moved out of Redis."""
 
-    async def apply(self, commit: Commit) -> None:
+    async def apply(self, commit: Commit, *, fenced_by: Delivery | None = None) -> None:
         """Apply `commit` atomically or raise `TransitionRefused` naming the failed check.
 
-        Inside a job, the commit applies only while the job is still this worker's
-        (`fence_in`): otherwise `TakenOver`.
+        `fenced_by`, the job the commit is made for: the commit applies only while that job
+        is still this worker's (`fence_in`), otherwise `TakenOver`. A service not handed
+        its job yet (those the conversation calls) leaves it to the job the running task
+        handles.
         """
-        fence_in(commit, self.keys)
+        work = fenced_by if fenced_by is not None else current_delivery()
+        fence_in(commit, self.keys, work)
         ok, index, actual = await self._sealed_commit(commit)
         if int(ok) == 1:
             commit.applied = True

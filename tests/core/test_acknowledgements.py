@@ -88,7 +88,7 @@ async def test_a_job_failing_after_its_commit_acknowledged_it_is_not_run_again(
     async def commit_then_fail(job: Work, work: Delivery) -> None:
         runs.append(work.job.entry_id)
         commit = Commit().op("INCRBY", keys.sequence("effects"), 1)
-        await store.apply(queue.ack_in(commit))
+        await store.apply(queue.ack_in(commit, work), fenced_by=work)
         raise RuntimeError("after the work was committed")
 
     worker = Worker(queue, {Work: commit_then_fail}, clock=SystemClock())
@@ -107,7 +107,7 @@ async def test_a_refused_commit_leaves_the_job_to_the_worker(
 
     async def refused(job: Work, work: Delivery) -> None:
         commit = Commit().expect(keys.step("s404"), "approved")
-        await store.apply(queue.ack_in(commit))
+        await store.apply(queue.ack_in(commit, work), fenced_by=work)
 
     worker = Worker(queue, {Work: refused}, clock=SystemClock())
     await queue.enqueue(Work())
@@ -121,10 +121,12 @@ async def test_a_later_refused_commit_does_not_undo_an_acknowledgement(
 ) -> None:
 
     async def closes_then_is_refused(job: Work, work: Delivery) -> None:
-        await store.apply(queue.ack_in(Commit().op("INCRBY", keys.sequence("effects"), 1)))
-        later = queue.ack_in(Commit().expect(keys.step("s404"), "running"))
+        closing = queue.ack_in(Commit().op("INCRBY", keys.sequence("effects"), 1), work)
+        await store.apply(closing, fenced_by=work)
+        later = queue.ack_in(Commit().expect(keys.step("s404"), "running"), work)
         assert later.ops == []  # already acknowledged: nothing more to send
-        await store.apply(later)  # refused: a step run in the tick that another finished
+        # refused: a step run in the tick that another finished
+        await store.apply(later, fenced_by=work)
 
     worker = Worker(queue, {Work: closes_then_is_refused}, clock=SystemClock())
     await queue.enqueue(Work())

@@ -18,8 +18,10 @@ from orchestrator.runtime.worker import Worker
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+from tests.conftest import Harness
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+STATEMENT = "Cut monthly churn by 2 points by end of Q1"
 
 
 class Reply(Message):
@@ -39,6 +41,19 @@ async def test_a_taken_over_job_commits_nothing(
     store: RedisStore, queue: JobQueue, keys: Keys, redis: Redis
 ) -> None:
     first, second = await _taken_over(queue)
+    with pytest.raises(TakenOver):
+        await store.apply(Commit().op("SET", keys.lease("plan"), "slow"), fenced_by=Delivery(first))
+    assert await redis.get(keys.lease("plan")) is None
+
+    await store.apply(Commit().op("SET", keys.lease("plan"), "other"), fenced_by=Delivery(second))
+    assert await redis.get(keys.lease("plan")) == b"other"
+
+
+async def test_a_commit_not_handed_its_job_is_fenced_by_the_job_the_task_handles(
+    store: RedisStore, queue: JobQueue, keys: Keys, redis: Redis
+) -> None:
+    """What the conversation commits for a click or a statement run as a job."""
+    first, second = await _taken_over(queue)
     with delivering(first), pytest.raises(TakenOver):
         await store.apply(Commit().op("SET", keys.lease("plan"), "slow"))
     assert await redis.get(keys.lease("plan")) is None
@@ -46,6 +61,24 @@ async def test_a_taken_over_job_commits_nothing(
     with delivering(second):
         await store.apply(Commit().op("SET", keys.lease("plan"), "other"))
     assert await redis.get(keys.lease("plan")) == b"other"
+
+
+async def test_a_tick_whose_job_was_taken_over_commits_nothing(harness: Harness) -> None:
+    outcome_id = await harness.state("olivia", STATEMENT)
+    queue, store = harness.runtime.ctx.queue, harness.store
+    measured = len(await store.measurements(outcome_id))
+    trail = len(await store.audit_trail(await store.outcome(outcome_id)))
+    await queue.enqueue(Tick(outcome=outcome_id))
+    (first,) = await queue.read("slow")
+    await queue.reclaim("other", min_idle_ms=0)
+    tick = Tick.from_payload(first.payload)
+
+    with pytest.raises(TakenOver):
+        await harness.runtime.worker.handlers.handler(tick)(tick, Delivery(first))
+
+    assert len(await store.measurements(outcome_id)) == measured
+    assert len(await store.audit_trail(await store.outcome(outcome_id))) == trail
+    assert await queue.pending() == 1, "the new holder still has it"
 
 
 async def test_a_taken_over_job_is_not_acknowledged_nor_rescheduled_by_its_old_worker(

@@ -22,7 +22,7 @@ async def test_the_snapshot_takes_no_lease_for_a_standing_outcome(harness: Harne
     assert (await harness.store.outcome(outcome_id)).kind is OutcomeKind.STANDING
     assert await harness.store.tick_snapshot(outcome_id, "w1", LEASE_MS) == "standing"
     assert await leases(harness) == []
-    assert await harness.runtime.loop.tick(outcome_id) is False  # the standing tick's turn
+    assert await harness.runtime.loop.tick(outcome_id, None) is False  # the standing tick's turn
     assert await leases(harness) == []
 
 
