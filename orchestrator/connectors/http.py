@@ -17,8 +17,9 @@ import httpx
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext.parser import parse as parse_path
 
-from orchestrator.connectors.guard import AddressGuard, GuardedTransport, Resolver
-from orchestrator.connectors.ledger import SENDING, SENT, DeliveryLedger
+from orchestrator.connectors.delivering import DeliveringConnector
+from orchestrator.connectors.guard import GuardedTransport
+from orchestrator.connectors.ledger import SENDING, SENT
 from orchestrator.connectors.payload import (
     PayloadError,
     encode,
@@ -26,9 +27,8 @@ from orchestrator.connectors.payload import (
     render_body,
     render_url,
 )
-from orchestrator.connectors.secrecy import Secrets
 from orchestrator.steps.templates import TemplateFailed, render
-from orchestrator.workspace.catalog import Action, Connection, Metric
+from orchestrator.workspace.catalog import Action, Metric
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 SHOWN = 5
@@ -51,31 +51,17 @@ class Request:
         return None if self.body is None else encode(self.body)
 
 
-class HttpConnector:
+class HttpConnector(DeliveringConnector):
     """A JSON API."""
 
     noun = "requests"
 
-    def __init__(
-        self,
-        name: str,
-        connection: Connection,
-        env: Mapping[str, str],
-        ledger: DeliveryLedger | None = None,
-        *,
-        resolver: Resolver | None = None,
-    ) -> None:
-        self.name = name
-        self.connection = connection
-        self.secrets = Secrets(name, env)
-        self.ledger = ledger
+    def _configure(self) -> None:
+        connection = self.connection
         self.base = self.secrets.expand(connection.url, where="url") if connection.url else ""
         self._fixed = self._fixed_headers()
         self._client = httpx.AsyncClient(
-            transport=GuardedTransport(
-                AddressGuard(name, connection.allow_private, resolver),
-                retries=connection.retries,
-            ),
+            transport=GuardedTransport(self.guard, retries=connection.retries),
             timeout=connection.timeout_s,
             headers=self._fixed,
             follow_redirects=False,

@@ -25,12 +25,11 @@ from urllib.parse import urlsplit
 import aiosmtplib
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_none
 
+from orchestrator.connectors.delivering import DeliveringConnector
 from orchestrator.connectors.email_draft import EmailDraft, addresses, parse_draft
-from orchestrator.connectors.guard import AddressGuard, Resolver
 from orchestrator.connectors.ledger import SENT, DeliveryLedger
-from orchestrator.connectors.secrecy import Secrets
 from orchestrator.steps.templates import TemplateFailed, render
-from orchestrator.workspace.catalog import Action, Connection, Metric
+from orchestrator.workspace.catalog import Action, Metric
 
 SHOWN = 20
 _RESULTS = ("sent", "skipped", "unconfirmed", "refused")
@@ -38,23 +37,11 @@ _CONNECT_ERRORS = (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutErr
 _LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
 
 
-class SmtpConnector:
+class SmtpConnector(DeliveringConnector):
     """An SMTP relay. It sends; it cannot measure or read."""
 
-    def __init__(
-        self,
-        name: str,
-        connection: Connection,
-        env: Mapping[str, str],
-        ledger: DeliveryLedger | None = None,
-        *,
-        resolver: Resolver | None = None,
-    ) -> None:
-        self.name = name
-        self.connection = connection
-        self.secrets = Secrets(name, env)
-        self.ledger = ledger
-        self.guard = AddressGuard(name, connection.allow_private, resolver)
+    def _configure(self) -> None:
+        connection = self.connection
         self.host, self.port = self._relay(self.secrets.expand(connection.url, where="url"))
         self.username = self.secrets.expand(connection.username, where="username")
         self.password = self.secrets.expand(connection.password, where="password")
