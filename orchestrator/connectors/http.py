@@ -17,6 +17,7 @@ import httpx
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext.parser import parse as parse_path
 
+from orchestrator.connectors import Work
 from orchestrator.connectors.delivering import DeliveringConnector
 from orchestrator.connectors.guard import GuardedTransport
 from orchestrator.connectors.ledger import SENDING, SENT
@@ -104,37 +105,28 @@ class HttpConnector(DeliveringConnector):
             raise self.secrets.error(f"GET {query}: expected a JSON list of objects")
         return data
 
-    async def perform(
-        self,
-        *,
-        action: Action,
-        params: Mapping[str, Any],
-        rows: list[dict[str, Any]],
-        key: str,
-        shadow: bool,
-    ) -> dict[str, Any]:
-        requests = self.requests(action, dict(params), rows, key)
-        if shadow:
+    async def perform(self, work: Work) -> dict[str, Any]:
+        requests = self.requests(work)
+        if work.shadow:
             return {
                 "shadow": True,
                 "noun": self.noun,
                 "executions": len(requests),
                 "requests": [self.show(r) for r in requests[:SHOWN]],
             }
-        return await self.deliver(requests, key)
+        return await self.deliver(requests, work.key)
 
-    def requests(
-        self, action: Action, params: dict[str, Any], rows: list[dict[str, Any]], key: str
-    ) -> list[Request]:
+    def requests(self, work: Work) -> list[Request]:
         """One request, or one per row when the action runs `for_each` row."""
+        params, rows, key = dict(work.params), work.rows, work.key
         contexts = (
             [{"params": params, "row": row, "rows": rows} for row in rows]
-            if action.for_each
+            if work.action.for_each
             else [{"params": params, "rows": rows}]
         )
-        many = bool(action.for_each)
+        many = bool(work.action.for_each)
         return [
-            self._request(action, ctx, f"{key}:{i}" if many else key, str(i))
+            self._request(work.action, ctx, f"{key}:{i}" if many else key, str(i))
             for i, ctx in enumerate(contexts)
         ]
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.connectors import Work
 from orchestrator.connectors.http import HttpConnector, Request
 from orchestrator.connectors.payload import encode
 from orchestrator.workspace.catalog import Action, Metric
@@ -43,14 +44,13 @@ class WebhookConnector(HttpConnector):
     async def fetch(self, *, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise self.secrets.error("a webhook cannot be read; use an http connection")
 
-    def requests(
-        self, action: Action, params: dict[str, Any], rows: list[dict[str, Any]], key: str
-    ) -> list[Request]:
-        ctx = {"params": params, "rows": rows}
+    def requests(self, work: Work) -> list[Request]:
+        ctx = {"params": dict(work.params), "rows": work.rows}
+        action = work.action
         event = action.model_copy(
             update={"method": "POST", "for_each": None, "body": action.body or _event(action)}
         )
-        request = self._request(event, ctx, key, "0")
+        request = self._request(event, ctx, work.key, "0")
         request.headers[self.connection.signature_header] = signature(
             self._secret, encode(request.body)
         )
