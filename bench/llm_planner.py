@@ -32,7 +32,7 @@ from config.workspace import load_workspace
 from orchestrator.connectors import Connectors
 from orchestrator.llm import build_lane
 from orchestrator.llm.tools import catalog_tools
-from orchestrator.models import ConversationRef, Direction, Lane, Outcome, Step, StepStatus
+from orchestrator.models import ConversationRef, Lane, Outcome, Step, StepStatus
 from orchestrator.outcomes.evaluate import evaluate
 from orchestrator.runtime.clock import ManualClock
 from orchestrator.runtime.context import Context
@@ -41,6 +41,7 @@ from orchestrator.steps.planner import PlanInput
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+from tests.fakes import an_outcome
 
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
@@ -61,6 +62,18 @@ def scripted() -> ZeroLatencyModel:
         usage_metadata={"input_tokens": 900, "output_tokens": 60, "total_tokens": 960},
     )
     return ZeroLatencyModel(responses=[message])
+
+
+def churn_outcome() -> Outcome:
+    """The outcome the LLM benchmarks plan for: the tests' churn outcome (o1 in T1, owned
+    by olivia, approved by alice) with a budget, as a bench conversation."""
+    return an_outcome(
+        objective="Cut churn by 2 points",
+        started_at=START,
+        deadline=START + timedelta(days=85),
+        conversation=ConversationRef(platform="bench", workspace="T1", channel="C1"),
+        budget=500.0,
+    )
 
 
 def plan_input(outcome: Outcome, history: list[Step]) -> PlanInput:
@@ -95,24 +108,9 @@ async def run(plans: int, redis: Redis) -> None:
         workspace_of=lambda tenant: workspace,
         connectors_of=lambda tenant: Connectors(workspace, {}),
     )
-    outcome = Outcome(
-        id="o1",
-        workspace="T1",
-        objective="Cut churn by 2 points",
-        metric="churn_rate",
-        direction=Direction.DECREASE,
-        baseline=8.0,
-        target=6.0,
-        started_at=START,
-        deadline=START + timedelta(days=85),
-        owner="olivia",
-        approvers=("alice",),
-        conversation=ConversationRef(platform="bench", workspace="T1", channel="C1"),
-        budget=500.0,
-    )
     model = scripted()
     lane = build_lane(ctx, model, daily_tokens=10**12)
-    given = plan_input(outcome, history_of(20))
+    given = plan_input(churn_outcome(), history_of(20))
     bare = model.bind_tools(catalog_tools(workspace.actions))
     await lane.planner.propose(given)  # warm caches
     planner_ms = [await _timed(lane.planner.propose(given)) for _ in range(plans)]

@@ -17,7 +17,6 @@ import asyncio
 import os
 import tempfile
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,14 @@ from langchain_core.messages import AIMessage, BaseMessage
 from redis.asyncio import Redis
 
 from bench import target
-from bench.llm_planner import START, ZeroLatencyModel, history_of, plan_input
+from bench.llm_planner import START, ZeroLatencyModel, churn_outcome, history_of, plan_input
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
 from orchestrator.connectors import Connectors
 from orchestrator.llm import build_lane
 from orchestrator.llm.gate import Answer, Caller, sent_chars
 from orchestrator.llm.interpreter import TOOL
-from orchestrator.models import ConversationRef, Direction, Lane, Outcome, Step
+from orchestrator.models import Lane, Step
 from orchestrator.outcomes.parser import parse
 from orchestrator.runtime.clock import ManualClock
 from orchestrator.runtime.context import Context
@@ -57,24 +56,6 @@ def answers() -> list[AIMessage]:
     return [plan, plan, draft, understood]
 
 
-def outcome() -> Outcome:
-    return Outcome(
-        id="o1",
-        workspace="T1",
-        objective="Cut churn by 2 points",
-        metric="churn_rate",
-        direction=Direction.DECREASE,
-        baseline=8.0,
-        target=6.0,
-        started_at=START,
-        deadline=START + timedelta(days=85),
-        owner="olivia",
-        approvers=("alice",),
-        conversation=ConversationRef(platform="bench", workspace="T1", channel="C1"),
-        budget=500.0,
-    )
-
-
 async def run(redis: Redis) -> None:
     keys = Keys(target.own_prefix("tokens"))
     workspace = load_workspace(DEMO_WORKSPACE)
@@ -95,8 +76,8 @@ async def run(redis: Redis) -> None:
         return await answer(messages, caller=caller, **kwargs)
 
     lane.gate.answer = counted  # type: ignore[method-assign]
-    await lane.planner.propose(plan_input(outcome(), []))
-    await lane.planner.propose(plan_input(outcome(), history_of(20)))
+    await lane.planner.propose(plan_input(churn_outcome(), []))
+    await lane.planner.propose(plan_input(churn_outcome(), history_of(20)))
     rows = [{"id": n, "email": f"c{n}@example.com", "name": f"Customer {n}"} for n in range(40)]
     step = Step(
         id="s2",
@@ -107,7 +88,7 @@ async def run(redis: Redis) -> None:
         created_at=START,
     )
     action = workspace.actions["draft_winback"]
-    given = LaneInput(step, action, outcome(), workspace, {"rows": rows}, connectors, False)
+    given = LaneInput(step, action, churn_outcome(), workspace, {"rows": rows}, connectors, False)
     await lane.drafter.draft(given)
     draft = parse(STATEMENT, workspace, START)
     await lane.interpreter.interpret(text=STATEMENT, draft=draft, workspace=workspace, now=START)
