@@ -203,18 +203,16 @@ def _marks(axes: Axes, ctx: Context, window: Window) -> None:
     outcome = ctx.outcome
     target = style.value_text(ctx.metric, ctx.workspace, outcome.target)
     axes.axhline(outcome.target, color=style.TARGET, linewidth=1.2)
-    axes.annotate(
+    style.label(
+        axes,
         texts.CHART_TARGET.format(value=target),
         (1.0, outcome.target),
-        xycoords=axes.get_yaxis_transform(),
-        xytext=(-2, 3),
-        textcoords="offset points",
-        ha="right",
-        va="bottom",
-        fontsize=style.SMALL_PT,
+        coords=axes.get_yaxis_transform(),
+        offset=(-2, 3),
+        align=("right", "bottom"),
         color=style.TARGET,
-        weight="bold",
-        bbox=style.BEHIND_LABEL,
+        bold=True,
+        behind=True,
         zorder=7,
     )
     over_x = axes.get_xaxis_transform()
@@ -223,31 +221,27 @@ def _marks(axes: Axes, ctx: Context, window: Window) -> None:
     length = window.end - window.start
     near = window.full and abs(outcome.deadline - ctx.now) < length * 0.3
     left = ctx.now - window.start < length * 0.2
-    axes.annotate(
+    style.label(
+        axes,
         texts.CHART_TODAY,
         (now, 0.02 if near else 1.0),
-        xycoords=over_x,
-        xytext=(3 if left else -3, 2),
-        textcoords="offset points",
-        ha="left" if left else "right",
-        va="bottom",
-        fontsize=style.SMALL_PT,
+        coords=over_x,
+        offset=(3 if left else -3, 2),
+        align=("left" if left else "right", "bottom"),
         color=style.TODAY,
     )
     if outcome.kind is OutcomeKind.TARGET and window.full:
         deadline = style.days(outcome.deadline)
         axes.axvline(deadline, color=style.DEADLINE, linewidth=1.2)
-        axes.annotate(
+        style.label(
+            axes,
             f"{texts.CHART_DEADLINE} {style.short_date(outcome.deadline)}",
             (deadline, 1.0),
-            xycoords=over_x,
-            xytext=(-3, 2),
-            textcoords="offset points",
-            ha="right",
-            va="bottom",
-            fontsize=style.SMALL_PT,
+            coords=over_x,
+            offset=(-3, 2),
+            align=("right", "bottom"),
             color=style.DEADLINE,
-            weight="bold",
+            bold=True,
         )
 
 
@@ -256,17 +250,15 @@ def _projected(axes: Axes, ctx: Context, window: Window, end: tuple[datetime, fl
     if not window.full:
         return
     value = style.value_text(ctx.metric, ctx.workspace, end[1])
-    axes.annotate(
+    style.label(
+        axes,
         texts.CHART_PROJECTED.format(value=value),
         (style.days(end[0]), end[1]),
-        xytext=(-5, 0),
-        textcoords="offset points",
-        ha="right",
-        va="center",
-        fontsize=style.SMALL_PT,
+        offset=(-5, 0),
+        align=("right", "center"),
         color=style.MEASURED,
-        weight="bold",
-        bbox=style.BEHIND_LABEL,
+        bold=True,
+        behind=True,
     )
 
 
