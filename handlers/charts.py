@@ -145,6 +145,7 @@ def _draw(
     projection: list[tuple[datetime, float]],
 ) -> None:
     outcome = ctx.outcome
+    shown = [outcome.baseline, outcome.target, *(m.value for m in measurements)]
     if outcome.kind is OutcomeKind.TARGET:
         axes.plot(
             [style.days(outcome.started_at), style.days(outcome.deadline)],
@@ -174,25 +175,22 @@ def _draw(
             label=texts.CHART_PROJECTION,
         )
         _projected(axes, ctx, window, projection[-1])
+        shown.append(_leaving(window, projection))
     pad = (window.end - window.start) * 0.04
     axes.set_xlim(style.days(window.start - pad), style.days(window.end + pad))
-    _fit_values(axes, ctx, window, measurements, projection)
+    _fit_values(axes, shown)
     style.style_axes(axes, ctx.metric, ctx.workspace)
     _marks(axes, ctx, window)
 
 
-def _fit_values(
-    axes: Axes,
-    ctx: Context,
-    window: Window,
-    measurements: Sequence[Measurement],
-    projection: list[tuple[datetime, float]],
-) -> None:
+def _leaving(window: Window, projection: list[tuple[datetime, float]]) -> float:
+    """The projection's value where it leaves the window, or at its end inside it."""
+    (x0, y0), (x1, y1) = ((style.days(at), v) for at, v in projection)
+    return float(np.interp(min(style.days(window.end), x1), [x0, x1], [y0, y1]))
+
+
+def _fit_values(axes: Axes, shown: list[float]) -> None:
     """Values to show: baseline, target and everything drawn inside the window."""
-    shown = [ctx.outcome.baseline, ctx.outcome.target, *(m.value for m in measurements)]
-    if projection:
-        (x0, y0), (x1, y1) = ((style.days(at), v) for at, v in projection)
-        shown.append(float(np.interp(min(style.days(window.end), x1), [x0, x1], [y0, y1])))
     low, high = min(shown), max(shown)
     pad = (high - low) * 0.12 or abs(high) * 0.1 or 1.0
     axes.set_ylim(low - pad, high + pad)
