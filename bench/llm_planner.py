@@ -41,7 +41,7 @@ from orchestrator.steps.planner import PlanInput
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
-from tests.fakes import an_outcome
+from tests.fakes import a_step, an_outcome
 
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
@@ -83,19 +83,10 @@ def plan_input(outcome: Outcome, history: list[Step]) -> PlanInput:
 
 
 def history_of(count: int) -> list[Step]:
-    return [
-        Step(
-            id=f"s{i}",
-            outcome_id="o1",
-            workspace="T1",
-            action="find_at_risk",
-            lane=Lane.LOGIC,
-            status=StepStatus.SUCCEEDED,
-            effect=-0.1,
-            created_at=START,
-        )
-        for i in range(count)
-    ]
+    """`count` finished lookups of the churn outcome, each with a measured effect."""
+    done = a_step(StepStatus.SUCCEEDED)
+    found = {"action": "find_at_risk", "lane": Lane.LOGIC, "effect": -0.1}
+    return [done.model_copy(update={"id": f"s{i}", **found}) for i in range(count)]
 
 
 async def run(plans: int, redis: Redis) -> None:

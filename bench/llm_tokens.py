@@ -31,7 +31,7 @@ from orchestrator.connectors import Connectors
 from orchestrator.llm import build_lane
 from orchestrator.llm.gate import Answer, Caller, sent_chars
 from orchestrator.llm.interpreter import TOOL
-from orchestrator.models import Lane, Step
+from orchestrator.models import Lane
 from orchestrator.outcomes.parser import parse
 from orchestrator.runtime.clock import ManualClock
 from orchestrator.runtime.context import Context
@@ -40,6 +40,7 @@ from orchestrator.steps.lanes import LaneInput
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+from tests.fakes import a_step
 
 STATEMENT = "Get churn under control by the end of March"
 
@@ -79,13 +80,8 @@ async def run(redis: Redis) -> None:
     await lane.planner.propose(plan_input(churn_outcome(), []))
     await lane.planner.propose(plan_input(churn_outcome(), history_of(20)))
     rows = [{"id": n, "email": f"c{n}@example.com", "name": f"Customer {n}"} for n in range(40)]
-    step = Step(
-        id="s2",
-        outcome_id="o1",
-        workspace="T1",
-        action="draft_winback",
-        lane=Lane.INTELLIGENCE,
-        created_at=START,
+    step = a_step().model_copy(
+        update={"id": "s2", "action": "draft_winback", "lane": Lane.INTELLIGENCE}
     )
     action = workspace.actions["draft_winback"]
     given = LaneInput(step, action, churn_outcome(), workspace, {"rows": rows}, connectors, False)
