@@ -38,33 +38,21 @@ from redis.asyncio import Redis
 
 import bot.slack  # noqa: F401  (Slack's gateway and job kinds)
 from bench import target
-from bot.bootstrap import bootstrap
 from bot.demo.simulation import Business
-from config.settings import DEMO_WORKSPACE, Settings
 from handlers.cards import Click, Inbound
 from orchestrator.models import ConversationRef
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 from tests.doubles.slack_api import SlackApiDouble
-from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, block_action, interaction_body, sign
-from tests.slack.processes import Baton, baton_env
+from tests.slack.conftest import block_action, interaction_body, sign
+from tests.slack.processes import Baton, baton_env, seeding_app
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
 
 
 async def seed(env: dict[str, str], api: SlackApiDouble, count: int) -> None:
     """`count` outcomes stated and confirmed in Slack channels C0.., each card posted."""
-    settings = Settings(
-        redis_url=env["REDIS_URL"],
-        key_prefix=env["BATON_KEY_PREFIX"],
-        workspace_file=DEMO_WORKSPACE,
-        state_dir=Path(env["BATON_STATE_DIR"]),
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=env["SLACK_API_URL"],
-        audit_key=env["BATON_AUDIT_KEY"],
-    )
-    app = await bootstrap(settings, {}, env={"BATON_DEMO_DB": env["BATON_DEMO_DB"]})
+    app = await seeding_app(env)
     try:
         await app.runtime.start()
         for n in range(count):

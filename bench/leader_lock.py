@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import statistics
 import time
@@ -23,10 +22,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError
 
 from bench import target
+from orchestrator.runtime.leader import LeaderLock
 
 TTL_MS = 600
 
@@ -82,27 +80,6 @@ class HandWritten:
         await self._release(keys=[self.key], args=[self.owner])
 
 
-class RedisPyLeader:
-    """The same four operations through redis-py's `Lock` (token-checked Lua scripts)."""
-
-    def __init__(self, redis: Redis, key: str, owner: str, ttl_ms: int) -> None:
-        self.owner = owner
-        self.lock = Lock(redis, key, timeout=ttl_ms / 1000, blocking=False, thread_local=False)
-
-    async def try_acquire(self) -> bool:
-        return bool(await self.lock.acquire(blocking=False, token=self.owner))
-
-    async def renew(self) -> bool:
-        try:
-            return bool(await self.lock.reacquire())
-        except LockError:
-            return False
-
-    async def release(self) -> None:
-        with contextlib.suppress(LockError):
-            await self.lock.release()
-
-
 Make = Callable[[Redis, str, str], Any]
 
 
@@ -111,7 +88,8 @@ def hand_written(redis: Redis, key: str, owner: str) -> Any:
 
 
 def redis_py(redis: Redis, key: str, owner: str) -> Any:
-    return RedisPyLeader(redis, key, owner, TTL_MS)
+    """Baton's lock as it is (`LeaderLock`: redis-py's `Lock`)."""
+    return LeaderLock(redis, key, owner, ttl_ms=TTL_MS)
 
 
 async def _timed(call: Callable[[], Awaitable[object]], n: int) -> tuple[list[float], float]:

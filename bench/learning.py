@@ -37,7 +37,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.demo.simulation import CHURN_QUIET, churn_probability
+from bot.demo.simulation import CHURN_QUIET, Odds
 from orchestrator.learning import holdout
 from orchestrator.learning.choice import choose, play_cost
 from orchestrator.learning.estimate import estimate, on_metric
@@ -66,15 +66,8 @@ class World:
     """Cost per customer of each play's acting step."""
 
     def truth(self, action: str, odds: float, start_day: int) -> float:
-        return churn_probability(
-            action,
-            WINDOW_DAYS,
-            quiet_churn=odds,
-            reactivate=self.reactivate,
-            discount_factor=self.discount_factor,
-            trend=self.trend,
-            start_day=start_day,
-        )
+        rules = Odds(odds, self.reactivate, self.discount_factor, self.trend)
+        return rules.churn_probability(action, WINDOW_DAYS, start_day=start_day)
 
 
 def draw_world(rng: random.Random) -> World:

@@ -32,7 +32,7 @@ from config.workspace import load_workspace
 from orchestrator.connectors import Connectors
 from orchestrator.llm import build_lane
 from orchestrator.llm.tools import catalog_tools
-from orchestrator.models import ConversationRef, Direction, Lane, Outcome, Step, StepStatus
+from orchestrator.models import ConversationRef, Lane, Outcome, Step, StepStatus
 from orchestrator.outcomes.evaluate import evaluate
 from orchestrator.runtime.clock import ManualClock
 from orchestrator.runtime.context import Context
@@ -41,6 +41,7 @@ from orchestrator.steps.planner import PlanInput
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+from tests.fakes import a_step, an_outcome
 
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
@@ -63,6 +64,18 @@ def scripted() -> ZeroLatencyModel:
     return ZeroLatencyModel(responses=[message])
 
 
+def churn_outcome() -> Outcome:
+    """The outcome the LLM benchmarks plan for: the tests' churn outcome (o1 in T1, owned
+    by olivia, approved by alice) with a budget, as a bench conversation."""
+    return an_outcome(
+        objective="Cut churn by 2 points",
+        started_at=START,
+        deadline=START + timedelta(days=85),
+        conversation=ConversationRef(platform="bench", workspace="T1", channel="C1"),
+        budget=500.0,
+    )
+
+
 def plan_input(outcome: Outcome, history: list[Step]) -> PlanInput:
     workspace = load_workspace(DEMO_WORKSPACE)
     now = START + timedelta(days=10)
@@ -70,19 +83,10 @@ def plan_input(outcome: Outcome, history: list[Step]) -> PlanInput:
 
 
 def history_of(count: int) -> list[Step]:
-    return [
-        Step(
-            id=f"s{i}",
-            outcome_id="o1",
-            workspace="T1",
-            action="find_at_risk",
-            lane=Lane.LOGIC,
-            status=StepStatus.SUCCEEDED,
-            effect=-0.1,
-            created_at=START,
-        )
-        for i in range(count)
-    ]
+    """`count` finished lookups of the churn outcome, each with a measured effect."""
+    done = a_step(StepStatus.SUCCEEDED)
+    found = {"action": "find_at_risk", "lane": Lane.LOGIC, "effect": -0.1}
+    return [done.model_copy(update={"id": f"s{i}", **found}) for i in range(count)]
 
 
 async def run(plans: int, redis: Redis) -> None:
@@ -95,24 +99,9 @@ async def run(plans: int, redis: Redis) -> None:
         workspace_of=lambda tenant: workspace,
         connectors_of=lambda tenant: Connectors(workspace, {}),
     )
-    outcome = Outcome(
-        id="o1",
-        workspace="T1",
-        objective="Cut churn by 2 points",
-        metric="churn_rate",
-        direction=Direction.DECREASE,
-        baseline=8.0,
-        target=6.0,
-        started_at=START,
-        deadline=START + timedelta(days=85),
-        owner="olivia",
-        approvers=("alice",),
-        conversation=ConversationRef(platform="bench", workspace="T1", channel="C1"),
-        budget=500.0,
-    )
     model = scripted()
     lane = build_lane(ctx, model, daily_tokens=10**12)
-    given = plan_input(outcome, history_of(20))
+    given = plan_input(churn_outcome(), history_of(20))
     bare = model.bind_tools(catalog_tools(workspace.actions))
     await lane.planner.propose(given)  # warm caches
     planner_ms = [await _timed(lane.planner.propose(given)) for _ in range(plans)]

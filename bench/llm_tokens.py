@@ -17,7 +17,6 @@ import asyncio
 import os
 import tempfile
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,14 @@ from langchain_core.messages import AIMessage, BaseMessage
 from redis.asyncio import Redis
 
 from bench import target
-from bench.llm_planner import START, ZeroLatencyModel, history_of, plan_input
+from bench.llm_planner import START, ZeroLatencyModel, churn_outcome, history_of, plan_input
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
 from orchestrator.connectors import Connectors
 from orchestrator.llm import build_lane
 from orchestrator.llm.gate import Answer, Caller, sent_chars
 from orchestrator.llm.interpreter import TOOL
-from orchestrator.models import ConversationRef, Direction, Lane, Outcome, Step
+from orchestrator.models import Lane
 from orchestrator.outcomes.parser import parse
 from orchestrator.runtime.clock import ManualClock
 from orchestrator.runtime.context import Context
@@ -41,6 +40,7 @@ from orchestrator.steps.lanes import LaneInput
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
+from tests.fakes import a_step
 
 STATEMENT = "Get churn under control by the end of March"
 
@@ -55,24 +55,6 @@ def answers() -> list[AIMessage]:
     reading = {"metric": "churn_rate", "direction": "decrease", "change": None, "amount": None}
     understood = AIMessage(content="", tool_calls=[call(TOOL, {**reading, "deadline": None})])
     return [plan, plan, draft, understood]
-
-
-def outcome() -> Outcome:
-    return Outcome(
-        id="o1",
-        workspace="T1",
-        objective="Cut churn by 2 points",
-        metric="churn_rate",
-        direction=Direction.DECREASE,
-        baseline=8.0,
-        target=6.0,
-        started_at=START,
-        deadline=START + timedelta(days=85),
-        owner="olivia",
-        approvers=("alice",),
-        conversation=ConversationRef(platform="bench", workspace="T1", channel="C1"),
-        budget=500.0,
-    )
 
 
 async def run(redis: Redis) -> None:
@@ -95,19 +77,14 @@ async def run(redis: Redis) -> None:
         return await answer(messages, caller=caller, **kwargs)
 
     lane.gate.answer = counted  # type: ignore[method-assign]
-    await lane.planner.propose(plan_input(outcome(), []))
-    await lane.planner.propose(plan_input(outcome(), history_of(20)))
+    await lane.planner.propose(plan_input(churn_outcome(), []))
+    await lane.planner.propose(plan_input(churn_outcome(), history_of(20)))
     rows = [{"id": n, "email": f"c{n}@example.com", "name": f"Customer {n}"} for n in range(40)]
-    step = Step(
-        id="s2",
-        outcome_id="o1",
-        workspace="T1",
-        action="draft_winback",
-        lane=Lane.INTELLIGENCE,
-        created_at=START,
+    step = a_step().model_copy(
+        update={"id": "s2", "action": "draft_winback", "lane": Lane.INTELLIGENCE}
     )
     action = workspace.actions["draft_winback"]
-    given = LaneInput(step, action, outcome(), workspace, {"rows": rows}, connectors, False)
+    given = LaneInput(step, action, churn_outcome(), workspace, {"rows": rows}, connectors, False)
     await lane.drafter.draft(given)
     draft = parse(STATEMENT, workspace, START)
     await lane.interpreter.interpret(text=STATEMENT, draft=draft, workspace=workspace, now=START)

@@ -75,16 +75,14 @@ def draw_steps(
             markeredgewidth=1.6,
         )
         if i >= len(steps) - numbered:
-            axes.annotate(
+            style.label(
+                axes,
                 str(i + 1),
                 (at, y),
-                xytext=NUMBER_PLACES[(i - len(steps)) % len(NUMBER_PLACES)],
-                textcoords="offset points",
-                ha="center",
-                va="center",
-                fontsize=style.SMALL_PT,
-                weight="bold",
+                offset=NUMBER_PLACES[(i - len(steps)) % len(NUMBER_PLACES)],
+                align=("center", "center"),
                 color=style.AUTO if auto else style.HUMAN,
+                bold=True,
                 zorder=6,
             )
 

@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.typing import CoordsType
 from orchestrator.models import Verdict
 from orchestrator.workspace.catalog import Metric, Workspace
 
@@ -49,6 +50,37 @@ BEHIND_LABEL = {"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": 
 """A label drawn over lines stays readable: white behind its letters."""
 
 _SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "JPY": "¥"}
+
+
+def label(
+    axes: Axes,
+    text: str,
+    at: tuple[float, float],
+    *,
+    offset: tuple[float, float],
+    align: tuple[str, str],
+    color: str,
+    coords: CoordsType = "data",
+    bold: bool = False,
+    behind: bool = False,
+    zorder: float = 3,
+) -> None:
+    """Small type `offset` points from `at` (in `coords`), aligned (horizontally,
+    vertically) to that spot; `behind` puts white behind its letters."""
+    axes.annotate(
+        text,
+        at,
+        xycoords=coords,
+        xytext=offset,
+        textcoords="offset points",
+        ha=align[0],
+        va=align[1],
+        fontsize=SMALL_PT,
+        color=color,
+        weight="bold" if bold else "normal",
+        bbox=BEHIND_LABEL if behind else None,
+        zorder=zorder,
+    )
 
 
 def figure(height_in: float) -> tuple[Figure, FigureCanvasAgg]:

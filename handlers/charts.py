@@ -145,6 +145,7 @@ def _draw(
     projection: list[tuple[datetime, float]],
 ) -> None:
     outcome = ctx.outcome
+    shown = [outcome.baseline, outcome.target, *(m.value for m in measurements)]
     if outcome.kind is OutcomeKind.TARGET:
         axes.plot(
             [style.days(outcome.started_at), style.days(outcome.deadline)],
@@ -174,25 +175,22 @@ def _draw(
             label=texts.CHART_PROJECTION,
         )
         _projected(axes, ctx, window, projection[-1])
+        shown.append(_leaving(window, projection))
     pad = (window.end - window.start) * 0.04
     axes.set_xlim(style.days(window.start - pad), style.days(window.end + pad))
-    _fit_values(axes, ctx, window, measurements, projection)
+    _fit_values(axes, shown)
     style.style_axes(axes, ctx.metric, ctx.workspace)
     _marks(axes, ctx, window)
 
 
-def _fit_values(
-    axes: Axes,
-    ctx: Context,
-    window: Window,
-    measurements: Sequence[Measurement],
-    projection: list[tuple[datetime, float]],
-) -> None:
+def _leaving(window: Window, projection: list[tuple[datetime, float]]) -> float:
+    """The projection's value where it leaves the window, or at its end inside it."""
+    (x0, y0), (x1, y1) = ((style.days(at), v) for at, v in projection)
+    return float(np.interp(min(style.days(window.end), x1), [x0, x1], [y0, y1]))
+
+
+def _fit_values(axes: Axes, shown: list[float]) -> None:
     """Values to show: baseline, target and everything drawn inside the window."""
-    shown = [ctx.outcome.baseline, ctx.outcome.target, *(m.value for m in measurements)]
-    if projection:
-        (x0, y0), (x1, y1) = ((style.days(at), v) for at, v in projection)
-        shown.append(float(np.interp(min(style.days(window.end), x1), [x0, x1], [y0, y1])))
     low, high = min(shown), max(shown)
     pad = (high - low) * 0.12 or abs(high) * 0.1 or 1.0
     axes.set_ylim(low - pad, high + pad)
@@ -203,18 +201,16 @@ def _marks(axes: Axes, ctx: Context, window: Window) -> None:
     outcome = ctx.outcome
     target = style.value_text(ctx.metric, ctx.workspace, outcome.target)
     axes.axhline(outcome.target, color=style.TARGET, linewidth=1.2)
-    axes.annotate(
+    style.label(
+        axes,
         texts.CHART_TARGET.format(value=target),
         (1.0, outcome.target),
-        xycoords=axes.get_yaxis_transform(),
-        xytext=(-2, 3),
-        textcoords="offset points",
-        ha="right",
-        va="bottom",
-        fontsize=style.SMALL_PT,
+        coords=axes.get_yaxis_transform(),
+        offset=(-2, 3),
+        align=("right", "bottom"),
         color=style.TARGET,
-        weight="bold",
-        bbox=style.BEHIND_LABEL,
+        bold=True,
+        behind=True,
         zorder=7,
     )
     over_x = axes.get_xaxis_transform()
@@ -223,31 +219,27 @@ def _marks(axes: Axes, ctx: Context, window: Window) -> None:
     length = window.end - window.start
     near = window.full and abs(outcome.deadline - ctx.now) < length * 0.3
     left = ctx.now - window.start < length * 0.2
-    axes.annotate(
+    style.label(
+        axes,
         texts.CHART_TODAY,
         (now, 0.02 if near else 1.0),
-        xycoords=over_x,
-        xytext=(3 if left else -3, 2),
-        textcoords="offset points",
-        ha="left" if left else "right",
-        va="bottom",
-        fontsize=style.SMALL_PT,
+        coords=over_x,
+        offset=(3 if left else -3, 2),
+        align=("left" if left else "right", "bottom"),
         color=style.TODAY,
     )
     if outcome.kind is OutcomeKind.TARGET and window.full:
         deadline = style.days(outcome.deadline)
         axes.axvline(deadline, color=style.DEADLINE, linewidth=1.2)
-        axes.annotate(
+        style.label(
+            axes,
             f"{texts.CHART_DEADLINE} {style.short_date(outcome.deadline)}",
             (deadline, 1.0),
-            xycoords=over_x,
-            xytext=(-3, 2),
-            textcoords="offset points",
-            ha="right",
-            va="bottom",
-            fontsize=style.SMALL_PT,
+            coords=over_x,
+            offset=(-3, 2),
+            align=("right", "bottom"),
             color=style.DEADLINE,
-            weight="bold",
+            bold=True,
         )
 
 
@@ -256,17 +248,15 @@ def _projected(axes: Axes, ctx: Context, window: Window, end: tuple[datetime, fl
     if not window.full:
         return
     value = style.value_text(ctx.metric, ctx.workspace, end[1])
-    axes.annotate(
+    style.label(
+        axes,
         texts.CHART_PROJECTED.format(value=value),
         (style.days(end[0]), end[1]),
-        xytext=(-5, 0),
-        textcoords="offset points",
-        ha="right",
-        va="center",
-        fontsize=style.SMALL_PT,
+        offset=(-5, 0),
+        align=("right", "center"),
         color=style.MEASURED,
-        weight="bold",
-        bbox=style.BEHIND_LABEL,
+        bold=True,
+        behind=True,
     )
 
 

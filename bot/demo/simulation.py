@@ -3,8 +3,8 @@
 Each day some customers go quiet, some quiet ones churn, and new ones sign up. What
 Baton does changes the odds: a win-back email reactivates many quiet customers, a
 discount makes them much less likely to leave, and account managers save a few.
-`churn_probability` and `true_effect` state the same rules as numbers: the ground truth
-the benchmark (`bench/learning.py`) holds Baton's measured effects against.
+`Odds` states the same rules as numbers: the ground truth the benchmark
+(`bench/learning.py`) holds Baton's measured effects against.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import random
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 SCHEMA = """
@@ -63,52 +64,37 @@ HISTORY_DAYS = 90
 DISCOUNT_DAYS = 90
 
 
-def churn_probability(
-    action: str,
-    days: int,
-    *,
-    quiet_churn: float = CHURN_QUIET,
-    reactivate: float = REACTIVATE_AFTER_EMAIL,
-    discount_factor: float = DISCOUNT_FACTOR,
-    trend: float = 0.0,
-    start_day: int = 0,
-) -> float:
-    """The ground truth: the chance a quiet customer churns within `days` after `action`
-    (`send_winback`, `offer_discount`, or anything else for none), under this business's
-    rules. Engaged customers practically never go quiet again (that takes 14 days in a
-    row without activity), so a reactivated customer churns at the engaged rate. `trend`
-    scales every churn chance by (1 + trend * day): a drift no step causes."""
-    back = reactivate if action == "send_winback" else 0.0
-    factor = discount_factor if action == "offer_discount" else 1.0
-    stay_quiet = stay_engaged = 1.0
-    for day in range(start_day + 1, start_day + days + 1):
-        drift = max(1.0 + trend * day, 0.0)
-        discount = factor if day - start_day <= DISCOUNT_DAYS else 1.0
-        stay_quiet *= 1 - min(quiet_churn * drift * discount, 1.0)
-        stay_engaged *= 1 - min(CHURN_ENGAGED * drift * discount, 1.0)
-    return 1 - (back * stay_engaged + (1 - back) * stay_quiet)
+@dataclass(frozen=True)
+class Odds:
+    """This business's rules as numbers: the ground truth the benchmark holds Baton's
+    measured effects against (other worlds change them)."""
 
+    quiet_churn: float = CHURN_QUIET
+    reactivate: float = REACTIVATE_AFTER_EMAIL
+    discount_factor: float = DISCOUNT_FACTOR
+    trend: float = 0.0
+    """Every churn chance is scaled by (1 + trend * day): a drift no step causes."""
 
-def true_effect(
-    action: str,
-    days: int,
-    *,
-    quiet_churn: float = CHURN_QUIET,
-    reactivate: float = REACTIVATE_AFTER_EMAIL,
-    discount_factor: float = DISCOUNT_FACTOR,
-    trend: float = 0.0,
-    start_day: int = 0,
-) -> float:
-    """The true per-customer effect of `action` on churning within `days` (a difference of
-    probabilities; negative: fewer churn)."""
-    world = {
-        "quiet_churn": quiet_churn,
-        "reactivate": reactivate,
-        "discount_factor": discount_factor,
-        "trend": trend,
-    }
-    treated = churn_probability(action, days, start_day=start_day, **world)
-    return treated - churn_probability("none", days, start_day=start_day, **world)
+    def churn_probability(self, action: str, days: int, *, start_day: int = 0) -> float:
+        """The chance a quiet customer churns within `days` after `action` (`send_winback`,
+        `offer_discount`, or anything else for none). Engaged customers practically never
+        go quiet again (that takes 14 days in a row without activity), so a reactivated
+        customer churns at the engaged rate."""
+        back = self.reactivate if action == "send_winback" else 0.0
+        factor = self.discount_factor if action == "offer_discount" else 1.0
+        stay_quiet = stay_engaged = 1.0
+        for day in range(start_day + 1, start_day + days + 1):
+            drift = max(1.0 + self.trend * day, 0.0)
+            discount = factor if day - start_day <= DISCOUNT_DAYS else 1.0
+            stay_quiet *= 1 - min(self.quiet_churn * drift * discount, 1.0)
+            stay_engaged *= 1 - min(CHURN_ENGAGED * drift * discount, 1.0)
+        return 1 - (back * stay_engaged + (1 - back) * stay_quiet)
+
+    def true_effect(self, action: str, days: int, *, start_day: int = 0) -> float:
+        """The true per-customer effect of `action` on churning within `days` (a difference
+        of probabilities; negative: fewer churn)."""
+        treated = self.churn_probability(action, days, start_day=start_day)
+        return treated - self.churn_probability("none", days, start_day=start_day)
 
 
 class Business:

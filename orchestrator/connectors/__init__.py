@@ -11,6 +11,21 @@ from orchestrator.errors import ConfigError
 from orchestrator.workspace.catalog import Action, Connection, Metric, Workspace
 
 
+@dataclass(frozen=True)
+class Work:
+    """What one step asks of a connector."""
+
+    action: Action
+    params: Mapping[str, Any]
+    """The step's parameters, with the draft upstream steps wrote (`draft`)."""
+    rows: list[dict[str, Any]]
+    """The rows upstream steps read; an action `for_each` row runs once per row."""
+    key: str
+    """The step's id: the idempotency key of everything the action sends or writes."""
+    shadow: bool
+    """Only say what would be done."""
+
+
 class Connector(Protocol):
     """The port every connection kind implements (what it cannot do, it refuses)."""
 
@@ -24,16 +39,9 @@ class Connector(Protocol):
         """Read rows (read-only)."""
         ...
 
-    async def perform(
-        self,
-        *,
-        action: Action,
-        params: Mapping[str, Any],
-        rows: list[dict[str, Any]],
-        key: str,
-        shadow: bool,
-    ) -> dict[str, Any]:
-        """Do the action once per idempotency `key`; in shadow, only say what would be done."""
+    async def perform(self, work: Work) -> dict[str, Any]:
+        """Do the work's action once per idempotency key; in shadow, only say what would be
+        done."""
         ...
 
     async def close(self) -> None:

@@ -17,8 +17,10 @@ import httpx
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext.parser import parse as parse_path
 
-from orchestrator.connectors.guard import AddressGuard, GuardedTransport, Resolver
-from orchestrator.connectors.ledger import SENDING, SENT, DeliveryLedger
+from orchestrator.connectors import Work
+from orchestrator.connectors.delivering import DeliveringConnector
+from orchestrator.connectors.guard import GuardedTransport
+from orchestrator.connectors.ledger import SENDING, SENT
 from orchestrator.connectors.payload import (
     PayloadError,
     encode,
@@ -26,9 +28,8 @@ from orchestrator.connectors.payload import (
     render_body,
     render_url,
 )
-from orchestrator.connectors.secrecy import Secrets
 from orchestrator.steps.templates import TemplateFailed, render
-from orchestrator.workspace.catalog import Action, Connection, Metric
+from orchestrator.workspace.catalog import Action, Metric
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 SHOWN = 5
@@ -51,31 +52,17 @@ class Request:
         return None if self.body is None else encode(self.body)
 
 
-class HttpConnector:
+class HttpConnector(DeliveringConnector):
     """A JSON API."""
 
     noun = "requests"
 
-    def __init__(
-        self,
-        name: str,
-        connection: Connection,
-        env: Mapping[str, str],
-        ledger: DeliveryLedger | None = None,
-        *,
-        resolver: Resolver | None = None,
-    ) -> None:
-        self.name = name
-        self.connection = connection
-        self.secrets = Secrets(name, env)
-        self.ledger = ledger
+    def _configure(self) -> None:
+        connection = self.connection
         self.base = self.secrets.expand(connection.url, where="url") if connection.url else ""
         self._fixed = self._fixed_headers()
         self._client = httpx.AsyncClient(
-            transport=GuardedTransport(
-                AddressGuard(name, connection.allow_private, resolver),
-                retries=connection.retries,
-            ),
+            transport=GuardedTransport(self.guard, retries=connection.retries),
             timeout=connection.timeout_s,
             headers=self._fixed,
             follow_redirects=False,
@@ -118,37 +105,28 @@ class HttpConnector:
             raise self.secrets.error(f"GET {query}: expected a JSON list of objects")
         return data
 
-    async def perform(
-        self,
-        *,
-        action: Action,
-        params: Mapping[str, Any],
-        rows: list[dict[str, Any]],
-        key: str,
-        shadow: bool,
-    ) -> dict[str, Any]:
-        requests = self.requests(action, dict(params), rows, key)
-        if shadow:
+    async def perform(self, work: Work) -> dict[str, Any]:
+        requests = self.requests(work)
+        if work.shadow:
             return {
                 "shadow": True,
                 "noun": self.noun,
                 "executions": len(requests),
                 "requests": [self.show(r) for r in requests[:SHOWN]],
             }
-        return await self.deliver(requests, key)
+        return await self.deliver(requests, work.key)
 
-    def requests(
-        self, action: Action, params: dict[str, Any], rows: list[dict[str, Any]], key: str
-    ) -> list[Request]:
+    def requests(self, work: Work) -> list[Request]:
         """One request, or one per row when the action runs `for_each` row."""
+        params, rows, key = dict(work.params), work.rows, work.key
         contexts = (
             [{"params": params, "row": row, "rows": rows} for row in rows]
-            if action.for_each
+            if work.action.for_each
             else [{"params": params, "rows": rows}]
         )
-        many = bool(action.for_each)
+        many = bool(work.action.for_each)
         return [
-            self._request(action, ctx, f"{key}:{i}" if many else key, str(i))
+            self._request(work.action, ctx, f"{key}:{i}" if many else key, str(i))
             for i, ctx in enumerate(contexts)
         ]
 

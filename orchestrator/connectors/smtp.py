@@ -25,12 +25,12 @@ from urllib.parse import urlsplit
 import aiosmtplib
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_none
 
+from orchestrator.connectors import Work
+from orchestrator.connectors.delivering import DeliveringConnector
 from orchestrator.connectors.email_draft import EmailDraft, addresses, parse_draft
-from orchestrator.connectors.guard import AddressGuard, Resolver
 from orchestrator.connectors.ledger import SENT, DeliveryLedger
-from orchestrator.connectors.secrecy import Secrets
 from orchestrator.steps.templates import TemplateFailed, render
-from orchestrator.workspace.catalog import Action, Connection, Metric
+from orchestrator.workspace.catalog import Metric
 
 SHOWN = 20
 _RESULTS = ("sent", "skipped", "unconfirmed", "refused")
@@ -38,23 +38,11 @@ _CONNECT_ERRORS = (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutErr
 _LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
 
 
-class SmtpConnector:
+class SmtpConnector(DeliveringConnector):
     """An SMTP relay. It sends; it cannot measure or read."""
 
-    def __init__(
-        self,
-        name: str,
-        connection: Connection,
-        env: Mapping[str, str],
-        ledger: DeliveryLedger | None = None,
-        *,
-        resolver: Resolver | None = None,
-    ) -> None:
-        self.name = name
-        self.connection = connection
-        self.secrets = Secrets(name, env)
-        self.ledger = ledger
-        self.guard = AddressGuard(name, connection.allow_private, resolver)
+    def _configure(self) -> None:
+        connection = self.connection
         self.host, self.port = self._relay(self.secrets.expand(connection.url, where="url"))
         self.username = self.secrets.expand(connection.username, where="username")
         self.password = self.secrets.expand(connection.password, where="password")
@@ -78,18 +66,10 @@ class SmtpConnector:
     async def fetch(self, *, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise self.secrets.error("an smtp connection cannot be read")
 
-    async def perform(
-        self,
-        *,
-        action: Action,
-        params: Mapping[str, Any],
-        rows: list[dict[str, Any]],
-        key: str,
-        shadow: bool,
-    ) -> dict[str, Any]:
-        draft = parse_draft(str(params.get("draft", "")))
+    async def perform(self, work: Work) -> dict[str, Any]:
+        draft = parse_draft(str(work.params.get("draft", "")))
         sender = draft.sender or self.sender
-        recipients = self.recipients(action, dict(params), rows, draft)
+        recipients = self.recipients(work, draft)
         if not sender or not recipients or not draft.subject:
             missing = [
                 n
@@ -101,7 +81,7 @@ class SmtpConnector:
                 if not v
             ]
             raise self.secrets.error(f"the email has no {' and no '.join(missing)}")
-        if shadow:
+        if work.shadow:
             return {
                 "shadow": True,
                 "noun": "emails",
@@ -111,13 +91,12 @@ class SmtpConnector:
             }
         if self.ledger is None:
             raise self.secrets.error("no delivery ledger is configured; refusing to send")
-        return await self._send_all(self.ledger, draft, sender, recipients, key)
+        return await self._send_all(self.ledger, draft, sender, recipients, work.key)
 
-    def recipients(
-        self, action: Action, params: dict[str, Any], rows: list[dict[str, Any]], draft: EmailDraft
-    ) -> list[str]:
+    def recipients(self, work: Work, draft: EmailDraft) -> list[str]:
         """From the action's `to` template (per row with `for_each`), else each row's
         `email`, else the draft's `To:` line; each address once, in order."""
+        action, params, rows = work.action, dict(work.params), work.rows
         found: list[str] = []
         try:
             if action.to and action.for_each:

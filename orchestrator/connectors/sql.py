@@ -13,9 +13,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from orchestrator.connectors import Work
 from orchestrator.connectors.secrecy import Secrets
 from orchestrator.errors import ConnectorError
-from orchestrator.workspace.catalog import Action, Connection, Metric
+from orchestrator.workspace.catalog import Connection, Metric
 
 T = TypeVar("T")
 
@@ -74,22 +75,15 @@ class SqlConnector:
     async def fetch(self, *, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         return await self._call(self._read, query, dict(params))
 
-    async def perform(
-        self,
-        *,
-        action: Action,
-        params: Mapping[str, Any],
-        rows: list[dict[str, Any]],
-        key: str,
-        shadow: bool,
-    ) -> dict[str, Any]:
-        statement = action.statement or ""
+    async def perform(self, work: Work) -> dict[str, Any]:
+        statement = work.action.statement or ""
+        params, key = work.params, work.key
         bound = (
-            [{**params, **row, "idempotency_key": key} for row in rows]
-            if action.for_each
+            [{**params, **row, "idempotency_key": key} for row in work.rows]
+            if work.action.for_each
             else [{**params, "idempotency_key": key}]
         )
-        if shadow:
+        if work.shadow:
             return {
                 "shadow": True,
                 "statement": statement,

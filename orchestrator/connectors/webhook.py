@@ -15,11 +15,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.connectors.guard import Resolver
+from orchestrator.connectors import Work
 from orchestrator.connectors.http import HttpConnector, Request
-from orchestrator.connectors.ledger import DeliveryLedger
 from orchestrator.connectors.payload import encode
-from orchestrator.workspace.catalog import Action, Connection, Metric
+from orchestrator.workspace.catalog import Action, Metric
 
 _SENDABLE = re.compile(r"[\t\x20-\x7e]*")
 """What an HTTP/1.1 header value may hold as httpx sends it: tabs and printable ASCII."""
@@ -35,17 +34,9 @@ class WebhookConnector(HttpConnector):
 
     noun = "events"
 
-    def __init__(
-        self,
-        name: str,
-        connection: Connection,
-        env: Mapping[str, str],
-        ledger: DeliveryLedger | None = None,
-        *,
-        resolver: Resolver | None = None,
-    ) -> None:
-        super().__init__(name, connection, env, ledger, resolver=resolver)
-        self._secret = self.secrets.expand(connection.secret, where="secret")
+    def _configure(self) -> None:
+        super()._configure()
+        self._secret = self.secrets.expand(self.connection.secret, where="secret")
 
     async def measure(self, *, metric: Metric) -> float:
         raise self.secrets.error("a webhook cannot be measured; use an http connection")
@@ -53,14 +44,13 @@ class WebhookConnector(HttpConnector):
     async def fetch(self, *, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise self.secrets.error("a webhook cannot be read; use an http connection")
 
-    def requests(
-        self, action: Action, params: dict[str, Any], rows: list[dict[str, Any]], key: str
-    ) -> list[Request]:
-        ctx = {"params": params, "rows": rows}
+    def requests(self, work: Work) -> list[Request]:
+        ctx = {"params": dict(work.params), "rows": work.rows}
+        action = work.action
         event = action.model_copy(
             update={"method": "POST", "for_each": None, "body": action.body or _event(action)}
         )
-        request = self._request(event, ctx, key, "0")
+        request = self._request(event, ctx, work.key, "0")
         request.headers[self.connection.signature_header] = signature(
             self._secret, encode(request.body)
         )

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchestrator.connectors import Connectors
+from orchestrator.connectors import Connectors, Work
 from orchestrator.errors import BatonError
 from orchestrator.models import Lane, Outcome, Step
 from orchestrator.steps.templates import render
@@ -113,11 +113,13 @@ class Lanes:
         connector = lane_input.connectors.get(action.connection or "")
         params = {**lane_input.step.params, "draft": lane_input.upstream.get("draft", "")}
         receipt = await connector.perform(
-            action=action,
-            params=params,
-            rows=lane_input.rows,
-            key=lane_input.step.id,
-            shadow=lane_input.shadow,
+            Work(
+                action=action,
+                params=params,
+                rows=lane_input.rows,
+                key=lane_input.step.id,
+                shadow=lane_input.shadow,
+            )
         )
         return {"receipt": receipt}
 

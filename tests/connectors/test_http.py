@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator.connectors import Work
 from orchestrator.connectors.http import HttpConnector
 from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.errors import ConnectorError
@@ -71,12 +72,11 @@ async def test_one_request_per_row_each_once_and_data_stays_data(
 ) -> None:
     connector = HttpConnector("api", api(receiver.url), ENV, ledger)
     try:
-        receipt = await connector.perform(
+        work = Work(
             action=tag_action(), params={"draft": INJECTION}, rows=ROWS, key="s7", shadow=False
         )
-        again = await connector.perform(
-            action=tag_action(), params={"draft": INJECTION}, rows=ROWS, key="s7", shadow=False
-        )
+        receipt = await connector.perform(work)
+        again = await connector.perform(work)
     finally:
         await connector.close()
     assert receipt["sent"] == 2 and again == {**again, "sent": 0, "skipped": 2}
@@ -94,7 +94,9 @@ async def test_data_cannot_change_the_url(receiver: Receiver) -> None:
     connector = HttpConnector("api", api(receiver.url), ENV)
     try:
         await connector.perform(
-            action=action, params={"draft": "../../admin?x=1"}, rows=[], key="s8", shadow=False
+            Work(
+                action=action, params={"draft": "../../admin?x=1"}, rows=[], key="s8", shadow=False
+            )
         )
     finally:
         await connector.close()
@@ -107,7 +109,7 @@ async def test_shadow_says_exactly_what_it_would_send_and_sends_nothing(
     connector = HttpConnector("api", api(receiver.url), ENV)
     try:
         receipt = await connector.perform(
-            action=tag_action(), params={"draft": "hello"}, rows=ROWS, key="s9", shadow=True
+            Work(action=tag_action(), params={"draft": "hello"}, rows=ROWS, key="s9", shadow=True)
         )
     finally:
         await connector.close()
@@ -127,16 +129,16 @@ async def test_outage_mid_batch_is_transient_and_the_retry_sends_only_the_rest(
     rows: list[dict[str, Any]] = [*ROWS, {"customer_id": 3}]
     try:
         await connector.perform(
-            action=tag_action(), params={"draft": ""}, rows=rows[:1], key="s10", shadow=False
+            Work(action=tag_action(), params={"draft": ""}, rows=rows[:1], key="s10", shadow=False)
         )
         receiver.fail_next = 1
         with pytest.raises(ConnectorError) as raised:
             await connector.perform(
-                action=tag_action(), params={"draft": ""}, rows=rows, key="s10", shadow=False
+                Work(action=tag_action(), params={"draft": ""}, rows=rows, key="s10", shadow=False)
             )
         assert raised.value.transient and "503" in str(raised.value)
         receipt = await connector.perform(
-            action=tag_action(), params={"draft": ""}, rows=rows, key="s10", shadow=False
+            Work(action=tag_action(), params={"draft": ""}, rows=rows, key="s10", shadow=False)
         )
     finally:
         await connector.close()

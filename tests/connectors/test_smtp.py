@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from orchestrator.connectors import Work
 from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.connectors.smtp import SmtpConnector
 from orchestrator.errors import ConnectorError
@@ -47,7 +48,7 @@ async def send(
     connector: SmtpConnector, key: str = "s3", shadow: bool = False
 ) -> dict[str, object]:
     return await connector.perform(
-        action=SEND, params={"draft": DRAFT}, rows=ROWS, key=key, shadow=shadow
+        Work(action=SEND, params={"draft": DRAFT}, rows=ROWS, key=key, shadow=shadow)
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import pytest
 from sqlalchemy import create_engine, text
 
+from orchestrator.connectors import Work
 from orchestrator.connectors.sql import SqlConnector
 from orchestrator.errors import ConnectorError
 from orchestrator.models import Direction
@@ -140,7 +141,7 @@ async def test_injection_through_parameters_is_just_data(db: SqlConnector) -> No
     rows = [{"customer_id": 1}, {"customer_id": 2}]
     for _ in range(2):  # the retry of a step inserts nothing twice
         await db.perform(
-            action=INSERT, params={"draft": HOSTILE}, rows=rows, key="s1", shadow=False
+            Work(action=INSERT, params={"draft": HOSTILE}, rows=rows, key="s1", shadow=False)
         )
     found = await db.fetch(query="SELECT body FROM notes ORDER BY customer_id", params={})
     assert found == [{"body": HOSTILE}, {"body": HOSTILE}]
@@ -153,7 +154,9 @@ async def test_injection_through_parameters_is_just_data(db: SqlConnector) -> No
 
 async def test_shadow_shows_the_bound_parameters_and_writes_nothing(db: SqlConnector) -> None:
     receipt = await db.perform(
-        action=INSERT, params={"draft": "hi"}, rows=[{"customer_id": 1}], key="s2", shadow=True
+        Work(
+            action=INSERT, params={"draft": "hi"}, rows=[{"customer_id": 1}], key="s2", shadow=True
+        )
     )
     assert receipt["shadow"] and receipt["statement"] == INSERT.statement
     assert receipt["parameters"] == [{"draft": "hi", "customer_id": 1, "idempotency_key": "s2"}]

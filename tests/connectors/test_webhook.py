@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator.connectors import Work
 from orchestrator.connectors.webhook import WebhookConnector
 from orchestrator.errors import ConnectorError
 from orchestrator.workspace.catalog import Action, Connection
@@ -27,11 +28,13 @@ async def test_signed_post_with_the_step_id_as_idempotency_key(receiver: Receive
     connector = WebhookConnector("hook", hook(receiver.url), ENV)
     try:
         receipt = await connector.perform(
-            action=ACTION,
-            params={"draft": "hi {{ 7*7 }}"},
-            rows=[{"id": 1}],
-            key="s4",
-            shadow=False,
+            Work(
+                action=ACTION,
+                params={"draft": "hi {{ 7*7 }}"},
+                rows=[{"id": 1}],
+                key="s4",
+                shadow=False,
+            )
         )
     finally:
         await connector.close()
@@ -44,7 +47,7 @@ async def test_a_wrong_secret_is_refused_by_the_receiver(receiver: Receiver) -> 
     connector = WebhookConnector("hook", hook(receiver.url), {**ENV, "HOOK_SECRET": "nope"})
     try:
         with pytest.raises(ConnectorError, match="401"):
-            await connector.perform(action=ACTION, params={}, rows=[], key="s5", shadow=False)
+            await connector.perform(Work(action=ACTION, params={}, rows=[], key="s5", shadow=False))
     finally:
         await connector.close()
     assert receiver.bad_signatures == 1 and receiver.accepted == {}
@@ -56,9 +59,11 @@ async def test_outage_then_retry_delivers_once(receiver: Receiver) -> None:
     try:
         for _ in range(2):
             with pytest.raises(ConnectorError) as raised:
-                await connector.perform(action=ACTION, params={}, rows=[], key="s6", shadow=False)
+                await connector.perform(
+                    Work(action=ACTION, params={}, rows=[], key="s6", shadow=False)
+                )
             assert raised.value.transient
-        await connector.perform(action=ACTION, params={}, rows=[], key="s6", shadow=False)
+        await connector.perform(Work(action=ACTION, params={}, rows=[], key="s6", shadow=False))
     finally:
         await connector.close()
     assert receiver.deliveries == ["s6", "s6", "s6"] and list(receiver.accepted) == ["s6"]
@@ -71,7 +76,7 @@ async def test_a_header_the_client_cannot_send_fails_at_once_and_sends_nothing(
     connector = WebhookConnector("hook", hook(receiver.url), ENV)
     try:
         with pytest.raises(ConnectorError, match="header Idempotency-Key cannot be sent") as raised:
-            await connector.perform(action=ACTION, params={}, rows=[], key=key, shadow=False)
+            await connector.perform(Work(action=ACTION, params={}, rows=[], key=key, shadow=False))
     finally:
         await connector.close()
     assert not raised.value.transient  # retrying would be refused the same way
@@ -81,7 +86,9 @@ async def test_a_header_the_client_cannot_send_fails_at_once_and_sends_nothing(
 async def test_shadow_shows_the_signed_request_without_the_secret(receiver: Receiver) -> None:
     connector = WebhookConnector("hook", hook(receiver.url), ENV)
     try:
-        receipt = await connector.perform(action=ACTION, params={}, rows=[], key="s7", shadow=True)
+        receipt = await connector.perform(
+            Work(action=ACTION, params={}, rows=[], key="s7", shadow=True)
+        )
     finally:
         await connector.close()
     assert receiver.deliveries == [] and SIGNING not in str(receipt)

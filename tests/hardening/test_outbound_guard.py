@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from bot.bootstrap import build_pager
 from config.settings import Settings
+from orchestrator.connectors import Work
 from orchestrator.connectors.guard import AddressRefused, Resolver
 from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.connectors.smtp import SmtpConnector
@@ -85,7 +86,7 @@ def relay(url: str, allow: tuple[str, ...] = ()) -> Connection:
 
 async def send(connector: SmtpConnector, key: str = "s1") -> dict[str, object]:
     return await connector.perform(
-        action=SEND, params={"draft": DRAFT}, rows=ROWS, key=key, shadow=False
+        Work(action=SEND, params={"draft": DRAFT}, rows=ROWS, key=key, shadow=False)
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+from orchestrator.connectors import Work
 from orchestrator.connectors.guard import AddressGuard, AddressRefused
 from orchestrator.connectors.http import HttpConnector
 from orchestrator.connectors.webhook import WebhookConnector
@@ -164,7 +165,7 @@ async def test_a_webhook_redirected_to_a_private_address_is_refused(
     connector = WebhookConnector("hook", hook, ENV)
     try:
         with pytest.raises(AddressRefused, match=r"'hook'.*10\.0\.0\.7 is a private address"):
-            await connector.perform(action=HOOK, params={}, rows=[], key="s1", shadow=False)
+            await connector.perform(Work(action=HOOK, params={}, rows=[], key="s1", shadow=False))
     finally:
         await connector.close()
 

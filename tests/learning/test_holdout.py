@@ -6,11 +6,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from contextlib import closing
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from orchestrator.connectors import Work
 from orchestrator.errors import ConnectorError
 from orchestrator.learning import holdout
 from orchestrator.models import Lane, Step, StepStatus
@@ -85,12 +87,13 @@ async def test_control_is_never_messaged_even_across_a_failed_attempt(
     real = crm.perform
     attempts: list[int] = []
 
-    async def half_then_fail(*, rows: list[dict[str, Any]], **rest: Any) -> Mapping[str, Any]:
+    async def half_then_fail(work: Work) -> Mapping[str, Any]:
+        rows = work.rows
         attempts.append(len(rows))
         if len(attempts) == 1:  # writes half, then the connection drops
-            await real(rows=rows[: len(rows) // 2], **rest)
+            await real(replace(work, rows=rows[: len(rows) // 2]))
             raise ConnectorError("crm", "connection reset", transient=True)
-        return await real(rows=rows, **rest)
+        return await real(work)
 
     monkeypatch.setattr(crm, "perform", half_then_fail)
     await harness.state("olivia", STATEMENT)
