@@ -27,7 +27,7 @@ from orchestrator.notify.deliveries import CallLog
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.notify.outages import ChannelOutages
 from orchestrator.outcomes.evaluate import evaluate
-from orchestrator.outcomes.intake import Session
+from orchestrator.outcomes.session import Session
 from orchestrator.runtime.clock import Clock, SystemClock
 from orchestrator.steps.govern import approval_id_for
 from orchestrator.store.redis_store import RedisStore

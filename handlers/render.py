@@ -25,8 +25,8 @@ from orchestrator.models import (
     StepStatus,
     Verdict,
 )
-from orchestrator.outcomes.intake import Problem, Session
 from orchestrator.outcomes.parser import Change
+from orchestrator.outcomes.session import Problem, Session
 from orchestrator.steps.planner import IN_FLIGHT
 from orchestrator.workspace.catalog import Metric, Workspace
 

@@ -15,11 +15,11 @@ from typing import Any
 
 from orchestrator.cases.run import CASE_JOB, Cases
 from orchestrator.cases.sources import POLL_JOB, poll_timer
+from orchestrator.cases.stats import CaseStats
 from orchestrator.models import (
     Measurement,
     Outcome,
     OutcomeStatus,
-    Record,
 )
 from orchestrator.notify.notices import Notice, NoticeKind
 from orchestrator.outcomes.evaluate import evaluate_standing
@@ -29,23 +29,6 @@ from orchestrator.store.commit import Commit
 
 LEASE_MS = 60_000
 SWEEP = 500
-
-
-class CaseStats(Record):
-    """Where a standing outcome's cases stand."""
-
-    done: int
-    within: int
-    """Done within their SLA."""
-    failed: int
-    """Rejected or failed: they will not be done."""
-    open: int
-    overdue: int
-    """Unfinished and past their SLA already."""
-    share: float
-    """Percent of finished-or-overdue cases done within SLA (100 with none yet)."""
-    median_s: float | None = None
-    p95_s: float | None = None
 
 
 async def measure(ctx: Context, outcome: Outcome) -> CaseStats:

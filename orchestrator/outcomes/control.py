@@ -6,8 +6,9 @@ from orchestrator.approvals.decide import withdraw_pending
 from orchestrator.errors import NotAllowed, TransitionRefused
 from orchestrator.models import Measurement, Outcome, OutcomeStatus, Step, StepStatus
 from orchestrator.notify.notices import Notice, NoticeKind
-from orchestrator.outcomes.intake import Intake, IntakeGone, Session, outcome_from
+from orchestrator.outcomes.intake import Intake, IntakeGone, outcome_from
 from orchestrator.outcomes.loop import TICK_JOB, cancel_in_flight
+from orchestrator.outcomes.session import Session
 from orchestrator.people.actors import (
     Actor,
     check_home,
