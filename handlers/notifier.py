@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from orchestrator.approvals import quorum
 from orchestrator.approvals.decide import withdrawn_because
+from orchestrator.cases.stats import CaseStats
 from orchestrator.errors import Refused
 from orchestrator.models import (
     Approval,
@@ -24,10 +25,20 @@ from orchestrator.models import (
 )
 from orchestrator.notify import deliveries
 from orchestrator.notify.deliveries import CallLog
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import (
+    ControlData,
+    DigestData,
+    EndedData,
+    EscalatedData,
+    IncidentData,
+    IntakeData,
+    Notice,
+    NoticeKind,
+    PlanData,
+    ProgressData,
+)
 from orchestrator.notify.outages import ChannelOutages
 from orchestrator.outcomes.evaluate import evaluate
-from orchestrator.outcomes.session import Session
 from orchestrator.runtime.clock import Clock, SystemClock
 from orchestrator.steps.govern import approval_id_for
 from orchestrator.store.redis_store import RedisStore
@@ -115,7 +126,7 @@ class ChatNotifier:
         )
 
     async def _intake(self, notice: Notice) -> None:
-        session = Session.model_validate(notice.data["session"])
+        session = notice.carried(IntakeData).session
         plain = self.workspace_of(session.workspace)
         people = [session.owner, *(session.draft.approvers or plain.people.approvers)]
         workspace = await self._named(notice, session.workspace, people)
@@ -123,15 +134,15 @@ class ChatNotifier:
 
     async def _progress(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")
-        evaluation = (
-            Evaluation.model_validate(notice.data["evaluation"])
-            if "evaluation" in notice.data
-            else None
-        )
-        await self._show_progress(notice, outcome, evaluation)
+        said = notice.carried(ProgressData)
+        await self._show_progress(notice, outcome, said.evaluation, said.cases)
 
     async def _show_progress(
-        self, notice: Notice, outcome: Outcome, evaluation: Evaluation | None
+        self,
+        notice: Notice,
+        outcome: Outcome,
+        evaluation: Evaluation | None,
+        cases: CaseStats | None = None,
     ) -> None:
         workspace = self.workspace_of(outcome.workspace)
         steps = await self.store.steps(outcome.id)
@@ -141,7 +152,7 @@ class ChatNotifier:
             steps,
             workspace,
             await self.store.spent(outcome.id),
-            cases=notice.data.get("cases"),  # a standing outcome's case counts
+            cases=cases,
         )
         await self._show(notice, self.store.keys.outcome(outcome.id), PROGRESS_REF, card)
 
@@ -160,14 +171,15 @@ class ChatNotifier:
 
     async def _plan(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")
-        steps = [s for s in await self.store.steps(outcome.id) if s.id in notice.data["steps"]]
+        plan = notice.carried(PlanData)
+        steps = [s for s in await self.store.steps(outcome.id) if s.id in plan.steps]
         around = None
-        if notice.data.get("around"):
-            rejected = await self.store.step(notice.data["around"][0])
+        if plan.around:
+            rejected = await self.store.step(plan.around[0])
             around = await self.store.approval("a" + rejected.id[1:])
         who = [around.decided_by] if around else []
         workspace = await self._named(notice, outcome.workspace, who)
-        await self._send(notice, render.plan_card(outcome, steps, notice.data, around, workspace))
+        await self._send(notice, render.plan_card(outcome, steps, plan, around, workspace))
 
     async def _approval(self, notice: Notice) -> None:
         """The approval's card, posted or updated in place. A pending one mentions its
@@ -269,7 +281,7 @@ class ChatNotifier:
     async def _digest_names(self, notice: Notice) -> dict[str, Workspace]:
         """Each tenant's workspace in the digest, knowing its owners and approvers by name."""
         people: dict[str, set[str]] = {}
-        for outcome_id in notice.data["outcomes"]:
+        for outcome_id in notice.carried(DigestData).outcomes:
             outcome = await self.store.outcome(outcome_id)
             people.setdefault(outcome.workspace, set()).update({outcome.owner, *outcome.approvers})
         return {
@@ -298,7 +310,7 @@ class ChatNotifier:
 
     async def _ended(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")
-        evaluation = Evaluation.model_validate(notice.data["evaluation"])
+        evaluation = notice.carried(EndedData).evaluation
         steps = await self.store.steps(outcome.id)
         workspace = self.workspace_of(outcome.workspace)
         await self._show_progress(notice, outcome, evaluation)
@@ -306,7 +318,7 @@ class ChatNotifier:
         await self._withdrawn(notice, outcome)
 
     async def _incident(self, notice: Notice) -> None:
-        kind = str(notice.data.get("incident", "incident"))
+        kind = notice.carried(IncidentData).incident
         card = Card(
             title=texts.INCIDENT_TITLE.format(id=notice.outcome_id, kind=kind)
             if notice.outcome_id
@@ -321,9 +333,9 @@ class ChatNotifier:
 
     async def _control(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")
+        status = notice.carried(ControlData).status
         await self._send(
-            notice,
-            Card(title=texts.CONTROL_DONE.format(id=outcome.id, status=notice.data["status"])),
+            notice, Card(title=texts.CONTROL_DONE.format(id=outcome.id, status=status))
         )
         latest = await self.store.measurements(outcome.id, last=1)
         evaluation = evaluate(outcome, latest[-1].value, latest[-1].at) if latest else None
@@ -339,8 +351,9 @@ class ChatNotifier:
         outcome = await self.store.outcome(approval.outcome_id)
         card, workspace = await self._approval_card(notice, approval, step, outcome)
         who = render.people(workspace, approval.approvers)
+        escalated = _escalated_to(notice)
         if notice.kind is NoticeKind.APPROVAL_ESCALATED:
-            to = workspace.display(str(notice.data.get("to") or "on-call"))
+            to = workspace.display(escalated or "on-call")
             title = texts.APPROVAL_ESCALATED.format(what=approval.what, to=to)
         else:
             title = texts.APPROVAL_REMINDER.format(what=approval.what, who=who)
@@ -350,7 +363,6 @@ class ChatNotifier:
         # Said where the request was, and to each person awaited directly (the one
         # escalated to, or every approver yet to decide, or who decides for them while
         # away): a copy kept up to date where they have none yet.
-        escalated = str(notice.data.get("to") or "")
         told = [escalated] if escalated in approval.approvers else awaited(approval)
         key = self.store.keys.approval(approval.id)
         for user in _recipients(notice.conversation, outcome, told):
@@ -377,6 +389,13 @@ def one_to_one(where: ConversationRef) -> bool:
     where nobody else would see what is posted."""
     prefix = {"slack": "D", "teams": "a:"}.get(where.platform)
     return prefix is not None and where.channel.startswith(prefix)
+
+
+def _escalated_to(notice: Notice) -> str:
+    """Who an escalation handed the approval to ("" for a reminder, or on-call at large)."""
+    if notice.kind is not NoticeKind.APPROVAL_ESCALATED:
+        return ""
+    return notice.carried(EscalatedData).to or ""
 
 
 def _delivery_id(notice: Notice) -> str:

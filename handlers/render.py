@@ -10,6 +10,7 @@ from typing import Any
 from orchestrator.approvals import quorum
 from orchestrator.approvals.decide import withdrawn_because
 from orchestrator.approvals.edits import diff
+from orchestrator.cases.stats import CaseStats
 from orchestrator.llm.tools import LLM_PLAY
 from orchestrator.llm.validate import MODEL_EXPECTS, MODEL_REASONING
 from orchestrator.models import (
@@ -25,6 +26,7 @@ from orchestrator.models import (
     StepStatus,
     Verdict,
 )
+from orchestrator.notify.notices import PlanData
 from orchestrator.outcomes.parser import Change
 from orchestrator.outcomes.session import Problem, Session
 from orchestrator.steps.planner import IN_FLIGHT
@@ -212,11 +214,11 @@ def standing_card(session: Session, workspace: Workspace) -> Card:
     )
 
 
-def case_lines(cases: dict[str, Any] | None) -> str:
-    if not cases or not (cases["done"] or cases["open"] or cases["failed"]):
+def case_lines(cases: CaseStats | None) -> str:
+    if cases is None or not (cases.done or cases.open or cases.failed):
         return texts.STANDING_NO_CASES
     return texts.STANDING_CASES.format(
-        **cases, median=span(cases.get("median_s")), p95=span(cases.get("p95_s"))
+        **cases.model_dump(), median=span(cases.median_s), p95=span(cases.p95_s)
     )
 
 
@@ -457,7 +459,7 @@ def progress_card(
     steps: Sequence[Step],
     workspace: Workspace,
     spent: float,
-    cases: dict[str, Any] | None = None,
+    cases: CaseStats | None = None,
 ) -> Card:
     metric = workspace.metrics[outcome.metric]
     fields = [
@@ -572,11 +574,11 @@ def report_card(
 def plan_card(
     outcome: Outcome,
     steps: Sequence[Step],
-    data: dict[str, Any],
+    plan: PlanData,
     around: Approval | None,
     workspace: Workspace,
 ) -> Card:
-    label, said = reasoning(str(data.get("rationale", "")), by_model=data.get("play") == LLM_PLAY)
+    label, said = reasoning(plan.rationale, by_model=plan.play == LLM_PLAY)
     lines = [f"{label}: {said}"]
     if around is not None:
         lines.insert(
@@ -587,7 +589,7 @@ def plan_card(
         )
     lines += [f"{s.id} {s.action}" + (f" {s.params}" if s.params else "") for s in steps]
     return Card(
-        title=texts.PLAN_TITLE.format(outcome=outcome.id, play=data.get("play", "")),
+        title=texts.PLAN_TITLE.format(outcome=outcome.id, play=plan.play),
         lines=tuple(lines),
     )
 

@@ -14,7 +14,7 @@ from orchestrator.approvals import ballot
 from orchestrator.errors import TransitionRefused
 from orchestrator.models import Approval, ApprovalStatus
 from orchestrator.notify.incidents import PAGE_JOB, Incident, IncidentKind, dedup_key
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import EscalatedData, Notice, NoticeData, NoticeKind, ReminderData
 from orchestrator.people.delegation import Delegation
 from orchestrator.runtime.context import Context
 from orchestrator.store import transitions
@@ -77,8 +77,9 @@ class Ladder:
         approval = await Delegation(self.ctx).refresh(approval_id)
         stand_ins = ", ".join(f"{d} for {a}" for a, d in approval.stand_ins.items())
         detail: dict[str, str | None] = {"stand_ins": stand_ins} if stand_ins else {}
+        said = ReminderData(stand_ins=stand_ins or None)
         commit = await self._rung(
-            approval, "approval.reminded", NoticeKind.APPROVAL_REMINDER, detail
+            approval, "approval.reminded", NoticeKind.APPROVAL_REMINDER, detail, said
         )
         await self._apply(commit)
 
@@ -111,7 +112,11 @@ class Ladder:
             update={"approvers": (*approval.approvers, to) if to else approval.approvers}
         )
         commit = await self._rung(
-            after, "approval.escalated", NoticeKind.APPROVAL_ESCALATED, {"to": to}
+            after,
+            "approval.escalated",
+            NoticeKind.APPROVAL_ESCALATED,
+            {"to": to},
+            EscalatedData(to=to),
         )
         # Same status, new approvers: a compare-and-set on `pending` and on the approval's
         # version keeps a decision or a vote that lands first from being overwritten.
@@ -140,8 +145,14 @@ class Ladder:
         return approval
 
     async def _rung(
-        self, approval: Approval, action: str, kind: NoticeKind, detail: dict[str, str | None]
+        self,
+        approval: Approval,
+        action: str,
+        kind: NoticeKind,
+        detail: dict[str, str | None],
+        data: NoticeData,
     ) -> Commit:
+        """The rung's audit event (`detail`) and its notice (`data`), in one commit."""
         outcome = await self.ctx.store.outcome(approval.outcome_id)
         commit = transitions.audit(
             Commit(),
@@ -162,7 +173,7 @@ class Ladder:
                 outcome_id=approval.outcome_id,
                 step_id=approval.step_id,
                 approval_id=approval.id,
-                data={k: v for k, v in detail.items() if v is not None},
+                data=data,
             ),
         )
 

@@ -30,7 +30,7 @@ from orchestrator.models import (
     Step,
     StepStatus,
 )
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import ChatData, IncidentData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.steps.lanes import LaneInput, Lanes
 from orchestrator.steps.policy import govern
@@ -280,7 +280,7 @@ class Cases:
 def _post(outcome: Outcome, case: Case, text: str) -> Notice:
     return Notice(
         kind=NoticeKind.CHAT, conversation=outcome.conversation, outcome_id=outcome.id,
-        text=text, data={"case": case.id},
+        text=text, data=ChatData(case=case.id),
     )  # fmt: skip
 
 
@@ -293,5 +293,5 @@ def _stopped(outcome: Outcome, case: Case, status: CaseStatus, error: str) -> No
         conversation=outcome.conversation,
         outcome_id=outcome.id,
         text=f"case {case.id} failed: {error}",
-        data={"incident": "case_failed", "case": case.id},
+        data=IncidentData(incident="case_failed", case=case.id),
     )

@@ -14,7 +14,7 @@ from datetime import datetime
 from orchestrator.cases.catalog import CasePlaybook
 from orchestrator.models import Case, CaseStatus, Outcome
 from orchestrator.notify.incidents import PAGE_JOB, Incident, dedup_key
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import ChatData, IncidentData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
@@ -102,7 +102,7 @@ class CaseLadder:
             return Notice(
                 kind=NoticeKind.CHAT, conversation=outcome.conversation, outcome_id=outcome.id,
                 text=f"Case {case.id} is halfway to its SLA (due {due}), waiting on {waiting}.",
-                data={"case": case.id},
+                data=ChatData(case=case.id),
             )  # fmt: skip
         kind = AT_RISK if rung == "escalate" else BREACHED
         chain = ", ".join("@" + p for p in on_call) or "on-call"
@@ -117,7 +117,7 @@ class CaseLadder:
             conversation=outcome.conversation,
             outcome_id=outcome.id,
             text=what,
-            data={"incident": kind, "dedup_key": dedup_key(kind, case.id), "case": case.id},
+            data=IncidentData(incident=kind, dedup_key=dedup_key(kind, case.id), case=case.id),
         )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any
 
 from orchestrator.cases.run import CASE_JOB, Cases
 from orchestrator.cases.sources import POLL_JOB, poll_timer
@@ -21,7 +20,7 @@ from orchestrator.models import (
     Outcome,
     OutcomeStatus,
 )
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import Notice, NoticeKind, ProgressData
 from orchestrator.outcomes.evaluate import evaluate_standing
 from orchestrator.runtime.context import Context
 from orchestrator.store import transitions
@@ -108,17 +107,13 @@ class Standing:
             outcome_id=outcome.id, detail={"metric": outcome.metric, **stats.model_dump()},
         )  # fmt: skip
         evaluation = evaluate_standing(outcome, stats.share)
-        data: dict[str, Any] = {
-            "evaluation": evaluation.model_dump(mode="json"),
-            "cases": stats.model_dump(mode="json"),
-        }
         self.ctx.notify(
             commit,
             Notice(
                 kind=NoticeKind.PROGRESS,
                 conversation=outcome.conversation,
                 outcome_id=outcome.id,
-                data=data,
+                data=ProgressData(evaluation=evaluation, cases=stats),
             ),
         )
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from orchestrator.llm.tools import LLM_PLAY
 from orchestrator.models import Outcome, Step, StepStatus
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import IncidentData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
 
 FAILURES_FOR_INCIDENT = 3
@@ -75,6 +75,6 @@ class PlanFailures:
                     f"the model's plans failed {failures} times in a row (refused, or "
                     f"forbidden by policy): {why[:300]}"
                 ),
-                data={"incident": "llm_invalid_plans", "failures": failures},
+                data=IncidentData(incident="llm_invalid_plans", failures=failures),
             )
         )

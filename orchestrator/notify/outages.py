@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from orchestrator.errors import Unavailable
 from orchestrator.models import ConversationRef
 from orchestrator.notify.incidents import PAGE_JOB, Incident, IncidentKind, dedup_key
-from orchestrator.notify.notices import NOTIFY, Notice, NoticeKind
+from orchestrator.notify.notices import NOTIFY, IncidentData, Notice, NoticeKind
 from orchestrator.runtime.clock import Clock
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.store.keys import Keys
@@ -127,7 +127,7 @@ class ChannelOutages:
             kind=NoticeKind.INCIDENT,
             conversation=where,
             text=what,
-            data={"incident": kind, "dedup_key": dedup_key(kind, channel), "paged": True},
+            data=IncidentData(incident=kind, dedup_key=dedup_key(kind, channel), paged=True),
         )
         await self.queue.enqueue(NOTIFY, notice.model_dump(mode="json"), workspace=where.workspace)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from orchestrator.approvals.decide import withdraw_pending
 from orchestrator.errors import NotAllowed, TransitionRefused
 from orchestrator.models import Measurement, Outcome, OutcomeStatus, Step, StepStatus
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import ControlData, Notice, NoticeKind
 from orchestrator.outcomes.intake import Intake, IntakeGone, outcome_from
 from orchestrator.outcomes.loop import TICK_JOB, cancel_in_flight
 from orchestrator.outcomes.session import Session
@@ -177,7 +177,7 @@ class Control:
                 kind=NoticeKind.CONTROL,
                 conversation=outcome.conversation,
                 outcome_id=outcome_id,
-                data={"by": user, "status": target.value},
+                data=ControlData(by=user, status=target),
             ),
         )
         try:

@@ -15,7 +15,7 @@ from typing import Protocol
 from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
 from orchestrator.llm.errors import UnderstandingUnavailable
 from orchestrator.models import ConversationRef, Direction, Outcome, OutcomeKind
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import IntakeData, Notice, NoticeKind
 from orchestrator.outcomes.deadlines import find_deadline
 from orchestrator.outcomes.evaluate import met
 from orchestrator.outcomes.parser import Change, Draft, match_metrics, parse
@@ -139,7 +139,7 @@ class Intake:
             Notice(
                 kind=NoticeKind.INTAKE,
                 conversation=session.conversation,
-                data={"session": session.model_dump(mode="json")},
+                data=IntakeData(session=session),
             ),
         )
         await self.ctx.store.apply(commit)

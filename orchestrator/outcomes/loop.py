@@ -22,7 +22,14 @@ from orchestrator.models import (
     StepStatus,
     Verdict,
 )
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import (
+    EndedData,
+    IncidentData,
+    Notice,
+    NoticeKind,
+    PlanData,
+    ProgressData,
+)
 from orchestrator.outcomes.evaluate import evaluate
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.ops import resolve_source_down
@@ -206,7 +213,7 @@ class Loop:
                     conversation=outcome.conversation,
                     outcome_id=outcome.id,
                     text=str(error),
-                    data={"incident": "metric_source_down", "failures": failures},
+                    data=IncidentData(incident="metric_source_down", failures=failures),
                 ),
             )
 
@@ -342,13 +349,13 @@ class Loop:
                 kind=NoticeKind.PLAN,
                 conversation=outcome.conversation,
                 outcome_id=outcome.id,
-                data={
-                    "steps": [s.id for s in created],
-                    "play": proposals[0].play,
-                    "rationale": proposals[0].rationale,
-                    "verdict": evaluation.verdict.value,
-                    "around": [s.id for s in rejected[-1:]],
-                },
+                data=PlanData(
+                    steps=tuple(s.id for s in created),
+                    play=proposals[0].play,
+                    rationale=proposals[0].rationale,
+                    verdict=evaluation.verdict,
+                    around=tuple(s.id for s in rejected[-1:]),
+                ),
             ),
         )
         everything = [*history, *created]
@@ -400,7 +407,7 @@ class Loop:
                 kind=NoticeKind.ENDED,
                 conversation=outcome.conversation,
                 outcome_id=outcome.id,
-                data={"evaluation": evaluation.model_dump(mode="json")},
+                data=EndedData(evaluation=evaluation),
             ),
         )
         return await self._close(closing)
@@ -412,7 +419,7 @@ class Loop:
                 kind=NoticeKind.PROGRESS,
                 conversation=outcome.conversation,
                 outcome_id=outcome.id,
-                data={"evaluation": evaluation.model_dump(mode="json")},
+                data=ProgressData(evaluation=evaluation),
             ),
         )
         return self._schedule(outcome, closing)

@@ -10,7 +10,7 @@ from orchestrator.cases.run import CASE_JOB
 from orchestrator.errors import BatonError, ConnectorError, TransitionRefused
 from orchestrator.learning import holdout
 from orchestrator.models import Outcome, OutcomeStatus, Step, StepStatus
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import IncidentData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.steps import govern as step_ops
 from orchestrator.steps.lanes import LaneInput, Lanes
@@ -250,7 +250,7 @@ class Executor:
                     outcome_id=outcome.id,
                     step_id=step.id,
                     text=f"step {step.id} ({step.action}) failed after retries: {failed}",
-                    data={"incident": "action_failing", "step": step.id},
+                    data=IncidentData(incident="action_failing", step=step.id),
                 ),
             )
         await self._ready_dependents(done, outcome, commit, history)
