@@ -165,17 +165,7 @@ class Ladder:
             outcome_id=approval.outcome_id,
             detail={"approvers": list(approval.approvers), **detail},
         )
-        return self.ctx.notify(
-            commit,
-            Notice(
-                kind=kind,
-                conversation=outcome.conversation,
-                outcome_id=approval.outcome_id,
-                step_id=approval.step_id,
-                approval_id=approval.id,
-                data=data,
-            ),
-        )
+        return self.ctx.notify(commit, Notice.on_approval(kind, outcome, approval, data))
 
     async def _apply(self, commit: Commit) -> None:
         try:

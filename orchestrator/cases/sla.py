@@ -99,11 +99,10 @@ class CaseLadder:
         waiting = _waiting_on(case)
         due = case.due_at.strftime("%H:%M")
         if rung == "remind":
-            return Notice(
-                kind=NoticeKind.CHAT, conversation=outcome.conversation, outcome_id=outcome.id,
-                text=f"Case {case.id} is halfway to its SLA (due {due}), waiting on {waiting}.",
-                data=ChatData(case=case.id),
-            )  # fmt: skip
+            halfway = f"Case {case.id} is halfway to its SLA (due {due}), waiting on {waiting}."
+            return Notice.on_outcome(
+                NoticeKind.CHAT, outcome, text=halfway, data=ChatData(case=case.id)
+            )
         kind = AT_RISK if rung == "escalate" else BREACHED
         chain = ", ".join("@" + p for p in on_call) or "on-call"
         what = (
@@ -112,13 +111,8 @@ class CaseLadder:
             if rung == "escalate"
             else f"case {case.id} breached its SLA (due {due}), still waiting on {waiting}"
         )
-        return Notice(
-            kind=NoticeKind.INCIDENT,
-            conversation=outcome.conversation,
-            outcome_id=outcome.id,
-            text=what,
-            data=IncidentData(incident=kind, dedup_key=dedup_key(kind, case.id), case=case.id),
-        )
+        said = IncidentData(incident=kind, dedup_key=dedup_key(kind, case.id), case=case.id)
+        return Notice.on_outcome(NoticeKind.INCIDENT, outcome, text=what, data=said)
 
 
 def _waiting_on(case: Case) -> str:

@@ -107,15 +107,8 @@ class Standing:
             outcome_id=outcome.id, detail={"metric": outcome.metric, **stats.model_dump()},
         )  # fmt: skip
         evaluation = evaluate_standing(outcome, stats.share)
-        self.ctx.notify(
-            commit,
-            Notice(
-                kind=NoticeKind.PROGRESS,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                data=ProgressData(evaluation=evaluation, cases=stats),
-            ),
-        )
+        progress = ProgressData(evaluation=evaluation, cases=stats)
+        self.ctx.notify(commit, Notice.on_outcome(NoticeKind.PROGRESS, outcome, data=progress))
 
     async def _sweep(self, outcome: Outcome, commit: Commit) -> None:
         """Queue the unfinished cases again: resumes work a pause or an outage left."""

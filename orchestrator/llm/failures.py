@@ -66,15 +66,9 @@ class PlanFailures:
         await self.ctx.store.redis.expire(key, KEEP_S)
         if failures != FAILURES_FOR_INCIDENT:
             return
-        await self.ctx.say(
-            Notice(
-                kind=NoticeKind.INCIDENT,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                text=(
-                    f"the model's plans failed {failures} times in a row (refused, or "
-                    f"forbidden by policy): {why[:300]}"
-                ),
-                data=IncidentData(incident="llm_invalid_plans", failures=failures),
-            )
+        what = (
+            f"the model's plans failed {failures} times in a row (refused, or "
+            f"forbidden by policy): {why[:300]}"
         )
+        said = IncidentData(incident="llm_invalid_plans", failures=failures)
+        await self.ctx.say(Notice.on_outcome(NoticeKind.INCIDENT, outcome, text=what, data=said))

@@ -3,7 +3,8 @@
 A notice names its kind and what it is about (an outcome, a step, an approval); what a
 kind says besides carries as that kind's payload (`PAYLOADS`), a typed record that keeps
 the JSON field names notices were always queued with, so a notice queued by an earlier
-version still decodes.
+version still decodes. `Notice.on_outcome`, `on_step` and `on_approval` make the notice
+about a record, so the commit that queues one says only what differs.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from pydantic import (
 
 from orchestrator.cases.stats import CaseStats
 from orchestrator.models import (
+    Approval,
     ConversationRef,
     Evaluation,
+    Outcome,
     OutcomeStatus,
     Record,
+    Step,
     Verdict,
 )
 from orchestrator.outcomes.session import Session
@@ -209,6 +213,51 @@ class Notice(Record):
         if not isinstance(self.data, shape):
             raise TypeError(f"a {self.kind} notice carries {type(self.data).__name__}")
         return self.data
+
+    @classmethod
+    def on_outcome(
+        cls,
+        kind: NoticeKind,
+        outcome: Outcome,
+        *,
+        text: str = "",
+        data: NoticeData | None = None,
+        step_id: str | None = None,
+        approval_id: str | None = None,
+    ) -> Notice:
+        """A notice about `outcome` (one of its steps, its approval), said where it talks;
+        without `data`, what the kind carries when it says nothing more."""
+        return cls(
+            kind=kind,
+            conversation=outcome.conversation,
+            outcome_id=outcome.id,
+            step_id=step_id,
+            approval_id=approval_id,
+            text=text,
+            data=data if data is not None else PAYLOADS[kind](),
+        )
+
+    @classmethod
+    def on_step(
+        cls,
+        kind: NoticeKind,
+        outcome: Outcome,
+        step: Step,
+        *,
+        text: str = "",
+        data: NoticeData | None = None,
+    ) -> Notice:
+        """A notice about `step` of `outcome`."""
+        return cls.on_outcome(kind, outcome, text=text, data=data, step_id=step.id)
+
+    @classmethod
+    def on_approval(
+        cls, kind: NoticeKind, outcome: Outcome, approval: Approval, data: NoticeData | None = None
+    ) -> Notice:
+        """A notice about `approval` of `outcome` (and its step)."""
+        return cls.on_outcome(
+            kind, outcome, data=data, step_id=approval.step_id, approval_id=approval.id
+        )
 
 
 class Notifier(Protocol):

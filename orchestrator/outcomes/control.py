@@ -96,12 +96,7 @@ class Control:
             Measurement(value=outcome.baseline, at=now).model_dump_json(),
         )
         self.ctx.queue.enqueue_in(commit, TICK_JOB, {"outcome": outcome.id})
-        self.ctx.notify(
-            commit,
-            Notice(
-                kind=NoticeKind.STARTED, conversation=outcome.conversation, outcome_id=outcome.id
-            ),
-        )
+        self.ctx.notify(commit, Notice.on_outcome(NoticeKind.STARTED, outcome))
         try:
             await self.ctx.store.apply(commit)
         except TransitionRefused as refused:
@@ -171,15 +166,8 @@ class Control:
             self.ctx.queue.cancel_in(commit, f"tick:{outcome_id}")
         if target is OutcomeStatus.ACTIVE:
             self._resume_work(commit, outcome_id, history)
-        self.ctx.notify(
-            commit,
-            Notice(
-                kind=NoticeKind.CONTROL,
-                conversation=outcome.conversation,
-                outcome_id=outcome_id,
-                data=ControlData(by=user, status=target),
-            ),
-        )
+        moved = ControlData(by=user, status=target)
+        self.ctx.notify(commit, Notice.on_outcome(NoticeKind.CONTROL, outcome, data=moved))
         try:
             await self.ctx.store.apply(commit)
         except TransitionRefused as refused:
