@@ -14,7 +14,6 @@ from orchestrator.cases.stats import CaseStats
 from orchestrator.errors import Refused
 from orchestrator.models import (
     Approval,
-    ApprovalStatus,
     ConversationRef,
     Evaluation,
     MessageRef,
@@ -185,10 +184,7 @@ class ChatNotifier:
         """The approval's card, posted or updated in place. A pending one mentions its
         approvers (a Slack mention notifies them), and when first requested also reaches them
         where the outcome's conversation would not: the approvals channel, direct messages."""
-        approval = await self.store.approval(notice.approval_id or "")
-        step = await self.store.step(approval.step_id)
-        outcome = await self.store.outcome(approval.outcome_id)
-        card, workspace = await self._approval_card(notice, approval, step, outcome)
+        approval, outcome, card, workspace = await self._named_approval(notice)
         key = self.store.keys.approval(approval.id)
         await self._show(notice, key, APPROVAL_REF, card)
         copies = await self._copies(approval)
@@ -205,15 +201,21 @@ class ChatNotifier:
         refs = [await self.store.message_ref(key, name) for name in names]
         return [ref for ref in refs if ref is not None]
 
+    async def _named_approval(self, notice: Notice) -> tuple[Approval, Outcome, Card, Workspace]:
+        """The approval `notice` names, its outcome, its card as it stands now, and the
+        workspace knowing the people on the card by name."""
+        approval = await self.store.approval(notice.approval_id or "")
+        step = await self.store.step(approval.step_id)
+        outcome = await self.store.outcome(approval.outcome_id)
+        card, workspace = await self._approval_card(notice, approval, step, outcome)
+        return approval, outcome, card, workspace
+
     async def _approval_card(
         self, notice: Notice, approval: Approval, step: Step, outcome: Outcome
     ) -> tuple[Card, Workspace]:
-        who = [*approval.approvers, approval.decided_by]
+        who = render.named_on_approval(approval)
         workspace = await self._named(notice, outcome.workspace, who)
-        card = render.approval_card(approval, step, outcome, workspace)
-        if approval.status is ApprovalStatus.PENDING:
-            card = replace(card, mentions=approval.approvers)
-        return card, workspace
+        return render.approval_card(approval, step, outcome, workspace, mention=True), workspace
 
     async def _reach_approvers(
         self, notice: Notice, approval: Approval, outcome: Outcome, workspace: Workspace, card: Card
@@ -272,10 +274,7 @@ class ChatNotifier:
         ref = await self.store.message_ref(key, APPROVAL_REF)
         if ref is None:
             return  # the card was never posted (or is gone): nothing to update
-        approval = await self.store.approval(notice.approval_id or "")
-        step = await self.store.step(approval.step_id)
-        outcome = await self.store.outcome(approval.outcome_id)
-        card, _ = await self._approval_card(notice, approval, step, outcome)
+        _, _, card, _ = await self._named_approval(notice)
         await self._gateway(notice).update(ref=ref, card=card)
 
     async def _digest_names(self, notice: Notice) -> dict[str, Workspace]:
@@ -346,10 +345,7 @@ class ChatNotifier:
     async def _sla_rung(self, notice: Notice) -> None:
         """A reminder or an escalation: a new message that names who must decide, with
         the decision buttons, and the original approval card refreshed (new approvers)."""
-        approval = await self.store.approval(notice.approval_id or "")
-        step = await self.store.step(approval.step_id)
-        outcome = await self.store.outcome(approval.outcome_id)
-        card, workspace = await self._approval_card(notice, approval, step, outcome)
+        approval, outcome, card, workspace = await self._named_approval(notice)
         who = render.people(workspace, approval.approvers)
         escalated = _escalated_to(notice)
         if notice.kind is NoticeKind.APPROVAL_ESCALATED:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -318,14 +317,47 @@ def _understood(session: Session, workspace: Workspace) -> tuple[str, ...]:
     return (texts.UNDERSTOOD.format(summary=", ".join(parts)),) if parts else ()
 
 
-def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: Workspace) -> Card:
-    """The approval's card; it concerns its approvers and its outcome's owner."""
-    card = _approval_card(approval, step, outcome, workspace)
-    concerns = dict.fromkeys((*approval.approvers, *outcome.approvers, outcome.owner))
-    return replace(card, concerns=tuple(concerns))
+def approval_card(
+    approval: Approval, step: Step, outcome: Outcome, workspace: Workspace, *, mention: bool = False
+) -> Card:
+    """The approval's card, wherever it is shown: the outcome's conversation, the approvals
+    channel, direct messages, a Teams refresh, a reminder. It concerns its approvers and its
+    outcome's owner; with `mention`, a pending one mentions its approvers (a Slack mention
+    notifies them). Decided, it says by whom instead of offering the decision."""
+    lines, literal = _approval_lines(approval, step, outcome, workspace)
+    decided = _decided(approval, workspace)
+    pending = approval.status is ApprovalStatus.PENDING
+    return Card(
+        title=texts.APPROVAL_TITLE.format(what=approval.what),
+        lines=lines,
+        fields=_approval_fields(approval, step, outcome, workspace),
+        buttons=() if decided else _approval_buttons(approval, step, workspace),
+        footer=decided or f"Step {step.id} · policy: {step.decision}",
+        literal=literal,
+        mentions=approval.approvers if mention and pending else (),
+        concerns=tuple(dict.fromkeys((*approval.approvers, *outcome.approvers, outcome.owner))),
+    )
 
 
-def _approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: Workspace) -> Card:
+def named_on_approval(approval: Approval) -> tuple[str, ...]:
+    """Whom an approval's card names, to know them by name first: its approvers, and who
+    decided it."""
+    return (*approval.approvers, approval.decided_by or "")
+
+
+def decision_buttons(approval_id: str, *, naming: bool = False) -> tuple[Button, ...]:
+    """Approve and Reject (with a reason) for one approval; `naming` the approval in their
+    labels, for a card that lists several."""
+    named = f" {approval_id}" if naming else ""
+    return (
+        Button(f"Approve{named}", "approve", approval_id, "primary"),
+        Button(f"Reject{named}", "reject", approval_id, "danger", asks_reason=True),
+    )
+
+
+def _approval_fields(
+    approval: Approval, step: Step, outcome: Outcome, workspace: Workspace
+) -> tuple[tuple[str, str], ...]:
     fields = [
         reasoning(approval.why, by_model=step.play == LLM_PLAY),
         impact(approval.expected_impact),
@@ -341,6 +373,13 @@ def _approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: 
         fields.append((who, "; ".join(diff(edit))[:1500]))
     if step.params:
         fields.insert(0, ("Parameters", ", ".join(f"{k}={v}" for k, v in step.params.items())))
+    return tuple(fields)
+
+
+def _approval_lines(
+    approval: Approval, step: Step, outcome: Outcome, workspace: Workspace
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The card's lines, and which of them are literal (the draft, shown as written)."""
     draft = step.output.get("upstream", {}).get("draft") or step.output.get("draft")
     lines = [f"Outcome {outcome.id}: {outcome.objective}"]
     literal: tuple[int, ...] = ()
@@ -351,26 +390,14 @@ def _approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: 
     rows = rows_noun(workspace, step.action, outcome.metric)
     lines += effects.evidence_line(approval, step, outcome, workspace, rows)
     lines += effects.effect_lines(step, outcome, workspace)
-    title = texts.APPROVAL_TITLE.format(what=approval.what)
-    status = _decided(approval, workspace)
-    if status:
-        return Card(
-            title=title, lines=tuple(lines), fields=tuple(fields), footer=status, literal=literal
-        )
-    buttons: tuple[Button, ...] = (
-        Button("Approve", "approve", approval.id, "primary"),
-        Button("Reject", "reject", approval.id, "danger", asks_reason=True),
-    )
+    return tuple(lines), literal
+
+
+def _approval_buttons(approval: Approval, step: Step, workspace: Workspace) -> tuple[Button, ...]:
+    buttons = decision_buttons(approval.id)
     if editable(step, workspace):
         buttons += (Button(texts.EDIT_BUTTON, "edit", approval.id),)
-    return Card(
-        title=title,
-        lines=tuple(lines),
-        fields=tuple(fields),
-        buttons=buttons,
-        footer=f"Step {step.id} · policy: {step.decision}",
-        literal=literal,
-    )
+    return buttons
 
 
 def _counter(workspace: Workspace, step: Step, outcome: Outcome) -> Callable[[int], str]:
