@@ -13,7 +13,7 @@ from orchestrator.people.inbox import Waiting, waiting_for
 from orchestrator.workspace.catalog import Workspace
 
 from handlers import render, texts
-from handlers.cards import Button, Card, Reply
+from handlers.cards import Card, Reply
 
 if TYPE_CHECKING:
     from handlers.commands import Request
@@ -52,12 +52,7 @@ def waiting_card(waiting: list[Waiting], user: str, workspace: Workspace) -> Car
     if len(waiting) > SHOWN:
         lines.append(texts.WAITING_SHOWN.format(shown=SHOWN))
     buttons = tuple(
-        button
-        for w in shown
-        for button in (
-            Button(f"Approve {w.approval.id}", "approve", w.approval.id, "primary"),
-            Button(f"Reject {w.approval.id}", "reject", w.approval.id, "danger", True),
-        )
+        button for w in shown for button in render.decision_buttons(w.approval.id, naming=True)
     )
     title = texts.WAITING_TITLE.format(count=len(waiting))
     return Card(title=title, lines=tuple(lines), buttons=buttons)

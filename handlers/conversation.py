@@ -10,8 +10,9 @@ from orchestrator.approvals.decide import AlreadyDecided, AlreadyVoted, withdraw
 from orchestrator.errors import BatonError, NotAllowed, NotFound, TakenOver
 from orchestrator.models import Approval, ApprovalStatus, ConversationRef
 from orchestrator.outcomes.control import AlreadyConfirmed, outcome_id_of
-from orchestrator.outcomes.intake import IntakeGone, Session
+from orchestrator.outcomes.intake import IntakeGone
 from orchestrator.outcomes.parser import match_metrics
+from orchestrator.outcomes.session import Session
 from orchestrator.people.actors import Actor, check_home, done_before
 from orchestrator.people.ratelimit import RateLimiter, Verdict
 from orchestrator.runtime.services import Runtime

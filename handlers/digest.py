@@ -14,7 +14,7 @@ from functools import partial
 from orchestrator.approvals import stats as decision_stats
 from orchestrator.models import Approval, ApprovalStatus, Outcome
 from orchestrator.notify.digest import WEEK, Week, audit_head, week_of
-from orchestrator.notify.notices import Notice
+from orchestrator.notify.notices import DigestData, Notice
 from orchestrator.outcomes.evaluate import evaluate
 from orchestrator.steps.govern import approval_id_for
 from orchestrator.store.redis_store import RedisStore
@@ -32,9 +32,10 @@ async def digest_cards(
 ) -> list[Card]:
     """Every card of one conversation's digest, charts included, in posting order: the
     summary carries the week across all outcomes, each outcome's card its own chart."""
-    since = datetime.fromisoformat(notice.data["since"])
+    said = notice.carried(DigestData)
+    since = said.since
     cards, weeks, rows, workspaces = [], [], [], set()
-    for outcome_id in notice.data["outcomes"]:
+    for outcome_id in said.outcomes:
         outcome = await store.outcome(outcome_id)
         workspace = workspace_of(outcome.workspace)
         card, week, row = await _outcome_card(store, workspace, outcome, since)

@@ -10,10 +10,10 @@ from typing import Protocol, runtime_checkable
 
 from orchestrator.approvals import quorum
 from orchestrator.approvals.decide import withdrawn_because
+from orchestrator.cases.stats import CaseStats
 from orchestrator.errors import Refused
 from orchestrator.models import (
     Approval,
-    ApprovalStatus,
     ConversationRef,
     Evaluation,
     MessageRef,
@@ -24,10 +24,20 @@ from orchestrator.models import (
 )
 from orchestrator.notify import deliveries
 from orchestrator.notify.deliveries import CallLog
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import (
+    ControlData,
+    DigestData,
+    EndedData,
+    EscalatedData,
+    IncidentData,
+    IntakeData,
+    Notice,
+    NoticeKind,
+    PlanData,
+    ProgressData,
+)
 from orchestrator.notify.outages import ChannelOutages
 from orchestrator.outcomes.evaluate import evaluate
-from orchestrator.outcomes.intake import Session
 from orchestrator.runtime.clock import Clock, SystemClock
 from orchestrator.steps.govern import approval_id_for
 from orchestrator.store.redis_store import RedisStore
@@ -115,7 +125,7 @@ class ChatNotifier:
         )
 
     async def _intake(self, notice: Notice) -> None:
-        session = Session.model_validate(notice.data["session"])
+        session = notice.carried(IntakeData).session
         plain = self.workspace_of(session.workspace)
         people = [session.owner, *(session.draft.approvers or plain.people.approvers)]
         workspace = await self._named(notice, session.workspace, people)
@@ -123,15 +133,15 @@ class ChatNotifier:
 
     async def _progress(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")
-        evaluation = (
-            Evaluation.model_validate(notice.data["evaluation"])
-            if "evaluation" in notice.data
-            else None
-        )
-        await self._show_progress(notice, outcome, evaluation)
+        said = notice.carried(ProgressData)
+        await self._show_progress(notice, outcome, said.evaluation, said.cases)
 
     async def _show_progress(
-        self, notice: Notice, outcome: Outcome, evaluation: Evaluation | None
+        self,
+        notice: Notice,
+        outcome: Outcome,
+        evaluation: Evaluation | None,
+        cases: CaseStats | None = None,
     ) -> None:
         workspace = self.workspace_of(outcome.workspace)
         steps = await self.store.steps(outcome.id)
@@ -141,7 +151,7 @@ class ChatNotifier:
             steps,
             workspace,
             await self.store.spent(outcome.id),
-            cases=notice.data.get("cases"),  # a standing outcome's case counts
+            cases=cases,
         )
         await self._show(notice, self.store.keys.outcome(outcome.id), PROGRESS_REF, card)
 
@@ -160,23 +170,21 @@ class ChatNotifier:
 
     async def _plan(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")
-        steps = [s for s in await self.store.steps(outcome.id) if s.id in notice.data["steps"]]
+        plan = notice.carried(PlanData)
+        steps = [s for s in await self.store.steps(outcome.id) if s.id in plan.steps]
         around = None
-        if notice.data.get("around"):
-            rejected = await self.store.step(notice.data["around"][0])
+        if plan.around:
+            rejected = await self.store.step(plan.around[0])
             around = await self.store.approval("a" + rejected.id[1:])
         who = [around.decided_by] if around else []
         workspace = await self._named(notice, outcome.workspace, who)
-        await self._send(notice, render.plan_card(outcome, steps, notice.data, around, workspace))
+        await self._send(notice, render.plan_card(outcome, steps, plan, around, workspace))
 
     async def _approval(self, notice: Notice) -> None:
         """The approval's card, posted or updated in place. A pending one mentions its
         approvers (a Slack mention notifies them), and when first requested also reaches them
         where the outcome's conversation would not: the approvals channel, direct messages."""
-        approval = await self.store.approval(notice.approval_id or "")
-        step = await self.store.step(approval.step_id)
-        outcome = await self.store.outcome(approval.outcome_id)
-        card, workspace = await self._approval_card(notice, approval, step, outcome)
+        approval, outcome, card, workspace = await self._named_approval(notice)
         key = self.store.keys.approval(approval.id)
         await self._show(notice, key, APPROVAL_REF, card)
         copies = await self._copies(approval)
@@ -193,15 +201,21 @@ class ChatNotifier:
         refs = [await self.store.message_ref(key, name) for name in names]
         return [ref for ref in refs if ref is not None]
 
+    async def _named_approval(self, notice: Notice) -> tuple[Approval, Outcome, Card, Workspace]:
+        """The approval `notice` names, its outcome, its card as it stands now, and the
+        workspace knowing the people on the card by name."""
+        approval = await self.store.approval(notice.approval_id or "")
+        step = await self.store.step(approval.step_id)
+        outcome = await self.store.outcome(approval.outcome_id)
+        card, workspace = await self._approval_card(notice, approval, step, outcome)
+        return approval, outcome, card, workspace
+
     async def _approval_card(
         self, notice: Notice, approval: Approval, step: Step, outcome: Outcome
     ) -> tuple[Card, Workspace]:
-        who = [*approval.approvers, approval.decided_by]
+        who = render.named_on_approval(approval)
         workspace = await self._named(notice, outcome.workspace, who)
-        card = render.approval_card(approval, step, outcome, workspace)
-        if approval.status is ApprovalStatus.PENDING:
-            card = replace(card, mentions=approval.approvers)
-        return card, workspace
+        return render.approval_card(approval, step, outcome, workspace, mention=True), workspace
 
     async def _reach_approvers(
         self, notice: Notice, approval: Approval, outcome: Outcome, workspace: Workspace, card: Card
@@ -260,16 +274,13 @@ class ChatNotifier:
         ref = await self.store.message_ref(key, APPROVAL_REF)
         if ref is None:
             return  # the card was never posted (or is gone): nothing to update
-        approval = await self.store.approval(notice.approval_id or "")
-        step = await self.store.step(approval.step_id)
-        outcome = await self.store.outcome(approval.outcome_id)
-        card, _ = await self._approval_card(notice, approval, step, outcome)
+        _, _, card, _ = await self._named_approval(notice)
         await self._gateway(notice).update(ref=ref, card=card)
 
     async def _digest_names(self, notice: Notice) -> dict[str, Workspace]:
         """Each tenant's workspace in the digest, knowing its owners and approvers by name."""
         people: dict[str, set[str]] = {}
-        for outcome_id in notice.data["outcomes"]:
+        for outcome_id in notice.carried(DigestData).outcomes:
             outcome = await self.store.outcome(outcome_id)
             people.setdefault(outcome.workspace, set()).update({outcome.owner, *outcome.approvers})
         return {
@@ -298,7 +309,7 @@ class ChatNotifier:
 
     async def _ended(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")
-        evaluation = Evaluation.model_validate(notice.data["evaluation"])
+        evaluation = notice.carried(EndedData).evaluation
         steps = await self.store.steps(outcome.id)
         workspace = self.workspace_of(outcome.workspace)
         await self._show_progress(notice, outcome, evaluation)
@@ -306,7 +317,7 @@ class ChatNotifier:
         await self._withdrawn(notice, outcome)
 
     async def _incident(self, notice: Notice) -> None:
-        kind = str(notice.data.get("incident", "incident"))
+        kind = notice.carried(IncidentData).incident
         card = Card(
             title=texts.INCIDENT_TITLE.format(id=notice.outcome_id, kind=kind)
             if notice.outcome_id
@@ -321,9 +332,9 @@ class ChatNotifier:
 
     async def _control(self, notice: Notice) -> None:
         outcome = await self.store.outcome(notice.outcome_id or "")
+        status = notice.carried(ControlData).status
         await self._send(
-            notice,
-            Card(title=texts.CONTROL_DONE.format(id=outcome.id, status=notice.data["status"])),
+            notice, Card(title=texts.CONTROL_DONE.format(id=outcome.id, status=status))
         )
         latest = await self.store.measurements(outcome.id, last=1)
         evaluation = evaluate(outcome, latest[-1].value, latest[-1].at) if latest else None
@@ -334,13 +345,11 @@ class ChatNotifier:
     async def _sla_rung(self, notice: Notice) -> None:
         """A reminder or an escalation: a new message that names who must decide, with
         the decision buttons, and the original approval card refreshed (new approvers)."""
-        approval = await self.store.approval(notice.approval_id or "")
-        step = await self.store.step(approval.step_id)
-        outcome = await self.store.outcome(approval.outcome_id)
-        card, workspace = await self._approval_card(notice, approval, step, outcome)
+        approval, outcome, card, workspace = await self._named_approval(notice)
         who = render.people(workspace, approval.approvers)
+        escalated = _escalated_to(notice)
         if notice.kind is NoticeKind.APPROVAL_ESCALATED:
-            to = workspace.display(str(notice.data.get("to") or "on-call"))
+            to = workspace.display(escalated or "on-call")
             title = texts.APPROVAL_ESCALATED.format(what=approval.what, to=to)
         else:
             title = texts.APPROVAL_REMINDER.format(what=approval.what, who=who)
@@ -350,7 +359,6 @@ class ChatNotifier:
         # Said where the request was, and to each person awaited directly (the one
         # escalated to, or every approver yet to decide, or who decides for them while
         # away): a copy kept up to date where they have none yet.
-        escalated = str(notice.data.get("to") or "")
         told = [escalated] if escalated in approval.approvers else awaited(approval)
         key = self.store.keys.approval(approval.id)
         for user in _recipients(notice.conversation, outcome, told):
@@ -377,6 +385,13 @@ def one_to_one(where: ConversationRef) -> bool:
     where nobody else would see what is posted."""
     prefix = {"slack": "D", "teams": "a:"}.get(where.platform)
     return prefix is not None and where.channel.startswith(prefix)
+
+
+def _escalated_to(notice: Notice) -> str:
+    """Who an escalation handed the approval to ("" for a reminder, or on-call at large)."""
+    if notice.kind is not NoticeKind.APPROVAL_ESCALATED:
+        return ""
+    return notice.carried(EscalatedData).to or ""
 
 
 def _delivery_id(notice: Notice) -> str:

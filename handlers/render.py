@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from orchestrator.approvals import quorum
 from orchestrator.approvals.decide import withdrawn_because
 from orchestrator.approvals.edits import diff
+from orchestrator.cases.stats import CaseStats
 from orchestrator.llm.tools import LLM_PLAY
 from orchestrator.llm.validate import MODEL_EXPECTS, MODEL_REASONING
 from orchestrator.models import (
@@ -25,8 +25,9 @@ from orchestrator.models import (
     StepStatus,
     Verdict,
 )
-from orchestrator.outcomes.intake import Problem, Session
+from orchestrator.notify.notices import PlanData
 from orchestrator.outcomes.parser import Change
+from orchestrator.outcomes.session import Problem, Session
 from orchestrator.steps.planner import IN_FLIGHT
 from orchestrator.workspace.catalog import Metric, Workspace
 
@@ -212,11 +213,11 @@ def standing_card(session: Session, workspace: Workspace) -> Card:
     )
 
 
-def case_lines(cases: dict[str, Any] | None) -> str:
-    if not cases or not (cases["done"] or cases["open"] or cases["failed"]):
+def case_lines(cases: CaseStats | None) -> str:
+    if cases is None or not (cases.done or cases.open or cases.failed):
         return texts.STANDING_NO_CASES
     return texts.STANDING_CASES.format(
-        **cases, median=span(cases.get("median_s")), p95=span(cases.get("p95_s"))
+        **cases.model_dump(), median=span(cases.median_s), p95=span(cases.p95_s)
     )
 
 
@@ -316,14 +317,47 @@ def _understood(session: Session, workspace: Workspace) -> tuple[str, ...]:
     return (texts.UNDERSTOOD.format(summary=", ".join(parts)),) if parts else ()
 
 
-def approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: Workspace) -> Card:
-    """The approval's card; it concerns its approvers and its outcome's owner."""
-    card = _approval_card(approval, step, outcome, workspace)
-    concerns = dict.fromkeys((*approval.approvers, *outcome.approvers, outcome.owner))
-    return replace(card, concerns=tuple(concerns))
+def approval_card(
+    approval: Approval, step: Step, outcome: Outcome, workspace: Workspace, *, mention: bool = False
+) -> Card:
+    """The approval's card, wherever it is shown: the outcome's conversation, the approvals
+    channel, direct messages, a Teams refresh, a reminder. It concerns its approvers and its
+    outcome's owner; with `mention`, a pending one mentions its approvers (a Slack mention
+    notifies them). Decided, it says by whom instead of offering the decision."""
+    lines, literal = _approval_lines(approval, step, outcome, workspace)
+    decided = _decided(approval, workspace)
+    pending = approval.status is ApprovalStatus.PENDING
+    return Card(
+        title=texts.APPROVAL_TITLE.format(what=approval.what),
+        lines=lines,
+        fields=_approval_fields(approval, step, outcome, workspace),
+        buttons=() if decided else _approval_buttons(approval, step, workspace),
+        footer=decided or f"Step {step.id} · policy: {step.decision}",
+        literal=literal,
+        mentions=approval.approvers if mention and pending else (),
+        concerns=tuple(dict.fromkeys((*approval.approvers, *outcome.approvers, outcome.owner))),
+    )
 
 
-def _approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: Workspace) -> Card:
+def named_on_approval(approval: Approval) -> tuple[str, ...]:
+    """Whom an approval's card names, to know them by name first: its approvers, and who
+    decided it."""
+    return (*approval.approvers, approval.decided_by or "")
+
+
+def decision_buttons(approval_id: str, *, naming: bool = False) -> tuple[Button, ...]:
+    """Approve and Reject (with a reason) for one approval; `naming` the approval in their
+    labels, for a card that lists several."""
+    named = f" {approval_id}" if naming else ""
+    return (
+        Button(f"Approve{named}", "approve", approval_id, "primary"),
+        Button(f"Reject{named}", "reject", approval_id, "danger", asks_reason=True),
+    )
+
+
+def _approval_fields(
+    approval: Approval, step: Step, outcome: Outcome, workspace: Workspace
+) -> tuple[tuple[str, str], ...]:
     fields = [
         reasoning(approval.why, by_model=step.play == LLM_PLAY),
         impact(approval.expected_impact),
@@ -339,6 +373,13 @@ def _approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: 
         fields.append((who, "; ".join(diff(edit))[:1500]))
     if step.params:
         fields.insert(0, ("Parameters", ", ".join(f"{k}={v}" for k, v in step.params.items())))
+    return tuple(fields)
+
+
+def _approval_lines(
+    approval: Approval, step: Step, outcome: Outcome, workspace: Workspace
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The card's lines, and which of them are literal (the draft, shown as written)."""
     draft = step.output.get("upstream", {}).get("draft") or step.output.get("draft")
     lines = [f"Outcome {outcome.id}: {outcome.objective}"]
     literal: tuple[int, ...] = ()
@@ -349,26 +390,14 @@ def _approval_card(approval: Approval, step: Step, outcome: Outcome, workspace: 
     rows = rows_noun(workspace, step.action, outcome.metric)
     lines += effects.evidence_line(approval, step, outcome, workspace, rows)
     lines += effects.effect_lines(step, outcome, workspace)
-    title = texts.APPROVAL_TITLE.format(what=approval.what)
-    status = _decided(approval, workspace)
-    if status:
-        return Card(
-            title=title, lines=tuple(lines), fields=tuple(fields), footer=status, literal=literal
-        )
-    buttons: tuple[Button, ...] = (
-        Button("Approve", "approve", approval.id, "primary"),
-        Button("Reject", "reject", approval.id, "danger", asks_reason=True),
-    )
+    return tuple(lines), literal
+
+
+def _approval_buttons(approval: Approval, step: Step, workspace: Workspace) -> tuple[Button, ...]:
+    buttons = decision_buttons(approval.id)
     if editable(step, workspace):
         buttons += (Button(texts.EDIT_BUTTON, "edit", approval.id),)
-    return Card(
-        title=title,
-        lines=tuple(lines),
-        fields=tuple(fields),
-        buttons=buttons,
-        footer=f"Step {step.id} · policy: {step.decision}",
-        literal=literal,
-    )
+    return buttons
 
 
 def _counter(workspace: Workspace, step: Step, outcome: Outcome) -> Callable[[int], str]:
@@ -457,7 +486,7 @@ def progress_card(
     steps: Sequence[Step],
     workspace: Workspace,
     spent: float,
-    cases: dict[str, Any] | None = None,
+    cases: CaseStats | None = None,
 ) -> Card:
     metric = workspace.metrics[outcome.metric]
     fields = [
@@ -572,11 +601,11 @@ def report_card(
 def plan_card(
     outcome: Outcome,
     steps: Sequence[Step],
-    data: dict[str, Any],
+    plan: PlanData,
     around: Approval | None,
     workspace: Workspace,
 ) -> Card:
-    label, said = reasoning(str(data.get("rationale", "")), by_model=data.get("play") == LLM_PLAY)
+    label, said = reasoning(plan.rationale, by_model=plan.play == LLM_PLAY)
     lines = [f"{label}: {said}"]
     if around is not None:
         lines.insert(
@@ -587,7 +616,7 @@ def plan_card(
         )
     lines += [f"{s.id} {s.action}" + (f" {s.params}" if s.params else "") for s in steps]
     return Card(
-        title=texts.PLAN_TITLE.format(outcome=outcome.id, play=data.get("play", "")),
+        title=texts.PLAN_TITLE.format(outcome=outcome.id, play=plan.play),
         lines=tuple(lines),
     )
 

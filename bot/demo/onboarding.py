@@ -18,7 +18,8 @@ from bot.demo.simulation import Business
 from bot.demo.stage import stage
 from handlers.cards import Click, Inbound
 from handlers.render import span
-from orchestrator.cases.standing import CaseStats, measure
+from orchestrator.cases.standing import measure
+from orchestrator.cases.stats import CaseStats
 from orchestrator.models import Case, CaseStatus
 from orchestrator.runtime.clock import ManualClock
 

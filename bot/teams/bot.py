@@ -242,7 +242,7 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
             step = await ctx.store.step(approval.step_id)
         except NotFound:
             return None
-        people = [*approval.approvers, approval.decided_by or ""]
+        people = render.named_on_approval(approval)
         workspace = await named_in(
             self.conversation.runtime, outcome.workspace, actor.where, people
         )

@@ -19,6 +19,8 @@ from orchestrator.steps.policy import govern
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 
+DECIDED = NoticeKind.APPROVAL_DECIDED
+
 
 class AlreadyDecided(BatonError):
     """The approval was decided before; carries the decision that stands."""
@@ -207,16 +209,7 @@ class Approvals:
                 "awaiting": list(quorum.awaited(after)),
             },
         )
-        return self.ctx.notify(
-            commit,
-            Notice(
-                kind=NoticeKind.APPROVAL_DECIDED,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                step_id=before.step_id,
-                approval_id=before.id,
-            ),
-        )
+        return self.ctx.notify(commit, Notice.on_approval(DECIDED, outcome, before))
 
     async def expire(self, approval_id: str, work: Delivery | None) -> None:
         """The timeout job: the policy's default decides an approval nobody decided (votes
@@ -315,17 +308,7 @@ class Approvals:
             self.ctx.queue.enqueue_in(commit, Tick(outcome=outcome.id, replan=True))
             if step.case_id is not None:  # the case learns its step will not run
                 self.ctx.queue.enqueue_in(commit, RunCase(case=step.case_id))
-        self.ctx.notify(
-            commit,
-            Notice(
-                kind=NoticeKind.APPROVAL_DECIDED,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                step_id=step.id,
-                approval_id=before.id,
-            ),
-        )
-        return commit
+        return self.ctx.notify(commit, Notice.on_approval(DECIDED, outcome, before))
 
     async def _cancel_dependents(self, step: Step, commit: Commit, actor: str) -> None:
         for other in await self.ctx.store.steps(step.outcome_id):

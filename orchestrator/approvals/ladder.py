@@ -14,7 +14,7 @@ from orchestrator.approvals import ballot
 from orchestrator.errors import TransitionRefused
 from orchestrator.models import Approval, ApprovalStatus
 from orchestrator.notify.incidents import Incident, IncidentKind, dedup_key
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import EscalatedData, Notice, NoticeData, NoticeKind, ReminderData
 from orchestrator.people.delegation import Delegation
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import EscalateApproval, NameStandIns, Page, RemindApprovers
@@ -80,8 +80,9 @@ class Ladder:
         approval = await Delegation(self.ctx).refresh(approval_id, work)
         stand_ins = ", ".join(f"{d} for {a}" for a, d in approval.stand_ins.items())
         detail: dict[str, str | None] = {"stand_ins": stand_ins} if stand_ins else {}
+        said = ReminderData(stand_ins=stand_ins or None)
         commit = await self._rung(
-            approval, "approval.reminded", NoticeKind.APPROVAL_REMINDER, detail
+            approval, "approval.reminded", NoticeKind.APPROVAL_REMINDER, detail, said
         )
         await self._apply(commit, work)
 
@@ -114,7 +115,11 @@ class Ladder:
             update={"approvers": (*approval.approvers, to) if to else approval.approvers}
         )
         commit = await self._rung(
-            after, "approval.escalated", NoticeKind.APPROVAL_ESCALATED, {"to": to}
+            after,
+            "approval.escalated",
+            NoticeKind.APPROVAL_ESCALATED,
+            {"to": to},
+            EscalatedData(to=to),
         )
         # Same status, new approvers: a compare-and-set on `pending` and on the approval's
         # version keeps a decision or a vote that lands first from being overwritten.
@@ -143,8 +148,14 @@ class Ladder:
         return approval
 
     async def _rung(
-        self, approval: Approval, action: str, kind: NoticeKind, detail: dict[str, str | None]
+        self,
+        approval: Approval,
+        action: str,
+        kind: NoticeKind,
+        detail: dict[str, str | None],
+        data: NoticeData,
     ) -> Commit:
+        """The rung's audit event (`detail`) and its notice (`data`), in one commit."""
         outcome = await self.ctx.store.outcome(approval.outcome_id)
         commit = transitions.audit(
             Commit(),
@@ -157,17 +168,7 @@ class Ladder:
             outcome_id=approval.outcome_id,
             detail={"approvers": list(approval.approvers), **detail},
         )
-        return self.ctx.notify(
-            commit,
-            Notice(
-                kind=kind,
-                conversation=outcome.conversation,
-                outcome_id=approval.outcome_id,
-                step_id=approval.step_id,
-                approval_id=approval.id,
-                data={k: v for k, v in detail.items() if v is not None},
-            ),
-        )
+        return self.ctx.notify(commit, Notice.on_approval(kind, outcome, approval, data))
 
     async def _apply(self, commit: Commit, work: Delivery | None) -> None:
         try:

@@ -30,7 +30,7 @@ from orchestrator.models import (
     Step,
     StepStatus,
 )
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import ChatData, IncidentData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import RunCase
 from orchestrator.runtime.queue import Delivery
@@ -289,20 +289,13 @@ class Cases:
 
 
 def _post(outcome: Outcome, case: Case, text: str) -> Notice:
-    return Notice(
-        kind=NoticeKind.CHAT, conversation=outcome.conversation, outcome_id=outcome.id,
-        text=text, data={"case": case.id},
-    )  # fmt: skip
+    return Notice.on_outcome(NoticeKind.CHAT, outcome, text=text, data=ChatData(case=case.id))
 
 
 def _stopped(outcome: Outcome, case: Case, status: CaseStatus, error: str) -> Notice:
     """A case that will not be done is an exception: the channel hears of it."""
     if status is CaseStatus.REJECTED:
         return _post(outcome, case, f"Case {case.id} stopped: {error}.")
-    return Notice(
-        kind=NoticeKind.INCIDENT,
-        conversation=outcome.conversation,
-        outcome_id=outcome.id,
-        text=f"case {case.id} failed: {error}",
-        data={"incident": "case_failed", "case": case.id},
-    )
+    said = IncidentData(incident="case_failed", case=case.id)
+    what = f"case {case.id} failed: {error}"
+    return Notice.on_outcome(NoticeKind.INCIDENT, outcome, text=what, data=said)

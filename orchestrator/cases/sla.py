@@ -14,7 +14,7 @@ from datetime import datetime
 from orchestrator.cases.catalog import CasePlaybook
 from orchestrator.models import Case, CaseStatus, Outcome
 from orchestrator.notify.incidents import Incident, dedup_key
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import ChatData, IncidentData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import ClimbCaseSla, Page
 from orchestrator.runtime.queue import Delivery
@@ -96,11 +96,10 @@ class CaseLadder:
         waiting = _waiting_on(case)
         due = case.due_at.strftime("%H:%M")
         if rung == "remind":
-            return Notice(
-                kind=NoticeKind.CHAT, conversation=outcome.conversation, outcome_id=outcome.id,
-                text=f"Case {case.id} is halfway to its SLA (due {due}), waiting on {waiting}.",
-                data={"case": case.id},
-            )  # fmt: skip
+            halfway = f"Case {case.id} is halfway to its SLA (due {due}), waiting on {waiting}."
+            return Notice.on_outcome(
+                NoticeKind.CHAT, outcome, text=halfway, data=ChatData(case=case.id)
+            )
         kind = AT_RISK if rung == "escalate" else BREACHED
         chain = ", ".join("@" + p for p in on_call) or "on-call"
         what = (
@@ -109,13 +108,8 @@ class CaseLadder:
             if rung == "escalate"
             else f"case {case.id} breached its SLA (due {due}), still waiting on {waiting}"
         )
-        return Notice(
-            kind=NoticeKind.INCIDENT,
-            conversation=outcome.conversation,
-            outcome_id=outcome.id,
-            text=what,
-            data={"incident": kind, "dedup_key": dedup_key(kind, case.id), "case": case.id},
-        )
+        said = IncidentData(incident=kind, dedup_key=dedup_key(kind, case.id), case=case.id)
+        return Notice.on_outcome(NoticeKind.INCIDENT, outcome, text=what, data=said)
 
 
 def _waiting_on(case: Case) -> str:

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any
 
 from orchestrator.cases.run import Cases
 from orchestrator.cases.sources import poll_timer
+from orchestrator.cases.stats import CaseStats
 from orchestrator.models import (
     Measurement,
     Outcome,
     OutcomeStatus,
-    Record,
 )
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import Notice, NoticeKind, ProgressData
 from orchestrator.outcomes.evaluate import evaluate_standing
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import PollCaseSource, RunCase, Tick
@@ -31,23 +30,6 @@ from orchestrator.store.commit import Commit
 
 LEASE_MS = 60_000
 SWEEP = 500
-
-
-class CaseStats(Record):
-    """Where a standing outcome's cases stand."""
-
-    done: int
-    within: int
-    """Done within their SLA."""
-    failed: int
-    """Rejected or failed: they will not be done."""
-    open: int
-    overdue: int
-    """Unfinished and past their SLA already."""
-    share: float
-    """Percent of finished-or-overdue cases done within SLA (100 with none yet)."""
-    median_s: float | None = None
-    p95_s: float | None = None
 
 
 async def measure(ctx: Context, outcome: Outcome) -> CaseStats:
@@ -126,19 +108,8 @@ class Standing:
             outcome_id=outcome.id, detail={"metric": outcome.metric, **stats.model_dump()},
         )  # fmt: skip
         evaluation = evaluate_standing(outcome, stats.share)
-        data: dict[str, Any] = {
-            "evaluation": evaluation.model_dump(mode="json"),
-            "cases": stats.model_dump(mode="json"),
-        }
-        self.ctx.notify(
-            commit,
-            Notice(
-                kind=NoticeKind.PROGRESS,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                data=data,
-            ),
-        )
+        progress = ProgressData(evaluation=evaluation, cases=stats)
+        self.ctx.notify(commit, Notice.on_outcome(NoticeKind.PROGRESS, outcome, data=progress))
 
     async def _sweep(self, outcome: Outcome, commit: Commit) -> None:
         """Queue the unfinished cases again: resumes work a pause or an outage left."""

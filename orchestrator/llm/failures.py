@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from orchestrator.llm.tools import LLM_PLAY
 from orchestrator.models import Outcome, Step, StepStatus
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import IncidentData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
 
 FAILURES_FOR_INCIDENT = 3
@@ -66,15 +66,9 @@ class PlanFailures:
         await self.ctx.store.redis.expire(key, KEEP_S)
         if failures != FAILURES_FOR_INCIDENT:
             return
-        await self.ctx.say(
-            Notice(
-                kind=NoticeKind.INCIDENT,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                text=(
-                    f"the model's plans failed {failures} times in a row (refused, or "
-                    f"forbidden by policy): {why[:300]}"
-                ),
-                data={"incident": "llm_invalid_plans", "failures": failures},
-            )
+        what = (
+            f"the model's plans failed {failures} times in a row (refused, or "
+            f"forbidden by policy): {why[:300]}"
         )
+        said = IncidentData(incident="llm_invalid_plans", failures=failures)
+        await self.ctx.say(Notice.on_outcome(NoticeKind.INCIDENT, outcome, text=what, data=said))

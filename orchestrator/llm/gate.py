@@ -24,7 +24,7 @@ from orchestrator.llm.errors import LlmUnavailable, ModelNotUsed
 from orchestrator.llm.retry import RetryPolicy, Sleep, with_retries
 from orchestrator.llm.usage import TokenLedger, usage_from
 from orchestrator.models import ConversationRef
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import IncidentData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.store import counters
 
@@ -160,7 +160,7 @@ class ModelGate:
                 conversation=conversation,
                 outcome_id=outcome_id,
                 text=f"{why}; planning with playbooks and drafting from templates meanwhile",
-                data={"incident": kind},
+                data=IncidentData(incident=kind),
             )
         )
 

@@ -18,7 +18,7 @@ from orchestrator.models import (
     Step,
     StepStatus,
 )
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import DigestData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import PostDigest
 from orchestrator.runtime.scheduler import CRON_JOBS, CronJob
@@ -90,7 +90,7 @@ class Digest:
                 Notice(
                     kind=NoticeKind.DIGEST,
                     conversation=where,
-                    data={"outcomes": outcome_ids, "since": since.isoformat()},
+                    data=DigestData(outcomes=tuple(outcome_ids), since=since),
                 )
             )
         return len(by_channel)

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from orchestrator.models import ConversationRef, Record
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import IncidentData, Notice, NoticeKind
 
 RUNBOOK = "RUNBOOK.md"
 
@@ -55,16 +55,17 @@ def dedup_key(kind: str, subject: str) -> str:
 
 def from_notice(notice: Notice, workspace: str, at: datetime) -> Incident:
     """The page for an incident notice raised anywhere in the core."""
-    kind = str(notice.data.get("incident", "incident"))
+    said = notice.carried(IncidentData)
+    kind = said.incident
     subject = notice.outcome_id or notice.conversation.key
     return Incident(
         kind=kind,
         workspace=workspace,
         outcome_id=notice.outcome_id,
         what=notice.text or kind.replace("_", " "),
-        dedup_key=str(notice.data.get("dedup_key") or dedup_key(kind, subject)),
+        dedup_key=said.dedup_key or dedup_key(kind, subject),
         at=at,
-        details={k: v for k, v in notice.data.items() if k not in ("incident", "dedup_key")},
+        details=said.details(),
     )
 
 
@@ -78,5 +79,5 @@ def incident_notice(
         outcome_id=incident.outcome_id,
         step_id=step_id,
         text=incident.what,
-        data={"incident": incident.kind, "dedup_key": incident.dedup_key, "paged": True},
+        data=IncidentData(incident=incident.kind, dedup_key=incident.dedup_key, paged=True),
     )

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from orchestrator.errors import Unavailable
 from orchestrator.models import ConversationRef
 from orchestrator.notify.incidents import Incident, IncidentKind, dedup_key
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import IncidentData, Notice, NoticeKind
 from orchestrator.runtime.clock import Clock
 from orchestrator.runtime.messages import Notify, Page
 from orchestrator.runtime.queue import JobQueue
@@ -128,7 +128,7 @@ class ChannelOutages:
             kind=NoticeKind.INCIDENT,
             conversation=where,
             text=what,
-            data={"incident": kind, "dedup_key": dedup_key(kind, channel), "paged": True},
+            data=IncidentData(incident=kind, dedup_key=dedup_key(kind, channel), paged=True),
         )
         await self.queue.enqueue(Notify(notice=notice), workspace=where.workspace)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from orchestrator.approvals.decide import withdraw_pending
 from orchestrator.errors import NotAllowed, TransitionRefused
 from orchestrator.models import Measurement, Outcome, OutcomeStatus, Step, StepStatus
-from orchestrator.notify.notices import Notice, NoticeKind
-from orchestrator.outcomes.intake import Intake, IntakeGone, Session, outcome_from
+from orchestrator.notify.notices import ControlData, Notice, NoticeKind
+from orchestrator.outcomes.intake import Intake, IntakeGone, outcome_from
 from orchestrator.outcomes.loop import cancel_in_flight
+from orchestrator.outcomes.session import Session
 from orchestrator.people.actors import (
     Actor,
     check_home,
@@ -96,12 +97,7 @@ class Control:
             Measurement(value=outcome.baseline, at=now).model_dump_json(),
         )
         self.ctx.queue.enqueue_in(commit, Tick(outcome=outcome.id))
-        self.ctx.notify(
-            commit,
-            Notice(
-                kind=NoticeKind.STARTED, conversation=outcome.conversation, outcome_id=outcome.id
-            ),
-        )
+        self.ctx.notify(commit, Notice.on_outcome(NoticeKind.STARTED, outcome))
         try:
             await self.ctx.store.apply(commit)
         except TransitionRefused as refused:
@@ -171,15 +167,8 @@ class Control:
             self.ctx.queue.cancel_in(commit, f"tick:{outcome_id}")
         if target is OutcomeStatus.ACTIVE:
             self._resume_work(commit, outcome_id, history)
-        self.ctx.notify(
-            commit,
-            Notice(
-                kind=NoticeKind.CONTROL,
-                conversation=outcome.conversation,
-                outcome_id=outcome_id,
-                data={"by": user, "status": target.value},
-            ),
-        )
+        moved = ControlData(by=user, status=target)
+        self.ctx.notify(commit, Notice.on_outcome(NoticeKind.CONTROL, outcome, data=moved))
         try:
             await self.ctx.store.apply(commit)
         except TransitionRefused as refused:

@@ -10,16 +10,16 @@ import json
 import logging
 import re
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Protocol
 
 from orchestrator.errors import BatonError, NotAllowed, TransitionRefused
 from orchestrator.llm.errors import UnderstandingUnavailable
-from orchestrator.models import ConversationRef, Direction, Outcome, OutcomeKind, Record
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.models import ConversationRef, Direction, Outcome, OutcomeKind
+from orchestrator.notify.notices import IntakeData, Notice, NoticeKind
 from orchestrator.outcomes.deadlines import find_deadline
 from orchestrator.outcomes.evaluate import met
 from orchestrator.outcomes.parser import Change, Draft, match_metrics, parse
+from orchestrator.outcomes.session import Problem, Question, Session
 from orchestrator.outcomes.targets import judge
 from orchestrator.people.actors import (
     Actor,
@@ -40,26 +40,6 @@ log = logging.getLogger("baton.intake")
 SESSION_TTL_S = 7 * 86_400
 
 
-class Question(StrEnum):
-    METRIC = "metric"
-    PERCENT = "percent"
-    DEADLINE = "deadline"
-    TARGET = "target"
-
-
-class Problem(StrEnum):
-    NOTHING_UNDERSTOOD = "nothing_understood"
-    UNKNOWN_METRIC = "unknown_metric"
-    WRONG_DIRECTION = "wrong_direction"
-    ALREADY_MET = "already_met"
-    DEADLINE_PAST = "deadline_past"
-    DEADLINE_INVALID = "deadline_invalid"
-    MEASURE_FAILED = "measure_failed"
-    UNKNOWN_CASES = "unknown_cases"
-    OUT_OF_BOUNDS = "out_of_bounds"
-    FAR_BEYOND = "far_beyond"
-
-
 class Interpreter(Protocol):
     """Understands statements the parser cannot settle (the intelligence lane's port)."""
 
@@ -75,27 +55,6 @@ def needs_model(draft: Draft) -> bool:
     if draft.sla_s is not None:
         return False  # a standing outcome: the parser settled it, or no case source fits
     return draft.metric is None or draft.amount is None or draft.deadline is None
-
-
-class Session(Record):
-    """One intake conversation."""
-
-    id: str
-    workspace: str
-    conversation: ConversationRef
-    owner: str
-    draft: Draft
-    asking: Question | None = None
-    problem: Problem | None = None
-    problem_detail: str = ""
-    model_down: str = ""
-    """Why the model could not read the statement (it was down or over budget), if so."""
-    baseline: float | None = None
-    target: float | None = None
-    direction: Direction | None = None
-    ready: bool = False
-    interpreted: bool = False
-    """The interpreter has seen the statement (it is asked once per session)."""
 
 
 class IntakeGone(BatonError):
@@ -182,7 +141,7 @@ class Intake:
             Notice(
                 kind=NoticeKind.INTAKE,
                 conversation=session.conversation,
-                data={"session": session.model_dump(mode="json")},
+                data=IntakeData(session=session),
             ),
         )
         await self.ctx.store.apply(commit, fenced_by=work)

@@ -22,7 +22,14 @@ from orchestrator.models import (
     StepStatus,
     Verdict,
 )
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import (
+    EndedData,
+    IncidentData,
+    Notice,
+    NoticeKind,
+    PlanData,
+    ProgressData,
+)
 from orchestrator.outcomes.evaluate import evaluate
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import Tick
@@ -210,16 +217,9 @@ class Loop:
             detail={"error": str(error), "failures": failures},
         )
         if failures == MEASURE_FAILURES_FOR_INCIDENT:
-            self.ctx.notify(
-                closing,
-                Notice(
-                    kind=NoticeKind.INCIDENT,
-                    conversation=outcome.conversation,
-                    outcome_id=outcome.id,
-                    text=str(error),
-                    data={"incident": "metric_source_down", "failures": failures},
-                ),
-            )
+            said = IncidentData(incident="metric_source_down", failures=failures)
+            notice = Notice.on_outcome(NoticeKind.INCIDENT, outcome, text=str(error), data=said)
+            self.ctx.notify(closing, notice)
 
     async def _verify(
         self, outcome: Outcome, value: float, history: list[Step], closing: Commit, *, ending: bool
@@ -349,21 +349,14 @@ class Loop:
         created = await step_ops.create(self.ctx, outcome, proposals, commit)
         gauges.proposed(commit, self.ctx.keys, snapshot, evaluation, self.ctx.clock.now())
         rejected = [s for s in history if s.status is StepStatus.REJECTED]
-        self.ctx.notify(
-            commit,
-            Notice(
-                kind=NoticeKind.PLAN,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                data={
-                    "steps": [s.id for s in created],
-                    "play": proposals[0].play,
-                    "rationale": proposals[0].rationale,
-                    "verdict": evaluation.verdict.value,
-                    "around": [s.id for s in rejected[-1:]],
-                },
-            ),
+        plan = PlanData(
+            steps=tuple(s.id for s in created),
+            play=proposals[0].play,
+            rationale=proposals[0].rationale,
+            verdict=evaluation.verdict,
+            around=tuple(s.id for s in rejected[-1:]),
         )
+        self.ctx.notify(commit, Notice.on_outcome(NoticeKind.PLAN, outcome, data=plan))
         everything = [*history, *created]
         by_id = {s.id: s for s in everything}
         approved: list[Step] = []
@@ -412,27 +405,13 @@ class Loop:
         )
         await cancel_in_flight(self.ctx, history, closing, reason=f"outcome {status.value}")
         self.ctx.queue.cancel_in(closing, f"tick:{outcome.id}")
-        self.ctx.notify(
-            closing,
-            Notice(
-                kind=NoticeKind.ENDED,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                data={"evaluation": evaluation.model_dump(mode="json")},
-            ),
-        )
+        ended_with = EndedData(evaluation=evaluation)
+        self.ctx.notify(closing, Notice.on_outcome(NoticeKind.ENDED, outcome, data=ended_with))
         return await self._close(closing, work)
 
     def _report(self, outcome: Outcome, evaluation: Evaluation, closing: Commit) -> Commit:
-        self.ctx.notify(
-            closing,
-            Notice(
-                kind=NoticeKind.PROGRESS,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                data={"evaluation": evaluation.model_dump(mode="json")},
-            ),
-        )
+        progress = ProgressData(evaluation=evaluation)
+        self.ctx.notify(closing, Notice.on_outcome(NoticeKind.PROGRESS, outcome, data=progress))
         return self._schedule(outcome, closing)
 
     def _schedule(self, outcome: Outcome, commit: Commit) -> Commit:
@@ -461,13 +440,9 @@ def _inputs_ready(step: Step, by_id: dict[str, Step]) -> bool:
 
 
 def _effect_notice(outcome: Outcome, step: Step) -> Notice:
-    return Notice(
-        kind=NoticeKind.EFFECT_MEASURED,
-        conversation=outcome.conversation,
-        outcome_id=outcome.id,
-        step_id=step.id,
-        approval_id=step_ops.approval_id_for(step.id),
-    )
+    approval_id = step_ops.approval_id_for(step.id)
+    kind = NoticeKind.EFFECT_MEASURED
+    return Notice.on_outcome(kind, outcome, step_id=step.id, approval_id=approval_id)
 
 
 async def cancel_in_flight(

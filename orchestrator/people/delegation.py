@@ -168,16 +168,8 @@ class Delegation:
             commit.expect(key, ApprovalStatus.PENDING.value)
             commit.write(key, ApprovalStatus.PENDING.value, after.model_dump_json())
             outcome = await self.ctx.store.outcome(approval.outcome_id)
-            self.ctx.notify(
-                commit,
-                Notice(
-                    kind=NoticeKind.APPROVAL_DECIDED,
-                    conversation=outcome.conversation,
-                    outcome_id=outcome.id,
-                    step_id=approval.step_id,
-                    approval_id=approval.id,
-                ),
-            )
+            notice = Notice.on_approval(NoticeKind.APPROVAL_DECIDED, outcome, approval)
+            self.ctx.notify(commit, notice)
             try:
                 await self.ctx.store.apply(commit, fenced_by=work)
             except TransitionRefused:

@@ -11,7 +11,7 @@ from orchestrator.notify.incidents import (
     from_notice,
     incident_notice,
 )
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import IncidentData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import Notify, Page
 from orchestrator.runtime.queue import Job
@@ -20,7 +20,7 @@ from orchestrator.store.commit import Commit
 
 async def page_incident_notice(ctx: Context, notice: Notice) -> None:
     """Queue the page for an incident notice raised by the core (not already paged)."""
-    if notice.kind is not NoticeKind.INCIDENT or notice.data.get("paged"):
+    if notice.kind is not NoticeKind.INCIDENT or notice.carried(IncidentData).paged:
         return
     incident = from_notice(notice, notice.conversation.workspace, ctx.clock.now())
     # A redelivered notice pages again under the same dedup key: on-call sees one incident.

@@ -9,7 +9,7 @@ from typing import Any
 from orchestrator.errors import BatonError, ConnectorError, TransitionRefused
 from orchestrator.learning import holdout
 from orchestrator.models import Outcome, OutcomeStatus, Step, StepStatus
-from orchestrator.notify.notices import Notice, NoticeKind
+from orchestrator.notify.notices import IncidentData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import RunCase
 from orchestrator.runtime.queue import Delivery
@@ -235,38 +235,15 @@ class Executor:
         if failed and step.cost:
             commit.op("HINCRBYFLOAT", self.ctx.keys.outcome(outcome.id), "spent", -step.cost)
         if output and "post" in output and not step.shadow:
-            self.ctx.notify(
-                commit,
-                Notice(
-                    kind=NoticeKind.CHAT,
-                    conversation=outcome.conversation,
-                    outcome_id=outcome.id,
-                    step_id=step.id,
-                    text=str(output["post"]),
-                ),
-            )
+            post = str(output["post"])
+            self.ctx.notify(commit, Notice.on_step(NoticeKind.CHAT, outcome, step, text=post))
         kind = NoticeKind.STEP_FAILED if failed else NoticeKind.STEP_FINISHED
-        self.ctx.notify(
-            commit,
-            Notice(
-                kind=kind,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                step_id=step.id,
-                text=failed,
-            ),
-        )
+        self.ctx.notify(commit, Notice.on_step(kind, outcome, step, text=failed))
         if incident:
+            what = f"step {step.id} ({step.action}) failed after retries: {failed}"
+            said = IncidentData(incident="action_failing", step=step.id)
             self.ctx.notify(
-                commit,
-                Notice(
-                    kind=NoticeKind.INCIDENT,
-                    conversation=outcome.conversation,
-                    outcome_id=outcome.id,
-                    step_id=step.id,
-                    text=f"step {step.id} ({step.action}) failed after retries: {failed}",
-                    data={"incident": "action_failing", "step": step.id},
-                ),
+                commit, Notice.on_step(NoticeKind.INCIDENT, outcome, step, text=what, data=said)
             )
         await self._ready_dependents(done, outcome, commit, history)
         if done.case_id is not None:  # a case's decided step: the case carries on

@@ -193,16 +193,8 @@ def _apply_decision(
     elif status is StepStatus.AWAITING_APPROVAL:
         _request_approval(ctx, outcome, workspace, after, commit, now, pooled, decision.quorum)
     else:
-        ctx.notify(
-            commit,
-            Notice(
-                kind=NoticeKind.STEP_FAILED,
-                conversation=outcome.conversation,
-                outcome_id=outcome.id,
-                step_id=step.id,
-                text=f"forbidden by policy: {decision.reason}",
-            ),
-        )
+        forbidden = f"forbidden by policy: {decision.reason}"
+        ctx.notify(commit, Notice.on_step(NoticeKind.STEP_FAILED, outcome, step, text=forbidden))
     return after
 
 
@@ -277,16 +269,7 @@ def _request_approval(
         ExpireApproval(approval=approval.id),
     )
     sla.schedule_in(ctx, commit, approval, policy)
-    ctx.notify(
-        commit,
-        Notice(
-            kind=NoticeKind.APPROVAL_REQUESTED,
-            conversation=outcome.conversation,
-            outcome_id=outcome.id,
-            step_id=step.id,
-            approval_id=approval.id,
-        ),
-    )
+    ctx.notify(commit, Notice.on_approval(NoticeKind.APPROVAL_REQUESTED, outcome, approval))
 
 
 def _evidence(found: Evidence) -> dict[str, float]:

@@ -27,7 +27,7 @@ NOTICE = {
     "step_id": "s40-T1",
     "approval_id": "a40-T1",
     "text": "",
-    "data": {"action": "discount_offer", "approvers": ["alice"]},
+    "data": {},
 }
 INCIDENT = {
     "kind": "job_dead_lettered",

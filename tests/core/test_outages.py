@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from orchestrator.errors import Unavailable
-from orchestrator.notify.notices import Notice
+from orchestrator.notify.notices import IncidentData, Notice
 from orchestrator.notify.outages import PAGE_AFTER_S, STALE_S, ChannelOutages
 from orchestrator.runtime.clock import ManualClock
 from orchestrator.runtime.messages import Notify, Page
@@ -86,4 +86,4 @@ async def test_messages_given_up_during_an_outage_are_owned_up_to_in_the_channel
     assert len(said) == 1
     notice = Notice.model_validate(said[0].payload)
     assert notice.conversation.channel == "C1" and notice.conversation.platform == "slack"
-    assert notice.text.startswith("1 message(s)") and notice.data["paged"] is True
+    assert notice.text.startswith("1 message(s)") and notice.carried(IncidentData).paged is True
