@@ -20,8 +20,9 @@ from redis.exceptions import RedisError
 
 from orchestrator.history.archive import ARCHIVE_JOB
 from orchestrator.runtime.clock import Clock
-from orchestrator.runtime.leader import LeaderLock, lead
+from orchestrator.runtime.leader import lead
 from orchestrator.runtime.queue import JobQueue
+from orchestrator.store.leader_lock import LeaderLock
 from orchestrator.store.redis_store import RedisStore
 
 log = logging.getLogger("baton.clock")

@@ -29,7 +29,6 @@ from orchestrator.steps.execute import Executor
 from orchestrator.steps.govern import APPROVAL_TIMEOUT_JOB, EXECUTE_JOB
 from orchestrator.steps.lanes import Lanes
 from orchestrator.steps.planner import Planner, PlaybookPlanner
-from orchestrator.store import counters
 
 
 class Runtime:
@@ -92,7 +91,7 @@ class Runtime:
 
     async def _page(self, job: Job) -> None:
         incident = Incident.model_validate(job.payload)
-        await counters.track_incident(self.ctx.store.redis, self.ctx.keys, incident)
+        await self.ctx.store.counters.track_incident(incident)
         await self.pager.page(incident)
 
     async def _notify(self, job: Job) -> None:

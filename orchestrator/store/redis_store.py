@@ -25,6 +25,8 @@ from orchestrator.models import (
 from orchestrator.runtime.queue import fence_in
 from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request, unknown_key
 from orchestrator.store.commit import COMMIT_LUA, OTHER_KEY, Commit
+from orchestrator.store.counters import Counters
+from orchestrator.store.flags import Flags
 from orchestrator.store.keys import NO_WORKSPACE, Keys, number_of_id, tag_of_key
 from orchestrator.store.scripts import script_text
 from orchestrator.store.tags import AnyRedis, register_tag, tags_in_use
@@ -93,6 +95,10 @@ class RedisStore:
         """Per id kind: the next reserved id and the last one."""
         self.history: Archive | None = None
         """The history store, where readers find what was moved out of Redis."""
+        self.flags = Flags(self.redis)
+        """Marks that something happened (once-only flags, pages sent, runs of failures)."""
+        self.counters = Counters(self.redis, keys)
+        """The operational counters (`/metrics`)."""
 
     async def apply(self, commit: Commit) -> None:
         """Apply `commit` atomically or raise `TransitionRefused` naming the failed check.
@@ -297,10 +303,23 @@ class RedisStore:
         return value, _steps(raws)
 
     async def pending_approvals(self, workspace: str) -> list[Approval]:
-        ids = sorted(
+        ids = await self.pending_approval_ids(workspace)
+        return await self._load_many(Approval, [self.keys.approval(i) for i in ids])
+
+    async def pending_approval_ids(self, workspace: str) -> list[str]:
+        """The ids of `workspace`'s pending approvals, sorted."""
+        return sorted(
             _text(m) for m in await self.redis.smembers(self.keys.pending_approvals(workspace))
         )
-        return await self._load_many(Approval, [self.keys.approval(i) for i in ids])
+
+    async def approval_version(self, approval_id: str) -> str:
+        """The version of an approval ("" before its first write; `approvals.ballot`)."""
+        raw = await self.redis.hget(self.keys.approval_version(approval_id), "status")
+        return _text(raw) if raw is not None else ""
+
+    async def absences(self, workspace: str) -> list[str]:
+        """The absences recorded in `workspace` (JSON, one per person; `people.delegation`)."""
+        return [_text(raw) for raw in await self.redis.hvals(self.keys.absences(workspace))]
 
     async def measurements(self, outcome_id: str, last: int = 0) -> list[Measurement]:
         """An outcome's measurements, oldest first (the `last` ones only, if set), from the
@@ -453,6 +472,10 @@ class RedisStore:
 
     async def release(self, subject: str, owner: str) -> None:
         await self._release(keys=[self.keys.lease(subject)], args=[owner])
+
+    async def drop_lease(self, subject: str) -> None:
+        """Drop the lease on `subject` whoever holds it (its holder is presumed dead)."""
+        await self.redis.delete(self.keys.lease(subject))
 
     async def an_outcome(self, workspace: str) -> Outcome | None:
         """Any one outcome of `workspace` (None without any): what they share, such as the
