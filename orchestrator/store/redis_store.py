@@ -24,6 +24,7 @@ from orchestrator.models import (
 )
 from orchestrator.runtime.queue import fence_in
 from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request, unknown_key
+from orchestrator.store.cases import CaseIndex
 from orchestrator.store.commit import COMMIT_LUA, OTHER_KEY, Commit
 from orchestrator.store.counters import Counters
 from orchestrator.store.flags import Flags
@@ -99,6 +100,8 @@ class RedisStore:
         """Marks that something happened (once-only flags, pages sent, runs of failures)."""
         self.counters = Counters(self.redis, keys)
         """The operational counters (`/metrics`)."""
+        self.cases = CaseIndex(self.redis, keys)
+        """The standing outcomes' case indexes and the case sources' cursors."""
 
     async def apply(self, commit: Commit) -> None:
         """Apply `commit` atomically or raise `TransitionRefused` naming the failed check.
