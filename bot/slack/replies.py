@@ -94,11 +94,11 @@ class ReplyDelivery:
     ) -> None:
         self.gateway = gateway
         self.store = store
-        self.outages = ChannelOutages(store.redis, store.keys, clock or SystemClock())
+        self.outages = ChannelOutages(store, clock or SystemClock())
 
     async def __call__(self, job: Job) -> None:
         name = f"slack_reply:{job.payload['id']}"
-        calls = CallLog(self.store.redis, self.store.keys, name, self.outages)
+        calls = CallLog(self.store, name, self.outages)
         await deliveries.delivering(calls, lambda: self._run_all(job.payload["ops"]))
 
     async def _run_all(self, ops: list[Op]) -> None:

@@ -22,13 +22,16 @@ from orchestrator.models import (
     Outcome,
     Step,
 )
-from orchestrator.runtime.queue import fence_in
+from orchestrator.runtime.queue import JobQueue, fence_in
 from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request, unknown_key
+from orchestrator.store.call_log import CallRecords
 from orchestrator.store.cases import CaseIndex
 from orchestrator.store.commit import COMMIT_LUA, OTHER_KEY, Commit
 from orchestrator.store.counters import Counters
 from orchestrator.store.flags import Flags
 from orchestrator.store.keys import NO_WORKSPACE, Keys, number_of_id, tag_of_key
+from orchestrator.store.names import NameCache
+from orchestrator.store.outages import OutageQueues
 from orchestrator.store.scripts import script_text
 from orchestrator.store.tags import AnyRedis, register_tag, tags_in_use
 
@@ -102,6 +105,18 @@ class RedisStore:
         """The operational counters (`/metrics`)."""
         self.cases = CaseIndex(self.redis, keys)
         """The standing outcomes' case indexes and the case sources' cursors."""
+        self.outages = OutageQueues(self.redis, keys)
+        """The chat channels' queues while their platform fails."""
+        self.names = NameCache(self.redis, keys)
+        """People's names as the chat platforms gave them."""
+
+    def call_records(self, delivery: str) -> CallRecords:
+        """What the calls of the delivery named `delivery` got back."""
+        return CallRecords(self.redis, self.keys, delivery)
+
+    def job_queue(self) -> JobQueue:
+        """A queue of jobs and timers on this store's database."""
+        return JobQueue(self.redis, self.keys)
 
     async def apply(self, commit: Commit) -> None:
         """Apply `commit` atomically or raise `TransitionRefused` naming the failed check.
