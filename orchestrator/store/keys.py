@@ -149,6 +149,10 @@ class Keys:
     def pending_approvals(self, workspace: str) -> str:
         return self.of_workspace(workspace, "approvals", "pending")
 
+    def learned_rules(self, workspace: str) -> str:
+        """A workspace's learned policy rules: rule name -> the rule and who accepted it."""
+        return self.of_workspace(workspace, "rules")
+
     def absences(self, workspace: str) -> str:
         """Who is away in a workspace: person -> absence."""
         return self.of_workspace(workspace, "away")

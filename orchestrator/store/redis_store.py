@@ -34,6 +34,7 @@ from orchestrator.store.names import NameCache
 from orchestrator.store.outages import OutageQueues
 from orchestrator.store.scripts import script_text
 from orchestrator.store.tags import AnyRedis, register_tag, tags_in_use
+from orchestrator.store.tokens import TokenCounts
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -109,6 +110,8 @@ class RedisStore:
         """The chat channels' queues while their platform fails."""
         self.names = NameCache(self.redis, keys)
         """People's names as the chat platforms gave them."""
+        self.tokens = TokenCounts(self.redis, keys)
+        """Model tokens spent, per workspace and day and per outcome."""
 
     def call_records(self, delivery: str) -> CallRecords:
         """What the calls of the delivery named `delivery` got back."""
@@ -334,6 +337,23 @@ class RedisStore:
         """The version of an approval ("" before its first write; `approvals.ballot`)."""
         raw = await self.redis.hget(self.keys.approval_version(approval_id), "status")
         return _text(raw) if raw is not None else ""
+
+    async def learned_rules(self, workspace: str) -> list[str]:
+        """`workspace`'s learned rules (JSON, one per rule; `steps.rules`)."""
+        return [_text(raw) for raw in await self.redis.hvals(self.keys.learned_rules(workspace))]
+
+    async def has_learned_rule(self, workspace: str, name: str) -> bool:
+        """Whether `workspace` learned a rule named `name`."""
+        return bool(await self.redis.hexists(self.keys.learned_rules(workspace), name))
+
+    async def count_message(self, workspace: str, user: str, window: int, *, ttl_s: int) -> int:
+        """Count one message of `user` in rate-limit `window`; the window's count so far.
+        The count and its expiry (`ttl_s`) are one transaction."""
+        key = self.keys.rate(workspace, user, window)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, ttl_s)
+        return int((await pipe.execute())[0])
 
     async def absences(self, workspace: str) -> list[str]:
         """The absences recorded in `workspace` (JSON, one per person; `people.delegation`)."""
