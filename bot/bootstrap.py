@@ -23,7 +23,6 @@ from handlers.conversation import Conversation
 from handlers.notifier import ChatNotifier
 from handlers.ports import ChatGateway
 from orchestrator.connectors import Connectors
-from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.errors import BatonError
 from orchestrator.history.archive import Archiver, retention
 from orchestrator.history.store import HistoryStore, default_url
@@ -39,6 +38,7 @@ from orchestrator.runtime.services import Runtime
 from orchestrator.steps.lanes import Lanes
 from orchestrator.steps.rules import learned_rules
 from orchestrator.store.client import is_cluster, probe_client, redis_client, wait_until_answers
+from orchestrator.store.delivery_ledger import RedisDeliveryLedger
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore

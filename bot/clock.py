@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.bootstrap import App
-from orchestrator.runtime.leader import LeaderLock
 from orchestrator.runtime.queue import consumer_name
 from orchestrator.runtime.scheduler import ClockService
+from orchestrator.store.leader_lock import LeaderLock
 
 
 def build_clock(baton: App) -> ClockService:

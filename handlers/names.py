@@ -13,8 +13,8 @@ from typing import Protocol, runtime_checkable
 
 from orchestrator.models import ConversationRef
 from orchestrator.runtime.services import Runtime
+from orchestrator.store.redis_store import RedisStore
 from orchestrator.workspace.catalog import Workspace
-from redis.asyncio import Redis
 
 log = logging.getLogger("baton.names")
 
@@ -32,18 +32,16 @@ class NameLookup(Protocol):
 
 
 class Names:
-    def __init__(self, redis: Redis, prefix: str, lookups: Mapping[str, object]) -> None:
-        self.redis = redis
-        self.prefix = prefix
-        self.lookups = lookups
+    """Names for display, through the store's name cache and the platforms' lookups."""
 
-    def _key(self, platform: str, tenant: str, user: str) -> str:
-        return f"{self.prefix}:names:{platform}:{tenant}:{user}"
+    def __init__(self, store: RedisStore, lookups: Mapping[str, object]) -> None:
+        self.cache = store.names
+        self.lookups = lookups
 
     async def remember(self, platform: str, tenant: str, user: str, name: str) -> None:
         """A name the platform told us with an activity (Teams' `from.name`)."""
         if name.strip() and name.strip() != user:
-            await self.redis.set(self._key(platform, tenant, user), name.strip(), ex=NAME_TTL_S)
+            await self.cache.keep(platform, tenant, user, name.strip(), ttl_s=NAME_TTL_S)
 
     async def named(
         self, workspace: Workspace, platform: str, tenant: str, users: Iterable[str]
@@ -63,10 +61,9 @@ class Names:
         return workspace.model_copy(update={"people": people})
 
     async def _name(self, platform: str, tenant: str, user: str) -> str:
-        key = self._key(platform, tenant, user)
-        cached = await self.redis.get(key)
+        cached = await self.cache.name(platform, tenant, user)
         if cached is not None:
-            return cached.decode() if isinstance(cached, bytes) else str(cached)
+            return cached
         lookup = self.lookups.get(platform)
         if not isinstance(lookup, NameLookup):
             return ""
@@ -75,7 +72,9 @@ class Names:
         except Exception:  # a name is a nicety: never what fails a message
             log.warning("could not look up the name of %s", user, exc_info=True)
             return ""  # not remembered: the platform may well answer next time
-        await self.redis.set(key, name, ex=NAME_TTL_S if name else UNKNOWN_TTL_S)
+        await self.cache.keep(
+            platform, tenant, user, name, ttl_s=NAME_TTL_S if name else UNKNOWN_TTL_S
+        )
         return name
 
 

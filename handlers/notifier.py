@@ -81,8 +81,8 @@ class ChatNotifier:
         self.store = store
         self.gateways = gateways
         self.workspace_of = workspace_of
-        self.outages = ChannelOutages(store.redis, store.keys, clock or SystemClock())
-        self.names = Names(store.redis, store.keys.prefix, gateways)
+        self.outages = ChannelOutages(store, clock or SystemClock())
+        self.names = Names(store, gateways)
         self._renderers: dict[NoticeKind, Callable[[Notice], Awaitable[None]]] = {
             NoticeKind.INTAKE: self._intake,
             NoticeKind.STARTED: self._progress,
@@ -107,7 +107,7 @@ class ChatNotifier:
         again (its second call deferred, the platform down) makes each call once, and its
         messages keep their place in a channel that is down."""
         name = f"notice:{_delivery_id(notice)}"
-        calls = CallLog(self.store.redis, self.store.keys, name, self.outages)
+        calls = CallLog(self.store, name, self.outages)
         await deliveries.delivering(calls, lambda: self._renderers[notice.kind](notice))
 
     def _gateway(self, notice: Notice) -> ChatGateway:

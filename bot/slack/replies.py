@@ -94,11 +94,11 @@ class ReplyDelivery:
     ) -> None:
         self.gateway = gateway
         self.store = store
-        self.outages = ChannelOutages(store.redis, store.keys, clock or SystemClock())
+        self.outages = ChannelOutages(store, clock or SystemClock())
 
     async def __call__(self, reply: SlackReply, work: Delivery) -> None:
         name = f"slack_reply:{reply.id}"
-        calls = CallLog(self.store.redis, self.store.keys, name, self.outages)
+        calls = CallLog(self.store, name, self.outages)
         await deliveries.delivering(calls, lambda: self._run_all(reply.ops))
 
     async def _run_all(self, ops: Sequence[Op]) -> None:

@@ -115,7 +115,7 @@ class SlackWork:
         # A delivery of its own: a worker killed after Slack took the anchor but before
         # its ts was kept finds the anchor, run again, instead of posting a second one.
         name = f"slack_anchor:{team}:{trigger}"
-        await deliveries.delivering(CallLog(store.redis, store.keys, name), post)
+        await deliveries.delivering(CallLog(store, name), post)
         await store.redis.set(key, posted_as[0].message_id, ex=ANCHOR_TTL_S)
         return posted_as[0].message_id
 

@@ -22,18 +22,17 @@ TRIES = 64
 
 
 def version_key(keys: Keys, approval_id: str) -> str:
-    return f"{keys.approval(approval_id)}:version"
+    return keys.approval_version(approval_id)
 
 
 def vote_key(keys: Keys, approval_id: str, person: str) -> str:
-    return f"{keys.approval(approval_id)}:vote:{person}"
+    return keys.approval_vote(approval_id, person)
 
 
 async def version(store: RedisStore, approval_id: str) -> str:
     """The approval's version; read it before the approval, so a write in between is seen
     as a race rather than lost."""
-    raw = await store.redis.hget(version_key(store.keys, approval_id), "status")
-    return raw.decode() if isinstance(raw, bytes) else str(raw or "")
+    return await store.approval_version(approval_id)
 
 
 def advance_in(commit: Commit, keys: Keys, approval_id: str, read: str) -> Commit:

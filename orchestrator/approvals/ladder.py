@@ -59,7 +59,7 @@ async def settle_in(ctx: Context, commit: Commit, approval: Approval) -> Commit:
     for rung in RUNGS:
         ctx.queue.cancel_in(commit, timer_id(approval.id, rung))
     flag = paged_flag(ctx, approval.id)
-    if await ctx.store.redis.exists(flag):
+    if await ctx.store.flags.raised(flag):
         resolve = _page(approval, ctx.clock.now(), "resolve", "decided")
         ctx.queue.enqueue_in(commit, Page(incident=resolve))
         commit.op("DEL", flag)

@@ -48,8 +48,7 @@ async def settle_in(ctx: Context, commit: Commit, case: Case) -> None:
     """On finishing: drop the ladder, and resolve the pages that went out for the case."""
     ctx.queue.cancel_in(commit, timer_id(case.id))
     flag = paged_key(ctx, case.id)
-    for raw in await ctx.store.redis.smembers(flag):
-        key = raw.decode() if isinstance(raw, bytes) else str(raw)
+    for key in await ctx.store.flags.marks(flag):
         resolve = _incident(case, key.split(":")[1], ctx.clock.now(), "finished", "resolve")
         ctx.queue.enqueue_in(commit, Page(incident=resolve))
     commit.op("DEL", flag)

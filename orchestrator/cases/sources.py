@@ -39,9 +39,9 @@ async def poll(ctx: Context, cases: Cases, workspace: str, source: str) -> int:
     owner = await cases.owner(source)
     if owner is None or owner.status is not OutcomeStatus.ACTIVE:
         return 0  # nobody stands on it now; the next standing tick polls again
-    key = ctx.keys.case_cursor(workspace, source)
-    raw = await ctx.store.redis.get(key)
-    cursor = json.loads(raw) if raw else spec.start
+    cursor = await ctx.store.cases.cursor(workspace, source)
+    if cursor is None:
+        cursor = spec.start
     rows = (
         await ctx.connectors_of(workspace)
         .get(spec.connection)
@@ -52,7 +52,7 @@ async def poll(ctx: Context, cases: Cases, workspace: str, source: str) -> int:
         opened += await cases.open(source, str(row[spec.id]), row) is not None
         cursor = row[spec.cursor]
     if rows:
-        await ctx.store.redis.set(key, json.dumps(cursor, default=str))
+        await ctx.store.cases.save_cursor(workspace, source, cursor)
     due = ctx.clock.now() + timedelta(seconds=spec.every_s)
     poll_again = PollCaseSource(workspace=workspace, source=source)
     await ctx.queue.schedule(poll_timer(workspace, source), due, poll_again, workspace=workspace)

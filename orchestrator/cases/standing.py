@@ -34,26 +34,18 @@ SWEEP = 500
 
 async def measure(ctx: Context, outcome: Outcome) -> CaseStats:
     """The derived metric, from two sorted sets and a counter (cost independent of cases)."""
-    keys, now = ctx.keys, ctx.clock.now()
-    pipe = ctx.store.redis.pipeline(transaction=False)
-    pipe.zcard(keys.cases_done(outcome.id))
-    pipe.zcount(keys.cases_done(outcome.id), 0, outcome.sla_s)
-    pipe.zcard(keys.cases_open(outcome.id))
-    pipe.zcount(keys.cases_open(outcome.id), "-inf", f"({now.timestamp()}")
-    pipe.hget(keys.outcome(outcome.id), "cases_failed")
-    done, within, still_open, overdue, failed = await pipe.execute()
-    failed = int(float(failed or 0))
-    counted = int(done) + failed + int(overdue)
-    share = 100.0 * int(within) / counted if counted else 100.0
+    found = await ctx.store.cases.counts(outcome.id, outcome.sla_s, ctx.clock.now().timestamp())
+    counted = found.done + found.failed + found.overdue
+    share = 100.0 * found.within / counted if counted else 100.0
     return CaseStats(
-        done=int(done),
-        within=int(within),
-        failed=failed,
-        open=int(still_open),
-        overdue=int(overdue),
+        done=found.done,
+        within=found.within,
+        failed=found.failed,
+        open=found.open,
+        overdue=found.overdue,
         share=round(share, 2),
-        median_s=await _quantile(ctx, outcome, int(done), 0.5),
-        p95_s=await _quantile(ctx, outcome, int(done), 0.95),
+        median_s=await _quantile(ctx, outcome, found.done, 0.5),
+        p95_s=await _quantile(ctx, outcome, found.done, 0.95),
     )
 
 
@@ -61,10 +53,7 @@ async def _quantile(ctx: Context, outcome: Outcome, done: int, q: float) -> floa
     if not done:
         return None
     rank = max(math.ceil(q * done) - 1, 0)  # nearest rank
-    found = await ctx.store.redis.zrange(
-        ctx.keys.cases_done(outcome.id), rank, rank, withscores=True
-    )
-    return float(found[0][1]) if found else None
+    return await ctx.store.cases.done_seconds_at(outcome.id, rank)
 
 
 class Standing:
@@ -113,9 +102,7 @@ class Standing:
 
     async def _sweep(self, outcome: Outcome, commit: Commit) -> None:
         """Queue the unfinished cases again: resumes work a pause or an outage left."""
-        ids = await self.ctx.store.redis.zrange(self.ctx.keys.cases_open(outcome.id), 0, SWEEP)
-        for raw in ids:
-            case = raw.decode() if isinstance(raw, bytes) else str(raw)
+        for case in await self.ctx.store.cases.open_cases(outcome.id, SWEEP + 1):
             self.ctx.queue.enqueue_in(commit, RunCase(case=case))
 
     async def _keep_polling(self, outcome: Outcome, commit: Commit) -> None:
@@ -123,8 +110,7 @@ class Standing:
         book = self.ctx.workspace_of(outcome.workspace).case_playbooks[outcome.case_playbook]
         source = self.ctx.workspace_of(outcome.workspace).case_sources[book.source]
         timer = poll_timer(outcome.workspace, book.source)
-        timers = self.ctx.keys.timers(self.ctx.keys.tag(outcome.workspace))
-        if source.kind != "sql" or await self.ctx.store.redis.zscore(timers, timer):
+        if source.kind != "sql" or await self.ctx.queue.scheduled(timer, outcome.workspace):
             return
         poll = PollCaseSource(workspace=outcome.workspace, source=book.source)
         self.ctx.queue.schedule_in(commit, timer, self.ctx.clock.now(), poll)

@@ -32,8 +32,8 @@ from orchestrator.runtime.clock import Clock
 from orchestrator.runtime.messages import ArchiveBatch
 from orchestrator.runtime.queue import Delivery
 from orchestrator.steps.govern import approval_id_for
+from orchestrator.store.archive import ArchiveMoves, Leaving
 from orchestrator.store.redis_store import EFFECT_PIN_DAYS, RedisStore
-from orchestrator.store.scripts import script_text
 
 log = logging.getLogger("baton.history")
 
@@ -48,9 +48,6 @@ FINISHED = frozenset(
 )
 """Step statuses that never change again and that the planner does not need for good."""
 RAN = (StepStatus.SUCCEEDED, StepStatus.FAILED)
-
-REMOVE_OUTCOME_LUA = script_text("archive_outcome")
-REMOVE_AUDIT_LUA = script_text("archive_audit")
 
 
 @dataclass(frozen=True)
@@ -122,8 +119,8 @@ class Archiver:
         self.history = history
         self.clock = clock
         self.retention = retention
-        self._remove_outcome = store.redis.register_script(REMOVE_OUTCOME_LUA)
-        self._remove_audit = store.redis.register_script(REMOVE_AUDIT_LUA)
+        self.live = ArchiveMoves(store)
+        """What Redis holds of the records due to move, and their checked removal."""
 
     async def handle(self, job: ArchiveBatch, work: Delivery) -> None:
         """The `ArchiveBatch` job."""
@@ -140,10 +137,7 @@ class Archiver:
                     pass
         for kind, days in self.retention.keep_days.items():
             moved.pruned += await self.history.prune(kind, self.clock.now() - timedelta(days=days))
-        await self.store.redis.hset(
-            self.store.keys.archive(),
-            mapping={"at": self.clock.now().timestamp(), "moved": moved.total},
-        )
+        await self.live.ran(self.clock.now().timestamp(), moved.total)
         if moved.total or moved.pruned:
             log.info(
                 "archived %d steps, %d measurements, %d approvals, %d audit events; pruned %d",
@@ -158,23 +152,21 @@ class Archiver:
     async def audit_batch(self, workspace: str, moved: Moved) -> bool:
         """Move the chain's oldest events beyond the newest `live_audit`; True if there may
         be more."""
-        keys = self.store.keys
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.hget(keys.audit_base(workspace), "seq")
-            pipe.llen(keys.audit(workspace))
-            pipe.lrange(keys.audit(workspace), 0, self.retention.batch - 1)
-            base, length, raws = await pipe.execute()
-        due = max(0, min(int(length) - self.retention.live_audit, len(raws)))
-        rows = [_audit_row(workspace, raw) for raw in raws[:due]]
+        found = await self.live.audit_due(workspace, self.retention.batch)
+        due = max(0, min(found.length - self.retention.live_audit, len(found.entries)))
+        rows = [_audit_row(workspace, raw) for raw in found.entries[:due]]
         if not rows:
             return False
         await self.history.put(Batch(audit=rows))
         last = json.loads(rows[-1][4])
-        done = await self._remove_audit(
-            keys=[keys.audit(workspace), keys.audit_base(workspace)],
-            args=[int(base or 0), len(rows), last["seq"], last["hash"]],
+        done = await self.live.drop_audit(
+            workspace,
+            base=found.base,
+            count=len(rows),
+            last_seq=last["seq"],
+            last_hash=last["hash"],
         )
-        if not int(done):
+        if not done:
             moved.conflicts += 1
             return False
         moved.audit += len(rows)
@@ -182,26 +174,20 @@ class Archiver:
 
     async def outcome_batch(self, outcome: Outcome, moved: Moved) -> bool:
         """Move one batch of `outcome`'s records; True if there may be more."""
-        keys, batch_size = self.store.keys, self.retention.batch
+        batch_size = self.retention.batch
         ended = outcome.status not in (OutcomeStatus.ACTIVE, OutcomeStatus.PAUSED)
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.get(keys.measurements_archived(outcome.id))
-            pipe.llen(keys.measurements(outcome.id))
-            pipe.lrange(keys.measurements(outcome.id), 0, batch_size - 1)
-            pipe.hgetall(keys.tick_aggregates(outcome.id))
-            await self.store.steps_in(pipe, outcome.id)
-            archived, length, raws, aggregates, steps = await pipe.execute()
-        done = int(archived or 0)
-        trim = max(0, min(int(length) - self.retention.live_measurements, len(raws)))
+        found = await self.live.outcome_due(outcome.id, batch_size)
+        done = found.archived
+        trim = max(0, min(found.length - self.retention.live_measurements, len(found.measurements)))
         batch = Batch(
             measurements=[
                 (outcome.id, done + n, Measurement.model_validate_json(raw))
-                for n, raw in enumerate(raws[:trim], start=1)
+                for n, raw in enumerate(found.measurements[:trim], start=1)
             ]
         )
         # Places count in the list as Redis holds it (the tick's cursor is one of them).
-        parsed = [Step.model_validate_json(raw) if raw is not None else None for raw in steps]
-        window = len(parsed) if ended else int(aggregates.get(b"cursor", 0))
+        parsed = [Step.model_validate_json(raw) if raw is not None else None for raw in found.steps]
+        window = len(parsed) if ended else found.cursor
         live = [step for step in parsed if step is not None]
         before = [step for step in parsed[:window] if step is not None]
         since = self.clock.now().date() - timedelta(days=EFFECT_PIN_DAYS)
@@ -212,11 +198,14 @@ class Archiver:
             await self._trim_index(outcome, done)
             return False
         await self.history.put(batch)
-        removed = await self._remove_outcome(
-            keys=self._outcome_keys(outcome) + self._step_keys(leaving, batch.approvals),
-            args=[done, trim, "1" if ended else "0", *self._step_args(leaving, batch.approvals)],
+        removed = await self.live.remove(
+            outcome,
+            archived=done,
+            trim=trim,
+            ended=ended,
+            steps=_leaving(leaving, batch.approvals),
         )
-        if not int(removed):
+        if not removed:
             moved.conflicts += 1
             return False
         moved.steps += len(batch.steps)
@@ -226,37 +215,7 @@ class Archiver:
 
     async def _trim_index(self, outcome: Outcome, done: int) -> None:
         """Drop the outcome's audit index entries the chain's base has passed."""
-        await self._remove_outcome(keys=self._outcome_keys(outcome), args=[done, 0, "0"])
-
-    def _outcome_keys(self, outcome: Outcome) -> list[str]:
-        keys = self.store.keys
-        return [
-            keys.steps_of(outcome.id),
-            keys.measurements(outcome.id),
-            keys.measurements_archived(outcome.id),
-            keys.audit_index(outcome.id),
-            keys.audit_base(outcome.workspace),
-            keys.tick_aggregates(outcome.id),
-        ]
-
-    def _step_args(self, steps: Sequence[Step], approvals: Sequence[Approval]) -> list[str]:
-        with_approval = {a.step_id for a in approvals}
-        args: list[str] = []
-        for step in steps:
-            args += [step.id, step.status.value, "1" if step.id in with_approval else ""]
-        return args
-
-    def _step_keys(self, steps: Sequence[Step], approvals: Sequence[Approval]) -> list[str]:
-        """Per step, its record's key and its approval's (its own again without one)."""
-        keys, with_approval = self.store.keys, {a.step_id for a in approvals}
-        found: list[str] = []
-        for step in steps:
-            has = step.id in with_approval
-            found += [
-                keys.step(step.id),
-                keys.approval(approval_id_for(step.id)) if has else keys.step(step.id),
-            ]
-        return found
+        await self.live.remove(outcome, archived=done, trim=0, ended=False, steps=())
 
     async def _approvals(self, steps: Sequence[Step]) -> list[Approval]:
         found: list[Approval] = []
@@ -285,6 +244,15 @@ def movable(
     if effects_since is not None:
         keep |= {s.id for s in steps if awaits_effect(s, effects_since)}
     return [s for s in before_window if s.status in FINISHED and s.id not in keep]
+
+
+def _leaving(steps: Sequence[Step], approvals: Sequence[Approval]) -> list[Leaving]:
+    """The steps to remove, each with its approval's id when one moves with it."""
+    with_approval = {a.step_id for a in approvals}
+    return [
+        Leaving(s.id, s.status.value, approval_id_for(s.id) if s.id in with_approval else None)
+        for s in steps
+    ]
 
 
 def _ended(step: Step) -> datetime:

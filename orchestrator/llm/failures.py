@@ -49,21 +49,17 @@ class PlanFailures:
         if not plan or (not forbidden and any(s.status is StepStatus.PLANNED for s in plan)):
             return  # nothing governed yet
         judged = self._key(outcome.id, "plan_judged")
-        if await self.ctx.store.redis.set(judged, plan[0].id, ex=KEEP_S, get=True) in (
-            plan[0].id,
-            plan[0].id.encode(),
-        ):
+        if await self.ctx.store.flags.swap(judged, plan[0].id, ttl_s=KEEP_S) == plan[0].id:
             return  # counted at an earlier tick
         if forbidden:
             step = forbidden[0]
             await self.failed(outcome, f"policy forbade {step.action} ({step.decision})")
         else:
-            await self.ctx.store.redis.delete(self._key(outcome.id, "plan_failures"))
+            await self.ctx.store.flags.lower(self._key(outcome.id, "plan_failures"))
 
     async def failed(self, outcome: Outcome, why: str) -> None:
         key = self._key(outcome.id, "plan_failures")
-        failures = int(await self.ctx.store.redis.incr(key))
-        await self.ctx.store.redis.expire(key, KEEP_S)
+        failures = await self.ctx.store.flags.count(key, ttl_s=KEEP_S)
         if failures != FAILURES_FOR_INCIDENT:
             return
         what = (

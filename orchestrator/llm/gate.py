@@ -132,7 +132,7 @@ class ModelGate:
             latency_ms=latency_ms,
             reply=message,
         )
-        await self.ctx.store.redis.delete(self._flag(caller))
+        await self.ctx.store.flags.lower(self._flag(caller))
         return Answer(message, call)
 
     def _flag(self, caller: Caller) -> str:
@@ -143,9 +143,9 @@ class ModelGate:
     ) -> ModelNotUsed:
         log.warning("model not used for %s (%s): %s", caller.outcome_id or "intake", kind, why)
         await trace.not_used(self.ctx, call, model=trace.model_of(self.model), kind=kind, why=why)
-        await counters.bump(self.ctx.store.redis, self.ctx.keys, counters.LLM_ERRORS, kind)
-        first = await self.ctx.store.redis.set(
-            self._flag(caller), kind, nx=True, ex=FALLBACK_FLAG_TTL_S
+        await self.ctx.store.counters.bump(counters.LLM_ERRORS, kind)
+        first = await self.ctx.store.flags.raise_once(
+            self._flag(caller), value=kind, ttl_s=FALLBACK_FLAG_TTL_S
         )
         if first and caller.conversation is not None:
             await self._announce(caller.conversation, caller.outcome_id, kind, why)

@@ -1,4 +1,5 @@
-"""Token usage: a per-workspace daily budget and a running total per outcome, in Redis."""
+"""Token usage: a per-workspace daily budget and a running total per outcome, counted in
+the store (`orchestrator.store.tokens`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from orchestrator.store import counters
 from orchestrator.store.redis_store import RedisStore
 
-DAY_TTL_S = 3 * 86_400
 DEFAULT_DAILY_TOKENS = 500_000
 
 
@@ -42,16 +41,8 @@ class TokenLedger:
         self.store = store
         self.daily_tokens = daily_tokens
 
-    def _day_key(self, workspace: str, now: datetime) -> str:
-        keys = self.store.keys
-        return keys.flag(f"llm:tokens:{workspace}:{now.date().isoformat()}", keys.tag(workspace))
-
-    def _outcome_key(self, outcome_id: str) -> str:
-        keys = self.store.keys
-        return keys.flag(f"llm:usage:{outcome_id}", keys.tag_of(outcome_id))
-
     async def used_today(self, workspace: str, now: datetime) -> int:
-        return int(await self.store.redis.get(self._day_key(workspace, now)) or 0)
+        return await self.store.tokens.used_on(workspace, now.date())
 
     async def within_budget(self, workspace: str, now: datetime) -> bool:
         """True while the workspace has tokens left today (checked before each call)."""
@@ -60,26 +51,14 @@ class TokenLedger:
     async def record(
         self, usage: Usage, *, workspace: str, outcome_id: str | None, now: datetime
     ) -> None:
-        pipe = self.store.redis.pipeline(transaction=True)
-        day = self._day_key(workspace, now)
-        pipe.incrby(day, usage.total)
-        pipe.expire(day, DAY_TTL_S)
-        if outcome_id is not None:
-            pipe.hincrby(self._outcome_key(outcome_id), "input", usage.input)
-            pipe.hincrby(self._outcome_key(outcome_id), "output", usage.output)
-            pipe.hincrby(self._outcome_key(outcome_id), "calls", 1)
-        metrics = self.store.keys.counters(self.store.keys.tag(workspace))
-        pipe.hincrby(metrics, counters.LLM_CALLS, 1)
-        pipe.hincrby(metrics, counters.field(counters.LLM_TOKENS, "input"), usage.input)
-        pipe.hincrby(metrics, counters.field(counters.LLM_TOKENS, "output"), usage.output)
-        await pipe.execute()
+        await self.store.tokens.add(
+            workspace=workspace,
+            day=now.date(),
+            outcome_id=outcome_id,
+            input=usage.input,
+            output=usage.output,
+        )
 
     async def used_by(self, outcome_id: str) -> Usage:
         """All tokens spent on an outcome so far (shown in its status)."""
-        raw = await self.store.redis.hgetall(self._outcome_key(outcome_id))
-        values = {_text(k): int(v) for k, v in raw.items()}
-        return Usage(values.get("input", 0), values.get("output", 0))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+        return Usage(*await self.store.tokens.used_by(outcome_id))

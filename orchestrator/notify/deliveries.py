@@ -27,41 +27,34 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-import orjson
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from orchestrator.errors import Deferred, Refused, Unavailable
 from orchestrator.notify.outages import ChannelOutages
-from orchestrator.store.keys import Keys
+from orchestrator.store.redis_store import RedisStore
 
-REMEMBERED_S = 86_400
-"""How long a delivery's calls are remembered: longer than any outage a job is kept through."""
 Answer = dict[str, Any]
 REFUSED = "refused"
 """Marks a remembered refusal."""
-ATTEMPTED = "attempted"
-"""Suffix of the field marking a call as attempted: when, its answer not yet remembered."""
 Make = Callable[[str], Awaitable[Answer]]
 Find = Callable[[str, float], Awaitable["Answer | None"]]
 """Looks for the post made by call `name` since the given epoch seconds: its answer, or None."""
 
 
 class CallLog:
-    """The calls of one delivery, named `<delivery>:<n>` and remembered in Redis."""
+    """The calls of one delivery, named `<delivery>:<n>` and remembered in the store
+    (`orchestrator.store.call_log`)."""
 
     def __init__(
         self,
-        redis: Redis,
-        keys: Keys,
+        store: RedisStore,
         delivery: str,
         outages: ChannelOutages | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.redis = redis
+        self.records = store.call_records(delivery)
         self.clock = clock
         self.delivery = delivery
-        self.key = keys.dedupe(f"calls:{delivery}")
         self.outages = outages
         self.calls = 0
         self.channels: set[str] = set()
@@ -75,9 +68,9 @@ class CallLog:
         self.calls += 1
         index = str(self.calls)
         self.channels.add(channel)
-        remembered = await self.redis.hget(self.key, index)
+        remembered = await self.records.answer(index)
         if remembered is not None:
-            return _replayed(channel, orjson.loads(remembered))
+            return _replayed(channel, remembered)
         tell = await self.outages.take_turn(channel, self.delivery) if self.outages else False
         try:
             answer = await self._made_or_found(index, make, find)
@@ -97,37 +90,26 @@ class CallLog:
         name = f"{self.delivery}:{index}"
         if find is None:
             return await make(name)
-        mark = f"{index}:{ATTEMPTED}"
-        before = await self.redis.hget(self.key, mark)
+        before = await self.records.attempted_at(index)
         if before is not None:
-            found = await find(name, float(before))
+            found = await find(name, before)
             if found is not None:
                 return found
-        else:
-            await self._mark(mark)
+        else:  # marked before the call: from then on a run again looks first
+            await self.records.mark_attempted(index, self.clock())
         try:
             return await make(name)
         except Deferred:  # not made: its turn is later (pacing, or the platform's 429)
             if before is None:
-                await self.redis.hdel(self.key, mark)
+                await self.records.forget_attempt(index)
             raise
-
-    async def _mark(self, mark: str) -> None:
-        """Record the attempt before the call: from then on a run again looks first."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hsetnx(self.key, mark, repr(self.clock()))
-        pipe.expire(self.key, REMEMBERED_S)
-        await pipe.execute()
 
     async def _answered(self, channel: str, tell: bool) -> None:
         if tell and self.outages is not None:
             await self.outages.answered(channel)
 
     async def _remember(self, index: str, answer: Answer) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(self.key, index, orjson.dumps(answer))
-        pipe.expire(self.key, REMEMBERED_S)
-        await pipe.execute()
+        await self.records.remember(index, answer)
 
     async def finish(self) -> None:
         """The delivery is over (delivered, or refused for good): its places in the

@@ -18,17 +18,13 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from redis.asyncio import Redis
-
 from orchestrator.errors import Unavailable
 from orchestrator.models import ConversationRef
 from orchestrator.notify.incidents import Incident, IncidentKind, dedup_key
 from orchestrator.notify.notices import IncidentData, Notice, NoticeKind
 from orchestrator.runtime.clock import Clock
 from orchestrator.runtime.messages import Notify, Page
-from orchestrator.runtime.queue import JobQueue
-from orchestrator.store.keys import Keys
-from orchestrator.store.scripts import script_text
+from orchestrator.store.redis_store import RedisStore
 
 log = logging.getLogger("baton.outages")
 
@@ -41,14 +37,6 @@ MAX_WAIT_S = 60.0
 DRAIN_WAIT_S = 1.0
 """The wait per place ahead, once the channel answers again and its queue drains."""
 
-TURN_LUA = script_text("outage_turn", "orchestrator.notify")
-
-FAILED_LUA = script_text("outage_failed", "orchestrator.notify")
-
-RECOVERED_LUA = script_text("outage_recovered", "orchestrator.notify")
-
-LEAVE_LUA = script_text("outage_leave", "orchestrator.notify")
-
 QUEUE_TTL_S = 7 * 86_400
 """How long an abandoned queue is kept (outlives any outage a job is kept through)."""
 
@@ -56,45 +44,34 @@ QUEUE_TTL_S = 7 * 86_400
 class ChannelOutages:
     """Per-channel order and paging while a platform is down, shared by every process."""
 
-    def __init__(self, redis: Redis, keys: Keys, clock: Clock) -> None:
-        self.redis = redis
-        self.keys = keys
+    def __init__(self, store: RedisStore, clock: Clock) -> None:
+        self.queues = store.outages
         self.clock = clock
-        self.queue = JobQueue(redis, keys)
-        self._turn = redis.register_script(TURN_LUA)
-        self._failed = redis.register_script(FAILED_LUA)
-        self._recovered = redis.register_script(RECOVERED_LUA)
-        self._leave = redis.register_script(LEAVE_LUA)
-
-    def _keys(self, channel: str) -> list[str]:
-        base = self.keys.dedupe(f"outage:{channel}")
-        return [f"{base}:queue", f"{base}:seen", base, f"{base}:arrivals"]
+        self.queue = store.job_queue()
 
     async def take_turn(self, channel: str, token: str) -> bool:
         """Return when `token` may call `channel` now: True when its success must be told
         (`answered`: it may end an outage). Raise `Unavailable`, with the wait, while
         deliveries queued before it wait."""
         now = self.clock.now().timestamp()
-        ahead, state, *since = await self._turn(
-            keys=self._keys(channel), args=[token, now, STALE_S]
-        )
-        if int(state) < 2:
-            return int(state) == 1
-        failing = int(state) == 3
-        wait = _backoff(now - float(since[0])) if failing else DRAIN_WAIT_S * (int(ahead) + 1)
-        raise Unavailable(channel, f"waiting behind {ahead} earlier messages", seconds=wait)
+        turn = await self.queues.turn(channel, token, now=now, stale_s=STALE_S)
+        if turn.may_call:
+            return turn.tell
+        if turn.failing_since is not None:
+            wait = _backoff(now - turn.failing_since)
+        else:
+            wait = DRAIN_WAIT_S * (turn.ahead + 1)
+        raise Unavailable(channel, f"waiting behind {turn.ahead} earlier messages", seconds=wait)
 
     async def failed(self, channel: str, token: str, error: Unavailable) -> Unavailable:
         """Record a failure of `channel` met by `token` (which keeps its place in the queue);
         page on-call once the outage has lasted `PAGE_AFTER_S`. Returns the error to raise,
         with the wait before the next try."""
         now = self.clock.now().timestamp()
-        ttl = int(QUEUE_TTL_S)
-        since, page = await self._failed(
-            keys=self._keys(channel), args=[token, now, PAGE_AFTER_S, ttl]
+        started, page = await self.queues.failed(
+            channel, token, now=now, page_after_s=PAGE_AFTER_S, ttl_s=int(QUEUE_TTL_S)
         )
-        started = float(since)
-        if int(page):
+        if page:
             await self._page(channel, started, error.what)
         wait = max(error.seconds or 0.0, _backoff(now - started))
         return Unavailable(channel, error.what, seconds=wait)
@@ -102,15 +79,15 @@ class ChannelOutages:
     async def answered(self, channel: str) -> None:
         """`channel` took a call: its outage, if it had one, is over (the page resolved).
         Messages given up on meanwhile are owned up to in the channel itself."""
-        since, paged, lost = await self._recovered(keys=self._keys(channel))
-        if not since:
+        ended = await self.queues.recovered(channel)
+        if ended.since is None:
             return
-        lasted = self.clock.now().timestamp() - float(since)
+        lasted = self.clock.now().timestamp() - ended.since
         log.warning("chat channel %s answers again after %.0f s", channel, lasted)
-        if paged:
+        if ended.paged:
             await self._enqueue_page(channel, "resolve", lasted, "")
-        if int(lost):
-            await self._say_lost(channel, int(lost), lasted)
+        if ended.lost:
+            await self._say_lost(channel, ended.lost, lasted)
 
     async def _say_lost(self, channel: str, lost: int, lasted: float) -> None:
         """Tell the channel that messages meant for it were set aside during the outage (their
@@ -135,7 +112,7 @@ class ChannelOutages:
     async def leave(self, channel: str, token: str) -> None:
         """`token` is done with `channel` (delivered, or refused for good): the next in line
         may go."""
-        await self._leave(keys=self._keys(channel), args=[token])
+        await self.queues.leave(channel, token)
 
     async def _page(self, channel: str, started: float, what: str) -> None:
         lasted = self.clock.now().timestamp() - started

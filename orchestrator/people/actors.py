@@ -99,4 +99,4 @@ def refused_as_done(refused: TransitionRefused) -> bool:
 
 async def done_before(store: RedisStore, actor: Actor) -> bool:
     """Whether `actor`'s delivery was done by an earlier run."""
-    return actor.delivery is not None and bool(await store.redis.exists(_key(store, actor)))
+    return actor.delivery is not None and await store.flags.raised(_key(store, actor))

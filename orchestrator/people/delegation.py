@@ -45,7 +45,7 @@ class NotEligible(BatonError):
 
 
 def absences_key(keys: Keys, workspace: str) -> str:
-    return keys.of_workspace(workspace, "away")
+    return keys.absences(workspace)
 
 
 def eligible(people: People, user: str, delegate: str) -> bool:
@@ -106,9 +106,9 @@ class Delegation:
 
     async def absences(self, workspace: str) -> dict[str, Absence]:
         """Who is away now in `workspace` (an absence past its end is over)."""
-        raw = await self.ctx.store.redis.hgetall(absences_key(self.ctx.keys, workspace))
+        raw = await self.ctx.store.absences(workspace)
         now = self.ctx.clock.now()
-        found = (Absence.model_validate_json(v) for v in raw.values())
+        found = (Absence.model_validate_json(v) for v in raw)
         return {a.user: a for a in found if a.until > now}
 
     async def away(self, actor: Actor, until: datetime, delegate: str | None) -> Absence:
@@ -144,9 +144,7 @@ class Delegation:
     async def show_on_cards(self, workspace: str, user: str) -> None:
         """Name who decides for `user` on the cards of their pending approvals (or no one
         any more), updated in place."""
-        pending = await self.ctx.store.redis.smembers(self.ctx.keys.pending_approvals(workspace))
-        for raw in sorted(pending):
-            approval_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        for approval_id in await self.ctx.store.pending_approval_ids(workspace):
             approval = await self.ctx.store.approval(approval_id)
             if user in approval.approvers:
                 await self.refresh(approval_id)

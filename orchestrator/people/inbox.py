@@ -26,10 +26,9 @@ async def waiting_for(ctx: Context, actor: Actor) -> list[Waiting]:
     await check_workspace(ctx.store, actor)
     people = ctx.workspace_of(actor.workspace).people
     away = await Delegation(ctx).absences(actor.workspace)
-    pending = await ctx.store.redis.smembers(ctx.keys.pending_approvals(actor.workspace))
     found = []
-    for raw in pending:
-        approval = await ctx.store.approval(raw.decode() if isinstance(raw, bytes) else str(raw))
+    for approval_id in await ctx.store.pending_approval_ids(actor.workspace):
+        approval = await ctx.store.approval(approval_id)
         if approval.status is not ApprovalStatus.PENDING:
             continue
         principal = delegation.counts_for(approval, actor.user, away, people)

@@ -1,4 +1,4 @@
-"""Per-person rate limits on what people send (a fixed window in Redis).
+"""Per-person rate limits on what people send (a fixed window, counted in the store).
 
 One member cannot flood the orchestrator: every message (a command, a statement, an
 answer to a question) counts against `rate_limit` of the workspace file, per workspace
@@ -32,12 +32,8 @@ class RateLimiter:
     async def hit(self, workspace: str, user: str, limit: RateLimit) -> Verdict:
         """Count one message from `user`; whether it may go on."""
         window = int(self.clock.now().timestamp()) // limit.window_s
-        key = self.store.keys.rate(workspace, user, window)
-        pipe = self.store.redis.pipeline(transaction=True)
-        pipe.incr(key)
         # Kept a little longer than its window so a slow clock never reuses a count.
-        pipe.expire(key, limit.window_s + 5)
-        count = int((await pipe.execute())[0])
+        count = await self.store.count_message(workspace, user, window, ttl_s=limit.window_s + 5)
         if count <= limit.messages:
             return Verdict.ALLOWED
         return Verdict.LIMITED if count == limit.messages + 1 else Verdict.DROPPED

@@ -70,7 +70,7 @@ async def take_over_lease(ctx: Context, subject: str) -> None:
     the compare-and-set transitions and the connectors' idempotency keys keep the
     effect single.
     """
-    await ctx.store.redis.delete(ctx.keys.lease(subject))
+    await ctx.store.drop_lease(subject)
 
 
 async def _where(ctx: Context, job: Job) -> tuple[str | None, ConversationRef | None]:

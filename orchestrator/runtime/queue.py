@@ -307,6 +307,11 @@ class JobQueue:
         pipe.zadd(self.keys.timers(tag), {timer_id: due.timestamp()})
         await pipe.execute()
 
+    async def scheduled(self, timer_id: str, workspace: str = "") -> bool:
+        """Whether the timer `timer_id` about `workspace` (or about none) is set."""
+        timers = self.keys.timers(self.keys.tag(workspace))
+        return await self.redis.zscore(timers, timer_id) is not None
+
     async def move_due(self, now: datetime, limit: int = 500) -> int:
         """Move timers due by `now` into the streams, every tag's; returns how many moved
         (at most `limit` per tag)."""

@@ -18,9 +18,10 @@ from apscheduler.triggers.cron import CronTrigger
 from redis.exceptions import RedisError
 
 from orchestrator.runtime.clock import Clock
-from orchestrator.runtime.leader import LeaderLock, lead
+from orchestrator.runtime.leader import lead
 from orchestrator.runtime.messages import ArchiveBatch, Scheduled
 from orchestrator.runtime.queue import JobQueue
+from orchestrator.store.leader_lock import LeaderLock
 from orchestrator.store.redis_store import RedisStore
 
 log = logging.getLogger("baton.clock")

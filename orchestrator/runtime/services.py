@@ -28,7 +28,6 @@ from orchestrator.runtime.worker import Worker
 from orchestrator.steps.execute import Executor
 from orchestrator.steps.lanes import Lanes
 from orchestrator.steps.planner import Planner, PlaybookPlanner
-from orchestrator.store import counters
 
 
 class Runtime:
@@ -98,7 +97,7 @@ class Runtime:
         await self.digest.post()
 
     async def _page(self, page: m.Page, work: Delivery) -> None:
-        await counters.track_incident(self.ctx.store.redis, self.ctx.keys, page.incident)
+        await self.ctx.store.counters.track_incident(page.incident)
         await self.pager.page(page.incident)
 
     async def _notify(self, notify: m.Notify, work: Delivery) -> None:

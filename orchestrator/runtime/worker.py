@@ -108,7 +108,7 @@ class Worker:
         """The jobs being handled, by entry id: their claims are renewed while they run."""
         self._stop: asyncio.Event | None = None
         """Set while `run` runs: a job Redis refused is tried again until the worker stops."""
-        self.tally = JobTally(queue.redis, queue.keys)
+        self.tally = JobTally.for_queue(queue)
         """Jobs handled per kind and outcome, and how long each took (`/metrics`)."""
         self._ended: dict[str, str] = {}
         """How each job being handled ended (`counters.JOB_OUTCOMES`), by entry id."""

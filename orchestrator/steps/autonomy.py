@@ -142,7 +142,7 @@ async def offer(ctx: Context, approval: Approval) -> Offer | None:
         return None
     step = await ctx.store.step(approval.step_id)
     once = f"autonomy:{approval.workspace}:{step.action}|{param_class(step.params)}"
-    if await ctx.store.redis.exists(ctx.keys.dedupe(once)):
+    if await ctx.store.flags.raised(ctx.keys.dedupe(once)):
         return None
     found = await eligible(ctx, approval)
     if found is None or not await ctx.store.first_time(once, REOFFER_S):

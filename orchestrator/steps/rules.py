@@ -79,11 +79,11 @@ class RuleBook:
         self.clock = clock
 
     def _key(self, workspace: str) -> str:
-        return self.store.keys.of_workspace(workspace, "rules")
+        return self.store.keys.learned_rules(workspace)
 
     async def listing(self, workspace: str) -> list[LearnedRule]:
         """Learned rules, oldest first (the numbering `remove` uses)."""
-        raw = await self.store.redis.hvals(self._key(workspace))
+        raw = await self.store.learned_rules(workspace)
         learned = [LearnedRule.model_validate_json(value) for value in raw]
         return sorted(learned, key=lambda r: (r.accepted_at, r.rule.name))
 
@@ -138,7 +138,7 @@ class RuleBook:
         if not may_govern(by, workspace, outcome):
             raise NotAllowed(by, "add a policy rule")
         key = self._key(tenant)
-        if await self.store.redis.hexists(key, rule.name):
+        if await self.store.has_learned_rule(tenant, rule.name):
             return False
         now = self.clock.now()
         learned = LearnedRule(rule=rule, accepted_by=by, accepted_at=now, from_step=step.id)

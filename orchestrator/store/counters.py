@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -17,6 +18,9 @@ from redis.exceptions import RedisError
 from orchestrator.notify.incidents import Incident
 from orchestrator.store.keys import Keys
 from orchestrator.store.tags import tags_in_use
+
+if TYPE_CHECKING:
+    from orchestrator.runtime.queue import JobQueue
 
 log = logging.getLogger("baton.counters")
 
@@ -64,6 +68,22 @@ async def track_incident(redis: Redis, keys: Keys, incident: Incident) -> None:
         await redis.sadd(open_incidents_key(keys), incident.dedup_key)
 
 
+class Counters:
+    """The operational counters as the core bumps them, through its store."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def bump(self, name: str, label: str = "", by: int = 1) -> None:
+        """Count `by` more of `name` (in its `label` series, if given)."""
+        await bump(self._redis, self._keys, name, label, by)
+
+    async def track_incident(self, incident: Incident) -> None:
+        """Count `incident` open, or closed when it is a resolve."""
+        await track_incident(self._redis, self._keys, incident)
+
+
 async def read(redis: Redis, keys: Keys) -> dict[tuple[str, str], int]:
     """Every counter as {(name, label): value}; the label is "" when there is none."""
     values: dict[tuple[str, str], int] = {}
@@ -100,6 +120,11 @@ class JobTally:
         self._seconds: defaultdict[str, float] = defaultdict(float)
         self._flushing: set[asyncio.Task[None]] = set()
         self._due = False
+
+    @classmethod
+    def for_queue(cls, queue: JobQueue) -> JobTally:
+        """A tally sent to the database `queue` reads its jobs from."""
+        return cls(queue.redis, queue.keys)
 
     def record(self, kind: str, outcome: str, seconds: float) -> None:
         self._counts[f"n|{kind}|{outcome}"] += 1

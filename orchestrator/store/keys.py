@@ -101,6 +101,14 @@ class Keys:
     def approval(self, approval_id: str) -> str:
         return f"{self._by_id(approval_id)}:approval:{approval_id}"
 
+    def approval_version(self, approval_id: str) -> str:
+        """An approval's version: every writer of a pending approval checks and advances it."""
+        return f"{self.approval(approval_id)}:version"
+
+    def approval_vote(self, approval_id: str, person: str) -> str:
+        """Set once `person` has decided an approval (a vote counts once)."""
+        return f"{self.approval(approval_id)}:vote:{person}"
+
     def step_prefix(self, outcome_id: str) -> str:
         """What a step key of this outcome has before the step's id (same tag)."""
         return f"{self._by_id(outcome_id)}:step:"
@@ -140,6 +148,14 @@ class Keys:
 
     def pending_approvals(self, workspace: str) -> str:
         return self.of_workspace(workspace, "approvals", "pending")
+
+    def learned_rules(self, workspace: str) -> str:
+        """A workspace's learned policy rules: rule name -> the rule and who accepted it."""
+        return self.of_workspace(workspace, "rules")
+
+    def absences(self, workspace: str) -> str:
+        """Who is away in a workspace: person -> absence."""
+        return self.of_workspace(workspace, "away")
 
     def kill_switch(self, workspace: str) -> str:
         return self.of_workspace(workspace, "paused")

@@ -22,12 +22,19 @@ from orchestrator.models import (
     Outcome,
     Step,
 )
-from orchestrator.runtime.queue import Delivery, current_delivery, fence_in
+from orchestrator.runtime.queue import Delivery, JobQueue, current_delivery, fence_in
 from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request, unknown_key
+from orchestrator.store.call_log import CallRecords
+from orchestrator.store.cases import CaseIndex
 from orchestrator.store.commit import COMMIT_LUA, OTHER_KEY, Commit
+from orchestrator.store.counters import Counters
+from orchestrator.store.flags import Flags
 from orchestrator.store.keys import NO_WORKSPACE, Keys, number_of_id, tag_of_key
+from orchestrator.store.names import NameCache
+from orchestrator.store.outages import OutageQueues
 from orchestrator.store.scripts import script_text
 from orchestrator.store.tags import AnyRedis, register_tag, tags_in_use
+from orchestrator.store.tokens import TokenCounts
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -93,6 +100,26 @@ class RedisStore:
         """Per id kind: the next reserved id and the last one."""
         self.history: Archive | None = None
         """The history store, where readers find what was moved out of Redis."""
+        self.flags = Flags(self.redis)
+        """Marks that something happened (once-only flags, pages sent, runs of failures)."""
+        self.counters = Counters(self.redis, keys)
+        """The operational counters (`/metrics`)."""
+        self.cases = CaseIndex(self.redis, keys)
+        """The standing outcomes' case indexes and the case sources' cursors."""
+        self.outages = OutageQueues(self.redis, keys)
+        """The chat channels' queues while their platform fails."""
+        self.names = NameCache(self.redis, keys)
+        """People's names as the chat platforms gave them."""
+        self.tokens = TokenCounts(self.redis, keys)
+        """Model tokens spent, per workspace and day and per outcome."""
+
+    def call_records(self, delivery: str) -> CallRecords:
+        """What the calls of the delivery named `delivery` got back."""
+        return CallRecords(self.redis, self.keys, delivery)
+
+    def job_queue(self) -> JobQueue:
+        """A queue of jobs and timers on this store's database."""
+        return JobQueue(self.redis, self.keys)
 
     async def apply(self, commit: Commit, *, fenced_by: Delivery | None = None) -> None:
         """Apply `commit` atomically or raise `TransitionRefused` naming the failed check.
@@ -300,10 +327,40 @@ class RedisStore:
         return value, _steps(raws)
 
     async def pending_approvals(self, workspace: str) -> list[Approval]:
-        ids = sorted(
+        ids = await self.pending_approval_ids(workspace)
+        return await self._load_many(Approval, [self.keys.approval(i) for i in ids])
+
+    async def pending_approval_ids(self, workspace: str) -> list[str]:
+        """The ids of `workspace`'s pending approvals, sorted."""
+        return sorted(
             _text(m) for m in await self.redis.smembers(self.keys.pending_approvals(workspace))
         )
-        return await self._load_many(Approval, [self.keys.approval(i) for i in ids])
+
+    async def approval_version(self, approval_id: str) -> str:
+        """The version of an approval ("" before its first write; `approvals.ballot`)."""
+        raw = await self.redis.hget(self.keys.approval_version(approval_id), "status")
+        return _text(raw) if raw is not None else ""
+
+    async def learned_rules(self, workspace: str) -> list[str]:
+        """`workspace`'s learned rules (JSON, one per rule; `steps.rules`)."""
+        return [_text(raw) for raw in await self.redis.hvals(self.keys.learned_rules(workspace))]
+
+    async def has_learned_rule(self, workspace: str, name: str) -> bool:
+        """Whether `workspace` learned a rule named `name`."""
+        return bool(await self.redis.hexists(self.keys.learned_rules(workspace), name))
+
+    async def count_message(self, workspace: str, user: str, window: int, *, ttl_s: int) -> int:
+        """Count one message of `user` in rate-limit `window`; the window's count so far.
+        The count and its expiry (`ttl_s`) are one transaction."""
+        key = self.keys.rate(workspace, user, window)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, ttl_s)
+        return int((await pipe.execute())[0])
+
+    async def absences(self, workspace: str) -> list[str]:
+        """The absences recorded in `workspace` (JSON, one per person; `people.delegation`)."""
+        return [_text(raw) for raw in await self.redis.hvals(self.keys.absences(workspace))]
 
     async def measurements(self, outcome_id: str, last: int = 0) -> list[Measurement]:
         """An outcome's measurements, oldest first (the `last` ones only, if set), from the
@@ -456,6 +513,10 @@ class RedisStore:
 
     async def release(self, subject: str, owner: str) -> None:
         await self._release(keys=[self.keys.lease(subject)], args=[owner])
+
+    async def drop_lease(self, subject: str) -> None:
+        """Drop the lease on `subject` whoever holds it (its holder is presumed dead)."""
+        await self.redis.delete(self.keys.lease(subject))
 
     async def an_outcome(self, workspace: str) -> Outcome | None:
         """Any one outcome of `workspace` (None without any): what they share, such as the

@@ -13,6 +13,6 @@ from importlib.resources import files
 
 @cache
 def script_text(name: str, package: str = "orchestrator.store") -> str:
-    """The source of the script `name` (`<package>/lua/<name>.lua`: the store's by default;
-    the channel outages' in `orchestrator`, the chat pacing's in `bot`)."""
+    """The source of the script `name` (`<package>/lua/<name>.lua`: the store's by default,
+    the chat pacing's in `bot`)."""
     return files(package).joinpath("lua", f"{name}.lua").read_text()

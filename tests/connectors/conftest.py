@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator.connectors.ledger import RedisDeliveryLedger
+from orchestrator.store.delivery_ledger import RedisDeliveryLedger
 from orchestrator.store.keys import Keys
 from tests.connectors.servers import Mailbox, Receiver
 

@@ -8,9 +8,9 @@ import pytest
 
 from orchestrator.connectors import Work
 from orchestrator.connectors.http import HttpConnector
-from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.errors import ConnectorError
 from orchestrator.models import Direction
+from orchestrator.store.delivery_ledger import RedisDeliveryLedger
 from orchestrator.workspace.catalog import Action, Connection, HttpAuth, Metric
 from tests.connectors.conftest import ENV, TOKEN
 from tests.connectors.servers import Receiver

@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from orchestrator.connectors import Work
-from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.connectors.smtp import SmtpConnector
 from orchestrator.errors import ConnectorError
+from orchestrator.store.delivery_ledger import RedisDeliveryLedger
 from orchestrator.workspace.catalog import Action, Connection
 from tests.connectors.conftest import ENV
 from tests.connectors.servers import Mailbox

@@ -7,10 +7,10 @@ from datetime import timedelta
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.runtime.leader import LeaderLock
 from orchestrator.runtime.messages import PostDigest
 from orchestrator.runtime.scheduler import CRON_JOBS, ClockService
 from orchestrator.store.keys import Keys
+from orchestrator.store.leader_lock import LeaderLock
 from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
 from tests.fakes import RecordingGateway

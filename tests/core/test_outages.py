@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from redis.asyncio import Redis
 
 from orchestrator.errors import Unavailable
 from orchestrator.notify.notices import IncidentData, Notice
@@ -14,7 +13,7 @@ from orchestrator.notify.outages import PAGE_AFTER_S, STALE_S, ChannelOutages
 from orchestrator.runtime.clock import ManualClock
 from orchestrator.runtime.messages import Notify, Page
 from orchestrator.runtime.queue import JobQueue
-from orchestrator.store.keys import Keys
+from orchestrator.store.redis_store import RedisStore
 from tests.conftest import START
 
 CHANNEL = "slack:T1:C1"
@@ -27,8 +26,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def outages(redis: Redis, keys: Keys, clock: ManualClock) -> ChannelOutages:
-    return ChannelOutages(redis, keys, clock)
+def outages(store: RedisStore, clock: ManualClock) -> ChannelOutages:
+    return ChannelOutages(store, clock)
 
 
 async def pages(queue: JobQueue) -> list[str]:

@@ -16,11 +16,11 @@ from bot.bootstrap import build_pager
 from config.settings import Settings
 from orchestrator.connectors import Work
 from orchestrator.connectors.guard import AddressRefused, Resolver
-from orchestrator.connectors.ledger import RedisDeliveryLedger
 from orchestrator.connectors.smtp import SmtpConnector
 from orchestrator.errors import ConfigError, ConnectorError
 from orchestrator.notify.incidents import Incident
 from orchestrator.notify.paging import PagerDutyPager, WebhookPager
+from orchestrator.store.delivery_ledger import RedisDeliveryLedger
 from orchestrator.store.keys import Keys
 from orchestrator.workspace.catalog import Action, Connection
 from tests.connectors.servers import Mailbox

@@ -3,9 +3,9 @@ target outcome does."""
 
 from __future__ import annotations
 
-from orchestrator.runtime.leader import LeaderLock
 from orchestrator.runtime.messages import PostDigest
 from orchestrator.runtime.scheduler import CRON_JOBS, ClockService
+from orchestrator.store.leader_lock import LeaderLock
 from tests.conftest import Harness
 from tests.standing.conftest import next_poll, sign, stand
 
