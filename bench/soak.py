@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -230,16 +231,13 @@ async def run(minutes: float, concurrency: int, rate: float, hard: bool = False)
     if hard:
         processes["clock-b"] = spawn("clock", env, work / "clock-b.log")
     traffic = Traffic(f"http://127.0.0.1:{env['PORT']}/slack/events", slack)
-    events: list[str] = []
     try:
         traffic.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         await _healthy(traffic.session, env["PORT"])
         seconds = minutes * 60
         began = time.monotonic()
-        inject = _inject_hard if hard else _inject
-        injector = asyncio.create_task(
-            inject(seconds, began, processes, env, work, redis, slack, events)
-        )
+        faults = Faults(seconds, began, processes, env, work, redis, slack)
+        injector = asyncio.create_task((_inject_hard if hard else _inject)(faults))
         rng = random.Random(7)
 
         async def user() -> None:
@@ -261,7 +259,7 @@ async def run(minutes: float, concurrency: int, rate: float, hard: bool = False)
             f"{CHANNELS[0]} channels, "
             f"prefix {env['BATON_KEY_PREFIX']}"
         )
-        for line in events:
+        for line in faults.events:
             print(f"  injected: {line}")
         print(f"  requests answered: {requests} ({requests / elapsed:.1f}/s)")
         for kind, values in sorted(traffic.latency.items()):
@@ -302,88 +300,88 @@ async def run(minutes: float, concurrency: int, rate: float, hard: bool = False)
             shutil.rmtree(work, ignore_errors=True)
 
 
-async def _inject(
-    seconds: float,
-    began: float,
-    processes: dict[str, subprocess.Popen[bytes]],
-    env: dict[str, str],
-    work: Path,
-    redis: RedisServer,
-    slack: SlackApiDouble,
-    events: list[str],
-) -> None:
-    async def at(fraction: float) -> None:
-        await asyncio.sleep(max(0.0, began + seconds * fraction - time.monotonic()))
+@dataclass
+class Faults:
+    """The running system faults are injected into, and what was injected (`events`)."""
 
-    await at(0.25)
-    processes["worker-a"].kill()  # SIGKILL: no shutdown, its jobs are reclaimed
-    processes["worker-a"].wait()
+    seconds: float
+    began: float
+    processes: dict[str, subprocess.Popen[bytes]]
+    env: dict[str, str]
+    work: Path
+    redis: RedisServer
+    slack: SlackApiDouble
+    events: list[str] = field(default_factory=list)
+
+    def since(self, ago: float = 0.0) -> str:
+        """When, in seconds of the run, something that lasted `ago` seconds began."""
+        return f"{time.monotonic() - self.began - ago:.0f}s"
+
+    async def at(self, fraction: float) -> None:
+        """Until `fraction` of the run has passed."""
+        await asyncio.sleep(max(0.0, self.began + self.seconds * fraction - time.monotonic()))
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL: no shutdown, its jobs are reclaimed."""
+        self.processes[name].kill()
+        self.processes[name].wait()
+
+    def start_worker(self, name: str) -> None:
+        self.processes[name] = spawn("worker", self.env, self.work / f"{name}.log")
+
+    async def restart_redis(self) -> None:
+        down = await self.redis.restart()
+        self.events.append(f"Redis restarted at {self.since()} (down {down:.1f}s)")
+
+
+async def _inject(faults: Faults) -> None:
+    await faults.at(0.25)
+    faults.kill_worker("worker-a")
     await asyncio.sleep(1)
-    processes["worker-a"] = spawn("worker", env, work / "worker-a.log")
-    events.append(f"worker killed -9 at {time.monotonic() - began:.0f}s, restarted 1s later")
-    await at(0.5)
-    down = await redis.restart()
-    events.append(f"Redis restarted at {time.monotonic() - began:.0f}s (down {down:.1f}s)")
-    await at(0.7)
-    slack.fail_next(429, 10**9, retry_after=1)
+    faults.start_worker("worker-a")
+    faults.events.append(f"worker killed -9 at {faults.since()}, restarted 1s later")
+    await faults.at(0.5)
+    await faults.restart_redis()
+    await faults.at(0.7)
+    faults.slack.fail_next(429, 10**9, retry_after=1)
     await asyncio.sleep(15)
-    slack.outage = None
-    start = time.monotonic() - began - 15
-    events.append(f"Slack API answered 429 for 15s from {start:.0f}s ({slack.refused} calls)")
+    faults.slack.outage = None
+    refused = faults.slack.refused
+    faults.events.append(
+        f"Slack API answered 429 for 15s from {faults.since(15)} ({refused} calls)"
+    )
 
 
-async def _inject_hard(
-    seconds: float,
-    began: float,
-    processes: dict[str, subprocess.Popen[bytes]],
-    env: dict[str, str],
-    work: Path,
-    redis: RedisServer,
-    slack: SlackApiDouble,
-    events: list[str],
-) -> None:
+async def _inject_hard(faults: Faults) -> None:
     """Kills all along; a clock stopped, Redis restarted, Slack down for a minute."""
-    killer = asyncio.create_task(_kill_workers(seconds, began, processes, env, work, events))
-
-    async def at(fraction: float) -> None:
-        await asyncio.sleep(max(0.0, began + seconds * fraction - time.monotonic()))
-
-    await at(0.2)
-    clock = processes["clock"]
+    killer = asyncio.create_task(_kill_workers(faults))
+    await faults.at(0.2)
+    clock = faults.processes["clock"]
     clock.send_signal(signal.SIGSTOP)
     await asyncio.sleep(20)
     clock.send_signal(signal.SIGCONT)
-    events.append(
-        f"leading clock stopped (SIGSTOP) for 20s at {time.monotonic() - began - 20:.0f}s"
-    )
-    await at(0.45)
-    down = await redis.restart()
-    events.append(f"Redis restarted at {time.monotonic() - began:.0f}s (down {down:.1f}s)")
-    await at(0.6)
-    slack.down(500)
+    faults.events.append(f"leading clock stopped (SIGSTOP) for 20s at {faults.since(20)}")
+    await faults.at(0.45)
+    await faults.restart_redis()
+    await faults.at(0.6)
+    faults.slack.down(500)
     await asyncio.sleep(60)
-    slack.up()
-    events.append(f"Slack API answered 500 for 60s from {time.monotonic() - began - 60:.0f}s")
+    faults.slack.up()
+    faults.events.append(f"Slack API answered 500 for 60s from {faults.since(60)}")
     await killer
 
 
-async def _kill_workers(
-    seconds: float,
-    began: float,
-    processes: dict[str, subprocess.Popen[bytes]],
-    env: dict[str, str],
-    work: Path,
-    events: list[str],
-) -> None:
+async def _kill_workers(faults: Faults) -> None:
     kills = 0
-    while time.monotonic() - began < seconds - 10:
+    while time.monotonic() - faults.began < faults.seconds - 10:
         await asyncio.sleep(8)
         name = ("worker-a", "worker-b")[kills % 2]
-        processes[name].kill()  # SIGKILL, usually mid-job under this traffic
-        processes[name].wait()
-        processes[name] = spawn("worker", env, work / f"{name}.log")
+        faults.kill_worker(name)  # usually mid-job under this traffic
+        faults.start_worker(name)
         kills += 1
-    events.append(f"{kills} workers killed -9 (every 8s, alternating), each restarted at once")
+    faults.events.append(
+        f"{kills} workers killed -9 (every 8s, alternating), each restarted at once"
+    )
 
 
 async def _healthy(session: aiohttp.ClientSession, port: str) -> None:

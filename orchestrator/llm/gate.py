@@ -68,19 +68,12 @@ class ModelGate:
         self.sleep = sleep
 
     async def ask(
-        self,
-        messages: Sequence[BaseMessage],
-        *,
-        caller: Caller,
-        tools: Sequence[dict[str, Any]] = (),
-        tool_choice: str | None = None,
-        purpose: str = "",
+        self, messages: Sequence[BaseMessage], *, caller: Caller, purpose: str = ""
     ) -> AIMessage | None:
-        """The model's reply, or `None` when the caller must fall back."""
+        """The model's reply without tools (a draft), or `None` when the caller must fall
+        back; a call with tools asks through `answer`."""
         try:
-            answer = await self.answer(
-                messages, caller=caller, tools=tools, tool_choice=tool_choice, purpose=purpose
-            )
+            answer = await self.answer(messages, caller=caller, purpose=purpose)
         except ModelNotUsed:
             return None
         return answer.message
