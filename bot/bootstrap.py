@@ -32,6 +32,7 @@ from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.notify.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.runtime.clock import Clock, SystemClock
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.desk import Desk
 from orchestrator.runtime.queue import JobQueue, consumer_name
 from orchestrator.runtime.services import Runtime
 from orchestrator.runtime.worker import JobHandler
@@ -231,7 +232,7 @@ async def bootstrap(
         connectors=connectors[id(workspace)],
         others=[c for key, c in connectors.items() if key != id(workspace)],
         runtime=runtime,
-        conversation=Conversation(runtime),
+        conversation=Conversation(Desk(runtime, names=notifier.names)),
         store_label=label,
         gateways=all_gateways,
         capacity=RedisCapacity(

@@ -121,7 +121,9 @@ async def slack(
     notifier = harness.runtime.notifier
     notifier.gateways["slack"] = harness.gateway  # type: ignore[attr-defined]
     gateway = cast(SlackGateway, harness.gateway)
-    work = SlackWork(harness.conversation, gateway)
+    work = SlackWork(
+        harness.conversation, gateway, store=harness.store, queue=harness.runtime.ctx.queue
+    )
     harness.runtime.register(SLACK_CLICK, work.click)
     harness.runtime.register(SLACK_STATEMENT, work.statement)
     harness.runtime.register(SLACK_REPLY, ReplyDelivery(gateway, harness.store))

@@ -21,7 +21,8 @@ WHERE = ConversationRef(platform="slack", workspace="T1", channel="C1")
 
 def home(harness: Harness, api: SlackApiDouble) -> tuple[HomeTabs, SlackGateway]:
     gateway = SlackGateway(AsyncWebClient(token=BOT_TOKEN, base_url=api.base_url))
-    tabs = HomeTabs(gateway, harness.runtime)
+    desk, ctx = harness.conversation.desk, harness.runtime.ctx
+    tabs = HomeTabs(gateway, desk, store=ctx.store, queue=ctx.queue)
     gateway.changed = tabs.changed
     harness.runtime.register(SLACK_HOME, tabs.refresh)
     return tabs, gateway
