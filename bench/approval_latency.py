@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis.asyncio import Redis
 
-import bot.slack  # noqa: F401  (Slack's gateway and job kinds)
 from bench import target
 from bot.bootstrap import bootstrap
 from bot.demo.simulation import Business
+from bot.slack.app import SLACK
 from config.settings import DEMO_WORKSPACE, Settings
 from handlers.cards import Click, Inbound
 from orchestrator.models import ConversationRef
@@ -64,7 +64,8 @@ async def seed(env: dict[str, str], api: SlackApiDouble, count: int) -> None:
         slack_api_url=env["SLACK_API_URL"],
         audit_key=env["BATON_AUDIT_KEY"],
     )
-    app = await bootstrap(settings, {}, env={"BATON_DEMO_DB": env["BATON_DEMO_DB"]})
+    demo_db = {"BATON_DEMO_DB": env["BATON_DEMO_DB"]}
+    app = await bootstrap(settings, {}, platforms=[SLACK], env=demo_db)
     try:
         await app.runtime.start()
         for n in range(count):

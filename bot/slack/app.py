@@ -15,6 +15,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bootstrap import App
+from bot.platform import Platform
 from bot.slack import door
 from bot.slack.assistant import SlackAssistant, planning
 from bot.slack.config import SlackConfig, banner, slack_config
@@ -200,3 +201,7 @@ def _socket_mode(
         await handler.close_async()  # type: ignore[no-untyped-call]
 
     return run
+
+
+SLACK = Platform("slack", gateway=gateway_factory, surface=mount, job_kinds=job_kinds)
+"""Slack, for a composition root's list of platforms."""
