@@ -55,7 +55,8 @@ class Conversation:
     Either may run again for the same delivery (a platform's redelivery, a worker that died
     mid-job): each change is committed together with the delivery's mark, so a run after
     the commit changes nothing and answers as the first run did. Transient Redis failures
-    are raised, for the caller to retry (a job) or to say "try again" (a request)."""
+    are raised, for the caller to retry (a job) or to say "try again" (a request). It reaches
+    the core only through `desk`, what a conversation may do."""
 
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
