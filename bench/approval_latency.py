@@ -36,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis.asyncio import Redis
 
-import bot.slack  # noqa: F401  (Slack's gateway and job kinds)
 from bench import target
 from bot.demo.simulation import Business
 from handlers.cards import Click, Inbound

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -16,7 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.audit_keys import audit_keys
 from bot.capacity import RedisCapacity
-from bot.gateways import build_gateways
+from bot.platform import Platform, build_gateways
 from config.settings import Settings
 from config.workspace import WorkspaceFiles, load_workspaces
 from handlers.conversation import Conversation
@@ -31,8 +31,8 @@ from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.notify.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.runtime.clock import Clock, SystemClock
 from orchestrator.runtime.context import Context
-from orchestrator.runtime.dispatch import AnyHandler
-from orchestrator.runtime.messages import ArchiveBatch, Message
+from orchestrator.runtime.desk import Desk
+from orchestrator.runtime.messages import ArchiveBatch
 from orchestrator.runtime.queue import JobQueue, consumer_name
 from orchestrator.runtime.services import Runtime
 from orchestrator.steps.lanes import Lanes
@@ -66,6 +66,9 @@ class App:
     """Where history moved out of Redis is kept (and read)."""
     others: list[Connectors] = field(default_factory=list)
     """The connectors of the tenants' own workspace files (`BATON_WORKSPACES_DIR`)."""
+    platforms: tuple[Platform, ...] = ()
+    """The chat platforms the composition root wired in (their gateways, job kinds and web
+    surfaces)."""
 
     async def close(self) -> None:
         for connectors in (self.connectors, *self.others):
@@ -76,14 +79,6 @@ class App:
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
-
-
-JobKinds = Callable[[App], Mapping[type[Message], AnyHandler]]
-"""A chat platform's own job messages (e.g. Slack's request-path replies) and their
-handlers, for one process."""
-
-JOB_KINDS: list[JobKinds] = []
-"""Each platform module appends its `JobKinds`; every process's runtime registers them."""
 
 
 def redact(url: str) -> str:
@@ -182,6 +177,7 @@ async def bootstrap(
     settings: Settings,
     gateways: Mapping[str, ChatGateway],
     *,
+    platforms: Sequence[Platform] = (),
     clock: Clock | None = None,
     env: Mapping[str, str] | None = None,
     name: str = "baton",
@@ -191,7 +187,9 @@ async def bootstrap(
     """Wire one process. `worker_only` (`baton worker`): nothing but jobs runs on its
     event loop, so SQLite connections are queried there instead of in a thread, and its
     Redis commands carry no timer each (`redis_client`). `wait_for_redis`: a serving
-    process waits for its Redis server to answer (see `connect_redis`)."""
+    process waits for its Redis server to answer (see `connect_redis`). `platforms`: the
+    chat platforms whose gateways deliver notices and whose job kinds run here; `gateways`
+    are added to theirs (the console's, a test's)."""
     files = load_workspaces(settings.workspace_file, settings.workspaces_dir)
     workspace = files.default
     sealing = audit_keys(settings)
@@ -209,7 +207,7 @@ async def bootstrap(
         connectors_of=lambda tenant: connectors[id(files.of(tenant))],
     )
     ctx.extra_rules_of = learned_rules(store, ctx.clock)
-    all_gateways = {**build_gateways(settings, store, ctx.clock), **gateways}
+    all_gateways = {**build_gateways(platforms, settings, store, ctx.clock), **gateways}
     notifier = ChatNotifier(store, all_gateways, ctx.workspace_of)
     runtime = Runtime(
         ctx,
@@ -233,7 +231,7 @@ async def bootstrap(
         connectors=connectors[id(workspace)],
         others=[c for key, c in connectors.items() if key != id(workspace)],
         runtime=runtime,
-        conversation=Conversation(runtime),
+        conversation=Conversation(Desk(runtime, names=notifier.names)),
         store_label=label,
         gateways=all_gateways,
         capacity=RedisCapacity(
@@ -242,9 +240,10 @@ async def bootstrap(
             runtime.pager,
         ),
         history=history,
+        platforms=tuple(platforms),
     )
-    for kinds in JOB_KINDS:
-        for message, handler in kinds(app).items():
+    for platform in platforms:
+        for message, handler in platform.job_kinds(app).items():
             runtime.register(message, handler)
     return app
 

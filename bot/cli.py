@@ -16,7 +16,10 @@ from bot.bootstrap import App, RedisUnreachable, bootstrap
 from bot.console import ConsoleGateway, run_console
 from bot.demo.seed import example_env
 from bot.logging import configure_logging
+from bot.platform import Platform
+from bot.slack.app import SLACK
 from bot.startup import CannotStart, load_settings
+from bot.teams.surface import TEAMS
 from config.settings import Settings
 from handlers import effects, render, texts
 from orchestrator.errors import ConfigError, NotFound
@@ -31,6 +34,10 @@ app = typer.Typer(
 )
 T = TypeVar("T")
 log = logging.getLogger("baton")
+
+PLATFORMS: tuple[Platform, ...] = (TEAMS, SLACK)
+"""The chat platforms every process of Baton wires: each delivers, serves and runs its
+own jobs once configured (its gateway factory says None until then)."""
 
 
 def _version(asked: bool) -> None:
@@ -87,7 +94,12 @@ async def open_baton(
             say(seeded)
     gateways = {"console": gateway or ConsoleGateway()}
     return await bootstrap(
-        settings, gateways, env=env, worker_only=worker_only, wait_for_redis=serving
+        settings,
+        gateways,
+        platforms=PLATFORMS,
+        env=env,
+        worker_only=worker_only,
+        wait_for_redis=serving,
     )
 
 
@@ -257,8 +269,6 @@ def main() -> None:
         cli_runtime,
         cli_teams,
         cli_web,
-        hooks,
-        slack,
     )
 
     app()

@@ -14,7 +14,6 @@ import typer
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 
-import bot.teams.surface  # noqa: F401  (registers Teams on the web server and gateways)
 from bot.cli_web import manifest_app
 
 MANIFEST_VERSION = "1.29"

@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 
-from bot import otel
+from bot import hooks, otel
 from bot.bootstrap import App
 from bot.cli import app, open_baton, run_async
 from bot.logging import configure_logging
+from bot.platform import Surface
 from bot.slack.config import banner
 from bot.slack.manifest import manifest_yaml
 from bot.startup import listen_failure, load_settings, preflight
@@ -53,9 +54,14 @@ async def serve(baton: App, stop: asyncio.Event) -> None:
     (taken since the preflight) is one line, not a traceback."""
     host, port = baton.settings.host, baton.settings.port
     try:
-        await serve_web(baton, stop, port=port, host=host)
+        await serve_web(baton, stop, surfaces=surfaces(baton), port=port, host=host)
     except OSError as error:
         raise listen_failure(host, port, error) from None
+
+
+def surfaces(baton: App) -> list[Surface]:
+    """What `baton web` serves: each wired chat platform's routes, then the case hooks."""
+    return [*(platform.surface for platform in baton.platforms), hooks.mount]
 
 
 @manifest_app.command("slack")

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot.bootstrap import App
 from bot.inbound_json import Unreadable, read_object
-from bot.web import BATON_KEY, SURFACES
+from bot.web import BATON_KEY
 from orchestrator.cases.catalog import CaseSource
 from orchestrator.cases.sources import BadEvent, receive, signed
 from orchestrator.errors import ConfigError
@@ -88,6 +88,3 @@ async def mount(application: web.Application, baton: App) -> str:
     application.router.add_post("/hooks/{source}", hook)
     names = [n for n, s in baton.workspace.case_sources.items() if s.kind == "webhook"]
     return "case hooks: " + (", ".join(f"/hooks/{n}" for n in names) or "none declared")
-
-
-SURFACES.append(mount)

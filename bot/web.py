@@ -1,7 +1,7 @@
 """The one aiohttp server of `baton web` (and `baton run`).
 
-Chat surfaces mount their routes through `SURFACES`; each returns a line saying whether it
-is on, so start-up tells the operator what is served.
+The composition root passes the surfaces to mount (each chat platform's, the case hooks);
+each returns a line saying whether it is on, so start-up tells the operator what is served.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import asyncio
 import gc
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.payload import Payload
@@ -20,18 +20,13 @@ from redis.exceptions import RedisClusterException, RedisError
 from bot import busy
 from bot.bootstrap import App
 from bot.metrics_http import add_metrics, serve_metrics
+from bot.platform import Surface
 from handlers.texts import SOMETHING_WRONG
 from orchestrator.runtime import logcontext, tracing
 
 log = logging.getLogger("baton.web")
 
 BATON_KEY: web.AppKey[App] = web.AppKey("baton", App)
-
-Surface = Callable[[web.Application, App], Awaitable[str]]
-"""Mounts a chat surface's routes; returns a one-line status for the start-up banner."""
-
-SURFACES: list[Surface] = []
-"""Chat surfaces, in mount order. Each platform module appends its `mount` here."""
 
 
 @web.middleware
@@ -123,8 +118,10 @@ def _not_ready(reason: str) -> web.Response:
 
 
 async def build_web_app(
-    baton: App, surfaces: list[Surface] | None = None
+    baton: App, surfaces: Sequence[Surface]
 ) -> tuple[web.Application, list[str]]:
+    """The server's routes: probes, metrics (unless on their own port) and `surfaces`, in
+    order; with the start-up line each surface said."""
     application = web.Application(
         client_max_size=1024 * 1024, middlewares=[request_ids, traced, redis_refusals]
     )
@@ -133,13 +130,20 @@ async def build_web_app(
     application.router.add_get("/readyz", readyz)
     if baton.settings.metrics_port is None:
         add_metrics(application, baton)
-    notes = [await mount(application, baton) for mount in (surfaces or SURFACES)]
+    notes = [await mount(application, baton) for mount in surfaces]
     return application, notes
 
 
-async def serve_web(baton: App, stop: asyncio.Event, *, port: int, host: str = "0.0.0.0") -> None:
-    """Serve until `stop` is set."""
-    application, notes = await build_web_app(baton)
+async def serve_web(
+    baton: App,
+    stop: asyncio.Event,
+    *,
+    surfaces: Sequence[Surface],
+    port: int,
+    host: str = "0.0.0.0",
+) -> None:
+    """Serve `surfaces` until `stop` is set."""
+    application, notes = await build_web_app(baton, surfaces)
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from orchestrator.people.delegation import Delegation, NotEligible, deputy
+from orchestrator.people.delegation import NotEligible, deputy
 
 from handlers import texts
 from handlers.cards import Card, Reply
@@ -42,13 +42,13 @@ async def away(request: Request) -> Reply:
         day = date.fromisoformat(found.group(1))
     except ValueError:
         return _private(texts.AWAY_USAGE)
-    ctx = request.runtime.ctx
-    if _end_of(day) <= ctx.clock.now():
+    desk = request.desk
+    if _end_of(day) <= desk.now():
         return _private(texts.AWAY_PAST.format(day=day.isoformat()))
     named = found.group(2) or found.group(3)
-    workspace = ctx.workspace_of(request.workspace)
+    workspace = desk.workspace(request.workspace)
     try:
-        absence = await Delegation(ctx).away(request.actor, _end_of(day), named)
+        absence = await desk.away(request.actor, _end_of(day), named)
     except NotEligible as refused:
         who = "@" + workspace.display(refused.delegate)
         return _private(texts.AWAY_NOT_ELIGIBLE.format(who=who))
@@ -60,5 +60,5 @@ async def away(request: Request) -> Reply:
 
 
 async def back(request: Request) -> Reply:
-    await Delegation(request.runtime.ctx).back(request.actor)
+    await request.desk.back(request.actor)
     return _done(texts.BACK)

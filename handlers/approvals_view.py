@@ -6,10 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orchestrator.approvals import quorum
-from orchestrator.approvals import stats as decision_stats
 from orchestrator.approvals.stats import DecisionStats, percentile
-from orchestrator.people.actors import check_workspace
-from orchestrator.people.inbox import Waiting, waiting_for
+from orchestrator.people.inbox import Waiting
 from orchestrator.workspace.catalog import Workspace
 
 from handlers import render, texts
@@ -24,13 +22,13 @@ _ASKS = ("waits for me", "is waiting for me", "waits for my decision")
 
 
 async def approvals(request: Request) -> Reply:
-    ctx = request.runtime.ctx
+    desk = request.desk
     if request.args[:1] == ["stats"]:
-        await check_workspace(ctx.store, request.actor)
-        stats = await decision_stats.gather(ctx.store, request.workspace)
-        return Reply(stats_card(stats, ctx.workspace_of(request.workspace)), private=True)
-    waiting = await waiting_for(ctx, request.actor)
-    card = waiting_card(waiting, request.user, ctx.workspace_of(request.workspace))
+        await desk.check_workspace(request.actor)
+        stats = await desk.decision_stats(request.workspace)
+        return Reply(stats_card(stats, desk.workspace(request.workspace)), private=True)
+    waiting = await desk.waiting_for(request.actor)
+    card = waiting_card(waiting, request.user, desk.workspace(request.workspace))
     return Reply(card, private=True)
 
 
@@ -39,7 +37,7 @@ async def what(request: Request) -> Reply:
     asked = " ".join(request.args).lower().strip(" ?")
     if asked in _ASKS:
         return await approvals(request)
-    workspace = request.runtime.ctx.workspace_of(request.workspace)
+    workspace = request.desk.workspace(request.workspace)
     unknown = texts.UNKNOWN_COMMAND.format(word="what") + render.help_text(workspace)
     return Reply(Card(title=unknown), private=True)
 

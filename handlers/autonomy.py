@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from orchestrator.errors import NotAllowed, TransitionRefused
+from orchestrator.errors import NotAllowed
 from orchestrator.models import Approval
-from orchestrator.people.actors import Actor, done_before, marked, refused_as_done
-from orchestrator.runtime.services import Runtime
+from orchestrator.people.actors import Actor
+from orchestrator.runtime.desk import Desk
 from orchestrator.steps import autonomy
-from orchestrator.steps.rules import RuleBook
 from orchestrator.workspace.catalog import Rule, Workspace
 
 from handlers import texts
@@ -46,34 +45,30 @@ def offer_card(approval: Approval, found: autonomy.Offer, workspace: Workspace) 
     )
 
 
-async def after_approval(runtime: Runtime, approval_id: str) -> list[Reply]:
+async def after_approval(desk: Desk, approval_id: str) -> list[Reply]:
     """The offer an approval earned, to the conversation (its approvers see it), if any."""
-    ctx = runtime.ctx
-    approval = await ctx.store.approval(approval_id)
-    found = await autonomy.offer(ctx, approval)
+    approval = await desk.approval(approval_id)
+    found = await desk.autonomy_offer(approval)
     if found is None:
         return []
-    return [Reply(offer_card(approval, found, ctx.workspace_of(approval.workspace)))]
+    return [Reply(offer_card(approval, found, desk.workspace(approval.workspace)))]
 
 
-async def accept(runtime: Runtime, click: Click, workspace: Workspace, actor: Actor) -> Reply:
+async def accept(desk: Desk, click: Click, workspace: Workspace, actor: Actor) -> Reply:
     """An owner's or approver's click on the offer: the rule joins the policy, audited."""
-    ctx = runtime.ctx
-    approval = await ctx.store.approval(click.value)
-    offered = await autonomy.offered(ctx, approval.workspace, approval.id)
+    approval = await desk.approval(click.value)
+    offered = await desk.offered(approval)
     if offered is None:
         return text_reply(texts.AUTONOMY_GONE.format(why=texts.AUTONOMY_EXPIRED), private=True)
     rule, approved = offered
-    if not await done_before(ctx.store, actor) and not await autonomy.still_earned(
-        ctx, approval, rule
-    ):
+    if not await desk.done_before(actor) and not await desk.still_earned(approval, rule):
         return text_reply(
             texts.AUTONOMY_GONE.format(why=texts.AUTONOMY_REJECTED_SINCE), private=True
         )
-    outcome = await ctx.store.outcome(approval.outcome_id)
-    step = await ctx.store.step(approval.step_id)
+    outcome = await desk.outcome(approval.outcome_id)
+    step = await desk.step(approval.step_id)
     try:
-        added = await RuleBook(ctx.store, ctx.clock).add_by_click(
+        added = await desk.add_rule(
             workspace,
             approval.workspace,
             rule,
@@ -98,27 +93,20 @@ def _added(rule: Rule, click: Click, workspace: Workspace) -> Reply:
     return Reply(card)
 
 
-async def revoke(runtime: Runtime, click: Click, workspace: Workspace, actor: Actor) -> Reply:
+async def revoke(desk: Desk, click: Click, workspace: Workspace, actor: Actor) -> Reply:
     """A click on Revoke: the earned rule leaves the policy, audited."""
-    ctx = runtime.ctx
-    approval = await ctx.store.approval(click.value)
-    offered = await autonomy.offered(ctx, approval.workspace, approval.id)
+    approval = await desk.approval(click.value)
+    offered = await desk.offered(approval)
     who = "@" + workspace.display(click.user)
     if offered is None:
         return text_reply(texts.AUTONOMY_REVOKED_BEFORE, private=True)
     rule = offered[0]
-    if await done_before(ctx.store, actor):
+    if await desk.done_before(actor):
         return text_reply(texts.AUTONOMY_REVOKED.format(who=who, rule=rule.name))
     try:
-        removed = await RuleBook(ctx.store, ctx.clock).revoke(
-            workspace, approval.workspace, rule.name, by=click.user, commit=marked(ctx.store, actor)
-        )
+        removed = await desk.revoke_rule(workspace, approval.workspace, rule, actor)
     except NotAllowed:
         return text_reply(texts.RULE_NOT_ALLOWED, private=True)
-    except TransitionRefused as refused:
-        if not refused_as_done(refused):
-            raise
-        removed = rule
     if removed is None:
         return text_reply(texts.AUTONOMY_REVOKED_BEFORE, private=True)
     return text_reply(texts.AUTONOMY_REVOKED.format(who=who, rule=rule.name))

@@ -7,36 +7,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
-from orchestrator.approvals import stats as decision_stats
 from orchestrator.errors import NotAllowed, NotFound, TransitionRefused
-from orchestrator.learning.evidence import library
-from orchestrator.llm.usage import TokenLedger
 from orchestrator.models import ConversationRef, Outcome
 from orchestrator.outcomes.evaluate import evaluate
-from orchestrator.people.actors import (
-    Actor,
-    check_home,
-    check_workspace,
-    done_before,
-    marked,
-    refused_as_done,
-)
-from orchestrator.runtime.messages import Tick
-from orchestrator.runtime.services import Runtime
-from orchestrator.steps.rules import RuleBook
+from orchestrator.people.actors import Actor, check_home
+from orchestrator.runtime.desk import Desk
 
 from handlers import absence, approvals_view, edit_command, effects, render, texts
 from handlers.audit_summary import summary_lines
 from handlers.cards import Card, Inbound, Reply
 from handlers.charts import outcome_chart
-from handlers.names import named_in
 
 
 @dataclass(frozen=True)
 class Request:
     inbound: Inbound
     args: list[str]
-    runtime: Runtime
+    desk: Desk
 
     @property
     def workspace(self) -> str:
@@ -67,7 +54,7 @@ def text_reply(text: str, *, private: bool = False) -> Reply:
 async def _outcome(request: Request, verb: str) -> Outcome:
     if not request.args:
         raise _Usage(verb)
-    outcome = await request.runtime.ctx.store.outcome(request.args[0].lower())
+    outcome = await request.desk.outcome(request.args[0].lower())
     check_home(request.actor, outcome.conversation, "outcome", request.args[0])
     return outcome
 
@@ -86,20 +73,20 @@ def _answer(request: Request, card: Card, outcome: Outcome | None = None) -> Rep
 
 
 async def help_(request: Request) -> Reply:
-    workspace = request.runtime.ctx.workspace_of(request.workspace)
+    workspace = request.desk.workspace(request.workspace)
     return _answer(request, Card(title=render.help_text(workspace)))
 
 
 async def list_(request: Request) -> Reply:
-    ctx = request.runtime.ctx
-    await check_workspace(ctx.store, request.actor)
-    outcomes = await ctx.store.outcomes(request.workspace)
+    desk = request.desk
+    await desk.check_workspace(request.actor)
+    outcomes = await desk.outcomes(request.workspace)
     if not outcomes:
         return text_reply(texts.NO_OUTCOMES, private=True)
-    workspace = ctx.workspace_of(request.workspace)
+    workspace = desk.workspace(request.workspace)
     lines = []
     for outcome in outcomes:
-        latest = await ctx.store.measurements(outcome.id, last=1)
+        latest = await desk.measurements(outcome.id, last=1)
         metric = workspace.metrics[outcome.metric]
         now = metric.show(latest[-1].value) if latest else "-"
         lines.append(
@@ -112,17 +99,15 @@ async def list_(request: Request) -> Reply:
 
 async def status(request: Request) -> Reply:
     outcome = await _outcome(request, "status")
-    ctx = request.runtime.ctx
-    workspace = ctx.workspace_of(outcome.workspace)
-    latest = await ctx.store.measurements(outcome.id, last=1)
-    evaluation = evaluate(outcome, latest[-1].value, ctx.clock.now()) if latest else None
-    steps = await ctx.store.steps(outcome.id)
-    card = render.progress_card(
-        outcome, evaluation, steps, workspace, await ctx.store.spent(outcome.id)
-    )
+    desk = request.desk
+    workspace = desk.workspace(outcome.workspace)
+    latest = await desk.measurements(outcome.id, last=1)
+    evaluation = evaluate(outcome, latest[-1].value, desk.now()) if latest else None
+    steps = await desk.steps(outcome.id)
+    card = render.progress_card(outcome, evaluation, steps, workspace, await desk.spent(outcome.id))
     history = tuple(render.step_line(s, outcome, workspace) for s in steps)
-    tokens = await TokenLedger(ctx.store).used_by(outcome.id)
-    used = ((texts.MODEL_TOKENS, f"{tokens.total:,}"),) if tokens.total else ()
+    tokens = await desk.tokens_used(outcome.id)
+    used = ((texts.MODEL_TOKENS, f"{tokens:,}"),) if tokens else ()
     answer = _answer(
         request,
         Card(title=card.title, fields=card.fields + used, progress=card.progress, lines=history),
@@ -132,10 +117,10 @@ async def status(request: Request) -> Reply:
         return replace(answer, card=replace(answer.card, footer=texts.STATUS_CHART_THERE))
     # Drawing takes tens of milliseconds: off the event loop, so acknowledgements stay fast.
     chart = await asyncio.to_thread(
-        partial(outcome_chart, now=ctx.clock.now()),
+        partial(outcome_chart, now=desk.now()),
         outcome,
         workspace,
-        await ctx.store.measurements(outcome.id),
+        await desk.measurements(outcome.id),
         steps,
     )
     return replace(answer, card=replace(answer.card, image_png=chart.png, image_alt=chart.alt))
@@ -143,12 +128,12 @@ async def status(request: Request) -> Reply:
 
 async def audit(request: Request) -> Reply:
     outcome = await _outcome(request, "audit")
-    ctx = request.runtime.ctx
-    events = await ctx.store.audit_trail(outcome)
+    desk = request.desk
+    events = await desk.audit_trail(outcome)
     actors = [event.actor for event in events]
-    workspace = await named_in(request.runtime, outcome.workspace, request.where, actors)
+    workspace = await desk.named(outcome.workspace, request.where, actors)
     lines = summary_lines(events, workspace)
-    stats = await decision_stats.gather(ctx.store, outcome.workspace, outcome_id=outcome.id)
+    stats = await desk.decision_stats(outcome.workspace, outcome_id=outcome.id)
     if not stats.empty:  # how its approvals were decided, as `approvals stats` says it
         figures = approvals_view.stats_lines(stats, workspace)
         lines += (texts.AUDIT_DECISIONS, *(f"  {line}" for line in figures))
@@ -162,12 +147,12 @@ async def audit(request: Request) -> Reply:
 
 def _control(verb: str) -> Command:
     async def run(request: Request) -> Reply | None:
-        control = request.runtime.control
+        desk = request.desk
         if request.args and request.args[0].lower() == "all" and verb in ("pause", "resume"):
-            await (control.pause_all if verb == "pause" else control.resume_all)(request.actor)
+            await (desk.pause_all if verb == "pause" else desk.resume_all)(request.actor)
             return text_reply(texts.PAUSED_ALL if verb == "pause" else texts.RESUMED_ALL)
         outcome = await _outcome(request, verb)
-        method = {"pause": control.pause, "resume": control.resume, "stop": control.stop}[verb]
+        method = {"pause": desk.pause, "resume": desk.resume, "stop": desk.stop}[verb]
         try:
             after = await method(outcome.id, request.actor)
         except TransitionRefused:
@@ -186,21 +171,21 @@ def _control(verb: str) -> Command:
 
 async def check(request: Request) -> Reply:
     outcome = await _outcome(request, "check")
-    if not request.runtime.control.may_control(request.user, outcome):
+    if not request.desk.may_control(request.user, outcome):
         raise NotAllowed(request.user, f"check outcome {outcome.id} now")
-    await request.runtime.ctx.queue.enqueue(Tick(outcome=outcome.id), workspace=outcome.workspace)
+    await request.desk.check_now(outcome)
     return _answer(request, Card(title=texts.CHECK_QUEUED.format(id=outcome.id)), outcome)
 
 
 async def policies(request: Request) -> Reply:
     """The workspace's rules: the file's, then the learned ones, numbered for `remove`."""
-    ctx = request.runtime.ctx
-    await check_workspace(ctx.store, request.actor)
+    desk = request.desk
+    await desk.check_workspace(request.actor)
     if request.args[:1] == ["remove"]:
         return await _remove_rule(request)
-    learned = await RuleBook(ctx.store, ctx.clock).listing(request.workspace)
+    learned = await desk.learned_rules(request.workspace)
     who = [item.accepted_by for item in learned]
-    workspace = await named_in(request.runtime, request.workspace, request.where, who)
+    workspace = await desk.named(request.workspace, request.where, who)
     lines = [
         texts.POLICIES_FILE,
         *(f"- {rule.name}: {rule.decide}" for rule in workspace.policy.rules),
@@ -222,35 +207,27 @@ async def policies(request: Request) -> Reply:
 async def _remove_rule(request: Request) -> Reply:
     if len(request.args) < 2 or not request.args[1].isdigit():
         raise _Usage("policies remove <n>")
-    ctx, actor = request.runtime.ctx, request.actor
-    workspace = await named_in(request.runtime, request.workspace, request.where, [request.user])
+    desk, actor = request.desk, request.actor
+    workspace = await desk.named(request.workspace, request.where, [request.user])
     who = "@" + workspace.display(request.user)
     # Rules are numbered: this delivery run again must not remove the next one.
     done = texts.POLICY_REMOVED_BEFORE.format(n=request.args[1], who=who)
-    if await done_before(ctx.store, actor):
+    if await desk.done_before(actor):
         return text_reply(done)
     try:
-        rule = await RuleBook(ctx.store, ctx.clock).remove(
-            workspace,
-            request.workspace,
-            int(request.args[1]),
-            by=request.user,
-            commit=marked(ctx.store, actor),
-        )
+        rule = await desk.remove_rule(workspace, request.workspace, int(request.args[1]), actor)
     except NotAllowed:
         return text_reply(texts.RULE_NOT_ALLOWED, private=True)
     except IndexError:
         return text_reply(texts.POLICY_NO_SUCH_RULE.format(n=request.args[1]), private=True)
-    except TransitionRefused as refused:
-        if not refused_as_done(refused):
-            raise
+    if rule is None:
         return text_reply(done)
     return text_reply(texts.POLICY_REMOVED.format(who=who, rule=rule.name))
 
 
 async def evidence(request: Request) -> Reply:
     """`/outcome evidence`: the workspace's measured effects, pooled across outcomes."""
-    pooled = list((await library(request.runtime.ctx.store, request.workspace)).values())
+    pooled = list((await request.desk.evidence(request.workspace)).values())
     lines = effects.evidence_rows(pooled) or [texts.EVIDENCE_EMPTY]
     return Reply(Card(title=texts.EVIDENCE_TITLE.format(count=len(pooled)), lines=tuple(lines)))
 

@@ -13,10 +13,10 @@ from orchestrator.outcomes.control import AlreadyConfirmed, outcome_id_of
 from orchestrator.outcomes.intake import IntakeGone
 from orchestrator.outcomes.parser import match_metrics
 from orchestrator.outcomes.session import Session
-from orchestrator.people.actors import Actor, check_home, done_before
-from orchestrator.people.ratelimit import RateLimiter, Verdict
-from orchestrator.runtime.services import Runtime
-from orchestrator.steps.rules import RuleBook, derive
+from orchestrator.people.actors import Actor, check_home
+from orchestrator.people.ratelimit import Verdict
+from orchestrator.runtime.desk import Desk
+from orchestrator.steps.rules import derive
 from orchestrator.store.client import redis_full
 from orchestrator.workspace.catalog import Workspace
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -26,7 +26,6 @@ from handlers import autonomy as autonomy_view
 from handlers import render, texts
 from handlers.cards import Button, Card, Click, Inbound, Reply
 from handlers.commands import COMMANDS, Request, run_command, text_reply
-from handlers.names import named_in
 
 log = logging.getLogger("baton.conversation")
 
@@ -57,10 +56,11 @@ class Conversation:
     Either may run again for the same delivery (a platform's redelivery, a worker that died
     mid-job): each change is committed together with the delivery's mark, so a run after
     the commit changes nothing and answers as the first run did. Transient Redis failures
-    are raised, for the caller to retry (a job) or to say "try again" (a request)."""
+    are raised, for the caller to retry (a job) or to say "try again" (a request). It reaches
+    the core only through `desk`, what a conversation may do."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
 
     async def on_message(self, inbound: Inbound) -> list[Reply]:
         try:
@@ -89,9 +89,8 @@ class Conversation:
     async def _limited(self, inbound: Inbound) -> list[Reply] | None:
         """None when `inbound` may go on; else the (at most one) reply saying why not."""
         workspace = inbound.conversation.workspace
-        limit = self.runtime.ctx.workspace_of(workspace).rate_limit
-        limiter = RateLimiter(self.runtime.ctx.store, self.runtime.ctx.clock)
-        verdict = await limiter.hit(workspace, inbound.user, limit)
+        limit = self.desk.workspace(workspace).rate_limit
+        verdict = await self.desk.admit(workspace, inbound.user)
         if verdict is Verdict.ALLOWED:
             return None
         log.warning(
@@ -108,20 +107,19 @@ class Conversation:
         words = text.split()
         if not words or words[0].lower() in COMMANDS:
             return False
-        return await done_before(self.runtime.ctx.store, actor_of(inbound))
+        return await self.desk.done_before(actor_of(inbound))
 
     async def _message(self, inbound: Inbound, text: str) -> list[Reply]:
         words = text.split()
-        workspace = self.runtime.ctx.workspace_of(inbound.conversation.workspace)
+        workspace = self.desk.workspace(inbound.conversation.workspace)
         if not words:  # a bare mention: help, to the person
             return [text_reply(render.help_text(workspace), private=True)]
         name = words[0].lower()
         if name in COMMANDS:
-            reply = await run_command(name, Request(inbound, words[1:], self.runtime))
+            reply = await run_command(name, Request(inbound, words[1:], self.desk))
             return [] if reply is None else [reply]
         actor = actor_of(inbound)
-        intake = self.runtime.intake
-        waiting = await intake.waiting_in(inbound.conversation)
+        waiting = await self.desk.waiting_in(inbound.conversation)
         if waiting is not None:
             answered = await self._answer(waiting, inbound, text)
             if answered is not None:
@@ -130,7 +128,7 @@ class Conversation:
             unknown = texts.UNKNOWN_COMMAND.format(word=words[0][:40])
             return [text_reply(unknown + render.help_text(workspace), private=True)]
         try:
-            await intake.start(actor, text, replacing=waiting)
+            await self.desk.state(actor, text, replacing=waiting)
         except NotFound:  # a workspace whose outcomes live on another platform
             return [text_reply(texts.OTHER_TENANT, private=True)]
         return []
@@ -145,11 +143,11 @@ class Conversation:
             return [text_reply(texts.NOT_YOUR_QUESTION.format(owner=owner), private=True)]
         actor = actor_of(inbound)
         if _LEAVING.fullmatch(text):
-            await self.runtime.intake.cancel(waiting.id, actor)
+            await self.desk.cancel(waiting.id, actor)
             return [text_reply(texts.CANCELLED)]
-        if self.runtime.intake.is_new_statement(waiting, text):
+        if self.desk.is_new_statement(waiting, text):
             return None
-        await self.runtime.intake.answer(waiting, actor, text)
+        await self.desk.answer(waiting, actor, text)
         return []
 
     async def _click(self, click: Click) -> list[Reply]:
@@ -176,7 +174,7 @@ class Conversation:
 
     async def _confirm(self, click: Click) -> list[Reply]:
         try:
-            outcome = await self.runtime.control.confirm(click.value, actor_of(click))
+            outcome = await self.desk.confirm(click.value, actor_of(click))
         except NotAllowed:
             return [await self._not_owner(click)]
         except (IntakeGone, AlreadyConfirmed):
@@ -194,11 +192,11 @@ class Conversation:
     async def _not_confirmed(self, click: Click) -> Reply:
         """Why a Confirm did nothing, as it is: confirmed before (by whom, and how the outcome
         stands now), still asking, or cancelled, expired or never stated."""
-        session = await self.runtime.intake.load(click.value)
+        session = await self.desk.session(click.value)
         if session is not None and not session.ready:
             return text_reply(texts.NOT_READY, private=True)
         try:
-            outcome = await self.runtime.ctx.store.outcome(outcome_id_of(click.value))
+            outcome = await self.desk.outcome(outcome_id_of(click.value))
             check_home(actor_of(click), outcome.conversation, "intake", click.value)
         except NotFound:
             return text_reply(texts.NOT_CONFIRMABLE, private=True)
@@ -210,7 +208,7 @@ class Conversation:
 
     async def _cancel(self, click: Click) -> list[Reply]:
         try:
-            await self.runtime.intake.cancel(click.value, actor_of(click))
+            await self.desk.cancel(click.value, actor_of(click))
         except NotAllowed:
             return [await self._not_owner(click)]
         except IntakeGone:  # said as it is: confirmed before, or gone
@@ -218,7 +216,7 @@ class Conversation:
         return [Reply(Card(title=texts.CANCELLED), replace=True)]
 
     async def _not_owner(self, click: Click) -> Reply:
-        session = await self.runtime.intake.load(click.value)
+        session = await self.desk.session(click.value)
         owner = session.owner if session else "the owner"
         tenant = click.conversation.workspace
         names = await self._names(tenant, click.conversation, [owner])
@@ -226,16 +224,16 @@ class Conversation:
 
     async def _names(self, tenant: str, where: ConversationRef, users: list[str]) -> Workspace:
         """The tenant's workspace, knowing `users` by name for what a person reads."""
-        return await named_in(self.runtime, tenant, where, users)
+        return await self.desk.named(tenant, where, users)
 
     async def _decide(self, click: Click) -> list[Reply]:
         approve = click.action == "approve"
         if not approve and not click.reason.strip():
             return [text_reply(texts.REASON_REQUIRED, private=True)]
         try:
-            await self.runtime.approvals.decide(click.value, actor_of(click), approve, click.reason)
+            await self.desk.decide(click.value, actor_of(click), approve, click.reason)
         except NotAllowed:
-            approval = await self.runtime.ctx.store.approval(click.value)
+            approval = await self.desk.approval(click.value)
             workspace = await self._names(
                 approval.workspace, click.conversation, list(approval.approvers)
             )
@@ -255,7 +253,7 @@ class Conversation:
                 _already(decided, await self._names(approval.workspace, click.conversation, who))
             ]
         except AlreadyVoted as voted:
-            return [_voted(voted.approval, click.user, self.runtime.ctx.workspace_of)]
+            return [_voted(voted.approval, click.user, self.desk.workspace)]
         except BatonError as error:
             log.warning("decision failed: %s", error)
             return [text_reply(texts.SOMETHING_WRONG, private=True)]
@@ -263,24 +261,24 @@ class Conversation:
         # updated in place for everyone (Teams answers the click with it). An approval may
         # earn an offer to approve the same next time without asking.
         if approve:
-            return await autonomy_view.after_approval(self.runtime, click.value)
+            return await autonomy_view.after_approval(self.desk, click.value)
         return [await self._rule_offer(click.value)]
 
     async def _autonomy(self, click: Click) -> list[Reply]:
         """Accept or revoke an earned auto-approval rule (owners and approvers only)."""
-        approval = await self.runtime.ctx.store.approval(click.value)
-        outcome = await self.runtime.ctx.store.outcome(approval.outcome_id)
+        approval = await self.desk.approval(click.value)
+        outcome = await self.desk.outcome(approval.outcome_id)
         actor = actor_of(click)
         check_home(actor, outcome.conversation, "approval", approval.id)
         workspace = await self._names(approval.workspace, click.conversation, [click.user])
         if click.action == autonomy_view.ACCEPT:
-            return [await autonomy_view.accept(self.runtime, click, workspace, actor)]
-        return [await autonomy_view.revoke(self.runtime, click, workspace, actor)]
+            return [await autonomy_view.accept(self.desk, click, workspace, actor)]
+        return [await autonomy_view.revoke(self.desk, click, workspace, actor)]
 
     async def _rule_offer(self, approval_id: str) -> Reply:
         """After a rejection with a reason: the rule it suggests, one click away."""
-        approval = await self.runtime.ctx.store.approval(approval_id)
-        rule = derive(await self.runtime.ctx.store.step(approval.step_id))
+        approval = await self.desk.approval(approval_id)
+        rule = derive(await self.desk.step(approval.step_id))
         card = Card(
             title=texts.RULE_OFFER.format(rule=rule.name),
             lines=(texts.RULE_OFFER_DETAIL,),
@@ -290,18 +288,17 @@ class Conversation:
 
     async def _rule(self, click: Click) -> list[Reply]:
         """Accept the rule derived from a rejected step into the workspace's policy."""
-        ctx = self.runtime.ctx
-        approval = await ctx.store.approval(click.value)
-        outcome = await ctx.store.outcome(approval.outcome_id)
+        desk = self.desk
+        approval = await desk.approval(click.value)
+        outcome = await desk.outcome(approval.outcome_id)
         check_home(actor_of(click), outcome.conversation, "approval", approval.id)
         if approval.status is not ApprovalStatus.REJECTED:
             return [text_reply(texts.RULE_GONE, private=True)]
-        step = await ctx.store.step(approval.step_id)
+        step = await desk.step(approval.step_id)
         rule = derive(step)
         workspace = await self._names(approval.workspace, click.conversation, [click.user])
-        book = RuleBook(ctx.store, ctx.clock)
         try:
-            added = await book.add_by_click(
+            added = await desk.add_rule(
                 workspace,
                 approval.workspace,
                 rule,

@@ -14,7 +14,7 @@ from orchestrator.approvals.decide import AlreadyDecided, AlreadyVoted
 from orchestrator.approvals.edits import Change, EditRefused, diff
 from orchestrator.errors import NotAllowed, NotFound
 from orchestrator.people.actors import Actor
-from orchestrator.runtime.services import Runtime
+from orchestrator.runtime.desk import Desk
 
 from handlers import texts
 from handlers.cards import Card, Reply
@@ -54,22 +54,22 @@ async def edit(request: Request) -> Reply:
     if found is None:
         return _private(texts.EDIT_USAGE)
     approval_id, change = found.group(1).lower(), change_of(found.group(2))
-    return _private((await apply_edit(request.runtime, request.actor, approval_id, change)).text)
+    return _private((await apply_edit(request.desk, request.actor, approval_id, change)).text)
 
 
 def refused(why: str, field: str | None = None) -> Edited:
     return Edited(False, texts.EDIT_REFUSED.format(why=why), field)
 
 
-async def apply_edit(runtime: Runtime, actor: Actor, approval_id: str, change: Change) -> Edited:
+async def apply_edit(desk: Desk, actor: Actor, approval_id: str, change: Change) -> Edited:
     """`actor` approves `approval_id` as `change` corrects it, through `Approvals.decide`."""
     try:
-        approval = await runtime.approvals.decide(approval_id, actor, True, change=change)
+        approval = await desk.decide(approval_id, actor, True, change=change)
     except EditRefused as refusal:
         return refused(refusal.why, refusal.field)
     except NotAllowed:
-        current = await runtime.ctx.store.approval(approval_id)
-        workspace = runtime.ctx.workspace_of(current.workspace)
+        current = await desk.approval(approval_id)
+        workspace = desk.workspace(current.workspace)
         who = ", ".join("@" + workspace.display(a) for a in current.approvers)
         return Edited(False, texts.NOT_APPROVER.format(outcome=current.outcome_id, approvers=who))
     except AlreadyDecided as already:

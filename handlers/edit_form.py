@@ -12,8 +12,8 @@ from typing import Literal
 from orchestrator.approvals.edits import Change, diff, draft_of
 from orchestrator.errors import NotFound
 from orchestrator.models import ApprovalStatus, Step
-from orchestrator.people.actors import Actor, check_home, done_before
-from orchestrator.runtime.services import Runtime
+from orchestrator.people.actors import Actor, check_home
+from orchestrator.runtime.desk import Desk
 from orchestrator.workspace.catalog import Workspace
 
 from handlers import texts
@@ -82,21 +82,20 @@ def editable(step: Step, workspace: Workspace) -> bool:
     return bool(form.fields or form.draft)
 
 
-async def load_form(runtime: Runtime, actor: Actor, approval_id: str) -> EditForm:
+async def load_form(desk: Desk, actor: Actor, approval_id: str) -> EditForm:
     """The form of a pending approval of `actor`'s tenant; `NotEditable` otherwise. Who may
     edit is checked when the form is submitted, as for a click."""
-    store = runtime.ctx.store
     try:
-        approval = await store.approval(approval_id)
-        outcome = await store.outcome(approval.outcome_id)
+        approval = await desk.approval(approval_id)
+        outcome = await desk.outcome(approval.outcome_id)
         check_home(actor, outcome.conversation, "approval", approval_id)
-        step = await store.step(approval.step_id)
+        step = await desk.step(approval.step_id)
     except NotFound:
         raise NotEditable(texts.EDIT_GONE) from None
     if approval.status is not ApprovalStatus.PENDING:
         why = texts.EDIT_DECIDED.format(status=approval.status.value)
         raise NotEditable(texts.EDIT_REFUSED.format(why=why))
-    return form_of(step, runtime.ctx.workspace_of(approval.workspace), approval.id, approval.what)
+    return form_of(step, desk.workspace(approval.workspace), approval.id, approval.what)
 
 
 def change_from(form: EditForm, values: Mapping[str, str], draft: str | None) -> Change | None:
@@ -116,23 +115,23 @@ def change_from(form: EditForm, values: Mapping[str, str], draft: str | None) ->
 
 
 async def submit(
-    runtime: Runtime, actor: Actor, approval_id: str, values: Mapping[str, str], draft: str | None
+    desk: Desk, actor: Actor, approval_id: str, values: Mapping[str, str], draft: str | None
 ) -> tuple[EditForm | None, Edited]:
     """Apply a submitted form: the form it was (None once there is none), and the answer.
     The same submission run again (a redelivery) answers as the first run did."""
     try:
-        form = await load_form(runtime, actor, approval_id)
+        form = await load_form(desk, actor, approval_id)
     except NotEditable as gone:
-        if await done_before(runtime.ctx.store, actor):
-            return None, await _edited_before(runtime, approval_id)
+        if await desk.done_before(actor):
+            return None, await _edited_before(desk, approval_id)
         return None, Edited(False, gone.text)
     change = change_from(form, values, draft)
     if change is None:
         return form, Edited(False, texts.EDIT_UNCHANGED)
-    return form, await apply_edit(runtime, actor, approval_id, change)
+    return form, await apply_edit(desk, actor, approval_id, change)
 
 
-async def _edited_before(runtime: Runtime, approval_id: str) -> Edited:
-    approval = await runtime.ctx.store.approval(approval_id)
+async def _edited_before(desk: Desk, approval_id: str) -> Edited:
+    approval = await desk.approval(approval_id)
     changes = "\n".join(diff(approval.edits[-1])) if approval.edits else ""
     return Edited(True, texts.EDITED.format(id=approval_id, changes=changes))

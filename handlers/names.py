@@ -11,8 +11,6 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
-from orchestrator.models import ConversationRef
-from orchestrator.runtime.services import Runtime
 from orchestrator.store.redis_store import RedisStore
 from orchestrator.workspace.catalog import Workspace
 
@@ -76,15 +74,3 @@ class Names:
             platform, tenant, user, name, ttl_s=NAME_TTL_S if name else UNKNOWN_TTL_S
         )
         return name
-
-
-async def named_in(
-    runtime: Runtime, tenant: str, where: ConversationRef, users: Iterable[str]
-) -> Workspace:
-    """The tenant's workspace, knowing `users` by name, through the running notifier's
-    names (a runtime without one, in some tests, shows the file's names and ids)."""
-    workspace = runtime.ctx.workspace_of(tenant)
-    names = getattr(runtime.notifier, "names", None)
-    if not isinstance(names, Names):
-        return workspace
-    return await names.named(workspace, where.platform, where.workspace, users)

@@ -25,6 +25,7 @@ from orchestrator.connectors import Connectors
 from orchestrator.models import ConversationRef
 from orchestrator.runtime.clock import ManualClock
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.desk import Desk
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.runtime.services import Runtime
 from orchestrator.steps.rules import learned_rules
@@ -186,12 +187,14 @@ def build_harness(
         extra_rules_of=learned_rules(store, clock),
     )
     gateway = RecordingGateway()
+    notifier = ChatNotifier(store, {"test": gateway}, ctx.workspace_of)
     runtime = Runtime(
         ctx,
-        ChatNotifier(store, {"test": gateway}, ctx.workspace_of),
+        notifier,
         **(wiring(ctx) if wiring else {}),  # planner, lanes, interpreter
     )
-    return Harness(runtime, Conversation(runtime), gateway, clock, business, connectors)
+    conversation = Conversation(Desk(runtime, names=notifier.names))
+    return Harness(runtime, conversation, gateway, clock, business, connectors)
 
 
 @pytest.fixture

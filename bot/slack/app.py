@@ -15,6 +15,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bootstrap import App
+from bot.platform import Platform
 from bot.slack import door
 from bot.slack.assistant import SlackAssistant, planning
 from bot.slack.config import SlackConfig, banner, slack_config
@@ -92,9 +93,12 @@ def build_bolt(baton: App, config: SlackConfig) -> AsyncApp:
     else:
         bolt.event("app_uninstalled")(_uninstalled)
         bolt.event("tokens_revoked")(_uninstalled)
+    ctx = baton.runtime.ctx
     if config.assistant:  # before the listeners: it takes threaded direct messages
-        bolt.use(SlackAssistant(baton.conversation).middleware())
-    SlackListeners(baton.conversation, gateway, HomeTabs(gateway, baton.runtime)).register(bolt)
+        bolt.use(SlackAssistant(baton.conversation, ctx.queue).middleware())
+    home = home_tabs(baton, gateway)
+    listeners = SlackListeners(baton.conversation, gateway, home, store=ctx.store, queue=ctx.queue)
+    listeners.register(bolt)
     bolt.error(_malformed)
     return bolt
 
@@ -122,17 +126,24 @@ async def _malformed(error: Exception) -> BoltResponse | None:
     return None
 
 
+def home_tabs(baton: App, gateway: SlackGateway) -> HomeTabs:
+    """Home tabs: what they show through the conversation's desk, their viewers in Redis."""
+    ctx = baton.runtime.ctx
+    return HomeTabs(gateway, baton.conversation.desk, store=ctx.store, queue=ctx.queue)
+
+
 def job_kinds(baton: App) -> dict[type[Message], AnyHandler]:
     """Slack's own durable work in every process: statements and clicks finished after
     their ack, replies to requests, Home refreshes."""
     gateway = baton.gateways.get("slack")
     if not isinstance(gateway, SlackGateway):
         return {}
-    home = HomeTabs(gateway, baton.runtime)
+    home = home_tabs(baton, gateway)
     gateway.changed = home.changed
     config = slack_config(baton.settings)
     before_click = partial(planning, gateway) if config and config.assistant else None
-    work = SlackWork(baton.conversation, gateway, before_click)
+    ctx = baton.runtime.ctx
+    work = SlackWork(baton.conversation, gateway, before_click, store=ctx.store, queue=ctx.queue)
     return {
         SlackReply: ReplyDelivery(gateway, baton.runtime.ctx.store),
         SlackHome: home.refresh,
@@ -192,3 +203,7 @@ def _socket_mode(
         await handler.close_async()  # type: ignore[no-untyped-call]
 
     return run
+
+
+SLACK = Platform("slack", gateway=gateway_factory, surface=mount, job_kinds=job_kinds)
+"""Slack, for a composition root's list of platforms."""

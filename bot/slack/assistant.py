@@ -30,6 +30,7 @@ from handlers.cards import Click, Inbound
 from handlers.commands import COMMANDS
 from handlers.conversation import Conversation
 from orchestrator.models import ConversationRef
+from orchestrator.runtime.queue import JobQueue
 
 log = logging.getLogger("baton.slack")
 Body = dict[str, Any]
@@ -53,8 +54,9 @@ def title_of(statement: str) -> str:
 class SlackAssistant:
     """Bolt's `AsyncAssistant` middleware with Baton's listeners."""
 
-    def __init__(self, conversation: Conversation) -> None:
+    def __init__(self, conversation: Conversation, queue: JobQueue) -> None:
         self.conversation = conversation
+        self.queue = queue
         self._beside: set[asyncio.Task[None]] = set()
 
     def middleware(self) -> AsyncAssistant:
@@ -85,13 +87,13 @@ class SlackAssistant:
         elif kind == "answer":
             await _quietly(set_status(texts.SLACK_ASSISTANT_WORKING))
         replies = await self.conversation.on_message(message)
-        await enqueue_answer(self.conversation.runtime.ctx.queue, message, replies)
+        await enqueue_answer(self.queue, message, replies)
 
     async def _kind(self, message: Inbound) -> str:
         words = message.text.split()
         if not words or words[0].lower() in COMMANDS:
             return "command"
-        waiting = await self.conversation.runtime.intake.waiting_in(message.conversation)
+        waiting = await self.conversation.desk.waiting_in(message.conversation)
         return "answer" if waiting is not None else "statement"
 
     def _run_beside(self, call: Coroutine[Any, Any, object]) -> None:

@@ -28,6 +28,7 @@ from handlers.conversation import Conversation, actor_of, transient
 from handlers.edit_command import Edited
 from handlers.edit_form import DRAFT_LIMIT, EditField, EditForm, NotEditable, load_form, submit
 from orchestrator.approvals.edits import DRAFT
+from orchestrator.runtime.queue import JobQueue
 
 log = logging.getLogger("baton.slack")
 Block = dict[str, Any]
@@ -186,14 +187,15 @@ def errors_for(form: EditForm | None, edited: Edited) -> dict[str, str]:
 class EditModal:
     """The Edit button's listener (open the modal) and the modal's (apply the edit)."""
 
-    def __init__(self, conversation: Conversation) -> None:
+    def __init__(self, conversation: Conversation, queue: JobQueue) -> None:
         self.conversation = conversation
+        self.queue = queue
 
     async def open(self, client: AsyncWebClient, trigger_id: str, click: Click) -> None:
         """The edit modal for the clicked approval, or a modal saying why there is none;
         `client` is Bolt's for the request (it carries the clicking team's token)."""
         try:
-            form = await load_form(self.conversation.runtime, actor_of(click), click.value)
+            form = await load_form(self.conversation.desk, actor_of(click), click.value)
             view = edit_view(form, inbound.modal_metadata(click))
         except NotEditable as gone:
             view = notice_view(gone.text)
@@ -205,8 +207,8 @@ class EditModal:
         params, draft = submitted_values(body)
         form: EditForm | None = None
         try:
-            runtime = self.conversation.runtime
-            form, edited = await submit(runtime, actor_of(click), click.value, params, draft)
+            desk = self.conversation.desk
+            form, edited = await submit(desk, actor_of(click), click.value, params, draft)
         except Exception as error:
             if not transient(error):
                 raise
@@ -216,4 +218,4 @@ class EditModal:
             return
         await ack()
         reply = Reply(Card(title=edited.text), private=not inbound.answered_directly(click))
-        await enqueue_answer(self.conversation.runtime.ctx.queue, click, [reply])
+        await enqueue_answer(self.queue, click, [reply])

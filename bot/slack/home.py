@@ -17,14 +17,13 @@ from bot.slack.messages import SlackHome
 from handlers import render, texts
 from handlers.approvals_view import waiting_card
 from handlers.cards import Card
-from handlers.names import named_in
 from orchestrator.errors import NotFound
 from orchestrator.models import ConversationRef
 from orchestrator.outcomes.evaluate import evaluate
 from orchestrator.people.actors import Actor
-from orchestrator.people.inbox import waiting_for
-from orchestrator.runtime.queue import Delivery
-from orchestrator.runtime.services import Runtime
+from orchestrator.runtime.desk import Desk
+from orchestrator.runtime.queue import Delivery, JobQueue
+from orchestrator.store.redis_store import RedisStore
 
 COALESCE_S = 5.0
 VIEWERS_TTL_S = 30 * 86_400
@@ -34,35 +33,38 @@ VIEWERS_TTL_S = 30 * 86_400
 class HomeTabs:
     """Who has opened Home per workspace, and what their Home tab shows."""
 
-    def __init__(self, gateway: SlackGateway, runtime: Runtime) -> None:
+    def __init__(
+        self, gateway: SlackGateway, desk: Desk, *, store: RedisStore, queue: JobQueue
+    ) -> None:
         self.gateway = gateway
-        self.runtime = runtime
+        self.desk = desk
+        self.store = store
+        self.queue = queue
 
     def _viewers(self, team: str) -> str:
-        return self.runtime.ctx.store.keys.dedupe(f"slack_home_viewers:{team}")
+        return self.store.keys.dedupe(f"slack_home_viewers:{team}")
 
     def _due(self, team: str) -> str:
-        return self.runtime.ctx.store.keys.dedupe(f"slack_home_due:{team}")
+        return self.store.keys.dedupe(f"slack_home_due:{team}")
 
     async def opened(self, team: str, user: str) -> None:
         """`user` opened Home: remember them for refreshes and publish now."""
-        redis = self.runtime.ctx.store.redis
+        redis = self.store.redis
         await redis.sadd(self._viewers(team), user)
         await redis.expire(self._viewers(team), VIEWERS_TTL_S)
         await self.publish(team, user)
 
     async def changed(self, team: str) -> None:
         """Something in `team` changed: schedule one refresh unless one is already due."""
-        ctx = self.runtime.ctx
-        if not await ctx.store.redis.set(self._due(team), "1", nx=True, ex=int(COALESCE_S * 4)):
+        if not await self.store.redis.set(self._due(team), "1", nx=True, ex=int(COALESCE_S * 4)):
             return
-        due = ctx.clock.now() + timedelta(seconds=COALESCE_S)
-        await ctx.queue.schedule(f"slack_home:{team}", due, SlackHome(team=team), workspace=team)
+        due = self.desk.now() + timedelta(seconds=COALESCE_S)
+        await self.queue.schedule(f"slack_home:{team}", due, SlackHome(team=team), workspace=team)
 
     async def refresh(self, home: SlackHome, work: Delivery) -> None:
         """The `SlackHome` job: republish Home for everyone in the team who opened it."""
         team = home.team
-        redis = self.runtime.ctx.store.redis
+        redis = self.store.redis
         # Cleared first: a change made while we render schedules the next refresh.
         await redis.delete(self._due(team))
         cards, pending = await self.sections(team)
@@ -82,27 +84,27 @@ class HomeTabs:
         live on another platform."""
         where = ConversationRef(platform="slack", workspace=team, channel=user)
         try:
-            waiting = await waiting_for(self.runtime.ctx, Actor(user, where))
+            waiting = await self.desk.waiting_for(Actor(user, where))
         except NotFound:
             return None
         people = {user, *(w.counts_for for w in waiting)}
-        return waiting_card(waiting, user, await named_in(self.runtime, team, where, people))
+        return waiting_card(waiting, user, await self.desk.named(team, where, people))
 
     async def sections(self, team: str) -> tuple[list[Card], list[str]]:
         """One progress card per outcome, and one line per pending approval."""
-        ctx = self.runtime.ctx
-        workspace = ctx.workspace_of(team)
+        desk = self.desk
+        workspace = desk.workspace(team)
         cards = []
-        for outcome in await ctx.store.outcomes(team):
-            steps = await ctx.store.steps(outcome.id)
-            spent = await ctx.store.spent(outcome.id)
-            latest = await ctx.store.measurements(outcome.id, last=1)
+        for outcome in await desk.outcomes(team):
+            steps = await desk.steps(outcome.id)
+            spent = await desk.spent(outcome.id)
+            latest = await desk.measurements(outcome.id, last=1)
             evaluation = evaluate(outcome, latest[-1].value, latest[-1].at) if latest else None
             cards.append(render.progress_card(outcome, evaluation, steps, workspace, spent))
-        approvals = await ctx.store.pending_approvals(team)
+        approvals = await desk.pending_approvals(team)
         people = {user for approval in approvals for user in approval.approvers}
         where = ConversationRef(platform="slack", workspace=team, channel="")
-        named = await named_in(self.runtime, team, where, people)
+        named = await desk.named(team, where, people)
         pending = [
             texts.SLACK_HOME_APPROVAL.format(
                 id=approval.id,

@@ -31,6 +31,7 @@ from handlers.cards import Click, Inbound, Reply
 from handlers.commands import COMMANDS
 from handlers.conversation import Conversation
 from orchestrator.runtime.queue import JobQueue
+from orchestrator.store.redis_store import RedisStore
 
 log = logging.getLogger("baton.slack")
 Body = dict[str, Any]
@@ -43,11 +44,21 @@ while other requests wait for their acknowledgement. Their answers come from a w
 class SlackListeners:
     """The handlers registered on Bolt; `register` wires them onto an AsyncApp."""
 
-    def __init__(self, conversation: Conversation, gateway: SlackGateway, home: HomeTabs) -> None:
+    def __init__(
+        self,
+        conversation: Conversation,
+        gateway: SlackGateway,
+        home: HomeTabs,
+        *,
+        store: RedisStore,
+        queue: JobQueue,
+    ) -> None:
         self.conversation = conversation
         self.gateway = gateway
         self.home = home
-        self.edits = EditModal(conversation)
+        self.store = store
+        self.queue = queue
+        self.edits = EditModal(conversation, queue)
         self._beside: set[asyncio.Task[None]] = set()
 
     def register(self, app: AsyncApp) -> None:
@@ -118,17 +129,17 @@ class SlackListeners:
 
     async def _first_command(self, body: Body) -> bool:
         key = f"slack_command:{body['team_id']}:{body['trigger_id']}"
-        return await self.conversation.runtime.ctx.store.first_time(key, STATEMENT_TTL_S)
+        return await self.store.first_time(key, STATEMENT_TTL_S)
 
     async def _answering(self, message: Inbound) -> bool:
         """A channel message counts only as an answer in a thread where an intake waits."""
         if message.conversation.thread is None:
             return False
-        return await self.conversation.runtime.intake.waiting_in(message.conversation) is not None
+        return await self.conversation.desk.waiting_in(message.conversation) is not None
 
     @property
     def _queue(self) -> JobQueue:
-        return self.conversation.runtime.ctx.queue
+        return self.queue
 
     async def _enqueue(
         self, source: Inbound | Click, replies: list[Reply], *, views_changed: bool = False

@@ -21,11 +21,11 @@ from bot.slack.replies import reply_ops
 from handlers import texts
 from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation
-from handlers.names import named_in
 from orchestrator.models import MessageRef
 from orchestrator.notify import deliveries
 from orchestrator.notify.deliveries import CallLog
 from orchestrator.runtime.queue import Delivery, JobQueue
+from orchestrator.store.redis_store import RedisStore
 
 ANCHOR_TTL_S = 86_400
 Payload = dict[str, Any]
@@ -66,15 +66,20 @@ class SlackWork:
         conversation: Conversation,
         gateway: SlackGateway,
         before_click: Callable[[Click], Awaitable[None]] | None = None,
+        *,
+        store: RedisStore,
+        queue: JobQueue,
     ) -> None:
         self.conversation = conversation
         self.gateway = gateway
+        self.store = store
+        self.queue = queue
         self.before_click = before_click
         """Told each click before it runs (the assistant container's planning status)."""
 
     @property
     def _queue(self) -> JobQueue:
-        return self.conversation.runtime.ctx.queue
+        return self.queue
 
     async def statement(self, statement: SlackStatement, work: Delivery) -> None:
         """Anchor the thread (once, even when the job is retried), then hand the words to
@@ -98,7 +103,7 @@ class SlackWork:
         await enqueue_answer(self._queue, message, await self.conversation.on_message(message))
 
     async def _anchor(self, statement: SlackStatement) -> str:
-        store = self.conversation.runtime.ctx.store
+        store = self.store
         team, trigger = statement.team_id, statement.trigger_id
         key = store.keys.dedupe(f"slack_anchor:{team}:{trigger}")
         posted = await store.redis.get(key)
@@ -122,5 +127,5 @@ class SlackWork:
     async def _name(self, team: str, user: str) -> str:
         """How people read `user`: the workspace file's name, else Slack's (cached)."""
         where = inbound.conversation(team, "")
-        workspace = await named_in(self.conversation.runtime, team, where, [user])
+        workspace = await self.conversation.desk.named(team, where, [user])
         return workspace.display(user)

@@ -31,7 +31,6 @@ from bot.teams.references import ReferenceStore, to_conversation_ref
 from handlers import render, texts
 from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation, transient
-from handlers.names import Names, named_in
 from orchestrator.errors import NotFound
 from orchestrator.models import ConversationRef
 from orchestrator.people.actors import Actor, check_home
@@ -124,11 +123,10 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
     async def _remember_name(self, activity: Activity) -> None:
         """Teams names the sender with every activity: kept, so cards show people by name."""
         sender = activity.from_property
-        names = getattr(self.conversation.runtime.notifier, "names", None)
-        if sender is None or not sender.name or not isinstance(names, Names):
+        if sender is None or not sender.name:
             return
         where = to_conversation_ref(activity)
-        await names.remember(where.platform, where.workspace, person(activity), sender.name)
+        await self.conversation.desk.remember_name(where, person(activity), sender.name)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -234,18 +232,16 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
         return card_response(card, await self._user_ids(card))
 
     async def _approval_card(self, approval_id: str, actor: Actor) -> Card | None:
-        ctx = self.conversation.runtime.ctx
+        desk = self.conversation.desk
         try:
-            approval = await ctx.store.approval(approval_id)
-            outcome = await ctx.store.outcome(approval.outcome_id)
+            approval = await desk.approval(approval_id)
+            outcome = await desk.outcome(approval.outcome_id)
             check_home(actor, outcome.conversation, "approval", approval_id)
-            step = await ctx.store.step(approval.step_id)
+            step = await desk.step(approval.step_id)
         except NotFound:
             return None
         people = render.named_on_approval(approval)
-        workspace = await named_in(
-            self.conversation.runtime, outcome.workspace, actor.where, people
-        )
+        workspace = await desk.named(outcome.workspace, actor.where, people)
         return render.approval_card(approval, step, outcome, workspace)
 
     async def _user_ids(self, card: Card) -> list[str]:

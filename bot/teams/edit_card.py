@@ -130,14 +130,14 @@ class EditCards:
         approval_id = data.get("value")
         if not isinstance(approval_id, str):
             return notice_card(texts.EDIT_GONE)
-        runtime = self.conversation.runtime
+        desk = self.conversation.desk
         if verb == EDIT_VERB:
             try:
-                return input_card(await load_form(runtime, actor, approval_id))
+                return input_card(await load_form(desk, actor, approval_id))
             except NotEditable as gone:
                 return notice_card(gone.text)
         params, draft = submitted(data)
-        form, edited = await submit(runtime, actor, approval_id, params, draft)
+        form, edited = await submit(desk, actor, approval_id, params, draft)
         if edited.done:
             return None
         if form is None:

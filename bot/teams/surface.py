@@ -1,4 +1,5 @@
-"""Teams on Baton's web server and in the gateway registry; imported once by the CLI."""
+"""Teams as a composition root wires it (`TEAMS`): `POST /api/messages` on Baton's web
+server, and the gateway for proactive messages."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 
-from bot import gateways
-from bot import web as baton_web
 from bot.bootstrap import App
+from bot.platform import Platform
 from bot.teams import door
 from bot.teams.auth import AuthMode, VerifiedAuthentication, auth_mode, missing_variables
 from bot.teams.bot import BatonTeamsBot
@@ -89,11 +89,5 @@ def teams_gateway(settings: Settings, store: RedisStore, clock: Clock) -> ChatGa
     )
 
 
-def register() -> None:
-    """Add Teams to the web server's surfaces and the gateway registry, once."""
-    if mount not in baton_web.SURFACES:
-        baton_web.SURFACES.append(mount)
-    gateways.FACTORIES["teams"] = teams_gateway
-
-
-register()
+TEAMS = Platform("teams", gateway=teams_gateway, surface=mount)
+"""Microsoft Teams, for a composition root's list of platforms."""

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
         ("handlers/example.py", "from slack_sdk import WebClient\n"),
         ("handlers/example.py", "from bot import cli\n"),
         ("handlers/example.py", "from aiohttp import web\n"),
+        ("handlers/example.py", "from orchestrator.runtime.services import Runtime\n"),
+        ("handlers/example.py", "from orchestrator.runtime.context import Context\n"),
     ],
 )
 def test_banned_imports_are_reported(path: str, source: str) -> None:

@@ -122,7 +122,9 @@ async def slack(
     notifier = harness.runtime.notifier
     notifier.gateways["slack"] = harness.gateway  # type: ignore[attr-defined]
     gateway = cast(SlackGateway, harness.gateway)
-    work = SlackWork(harness.conversation, gateway)
+    work = SlackWork(
+        harness.conversation, gateway, store=harness.store, queue=harness.runtime.ctx.queue
+    )
     harness.runtime.register(SlackClick, work.click)
     harness.runtime.register(SlackStatement, work.statement)
     harness.runtime.register(SlackReply, ReplyDelivery(gateway, harness.store))

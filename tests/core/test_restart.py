@@ -24,6 +24,7 @@ from orchestrator.connectors import Connectors
 from orchestrator.models import ApprovalStatus, OutcomeStatus
 from orchestrator.runtime.clock import SystemClock
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.desk import Desk
 from orchestrator.runtime.queue import JobQueue
 from orchestrator.runtime.services import Runtime
 from orchestrator.store.embedded import EmbeddedRedis
@@ -94,8 +95,8 @@ def driver(redis: Redis, workspace: Workspace, crm: Path) -> tuple[Conversation,
         workspace_of=lambda t: workspace,
         connectors_of=lambda t: connectors,
     )
-    runtime = Runtime(ctx, ChatNotifier(store, {"console": RecordingGateway()}, ctx.workspace_of))
-    return Conversation(runtime), store
+    notifier = ChatNotifier(store, {"console": RecordingGateway()}, ctx.workspace_of)
+    return Conversation(Desk(Runtime(ctx, notifier), names=notifier.names)), store
 
 
 async def test_restart_in_the_middle_of_an_outcome_loses_nothing(
@@ -109,7 +110,7 @@ async def test_restart_in_the_middle_of_an_outcome_loses_nothing(
         await conversation.on_message(Inbound(CONSOLE, "olivia", "cut churn by 2 points by Q1"))
 
         async def statement_ready() -> bool:
-            session = await conversation.runtime.intake.load("i1")
+            session = await conversation.desk.session("i1")
             return session is not None and session.ready
 
         await eventually(statement_ready)

@@ -27,10 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-import bot.hooks
-import bot.slack
-import bot.teams.surface  # noqa: F401  (registers POST /api/messages)
 from bot.bootstrap import App, bootstrap
+from bot.cli import PLATFORMS
+from bot.cli_web import surfaces
 from bot.demo.simulation import Business
 from bot.web import build_web_app
 from config.settings import DEMO_WORKSPACE, Settings
@@ -130,8 +129,10 @@ async def _serve(redis_url: str, prefix: str, business: Business, tmp: Path) -> 
     )
     env = {"BATON_DEMO_DB": str(business.path), "BATON_TICKETS_HOOK_SECRET": HOOK_SECRET}
     gateway = RecordingGateway()
-    app = await bootstrap(settings_, {"test": gateway}, clock=ManualClock(START), env=env)
-    application, _ = await build_web_app(app)
+    app = await bootstrap(
+        settings_, {"test": gateway}, platforms=PLATFORMS, clock=ManualClock(START), env=env
+    )
+    application, _ = await build_web_app(app, surfaces(app))
     client = TestClient(TestServer(application))
     await client.start_server()
     approval = await _seed(app, gateway)

@@ -23,15 +23,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from typer.testing import CliRunner
 
-import bot.hooks
-import bot.slack
-import bot.teams.surface  # noqa: F401  (registers the Teams surface)
 from bot import cli_teams, cli_web  # noqa: F401  (register `baton manifest slack|teams`)
 from bot.bootstrap import App, bootstrap
+from bot.cli import PLATFORMS
 from bot.cli import app as cli
+from bot.cli_web import surfaces
 from bot.demo.simulation import Business
 from bot.logging import configure_logging
-from bot.web import SURFACES, build_web_app
+from bot.web import build_web_app
 from config.settings import DEMO_WORKSPACE, Settings
 from orchestrator.connectors.webhook import signature
 from orchestrator.runtime.clock import ManualClock
@@ -189,8 +188,11 @@ async def run(redis_url: str, keys: Keys, business: Business, tmp_path: Path) ->
     handlers, level = root.handlers[:], root.level
     log = io.StringIO()
     configure_logging(settings, env=env, stream=log)
-    app = await bootstrap(settings, {"test": RecordingGateway()}, clock=ManualClock(START), env=env)
-    application, _ = await build_web_app(app, surfaces=SURFACES)
+    gateways = {"test": RecordingGateway()}
+    app = await bootstrap(
+        settings, gateways, platforms=PLATFORMS, clock=ManualClock(START), env=env
+    )
+    application, _ = await build_web_app(app, surfaces(app))
     client = TestClient(TestServer(application))
     await client.start_server()
     try:

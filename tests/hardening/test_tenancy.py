@@ -19,9 +19,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-import bot.slack
-import bot.teams.surface  # noqa: F401  (registers POST /api/messages)
 from bot.bootstrap import App, bootstrap
+from bot.cli import PLATFORMS
+from bot.cli_web import surfaces
 from bot.demo.simulation import Business
 from bot.web import build_web_app
 from config.settings import DEMO_WORKSPACE, Settings
@@ -104,9 +104,13 @@ async def doors(
         env="development",
     )
     app = await bootstrap(
-        settings, {}, clock=ManualClock(START), env={"BATON_DEMO_DB": str(business.path)}
+        settings,
+        {},
+        platforms=PLATFORMS,
+        clock=ManualClock(START),
+        env={"BATON_DEMO_DB": str(business.path)},
     )
-    application, _ = await build_web_app(app)
+    application, _ = await build_web_app(app, surfaces(app))
     client = TestClient(TestServer(application))
     await client.start_server()
     try:

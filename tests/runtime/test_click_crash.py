@@ -19,7 +19,6 @@ from pathlib import Path
 import aiohttp
 from redis.asyncio import Redis
 
-import bot.slack  # noqa: F401  (Slack's gateway and job kinds)
 from bot.demo.simulation import Business
 from handlers.cards import Click, Inbound
 from orchestrator.models import ApprovalStatus, ConversationRef

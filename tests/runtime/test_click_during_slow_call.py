@@ -15,7 +15,6 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-import bot.slack  # noqa: F401  (Slack's gateway and job kinds)
 from bot.demo.simulation import Business
 from handlers.cards import Click, Inbound
 from orchestrator.models import ConversationRef, StepStatus

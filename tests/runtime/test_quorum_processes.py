@@ -18,7 +18,6 @@ import aiohttp
 import yaml
 from redis.asyncio import Redis
 
-import bot.slack  # noqa: F401  (Slack's gateway and job kinds)
 from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace

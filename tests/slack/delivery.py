@@ -11,9 +11,11 @@ from bot.slack.gateway import SlackGateway
 from bot.slack.messages import SlackReply
 from bot.slack.pacing import ChannelPacer
 from bot.slack.replies import ReplyDelivery
+from handlers.conversation import Conversation
 from handlers.notifier import ChatNotifier
 from orchestrator.models import ConversationRef
 from orchestrator.notify.incidents import Incident
+from orchestrator.runtime.desk import Desk
 from tests.conftest import Harness
 from tests.doubles.slack_api import SlackApiDouble
 from tests.slack.conftest import BOT_TOKEN
@@ -48,7 +50,10 @@ def wire(harness: Harness, api: SlackApiDouble, *, burst: int = 5) -> Wired:
     slack = SlackGateway(client, pacer=pacer, tier4=ChannelPacer(clock=now, sleep=FakeTime().sleep))
     store, ctx = harness.store, harness.runtime.ctx
     gateways = {"slack": slack, "test": slack}
-    harness.runtime.notifier = ChatNotifier(store, gateways, ctx.workspace_of, harness.clock)
+    notifier = ChatNotifier(store, gateways, ctx.workspace_of, harness.clock)
+    harness.runtime.notifier = notifier
+    # People are named through the new notifier's gateways, as a process wires it.
+    harness.conversation = Conversation(Desk(harness.runtime, names=notifier.names))
     harness.runtime.register(SlackReply, ReplyDelivery(slack, store, harness.clock))
     pager = RecordingPager()
     harness.runtime.pager = pager

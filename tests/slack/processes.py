@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from bot.bootstrap import App, bootstrap
+from bot.slack.app import SLACK
 from config.settings import DEMO_WORKSPACE, Settings
 from orchestrator.store.client import redis_client
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, sign
@@ -170,4 +171,5 @@ async def seeding_app(env: dict[str, str], workspace_file: Path = DEMO_WORKSPACE
         slack_api_url=env["SLACK_API_URL"],
         audit_key=env["BATON_AUDIT_KEY"],
     )
-    return await bootstrap(settings, {}, env={"BATON_DEMO_DB": env["BATON_DEMO_DB"]})
+    demo_db = {"BATON_DEMO_DB": env["BATON_DEMO_DB"]}
+    return await bootstrap(settings, {}, platforms=[SLACK], env=demo_db)

@@ -22,7 +22,8 @@ WHERE = ConversationRef(platform="slack", workspace="T1", channel="C1")
 
 def home(harness: Harness, api: SlackApiDouble) -> tuple[HomeTabs, SlackGateway]:
     gateway = SlackGateway(AsyncWebClient(token=BOT_TOKEN, base_url=api.base_url))
-    tabs = HomeTabs(gateway, harness.runtime)
+    desk, ctx = harness.conversation.desk, harness.runtime.ctx
+    tabs = HomeTabs(gateway, desk, store=ctx.store, queue=ctx.queue)
     gateway.changed = tabs.changed
     harness.runtime.register(SlackHome, tabs.refresh)
     return tabs, gateway

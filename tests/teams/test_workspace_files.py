@@ -12,9 +12,9 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-import bot.teams.surface  # noqa: F401  (registers POST /api/messages)
 from bot.bootstrap import bootstrap
 from bot.demo.simulation import Business
+from bot.teams.surface import TEAMS
 from bot.web import build_web_app
 from config.settings import DEMO_WORKSPACE, Settings
 from orchestrator.runtime.clock import ManualClock
@@ -56,9 +56,13 @@ async def test_each_tenant_is_answered_from_its_own_file(
         env="development",
     )
     app = await bootstrap(
-        settings, {}, clock=ManualClock(START), env={"BATON_DEMO_DB": str(business.path)}
+        settings,
+        {},
+        platforms=[TEAMS],
+        clock=ManualClock(START),
+        env={"BATON_DEMO_DB": str(business.path)},
     )
-    application, _ = await build_web_app(app)
+    application, _ = await build_web_app(app, [TEAMS.surface])
     client = TestClient(TestServer(application))
     await client.start_server()
     url = connector.service_url
