@@ -76,7 +76,7 @@ from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
 from handlers.cards import Click
-from orchestrator.loop import TICK_JOB
+from orchestrator.runtime.messages import Tick
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from tests.conftest import CHANNEL, Harness, build_harness
@@ -246,10 +246,10 @@ async def tick(harness: Harness) -> Part:
     await harness.conversation.on_click(Click(CHANNEL, OWNER, "confirm", session))  # not drained
     worker, queue = harness.runtime.worker, harness.runtime.ctx.queue
     jobs = await queue.read(worker.name, count=10)
-    if [job.kind for job in jobs].count(TICK_JOB) != 1:
+    if [job.kind for job in jobs].count(Tick.KIND) != 1:
         raise SystemExit(f"tick: expected one tick queued by the confirmation, got {jobs}")
     for job in jobs:
-        if job.kind == TICK_JOB:
+        if job.kind == Tick.KIND:
             await queue.release(job)
         else:
             await worker.handle(job)
