@@ -25,6 +25,6 @@ def case_jobs(ctx: Context, cases: Cases) -> dict[type[Message], AnyHandler]:
         await ladder.climb(rung.case, rung.rung, work)
 
     async def poll_source(source: PollCaseSource, work: Delivery) -> None:
-        await poll(ctx, cases, source.workspace, source.source)
+        await poll(ctx, cases, source.workspace, source.source, work)
 
     return {RunCase: run_case, ClimbCaseSla: climb, PollCaseSource: poll_source}

@@ -77,8 +77,11 @@ class Cases:
                     return outcome
         return None
 
-    async def open(self, source: str, external_id: str, data: dict[str, Any]) -> Case | None:
-        """Create the case once; `None` when it was seen before or nobody stands on `source`."""
+    async def open(
+        self, source: str, external_id: str, data: dict[str, Any], work: Delivery | None = None
+    ) -> Case | None:
+        """Create the case once; `None` when it was seen before or nobody stands on `source`.
+        `work`, the poll job that found it (none for a hook's event), fences the commit."""
         outcome = await self.owner(source)
         if outcome is None:
             return None
@@ -108,7 +111,7 @@ class Cases:
         self.ctx.queue.enqueue_in(commit, RunCase(case=case.id))
         case_sla.schedule_in(self.ctx, commit, case, book, case_sla.RUNGS[0])
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=work)
         except TransitionRefused as refused:
             if refused.key != self.ctx.keys.case(case.id):
                 self._owners.pop(source, None)  # the outcome ended: look again next time

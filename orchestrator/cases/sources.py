@@ -22,6 +22,7 @@ from orchestrator.errors import BatonError
 from orchestrator.models import Case, OutcomeStatus
 from orchestrator.runtime.context import Context
 from orchestrator.runtime.messages import PollCaseSource
+from orchestrator.runtime.queue import Delivery
 from orchestrator.workspace.secrets import expand
 
 
@@ -33,8 +34,10 @@ def poll_timer(workspace: str, source: str) -> str:
     return f"poll:{workspace}:{source}"
 
 
-async def poll(ctx: Context, cases: Cases, workspace: str, source: str) -> int:
-    """The poll job: open a case per new row; returns how many were new."""
+async def poll(
+    ctx: Context, cases: Cases, workspace: str, source: str, work: Delivery | None
+) -> int:
+    """The poll job (`work`): open a case per new row; returns how many were new."""
     spec = ctx.workspace_of(workspace).case_sources[source]
     owner = await cases.owner(source)
     if owner is None or owner.status is not OutcomeStatus.ACTIVE:
@@ -49,7 +52,7 @@ async def poll(ctx: Context, cases: Cases, workspace: str, source: str) -> int:
     )
     opened = 0
     for row in rows:
-        opened += await cases.open(source, str(row[spec.id]), row) is not None
+        opened += await cases.open(source, str(row[spec.id]), row, work) is not None
         cursor = row[spec.cursor]
     if rows:
         await ctx.store.cases.save_cursor(workspace, source, cursor)

@@ -113,8 +113,10 @@ _DELIVERY: ContextVar[Delivery | None] = ContextVar("baton_delivery", default=No
 
 @contextmanager
 def delivering(job: Job) -> Iterator[Delivery]:
-    """Mark what runs inside as part of `job`: paced calls name themselves stably, and a
-    handler's closing commit can acknowledge the job (`JobQueue.ack_in`)."""
+    """Mark what runs inside as part of `job`, for what is not handed the job yet: paced
+    calls name themselves stably (`next_delivery_call`), and commits made through the
+    conversation (Slack's click, statement and command jobs) are fenced by it
+    (`RedisStore.apply`). Everything else is handed the job as an argument."""
     delivery = Delivery(job)
     token = _DELIVERY.set(delivery)
     try:
@@ -124,7 +126,7 @@ def delivering(job: Job) -> Iterator[Delivery]:
 
 
 def current_delivery() -> Delivery | None:
-    """The job being handled by the running task, if any."""
+    """The job being handled by the running task, if any (for what is not handed it)."""
     return _DELIVERY.get()
 
 

@@ -37,7 +37,7 @@ async def test_a_replayed_cursor_opens_no_case_twice(harness: Harness) -> None:
     await next_poll(harness)
     ctx = harness.runtime.ctx
     await ctx.store.redis.delete(ctx.keys.case_cursor("T1", "contracts"))  # replay from 0
-    assert await poll(ctx, harness.runtime.cases, "T1", "contracts") == 0
+    assert await poll(ctx, harness.runtime.cases, "T1", "contracts", None) == 0
     await harness.runtime.drain()
     assert [harness.business.count(t, number) for t in TABLES] == [1, 1, 1, 1]
     assert await audit_actions(harness, f"case:contracts:{number}") == [
