@@ -30,7 +30,7 @@ from bench import target
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
 from orchestrator.connectors import Connectors
-from orchestrator.llm import build_lane
+from orchestrator.llm.lane import build_lane
 from orchestrator.llm.tools import catalog_tools
 from orchestrator.models import ConversationRef, Lane, Outcome, Step, StepStatus
 from orchestrator.outcomes.evaluate import evaluate

@@ -28,9 +28,9 @@ from bench.llm_planner import START, ZeroLatencyModel, churn_outcome, history_of
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
 from orchestrator.connectors import Connectors
-from orchestrator.llm import build_lane
 from orchestrator.llm.gate import Answer, Caller, sent_chars
 from orchestrator.llm.interpreter import TOOL
+from orchestrator.llm.lane import build_lane
 from orchestrator.models import Lane
 from orchestrator.outcomes.parser import parse
 from orchestrator.runtime.clock import ManualClock

@@ -26,8 +26,6 @@ from orchestrator.connectors import Connectors
 from orchestrator.errors import BatonError
 from orchestrator.history.archive import Archiver, retention
 from orchestrator.history.store import HistoryStore, default_url
-from orchestrator.llm import build_lane
-from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.notify.paging import PagerDutyPager, Pagers, WebhookPager
 from orchestrator.runtime.clock import Clock, SystemClock
 from orchestrator.runtime.context import Context
@@ -153,6 +151,11 @@ def intelligence(settings: Settings, ctx: Context) -> dict[str, Any]:
     if not settings.llm:
         log.info("no LLM configured: parser, playbooks and templates")
         return {}
+    # Imported here: langchain is a third of a process's start-up, and only the LLM lane
+    # needs it.
+    from orchestrator.llm.lane import build_lane
+    from orchestrator.llm.model import ModelSettings, build_chat_model
+
     model = build_chat_model(
         ModelSettings(
             settings.llm,

@@ -11,7 +11,7 @@ from langchain_core.language_models import BaseChatModel
 from redis.asyncio import Redis
 
 from bot.demo.simulation import Business
-from orchestrator.llm import IntelligenceLane, build_lane
+from orchestrator.llm.lane import IntelligenceLane, build_lane
 from orchestrator.llm.retry import RetryPolicy
 from orchestrator.models import Direction, Outcome, Step
 from orchestrator.outcomes.evaluate import evaluate

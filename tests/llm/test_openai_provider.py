@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from orchestrator.llm import IntelligenceLane
 from orchestrator.llm.interpreter import TOOL
+from orchestrator.llm.lane import IntelligenceLane
 from orchestrator.llm.model import ModelSettings, build_chat_model
 from orchestrator.llm.offer import offered
 from orchestrator.outcomes.parser import parse

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.demo.simulation import Business
-from orchestrator.llm import build_lane
+from orchestrator.llm.lane import build_lane
 from orchestrator.llm.prompts import DATA_CLOSE, DATA_OPEN, DATA_RULE
 from orchestrator.llm.retry import RetryPolicy
 from orchestrator.models import OutcomeStatus, StepStatus
