@@ -122,18 +122,26 @@ def statement_card(session: Session, workspace: Workspace) -> Card:
         deadline=day(draft.deadline),
     )
     budget = draft.budget if draft.budget is not None else workspace.policy.budget
-    approvers = draft.approvers or workspace.people.approvers or (session.owner,)
     lines = [line]
     if draft.stated_baseline is not None and abs(draft.stated_baseline - session.baseline) > 1e-9:
         lines.append(
             f"You said it is {draft.stated_baseline:g}; it measures "
             f"{metric.show(session.baseline)} now, and that is the baseline."
         )
+    return _statement(session, workspace, lines, [("Budget", money(workspace, budget))])
+
+
+def _statement(
+    session: Session, workspace: Workspace, lines: Sequence[str], fields: list[tuple[str, str]]
+) -> Card:
+    """A Statement of Benefit to confirm: `lines` and `fields`, then who approves and who
+    owns it, and the Confirm and Cancel buttons."""
+    approvers = session.draft.approvers or workspace.people.approvers or (session.owner,)
     return Card(
         title=texts.STATEMENT_TITLE,
         lines=tuple(lines),
         fields=(
-            ("Budget", money(workspace, budget)),
+            *fields,
             ("Approvers", people(workspace, approvers)),
             ("Owner", people(workspace, (session.owner,))),
         ),
@@ -184,7 +192,6 @@ def standing_card(session: Session, workspace: Workspace) -> Card:
     book = workspace.case_playbooks[draft.case_playbook or ""]
     source = workspace.case_sources[book.source]
     sla, target = span(draft.sla_s), f"{book.target_share:g}%"
-    approvers = draft.approvers or workspace.people.approvers or (session.owner,)
     lines = (
         texts.STANDING_LINE.format(
             source=source.description or book.source,
@@ -194,23 +201,13 @@ def standing_card(session: Session, workspace: Workspace) -> Card:
         ),
         texts.STANDING_METRIC.format(metric=book.metric, sla=sla, target=target),
     )
-    return Card(
-        title=texts.STATEMENT_TITLE,
-        lines=lines,
-        fields=(
-            ("Case source", f"{book.source} ({source.kind})"),
-            ("Playbook", draft.case_playbook or ""),
-            ("SLA", sla),
-            ("Metric", f"{book.metric} ≥ {target}"),
-            ("Approvers", people(workspace, approvers)),
-            ("Owner", people(workspace, (session.owner,))),
-        ),
-        buttons=(
-            Button("Confirm", "confirm", session.id, "primary"),
-            Button("Cancel", "cancel", session.id, "danger"),
-        ),
-        footer=texts.STATEMENT_FOOTER,
-    )
+    fields = [
+        ("Case source", f"{book.source} ({source.kind})"),
+        ("Playbook", draft.case_playbook or ""),
+        ("SLA", sla),
+        ("Metric", f"{book.metric} ≥ {target}"),
+    ]
+    return _statement(session, workspace, lines, fields)
 
 
 def case_lines(cases: CaseStats | None) -> str:

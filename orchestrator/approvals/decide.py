@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from orchestrator.approvals import ballot, edits, quorum
 from orchestrator.approvals import ladder as sla
 from orchestrator.approvals.edits import Change, EditRefused
@@ -167,15 +170,13 @@ class Approvals:
         return fixed, edits.record(step, fixed, vote.voter, vote.at)
 
     def _edit_in(self, commit: Commit, step: Step, edit: Edit, approval: Approval) -> None:
-        transitions.audit(
+        self._audit(
             commit,
-            self.ctx.keys,
-            approval.workspace,
+            approval,
+            "step.edited",
             actor=edit.by,
             at=edit.at,
-            action="step.edited",
             subject=f"step:{step.id}",
-            outcome_id=approval.outcome_id,
             detail={
                 "approval": approval.id,
                 "diff": edits.diff(edit),
@@ -193,15 +194,12 @@ class Approvals:
         key = self.ctx.keys.approval(before.id)
         commit.expect(key, ApprovalStatus.PENDING.value)
         commit.write(key, ApprovalStatus.PENDING.value, after.model_dump_json())
-        transitions.audit(
+        self._audit(
             commit,
-            self.ctx.keys,
-            before.workspace,
+            before,
+            "approval.voted",
             actor=vote.voter,
             at=vote.at,
-            action="approval.voted",
-            subject=f"approval:{before.id}",
-            outcome_id=before.outcome_id,
             detail={
                 **_on_behalf(vote),
                 "approvals": len(quorum.approved_by(after)),
@@ -325,17 +323,38 @@ class Approvals:
                     detail={"because": f"{step.id} did not run"},
                 )
 
-    async def _refused(self, approval: Approval, actor: Actor) -> None:
-        """Audit a refused attempt, once however often its delivery comes back."""
-        commit = transitions.audit(
-            marked(self.ctx.store, actor),
+    def _audit(
+        self,
+        commit: Commit,
+        approval: Approval,
+        action: str,
+        *,
+        actor: str,
+        at: datetime,
+        detail: dict[str, Any],
+        subject: str = "",
+    ) -> Commit:
+        """An audit event about `approval` (or, named by `subject`, its step) in `commit`."""
+        return transitions.audit(
+            commit,
             self.ctx.keys,
             approval.workspace,
+            actor=actor,
+            at=at,
+            action=action,
+            subject=subject or f"approval:{approval.id}",
+            outcome_id=approval.outcome_id,
+            detail=detail,
+        )
+
+    async def _refused(self, approval: Approval, actor: Actor) -> None:
+        """Audit a refused attempt, once however often its delivery comes back."""
+        commit = self._audit(
+            marked(self.ctx.store, actor),
+            approval,
+            "approval.refused",
             actor=actor.user,
             at=self.ctx.clock.now(),
-            action="approval.refused",
-            subject=f"approval:{approval.id}",
-            outcome_id=approval.outcome_id,
             detail={"why": "not an approver of this outcome"},
         )
         try:

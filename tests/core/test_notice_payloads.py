@@ -4,6 +4,7 @@ that does not validate fails as any job fails (retried, then set aside)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import timedelta
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from handlers import texts
+from handlers.notifier import _delivery_id
 from orchestrator.models import ConversationRef, Outcome
 from orchestrator.notify.notices import PAYLOADS, ChatData, Notice, NoticeKind
 from orchestrator.runtime.messages import Notify
@@ -133,6 +135,19 @@ def test_a_queued_notice_decodes_to_its_kinds_payload(
     # Queued again, it says what it said, in the same words.
     assert notice.model_dump(mode="json") == payload
     assert json.loads(notice.model_dump_json())["data"] == data
+
+
+@pytest.mark.parametrize(
+    ("kind", "data"), QUEUED, ids=[f"{k.value}-{i}" for i, (k, _) in enumerate(QUEUED)]
+)
+def test_a_notice_queued_before_notices_had_ids_keeps_its_delivery_name(
+    kind: NoticeKind, data: dict[str, Any]
+) -> None:
+    said = {k: v for k, v in queued(kind, data).items() if k != "id"}
+    # The name the previous version made of what such a notice says.
+    before = json.dumps(said, separators=(",", ":"), ensure_ascii=False)
+    name = hashlib.sha1(before.encode(), usedforsecurity=False).hexdigest()[:24]
+    assert _delivery_id(Notice.model_validate(said)) == name
 
 
 def test_kinds_without_data_carry_nothing() -> None:
