@@ -19,8 +19,8 @@ from orchestrator.store.backfill import backfill
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
 from tests.conftest import Harness
-from tests.core.test_metrics import samples, serve, story
 from tests.messages import Boom, enqueue_raw
+from tests.ops.test_metrics import samples, serve, story
 
 
 @pytest.fixture

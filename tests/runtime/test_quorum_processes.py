@@ -25,7 +25,7 @@ from handlers.cards import Click, Inbound
 from orchestrator.models import ApprovalStatus, ConversationRef, StepStatus
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
-from tests.core.test_quorum import with_quorum
+from tests.approvals.test_quorum import with_quorum
 from tests.doubles.slack_api import SlackApiDouble
 from tests.runtime.processes import clean, reachable_redis, unique_prefix, until
 from tests.slack.conftest import block_action, interaction_body, sign

@@ -14,7 +14,7 @@ import yaml
 from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
-from tests.core.test_quorum import with_quorum
+from tests.approvals.test_quorum import with_quorum
 from tests.doubles.slack_api import SlackApiDouble
 from tests.runtime.processes import reachable_redis
 from tests.runtime.test_quorum_processes import _seed

@@ -17,8 +17,8 @@ from handlers.notifier import ChatNotifier
 from orchestrator.models import ApprovalStatus
 from orchestrator.store.keys import Keys
 from orchestrator.workspace.catalog import Workspace
+from tests.approvals.test_quorum import with_quorum
 from tests.conftest import build_harness
-from tests.core.test_quorum import with_quorum
 from tests.teams.activities import execute, message
 from tests.teams.conftest import TeamsTurns
 from tests.teams.test_bot import card_text, state_outcome

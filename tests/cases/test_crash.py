@@ -15,8 +15,8 @@ from typing import Any
 from orchestrator.models import CaseStatus
 from orchestrator.runtime.worker import Worker
 from orchestrator.steps.lanes import LaneInput, Lanes
+from tests.cases.conftest import TABLES, audit_actions, sign, stand
 from tests.conftest import Harness
-from tests.standing.conftest import TABLES, audit_actions, sign, stand
 
 
 class DiesAfterWriting(Lanes):

@@ -12,8 +12,8 @@ import pytest
 from handlers.cards import Reply
 from orchestrator.models import ApprovalStatus, AuditEvent, StepStatus
 from orchestrator.workspace.catalog import Workspace
+from tests.approvals.test_quorum import CONTACT_RULE
 from tests.conftest import Harness, Start
-from tests.core.test_quorum import CONTACT_RULE
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
 

@@ -23,9 +23,9 @@ from orchestrator.connectors.webhook import signature
 from orchestrator.models import CaseStatus, ConversationRef
 from orchestrator.runtime.clock import ManualClock
 from orchestrator.store.keys import Keys
+from tests.cases.conftest import TICKETS
 from tests.conftest import START
 from tests.fakes import RecordingGateway
-from tests.standing.conftest import TICKETS
 
 SECRET = "s3cret-for-tickets"
 CHANNEL = ConversationRef(platform="test", workspace="T1", channel="C1")

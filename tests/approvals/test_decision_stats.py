@@ -8,8 +8,8 @@ from typing import Any
 
 from orchestrator.approvals import stats as decision_stats
 from orchestrator.approvals.stats import percentile
+from tests.approvals.test_quorum import STATEMENT, harnesses  # noqa: F401  (the fixture)
 from tests.conftest import Harness
-from tests.core.test_quorum import STATEMENT, harnesses  # noqa: F401  (the fixture)
 
 
 def test_percentiles_are_nearest_rank() -> None:

@@ -7,8 +7,8 @@ from datetime import timedelta
 from orchestrator.cases.sources import poll
 from orchestrator.cases.standing import measure
 from orchestrator.models import CaseStatus, OutcomeKind
+from tests.cases.conftest import TABLES, audit_actions, next_poll, sign, stand
 from tests.conftest import Harness
-from tests.standing.conftest import TABLES, audit_actions, next_poll, sign, stand
 
 CLAUSE = "Clause 14: payment due in 90 days"
 

@@ -23,9 +23,9 @@ from config.workspace import load_workspace
 from orchestrator.models import CaseStatus
 from orchestrator.runtime.clock import ManualClock
 from orchestrator.store.keys import Keys
+from tests.cases.conftest import TABLES, audit_actions, stand
 from tests.conftest import Harness, build_harness
 from tests.runtime.processes import Processes, clean, reachable_redis, unique_prefix, until
-from tests.standing.conftest import TABLES, audit_actions, stand
 
 QUICK_VALUES = (
     "      VALUES (:idempotency_key, :id, :email, 'Welcome to Northwind, ' || :customer || '!')\n"

@@ -14,7 +14,7 @@ from orchestrator.models import ApprovalStatus
 from orchestrator.store.keys import Keys
 from orchestrator.workspace.catalog import Workspace
 from tests.conftest import Harness, build_harness
-from tests.core.test_delegation import _workspace
+from tests.people.test_delegation import _workspace
 
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from orchestrator.models import OutcomeKind
 from orchestrator.steps.execute import LEASE_MS
 from orchestrator.store.redis_store import TickSnapshot
+from tests.cases.conftest import audit_actions, next_poll, sign, stand
 from tests.conftest import Harness
-from tests.standing.conftest import audit_actions, next_poll, sign, stand
 
 TARGET = "Cut monthly churn by 2 points by end of Q1"
 

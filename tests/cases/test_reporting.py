@@ -6,8 +6,8 @@ from __future__ import annotations
 from orchestrator.runtime.messages import PostDigest
 from orchestrator.runtime.scheduler import CRON_JOBS, ClockService
 from orchestrator.store.leader_lock import LeaderLock
+from tests.cases.conftest import next_poll, sign, stand
 from tests.conftest import Harness
-from tests.standing.conftest import next_poll, sign, stand
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -1,0 +1,1 @@
+"""Approvals: decisions and races, quorum votes, edit then approve, and decision figures."""

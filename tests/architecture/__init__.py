@@ -1,0 +1,1 @@
+"""Rules on the code itself: the dependency rule and the store as Redis's only door."""

@@ -1,0 +1,1 @@
+"""The console surface in process: lines become messages and clicks, and `baton demo`."""

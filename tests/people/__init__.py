@@ -1,0 +1,1 @@
+"""People: absences and delegates, and what waits for each person."""

@@ -1,0 +1,1 @@
+"""The store: its contract on every Redis, commits, the audit chain, ids and Redis Cluster."""
