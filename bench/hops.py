@@ -1,6 +1,7 @@
 """Module hops: how many times a reader following three flows of Baton moves between modules.
 
-    python -m bench.hops [--json] [--hops] [--redis-url redis://127.0.0.1:6379/0]
+    python -m bench.hops [--level module|package] [--top N] [--json] [--hops]
+                         [--redis-url redis://127.0.0.1:6379/0]
 
 Uses the server named with `--redis-url` or `BATON_BENCH_REDIS_URL` (never `REDIS_URL`),
 writing and deleting only keys under its own prefix; otherwise an embedded Redis in a
@@ -45,6 +46,19 @@ Definition of the figures:
 - hops: distinct (A -> B) hops. modules: distinct project modules ever current.
   returns: distinct hops whose B's module had already been left (was the A module of an
   earlier hop) when they first occurred.
+- `--level package` counts the same way with each module replaced by its package, the
+  concept it belongs to: `orchestrator.<package>` for a module in a subpackage of the core
+  (`orchestrator.store.keys` -> `orchestrator.store`), a flat module of the core as its own
+  unit (`orchestrator.loop` before the core was split into packages, `orchestrator.models`),
+  `bot.<sub>` for a module in a subpackage of bot/ (`bot.slack`, `bot.teams`, `bot.demo`), and
+  `bot`, `handlers`, `config` for their flat modules. A hop is then a change of current
+  function between two packages: a call from `store.keys` into `store.commit` is none.
+- `--top N` lists, per flow, the N units with the most hops in or out of them (a hop counts
+  for both of its ends), which says where the hops come from.
+
+The tool runs on the layout before the core was split into packages too (the tick's job
+kind is `orchestrator.loop.TICK_JOB` there, `orchestrator.runtime.messages.Tick.KIND`
+after): copy this file into that tree's bench/ and run it there.
 
 With the manual clock and the playbook planner the figures are the same on every run. The
 order of first occurrences listed by `--hops` can differ a little between runs where the
@@ -76,7 +90,6 @@ from bot.demo.simulation import Business
 from config.settings import DEMO_WORKSPACE
 from config.workspace import load_workspace
 from handlers.cards import Click
-from orchestrator.runtime.messages import Tick
 from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.keys import Keys
 from tests.conftest import CHANNEL, Harness, build_harness
@@ -100,6 +113,9 @@ as the function that holds them."""
 Function = tuple[str, str]
 """(module, qualified name)."""
 
+LEVELS = ("module", "package")
+"""What a hop crosses: a module, or a package (`unit`)."""
+
 Part = Callable[[], Awaitable[object]]
 """The measured part of a flow."""
 
@@ -111,18 +127,91 @@ measurement it belongs to."""
 @dataclass(frozen=True)
 class Figures:
     flow: str
+    level: str
     hops: int
     modules: int
+    """Distinct units (modules, or packages at the package level) ever current."""
     returns: int
+    top: tuple[tuple[str, int], ...] = ()
+    """The units with the most hops in or out of them, most first."""
+
+
+def unit(module: str, level: str) -> str:
+    """What `module` counts as at `level`: itself, or its package (see the docstring)."""
+    if level == "module":
+        return module
+    parts = module.split(".")
+    if parts[0] == "orchestrator" or len(parts) > 2:
+        return ".".join(parts[:2])
+    return parts[0]
+
+
+def tick_kind() -> str:
+    """The tick job's kind on the wire, in the layout being measured."""
+    try:
+        messages = importlib.import_module("orchestrator.runtime.messages")
+    except ImportError:  # before the core was split into packages
+        kind = importlib.import_module("orchestrator.loop").TICK_JOB
+    else:
+        kind = messages.Tick.KIND
+    if not isinstance(kind, str):
+        raise SystemExit(f"tick: the tick job's kind is not a string: {kind!r}")
+    return kind
 
 
 @dataclass
 class _Count:
+    level: str
     seen: dict[tuple[Function, Function], bool] = field(default_factory=dict)
-    """Each distinct hop, in the order of first occurrence: whether it re-entered a module
+    """Each distinct hop, in the order of first occurrence: whether it re-entered a unit
     already left."""
     left: set[str] = field(default_factory=set)
     entered: set[str] = field(default_factory=set)
+    units: dict[str, str] = field(default_factory=dict)
+    """Each module's unit at this level, once worked out."""
+
+    def unit(self, module: str) -> str:
+        found = self.units.get(module)
+        if found is None:
+            found = self.units[module] = unit(module, self.level)
+        return found
+
+    def land(self, before: Function | None, function: Function) -> None:
+        """The current function became `function`, coming from `before`."""
+        there = self.unit(function[0])
+        self.entered.add(there)
+        if before is None or (before, function) in self.seen:
+            return
+        here = self.unit(before[0])
+        if here == there:
+            return
+        self.seen[(before, function)] = there in self.left
+        self.left.add(here)
+
+    def figures(self, flow: str, top: int) -> Figures:
+        touched: dict[str, int] = {}
+        for a, b in self.seen:
+            for end in (self.unit(a[0]), self.unit(b[0])):
+                touched[end] = touched.get(end, 0) + 1
+        ranked = sorted(touched.items(), key=lambda item: (-item[1], item[0]))[:top]
+        return Figures(
+            flow,
+            self.level,
+            len(self.seen),
+            len(self.entered),
+            sum(self.seen.values()),
+            tuple(ranked),
+        )
+
+    def listed(self) -> list[str]:
+        return [
+            f"{a[0]}.{a[1]} -> {b[0]}.{b[1]}{'  (re-enters)' if back else ''}"
+            for (a, b), back in self.seen.items()
+        ]
+
+
+Measured = dict[str, tuple[Figures, list[str]]]
+"""One flow's figures and hops (in order of first occurrence), per level."""
 
 
 class Tracer:
@@ -135,14 +224,15 @@ class Tracer:
         self._known: dict[int, tuple[CodeType, Function | None]] = {}
         self._lock = threading.Lock()
         self._run: object | None = None
-        self._count = _Count()
+        self._counts = [_Count(level) for level in LEVELS]
 
-    async def measure(self, flow: str, part: Part) -> tuple[Figures, list[str]]:
-        """Run `part` traced; its figures, and its hops in order of first occurrence."""
+    async def measure(self, flow: str, part: Part, *, top: int = 10) -> Measured:
+        """Run `part` traced; per level, its figures and its hops in order of first
+        occurrence."""
         loop = asyncio.get_running_loop()
         pool = ThreadPoolExecutor(thread_name_prefix="hops")
         loop.set_default_executor(pool)  # new threads: started with the profiler on
-        self._count = _Count()
+        self._counts = [_Count(level) for level in LEVELS]
         self._run = object()
         _HERE.set(None)
         threading.setprofile(self._profile)
@@ -155,13 +245,7 @@ class Tracer:
             self._run = None
             loop.set_default_executor(ThreadPoolExecutor())
             pool.shutdown(wait=True)
-        count = self._count
-        figures = Figures(flow, len(count.seen), len(count.entered), sum(count.seen.values()))
-        hops = [
-            f"{a[0]}.{a[1]} -> {b[0]}.{b[1]}{'  (re-enters)' if back else ''}"
-            for (a, b), back in count.seen.items()
-        ]
-        return figures, hops
+        return {count.level: (count.figures(flow, top), count.listed()) for count in self._counts}
 
     def _profile(self, frame: FrameType, event: str, arg: object) -> None:
         if self._run is None:
@@ -191,12 +275,8 @@ class Tracer:
         if function is None:
             return
         with self._lock:
-            count = self._count
-            count.entered.add(function[0])
-            if before is None or before[0] == function[0] or (before, function) in count.seen:
-                return
-            count.seen[(before, function)] = function[0] in count.left
-            count.left.add(before[0])
+            for count in self._counts:
+                count.land(before, function)
 
     def _function(self, frame: FrameType) -> Function | None:
         code = frame.f_code
@@ -246,10 +326,11 @@ async def tick(harness: Harness) -> Part:
     await harness.conversation.on_click(Click(CHANNEL, OWNER, "confirm", session))  # not drained
     worker, queue = harness.runtime.worker, harness.runtime.ctx.queue
     jobs = await queue.read(worker.name, count=10)
-    if [job.kind for job in jobs].count(Tick.KIND) != 1:
+    kind = tick_kind()
+    if [job.kind for job in jobs].count(kind) != 1:
         raise SystemExit(f"tick: expected one tick queued by the confirmation, got {jobs}")
     for job in jobs:
-        if job.kind == Tick.KIND:
+        if job.kind == kind:
             await queue.release(job)
         else:
             await worker.handle(job)
@@ -269,12 +350,12 @@ FLOWS: dict[str, Callable[[Harness], Awaitable[Part]]] = {
 }
 
 
-async def run(redis: Redis, flows: Sequence[str]) -> list[tuple[Figures, list[str]]]:
+async def run(redis: Redis, flows: Sequence[str], top: int) -> list[Measured]:
     """Each flow once as a warm-up, then once measured, each on a harness of its own."""
     workspace = load_workspace(DEMO_WORKSPACE)
     tracer = Tracer()
     prefix = target.own_prefix("hops")
-    results = []
+    results: list[Measured] = []
     with tempfile.TemporaryDirectory() as tmp:
         crm = Business(Path(tmp) / "crm.sqlite3")
         crm.create()
@@ -292,7 +373,7 @@ async def run(redis: Redis, flows: Sequence[str]) -> list[tuple[Figures, list[st
                         part = await FLOWS[name](harness)
                         await asyncio.sleep(LOOK_BACK_S)
                         if measured:
-                            results.append(await tracer.measure(name, part))
+                            results.append(await tracer.measure(name, part, top=top))
                         else:
                             await part()
                     finally:
@@ -302,37 +383,58 @@ async def run(redis: Redis, flows: Sequence[str]) -> list[tuple[Figures, list[st
     return results
 
 
-async def main(url: str | None, flows: Sequence[str]) -> list[tuple[Figures, list[str]]]:
+async def main(url: str | None, flows: Sequence[str], top: int = 10) -> list[Measured]:
     if url:
         redis = Redis.from_url(url)
         try:
-            return await run(redis, flows)
+            return await run(redis, flows, top)
         finally:
             await redis.aclose()
     with tempfile.TemporaryDirectory() as tmp:
         embedded = EmbeddedRedis(Path(tmp))
         redis = Redis.from_url(await embedded.start())
         try:
-            return await run(redis, flows)
+            return await run(redis, flows, top)
         finally:
             await redis.aclose()
             await embedded.stop()
 
 
-def report(results: Sequence[tuple[Figures, list[str]]], *, as_json: bool, hops: bool) -> str:
+def report(
+    results: Sequence[Measured],
+    *,
+    levels: Sequence[str] = ("module",),
+    as_json: bool = False,
+    hops: bool = False,
+    top: bool = False,
+) -> str:
+    """The figures of each level asked for; with `hops` each flow's hops, with `top` the
+    units most hops go in or out of."""
+    chosen = [measured[level] for level in levels for measured in results]
     if as_json:
         rows = [
-            {**asdict(figures), **({"hop_list": listed} if hops else {})}
-            for figures, listed in results
+            {
+                **{key: value for key, value in asdict(figures).items() if key != "top"},
+                **({"top": [list(pair) for pair in figures.top]} if top else {}),
+                **({"hop_list": listed} if hops else {}),
+            }
+            for figures, listed in chosen
         ]
         return json.dumps(rows, indent=2)
-    lines = [f"{'flow':<10} {'hops':>5} {'modules':>8} {'returns-to-a-module-already-left':>33}"]
-    for figures, listed in results:
+    lines = []
+    for level in levels:
+        units = f"{level}s"
         lines.append(
-            f"{figures.flow:<10} {figures.hops:>5} {figures.modules:>8} {figures.returns:>33}"
+            f"{'flow':<10} {'hops':>5} {units:>8} {f'returns-to-a-{level}-already-left':>34}"
         )
-        if hops:
-            lines.extend(f"    {hop}" for hop in listed)
+        for figures, listed in (measured[level] for measured in results):
+            lines.append(
+                f"{figures.flow:<10} {figures.hops:>5} {figures.modules:>8} {figures.returns:>34}"
+            )
+            if top:
+                lines.extend(f"    {count:>5}  {name}" for name, count in figures.top)
+            if hops:
+                lines.extend(f"    {hop}" for hop in listed)
     return "\n".join(lines)
 
 
@@ -343,8 +445,25 @@ if __name__ == "__main__":
     parser.add_argument(
         "--flow", action="append", choices=list(FLOWS), help="only this flow (repeatable)"
     )
+    parser.add_argument(
+        "--level",
+        action="append",
+        choices=LEVELS,
+        help="count hops between modules (the default) or packages (repeatable)",
+    )
+    parser.add_argument(
+        "--top", type=int, default=0, metavar="N", help="the N units with the most hops"
+    )
     target.add_redis_option(parser, required=False)
     args = parser.parse_args()
     url = target.optional_redis_url(args.redis_url, os.environ)
-    results = asyncio.run(main(url, args.flow or list(FLOWS)))
-    print(report(results, as_json=args.json, hops=args.hops))
+    results = asyncio.run(main(url, args.flow or list(FLOWS), max(args.top, 1)))
+    print(
+        report(
+            results,
+            levels=args.level or ["module"],
+            as_json=args.json,
+            hops=args.hops,
+            top=args.top > 0,
+        )
+    )
