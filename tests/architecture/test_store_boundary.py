@@ -64,3 +64,12 @@ def test_the_check_reads_every_module_it_guards() -> None:
     paths = {p.relative_to(ROOT).as_posix() for p in _checked_modules()}
     assert "handlers/names.py" in paths and "orchestrator/notify/outages.py" in paths
     assert not any(p.startswith("orchestrator/store/") for p in paths)
+
+
+def test_every_script_of_the_store_declares_its_keys() -> None:
+    """A script's header comment says which KEYS it takes (cluster mode routes by them)."""
+    scripts = sorted((ROOT / "orchestrator" / "store" / "lua").glob("*.lua"))
+    assert scripts
+    for script in scripts:
+        header = [line for line in script.read_text().splitlines() if line.startswith("--")]
+        assert any("KEYS" in line for line in header), f"{script.name} does not declare its KEYS"
