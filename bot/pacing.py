@@ -7,10 +7,10 @@ messages may go at once before the long-run rate of `per_second` applies. With R
 turns are shared by every process that posts; without it (tests, one-off tools) they are
 kept in memory.
 
-A short wait is slept. A longer one inside a job raises `Deferred`: the worker puts the
-job back on the timers and is free for other work meanwhile. The turn stays reserved
-under the call's stable name, so the job posts in its place when it comes back and the
-channel's messages keep their order.
+A short wait is slept. A longer one, for a call named inside a job, raises `Deferred`: the
+worker puts the job back on the timers and is free for other work meanwhile. The turn stays
+reserved under the call's stable name, so the job posts in its place when it comes back and
+the channel's messages keep their order.
 
 `take_turns` makes a call in its turn; when the platform answers "too many, wait N s", no
 one posts to the key for those seconds (a job defers), and the call goes again in the first
@@ -28,7 +28,6 @@ from typing import TypeVar
 from redis.asyncio import Redis
 
 from orchestrator.errors import Deferred, Unavailable
-from orchestrator.runtime.queue import next_delivery_call
 from orchestrator.store.scripts import script_text
 
 log = logging.getLogger("baton.pacing")
@@ -78,9 +77,9 @@ class ChannelPacer:
     async def wait(self, key: str, member: str | None = None) -> str | None:
         """Take the next turn for `key`: sleep until it if it is near, else defer the job.
 
-        `member` is the call's stable name, when its delivery names it; otherwise, inside a
-        job, the job's next call is named. Returns the name (None outside a job)."""
-        member = member or next_delivery_call()
+        `member` is the call's stable name inside a job (a delivery's call log names its
+        calls; `Delivery.next_call` names a job's other calls). Without one (outside a job)
+        the wait is slept. Returns the name."""
         wait = await self._take(key, member)
         if wait > MAX_SLEEP_S and member is not None:
             raise Deferred(wait)

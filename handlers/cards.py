@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from orchestrator.models import ConversationRef, MessageRef
+from orchestrator.runtime.queue import Delivery
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class Inbound:
     text: str
     delivery_id: str | None = None
     """The platform's id for this delivery, to drop redeliveries."""
+    work: Delivery | None = field(default=None, compare=False, repr=False)
+    """The job handling it, when a worker does: what it commits is fenced by the job."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class Click:
     reason: str = ""
     message: MessageRef | None = None
     delivery_id: str | None = None
+    work: Delivery | None = field(default=None, compare=False, repr=False)
+    """The job handling it, when a worker does: what it commits is fenced by the job."""
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ class Request:
     @property
     def actor(self) -> Actor:
         inbound = self.inbound
-        return Actor(inbound.user, inbound.conversation, inbound.delivery_id)
+        return Actor(inbound.user, inbound.conversation, inbound.delivery_id, inbound.work)
 
 
 Command = Callable[[Request], Awaitable[Reply | None]]

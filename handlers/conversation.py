@@ -47,7 +47,8 @@ def transient(error: BaseException) -> bool:
 
 
 def actor_of(source: Inbound | Click) -> Actor:
-    return Actor(source.user, source.conversation, source.delivery_id)
+    """Who acts in `source`, carrying the job that handles it, if any."""
+    return Actor(source.user, source.conversation, source.delivery_id, source.work)
 
 
 class Conversation:
@@ -254,6 +255,8 @@ class Conversation:
             ]
         except AlreadyVoted as voted:
             return [_voted(voted.approval, click.user, self.desk.workspace)]
+        except TakenOver:
+            raise  # the job is another worker's now: it decides and answers
         except BatonError as error:
             log.warning("decision failed: %s", error)
             return [text_reply(texts.SOMETHING_WRONG, private=True)]

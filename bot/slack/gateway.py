@@ -183,13 +183,17 @@ class SlackGateway:
             alt_txt=(alt or title)[:ALT_LIMIT],
         )
 
-    async def publish_home(self, *, team: str, user: str, view: dict[str, Any]) -> None:
-        """Publish `user`'s App Home tab (views.publish)."""
+    async def publish_home(
+        self, *, team: str, user: str, view: dict[str, Any], name: str | None = None
+    ) -> None:
+        """Publish `user`'s App Home tab (views.publish); `name`, the call's stable name in
+        the job that publishes it (`Delivery.next_call`), lets a long wait defer the job."""
         await self._call(
             "views.publish",
             self.client.views_publish,
             where=None,
             team=team,
+            call_name=name,
             pace=(self.tier4, f"views:{team}"),
             user_id=user,
             view=view,
@@ -244,11 +248,13 @@ class SlackGateway:
         pace: tuple[ChannelPacer, str] | None = None,
         find: deliveries.Find | None = None,
         team: str | None = None,
+        call_name: str | None = None,
         **kwargs: Any,
     ) -> Answer:
         """Make one call: through the running delivery's log (made once, kept in order in
-        its channel) when there is one and it is about a conversation. A post (`find`)
-        carries the call's name in its metadata, to be found by it."""
+        its channel) when there is one and it is about a conversation, else as `call_name`
+        (its stable name in a job, if any). A post (`find`) carries the call's name in its
+        metadata, to be found by it."""
         args = {k: v for k, v in kwargs.items() if v is not None}
         args.update(await self.token_args(where.workspace if where is not None else str(team)))
         pacer, key = pace or (self.pacer, str(args["channel"]))
@@ -260,7 +266,7 @@ class SlackGateway:
             return await self._attempts(method, call, pacer, key, channel, name, named)
 
         if calls is None or where is None:
-            return await make(None)
+            return await make(call_name)
         return await calls.call(channel, make, find)
 
     def _finder(self, where: ConversationRef) -> deliveries.Find:

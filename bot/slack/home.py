@@ -71,7 +71,7 @@ class HomeTabs:
         for member in sorted(await redis.smembers(self._viewers(team))):
             user = member.decode() if isinstance(member, bytes) else str(member)
             view = home_view(cards, pending, await self.waiting(team, user))
-            await self.gateway.publish_home(team=team, user=user, view=view)
+            await self.gateway.publish_home(team=team, user=user, view=view, name=work.next_call())
 
     async def publish(self, team: str, user: str) -> None:
         cards, pending = await self.sections(team)

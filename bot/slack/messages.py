@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from handlers.cards import Click
 from orchestrator.models import ConversationRef, MessageRef
 from orchestrator.runtime.messages import Message
+from orchestrator.runtime.queue import Delivery
 
 
 class SlashCommand(Message):
@@ -61,7 +62,8 @@ class SlackClick(Message):
             delivery_id=click.delivery_id,
         )
 
-    def click(self) -> Click:
+    def click(self, work: Delivery | None = None) -> Click:
+        """The click, handled by `work` (the job) when given."""
         return Click(
             conversation=self.conversation,
             user=self.user,
@@ -70,6 +72,7 @@ class SlackClick(Message):
             reason=self.reason,
             message=self.message,
             delivery_id=self.delivery_id,
+            work=work,
         )
 
 

@@ -85,13 +85,14 @@ class SlackWork:
         """Anchor the thread (once, even when the job is retried), then hand the words to
         the conversation as said in that thread."""
         thread = await self._anchor(statement)
-        await self._answer(inbound.from_command(statement.payload(), thread))
+        await self._answer(inbound.from_command(statement.payload(), thread), work)
 
     async def command(self, command: SlackCommand, work: Delivery) -> None:
-        await self._answer(inbound.from_command(command.payload()))
+        await self._answer(inbound.from_command(command.payload()), work)
 
     async def click(self, job: SlackClick, work: Delivery) -> None:
-        click = job.click()
+        """Decide the click; what it commits is fenced by `work`, this job."""
+        click = job.click(work)
         if self.before_click is not None:
             await self.before_click(click)
         replies = await self.conversation.on_click(click)
@@ -99,7 +100,9 @@ class SlackWork:
             replies = [replace(reply, private=False) for reply in replies]
         await enqueue_answer(self._queue, click, replies)
 
-    async def _answer(self, message: Inbound) -> None:
+    async def _answer(self, message: Inbound, work: Delivery) -> None:
+        """Hand the words to the conversation; what they commit is fenced by `work`."""
+        message = replace(message, work=work)
         await enqueue_answer(self._queue, message, await self.conversation.on_message(message))
 
     async def _anchor(self, statement: SlackStatement) -> str:

@@ -77,7 +77,7 @@ class Approvals:
             fix = await self._edit(approval, outcome, vote, change) if change and approve else None
             after, commit = await self._vote(approval, outcome, actor, vote, read, reason, fix)
             try:
-                await self.ctx.store.apply(commit)
+                await self.ctx.store.apply(commit, fenced_by=actor.work)
             except TransitionRefused as refused:
                 current = await self.ctx.store.approval(approval_id)
                 if refused_as_done(refused):
@@ -358,7 +358,7 @@ class Approvals:
             detail={"why": "not an approver of this outcome"},
         )
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=actor.work)
         except TransitionRefused as refused:
             if not refused_as_done(refused):
                 raise

@@ -197,6 +197,7 @@ class Cases:
             upstream={"rows": [case.data], "draft": case.draft},
             connectors=self.ctx.connectors_of(case.workspace),
             shadow=step.shadow,
+            work=work,
         )
         try:
             output = await self.lanes.run(lane_input)

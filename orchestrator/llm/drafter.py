@@ -30,7 +30,7 @@ class LlmDrafter:
     async def draft(self, lane_input: LaneInput) -> str:
         """The model's message, or the template's when the model is not available."""
         outcome = lane_input.outcome
-        caller = Caller(outcome.workspace, outcome.id, outcome.conversation)
+        caller = Caller(outcome.workspace, outcome.id, outcome.conversation, lane_input.work)
         reply = await self.gate.ask(messages_for(lane_input), caller=caller, purpose="draft")
         text = str(reply.content).strip() if reply is not None else ""
         if not text:

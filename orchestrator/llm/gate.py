@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -26,6 +26,7 @@ from orchestrator.llm.usage import TokenLedger, usage_from
 from orchestrator.models import ConversationRef
 from orchestrator.notify.notices import IncidentData, Notice, NoticeKind
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import Delivery
 from orchestrator.store import counters
 
 log = logging.getLogger("baton.llm")
@@ -41,6 +42,8 @@ class Caller:
     workspace: str
     outcome_id: str | None = None
     conversation: ConversationRef | None = None
+    work: Delivery | None = field(default=None, compare=False, repr=False)
+    """The job the call is made in, if any: the call's audit records are fenced by it."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class ModelGate:
             caller.workspace,
             caller.outcome_id,
             purpose,
+            caller.work,
         )
         if not await self.ledger.within_budget(caller.workspace, now):
             raise await self._fall_back(

@@ -20,6 +20,7 @@ from orchestrator.llm.errors import ModelNotUsed, UnderstandingUnavailable
 from orchestrator.llm.gate import Caller, ModelGate
 from orchestrator.models import Direction
 from orchestrator.outcomes.parser import Change, Draft
+from orchestrator.runtime.queue import Delivery
 from orchestrator.workspace.catalog import Metric, Workspace
 
 MAX_HORIZON = timedelta(days=5 * 366)
@@ -88,14 +89,21 @@ class LlmInterpreter:
         self.explain_outage = explain_outage
 
     async def interpret(
-        self, *, text: str, draft: Draft, workspace: Workspace, now: datetime
+        self,
+        *,
+        text: str,
+        draft: Draft,
+        workspace: Workspace,
+        now: datetime,
+        work: Delivery | None = None,
     ) -> Draft:
-        """`draft` with the gaps the model could fill, after validation."""
+        """`draft` with the gaps the model could fill, after validation (the call's audit
+        records fenced by `work`, the intake job, when given)."""
         # Intake happens before an outcome exists: the workspace pays, nobody is notified.
         try:
             answer = await self.gate.answer(
                 messages_for(text, workspace, now),
-                caller=Caller(workspace.name),
+                caller=Caller(workspace.name, work=work),
                 tools=[reading_tool()],
                 tool_choice=TOOL,
                 purpose="understand",

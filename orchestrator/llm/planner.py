@@ -42,7 +42,7 @@ class LlmPlanner:
         """Validated model proposals, or the fallback planner's when the model fails."""
         outcome = plan_input.outcome
         await self.failures.judge_last(outcome, plan_input.history)
-        caller = Caller(outcome.workspace, outcome.id, outcome.conversation)
+        caller = Caller(outcome.workspace, outcome.id, outcome.conversation, plan_input.work)
         remaining = outcome.budget - await self.gate.ctx.store.spent(outcome.id)
         messages: list[BaseMessage] = [
             SystemMessage(prompts.PLANNER),

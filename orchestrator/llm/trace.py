@@ -8,7 +8,7 @@ which proposal became which step.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -16,6 +16,7 @@ from langchain_core.messages import AIMessage
 
 from orchestrator.llm.usage import Usage
 from orchestrator.runtime.context import Context
+from orchestrator.runtime.queue import Delivery
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 
@@ -32,6 +33,8 @@ class Call:
     outcome_id: str | None
     purpose: str
     """`plan`, `draft` or `understand`."""
+    work: Delivery | None = field(default=None, compare=False, repr=False)
+    """The job the call is made in (a tick, a step, an intake), which fences its records."""
 
 
 def model_of(model: BaseChatModel) -> dict[str, str]:
@@ -94,4 +97,4 @@ async def _record(ctx: Context, call: Call, action: str, detail: dict[str, Any])
         outcome_id=call.outcome_id,
         detail=detail,
     )
-    await ctx.store.apply(commit)
+    await ctx.store.apply(commit, fenced_by=call.work)

@@ -52,11 +52,12 @@ class Control:
         try:
             outcome = await self._start(session, actor)
         except AlreadyConfirmed:
-            await self.intake.finish(session)  # what a run that died after the start left
+            # What a run that died after the start left.
+            await self.intake.finish(session, actor.work)
             if not await done_before(self.ctx.store, actor):
                 raise
             return await self._confirmed(session_id, actor)
-        await self.intake.finish(session)
+        await self.intake.finish(session, actor.work)
         return outcome
 
     async def _confirmed(self, session_id: str, actor: Actor) -> Outcome:
@@ -99,7 +100,7 @@ class Control:
         self.ctx.queue.enqueue_in(commit, Tick(outcome=outcome.id))
         self.ctx.notify(commit, Notice.on_outcome(NoticeKind.STARTED, outcome))
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=actor.work)
         except TransitionRefused as refused:
             raise AlreadyConfirmed(refused.key, refused.expected, refused.actual) from None
         return outcome
@@ -170,7 +171,7 @@ class Control:
         moved = ControlData(by=user, status=target)
         self.ctx.notify(commit, Notice.on_outcome(NoticeKind.CONTROL, outcome, data=moved))
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=actor.work)
         except TransitionRefused as refused:
             if not refused_as_done(refused):
                 raise
@@ -214,7 +215,7 @@ class Control:
                 if outcome.status is OutcomeStatus.ACTIVE:
                     self._resume_work(commit, outcome.id, await self.ctx.store.steps(outcome.id))
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=actor.work)
         except TransitionRefused as refused:
             if not refused_as_done(refused):
                 raise

@@ -44,9 +44,16 @@ class Interpreter(Protocol):
     """Understands statements the parser cannot settle (the intelligence lane's port)."""
 
     async def interpret(
-        self, *, text: str, draft: Draft, workspace: Workspace, now: datetime
+        self,
+        *,
+        text: str,
+        draft: Draft,
+        workspace: Workspace,
+        now: datetime,
+        work: Delivery | None = None,
     ) -> Draft:
-        """A draft at least as complete as `draft`; what it cannot settle stays `None`."""
+        """A draft at least as complete as `draft`; what it cannot settle stays `None`.
+        `work`, the job asking, fences what the interpreter records."""
         ...
 
 
@@ -82,7 +89,7 @@ class Intake:
         commit = marked(self.ctx.store, actor)
         if replacing is not None and replacing.owner == actor.user:
             commit.op("DEL", self.ctx.keys.intake(replacing.id))
-        await self._advance_with(commit, session)
+        await self._advance_with(commit, session, actor.work)
 
     def is_new_statement(self, session: Session, text: str) -> bool:
         """Whether words said while `session` asks are a statement of their own, not its
@@ -109,14 +116,15 @@ class Intake:
         workspace = self.ctx.workspace_of(session.workspace)
         draft = apply_answer(session, text, workspace, self.ctx.clock.now())
         after = session.model_copy(update={"draft": draft, "asking": None})
-        await self._advance_with(marked(self.ctx.store, actor), after)
+        await self._advance_with(marked(self.ctx.store, actor), after, actor.work)
 
-    async def _advance_with(self, commit: Commit, session: Session) -> None:
-        """Save `session` and queue its next step in `commit`; a delivery done before is done."""
+    async def _advance_with(self, commit: Commit, session: Session, work: Delivery | None) -> None:
+        """Save `session` and queue its next step in `commit`; a delivery done before is done.
+        `work`, the job handling the request, fences the commit."""
         self._save_in(commit, session)
         self.ctx.queue.enqueue_in(commit, AdvanceIntake(session=session.id))
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=work)
         except TransitionRefused as refused:
             if not refused_as_done(refused):
                 raise
@@ -129,7 +137,7 @@ class Intake:
         session = await self.load(session_id)
         if session is None or session.ready or session.asking is not None:
             return
-        session = await self._interpret(session)
+        session = await self._interpret(session, work)
         session = await self._next(session)
         commit = Commit()
         if session.problem is not None:
@@ -154,7 +162,7 @@ class Intake:
             if not await done_before(self.ctx.store, actor):
                 raise
             return
-        await self._forget(session, marked(self.ctx.store, actor))
+        await self._forget(session, marked(self.ctx.store, actor), actor.work)
 
     async def take(self, session_id: str, actor: Actor) -> Session:
         """The ready session, for confirmation by its owner."""
@@ -163,8 +171,9 @@ class Intake:
             raise IntakeGone(f"intake {session_id} is not ready to confirm")
         return session
 
-    async def finish(self, session: Session) -> None:
-        await self._forget(session)
+    async def finish(self, session: Session, work: Delivery | None) -> None:
+        """Forget a confirmed session; `work`, the job handling the confirmation, fences it."""
+        await self._forget(session, work=work)
 
     async def load(self, session_id: str) -> Session | None:
         data = await self.ctx.store.get_json(self.ctx.keys.intake(session_id))
@@ -179,7 +188,7 @@ class Intake:
             raise NotAllowed(actor.user, "confirm or cancel someone else's outcome")
         return session
 
-    async def _interpret(self, session: Session) -> Session:
+    async def _interpret(self, session: Session, work: Delivery | None) -> Session:
         if self.interpreter is None or session.interpreted or not needs_model(session.draft):
             return session
         workspace = self.ctx.workspace_of(session.workspace)
@@ -189,6 +198,7 @@ class Intake:
                 draft=session.draft,
                 workspace=workspace,
                 now=self.ctx.clock.now(),
+                work=work,
             )
         except UnderstandingUnavailable as down:  # the parser's reading stands, and why
             log.warning("intake %s without the model: %s", session.id, down.why)
@@ -259,10 +269,12 @@ class Intake:
         where = self.ctx.keys.intake(session.conversation.key, session.conversation.workspace)
         return commit.op("SET", where, pointer, "EX", SESSION_TTL_S)
 
-    async def _forget(self, session: Session, commit: Commit | None = None) -> None:
+    async def _forget(
+        self, session: Session, commit: Commit | None = None, work: Delivery | None = None
+    ) -> None:
         commit = await self._forget_in(commit or Commit(), session)
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=work)
         except TransitionRefused as refused:
             if not refused_as_done(refused):
                 raise

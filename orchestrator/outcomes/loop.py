@@ -128,7 +128,7 @@ class Loop:
         planned = Commit()
         auto: list[Step] = []
         if not any(s.status in IN_FLIGHT for s in history):
-            auto, history = await self._plan(snapshot, evaluation, history, planned)
+            auto, history = await self._plan(snapshot, evaluation, history, planned, work)
         closing = planned.then(self._report(outcome, evaluation, closing))
         running = await self._close_starting(closing, auto, work)
         if running is None or self.executor is None:
@@ -323,7 +323,12 @@ class Loop:
         )
 
     async def _plan(
-        self, snapshot: TickSnapshot, evaluation: Evaluation, history: list[Step], commit: Commit
+        self,
+        snapshot: TickSnapshot,
+        evaluation: Evaluation,
+        history: list[Step],
+        commit: Commit,
+        work: Delivery | None,
     ) -> tuple[list[Step], list[Step]]:
         """Plan into `commit`: the new steps, the plan's notice, and the governance of the
         new steps whose inputs are ready (planned and governed in the same commit).
@@ -342,6 +347,7 @@ class Loop:
                 now=self.ctx.clock.now(),
                 rules=rules,
                 evidence=await self._evidence(outcome),
+                work=work,
             )
         )
         if not proposals:

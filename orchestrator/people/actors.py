@@ -4,6 +4,9 @@ A person is their platform plus their id, inside one tenant (a Slack team, a Tea
 ids travel in buttons and commands and are sequential, so anyone can name another tenant's
 record. Every use of a record is checked here against the tenant that owns it.
 
+A request a worker handles as a job carries that job (`Actor.work`), and every commit made
+for it is fenced by the job's claim.
+
 A delivery (a click, a statement, a command) is done exactly when the commit that does its
 work applies: that commit also marks the delivery done, and refuses if it already was. A
 delivery run again (a worker died after the commit) is told so and answers as before,
@@ -13,10 +16,11 @@ instead of being dropped as a duplicate before its work was ever committed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator.errors import NotFound, TransitionRefused
 from orchestrator.models import ConversationRef
+from orchestrator.runtime.queue import Delivery
 from orchestrator.store.commit import Commit
 from orchestrator.store.redis_store import RedisStore
 
@@ -37,6 +41,11 @@ class Actor:
     """The conversation the request came from: its platform and workspace are the tenant."""
     delivery: str | None = None
     """The platform's id of the request, when it has one (a redelivery carries the same)."""
+    work: Delivery | None = field(default=None, compare=False, repr=False)
+    """The job handling the request, when a worker does (Slack's clicks, statements and
+    commands): what the request commits is fenced by it, so a worker whose job was taken
+    over commits nothing. None when the request is answered as it comes (Teams, the
+    console, a form)."""
 
     @property
     def workspace(self) -> str:

@@ -129,8 +129,8 @@ class Delegation:
             absence.model_dump_json(),
         )
         detail = {"until": until.isoformat(), "delegate": deputy(absence, people)}
-        await self._apply(self._audited(commit, actor, "person.away", detail))
-        await self.show_on_cards(actor.workspace, actor.user)
+        await self._apply(self._audited(commit, actor, "person.away", detail), actor.work)
+        await self.show_on_cards(actor)
         return absence
 
     async def back(self, actor: Actor) -> None:
@@ -138,16 +138,16 @@ class Delegation:
         await check_workspace(self.ctx.store, actor)
         commit = mark_in(Commit(), self.ctx.store, actor)
         commit.op("HDEL", absences_key(self.ctx.keys, actor.workspace), actor.user)
-        await self._apply(self._audited(commit, actor, "person.back", {}))
-        await self.show_on_cards(actor.workspace, actor.user)
+        await self._apply(self._audited(commit, actor, "person.back", {}), actor.work)
+        await self.show_on_cards(actor)
 
-    async def show_on_cards(self, workspace: str, user: str) -> None:
-        """Name who decides for `user` on the cards of their pending approvals (or no one
-        any more), updated in place."""
-        for approval_id in await self.ctx.store.pending_approval_ids(workspace):
+    async def show_on_cards(self, actor: Actor) -> None:
+        """Name who decides for `actor` on the cards of their pending approvals (or no one
+        any more), updated in place (fenced by the job handling their request, if any)."""
+        for approval_id in await self.ctx.store.pending_approval_ids(actor.workspace):
             approval = await self.ctx.store.approval(approval_id)
-            if user in approval.approvers:
-                await self.refresh(approval_id)
+            if actor.user in approval.approvers:
+                await self.refresh(approval_id, actor.work)
 
     async def refresh(self, approval_id: str, work: Delivery | None = None) -> Approval:
         """The approval with its stand-ins as they are now; a change is written (with the
@@ -189,9 +189,9 @@ class Delegation:
             detail=detail,
         )
 
-    async def _apply(self, commit: Commit) -> None:
+    async def _apply(self, commit: Commit, work: Delivery | None) -> None:
         try:
-            await self.ctx.store.apply(commit)
+            await self.ctx.store.apply(commit, fenced_by=work)
         except TransitionRefused as refused:
             if not refused_as_done(refused):
                 raise

@@ -239,7 +239,12 @@ class Desk:
         store = self._ctx.store
         try:
             return await self._rules().remove(
-                workspace, tenant, number, by=actor.user, commit=actors.marked(store, actor)
+                workspace,
+                tenant,
+                number,
+                by=actor.user,
+                commit=actors.marked(store, actor),
+                work=actor.work,
             )
         except TransitionRefused as refused:
             if not actors.refused_as_done(refused):
@@ -254,7 +259,12 @@ class Desk:
         store = self._ctx.store
         try:
             return await self._rules().revoke(
-                workspace, tenant, rule.name, by=actor.user, commit=actors.marked(store, actor)
+                workspace,
+                tenant,
+                rule.name,
+                by=actor.user,
+                commit=actors.marked(store, actor),
+                work=actor.work,
             )
         except TransitionRefused as refused:
             if not actors.refused_as_done(refused):

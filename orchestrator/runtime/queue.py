@@ -12,9 +12,7 @@ import hashlib
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -107,27 +105,17 @@ class Delivery:
         commit acknowledged it, nobody can take it over any more."""
         return bool(self.job.consumer) and not self.acknowledged
 
+    def next_call(self) -> str:
+        """A stable name for the job's next paced outbound call made outside a delivery's
+        call log (`bot.pacing`): a call that waited for its turn finds the turn it was
+        given when the job comes back.
 
-_DELIVERY: ContextVar[Delivery | None] = ContextVar("baton_delivery", default=None)
-
-
-@contextmanager
-def delivering(job: Job) -> Iterator[Delivery]:
-    """Mark what runs inside as part of `job`, for what is not handed the job yet: paced
-    calls name themselves stably (`next_delivery_call`), and commits made through the
-    conversation (Slack's click, statement and command jobs) are fenced by it
-    (`RedisStore.apply`). Everything else is handed the job as an argument."""
-    delivery = Delivery(job)
-    token = _DELIVERY.set(delivery)
-    try:
-        yield delivery
-    finally:
-        _DELIVERY.reset(token)
-
-
-def current_delivery() -> Delivery | None:
-    """The job being handled by the running task, if any (for what is not handed it)."""
-    return _DELIVERY.get()
+        The name is the job's kind and payload, which survive a deferral (the entry id
+        does not), and the call's place among the job's calls."""
+        self.calls += 1
+        job = self.job
+        digest = hashlib.sha1(encode(job.kind, job.payload).encode(), usedforsecurity=False)
+        return f"{job.kind}:{digest.hexdigest()[:20]}:{self.calls}"
 
 
 def fence_in(commit: Commit, keys: Keys, work: Delivery | None) -> Commit:
@@ -147,22 +135,6 @@ def located(entry_id: str) -> tuple[str, str]:
     `<entry>@<tag>`, since two streams can have entries with the same id)."""
     entry, _, tag = entry_id.partition("@")
     return tag, entry
-
-
-def next_delivery_call() -> str | None:
-    """A stable name for the next outbound call of the running job; None outside jobs.
-
-    The name is the job's kind and payload, which survive a deferral (the entry id does not),
-    so a call that waited for its turn finds the turn it was given when the job comes back.
-    It is worked out here, for the jobs that post, not for every job the worker runs.
-    """
-    delivery = _DELIVERY.get()
-    if delivery is None:
-        return None
-    delivery.calls += 1
-    job = delivery.job
-    digest = hashlib.sha1(encode(job.kind, job.payload).encode(), usedforsecurity=False)
-    return f"{job.kind}:{digest.hexdigest()[:20]}:{delivery.calls}"
 
 
 class JobQueue:

@@ -27,7 +27,7 @@ from orchestrator.runtime import logcontext, tracing
 from orchestrator.runtime.clock import Clock
 from orchestrator.runtime.dispatch import AnyHandler, Handlers, Undecodable
 from orchestrator.runtime.messages import Message, Notify
-from orchestrator.runtime.queue import Delivery, Job, JobQueue, delivering
+from orchestrator.runtime.queue import Delivery, Job, JobQueue
 from orchestrator.store.client import redis_refused
 from orchestrator.store.counters import JobTally
 
@@ -355,8 +355,8 @@ class Worker:
                 new_trace=job.kind in tracing.OWN_TRACE,
                 attributes={"baton.job.kind": job.kind, "baton.job.attempt": job.attempt},
             ),
-            delivering(job) as delivery,
         ):
+            delivery = Delivery(job)
             self._running[job.entry_id] = delivery
             self._ended[job.entry_id] = "done"
             started = time.perf_counter()

@@ -185,6 +185,7 @@ class Executor:
             upstream=_acted_on(step),
             connectors=self.ctx.connectors_of(step.workspace),
             shadow=step.shadow,
+            work=work,
         )
         try:
             output = await self.lanes.run(lane_input)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from orchestrator.connectors import Connectors, Work
 from orchestrator.errors import BatonError
 from orchestrator.models import Lane, Outcome, Step
+from orchestrator.runtime.queue import Delivery
 from orchestrator.steps.templates import render
 from orchestrator.workspace.catalog import Action, Workspace
 
@@ -24,6 +25,8 @@ class LaneInput:
     upstream: Mapping[str, Any]
     connectors: Connectors
     shadow: bool
+    work: Delivery | None = field(default=None, compare=False, repr=False)
+    """The job running the step, if any: what a lane records is fenced by it."""
 
     @property
     def rows(self) -> list[dict[str, Any]]:

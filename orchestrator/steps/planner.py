@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from orchestrator.learning.choice import choose
 from orchestrator.learning.evidence import Evidence, Key
 from orchestrator.models import Evaluation, Outcome, Step, StepStatus
+from orchestrator.runtime.queue import Delivery
 from orchestrator.steps.policy import forbids
 from orchestrator.workspace.catalog import Play, Rule, Workspace
 
@@ -48,6 +49,8 @@ class PlanInput:
     """Rules learned on top of the file (the file's own are in `workspace.policy`)."""
     evidence: Mapping[Key, Evidence] = field(default_factory=dict)
     """The workspace's evidence library: measured effects pooled across outcomes."""
+    work: Delivery | None = field(default=None, compare=False, repr=False)
+    """The tick job planning, if any: what a planner records is fenced by it."""
 
     def rejected(self) -> set[tuple[str, str]]:
         """(action, params) pairs a person rejected: never to be proposed again."""

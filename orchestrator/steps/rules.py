@@ -20,6 +20,7 @@ from orchestrator.errors import NotAllowed, TransitionRefused
 from orchestrator.models import Outcome, Record, Step
 from orchestrator.people.actors import Actor, done_before, marked, refused_as_done
 from orchestrator.runtime.clock import Clock
+from orchestrator.runtime.queue import Delivery
 from orchestrator.store import transitions
 from orchestrator.store.commit import Commit
 from orchestrator.store.redis_store import RedisStore
@@ -114,6 +115,7 @@ class RuleBook:
                 outcome=outcome,
                 commit=marked(self.store, actor),
                 detail=detail,
+                work=actor.work,
             )
         except TransitionRefused as refused:
             if not refused_as_done(refused):
@@ -132,9 +134,11 @@ class RuleBook:
         outcome: Outcome,
         commit: Commit | None = None,
         detail: dict[str, str] | None = None,
+        work: Delivery | None = None,
     ) -> bool:
         """Add `rule` (audited with who accepted it, and `detail`) in `commit`, if given,
-        with what it already holds; False when the rule is already there."""
+        with what it already holds; False when the rule is already there. `work`, the job
+        handling the request, fences the commit."""
         if not may_govern(by, workspace, outcome):
             raise NotAllowed(by, "add a policy rule")
         key = self._key(tenant)
@@ -144,7 +148,7 @@ class RuleBook:
         learned = LearnedRule(rule=rule, accepted_by=by, accepted_at=now, from_step=step.id)
         commit = (commit or Commit()).op("HSET", key, rule.name, learned.model_dump_json())
         audited = {"rule": rule.name, "from_step": step.id, **(detail or {})}
-        await self._apply(commit, tenant, "policy.rule_added", by, now, audited, outcome.id)
+        await self._apply(commit, tenant, "policy.rule_added", by, now, audited, outcome.id, work)
         return True
 
     async def remove(
@@ -155,15 +159,17 @@ class RuleBook:
         *,
         by: str,
         commit: Commit | None = None,
+        work: Delivery | None = None,
     ) -> Rule:
         """Remove the `number`-th learned rule (1-based) in `commit`, if given, with what it
-        already holds; raises IndexError when none."""
+        already holds (fenced by `work`, the job handling the request); raises IndexError
+        when none."""
         if not may_govern(by, workspace):
             raise NotAllowed(by, "remove a policy rule")
         listing = await self.listing(tenant)
         if not 1 <= number <= len(listing):
             raise IndexError(number)
-        return await self._drop(tenant, listing[number - 1].rule, by, commit)
+        return await self._drop(tenant, listing[number - 1].rule, by, commit, work)
 
     async def revoke(
         self,
@@ -173,18 +179,22 @@ class RuleBook:
         *,
         by: str,
         commit: Commit | None = None,
+        work: Delivery | None = None,
     ) -> Rule | None:
-        """Remove the learned rule called `name` in `commit`, if given; None when there is
-        no such rule (removed before)."""
+        """Remove the learned rule called `name` in `commit`, if given (fenced by `work`,
+        the job handling the request); None when there is no such rule (removed before)."""
         if not may_govern(by, workspace):
             raise NotAllowed(by, "remove a policy rule")
         found = [item.rule for item in await self.listing(tenant) if item.rule.name == name]
-        return await self._drop(tenant, found[0], by, commit) if found else None
+        return await self._drop(tenant, found[0], by, commit, work) if found else None
 
-    async def _drop(self, tenant: str, rule: Rule, by: str, commit: Commit | None) -> Rule:
+    async def _drop(
+        self, tenant: str, rule: Rule, by: str, commit: Commit | None, work: Delivery | None
+    ) -> Rule:
         commit = (commit or Commit()).op("HDEL", self._key(tenant), rule.name)
         now = self.clock.now()
-        await self._apply(commit, tenant, "policy.rule_removed", by, now, {"rule": rule.name})
+        detail = {"rule": rule.name}
+        await self._apply(commit, tenant, "policy.rule_removed", by, now, detail, None, work)
         return rule
 
     async def _apply(
@@ -196,6 +206,7 @@ class RuleBook:
         at: datetime,
         detail: dict[str, str],
         outcome_id: str | None = None,
+        work: Delivery | None = None,
     ) -> None:
         transitions.audit(
             commit,
@@ -208,7 +219,7 @@ class RuleBook:
             outcome_id=outcome_id,
             detail=detail,
         )
-        await self.store.apply(commit)
+        await self.store.apply(commit, fenced_by=work)
 
 
 def learned_rules(store: RedisStore, clock: Clock) -> Callable[[str], Awaitable[list[Rule]]]:

@@ -22,7 +22,7 @@ from orchestrator.models import (
     Outcome,
     Step,
 )
-from orchestrator.runtime.queue import Delivery, JobQueue, current_delivery, fence_in
+from orchestrator.runtime.queue import Delivery, JobQueue, fence_in
 from orchestrator.store.audit_seal import AuditKeys, Head, Seal, rotation_request, unknown_key
 from orchestrator.store.call_log import CallRecords
 from orchestrator.store.cases import CaseIndex
@@ -125,12 +125,10 @@ class RedisStore:
         """Apply `commit` atomically or raise `TransitionRefused` naming the failed check.
 
         `fenced_by`, the job the commit is made for: the commit applies only while that job
-        is still this worker's (`fence_in`), otherwise `TakenOver`. A service not handed
-        its job yet (those the conversation calls) leaves it to the job the running task
-        handles.
+        is still this worker's (`fence_in`), otherwise `TakenOver`; None outside a job (a
+        request answered on the spot, a tool).
         """
-        work = fenced_by if fenced_by is not None else current_delivery()
-        fence_in(commit, self.keys, work)
+        fence_in(commit, self.keys, fenced_by)
         ok, index, actual = await self._sealed_commit(commit)
         if int(ok) == 1:
             commit.applied = True

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import pytest
 from redis.asyncio import Redis
 
+from bot.slack.gateway import SlackGateway
+from bot.slack.messages import SlackClick
+from bot.slack.work import SlackWork
+from handlers.cards import Click
 from orchestrator.errors import TakenOver, Unavailable
+from orchestrator.models import ApprovalStatus
 from orchestrator.runtime.clock import ManualClock
 from orchestrator.runtime.messages import Message, Tick
-from orchestrator.runtime.queue import Delivery, Job, JobQueue, delivering
+from orchestrator.runtime.queue import Delivery, Job, JobQueue
 from orchestrator.runtime.worker import Worker
 from orchestrator.store.commit import Commit
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import RedisStore
-from tests.conftest import Harness
+from tests.conftest import CHANNEL, Harness
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 STATEMENT = "Cut monthly churn by 2 points by end of Q1"
@@ -49,20 +54,6 @@ async def test_a_taken_over_job_commits_nothing(
     assert await redis.get(keys.lease("plan")) == b"other"
 
 
-async def test_a_commit_not_handed_its_job_is_fenced_by_the_job_the_task_handles(
-    store: RedisStore, queue: JobQueue, keys: Keys, redis: Redis
-) -> None:
-    """What the conversation commits for a click or a statement run as a job."""
-    first, second = await _taken_over(queue)
-    with delivering(first), pytest.raises(TakenOver):
-        await store.apply(Commit().op("SET", keys.lease("plan"), "slow"))
-    assert await redis.get(keys.lease("plan")) is None
-
-    with delivering(second):
-        await store.apply(Commit().op("SET", keys.lease("plan"), "other"))
-    assert await redis.get(keys.lease("plan")) == b"other"
-
-
 async def test_a_tick_whose_job_was_taken_over_commits_nothing(harness: Harness) -> None:
     outcome_id = await harness.state("olivia", STATEMENT)
     queue, store = harness.runtime.ctx.queue, harness.store
@@ -78,6 +69,32 @@ async def test_a_tick_whose_job_was_taken_over_commits_nothing(harness: Harness)
 
     assert len(await store.measurements(outcome_id)) == measured
     assert len(await store.audit_trail(await store.outcome(outcome_id))) == trail
+    assert await queue.pending() == 1, "the new holder still has it"
+
+
+async def test_a_click_whose_job_was_taken_over_commits_nothing(harness: Harness) -> None:
+    """A Slack click run as a job, handed to the conversation by the job's handler: the
+    vote is fenced by the job's claim, so the approval stays pending and nothing answers."""
+    await harness.state("olivia", STATEMENT)
+    approval_id = harness.gateway.buttons("approve")[-1]
+    queue, store = harness.runtime.ctx.queue, harness.store
+    work = SlackWork(
+        harness.conversation, cast(SlackGateway, harness.gateway), store=store, queue=queue
+    )
+    click = Click(CHANNEL, "alice", "approve", approval_id, delivery_id="slack:T1:taken")
+    await queue.enqueue(SlackClick.of(click))
+    (first,) = await queue.read("slow")
+    await queue.reclaim("other", min_idle_ms=0)
+    outcome = await store.outcome((await store.approval(approval_id)).outcome_id)
+    trail, queued = len(await store.audit_trail(outcome)), await queue.backlog()
+
+    with pytest.raises(TakenOver):
+        await work.click(SlackClick.from_payload(first.payload), Delivery(first))
+
+    approval = await store.approval(approval_id)
+    assert approval.status is ApprovalStatus.PENDING and approval.votes == ()
+    assert len(await store.audit_trail(outcome)) == trail
+    assert await queue.backlog() == queued, "no answer queued"
     assert await queue.pending() == 1, "the new holder still has it"
 
 

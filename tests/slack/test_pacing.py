@@ -17,7 +17,9 @@ from bot.slack.pacing import ChannelPacer
 from handlers.cards import Card
 from orchestrator.errors import Deferred
 from orchestrator.models import ConversationRef
-from orchestrator.runtime.queue import Delivery, Job, delivering
+from orchestrator.notify import deliveries
+from orchestrator.notify.deliveries import CallLog
+from orchestrator.runtime.queue import Delivery, Job
 from orchestrator.store.keys import Keys
 from tests.conftest import Harness
 from tests.doubles.slack_api import SlackApiDouble
@@ -41,11 +43,10 @@ def job(n: int) -> Job:
 
 async def take(pacer: ChannelPacer, n: int) -> float | None:
     """Take a turn inside job n; the deferral asked for, or None when it may post now."""
-    with delivering(job(n)):
-        try:
-            await pacer.wait("C5")
-        except Deferred as later:
-            return later.seconds
+    try:
+        await pacer.wait("C5", Delivery(job(n)).next_call())
+    except Deferred as later:
+        return later.seconds
     return None
 
 
@@ -97,7 +98,10 @@ async def test_deferred_jobs_come_back_unharmed_after_a_long_429(
     gateway = SlackGateway(client, pacer=ChannelPacer(clock=now, sleep=FakeTime().sleep))
 
     async def post(job: Numbered, work: Delivery) -> None:
-        await gateway.send(conversation=WHERE, card=Card(title=f"m{job.n}"))
+        async def send() -> None:
+            await gateway.send(conversation=WHERE, card=Card(title=f"m{job.n}"))
+
+        await deliveries.delivering(CallLog(harness.store, f"m{job.n}"), send)
 
     harness.runtime.register(Numbered, post)
     slack_api.fail_next(429, 1, retry_after=120)

@@ -9,6 +9,7 @@ from redis.exceptions import ResponseError
 
 from handlers import texts
 from orchestrator.models import ApprovalStatus
+from orchestrator.runtime.queue import Delivery
 from orchestrator.store.commit import Commit
 from tests.teams.activities import execute
 from tests.teams.conftest import TeamsTurns
@@ -26,7 +27,7 @@ async def test_a_click_redis_refuses_asks_to_try_again(
     await state_outcome(teams)
     approval = teams.harness.gateway.buttons("approve")[-1]
 
-    async def refused(commit: Commit) -> None:
+    async def refused(commit: Commit, *, fenced_by: Delivery | None = None) -> None:
         raise error
 
     with monkeypatch.context() as patched:
