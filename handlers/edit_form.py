@@ -12,7 +12,7 @@ from typing import Literal
 from orchestrator.approvals.edits import Change, diff, draft_of
 from orchestrator.errors import NotFound
 from orchestrator.models import ApprovalStatus, Step
-from orchestrator.people.actors import Actor, check_home
+from orchestrator.people.actors import Actor
 from orchestrator.runtime.desk import Desk
 from orchestrator.workspace.catalog import Workspace
 
@@ -86,10 +86,7 @@ async def load_form(desk: Desk, actor: Actor, approval_id: str) -> EditForm:
     """The form of a pending approval of `actor`'s tenant; `NotEditable` otherwise. Who may
     edit is checked when the form is submitted, as for a click."""
     try:
-        approval = await desk.approval(approval_id)
-        outcome = await desk.outcome(approval.outcome_id)
-        check_home(actor, outcome.conversation, "approval", approval_id)
-        step = await desk.step(approval.step_id)
+        approval, step, _ = await desk.approval_for(actor, approval_id)
     except NotFound:
         raise NotEditable(texts.EDIT_GONE) from None
     if approval.status is not ApprovalStatus.PENDING:

@@ -33,7 +33,7 @@ from handlers.cards import Card, Click, Inbound, Reply
 from handlers.conversation import Conversation, transient
 from orchestrator.errors import NotFound
 from orchestrator.models import ConversationRef
-from orchestrator.people.actors import Actor, check_home
+from orchestrator.people.actors import Actor
 
 log = logging.getLogger("baton.teams")
 INVOKE_NAME = "adaptiveCard/action"
@@ -234,10 +234,7 @@ class BatonTeamsBot(ActivityHandler):  # type: ignore[misc]
     async def _approval_card(self, approval_id: str, actor: Actor) -> Card | None:
         desk = self.conversation.desk
         try:
-            approval = await desk.approval(approval_id)
-            outcome = await desk.outcome(approval.outcome_id)
-            check_home(actor, outcome.conversation, "approval", approval_id)
-            step = await desk.step(approval.step_id)
+            approval, step, outcome = await desk.approval_for(actor, approval_id)
         except NotFound:
             return None
         people = render.named_on_approval(approval)

@@ -178,6 +178,14 @@ class Desk:
     async def step(self, step_id: str) -> Step:
         return await self._ctx.store.step(step_id)
 
+    async def approval_for(self, actor: Actor, approval_id: str) -> tuple[Approval, Step, Outcome]:
+        """An approval of `actor`'s tenant, with its step and outcome; `NotFound` for another
+        tenant's, as for one that does not exist."""
+        approval = await self.approval(approval_id)
+        outcome = await self.outcome(approval.outcome_id)
+        actors.check_home(actor, outcome.conversation, "approval", approval_id)
+        return approval, await self.step(approval.step_id), outcome
+
     async def steps(self, outcome_id: str) -> list[Step]:
         return await self._ctx.store.steps(outcome_id)
 
