@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
 from orchestrator.models import Approval, Measurement, Step
 
@@ -263,17 +264,32 @@ def _approval_row(approval: Approval) -> dict[str, Any]:
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     """WAL lets readers run while the archive writes; a busy file is waited for."""
     cursor = connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=5000")  # first: switching to WAL may wait too
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 
 def _create_tables(engine: Engine) -> None:
     """Create the tables that do not exist yet. Processes starting together on a new
-    database race between looking and creating: the loser finds them on its second look."""
-    try:
-        META.create_all(engine)
-    except DBAPIError as error:
-        if "already exists" not in str(error):
-            raise
-        META.create_all(engine)
+    database race between looking and creating, table by table (and SQLite answers a
+    writer that would deadlock at once): a process that loses looks again, creating what is
+    still missing, until all are there."""
+    for attempt in Retrying(
+        retry=retry_if_exception(_lost_race),
+        stop=stop_after_attempt(CREATE_TRIES),
+        wait=wait_random(0, 0.05),
+        reraise=True,
+    ):
+        with attempt:
+            META.create_all(engine)
+
+
+CREATE_TRIES = 20
+"""Looks at the tables before giving up: one per process it may race with, and more."""
+
+
+def _lost_race(error: BaseException) -> bool:
+    """Another process created a table first, or held the file while this one looked."""
+    return isinstance(error, DBAPIError) and (
+        "already exists" in str(error) or "database is locked" in str(error)
+    )
